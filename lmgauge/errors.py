@@ -1,0 +1,25 @@
+"""Errors that reach a user as one sentence, never as a traceback."""
+
+
+class LmgaugeError(Exception):
+    """Base class: the message is a complete sentence saying what is wrong and what to do."""
+
+
+class UnknownModelError(LmgaugeError):
+    """A model name that is neither registered, a Hub id, nor an existing path."""
+
+
+class AssetError(LmgaugeError):
+    """An embedded asset that is missing, corrupt, or cannot be fetched."""
+
+
+class ModelLoadError(LmgaugeError):
+    """A model whose weights, config or tokenizer could not be loaded."""
+
+
+class DatasetError(LmgaugeError):
+    """A data set that cannot be read or lacks the expected columns."""
+
+
+class ReportError(LmgaugeError):
+    """A report file that is unreadable, broken, or of an unsupported schema version."""

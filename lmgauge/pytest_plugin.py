@@ -1,0 +1,162 @@
+"""lmgauge's pytest plugin: command-line options, the `record` fixture, and the run report.
+
+This is the only module of the library that imports pytest. It is registered by the project's
+conftest.py (`pytest_plugins`), not as an entry point, so it never loads into other projects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lmgauge import machine, models, runtime
+from lmgauge.data import EMBEDDED_DATASET
+from lmgauge.errors import LmgaugeError
+from lmgauge.recording import RunRecorder
+from lmgauge.report import report_filename, write_atomic
+
+
+@dataclass
+class RunState:
+    """What the options resolved to, and the recorder of this session."""
+
+    specs: dict[str, models.ModelSpec]
+    device: object
+    dtype: object
+    threads: int
+    dataset: str
+    report_dir: Path
+    recorder: RunRecorder
+    load_average_start: list | None
+    bench_items: int = 0
+    report_path: Path | None = None
+
+
+RUN_STATE = pytest.StashKey[RunState]()
+
+
+def run_state(config: pytest.Config) -> RunState:
+    return config.stash[RUN_STATE]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lmgauge", "lmgauge benchmark options")
+    group.addoption("--models", default=",".join(models.DEFAULT_MODELS),
+                    help="comma-separated models: registered names (`lmgauge models`), hf:HUB_ID, "
+                         "or paths to model folders or .gguf files (default: %(default)s)")
+    group.addoption("--device", default="auto", choices=runtime.DEVICES,
+                    help="where models run: cpu, cuda, or auto (cuda when available)")
+    group.addoption("--dtype", default="float32", choices=runtime.DTYPES,
+                    help="dtype the weights are loaded in (default: float32)")
+    group.addoption("--threads", type=int, default=None,
+                    help="torch intra-op threads (default: physical cores); recorded in the report")
+    group.addoption("--dataset", default=EMBEDDED_DATASET,
+                    help="text/label data set: the embedded Pang & Lee sentences (default) or a "
+                         "Hugging Face Hub data set name such as rotten_tomatoes")
+    group.addoption("--report-dir", default=None,
+                    help="folder for lmgauge's JSON run report (default: reports/ in the project)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options = config.option
+    try:
+        specs = models.resolve_many(options.models)
+        device = runtime.resolve_device(options.device)
+        dtype = runtime.resolve_dtype(options.dtype)
+        threads = runtime.set_threads(options.threads or runtime.default_threads())
+    except (LmgaugeError, ValueError) as error:
+        raise pytest.UsageError(str(error)) from None
+    report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
+    recorder = RunRecorder({
+        "models": [spec.name for spec in specs], "device": str(device),
+        "dtype": options.dtype, "threads": threads, "dataset": options.dataset,
+    })
+    config.stash[RUN_STATE] = RunState(
+        specs={spec.name: spec for spec in specs}, device=device, dtype=dtype, threads=threads,
+        dataset=options.dataset, report_dir=report_dir, recorder=recorder,
+        load_average_start=machine.load_average(),
+    )
+    config.pluginmanager.register(OutcomeCollector(recorder), "lmgauge-outcomes")
+
+
+def is_bench(item: pytest.Item) -> bool:
+    return item.path.name.startswith("bench_")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    run_state(config).bench_items = sum(1 for item in items if is_bench(item))
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest):
+    """`record(metric, value, samples=(), **params)`: add one figure to the run report.
+
+    The bench is named after the module (bench_params.py -> "params") and the model after the
+    test's `model_name` parameter; unit and direction come from lmgauge.metrics.
+    """
+    recorder = run_state(request.config).recorder
+    bench = request.node.path.stem.removeprefix("bench_")
+    callspec = getattr(request.node, "callspec", None)
+    model = callspec.params.get("model_name", "") if callspec else ""
+
+    def add(metric: str, value, samples=(), **params):
+        return recorder.record(bench, model, metric, value, test=request.node.nodeid,
+                               samples=samples, **params)
+
+    return add
+
+
+class OutcomeCollector:
+    """Hands every test's outcome (and a skip's or failure's message) to the recorder."""
+
+    def __init__(self, recorder: RunRecorder):
+        self.recorder = recorder
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" and report.passed:
+            return
+        message = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = report.longrepr[2]
+        elif report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash else report.longreprtext.strip().splitlines()[-1]
+        self.recorder.outcome(report.nodeid, report.outcome, report.when, message)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    if RUN_STATE not in config.stash or config.option.collectonly:
+        return
+    state = run_state(config)
+    if not state.bench_items:
+        return
+    name = config.getoption("benchmark_save", None)
+    status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
+    document = state.recorder.document(
+        environment=machine.environment(config.rootpath),
+        status=status,
+        exit_status=int(exitstatus),
+        extra_run={
+            "name": name,
+            "load_average_start": state.load_average_start,
+            "load_average_end": machine.load_average(),
+        },
+    )
+    path = state.report_dir / report_filename(state.recorder.started, name)
+    state.report_path = write_atomic(document, path)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if RUN_STATE not in config.stash:
+        return
+    state = run_state(config)
+    if state.report_path is not None:
+        results = len(state.recorder.results)
+        terminalreporter.write_sep("-", "lmgauge")
+        terminalreporter.write_line(
+            f"lmgauge report: {state.report_path} ({results} results, "
+            f"{len(state.recorder.models)} models, threads={state.threads})"
+        )

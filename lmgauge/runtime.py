@@ -1,0 +1,46 @@
+"""Device, dtype and thread settings: the one place that turns option strings into torch values."""
+
+from __future__ import annotations
+
+import psutil
+
+DTYPES = ("float32", "float16", "bfloat16")
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(name: str):
+    """torch.device for "cpu", "cuda" (or "cuda:N"), or "auto" (cuda when available, else cpu)."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto.")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {name} is not supported; use one of {', '.join(DEVICES)}.")
+    return device
+
+
+def resolve_dtype(name: str):
+    """torch dtype for one of DTYPES."""
+    import torch
+
+    if name not in DTYPES:
+        raise ValueError(f"--dtype {name} is not supported; use one of {', '.join(DTYPES)}.")
+    return getattr(torch, name)
+
+
+def default_threads() -> int:
+    """Physical cores (logical cores where psutil cannot tell): the default torch thread count."""
+    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+
+
+def set_threads(count: int) -> int:
+    """Set torch's intra-op thread count and return the count torch reports afterwards."""
+    import torch
+
+    if count < 1:
+        raise ValueError(f"--threads must be at least 1, got {count}.")
+    torch.set_num_threads(count)
+    return torch.get_num_threads()
