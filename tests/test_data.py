@@ -1,0 +1,42 @@
+"""The polarity data set: parsing the Pang & Lee file and the seeded stratified split."""
+
+import pytest
+
+from lmgauge.data import read_sentences, split_stratified
+from lmgauge.errors import DatasetError
+
+
+def write_corpus(path, positives: int, negatives: int) -> None:
+    rows = [f'"1","a fine "" quoted "" film number {i} . \n"' for i in range(positives)]
+    rows += [f'"-1","a dull film number {i} . \n"' for i in range(negatives)]
+    path.write_text("\ufeff" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_read_maps_labels_and_strips(tmp_path):
+    path = tmp_path / "corpus.csv"
+    write_corpus(path, 3, 2)
+    frame = read_sentences(path)
+    assert list(frame["label"]) == [1, 1, 1, 0, 0]
+    assert frame["text"][0] == 'a fine " quoted " film number 0 .'
+
+
+def test_bad_labels_are_refused(tmp_path):
+    path = tmp_path / "corpus.csv"
+    path.write_text('"2","what"\n')
+    with pytest.raises(DatasetError, match=r"labels \[2\]"):
+        read_sentences(path)
+
+
+def test_split_is_stratified_seeded_and_shaped_like_rotten_tomatoes(tmp_path):
+    path = tmp_path / "corpus.csv"
+    write_corpus(path, 100, 100)
+    data = split_stratified(read_sentences(path))
+    assert {name: split.num_rows for name, split in data.items()} == {
+        "train": 160, "validation": 20, "test": 20}
+    for split in data.values():
+        assert sum(split["label"]) * 2 == split.num_rows
+        assert split.column_names == ["text", "label"]
+    assert data["train"].features["label"].names == ["neg", "pos"]
+    again = split_stratified(read_sentences(path))
+    assert again["test"]["text"] == data["test"]["text"]
+    assert not set(data["test"]["text"]) & set(data["train"]["text"])

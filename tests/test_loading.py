@@ -1,0 +1,82 @@
+"""Loading real transformers folders: local, Hub (from a Hub cache laid out offline), and failures."""
+
+import shutil
+
+import pytest
+
+from lmgauge import loading, models, runtime
+from lmgauge.errors import ModelLoadError
+
+CPU = runtime.resolve_device("cpu")
+FP32 = runtime.resolve_dtype("float32")
+
+
+def test_local_causal_lm_and_encoder(tiny_gpt2_dir, tiny_bert_dir):
+    causal = loading.load(models.resolve(str(tiny_gpt2_dir)), CPU, FP32)
+    assert causal.task == models.CAUSAL_LM and causal.architecture == "GPT2LMHeadModel"
+    assert causal.tokenizer is not None and not causal.model.training
+    assert [p.name for p in causal.weight_files()] == ["model.safetensors"]
+    encoder = loading.load(models.resolve(str(tiny_bert_dir)), CPU, FP32)
+    assert encoder.task == models.ENCODER and encoder.architecture == "BertModel"
+    facts = encoder.describe()
+    assert facts["tokenizer"]["pad_token"] == "[PAD]" and facts["dtype"] == "float32"
+
+
+def test_half_precision_load(tiny_gpt2_dir):
+    loaded = loading.load(models.resolve(str(tiny_gpt2_dir)), CPU, runtime.resolve_dtype("bfloat16"))
+    assert next(loaded.model.parameters()).dtype == runtime.resolve_dtype("bfloat16")
+
+
+def test_corrupt_weights_fail_with_one_sentence(tmp_path, tiny_gpt2_dir):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_gpt2_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ModelLoadError) as caught:
+        loading.load(models.resolve(str(broken)), CPU, FP32)
+    message = str(caught.value)
+    assert message.startswith(f"model '{broken}' could not be loaded from {broken}:")
+    assert "\n" not in message
+
+
+@pytest.fixture
+def offline_hub(tmp_path, monkeypatch, tiny_gpt2_dir):
+    """A Hugging Face cache holding `tinyorg/tiny-gpt2`, with the Hub switched off."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--tinyorg--tiny-gpt2"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_gpt2_dir, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return repo / "snapshots" / revision
+
+
+def test_hub_id_loads_from_the_hub_cache_offline(offline_hub):
+    spec = models.resolve("hf:tinyorg/tiny-gpt2")
+    assert spec.source == "hub" and spec.task is None
+    loaded = loading.load(spec, CPU, FP32)
+    assert loaded.task == models.CAUSAL_LM and loaded.folder == offline_hub
+    assert loaded.describe()["source"] == "hub"
+
+
+def test_hub_id_not_cached_offline_is_one_sentence(offline_hub):
+    with pytest.raises(ModelLoadError) as caught:
+        loading.load(models.resolve("hf:tinyorg/absent"), CPU, FP32)
+    message = str(caught.value)
+    assert "could not get Hub model 'tinyorg/absent'" in message and "\n" not in message
+
+
+def test_synthetic_folder_is_marked_synthetic_when_loaded_by_path(cache):
+    from lmgauge import builders
+
+    spec = models.ModelSpec(name="tiny-twin", source="synthetic", location="GPT2Config(...)",
+                            task=models.CAUSAL_LM, weights=models.SYNTHETIC,
+                            config={"n_embd": 8, "n_layer": 1, "n_head": 2, "vocab_size": 32})
+    folder = builders.ensure_model_folder(spec)
+    assert models.resolve(str(folder)).weights == models.SYNTHETIC
+    again = builders.refresh_model_folder(spec)
+    first = loading.load(models.resolve(str(folder)), CPU, FP32).model.state_dict()
+    second = loading.load(models.resolve(str(again)), CPU, FP32).model.state_dict()
+    assert all((first[key] == second[key]).all() for key in first), "seeded weights are repeatable"

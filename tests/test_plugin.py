@@ -1,0 +1,92 @@
+"""The pytest side, run as a user would: real bench files in a fresh pytest process."""
+
+import json
+
+import pytest
+
+from lmgauge.cache import write_manifest
+from tests.conftest import PROJECT
+
+BENCHES = str(PROJECT / "benches")
+
+
+def run_benches(pytester, *args):
+    report_dir = pytester.path / "reports"
+    result = pytester.runpytest_subprocess(BENCHES, "-p", "no:cacheprovider",
+                                           "--report-dir", str(report_dir), *args)
+    reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
+    return result, [json.loads(path.read_text()) for path in reports]
+
+
+def test_each_model_loads_once_and_the_report_holds_its_figures(pytester, tiny_gpt2_dir, tiny_bert_dir):
+    result, reports = run_benches(pytester, "--models", f"{tiny_gpt2_dir},{tiny_bert_dir}",
+                                  "--threads", "1")
+    result.assert_outcomes(passed=6, skipped=2)
+    (report,) = reports
+    assert report["run"]["status"] == "passed" and report["run"]["max_models_resident"] == 1
+    assert report["run"]["options"]["threads"] == 1 == report["environment"]["torch_threads"]
+    assert {m["load_count"] for m in report["models"].values()} == {1}
+    totals = {r["model"]: r["value"] for r in report["results"] if r["metric"] == "parameters_total"}
+    assert set(totals) == {str(tiny_gpt2_dir), str(tiny_bert_dir)} and all(totals.values())
+    skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
+    assert any("no published parameter count" in message for message in skips)
+
+
+def test_unknown_model_is_a_usage_error_listing_known_models(pytester):
+    result, reports = run_benches(pytester, "--models", "gpt2,gpt3")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown model 'gpt3'; known models: distilgpt2, gpt2*"])
+    assert reports == []
+
+
+def test_a_broken_model_fails_its_own_tests_and_the_others_run(pytester, tmp_path, tiny_gpt2_dir):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_gpt2_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"garbage")
+    result, (report,) = run_benches(pytester, "--models", f"{broken},{tiny_gpt2_dir}")
+    result.assert_outcomes(passed=3, skipped=1, errors=4)
+    result.stdout.fnmatch_lines([f"*model '{broken}' could not be loaded*"])
+    assert "Traceback" not in result.stdout.str()
+    assert report["run"]["status"] == "failed"
+    assert report["models"][str(broken)]["error"].startswith(f"model '{broken}'")
+    assert report["models"][str(broken)]["load_count"] == 1, "a failed load is not retried per test"
+    assert report["models"][str(tiny_gpt2_dir)]["error"] is None
+
+
+def test_collect_only_is_parametrized_over_the_selected_models(pytester):
+    result, reports = run_benches(pytester, "--collect-only", "-q")
+    for name in ("smollm2-135m", "minilm-l6", "distilgpt2", "gpt2", "gpt2-medium"):
+        result.stdout.fnmatch_lines([f"*test_parameter_counts[[]{name}[]]"])
+    assert "gpt2-large" not in result.stdout.str()
+    narrowed, _ = run_benches(pytester, "--collect-only", "-q", "--models", "gpt2")
+    narrowed.stdout.fnmatch_lines(["4 tests collected*"])
+    assert reports == []
+
+
+def test_the_data_set_is_loaded_once_per_session(pytester, cache, monkeypatch):
+    from lmgauge import assets
+
+    folder = assets.asset_dir(assets.ASSETS["pang-lee-polarity"])
+    folder.mkdir(parents=True)
+    rows = [f'"{1 if i % 2 else -1}","sentence {i}"' for i in range(40)]
+    (folder / "polarity-en-pang&lee2.csv").write_text("\n".join(rows))
+    write_manifest(folder, {"asset": "pang-lee-polarity"})
+    pytester.makepyfile(bench_data="""
+        def test_sizes(polarity):
+            assert polarity["train"].num_rows == 32
+
+        def test_labels(polarity):
+            assert set(polarity["test"]["label"]) == {0, 1}
+    """)
+    pytester.makeconftest(
+        'pytest_plugins = ["lmgauge.pytest_plugin", "fixtures.models", "fixtures.datasets"]')
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "python_files=bench_*.py",
+                                           "--report-dir", "out")
+    result.assert_outcomes(passed=2)
+    (path,) = (pytester.path / "out").glob("*.json")
+    datasets = json.loads(path.read_text())["datasets"]
+    assert datasets["pang-lee-polarity"]["load_count"] == 1
+    assert datasets["pang-lee-polarity"]["splits"] == {"train": 32, "validation": 4, "test": 4}

@@ -1,0 +1,86 @@
+"""The run report: atomic writes, and one clear sentence for every kind of bad file."""
+
+import json
+import os
+from datetime import datetime, timezone
+
+import pytest
+
+from lmgauge.errors import ReportError
+from lmgauge.recording import RunRecorder
+from lmgauge.report import SCHEMA_VERSION, Result, read_report, report_filename, write_atomic
+
+
+def sample_document() -> dict:
+    recorder = RunRecorder({"models": ["gpt2"]})
+    recorder.record("params", "gpt2", "parameters_total", 124_439_808, test="t")
+    recorder.model_loaded("gpt2", {"name": "gpt2", "weights": "synthetic"})
+    return recorder.document(environment={"cpu_model": "x"}, status="passed", exit_status=0,
+                             extra_run={})
+
+
+def test_document_round_trips_with_units_and_meanings(tmp_path):
+    path = write_atomic(sample_document(), tmp_path / "r.json")
+    document = read_report(path)
+    assert document["schema_version"] == SCHEMA_VERSION
+    (result,) = document["results"]
+    assert result["unit"] == "count" and result["direction"] == "exact"
+    assert "tied weights counted once" in document["metrics"]["parameters_total"]["meaning"]
+    assert document["models"]["gpt2"]["load_count"] == 1
+
+
+def test_interrupted_write_keeps_the_old_report_and_leaves_no_temporary(tmp_path, monkeypatch):
+    path = write_atomic({"format": "old"}, tmp_path / "r.json")
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(sample_document(), path)
+    assert json.loads(path.read_text()) == {"format": "old"}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"format": "lmgauge-run-report", "schema_version": 1, "run"', "not valid JSON"),
+        ('{"results": []}', "not an lmgauge run report"),
+        ('{"format": "lmgauge-run-report", "schema_version": 99}', "schema_version 99"),
+        ('{"format": "lmgauge-run-report", "schema_version": 1, "run": {}}', "lacks the section"),
+    ],
+)
+def test_bad_reports_say_what_is_wrong(tmp_path, content, expected):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ReportError, match=expected):
+        read_report(path)
+
+
+def test_result_missing_fields_and_missing_file(tmp_path):
+    document = sample_document()
+    del document["results"][0]["unit"]
+    path = write_atomic(document, tmp_path / "r.json")
+    with pytest.raises(ReportError, match="result 0 lacks unit"):
+        read_report(path)
+    with pytest.raises(ReportError, match="cannot read report"):
+        read_report(tmp_path / "absent.json")
+
+
+def test_results_need_a_known_direction_and_a_unit():
+    with pytest.raises(ValueError):
+        Result("b", "m", "x", 1, unit="s", direction="sideways")
+    with pytest.raises(ValueError):
+        Result("b", "m", "x", 1, unit="", direction="lower")
+
+
+def test_unknown_metrics_are_refused():
+    with pytest.raises(KeyError, match="not in lmgauge.metrics"):
+        RunRecorder({}).record("b", "m", "speed_of_light", 1)
+
+
+def test_report_filename_is_sortable_and_safe():
+    moment = datetime(2026, 11, 23, 12, 0, 5, tzinfo=timezone.utc)
+    assert report_filename(moment, "my run/1") == "20261123T120005Z_my-run-1.json"
+    assert report_filename(moment, None) == "20261123T120005Z_run.json"
