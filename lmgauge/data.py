@@ -26,8 +26,14 @@ def read_sentences(path: Path):
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, header=None, names=["label", "text"], encoding="utf-8-sig",
-                            dtype={"label": "int64", "text": "string"}, keep_default_na=False)
+        frame = pd.read_csv(
+            path,
+            header=None,
+            names=["label", "text"],
+            encoding="utf-8-sig",
+            dtype={"label": "int64", "text": "string"},
+            keep_default_na=False,
+        )
     except (OSError, ValueError) as error:
         raise DatasetError(f"cannot read the polarity file {path}: {error}.") from None
     unexpected = sorted(set(frame["label"]) - {1, -1})
@@ -44,18 +50,21 @@ def split_stratified(frame, validation: float = 0.1, test: float = 0.1, seed: in
     from sklearn.model_selection import train_test_split
 
     held_out = validation + test
-    train, rest = train_test_split(frame, test_size=held_out, stratify=frame["label"],
-                                   random_state=seed)
-    valid, test_part = train_test_split(rest, test_size=test / held_out, stratify=rest["label"],
-                                        random_state=seed)
+    train, rest = train_test_split(
+        frame, test_size=held_out, stratify=frame["label"], random_state=seed
+    )
+    valid, test_part = train_test_split(
+        rest, test_size=test / held_out, stratify=rest["label"], random_state=seed
+    )
     features = Features({"text": Value("string"), "label": ClassLabel(names=list(LABEL_NAMES))})
 
     def to_dataset(part):
         part = part.reset_index(drop=True).astype({"text": "object"})
         return Dataset.from_pandas(part, features=features, preserve_index=False)
 
-    return DatasetDict(train=to_dataset(train), validation=to_dataset(valid),
-                       test=to_dataset(test_part))
+    return DatasetDict(
+        train=to_dataset(train), validation=to_dataset(valid), test=to_dataset(test_part)
+    )
 
 
 def load_embedded_polarity():
@@ -75,16 +84,21 @@ def load_hub_dataset(name: str):
         data = load_dataset(name)
     except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
         first = (str(error).strip().splitlines() or [""])[0][:200]
-        raise DatasetError(f"could not load data set '{name}' ({type(error).__name__}: {first}); "
-                           f"check the name and your network, or use the embedded default.") from None
+        raise DatasetError(
+            f"could not load data set '{name}' ({type(error).__name__}: {first}); "
+            f"check the name and your network, or use the embedded default."
+        ) from None
     for split_name, split in data.items():
         missing = {"text", "label"} - set(split.column_names)
         if missing:
-            raise DatasetError(f"data set '{name}' split '{split_name}' lacks columns "
-                               f"{sorted(missing)}; lmgauge needs `text` and `label`.")
+            raise DatasetError(
+                f"data set '{name}' split '{split_name}' lacks columns "
+                f"{sorted(missing)}; lmgauge needs `text` and `label`."
+            )
     if "validation" not in data and "train" in data:
-        parts = data["train"].train_test_split(test_size=0.1, stratify_by_column="label",
-                                               seed=SPLIT_SEED)
+        parts = data["train"].train_test_split(
+            test_size=0.1, stratify_by_column="label", seed=SPLIT_SEED
+        )
         data["train"], data["validation"] = parts["train"], parts["test"]
     return data
 

@@ -16,8 +16,14 @@ from lmgauge import builders, hub
 from lmgauge.errors import LmgaugeError, ModelLoadError
 from lmgauge.models import CAUSAL_LM, ModelSpec, task_of
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
-                   "tokenizer.model", "spiece.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+)
 
 
 @dataclass
@@ -49,7 +55,9 @@ class LoadedModel:
         """The files the weights were read from (safetensors, .bin or .gguf)."""
         if self.gguf_file:
             return [self.folder / self.gguf_file]
-        return sorted(p for pattern in ("*.safetensors", "*.bin") for p in self.folder.glob(pattern))
+        return sorted(
+            p for pattern in ("*.safetensors", "*.bin") for p in self.folder.glob(pattern)
+        )
 
     def describe(self) -> dict:
         """JSON-ready facts for the run report."""
@@ -66,7 +74,9 @@ class LoadedModel:
             "dtype": str(self.dtype).removeprefix("torch."),
             "load_seconds": self.load_seconds,
             "weight_files": [str(path) for path in self.weight_files()],
-            "tokenizer": None if tokenizer is None else {
+            "tokenizer": None
+            if tokenizer is None
+            else {
                 "class": type(tokenizer).__name__,
                 "pad_token": tokenizer.pad_token,
                 "eos_token": tokenizer.eos_token,
@@ -114,7 +124,9 @@ def failures_as_load_errors(spec: ModelSpec) -> Iterator[None]:
         ) from None
 
 
-def load_prepared(spec: ModelSpec, folder: Path, gguf_file: str | None, device, dtype) -> LoadedModel:
+def load_prepared(
+    spec: ModelSpec, folder: Path, gguf_file: str | None, device, dtype
+) -> LoadedModel:
     """Load the prepared files of `spec`; see `prepare`."""
     with failures_as_load_errors(spec):
         return _load_prepared(spec, folder, gguf_file, device, dtype)
@@ -137,9 +149,17 @@ def _load_prepared(spec, folder: Path, gguf_file: str | None, device, dtype) -> 
         tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
         tokenizer_seconds = time.perf_counter() - started
     return LoadedModel(
-        spec=spec, model=model, tokenizer=tokenizer, task=task,
-        architecture=type(model).__name__, folder=folder, gguf_file=gguf_file,
-        device=device, dtype=dtype, load_seconds=load_seconds, tokenizer_seconds=tokenizer_seconds,
+        spec=spec,
+        model=model,
+        tokenizer=tokenizer,
+        task=task,
+        architecture=type(model).__name__,
+        folder=folder,
+        gguf_file=gguf_file,
+        device=device,
+        dtype=dtype,
+        load_seconds=load_seconds,
+        tokenizer_seconds=tokenizer_seconds,
     )
 
 

@@ -11,8 +11,21 @@ from pathlib import Path
 
 import psutil
 
-LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "datasets", "huggingface-hub",
-             "peft", "scikit-learn", "numpy", "pandas", "pytest", "pytest-benchmark", "gguf")
+LIBRARIES = (
+    "torch",
+    "transformers",
+    "tokenizers",
+    "safetensors",
+    "datasets",
+    "huggingface-hub",
+    "peft",
+    "scikit-learn",
+    "numpy",
+    "pandas",
+    "pytest",
+    "pytest-benchmark",
+    "gguf",
+)
 
 
 def cpu_model() -> str:
@@ -46,10 +59,12 @@ def library_versions() -> dict[str, str | None]:
 
 def git_commit(folder: Path) -> dict:
     """The commit checked out in `folder` and whether the work tree has uncommitted changes."""
+
     def run(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True,
-                                  timeout=10)
+            done = subprocess.run(
+                ["git", *args], cwd=folder, capture_output=True, text=True, timeout=10
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return done.stdout.strip() if done.returncode == 0 else None

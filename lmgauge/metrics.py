@@ -26,27 +26,55 @@ class Metric:
 METRICS: dict[str, Metric] = {
     metric.name: metric
     for metric in (
-        Metric("parameters_total", "count", "exact",
-               "unique parameter elements of the loaded model; tied weights counted once"),
-        Metric("parameters_trainable", "count", "exact",
-               "parameter elements with requires_grad set"),
-        Metric("parameters_non_embedding", "count", "exact",
-               "parameters_total minus token and position embedding tables and an untied output "
-               "embedding (Kaplan et al.'s N)"),
-        Metric("parameters_by_module", "count", "exact",
-               "parameter elements under one top-level child module of the base model (param "
-               "`module`); `(head)` is what lies outside the base model"),
-        Metric("parameters_by_layer_type", "count", "exact",
-               "parameter elements owned by modules of one class (param `layer_type`), e.g. "
-               "Linear, Embedding, LayerNorm"),
-        Metric("weight_bytes", "bytes", "lower",
-               "bytes of the loaded parameters and buffers held in one dtype (param `dtype`)"),
-        Metric("disk_bytes", "bytes", "lower",
-               "size on disk of the weight files the model was loaded from"),
-        Metric("model_vocab_size", "count", "exact",
-               "rows of the model's input embedding table"),
-        Metric("tokenizer_vocab_size", "count", "exact",
-               "tokens the tokenizer knows, added tokens included (len(tokenizer))"),
+        Metric(
+            "parameters_total",
+            "count",
+            "exact",
+            "unique parameter elements of the loaded model; tied weights counted once",
+        ),
+        Metric(
+            "parameters_trainable", "count", "exact", "parameter elements with requires_grad set"
+        ),
+        Metric(
+            "parameters_non_embedding",
+            "count",
+            "exact",
+            "parameters_total minus token and position embedding tables and an untied output "
+            "embedding (Kaplan et al.'s N)",
+        ),
+        Metric(
+            "parameters_by_module",
+            "count",
+            "exact",
+            "parameter elements under one top-level child module of the base model (param "
+            "`module`); `(head)` is what lies outside the base model",
+        ),
+        Metric(
+            "parameters_by_layer_type",
+            "count",
+            "exact",
+            "parameter elements owned by modules of one class (param `layer_type`), e.g. "
+            "Linear, Embedding, LayerNorm",
+        ),
+        Metric(
+            "weight_bytes",
+            "bytes",
+            "lower",
+            "bytes of the loaded parameters and buffers held in one dtype (param `dtype`)",
+        ),
+        Metric(
+            "disk_bytes",
+            "bytes",
+            "lower",
+            "size on disk of the weight files the model was loaded from",
+        ),
+        Metric("model_vocab_size", "count", "exact", "rows of the model's input embedding table"),
+        Metric(
+            "tokenizer_vocab_size",
+            "count",
+            "exact",
+            "tokens the tokenizer knows, added tokens included (len(tokenizer))",
+        ),
     )
 }
 

@@ -47,8 +47,13 @@ class ModelSpec:
 def _gpt2_twin(name: str, params: int, **config) -> ModelSpec:
     shape = ", ".join(f"{key}={value}" for key, value in config.items()) or "defaults"
     return ModelSpec(
-        name=name, source="synthetic", location=f"GPT2Config({shape})", task=CAUSAL_LM,
-        weights=SYNTHETIC, architecture="GPT2LMHeadModel", expected_parameters=params,
+        name=name,
+        source="synthetic",
+        location=f"GPT2Config({shape})",
+        task=CAUSAL_LM,
+        weights=SYNTHETIC,
+        architecture="GPT2LMHeadModel",
+        expected_parameters=params,
         description=f"exact {name} architecture with seeded random weights (Hub id {name})",
         config=dict(config),
     )
@@ -58,13 +63,23 @@ REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec(
-            name="smollm2-135m", source="asset", location="smollm2-135m-gguf", task=CAUSAL_LM,
-            weights=REAL, architecture="LlamaForCausalLM", expected_parameters=134_515_008,
+            name="smollm2-135m",
+            source="asset",
+            location="smollm2-135m-gguf",
+            task=CAUSAL_LM,
+            weights=REAL,
+            architecture="LlamaForCausalLM",
+            expected_parameters=134_515_008,
             description="SmolLM2-135M-Instruct, de-quantised from GGUF Q4_1 to float32",
         ),
         ModelSpec(
-            name="minilm-l6", source="asset", location="minilm-l6", task=ENCODER,
-            weights=REAL, architecture="BertModel", expected_parameters=22_713_216,
+            name="minilm-l6",
+            source="asset",
+            location="minilm-l6",
+            task=ENCODER,
+            weights=REAL,
+            architecture="BertModel",
+            expected_parameters=22_713_216,
             description="sentence-transformers all-MiniLM-L6-v2 encoder",
         ),
         _gpt2_twin("distilgpt2", 81_912_576, n_layer=6),
@@ -109,7 +124,7 @@ def resolve(text: str) -> ModelSpec:
     if text in REGISTRY:
         return REGISTRY[text]
     if text.startswith(HUB_PREFIX):
-        return _hub_spec(text, text[len(HUB_PREFIX):])
+        return _hub_spec(text, text[len(HUB_PREFIX) :])
     path = Path(text).expanduser()
     if path.exists():
         return _local_spec(text, path)
@@ -127,7 +142,9 @@ def resolve_many(text: str) -> list[ModelSpec]:
     """Specs for a comma-separated list, in order, without repeats."""
     names = [part for part in (piece.strip() for piece in text.split(",")) if part]
     if not names:
-        raise UnknownModelError(f"no model named in '{text}'; known models: {', '.join(known_names())}.")
+        raise UnknownModelError(
+            f"no model named in '{text}'; known models: {', '.join(known_names())}."
+        )
     specs = {}
     for name in names:
         spec = resolve(name)
@@ -143,7 +160,11 @@ def _hub_spec(name: str, repo_id: str) -> ModelSpec:
     if not repo_id:
         raise UnknownModelError(f"'{name}' names no Hub model; write it as hf:ORG/NAME or hf:NAME.")
     return ModelSpec(
-        name=name, source="hub", location=repo_id, task=None, weights=REAL,
+        name=name,
+        source="hub",
+        location=repo_id,
+        task=None,
+        weights=REAL,
         expected_parameters=PUBLISHED_PARAMETER_COUNTS.get(repo_id),
         description=f"Hugging Face Hub model {repo_id}",
     )
@@ -153,20 +174,34 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
     path = path.resolve()
     if path.is_file():
         if path.suffix != ".gguf":
-            raise UnknownModelError(f"{path} is a file but not a .gguf model; give a model folder or a .gguf file.")
-        return ModelSpec(name=name, source="gguf", location=str(path), task=CAUSAL_LM, weights=REAL,
-                         description=f"GGUF file {path.name}")
+            raise UnknownModelError(
+                f"{path} is a file but not a .gguf model; give a model folder or a .gguf file."
+            )
+        return ModelSpec(
+            name=name,
+            source="gguf",
+            location=str(path),
+            task=CAUSAL_LM,
+            weights=REAL,
+            description=f"GGUF file {path.name}",
+        )
     config_file = path / "config.json"
     if not config_file.is_file():
-        raise UnknownModelError(f"{path} is a folder without config.json, so it is not a transformers model folder.")
+        raise UnknownModelError(
+            f"{path} is a folder without config.json, so it is not a transformers model folder."
+        )
     try:
         config = json.loads(config_file.read_text())
     except ValueError as error:
         raise UnknownModelError(f"{config_file} is not valid JSON ({error}).") from None
     architecture = (config.get("architectures") or [None])[0]
     return ModelSpec(
-        name=name, source="local", location=str(path), task=task_of(architecture),
-        weights=_weights_of_folder(path), architecture=architecture,
+        name=name,
+        source="local",
+        location=str(path),
+        task=task_of(architecture),
+        weights=_weights_of_folder(path),
+        architecture=architecture,
         description=f"local folder {path}",
     )
 

@@ -43,20 +43,41 @@ def run_state(config: pytest.Config) -> RunState:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lmgauge", "lmgauge benchmark options")
-    group.addoption("--models", default=",".join(models.DEFAULT_MODELS),
-                    help="comma-separated models: registered names (`lmgauge models`), hf:HUB_ID, "
-                         "or paths to model folders or .gguf files (default: %(default)s)")
-    group.addoption("--device", default="auto", choices=runtime.DEVICES,
-                    help="where models run: cpu, cuda, or auto (cuda when available)")
-    group.addoption("--dtype", default="float32", choices=runtime.DTYPES,
-                    help="dtype the weights are loaded in (default: float32)")
-    group.addoption("--threads", type=int, default=None,
-                    help="torch intra-op threads (default: physical cores); recorded in the report")
-    group.addoption("--dataset", default=EMBEDDED_DATASET,
-                    help="text/label data set: the embedded Pang & Lee sentences (default) or a "
-                         "Hugging Face Hub data set name such as rotten_tomatoes")
-    group.addoption("--report-dir", default=None,
-                    help="folder for lmgauge's JSON run report (default: reports/ in the project)")
+    group.addoption(
+        "--models",
+        default=",".join(models.DEFAULT_MODELS),
+        help="comma-separated models: registered names (`lmgauge models`), hf:HUB_ID, "
+        "or paths to model folders or .gguf files (default: %(default)s)",
+    )
+    group.addoption(
+        "--device",
+        default="auto",
+        choices=runtime.DEVICES,
+        help="where models run: cpu, cuda, or auto (cuda when available)",
+    )
+    group.addoption(
+        "--dtype",
+        default="float32",
+        choices=runtime.DTYPES,
+        help="dtype the weights are loaded in (default: float32)",
+    )
+    group.addoption(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: physical cores); recorded in the report",
+    )
+    group.addoption(
+        "--dataset",
+        default=EMBEDDED_DATASET,
+        help="text/label data set: the embedded Pang & Lee sentences (default) or a "
+        "Hugging Face Hub data set name such as rotten_tomatoes",
+    )
+    group.addoption(
+        "--report-dir",
+        default=None,
+        help="folder for lmgauge's JSON run report (default: reports/ in the project)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -65,17 +86,29 @@ def pytest_configure(config: pytest.Config) -> None:
         specs = models.resolve_many(options.models)
         device = runtime.resolve_device(options.device)
         dtype = runtime.resolve_dtype(options.dtype)
-        threads = runtime.set_threads(options.threads or runtime.default_threads())
+        threads = runtime.set_threads(
+            runtime.default_threads() if options.threads is None else options.threads
+        )
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
-    recorder = RunRecorder({
-        "models": [spec.name for spec in specs], "device": str(device),
-        "dtype": options.dtype, "threads": threads, "dataset": options.dataset,
-    })
+    recorder = RunRecorder(
+        {
+            "models": [spec.name for spec in specs],
+            "device": str(device),
+            "dtype": options.dtype,
+            "threads": threads,
+            "dataset": options.dataset,
+        }
+    )
     config.stash[RUN_STATE] = RunState(
-        specs={spec.name: spec for spec in specs}, device=device, dtype=dtype, threads=threads,
-        dataset=options.dataset, report_dir=report_dir, recorder=recorder,
+        specs={spec.name: spec for spec in specs},
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        dataset=options.dataset,
+        report_dir=report_dir,
+        recorder=recorder,
         load_average_start=machine.load_average(),
     )
     config.pluginmanager.register(OutcomeCollector(recorder), "lmgauge-outcomes")
@@ -102,8 +135,9 @@ def record(request: pytest.FixtureRequest):
     model = callspec.params.get("model_name", "") if callspec else ""
 
     def add(metric: str, value, samples=(), **params):
-        return recorder.record(bench, model, metric, value, test=request.node.nodeid,
-                               samples=samples, **params)
+        return recorder.record(
+            bench, model, metric, value, test=request.node.nodeid, samples=samples, **params
+        )
 
     return add
 

@@ -30,13 +30,22 @@ class RunRecorder:
         self.resident: set[str] = set()
         self.max_resident = 0
 
-    def record(self, bench: str, model: str, metric: str, value, *, test: str = "",
-               samples=(), **params) -> Result:
+    def record(
+        self, bench: str, model: str, metric: str, value, *, test: str = "", samples=(), **params
+    ) -> Result:
         """Add one figure; unit and direction come from the metric catalogue."""
         entry = get_metric(metric)
-        result = Result(bench=bench, model=model, metric=metric, value=value, unit=entry.unit,
-                        direction=entry.direction, params=dict(params), samples=list(samples),
-                        test=test)
+        result = Result(
+            bench=bench,
+            model=model,
+            metric=metric,
+            value=value,
+            unit=entry.unit,
+            direction=entry.direction,
+            params=dict(params),
+            samples=list(samples),
+            test=test,
+        )
         self.results.append(result)
         return result
 
@@ -59,8 +68,7 @@ class RunRecorder:
         self.datasets[name] = {**facts, "load_count": count}
 
     def outcome(self, nodeid: str, outcome: str, when: str, message: str = "") -> None:
-        self.outcomes.append({"test": nodeid, "outcome": outcome, "when": when,
-                              "message": message})
+        self.outcomes.append({"test": nodeid, "outcome": outcome, "when": when, "message": message})
 
     def document(self, environment: dict, status: str, exit_status: int, extra_run: dict) -> dict:
         """The report document for this session so far."""
@@ -79,9 +87,13 @@ class RunRecorder:
             environment=environment,
             models=self.models,
             datasets=self.datasets,
-            metrics={name: get_metric(name).to_dict()
-                     for name in sorted({result.metric for result in self.results})},
-            tests={"counts": dict(tally),
-                   "not_passed": [item for item in self.outcomes if item["outcome"] != "passed"]},
+            metrics={
+                name: get_metric(name).to_dict()
+                for name in sorted({result.metric for result in self.results})
+            },
+            tests={
+                "counts": dict(tally),
+                "not_passed": [item for item in self.outcomes if item["outcome"] != "passed"],
+            },
             results=self.results,
         )

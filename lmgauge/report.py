@@ -50,8 +50,12 @@ class Result:
 def build_document(**sections) -> dict:
     """A report dict with format and schema version first, then the given sections."""
     results = sections.pop("results")
-    return {"format": FORMAT, "schema_version": SCHEMA_VERSION, **sections,
-            "results": [asdict(result) for result in results]}
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        **sections,
+        "results": [asdict(result) for result in results],
+    }
 
 
 def write_atomic(document: dict, path: Path) -> Path:
@@ -85,7 +89,7 @@ def read_report(path: Path) -> dict:
 def validate(document: dict, path: Path | str = "report") -> dict:
     """`document` when it is a supported lmgauge report; ReportError naming the first problem."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise ReportError(f"{path} is not an lmgauge run report (no \"format\": \"{FORMAT}\").")
+        raise ReportError(f'{path} is not an lmgauge run report (no "format": "{FORMAT}").')
     version = document.get("schema_version")
     if version not in SUPPORTED_VERSIONS:
         raise ReportError(

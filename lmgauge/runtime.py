@@ -16,7 +16,9 @@ def resolve_device(name: str):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto.")
+        raise ValueError(
+            "--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto."
+        )
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"--device {name} is not supported; use one of {', '.join(DEVICES)}.")
     return device

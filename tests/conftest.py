@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_models import tiny_bert, tiny_gpt2
+from tests.tiny_models import tiny_bert, tiny_gpt2, tiny_llama_gguf
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -21,6 +21,11 @@ def tiny_gpt2_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory) -> Path:
     return tiny_bert(tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_file(tmp_path_factory) -> Path:
+    return tiny_llama_gguf(tmp_path_factory.mktemp("models") / "tiny-llama.gguf")
 
 
 @pytest.fixture

