@@ -48,6 +48,21 @@ def non_embedding_parameters(model: nn.Module) -> int:
     return total_parameters(model) - embedding_parameters(model)
 
 
+def output_head_parameters(model: nn.Module) -> int:
+    """Elements of the output embedding (LM head) whether tied or not; 0 without one."""
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return sum(p.numel() for p in output.parameters()) if output is not None else 0
+
+
+def matmul_parameters(model: nn.Module) -> int:
+    """Parameters used in matrix multiplies per token: non-embedding plus the LM head.
+
+    Norm weights and biases are included (they are few); embedding tables, which are only
+    looked up, are not, but a tied LM head multiplies by the embedding and is counted.
+    """
+    return non_embedding_parameters(model) + output_head_parameters(model)
+
+
 def parameters_by_module(model: nn.Module) -> dict[str, int]:
     """Elements under each top-level child of the base model; "(head)" holds the rest.
 

@@ -6,7 +6,7 @@ conftest.py (`pytest_plugins`), not as an entry point, so it never loads into ot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from lmgauge import machine, models, runtime
 from lmgauge.data import EMBEDDED_DATASET
 from lmgauge.errors import LmgaugeError
+from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.recording import RunRecorder
 from lmgauge.report import report_filename, write_atomic
 
@@ -27,6 +28,7 @@ class RunState:
     dtype: object
     threads: int
     dataset: str
+    rounds: int
     report_dir: Path
     recorder: RunRecorder
     load_average_start: list | None
@@ -74,6 +76,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Hugging Face Hub data set name such as rotten_tomatoes",
     )
     group.addoption(
+        "--rounds",
+        type=int,
+        default=3,
+        help="timed rounds of each latency measurement, after one untimed cold call (default: 3)",
+    )
+    group.addoption(
         "--report-dir",
         default=None,
         help="folder for lmgauge's JSON run report (default: reports/ in the project)",
@@ -89,6 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
         threads = runtime.set_threads(
             runtime.default_threads() if options.threads is None else options.threads
         )
+        if options.rounds < 1:
+            raise ValueError(f"--rounds must be at least 1, got {options.rounds}.")
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
@@ -107,6 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
         dtype=dtype,
         threads=threads,
         dataset=options.dataset,
+        rounds=options.rounds,
         report_dir=report_dir,
         recorder=recorder,
         load_average_start=machine.load_average(),
@@ -124,7 +135,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 def record(request: pytest.FixtureRequest):
-    """`record(metric, value, samples=(), **params)`: add one figure to the run report.
+    """`record(metric, value=None, samples=(), **params)`: add one figure to the run report.
+
+    `value` defaults to the median of `samples`.
 
     The bench is named after the module (bench_params.py -> "params") and the model after the
     test's `model_name` parameter; unit and direction come from lmgauge.metrics.
@@ -134,12 +147,34 @@ def record(request: pytest.FixtureRequest):
     callspec = getattr(request.node, "callspec", None)
     model = callspec.params.get("model_name", "") if callspec else ""
 
-    def add(metric: str, value, samples=(), **params):
+    def add(metric: str, value=None, samples=(), **params):
         return recorder.record(
             bench, model, metric, value, test=request.node.nodeid, samples=samples, **params
         )
 
     return add
+
+
+@pytest.fixture(scope="session")
+def rounds(request: pytest.FixtureRequest) -> int:
+    """Timed rounds per latency measurement (--rounds), after one untimed cold call."""
+    return run_state(request.config).rounds
+
+
+@pytest.fixture(autouse=True)
+def _watch_noise(request: pytest.FixtureRequest):
+    """Around every bench: note load averages and other processes' CPU use; flag busy results."""
+    if not is_bench(request.node):
+        yield
+        return
+    recorder = run_state(request.config).recorder
+    monitor = NoiseMonitor()
+    monitor.start()
+    yield
+    reading = monitor.stop()
+    recorder.noise.append({"test": request.node.nodeid, **asdict(reading), "busy": reading.busy})
+    if reading.busy:
+        recorder.flag_test(request.node.nodeid, "busy")
 
 
 class OutcomeCollector:

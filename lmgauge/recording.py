@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from lmgauge import __version__
 from lmgauge.metrics import get_metric
 from lmgauge.report import Result, build_document
+from lmgauge.stats import CV_LIMIT, summarize
 
 
 class RunRecorder:
@@ -26,15 +28,34 @@ class RunRecorder:
         self.models: dict[str, dict] = {}
         self.datasets: dict[str, dict] = {}
         self.outcomes: list[dict] = []
+        self.noise: list[dict] = []
+        self.calibration: dict | None = None
         self.load_counts: Counter[str] = Counter()
         self.resident: set[str] = set()
         self.max_resident = 0
 
     def record(
-        self, bench: str, model: str, metric: str, value, *, test: str = "", samples=(), **params
+        self,
+        bench: str,
+        model: str,
+        metric: str,
+        value=None,
+        *,
+        test: str = "",
+        samples=(),
+        **params,
     ) -> Result:
-        """Add one figure; unit and direction come from the metric catalogue."""
+        """Add one figure; unit and direction come from the metric catalogue.
+
+        `value` defaults to the median of `samples`. A figure from three or more samples whose
+        coefficient of variation exceeds stats.CV_LIMIT is flagged "noisy".
+        """
         entry = get_metric(metric)
+        samples = [float(sample) for sample in samples]
+        summary = summarize(samples) if samples else {}
+        if value is None:
+            value = summary["median"]
+        noisy = len(samples) >= 3 and summary["cv"] > CV_LIMIT
         result = Result(
             bench=bench,
             model=model,
@@ -43,11 +64,20 @@ class RunRecorder:
             unit=entry.unit,
             direction=entry.direction,
             params=dict(params),
-            samples=list(samples),
+            samples=samples,
+            summary=summary,
+            flags=["noisy"] if noisy else [],
             test=test,
         )
         self.results.append(result)
         return result
+
+    def flag_test(self, test: str, flag: str) -> None:
+        """Add `flag` to every result recorded by the pytest node `test`."""
+        self.results = [
+            replace(result, flags=[*result.flags, flag]) if result.test == test else result
+            for result in self.results
+        ]
 
     def model_loaded(self, name: str, facts: dict) -> None:
         """Note that `name` was loaded (and is now resident), with the facts of its load."""
@@ -85,6 +115,8 @@ class RunRecorder:
                 **extra_run,
             },
             environment=environment,
+            calibration=self.calibration,
+            noise=self.noise,
             models=self.models,
             datasets=self.datasets,
             metrics={

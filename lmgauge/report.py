@@ -1,7 +1,8 @@
 """The run report: a versioned JSON document, written atomically, read back with validation.
 
 Format history:
-  1 (lmgauge 0.1): first version: run, environment, models, datasets, metrics, results, tests.
+  1 (lmgauge 0.1): first version: run, environment, calibration, models, datasets, metrics,
+    results (with raw samples, summary and flags), tests.
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ class Result:
     """One recorded figure: `value` in `unit` for `metric` of `model` in `bench`.
 
     params: what the figure depends on (e.g. {"dtype": "float32"}); samples: the raw
-    measurements `value` summarises (empty for counts); test: the pytest node that recorded it.
+    measurements `value` summarises (empty for counts), in `unit`; summary: their statistics
+    (lmgauge.stats.summarize); flags: reasons to distrust the figure ("busy": other processes
+    used the CPU meanwhile, "noisy": coefficient of variation above lmgauge.stats.CV_LIMIT);
+    test: the pytest node that recorded it.
     """
 
     bench: str
@@ -38,6 +42,8 @@ class Result:
     direction: str
     params: dict = field(default_factory=dict)
     samples: list = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    flags: list = field(default_factory=list)
     test: str = ""
 
     def __post_init__(self):

@@ -1,0 +1,44 @@
+"""Encoder latency: one forward pass at fixed sequence lengths, next to its roofline bound."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lmgauge.measure.rounds import cold_then_rounds
+from lmgauge.measure.timing import Stopwatch
+from lmgauge.prompts import prompt_ids
+from lmgauge.roofline import ROOF_BROKEN, ROOF_TOLERANCE, forward_bound_s, model_cost
+
+pytestmark = pytest.mark.encoder
+
+SEQ_LENGTHS = [16, 128, pytest.param(512, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("seq_len", SEQ_LENGTHS)
+def test_forward(loaded_model, benchmark, record, rounds, calibration, seq_len):
+    model, device = loaded_model.model, loaded_model.device
+    vocab = model.get_input_embeddings().weight.shape[0]
+    ids = prompt_ids(loaded_model.tokenizer, seq_len, vocab).to(device)
+    mask = torch.ones_like(ids)
+
+    def forward() -> float:
+        with torch.inference_mode(), Stopwatch(device) as watch:
+            model(input_ids=ids, attention_mask=mask)
+        return watch.seconds
+
+    benchmark.group = f"forward seq_len={seq_len}"
+    cold, timed = cold_then_rounds(benchmark, forward, rounds + 2)
+    shape = {"batch": 1, "seq_len": seq_len}
+    record("cold_start_seconds", cold, **shape)
+    latency = record("forward_seconds", samples=timed, **shape)
+    record("sequences_per_second", samples=[1 / seconds for seconds in timed], **shape)
+    bound = forward_bound_s(
+        model_cost(model, loaded_model.dtype, causal=False), 1, seq_len, calibration
+    )
+    record("forward_bound_seconds", bound, **shape)
+    record("forward_roofline_efficiency", bound / latency.value, **shape)
+    benchmark.extra_info.update(
+        model=loaded_model.name, **shape, forward_s=latency.summary, forward_bound_s=bound
+    )
+    assert bound / latency.value <= ROOF_TOLERANCE, ROOF_BROKEN

@@ -1,0 +1,50 @@
+"""Load time: a fresh process (cold), the running process (warm), and the tokenizer alone."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from lmgauge.measure.timing import sample_seconds
+
+COLD_PROCESSES = 5
+
+
+@pytest.mark.slow
+def test_cold_load(loaded_model, cold_loads, record):
+    runs = cold_loads(COLD_PROCESSES)
+    loads = [run.load_s for run in runs]
+    record("cold_load_seconds", samples=loads)
+    imports = [run.import_s for run in runs]
+    record("cold_import_seconds", samples=imports)
+    peaks = [run.peak_growth_bytes for run in runs]
+    record("cold_load_peak_growth_bytes", max(peaks), samples=peaks)
+    assert all(seconds > 0 for seconds in loads)
+
+
+def test_warm_load(loaded_model, rounds, record):
+    from lmgauge.loading import load_prepared
+
+    spec, folder, gguf = loaded_model.spec, loaded_model.folder, loaded_model.gguf_file
+
+    def load_once():
+        again = load_prepared(spec, folder, gguf, loaded_model.device, loaded_model.dtype)
+        del again
+        gc.collect()
+
+    load_once()
+    samples = sample_seconds(load_once, rounds + 2, loaded_model.device)
+    record("warm_load_seconds", samples=samples)
+
+
+def test_tokenizer_load(loaded_model, rounds, record):
+    if loaded_model.tokenizer is None:
+        pytest.skip(f"{loaded_model.name} has no tokenizer ({loaded_model.spec.weights} weights)")
+    from transformers import AutoTokenizer
+
+    extra = {"gguf_file": loaded_model.gguf_file} if loaded_model.gguf_file else {}
+    samples = sample_seconds(
+        lambda: AutoTokenizer.from_pretrained(loaded_model.folder, **extra), rounds + 2
+    )
+    record("tokenizer_load_seconds", samples=samples)

@@ -1,0 +1,80 @@
+"""Memory: the model at rest against its weights, peaks during a forward pass and generation,
+and the growth of the key/value cache with sequence length."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lmgauge import anatomy
+from lmgauge.measure.generation import timed_generate
+from lmgauge.measure.memory import cache_bytes, track_memory
+from lmgauge.prompts import pad_token_id, prompt_ids
+from lmgauge.roofline import kv_bytes_per_token
+
+FORWARD_TOKENS = 128
+KV_LENGTHS = (32, 64, 128, 256)
+
+
+def peak_of(reading, device) -> tuple[int, str]:
+    """The peak growth to record and which memory it is (`rss` or `cuda-allocated`)."""
+    if device.type == "cuda":
+        return reading.cuda_peak_allocated_bytes, "cuda-allocated"
+    return reading.peak_growth_bytes, "rss"
+
+
+def inputs(loaded_model, tokens: int):
+    vocab = loaded_model.model.get_input_embeddings().weight.shape[0]
+    ids = prompt_ids(loaded_model.tokenizer, tokens, vocab).to(loaded_model.device)
+    return ids, torch.ones_like(ids)
+
+
+@pytest.mark.slow
+def test_resident_memory(loaded_model, cold_loads, record):
+    if loaded_model.device.type != "cpu":
+        pytest.skip("weights live on the GPU; host resident memory does not hold them")
+    (run,) = cold_loads(1)
+    weights = sum(anatomy.bytes_by_dtype(loaded_model.model).values())
+    record("resident_weights_bytes", run.resident_growth_bytes)
+    record("resident_overhead_ratio", run.resident_growth_bytes / weights)
+    assert run.resident_growth_bytes >= 0.9 * weights, "the weights are not resident after use"
+
+
+def test_forward_peak(loaded_model, record):
+    ids, mask = inputs(loaded_model, FORWARD_TOKENS)
+    with torch.inference_mode():
+        loaded_model.model(input_ids=ids, attention_mask=mask)
+        with track_memory(loaded_model.device) as tracker:
+            output = loaded_model.model(input_ids=ids, attention_mask=mask)
+    peak, memory = peak_of(tracker.reading, loaded_model.device)
+    record("forward_peak_bytes", peak, batch=1, seq_len=FORWARD_TOKENS, memory=memory)
+    assert output[0].shape[:2] == (1, FORWARD_TOKENS)
+
+
+@pytest.mark.causal_lm
+def test_generate_peak(loaded_model, record):
+    ids, mask = inputs(loaded_model, FORWARD_TOKENS)
+    pad = pad_token_id(loaded_model.tokenizer, loaded_model.model.config)
+    with track_memory(loaded_model.device) as tracker:
+        timing, _ = timed_generate(loaded_model.model, ids, mask, 32, loaded_model.device, pad)
+    peak, memory = peak_of(tracker.reading, loaded_model.device)
+    record("generate_peak_bytes", peak, prompt_tokens=FORWARD_TOKENS, new_tokens=32, memory=memory)
+    assert timing.new_tokens == 32
+
+
+@pytest.mark.causal_lm
+def test_kv_cache_growth(loaded_model, record):
+    model = loaded_model.model
+    limit = getattr(model.config, "max_position_embeddings", max(KV_LENGTHS))
+    lengths = [length for length in KV_LENGTHS if length <= limit]
+    measured = {}
+    for length in lengths:
+        ids, mask = inputs(loaded_model, length)
+        with torch.inference_mode():
+            cache = model(input_ids=ids, attention_mask=mask, use_cache=True).past_key_values
+        measured[length] = cache_bytes(cache)
+        record("kv_cache_bytes", measured[length], seq_len=length)
+        del cache
+    per_token = kv_bytes_per_token(model.config, loaded_model.dtype.itemsize)
+    record("kv_cache_bytes_per_token", per_token)
+    assert measured == {length: length * per_token for length in lengths}

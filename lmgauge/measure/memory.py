@@ -1,0 +1,103 @@
+"""Peak memory of a block of code: process RSS on the host, allocator peaks on CUDA.
+
+On Linux the kernel's high-water mark (VmHWM in /proc/self/status) is reset by writing 5 to
+/proc/self/clear_refs, so the peak is exact for the block. Elsewhere psutil gives RSS only at
+the block's start and end, and the peak is their maximum: a lower bound (method "endpoints").
+tracemalloc is no use here: it does not see torch's allocations.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+STATUS = Path("/proc/self/status")
+CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+@dataclass(frozen=True)
+class MemoryReading:
+    """Memory around one block, in bytes. cuda_* are None off CUDA.
+
+    peak_growth_bytes: how far resident memory rose above its level at the block's start.
+    """
+
+    rss_before_bytes: int
+    rss_after_bytes: int
+    peak_rss_bytes: int
+    method: str
+    cuda_peak_allocated_bytes: int | None = None
+    cuda_peak_reserved_bytes: int | None = None
+
+    @property
+    def peak_growth_bytes(self) -> int:
+        return self.peak_rss_bytes - self.rss_before_bytes
+
+
+def process_status() -> dict[str, int] | None:
+    """VmRSS and VmHWM of this process in bytes, or None without /proc."""
+    try:
+        text = STATUS.read_text()
+    except OSError:
+        return None
+    found = dict(re.findall(r"^(VmRSS|VmHWM):\s+(\d+) kB", text, re.M))
+    return {key: int(value) * 1024 for key, value in found.items()} if found else None
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's RSS high-water mark to the current RSS; False where unsupported."""
+    try:
+        CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def current_rss() -> int:
+    status = process_status()
+    return status["VmRSS"] if status else psutil.Process().memory_info().rss
+
+
+class _Tracker:
+    reading: MemoryReading | None = None
+
+
+@contextmanager
+def track_memory(device=None):
+    """`with track_memory(device) as tracker: ...` then `tracker.reading` (a MemoryReading)."""
+    tracker = _Tracker()
+    cuda = getattr(device, "type", "cpu") == "cuda"
+    if cuda:
+        import torch
+
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    exact = reset_peak_rss() and process_status() is not None
+    before = current_rss()
+    yield tracker
+    if cuda:
+        torch.cuda.synchronize(device)
+    after = current_rss()
+    peak = process_status()["VmHWM"] if exact else max(before, after)
+    tracker.reading = MemoryReading(
+        rss_before_bytes=before,
+        rss_after_bytes=after,
+        peak_rss_bytes=max(peak, after),
+        method="vmhwm" if exact else "endpoints",
+        cuda_peak_allocated_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
+        cuda_peak_reserved_bytes=torch.cuda.max_memory_reserved(device) if cuda else None,
+    )
+
+
+def cache_bytes(cache) -> int:
+    """Bytes held by a transformers KV cache (DynamicCache layers, or legacy tuples)."""
+    layers = getattr(cache, "layers", None)
+    if layers is not None:
+        tensors = [t for layer in layers for t in (layer.keys, layer.values) if t is not None]
+    else:
+        tensors = [t for pair in cache for t in pair]
+    return sum(t.numel() * t.element_size() for t in tensors)

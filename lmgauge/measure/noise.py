@@ -1,0 +1,59 @@
+"""Is the machine quiet? CPU time used by other processes while a bench ran, and load averages.
+
+The load average counts this process too, so it cannot tell a busy machine from a busy bench;
+the CPU time the whole system spent minus the time this process (and its children) spent can.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from lmgauge.machine import load_average
+
+BUSY_LIMIT_CORES = 0.25
+"""A bench during which other processes kept more than this many cores busy is flagged `busy`."""
+
+
+@dataclass(frozen=True)
+class NoiseReading:
+    """foreign_cores: average cores other processes kept busy during the block (cores)."""
+
+    load_average_before: list | None
+    load_average_after: list | None
+    foreign_cores: float
+    wall_s: float
+
+    @property
+    def busy(self) -> bool:
+        return self.foreign_cores > BUSY_LIMIT_CORES
+
+
+def _busy_seconds() -> tuple[float, float]:
+    system = psutil.cpu_times()
+    idle = system.idle + getattr(system, "iowait", 0.0)
+    mine = psutil.Process().cpu_times()
+    own = mine.user + mine.system + mine.children_user + mine.children_system
+    return sum(system) - idle, own
+
+
+class NoiseMonitor:
+    """`start()` before a bench and `stop()` after it; `stop` returns a NoiseReading."""
+
+    def start(self) -> None:
+        self._load_before = load_average()
+        self._wall = time.perf_counter()
+        self._system, self._own = _busy_seconds()
+
+    def stop(self) -> NoiseReading:
+        system, own = _busy_seconds()
+        wall = time.perf_counter() - self._wall
+        foreign = max(0.0, (system - self._system) - (own - self._own))
+        return NoiseReading(
+            load_average_before=self._load_before,
+            load_average_after=load_average(),
+            foreign_cores=foreign / wall if wall > 0 else 0.0,
+            wall_s=wall,
+        )

@@ -1,0 +1,44 @@
+"""Wall-clock timing: perf_counter on the host, with the device synchronised first on CUDA."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+def synchronizer(device) -> Callable[[], None]:
+    """A function that waits for queued work on `device` (a no-op on the CPU)."""
+    if getattr(device, "type", "cpu") == "cuda":
+        import torch
+
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
+@dataclass
+class Stopwatch:
+    """`with Stopwatch(device) as watch: ...` then `watch.seconds`: wall time of the block in s."""
+
+    device: object = None
+    seconds: float = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._sync = synchronizer(self.device)
+        self._sync()
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sync()
+        self.seconds = time.perf_counter() - self._started
+
+
+def sample_seconds(function: Callable[[], object], rounds: int, device=None) -> list[float]:
+    """Wall time in seconds of `rounds` calls of `function`, one sample per call."""
+    samples = []
+    for _ in range(rounds):
+        with Stopwatch(device) as watch:
+            function()
+        samples.append(watch.seconds)
+    return samples

@@ -1,0 +1,61 @@
+"""Inputs of exact token lengths, built before any timed region.
+
+With a tokenizer, prompts are real English (a fixed passage, repeated as needed) cut to the
+exact length; without one (synthetic weights), token ids are drawn from a seeded generator.
+Batched decoder inputs are left-padded with an attention mask, as generation needs.
+"""
+
+from __future__ import annotations
+
+PASSAGE = (
+    "The history of computing is a story of people trying to make machines do arithmetic "
+    "faster than any clerk could. Early mechanical calculators added and multiplied with gears; "
+    "later, relays and vacuum tubes made programmable machines possible, and the transistor made "
+    "them small and cheap. Language models are the latest turn of that story: programs that read "
+    "a sequence of words and predict the next one, trained on more text than a person could read "
+    "in many lifetimes. Whether they understand anything is argued about; that they are useful, "
+    "and that they are expensive to run, is not. "
+)
+
+SEED = 0
+
+
+def prompt_ids(tokenizer, length: int, vocab_size: int, batch: int = 1, seed: int = SEED):
+    """A (batch, length) LongTensor of prompt token ids; every row has exactly `length` tokens."""
+    import torch
+
+    if tokenizer is None:
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randint(0, vocab_size, (batch, length), generator=generator)
+    ids = tokenizer(PASSAGE, add_special_tokens=False)["input_ids"]
+    stream = ids * ((length + batch) // len(ids) + 1)
+    return torch.tensor([stream[row : row + length] for row in range(batch)], dtype=torch.long)
+
+
+def ragged_batch(
+    tokenizer, lengths: list[int], vocab_size: int, pad_token_id: int, seed: int = SEED
+):
+    """Left-padded (input_ids, attention_mask) for prompts of the given lengths."""
+    import torch
+
+    longest = max(lengths)
+    full = prompt_ids(tokenizer, longest, vocab_size, batch=len(lengths), seed=seed)
+    input_ids = torch.full_like(full, pad_token_id)
+    mask = torch.zeros_like(full)
+    for row, length in enumerate(lengths):
+        input_ids[row, longest - length :] = full[row, :length]
+        mask[row, longest - length :] = 1
+    return input_ids, mask
+
+
+def pad_token_id(tokenizer, config) -> int:
+    """The pad id to use: the tokenizer's, else its eos (set as pad when missing), else 0."""
+    if tokenizer is not None:
+        if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if tokenizer.pad_token_id is not None:
+            return tokenizer.pad_token_id
+    for candidate in (getattr(config, "pad_token_id", None), getattr(config, "eos_token_id", None)):
+        if isinstance(candidate, int):
+            return candidate
+    return 0
