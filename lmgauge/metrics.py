@@ -225,6 +225,12 @@ METRICS: dict[str, Metric] = {
             "one decode step timed by a minimal hand-written loop (forward with the KV cache, argmax): the cross-check of decode_step_seconds",
         ),
         Metric(
+            "hand_loop_ratio",
+            "ratio",
+            "exact",
+            "median over paired rounds of (median generate decode step / median hand-loop step); 1.0 is perfect agreement",
+        ),
+        Metric(
             "forward_seconds",
             "s",
             "lower",

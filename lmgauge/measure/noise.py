@@ -15,6 +15,8 @@ from lmgauge.machine import load_average
 
 BUSY_LIMIT_CORES = 0.25
 """A bench during which other processes kept more than this many cores busy is flagged `busy`."""
+SHORTEST_JUDGED_S = 1.0
+"""CPU times tick in 10 ms steps, so blocks shorter than this are not judged (busy is False)."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class NoiseReading:
 
     @property
     def busy(self) -> bool:
-        return self.foreign_cores > BUSY_LIMIT_CORES
+        return self.wall_s >= SHORTEST_JUDGED_S and self.foreign_cores > BUSY_LIMIT_CORES
 
 
 def _busy_seconds() -> tuple[float, float]:
