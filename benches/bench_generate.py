@@ -37,6 +37,12 @@ CROSS_CHECK_NEW_TOKENS = 16
 CROSS_CHECK_SHORTEST_STEP_S = 0.04
 
 
+def skip_beyond_context(loaded_model, tokens: int) -> None:
+    limit = getattr(loaded_model.model.config, "max_position_embeddings", None)
+    if limit is not None and tokens > limit:
+        pytest.skip(f"{loaded_model.name} holds {limit} positions; this shape needs {tokens}")
+
+
 def prepared_prompt(loaded_model, tokens: int):
     vocab = loaded_model.model.get_input_embeddings().weight.shape[0]
     ids = prompt_ids(loaded_model.tokenizer, tokens, vocab).to(loaded_model.device)
@@ -47,6 +53,7 @@ def prepared_prompt(loaded_model, tokens: int):
 @pytest.mark.parametrize("prompt_tokens", PROMPT_TOKENS)
 def test_generate(loaded_model, benchmark, record, rounds, calibration, prompt_tokens, new_tokens):
     model, device = loaded_model.model, loaded_model.device
+    skip_beyond_context(loaded_model, prompt_tokens + new_tokens)
     ids, mask = prepared_prompt(loaded_model, prompt_tokens)
     pad = pad_token_id(loaded_model.tokenizer, model.config)
     benchmark.group = f"generate prompt={prompt_tokens} new={new_tokens}"

@@ -8,12 +8,10 @@ import pytest
 
 from lmgauge.measure.timing import sample_seconds
 
-COLD_PROCESSES = 5
-
-
 @pytest.mark.slow
-def test_cold_load(loaded_model, cold_loads, record):
-    runs = cold_loads(COLD_PROCESSES)
+def test_cold_load(loaded_model, cold_loads, record, rounds):
+    """rounds + 2 fresh processes (5 by default), each loading the model once."""
+    runs = cold_loads(rounds + 2)
     loads = [run.load_s for run in runs]
     record("cold_load_seconds", samples=loads)
     imports = [run.import_s for run in runs]

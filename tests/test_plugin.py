@@ -8,34 +8,55 @@ from lmgauge.cache import write_manifest
 from tests.conftest import PROJECT
 
 BENCHES = str(PROJECT / "benches")
+PARAMS_BENCH = str(PROJECT / "benches" / "bench_params.py")
 
 
-def run_benches(pytester, *args):
+def run_benches(pytester, *args, target=BENCHES):
     report_dir = pytester.path / "reports"
     result = pytester.runpytest_subprocess(
-        BENCHES, "-p", "no:cacheprovider", "--report-dir", str(report_dir), *args
+        target, "-p", "no:cacheprovider", "--report-dir", str(report_dir), *args
     )
     reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
     return result, [json.loads(path.read_text()) for path in reports]
 
 
-def test_each_model_loads_once_and_the_report_holds_its_figures(
+def test_quick_tier_loads_each_model_once_and_reports_every_bench(
     pytester, tiny_gpt2_dir, tiny_bert_dir
 ):
+    models = f"{tiny_gpt2_dir},{tiny_bert_dir}"
     result, reports = run_benches(
-        pytester, "--models", f"{tiny_gpt2_dir},{tiny_bert_dir}", "--threads", "1"
+        pytester, "-m", "not slow", "--models", models, "--threads", "1", "--rounds", "2"
     )
-    result.assert_outcomes(passed=6, skipped=2)
+    assert result.ret == 0, result.stdout.str()[-3000:]
     (report,) = reports
     assert report["run"]["status"] == "passed" and report["run"]["max_models_resident"] == 1
     assert report["run"]["options"]["threads"] == 1 == report["environment"]["torch_threads"]
     assert {m["load_count"] for m in report["models"].values()} == {1}
-    totals = {
-        r["model"]: r["value"] for r in report["results"] if r["metric"] == "parameters_total"
-    }
-    assert set(totals) == {str(tiny_gpt2_dir), str(tiny_bert_dir)} and all(totals.values())
+    assert report["calibration"]["matmul_flops_per_s"] > 0
+    benches = {(r["bench"], r["model"]) for r in report["results"]}
+    gpt2, bert = str(tiny_gpt2_dir), str(tiny_bert_dir)
+    for bench in ("params", "load", "memory", "batch"):
+        assert {(bench, gpt2), (bench, bert)} <= benches, bench
+    assert ("generate", gpt2) in benches and ("forward", bert) in benches
+    assert ("generate", bert) not in benches, "encoders are not parametrized into generation"
+    steps = [r for r in report["results"] if r["metric"] == "decode_step_seconds"]
+    assert steps and all(r["summary"]["n"] == 2 * 31 for r in steps), "2 rounds x 31 steps"
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("no published parameter count" in message for message in skips)
+    assert any("too short for a 5 % comparison" in message for message in skips)
+
+
+def test_slow_tier_on_a_tiny_model(pytester, tiny_gpt2_dir):
+    result, (report,) = run_benches(
+        pytester, "-m", "slow", "--models", str(tiny_gpt2_dir), "--rounds", "1"
+    )
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    metrics = {r["metric"]: r for r in report["results"]}
+    assert len(metrics["cold_load_seconds"]["samples"]) == 3
+    assert metrics["resident_overhead_ratio"]["value"] > 0.9
+    assert metrics["largest_batch_that_fit"]["value"] == 16
+    skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
+    assert any("holds 256 positions" in message for message in skips)
 
 
 def test_unknown_model_is_a_usage_error_listing_known_models(pytester):
@@ -51,7 +72,9 @@ def test_a_broken_model_fails_its_own_tests_and_the_others_run(pytester, tmp_pat
     broken = tmp_path / "broken"
     shutil.copytree(tiny_gpt2_dir, broken)
     (broken / "model.safetensors").write_bytes(b"garbage")
-    result, (report,) = run_benches(pytester, "--models", f"{broken},{tiny_gpt2_dir}")
+    result, (report,) = run_benches(
+        pytester, "--models", f"{broken},{tiny_gpt2_dir}", target=PARAMS_BENCH
+    )
     result.assert_outcomes(passed=3, skipped=1, errors=4)
     result.stdout.fnmatch_lines([f"*model '{broken}' could not be loaded*"])
     assert "Traceback" not in result.stdout.str()
@@ -66,7 +89,9 @@ def test_collect_only_is_parametrized_over_the_selected_models(pytester):
     for name in ("smollm2-135m", "minilm-l6", "distilgpt2", "gpt2", "gpt2-medium"):
         result.stdout.fnmatch_lines([f"*test_parameter_counts[[]{name}[]]"])
     assert "gpt2-large" not in result.stdout.str()
-    narrowed, _ = run_benches(pytester, "--collect-only", "-q", "--models", "gpt2")
+    narrowed, _ = run_benches(
+        pytester, "--collect-only", "-q", "--models", "gpt2", target=PARAMS_BENCH
+    )
     narrowed.stdout.fnmatch_lines(["4 tests collected*"])
     assert reports == []
 

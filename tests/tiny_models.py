@@ -59,7 +59,7 @@ def tiny_gpt2(folder: Path, with_tokenizer: bool = True) -> Path:
     torch.manual_seed(0)
     config = GPT2Config(
         vocab_size=64,
-        n_positions=64,
+        n_positions=256,
         n_embd=32,
         n_layer=2,
         n_head=2,
@@ -84,7 +84,7 @@ def tiny_bert(folder: Path) -> Path:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=64,
+        max_position_embeddings=256,
     )
     BertModel(config).save_pretrained(folder)
     save_tokenizer(folder, bert_style=True)

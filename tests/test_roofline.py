@@ -1,0 +1,85 @@
+"""Roofline bounds, the KV-cache formula against a real cache, prompts of exact length."""
+
+import pytest
+import torch
+
+from lmgauge import anatomy, prompts
+from lmgauge.calibration import calibrate
+from lmgauge.measure.memory import cache_bytes
+from lmgauge.roofline import (
+    ModelCost,
+    decode_step_bound_s,
+    forward_bound_s,
+    kv_bytes_per_token,
+    model_cost,
+)
+
+
+class Roofs:
+    bandwidth_bytes_per_s = 1e9
+    matmul_flops_per_s = 1e10
+
+
+def test_decode_is_memory_bound_and_prefill_compute_bound():
+    cost = ModelCost(
+        matmul_parameters=100_000_000, weight_bytes=400_000_000, kv_bytes_per_token=1000
+    )
+    assert decode_step_bound_s(cost, 1, 1000, Roofs) == pytest.approx((4e8 + 1e6) / 1e9)
+    assert decode_step_bound_s(cost, 1000, 0, Roofs) == pytest.approx(2e8 * 1000 / 1e10)
+    assert forward_bound_s(cost, 1, 512, Roofs) == pytest.approx(2e8 * 512 / 1e10)
+    assert forward_bound_s(cost, 1, 1, Roofs) == pytest.approx(0.4)
+
+
+def test_kv_formula_matches_the_cache_a_model_builds(tiny_gpt2_dir):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir).eval()
+    ids = torch.arange(10).unsqueeze(0)
+    with torch.inference_mode():
+        cache = model(input_ids=ids, use_cache=True).past_key_values
+    assert cache_bytes(cache) == 10 * kv_bytes_per_token(model.config, 4) == 10 * 2 * 2 * 32 * 4
+
+
+def test_grouped_query_attention_uses_kv_heads():
+    from transformers import LlamaConfig
+
+    config = LlamaConfig(
+        num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3, hidden_size=576
+    )
+    assert kv_bytes_per_token(config, 4) == 2 * 30 * 3 * 64 * 4
+
+
+def test_model_cost_counts_the_tied_head(tiny_gpt2_dir):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir)
+    cost = model_cost(model, torch.float32, causal=True)
+    head = model.lm_head.weight.numel()
+    assert cost.matmul_parameters == anatomy.non_embedding_parameters(model) + head
+    assert cost.weight_bytes == 4 * cost.matmul_parameters
+
+
+def test_calibration_reports_positive_roofs():
+    measured = calibrate(torch.device("cpu"), torch.float32, rounds=2, copy_mib=8)
+    assert measured.bandwidth_bytes_per_s > 0 and measured.matmul_flops_per_s > 0
+    assert len(measured.bandwidth_samples_s) == 2 and measured.matmul_size in (1024, 2048)
+
+
+def test_prompts_have_exact_lengths_and_left_padding(tiny_gpt2_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    assert prompts.prompt_ids(tokenizer, 37, 64, batch=3).shape == (3, 37)
+    assert prompts.prompt_ids(None, 5, 10).max() < 10
+    ids, mask = prompts.ragged_batch(None, [2, 4], 50, pad_token_id=0)
+    assert mask.tolist() == [[0, 0, 1, 1], [1, 1, 1, 1]]
+    assert ids[0, :2].tolist() == [0, 0]
+
+
+def test_pad_token_falls_back_to_eos(tiny_gpt2_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_gpt2_dir)
+    tokenizer.pad_token = None
+    assert prompts.pad_token_id(tokenizer, None) == tokenizer.eos_token_id
+    assert tokenizer.pad_token == tokenizer.eos_token
