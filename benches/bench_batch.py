@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lmgauge.measure.generation import timed_generate
-from lmgauge.measure.timing import Stopwatch
+from lmgauge.measure.timing import timed_forward
 from lmgauge.models import CAUSAL_LM
 from lmgauge.prompts import pad_token_id, ragged_batch
 
@@ -37,12 +37,7 @@ def timed_call(loaded_model, ids, mask, new_tokens: int):
         pad = pad_token_id(loaded_model.tokenizer, model.config)
         return lambda: timed_generate(model, ids, mask, new_tokens, device, pad)[0].end_to_end_s
 
-    def forward() -> float:
-        with torch.inference_mode(), Stopwatch(device) as watch:
-            model(input_ids=ids, attention_mask=mask)
-        return watch.seconds
-
-    return forward
+    return lambda: timed_forward(model, ids, mask, device)
 
 
 def batch_inputs(loaded_model, lengths: list[int]):

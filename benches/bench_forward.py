@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from lmgauge.measure.rounds import cold_then_rounds
-from lmgauge.measure.timing import Stopwatch
-from lmgauge.prompts import prompt_ids
+from lmgauge.measure.timing import timed_forward
+from lmgauge.prompts import context_shortfall, model_inputs
 from lmgauge.roofline import ROOF_BROKEN, ROOF_TOLERANCE, forward_bound_s, model_cost
 
 pytestmark = pytest.mark.encoder
@@ -18,17 +17,12 @@ SEQ_LENGTHS = [16, 128, pytest.param(512, marks=pytest.mark.slow)]
 @pytest.mark.parametrize("seq_len", SEQ_LENGTHS)
 def test_forward(loaded_model, benchmark, record, rounds, calibration, seq_len):
     model, device = loaded_model.model, loaded_model.device
-    limit = getattr(model.config, "max_position_embeddings", None)
-    if limit is not None and seq_len > limit:
-        pytest.skip(f"{loaded_model.name} holds {limit} positions; this shape needs {seq_len}")
-    vocab = model.get_input_embeddings().weight.shape[0]
-    ids = prompt_ids(loaded_model.tokenizer, seq_len, vocab).to(device)
-    mask = torch.ones_like(ids)
+    if reason := context_shortfall(loaded_model, seq_len):
+        pytest.skip(reason)
+    ids, mask = model_inputs(loaded_model, seq_len)
 
     def forward() -> float:
-        with torch.inference_mode(), Stopwatch(device) as watch:
-            model(input_ids=ids, attention_mask=mask)
-        return watch.seconds
+        return timed_forward(model, ids, mask, device)
 
     benchmark.group = f"forward seq_len={seq_len}"
     cold, timed = cold_then_rounds(benchmark, forward, rounds + 2)

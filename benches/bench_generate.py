@@ -13,7 +13,7 @@ import torch
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.rounds import cold_then_rounds
 from lmgauge.measure.timing import synchronizer
-from lmgauge.prompts import pad_token_id, prompt_ids
+from lmgauge.prompts import context_shortfall, model_inputs, pad_token_id
 from lmgauge.roofline import (
     ROOF_BROKEN,
     ROOF_TOLERANCE,
@@ -37,24 +37,13 @@ CROSS_CHECK_NEW_TOKENS = 16
 CROSS_CHECK_SHORTEST_STEP_S = 0.04
 
 
-def skip_beyond_context(loaded_model, tokens: int) -> None:
-    limit = getattr(loaded_model.model.config, "max_position_embeddings", None)
-    if limit is not None and tokens > limit:
-        pytest.skip(f"{loaded_model.name} holds {limit} positions; this shape needs {tokens}")
-
-
-def prepared_prompt(loaded_model, tokens: int):
-    vocab = loaded_model.model.get_input_embeddings().weight.shape[0]
-    ids = prompt_ids(loaded_model.tokenizer, tokens, vocab).to(loaded_model.device)
-    return ids, torch.ones_like(ids)
-
-
 @pytest.mark.parametrize("new_tokens", NEW_TOKENS)
 @pytest.mark.parametrize("prompt_tokens", PROMPT_TOKENS)
 def test_generate(loaded_model, benchmark, record, rounds, calibration, prompt_tokens, new_tokens):
     model, device = loaded_model.model, loaded_model.device
-    skip_beyond_context(loaded_model, prompt_tokens + new_tokens)
-    ids, mask = prepared_prompt(loaded_model, prompt_tokens)
+    if reason := context_shortfall(loaded_model, prompt_tokens + new_tokens):
+        pytest.skip(reason)
+    ids, mask = model_inputs(loaded_model, prompt_tokens)
     pad = pad_token_id(loaded_model.tokenizer, model.config)
     benchmark.group = f"generate prompt={prompt_tokens} new={new_tokens}"
     cold, timed = cold_then_rounds(
@@ -124,7 +113,7 @@ def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record):
     if loaded_model.spec.weights != "real":
         pytest.skip("the timer cross-check runs on real-weight models; this one is synthetic")
     model, device = loaded_model.model, loaded_model.device
-    ids, mask = prepared_prompt(loaded_model, CROSS_CHECK_PROMPT)
+    ids, mask = model_inputs(loaded_model, CROSS_CHECK_PROMPT)
     pad = pad_token_id(loaded_model.tokenizer, model.config)
     new_tokens = CROSS_CHECK_NEW_TOKENS
     probe = statistics.median(hand_loop_steps(model, ids, mask, 6, device))

@@ -8,6 +8,7 @@ import pytest
 
 from lmgauge.measure.timing import sample_seconds
 
+
 @pytest.mark.slow
 def test_cold_load(loaded_model, cold_loads, record, rounds):
     """rounds + 2 fresh processes (5 by default), each loading the model once."""

@@ -9,7 +9,7 @@ import torch
 from lmgauge import anatomy
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.memory import cache_bytes, track_memory
-from lmgauge.prompts import pad_token_id, prompt_ids
+from lmgauge.prompts import model_inputs, pad_token_id
 from lmgauge.roofline import kv_bytes_per_token
 
 FORWARD_TOKENS = 128
@@ -21,12 +21,6 @@ def peak_of(reading, device) -> tuple[int, str]:
     if device.type == "cuda":
         return reading.cuda_peak_allocated_bytes, "cuda-allocated"
     return reading.peak_growth_bytes, "rss"
-
-
-def inputs(loaded_model, tokens: int):
-    vocab = loaded_model.model.get_input_embeddings().weight.shape[0]
-    ids = prompt_ids(loaded_model.tokenizer, tokens, vocab).to(loaded_model.device)
-    return ids, torch.ones_like(ids)
 
 
 @pytest.mark.slow
@@ -41,7 +35,7 @@ def test_resident_memory(loaded_model, cold_loads, record):
 
 
 def test_forward_peak(loaded_model, record):
-    ids, mask = inputs(loaded_model, FORWARD_TOKENS)
+    ids, mask = model_inputs(loaded_model, FORWARD_TOKENS)
     with torch.inference_mode():
         loaded_model.model(input_ids=ids, attention_mask=mask)
         with track_memory(loaded_model.device) as tracker:
@@ -53,7 +47,7 @@ def test_forward_peak(loaded_model, record):
 
 @pytest.mark.causal_lm
 def test_generate_peak(loaded_model, record):
-    ids, mask = inputs(loaded_model, FORWARD_TOKENS)
+    ids, mask = model_inputs(loaded_model, FORWARD_TOKENS)
     pad = pad_token_id(loaded_model.tokenizer, loaded_model.model.config)
     with track_memory(loaded_model.device) as tracker:
         timing, _ = timed_generate(loaded_model.model, ids, mask, 32, loaded_model.device, pad)
@@ -69,7 +63,7 @@ def test_kv_cache_growth(loaded_model, record):
     lengths = [length for length in KV_LENGTHS if length <= limit]
     measured = {}
     for length in lengths:
-        ids, mask = inputs(loaded_model, length)
+        ids, mask = model_inputs(loaded_model, length)
         with torch.inference_mode():
             cache = model(input_ids=ids, attention_mask=mask, use_cache=True).past_key_values
         measured[length] = cache_bytes(cache)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from lmgauge import anatomy
+from lmgauge.runtime import dtype_name
 
 
 def test_parameter_counts(loaded_model, record):
@@ -47,7 +48,7 @@ def test_bytes_in_memory_and_on_disk(loaded_model, record):
     files = loaded_model.weight_files()
     disk = sum(path.stat().st_size for path in files)
     record("disk_bytes", disk)
-    loaded_dtype = str(loaded_model.dtype).removeprefix("torch.")
+    loaded_dtype = dtype_name(loaded_model.dtype)
     element = loaded_model.dtype.itemsize
     assert by_dtype.get(loaded_dtype, 0) >= anatomy.total_parameters(model) * element
     assert disk > 0

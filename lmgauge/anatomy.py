@@ -11,6 +11,8 @@ from collections import Counter
 
 from torch import nn
 
+from lmgauge.runtime import dtype_name
+
 
 def owned_parameters(model: nn.Module):
     """Yield (module, parameter) once per unique parameter, at its first owning module."""
@@ -95,5 +97,5 @@ def bytes_by_dtype(model: nn.Module) -> dict[str, int]:
     counts: Counter[str] = Counter()
     tensors = {id(t): t for t in [*model.parameters(), *model.buffers()]}
     for tensor in tensors.values():
-        counts[str(tensor.dtype).removeprefix("torch.")] += tensor.numel() * tensor.element_size()
+        counts[dtype_name(tensor.dtype)] += tensor.numel() * tensor.element_size()
     return dict(counts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from lmgauge.measure.timing import sample_seconds
+from lmgauge.runtime import dtype_name
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def calibrate(device, dtype, rounds: int = 7, copy_mib: int = 256) -> Calibratio
     size, matmul = best
     return Calibration(
         device=str(device),
-        dtype=str(dtype).removeprefix("torch."),
+        dtype=dtype_name(dtype),
         threads=torch.get_num_threads(),
         bandwidth_bytes_per_s=moved / min(copy),
         bandwidth_samples_s=copy,

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("models", help="list the registered models")
     listing.set_defaults(handler=run_models)
 
+    catalogue = commands.add_parser("metrics", help="print the metric catalogue as Markdown")
+    catalogue.set_defaults(handler=run_metrics)
+
     show = commands.add_parser("show", help="check a run report and print its results")
     show.add_argument("report", help="path of a JSON run report")
     show.set_defaults(handler=run_show)
@@ -105,6 +108,16 @@ def run_models(arguments) -> int:
     ]
     print(pd.DataFrame(rows).to_string(index=False))
     print("\nAlso accepted by --models: hf:HUB_ID (or ORG/NAME), a model folder, a .gguf file.")
+    return 0
+
+
+def run_metrics(arguments) -> int:
+    from lmgauge.metrics import METRICS
+
+    print("| metric | unit | direction | meaning |")
+    print("|---|---|---|---|")
+    for metric in METRICS.values():
+        print(f"| `{metric.name}` | {metric.unit} | {metric.direction} | {metric.meaning} |")
     return 0
 
 

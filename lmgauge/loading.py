@@ -15,6 +15,7 @@ from typing import Any
 from lmgauge import builders, hub
 from lmgauge.errors import LmgaugeError, ModelLoadError
 from lmgauge.models import CAUSAL_LM, ModelSpec, task_of
+from lmgauge.runtime import dtype_name
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -71,7 +72,7 @@ class LoadedModel:
             "architecture": self.architecture,
             "description": self.spec.description,
             "device": str(self.device),
-            "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype": dtype_name(self.dtype),
             "load_seconds": self.load_seconds,
             "weight_files": [str(path) for path in self.weight_files()],
             "tokenizer": None

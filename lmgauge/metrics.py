@@ -210,7 +210,7 @@ METRICS: dict[str, Metric] = {
             "prefill_bound_seconds",
             "s",
             "lower",
-            "roofline lower bound of the prefill: max(2 x matmul parameters x tokens / matmul throughput, weight bytes / bandwidth)",
+            "roofline lower bound of the prefill: max(2 x (body parameters x tokens + LM head parameters) / matmul throughput, weight bytes / bandwidth); the head runs on the last position only",
         ),
         Metric(
             "prefill_roofline_efficiency",

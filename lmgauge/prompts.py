@@ -59,3 +59,20 @@ def pad_token_id(tokenizer, config) -> int:
         if isinstance(candidate, int):
             return candidate
     return 0
+
+
+def model_inputs(loaded_model, tokens: int, batch: int = 1):
+    """(input_ids, attention_mask) of `batch` full-length prompts on the model's device."""
+    import torch
+
+    vocab = loaded_model.model.get_input_embeddings().weight.shape[0]
+    ids = prompt_ids(loaded_model.tokenizer, tokens, vocab, batch=batch).to(loaded_model.device)
+    return ids, torch.ones_like(ids)
+
+
+def context_shortfall(loaded_model, tokens: int) -> str | None:
+    """Why `tokens` positions do not fit the model, or None when they do."""
+    limit = getattr(loaded_model.model.config, "max_position_embeddings", None)
+    if limit is not None and tokens > limit:
+        return f"{loaded_model.name} holds {limit} positions; this shape needs {tokens}"
+    return None

@@ -5,8 +5,10 @@ measured bandwidth, and doing its floating-point work at the measured matmul rat
 
 - Weights read per forward: the matmul weights (every Linear and the LM head), in the loaded
   dtype. Embedding lookups read a row per token and are left out.
-- FLOPs per token: 2 x matmul parameters. Attention score work (grows with context) is left
-  out, so the compute bound is a slight underestimate at long contexts.
+- FLOPs per token: 2 x matmul parameters. The LM head runs on the last position only during
+  a prefill (generate asks for the last logits only), so a prefill over T tokens costs
+  2 x (body parameters x T + head parameters). Attention score work (grows with context) is
+  left out, so the compute bound is a slight underestimate at long contexts.
 - KV cache read per decode step: 2 (keys, values) x layers x key/value heads x head size x
   dtype bytes for every cached token of every sequence.
 """
@@ -27,12 +29,18 @@ ROOF_BROKEN = (
 
 @dataclass(frozen=True)
 class ModelCost:
-    """matmul_parameters (count), weight_bytes (bytes read per forward), kv_bytes_per_token
-    (bytes of cache per token per sequence; 0 for encoders)."""
+    """body_parameters: matmul parameters outside the LM head (count); head_parameters: the LM
+    head's (0 for encoders); weight_bytes: bytes of both read per forward; kv_bytes_per_token:
+    bytes of cache per token per sequence (0 for encoders)."""
 
-    matmul_parameters: int
+    body_parameters: int
+    head_parameters: int
     weight_bytes: int
     kv_bytes_per_token: int
+
+    @property
+    def matmul_parameters(self) -> int:
+        return self.body_parameters + self.head_parameters
 
 
 def kv_bytes_per_token(config, itemsize: int) -> int:
@@ -45,10 +53,12 @@ def kv_bytes_per_token(config, itemsize: int) -> int:
 
 
 def model_cost(model, dtype, causal: bool) -> ModelCost:
-    params = anatomy.matmul_parameters(model)
+    head = anatomy.output_head_parameters(model)
+    body = anatomy.matmul_parameters(model) - head
     return ModelCost(
-        matmul_parameters=params,
-        weight_bytes=params * dtype.itemsize,
+        body_parameters=body,
+        head_parameters=head,
+        weight_bytes=(body + head) * dtype.itemsize,
         kv_bytes_per_token=kv_bytes_per_token(model.config, dtype.itemsize) if causal else 0,
     )
 
@@ -64,7 +74,8 @@ def decode_step_bound_s(cost: ModelCost, batch: int, context_tokens: float, cali
 
 def forward_bound_s(cost: ModelCost, batch: int, tokens: int, calibration) -> float:
     """Fastest possible forward pass (s) over `tokens` tokens in each of `batch` sequences
-    (a prefill, or an encoder pass)."""
-    compute = 2 * cost.matmul_parameters * batch * tokens / calibration.matmul_flops_per_s
+    (a prefill with logits for the last position only, or an encoder pass)."""
+    flops = 2 * batch * (cost.body_parameters * tokens + cost.head_parameters)
+    compute = flops / calibration.matmul_flops_per_s
     memory = cost.weight_bytes / calibration.bandwidth_bytes_per_s
     return max(memory, compute)

@@ -33,6 +33,11 @@ def resolve_dtype(name: str):
     return getattr(torch, name)
 
 
+def dtype_name(dtype) -> str:
+    """ "float32" for torch.float32: the name used in options and reports."""
+    return str(dtype).removeprefix("torch.")
+
+
 def default_threads() -> int:
     """Physical cores (logical cores where psutil cannot tell): the default torch thread count."""
     return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1

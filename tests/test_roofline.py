@@ -22,11 +22,15 @@ class Roofs:
 
 def test_decode_is_memory_bound_and_prefill_compute_bound():
     cost = ModelCost(
-        matmul_parameters=100_000_000, weight_bytes=400_000_000, kv_bytes_per_token=1000
+        body_parameters=80_000_000,
+        head_parameters=20_000_000,
+        weight_bytes=400_000_000,
+        kv_bytes_per_token=1000,
     )
     assert decode_step_bound_s(cost, 1, 1000, Roofs) == pytest.approx((4e8 + 1e6) / 1e9)
     assert decode_step_bound_s(cost, 1000, 0, Roofs) == pytest.approx(2e8 * 1000 / 1e10)
-    assert forward_bound_s(cost, 1, 512, Roofs) == pytest.approx(2e8 * 512 / 1e10)
+    prefill_flops = 2 * (8e7 * 512 + 2e7)
+    assert forward_bound_s(cost, 1, 512, Roofs) == pytest.approx(prefill_flops / 1e10)
     assert forward_bound_s(cost, 1, 1, Roofs) == pytest.approx(0.4)
 
 
@@ -55,7 +59,8 @@ def test_model_cost_counts_the_tied_head(tiny_gpt2_dir):
     model = AutoModelForCausalLM.from_pretrained(tiny_gpt2_dir)
     cost = model_cost(model, torch.float32, causal=True)
     head = model.lm_head.weight.numel()
-    assert cost.matmul_parameters == anatomy.non_embedding_parameters(model) + head
+    assert cost.head_parameters == head
+    assert cost.body_parameters == anatomy.non_embedding_parameters(model)
     assert cost.weight_bytes == 4 * cost.matmul_parameters
 
 

@@ -42,3 +42,12 @@ def sample_seconds(function: Callable[[], object], rounds: int, device=None) -> 
             function()
         samples.append(watch.seconds)
     return samples
+
+
+def timed_forward(model, input_ids, attention_mask, device=None) -> float:
+    """Wall time in seconds of one forward pass under torch.inference_mode()."""
+    import torch
+
+    with torch.inference_mode(), Stopwatch(device) as watch:
+        model(input_ids=input_ids, attention_mask=attention_mask)
+    return watch.seconds
