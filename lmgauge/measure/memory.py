@@ -4,10 +4,18 @@ On Linux the kernel's high-water mark (VmHWM in /proc/self/status) is reset by w
 /proc/self/clear_refs, so the peak is exact for the block. Elsewhere psutil gives RSS only at
 the block's start and end, and the peak is their maximum: a lower bound (method "endpoints").
 tracemalloc is no use here: it does not see torch's allocations.
+
+Freed memory stays in the C heap and is reused, so a block that allocates what an earlier call
+freed shows no growth. Before each block the tracker runs the garbage collector and, on glibc,
+`malloc_trim(0)`, which hands free heap pages back to the kernel: the block's growth is then
+what it really allocates (activations, logits, caches).
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import gc
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,18 +32,26 @@ class MemoryReading:
     """Memory around one block, in bytes. cuda_* are None off CUDA.
 
     peak_growth_bytes: how far resident memory rose above its level at the block's start.
+    cuda_peak_growth_bytes: how far the CUDA allocator's allocated bytes rose above theirs.
     """
 
     rss_before_bytes: int
     rss_after_bytes: int
     peak_rss_bytes: int
     method: str
+    cuda_allocated_before_bytes: int | None = None
     cuda_peak_allocated_bytes: int | None = None
     cuda_peak_reserved_bytes: int | None = None
 
     @property
     def peak_growth_bytes(self) -> int:
         return self.peak_rss_bytes - self.rss_before_bytes
+
+    @property
+    def cuda_peak_growth_bytes(self) -> int | None:
+        if self.cuda_peak_allocated_bytes is None:
+            return None
+        return self.cuda_peak_allocated_bytes - self.cuda_allocated_before_bytes
 
 
 def process_status() -> dict[str, int] | None:
@@ -54,6 +70,24 @@ def reset_peak_rss() -> bool:
         CLEAR_REFS.write_text("5")
     except OSError:
         return False
+    return True
+
+
+@functools.cache
+def _glibc():
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
+def release_free_heap() -> bool:
+    """Collect garbage and give free C-heap pages back to the kernel (glibc only)."""
+    gc.collect()
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "malloc_trim"):
+        return False
+    libc.malloc_trim(0)
     return True
 
 
@@ -76,6 +110,8 @@ def track_memory(device=None):
 
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
+        allocated_before = torch.cuda.memory_allocated(device)
+    release_free_heap()
     exact = reset_peak_rss() and process_status() is not None
     before = current_rss()
     yield tracker
@@ -88,6 +124,7 @@ def track_memory(device=None):
         rss_after_bytes=after,
         peak_rss_bytes=max(peak, after),
         method="vmhwm" if exact else "endpoints",
+        cuda_allocated_before_bytes=allocated_before if cuda else None,
         cuda_peak_allocated_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
         cuda_peak_reserved_bytes=torch.cuda.max_memory_reserved(device) if cuda else None,
     )
