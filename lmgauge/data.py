@@ -76,9 +76,10 @@ def load_embedded_polarity():
 def load_hub_dataset(name: str):
     """A Hub data set with `text` and `label` columns (e.g. rotten_tomatoes) as a DatasetDict.
 
-    A data set without a validation split gets one carved from train (10 %, stratified).
+    A data set without a validation split gets one carved from train (10 %, stratified); a
+    plain integer label column becomes a ClassLabel first.
     """
-    from datasets import load_dataset
+    from datasets import ClassLabel, load_dataset
 
     try:
         data = load_dataset(name)
@@ -95,6 +96,8 @@ def load_hub_dataset(name: str):
                 f"data set '{name}' split '{split_name}' lacks columns "
                 f"{sorted(missing)}; lmgauge needs `text` and `label`."
             )
+    if not isinstance(data["train"].features["label"], ClassLabel):
+        data = data.class_encode_column("label")
     if "validation" not in data and "train" in data:
         parts = data["train"].train_test_split(
             test_size=0.1, stratify_by_column="label", seed=SPLIT_SEED

@@ -43,3 +43,26 @@ def test_split_is_stratified_seeded_and_shaped_like_rotten_tomatoes(tmp_path):
     again = split_stratified(read_sentences(path))
     assert again["test"]["text"] == data["test"]["text"]
     assert not set(data["test"]["text"]) & set(data["train"]["text"])
+
+
+def test_hub_style_data_sets_load_by_name_and_gain_a_validation_split(tmp_path):
+    from lmgauge.data import load_polarity
+
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    rows = "\n".join(f"film {i} was {'good' if i % 2 else 'bad'},{i % 2}" for i in range(60))
+    (folder / "train.csv").write_text("text,label\n" + rows + "\n")
+    (folder / "test.csv").write_text("text,label\n" + rows + "\n")
+    data = load_polarity(str(folder))
+    assert set(data) == {"train", "validation", "test"}
+    assert data["train"].num_rows + data["validation"].num_rows == 60
+
+
+def test_data_sets_without_text_and_label_are_refused(tmp_path):
+    from lmgauge.data import load_polarity
+
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "train.csv").write_text("sentence,score\nhello,1\nbye,0\n")
+    with pytest.raises(DatasetError, match=r"lacks columns \['label', 'text'\]"):
+        load_polarity(str(folder))
