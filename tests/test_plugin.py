@@ -125,3 +125,24 @@ def test_the_data_set_is_loaded_once_per_session(pytester, cache, monkeypatch):
     datasets = json.loads(path.read_text())["datasets"]
     assert datasets["pang-lee-polarity"]["load_count"] == 1
     assert datasets["pang-lee-polarity"]["splits"] == {"train": 32, "validation": 4, "test": 4}
+
+
+def test_hub_models_of_the_other_task_are_skipped_at_run_time(
+    pytester, monkeypatch, tmp_path, tiny_bert_dir
+):
+    import shutil
+
+    repo = tmp_path / "hub" / "models--tinyorg--tiny-bert"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_bert_dir, repo / "snapshots" / revision)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    target = str(PROJECT / "benches" / "bench_generate.py")
+    result, (report,) = run_benches(pytester, "--models", "hf:tinyorg/tiny-bert", target=target)
+    assert result.ret == 0
+    outcomes = report["tests"]["not_passed"]
+    assert outcomes and all(item["outcome"] == "skipped" for item in outcomes)
+    assert all("is a 'encoder' model; this bench is for 'causal-lm'" in i["message"] for i in outcomes)
+    assert report["models"]["hf:tinyorg/tiny-bert"]["source"] == "hub"
