@@ -52,7 +52,7 @@ def is_out_of_memory(error: BaseException) -> bool:
 
 
 @pytest.mark.slow
-def test_batch_scaling(loaded_model, record, rounds):
+def test_batch_scaling(loaded_model, record, rounds, judge_timing):
     causal = loaded_model.task == CAUSAL_LM
     metric = "batch_throughput" if causal else "batch_sequence_throughput"
     throughput, largest = {}, 0
@@ -80,10 +80,10 @@ def test_batch_scaling(loaded_model, record, rounds):
     best = max(throughput.values())
     record("batch_saturation", min(b for b, v in throughput.items() if v >= SATURATION * best))
     record("largest_batch_that_fit", largest)
-    assert throughput[largest] > throughput[1], "batching did not raise throughput"
+    judge_timing(throughput[largest] > throughput[1], "batching did not raise throughput")
 
 
-def test_batched_vs_sequential(loaded_model, record):
+def test_batched_vs_sequential(loaded_model, record, judge_timing):
     """Four prompts as one batch against the same four run one at a time (the course's demo)."""
     count, new_tokens = 4, 8
     lengths = prompt_lengths(loaded_model, count)
@@ -102,7 +102,11 @@ def test_batched_vs_sequential(loaded_model, record):
         "batched_vs_sequential_speedup", one_by_one / together, batch=count, new_tokens=new_tokens
     )
     if loaded_model.task == CAUSAL_LM:
-        assert speedup.value > 1, "a batch reads the weights once per step for all its prompts"
+        judge_timing(
+            speedup.value > 1,
+            f"one batch was {speedup.value:.2f}x as fast as the prompts one by one, though it "
+            f"reads the weights once per step for all of them",
+        )
     else:
         with torch.inference_mode():
             whole = loaded_model.model(input_ids=ids, attention_mask=mask)[0]

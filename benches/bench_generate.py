@@ -39,7 +39,9 @@ CROSS_CHECK_SHORTEST_STEP_S = 0.04
 
 @pytest.mark.parametrize("new_tokens", NEW_TOKENS)
 @pytest.mark.parametrize("prompt_tokens", PROMPT_TOKENS)
-def test_generate(loaded_model, benchmark, record, rounds, calibration, prompt_tokens, new_tokens):
+def test_generate(
+    loaded_model, benchmark, record, rounds, calibration, judge_timing, prompt_tokens, new_tokens
+):
     model, device = loaded_model.model, loaded_model.device
     if reason := context_shortfall(loaded_model, prompt_tokens + new_tokens):
         pytest.skip(reason)
@@ -76,7 +78,7 @@ def test_generate(loaded_model, benchmark, record, rounds, calibration, prompt_t
     )
     assert all(len(t.step_s) == new_tokens - 1 for t in [cold, *timed])
     for efficiency in (decode_bound / step.value, prefill_bound / ttft.value):
-        assert efficiency <= ROOF_TOLERANCE, ROOF_BROKEN
+        judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
 
 
 def hand_loop_steps(model, ids, mask, new_tokens: int, device) -> list[float]:
@@ -100,7 +102,7 @@ def hand_loop_steps(model, ids, mask, new_tokens: int, device) -> list[float]:
     return steps
 
 
-def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record):
+def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge_timing):
     """The step timer inside generate and a bare loop must agree on a decode step.
 
     The two run in alternating order, CROSS_CHECK_ROUNDS times each; the ratio compared is the
@@ -143,6 +145,7 @@ def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record):
     record("hand_loop_decode_step_seconds", samples=hand, **shape)
     ratio = statistics.median(statistics.median(g) / statistics.median(h) for g, h in pairs)
     record("hand_loop_ratio", ratio, **shape)
-    assert abs(ratio - 1) <= HAND_LOOP_AGREEMENT, (
-        f"generate's decode step is {ratio:.3f}x the hand-written loop's (median of paired rounds)"
+    judge_timing(
+        abs(ratio - 1) <= HAND_LOOP_AGREEMENT,
+        f"generate's decode step is {ratio:.3f}x the hand-written loop's (median of paired rounds)",
     )

@@ -302,6 +302,66 @@ METRICS: dict[str, Metric] = {
             "higher",
             "time to run the prompts one by one / time to run them as one batch",
         ),
+        Metric(
+            "dataset_rows",
+            "count",
+            "exact",
+            "rows in one split of the data set (param `split`)",
+        ),
+        Metric(
+            "dataset_positive_fraction",
+            "ratio",
+            "exact",
+            "fraction of rows labelled positive (1) in one split",
+        ),
+        Metric(
+            "token_length",
+            "tokens",
+            "exact",
+            "tokens per sentence under the model's tokenizer, special tokens included (param `split`); samples are every sentence, the summary gives median, p90, p99",
+        ),
+        Metric(
+            "feature_sentences_per_second",
+            "sentences/s",
+            "higher",
+            "sentences encoded per second while extracting frozen features (batch 64, at most 128 tokens)",
+        ),
+        Metric(
+            "baseline_accuracy",
+            "ratio",
+            "higher",
+            "fraction of sentences a classifier on frozen features labels correctly (params `features`, `classifier`, `split`)",
+        ),
+        Metric(
+            "baseline_precision",
+            "ratio",
+            "higher",
+            "precision of the positive class for that classifier",
+        ),
+        Metric(
+            "baseline_recall",
+            "ratio",
+            "higher",
+            "recall of the positive class for that classifier",
+        ),
+        Metric(
+            "baseline_f1",
+            "ratio",
+            "higher",
+            "F1 of the positive class for that classifier",
+        ),
+        Metric(
+            "baseline_confusion_count",
+            "count",
+            "exact",
+            "one cell of the confusion matrix (param `cell`: tn, fp, fn, tp)",
+        ),
+        Metric(
+            "control_accuracy",
+            "ratio",
+            "lower",
+            "accuracy of a deliberately broken run (param `control`: shuffled-labels or reinitialised-weights); it must stay under the threshold of the figure it mimics",
+        ),
     )
 }
 

@@ -37,6 +37,7 @@ class RunState:
 
 
 RUN_STATE = pytest.StashKey[RunState]()
+NOISE_MONITOR = pytest.StashKey[NoiseMonitor]()
 
 
 def run_state(config: pytest.Config) -> RunState:
@@ -161,6 +162,28 @@ def rounds(request: pytest.FixtureRequest) -> int:
     return run_state(request.config).rounds
 
 
+@pytest.fixture
+def judge_timing(request: pytest.FixtureRequest):
+    """`judge_timing(ok, message)`: fail with `message` when a timing-based check is false,
+    unless the machine was busy (during this bench or during calibration), in which case the
+    check is skipped as not judgeable: a loaded machine proves nothing either way."""
+
+    def judge(ok: bool, message: str) -> None:
+        if ok:
+            return
+        reading = request.node.stash[NOISE_MONITOR].stop()
+        calibration = run_state(request.config).recorder.calibration or {}
+        calibration_busy = calibration.get("noise", {}).get("busy", False)
+        if reading.busy or calibration_busy:
+            pytest.skip(
+                f"not judged on a busy machine ({reading.foreign_cores:.2f} cores used by other "
+                f"processes; calibration busy: {calibration_busy}): {message}"
+            )
+        pytest.fail(message, pytrace=False)
+
+    return judge
+
+
 @pytest.fixture(autouse=True)
 def _watch_noise(request: pytest.FixtureRequest):
     """Around every bench: note load averages and other processes' CPU use; flag busy results."""
@@ -170,6 +193,7 @@ def _watch_noise(request: pytest.FixtureRequest):
     recorder = run_state(request.config).recorder
     monitor = NoiseMonitor()
     monitor.start()
+    request.node.stash[NOISE_MONITOR] = monitor
     yield
     reading = monitor.stop()
     recorder.noise.append({"test": request.node.nodeid, **asdict(reading), "busy": reading.busy})

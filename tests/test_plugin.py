@@ -144,5 +144,23 @@ def test_hub_models_of_the_other_task_are_skipped_at_run_time(
     assert result.ret == 0
     outcomes = report["tests"]["not_passed"]
     assert outcomes and all(item["outcome"] == "skipped" for item in outcomes)
-    assert all("is a 'encoder' model; this bench is for 'causal-lm'" in i["message"] for i in outcomes)
+    assert all(
+        "is a 'encoder' model; this bench is for 'causal-lm'" in i["message"] for i in outcomes
+    )
     assert report["models"]["hf:tinyorg/tiny-bert"]["source"] == "hub"
+
+
+def test_timing_checks_fail_on_a_quiet_machine_and_are_skipped_on_a_busy_one(pytester, monkeypatch):
+    from lmgauge.measure import noise
+
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin"]')
+    pytester.makepyfile(
+        bench_judge="def test_check(judge_timing):\n    judge_timing(False, 'odd')\n"
+    )
+    args = ("-o", "python_files=bench_*.py", "--report-dir", "out", "--models", "gpt2")
+    monkeypatch.setattr(noise.NoiseReading, "busy", property(lambda self: False))
+    pytester.runpytest(*args).assert_outcomes(failed=1)
+    monkeypatch.setattr(noise.NoiseReading, "busy", property(lambda self: True))
+    busy = pytester.runpytest(*args, "-rs")
+    busy.assert_outcomes(skipped=1)
+    busy.stdout.fnmatch_lines(["*not judged on a busy machine*odd*"])

@@ -42,7 +42,7 @@ def _busy_seconds() -> tuple[float, float]:
 
 
 class NoiseMonitor:
-    """`start()` before a bench and `stop()` after it; `stop` returns a NoiseReading."""
+    """`start()` before a bench; `stop()` (any number of times) gives the NoiseReading so far."""
 
     def start(self) -> None:
         self._load_before = load_average()

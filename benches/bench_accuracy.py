@@ -1,0 +1,176 @@
+"""Accuracy: data set facts, and the frozen-encoder baseline judged against thresholds.toml.
+
+The baseline is the course's "stable baseline": features from the frozen model (first-token
+and mean pooling for encoders, last-token and mean for causal LMs), extracted once per model
+and session, then an RBF-kernel SVM and a logistic regression on top. Two broken controls
+(shuffled training labels; re-initialised weights) must fall under the same thresholds, so a
+threshold that cannot fail would show. Models with synthetic weights are skipped: their
+accuracy means nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lmgauge.baselines import CLASSIFIERS, fit_and_score
+from lmgauge.features import extract, poolings
+from lmgauge.models import SYNTHETIC
+from lmgauge.thresholds import find, load_thresholds
+
+THRESHOLDS = load_thresholds(Path(__file__).with_name("thresholds.toml"))
+EVALUATED = ("validation", "test")
+CELLS = (("tn", 0, 0), ("fp", 0, 1), ("fn", 1, 0), ("tp", 1, 1))
+
+
+def require_real_weights(loaded_model) -> None:
+    if loaded_model.spec.weights == SYNTHETIC:
+        pytest.skip(f"{loaded_model.name} has synthetic weights: accuracy would mean nothing")
+    if loaded_model.tokenizer is None:
+        pytest.skip(f"{loaded_model.name} has no tokenizer")
+
+
+@pytest.fixture(scope="session")
+def _feature_cache() -> dict:
+    return {}
+
+
+@pytest.fixture
+def frozen_features(loaded_model, polarity, _feature_cache):
+    """{split: Features} of the polarity data under this model, extracted once per session."""
+    if loaded_model.name not in _feature_cache:
+        _feature_cache[loaded_model.name] = {
+            split: extract(loaded_model, polarity[split]["text"], description=f"{split} features")
+            for split in ("train", *EVALUATED)
+        }
+    return _feature_cache[loaded_model.name]
+
+
+def guarded(model: str) -> list:
+    return [t for t in THRESHOLDS if t.model == model and t.metric == "baseline_accuracy"]
+
+
+def test_dataset_splits(polarity, record):
+    texts = {}
+    for split, rows in polarity.items():
+        labels = np.asarray(rows["label"])
+        record("dataset_rows", rows.num_rows, split=split)
+        record("dataset_positive_fraction", float(labels.mean()), split=split)
+        texts[split] = set(rows["text"])
+    assert {"train", "validation", "test"} <= set(polarity)
+    assert not texts["test"] & texts["train"], "test sentences leak into train"
+
+
+def test_token_lengths(loaded_model, polarity, record):
+    require_real_weights(loaded_model)
+    for split, rows in polarity.items():
+        lengths = [len(ids) for ids in loaded_model.tokenizer(list(rows["text"]))["input_ids"]]
+        record("token_length", samples=lengths, split=split)
+        assert min(lengths) >= 1
+
+
+@pytest.mark.encoder
+def test_frozen_encoder_baseline(loaded_model, polarity, frozen_features, record):
+    require_real_weights(loaded_model)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, record)
+
+
+@pytest.mark.slow
+@pytest.mark.causal_lm
+def test_frozen_causal_lm_baseline(loaded_model, polarity, frozen_features, record):
+    require_real_weights(loaded_model)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, record)
+
+
+def judge_frozen_baseline(loaded_model, polarity, features, record) -> None:
+    sentences = sum(f.sentences for f in features.values())
+    record("feature_sentences_per_second", sentences / sum(f.seconds for f in features.values()))
+    failures = []
+    for pooling in poolings(loaded_model.task):
+        for classifier in CLASSIFIERS:
+            results = classify(features, polarity, pooling, classifier, polarity["train"]["label"])
+            for split, score in results.items():
+                where = {"features": pooling, "classifier": classifier, "split": split}
+                accuracy = record("baseline_accuracy", score["accuracy"], **where).value
+                for name in ("precision", "recall", "f1"):
+                    record(f"baseline_{name}", score[name], **where)
+                for cell, row, column in CELLS:
+                    record(
+                        "baseline_confusion_count",
+                        score["confusion"][row][column],
+                        cell=cell,
+                        **where,
+                    )
+                threshold = find(THRESHOLDS, loaded_model.name, "baseline_accuracy", **where)
+                if threshold and not threshold.passes(accuracy):
+                    failures.append(
+                        f"{where}: {accuracy:.3f} < {threshold.min} ({threshold.reason})"
+                    )
+    assert not failures, "; ".join(failures)
+
+
+def classify(features, polarity, pooling, classifier, train_labels) -> dict:
+    evaluations = {
+        split: (features[split].pooled[pooling], polarity[split]["label"]) for split in EVALUATED
+    }
+    return fit_and_score(classifier, features["train"].pooled[pooling], train_labels, evaluations)
+
+
+@pytest.mark.encoder
+def test_shuffled_labels_fail_the_thresholds(loaded_model, polarity, frozen_features, record):
+    thresholds = guarded(loaded_model.name)
+    if not thresholds:
+        pytest.skip(f"no accuracy thresholds for {loaded_model.name} in thresholds.toml")
+    shuffled = np.random.default_rng(0).permutation(polarity["train"]["label"])
+    scores = {}
+    passed = []
+    for threshold in thresholds:
+        p = threshold.params
+        key = (p["features"], p["classifier"])
+        if key not in scores:
+            scores[key] = classify(frozen_features, polarity, *key, shuffled)
+        accuracy = record(
+            "control_accuracy", scores[key][p["split"]]["accuracy"], control="shuffled-labels", **p
+        ).value
+        if threshold.passes(accuracy):
+            passed.append(f"{p}: {accuracy:.3f} >= {threshold.min}")
+    assert not passed, f"thresholds that shuffled labels pass: {'; '.join(passed)}"
+
+
+@pytest.mark.slow
+@pytest.mark.encoder
+def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, record):
+    import torch
+
+    thresholds = [t for t in guarded(loaded_model.name) if t.params["split"] == "test"]
+    if not thresholds:
+        pytest.skip(f"no accuracy thresholds for {loaded_model.name} in thresholds.toml")
+    broken = copy.copy(loaded_model)
+    broken.model = copy.deepcopy(loaded_model.model)
+    torch.manual_seed(0)
+    for module in broken.model.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    features = {
+        split: extract(broken, polarity[split]["text"], description=f"re-initialised {split}")
+        for split in ("train", "test")
+    }
+    passed = []
+    for threshold in thresholds:
+        p = threshold.params
+        evaluations = {"test": (features["test"].pooled[p["features"]], polarity["test"]["label"])}
+        score = fit_and_score(
+            p["classifier"],
+            features["train"].pooled[p["features"]],
+            polarity["train"]["label"],
+            evaluations,
+        )
+        accuracy = record(
+            "control_accuracy", score["test"]["accuracy"], control="reinitialised-weights", **p
+        ).value
+        if threshold.passes(accuracy):
+            passed.append(f"{p}: {accuracy:.3f} >= {threshold.min}")
+    assert not passed, f"thresholds that re-initialised weights pass: {'; '.join(passed)}"
