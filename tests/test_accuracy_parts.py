@@ -1,0 +1,72 @@
+"""Features, classifier scores and the thresholds file, on tiny inputs."""
+
+import numpy as np
+import pytest
+
+from lmgauge import baselines, loading, models, runtime
+from lmgauge.features import extract
+from lmgauge.thresholds import find, load_thresholds
+from tests.conftest import PROJECT
+
+SENTENCES = ["the film was good .", "bad", "a very dull plot and awful actors .", "fun"]
+
+
+def test_features_keep_sentence_order_and_ignore_padding(tiny_bert_dir, tiny_gpt2_dir):
+    for folder in (tiny_bert_dir, tiny_gpt2_dir):
+        loaded = loading.load(
+            models.resolve(str(folder)),
+            runtime.resolve_device("cpu"),
+            runtime.resolve_dtype("float32"),
+        )
+        together = extract(loaded, SENTENCES, batch_size=4)
+        alone = [extract(loaded, [text]) for text in SENTENCES]
+        for pooling, matrix in together.pooled.items():
+            assert matrix.shape == (4, 32)
+            for row, single in enumerate(alone):
+                np.testing.assert_allclose(matrix[row], single.pooled[pooling][0], atol=1e-5)
+        assert together.sentences == 4 and together.sentences_per_s > 0
+
+
+def test_scores_of_known_predictions():
+    score = baselines.scores([1, 1, 0, 0], [1, 0, 0, 1])
+    assert score["accuracy"] == 0.5 and score["precision"] == 0.5 and score["recall"] == 0.5
+    assert score["confusion"] == [[1, 1], [1, 1]]
+
+
+def test_classifiers_learn_a_separable_problem():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-2, 1, (50, 3)), rng.normal(2, 1, (50, 3))])
+    y = np.array([0] * 50 + [1] * 50)
+    for name in baselines.CLASSIFIERS:
+        assert baselines.fit_and_score(name, x, y, {"train": (x, y)})["train"]["accuracy"] > 0.95
+    with pytest.raises(ValueError, match="unknown classifier"):
+        baselines.make_classifier("forest")
+
+
+def test_the_shipped_thresholds_load_and_have_reasons():
+    thresholds = load_thresholds(PROJECT / "benches" / "thresholds.toml")
+    assert thresholds and all(t.reason and 0.5 < t.min < 1 for t in thresholds)
+    found = find(
+        thresholds,
+        "minilm-l6",
+        "baseline_accuracy",
+        features="cls",
+        classifier="svm-rbf",
+        split="test",
+    )
+    assert found is not None and found.passes(0.75) and not found.passes(0.6)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("version = 2\n", "version 2"),
+        ("version = 1\n[[threshold]]\nmodel = 'x'\nmetric = 'y'\n", "lacks min, reason"),
+        ("version = [\n", "cannot read thresholds"),
+    ],
+)
+def test_malformed_thresholds_say_what_is_wrong(tmp_path, text, message):
+    path = tmp_path / "thresholds.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_thresholds(path)
