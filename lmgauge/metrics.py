@@ -362,6 +362,36 @@ METRICS: dict[str, Metric] = {
             "lower",
             "accuracy of a deliberately broken run (param `control`: shuffled-labels or reinitialised-weights); it must stay under the threshold of the figure it mimics",
         ),
+        Metric(
+            "finetune_trainable_parameters",
+            "count",
+            "exact",
+            "parameters updated by fine-tuning (param `method`: lora or full)",
+        ),
+        Metric(
+            "finetune_trainable_fraction",
+            "ratio",
+            "exact",
+            "finetune_trainable_parameters / all parameters of the classification model",
+        ),
+        Metric(
+            "finetune_train_seconds",
+            "s",
+            "lower",
+            "wall time of the training loop (2 epochs, batch 32, at most 128 tokens)",
+        ),
+        Metric(
+            "finetune_peak_growth_bytes",
+            "bytes",
+            "lower",
+            "peak resident-memory growth during training",
+        ),
+        Metric(
+            "finetune_accuracy",
+            "ratio",
+            "higher",
+            "accuracy of the fine-tuned classifier (params `method`, `split`)",
+        ),
     )
 }
 

@@ -70,3 +70,40 @@ def test_malformed_thresholds_say_what_is_wrong(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         load_thresholds(path)
+
+
+def test_query_and_value_projections_are_found_from_the_architecture(tiny_bert_dir):
+    from transformers import AutoModelForSequenceClassification, LlamaConfig, LlamaForCausalLM
+
+    from lmgauge.finetune import attention_projections
+
+    bert = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=2)
+    assert attention_projections(bert) == ["query", "value"]
+    config = LlamaConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        vocab_size=32,
+    )
+    assert attention_projections(LlamaForCausalLM(config)) == ["q_proj", "v_proj"]
+
+
+@pytest.mark.parametrize("method", ["lora", "full"])
+def test_fine_tuning_a_tiny_encoder(tiny_bert_dir, method):
+    import torch
+    from datasets import Dataset, DatasetDict
+
+    from lmgauge.finetune import FineTuneSettings, fine_tune
+
+    rows = {"text": ["good fun film", "bad dull plot"] * 8, "label": [1, 0] * 8}
+    data = DatasetDict(
+        train=Dataset.from_dict(rows),
+        validation=Dataset.from_dict(rows),
+        test=Dataset.from_dict(rows),
+    )
+    settings = FineTuneSettings(method=method, epochs=1, batch_size=8, learning_rate=1e-3)
+    result = fine_tune(tiny_bert_dir, data, settings, torch.device("cpu"))
+    assert 0 < result.trainable <= result.total
+    assert (result.trainable < result.total) == (method == "lora")
+    assert set(result.scores) == {"validation", "test"} and result.train_s > 0
