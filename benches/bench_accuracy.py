@@ -124,24 +124,41 @@ def classify(features, polarity, pooling, classifier, train_labels) -> dict:
     return fit_and_score(classifier, features["train"].pooled[pooling], train_labels, evaluations)
 
 
-@pytest.mark.encoder
-def test_shuffled_labels_fail_the_thresholds(loaded_model, polarity, frozen_features, record):
-    thresholds = guarded(loaded_model.name)
-    if not thresholds:
-        pytest.skip(f"no accuracy thresholds for {loaded_model.name} in thresholds.toml")
-    shuffled = np.random.default_rng(0).permutation(polarity["train"]["label"])
-    scores = {}
-    passed = []
+def judge_control(thresholds, control: str, score_of, record) -> list[str]:
+    """Record every guarded figure under a broken control; the thresholds it still passes.
+
+    `score_of(features, classifier)` gives {split: scores} for the control."""
+    scores, passed = {}, []
     for threshold in thresholds:
         p = threshold.params
         key = (p["features"], p["classifier"])
         if key not in scores:
-            scores[key] = classify(frozen_features, polarity, *key, shuffled)
+            scores[key] = score_of(*key)
         accuracy = record(
-            "control_accuracy", scores[key][p["split"]]["accuracy"], control="shuffled-labels", **p
+            "control_accuracy", scores[key][p["split"]]["accuracy"], control=control, **p
         ).value
         if threshold.passes(accuracy):
             passed.append(f"{p}: {accuracy:.3f} >= {threshold.min}")
+    return passed
+
+
+def require_thresholds(loaded_model) -> list:
+    thresholds = guarded(loaded_model.name)
+    if not thresholds:
+        pytest.skip(f"no accuracy thresholds for {loaded_model.name} in thresholds.toml")
+    return thresholds
+
+
+@pytest.mark.encoder
+def test_shuffled_labels_fail_the_thresholds(loaded_model, polarity, frozen_features, record):
+    thresholds = require_thresholds(loaded_model)
+    shuffled = np.random.default_rng(0).permutation(polarity["train"]["label"])
+    passed = judge_control(
+        thresholds,
+        "shuffled-labels",
+        lambda pooling, name: classify(frozen_features, polarity, pooling, name, shuffled),
+        record,
+    )
     assert not passed, f"thresholds that shuffled labels pass: {'; '.join(passed)}"
 
 
@@ -150,9 +167,7 @@ def test_shuffled_labels_fail_the_thresholds(loaded_model, polarity, frozen_feat
 def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, record):
     import torch
 
-    thresholds = [t for t in guarded(loaded_model.name) if t.params["split"] == "test"]
-    if not thresholds:
-        pytest.skip(f"no accuracy thresholds for {loaded_model.name} in thresholds.toml")
+    thresholds = require_thresholds(loaded_model)
     broken = copy.copy(loaded_model)
     broken.model = copy.deepcopy(loaded_model.model)
     torch.manual_seed(0)
@@ -161,23 +176,15 @@ def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, recor
             module.reset_parameters()
     features = {
         split: extract(broken, polarity[split]["text"], description=f"re-initialised {split}")
-        for split in ("train", "test")
+        for split in ("train", *EVALUATED)
     }
-    passed = []
-    for threshold in thresholds:
-        p = threshold.params
-        evaluations = {"test": (features["test"].pooled[p["features"]], polarity["test"]["label"])}
-        score = fit_and_score(
-            p["classifier"],
-            features["train"].pooled[p["features"]],
-            polarity["train"]["label"],
-            evaluations,
-        )
-        accuracy = record(
-            "control_accuracy", score["test"]["accuracy"], control="reinitialised-weights", **p
-        ).value
-        if threshold.passes(accuracy):
-            passed.append(f"{p}: {accuracy:.3f} >= {threshold.min}")
+    labels = polarity["train"]["label"]
+    passed = judge_control(
+        thresholds,
+        "reinitialised-weights",
+        lambda pooling, name: classify(features, polarity, pooling, name, labels),
+        record,
+    )
     assert not passed, f"thresholds that re-initialised weights pass: {'; '.join(passed)}"
 
 
