@@ -47,11 +47,16 @@ def _feature_cache() -> dict:
 def frozen_features(loaded_model, polarity, _feature_cache):
     """{split: Features} of the polarity data under this model, extracted once per session."""
     if loaded_model.name not in _feature_cache:
-        _feature_cache[loaded_model.name] = {
-            split: extract(loaded_model, polarity[split]["text"], description=f"{split} features")
-            for split in ("train", *EVALUATED)
-        }
+        _feature_cache[loaded_model.name] = split_features(loaded_model, polarity, "features")
     return _feature_cache[loaded_model.name]
+
+
+def split_features(loaded_model, polarity, label: str) -> dict:
+    """{split: Features} for train, validation and test."""
+    return {
+        split: extract(loaded_model, polarity[split]["text"], description=f"{split} {label}")
+        for split in ("train", *EVALUATED)
+    }
 
 
 def guarded(model: str) -> list:
@@ -174,10 +179,7 @@ def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, recor
     for module in broken.model.modules():
         if hasattr(module, "reset_parameters"):
             module.reset_parameters()
-    features = {
-        split: extract(broken, polarity[split]["text"], description=f"re-initialised {split}")
-        for split in ("train", *EVALUATED)
-    }
+    features = split_features(broken, polarity, "re-initialised")
     labels = polarity["train"]["label"]
     passed = judge_control(
         thresholds,

@@ -6,6 +6,7 @@ import pytest
 
 from lmgauge import loading, models, runtime
 from lmgauge.errors import ModelLoadError
+from tests.tiny_models import hub_cache_entry
 
 CPU = runtime.resolve_device("cpu")
 FP32 = runtime.resolve_dtype("float32")
@@ -45,14 +46,10 @@ def offline_hub(tmp_path, monkeypatch, tiny_gpt2_dir):
     """A Hugging Face cache holding `tinyorg/tiny-gpt2`, with the Hub switched off."""
     from huggingface_hub import constants
 
-    repo = tmp_path / "hub" / "models--tinyorg--tiny-gpt2"
-    revision = "0123456789abcdef0123456789abcdef01234567"
-    shutil.copytree(tiny_gpt2_dir, repo / "snapshots" / revision)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(revision)
+    snapshot = hub_cache_entry(tmp_path / "hub", "tinyorg/tiny-gpt2", tiny_gpt2_dir)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return repo / "snapshots" / revision
+    return snapshot
 
 
 def test_hub_id_loads_from_the_hub_cache_offline(offline_hub):

@@ -6,6 +6,7 @@ import pytest
 
 from lmgauge.cache import write_manifest
 from tests.conftest import PROJECT
+from tests.tiny_models import hub_cache_entry
 
 BENCHES = str(PROJECT / "benches")
 PARAMS_BENCH = str(PROJECT / "benches" / "bench_params.py")
@@ -130,13 +131,7 @@ def test_the_data_set_is_loaded_once_per_session(pytester, cache, monkeypatch):
 def test_hub_models_of_the_other_task_are_skipped_at_run_time(
     pytester, monkeypatch, tmp_path, tiny_bert_dir
 ):
-    import shutil
-
-    repo = tmp_path / "hub" / "models--tinyorg--tiny-bert"
-    revision = "0123456789abcdef0123456789abcdef01234567"
-    shutil.copytree(tiny_bert_dir, repo / "snapshots" / revision)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(revision)
+    hub_cache_entry(tmp_path / "hub", "tinyorg/tiny-bert", tiny_bert_dir)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     target = str(PROJECT / "benches" / "bench_generate.py")

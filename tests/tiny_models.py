@@ -140,3 +140,17 @@ def tiny_llama_gguf(path: Path, hidden: int = 16, ffn: int = 32, heads: int = 2)
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def hub_cache_entry(cache: Path, repo_id: str, model_folder: Path) -> Path:
+    """Lay `model_folder` out in a Hugging Face cache at `cache` as `repo_id`'s main revision,
+    as a download would; returns the snapshot folder."""
+    import shutil
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    snapshot = repo / "snapshots" / revision
+    shutil.copytree(model_folder, snapshot)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(revision)
+    return snapshot
