@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.models",
     "fixtures.datasets",
     "fixtures.machine",
+    "fixtures.quality",
 ]

@@ -10,32 +10,21 @@ accuracy means nothing.
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from fixtures.quality import reinitialised, require_real_weights
 from lmgauge.baselines import CLASSIFIERS, fit_and_score
 from lmgauge.features import extract, poolings
 from lmgauge.finetune import FineTuneSettings, fine_tune
-from lmgauge.models import SYNTHETIC
-from lmgauge.thresholds import find, load_thresholds
+from lmgauge.thresholds import find
 
-THRESHOLDS = load_thresholds(Path(__file__).with_name("thresholds.toml"))
 EVALUATED = ("validation", "test")
 CELLS = (("tn", 0, 0), ("fp", 0, 1), ("fn", 1, 0), ("tp", 1, 1))
 FINE_TUNING = {
     "lora": FineTuneSettings(method="lora", learning_rate=5e-4),
     "full": FineTuneSettings(method="full", learning_rate=5e-5),
 }
-
-
-def require_real_weights(loaded_model) -> None:
-    if loaded_model.spec.weights == SYNTHETIC:
-        pytest.skip(f"{loaded_model.name} has synthetic weights: accuracy would mean nothing")
-    if loaded_model.tokenizer is None:
-        pytest.skip(f"{loaded_model.name} has no tokenizer")
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +48,8 @@ def split_features(loaded_model, polarity, label: str) -> dict:
     }
 
 
-def guarded(model: str) -> list:
-    return [t for t in THRESHOLDS if t.model == model and t.metric == "baseline_accuracy"]
+def guarded(thresholds: list, model: str) -> list:
+    return [t for t in thresholds if t.model == model and t.metric == "baseline_accuracy"]
 
 
 def test_dataset_splits(polarity, record):
@@ -83,19 +72,19 @@ def test_token_lengths(loaded_model, polarity, record):
 
 
 @pytest.mark.encoder
-def test_frozen_encoder_baseline(loaded_model, polarity, frozen_features, record):
+def test_frozen_encoder_baseline(loaded_model, polarity, frozen_features, thresholds, record):
     require_real_weights(loaded_model)
-    judge_frozen_baseline(loaded_model, polarity, frozen_features, record)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, thresholds, record)
 
 
 @pytest.mark.slow
 @pytest.mark.causal_lm
-def test_frozen_causal_lm_baseline(loaded_model, polarity, frozen_features, record):
+def test_frozen_causal_lm_baseline(loaded_model, polarity, frozen_features, thresholds, record):
     require_real_weights(loaded_model)
-    judge_frozen_baseline(loaded_model, polarity, frozen_features, record)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, thresholds, record)
 
 
-def judge_frozen_baseline(loaded_model, polarity, features, record) -> None:
+def judge_frozen_baseline(loaded_model, polarity, features, thresholds, record) -> None:
     sentences = sum(f.sentences for f in features.values())
     record("feature_sentences_per_second", sentences / sum(f.seconds for f in features.values()))
     failures = []
@@ -114,11 +103,9 @@ def judge_frozen_baseline(loaded_model, polarity, features, record) -> None:
                         cell=cell,
                         **where,
                     )
-                threshold = find(THRESHOLDS, loaded_model.name, "baseline_accuracy", **where)
+                threshold = find(thresholds, loaded_model.name, "baseline_accuracy", **where)
                 if threshold and not threshold.passes(accuracy):
-                    failures.append(
-                        f"{where}: {accuracy:.3f} < {threshold.min} ({threshold.reason})"
-                    )
+                    failures.append(threshold.explain(accuracy))
     assert not failures, "; ".join(failures)
 
 
@@ -129,12 +116,12 @@ def classify(features, polarity, pooling, classifier, train_labels) -> dict:
     return fit_and_score(classifier, features["train"].pooled[pooling], train_labels, evaluations)
 
 
-def judge_control(thresholds, control: str, score_of, record) -> list[str]:
+def judge_control(guards: list, control: str, score_of, record) -> list[str]:
     """Record every guarded figure under a broken control; the thresholds it still passes.
 
     `score_of(features, classifier)` gives {split: scores} for the control."""
     scores, passed = {}, []
-    for threshold in thresholds:
+    for threshold in guards:
         p = threshold.params
         key = (p["features"], p["classifier"])
         if key not in scores:
@@ -143,23 +130,25 @@ def judge_control(thresholds, control: str, score_of, record) -> list[str]:
             "control_accuracy", scores[key][p["split"]]["accuracy"], control=control, **p
         ).value
         if threshold.passes(accuracy):
-            passed.append(f"{p}: {accuracy:.3f} >= {threshold.min}")
+            passed.append(threshold.explain(accuracy))
     return passed
 
 
-def require_thresholds(loaded_model) -> list:
-    thresholds = guarded(loaded_model.name)
-    if not thresholds:
+def require_guards(thresholds: list, loaded_model) -> list:
+    guards = guarded(thresholds, loaded_model.name)
+    if not guards:
         pytest.skip(f"no accuracy thresholds for {loaded_model.name} in thresholds.toml")
-    return thresholds
+    return guards
 
 
 @pytest.mark.encoder
-def test_shuffled_labels_fail_the_thresholds(loaded_model, polarity, frozen_features, record):
-    thresholds = require_thresholds(loaded_model)
+def test_shuffled_labels_fail_the_thresholds(
+    loaded_model, polarity, frozen_features, thresholds, record
+):
+    guards = require_guards(thresholds, loaded_model)
     shuffled = np.random.default_rng(0).permutation(polarity["train"]["label"])
     passed = judge_control(
-        thresholds,
+        guards,
         "shuffled-labels",
         lambda pooling, name: classify(frozen_features, polarity, pooling, name, shuffled),
         record,
@@ -169,20 +158,12 @@ def test_shuffled_labels_fail_the_thresholds(loaded_model, polarity, frozen_feat
 
 @pytest.mark.slow
 @pytest.mark.encoder
-def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, record):
-    import torch
-
-    thresholds = require_thresholds(loaded_model)
-    broken = copy.copy(loaded_model)
-    broken.model = copy.deepcopy(loaded_model.model)
-    torch.manual_seed(0)
-    for module in broken.model.modules():
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
-    features = split_features(broken, polarity, "re-initialised")
+def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, thresholds, record):
+    guards = require_guards(thresholds, loaded_model)
+    features = split_features(reinitialised(loaded_model), polarity, "re-initialised")
     labels = polarity["train"]["label"]
     passed = judge_control(
-        thresholds,
+        guards,
         "reinitialised-weights",
         lambda pooling, name: classify(features, polarity, pooling, name, labels),
         record,

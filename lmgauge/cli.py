@@ -6,6 +6,7 @@ Every user error ends as one line on stderr (`lmgauge: ...`) and exit status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lmgauge import assets, builders, models
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lmgauge: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

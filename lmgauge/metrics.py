@@ -392,6 +392,78 @@ METRICS: dict[str, Metric] = {
             "higher",
             "accuracy of the fine-tuned classifier (params `method`, `split`)",
         ),
+        Metric(
+            "anatomy_hidden_size",
+            "count",
+            "exact",
+            "last dimension of the base model's final hidden states for a (1, tokens) input, whose shape is (1, tokens, hidden size) (param `tokens`)",
+        ),
+        Metric(
+            "anatomy_hidden_states",
+            "count",
+            "exact",
+            "hidden-state tensors the base model returns with output_hidden_states: the embedding output plus one per layer",
+        ),
+        Metric(
+            "anatomy_logits_width",
+            "count",
+            "exact",
+            "last dimension of the logits for a (1, tokens) input, whose shape is (1, tokens, vocabulary rows of the LM head)",
+        ),
+        Metric(
+            "anatomy_head_max_abs_difference",
+            "logit",
+            "lower",
+            "largest |LM head applied to the final hidden states - the model's own logits|: 0 when the head is all that lies between them",
+        ),
+        Metric(
+            "known_answer_accuracy",
+            "ratio",
+            "higher",
+            "fraction of the known-answer prompts (lmgauge.known_answers) whose greedy continuation starts with the expected word",
+        ),
+        Metric(
+            "control_known_answer_accuracy",
+            "ratio",
+            "lower",
+            "known_answer_accuracy of a deliberately broken check (param `control`: rotated-answers scores each continuation against the next prompt's answer; reinitialised-weights); it must stay under the threshold",
+        ),
+        Metric(
+            "perplexity",
+            "ratio",
+            "lower",
+            "exp(mean negative log-likelihood per predicted token) of held-out sentences, each scored on its own (params `split`, `sentences`)",
+        ),
+        Metric(
+            "nll_per_token",
+            "nats/token",
+            "lower",
+            "mean negative log-likelihood per predicted token of the same sentences: log(perplexity)",
+        ),
+        Metric(
+            "perplexity_tokens",
+            "count",
+            "exact",
+            "tokens whose likelihood the perplexity averages (every token of each sentence but its first)",
+        ),
+        Metric(
+            "control_perplexity",
+            "ratio",
+            "higher",
+            "perplexity of a deliberately broken check (param `control`: shuffled-words scores the same sentences with their words in random order; reinitialised-weights); it must exceed the threshold",
+        ),
+        Metric(
+            "distinct_n",
+            "ratio",
+            "higher",
+            "distinct word n-grams / all word n-grams, pooled over the sampled continuations of the five course prompts (params `n`, `temperature`, `new_tokens`; Li et al. 2016)",
+        ),
+        Metric(
+            "repetition_rate",
+            "ratio",
+            "lower",
+            "fraction of a continuation's word 3-grams that already occurred earlier in it, averaged over the five course prompts (params `temperature`, `new_tokens`)",
+        ),
     )
 }
 

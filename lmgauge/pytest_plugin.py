@@ -17,6 +17,7 @@ from lmgauge.errors import LmgaugeError
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.recording import RunRecorder
 from lmgauge.report import report_filename, write_atomic
+from lmgauge.text_tables import write_text_tables
 
 
 @dataclass
@@ -144,9 +145,7 @@ def record(request: pytest.FixtureRequest):
     test's `model_name` parameter; unit and direction come from lmgauge.metrics.
     """
     recorder = run_state(request.config).recorder
-    bench = request.node.path.stem.removeprefix("bench_")
-    callspec = getattr(request.node, "callspec", None)
-    model = callspec.params.get("model_name", "") if callspec else ""
+    bench, model = bench_and_model(request.node)
 
     def add(metric: str, value=None, samples=(), **params):
         return recorder.record(
@@ -154,6 +153,26 @@ def record(request: pytest.FixtureRequest):
         )
 
     return add
+
+
+@pytest.fixture
+def record_text(request: pytest.FixtureRequest):
+    """`record_text(table, text, **params)`: add a generated text to a table written beside the
+    run report (`<report>.<table>.csv` and `.md`, models side by side)."""
+    recorder = run_state(request.config).recorder
+    bench, model = bench_and_model(request.node)
+
+    def add(table: str, text: str, **params) -> None:
+        recorder.add_text(bench, model, table, text, test=request.node.nodeid, **params)
+
+    return add
+
+
+def bench_and_model(node: pytest.Item) -> tuple[str, str]:
+    """The bench (bench_params.py -> "params") and the test's `model_name` parameter."""
+    callspec = getattr(node, "callspec", None)
+    model = callspec.params.get("model_name", "") if callspec else ""
+    return node.path.stem.removeprefix("bench_"), model
 
 
 @pytest.fixture(scope="session")
@@ -227,6 +246,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.bench_items:
         return
     name = config.getoption("benchmark_save", None)
+    path = state.report_dir / report_filename(state.recorder.started, name)
+    tables = write_text_tables(state.recorder.texts, path)
     status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
     document = state.recorder.document(
         environment=machine.environment(config.rootpath),
@@ -236,9 +257,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "name": name,
             "load_average_start": state.load_average_start,
             "load_average_end": machine.load_average(),
+            "text_tables": [table.name for table in tables],
         },
     )
-    path = state.report_dir / report_filename(state.recorder.started, name)
     state.report_path = write_atomic(document, path)
 
 

@@ -25,6 +25,7 @@ class RunRecorder:
         self.started = datetime.now(timezone.utc)
         self._started_clock = time.perf_counter()
         self.results: list[Result] = []
+        self.texts: list[dict] = []
         self.models: dict[str, dict] = {}
         self.datasets: dict[str, dict] = {}
         self.outcomes: list[dict] = []
@@ -71,6 +72,21 @@ class RunRecorder:
         )
         self.results.append(result)
         return result
+
+    def add_text(
+        self, bench: str, model: str, table: str, text: str, *, test: str = "", **params
+    ) -> None:
+        """Add one generated text to `table` (written beside the report by lmgauge.text_tables)."""
+        self.texts.append(
+            {
+                "bench": bench,
+                "model": model,
+                "table": table,
+                "params": dict(params),
+                "text": text,
+                "test": test,
+            }
+        )
 
     def flag_test(self, test: str, flag: str) -> None:
         """Add `flag` to every result recorded by the pytest node `test`."""
@@ -127,5 +143,6 @@ class RunRecorder:
                 "counts": dict(tally),
                 "not_passed": [item for item in self.outcomes if item["outcome"] != "passed"],
             },
+            texts=self.texts,
             results=self.results,
         )

@@ -2,7 +2,8 @@
 
 Format history:
   1 (lmgauge 0.1): first version: run, environment, calibration, models, datasets, metrics,
-    results (with raw samples, summary and flags), tests.
+    results (with raw samples, summary and flags), tests. Added later within version 1, as
+    optional parts older readers ignore: `texts` (generated text) and `run.text_tables`.
 """
 
 from __future__ import annotations
@@ -66,12 +67,16 @@ def build_document(**sections) -> dict:
 
 def write_atomic(document: dict, path: Path) -> Path:
     """Write `document` as JSON to `path` so that readers see the old file or the whole new one."""
+    return write_text_atomic(json.dumps(document, indent=2, default=str) + "\n", path)
+
+
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write `text` to `path` through a temporary file renamed in: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(document, stream, indent=2, sort_keys=False, default=str)
-            stream.write("\n")
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

@@ -1,17 +1,21 @@
-"""Accuracy thresholds kept in one versioned TOML file (benches/thresholds.toml).
+"""Quality thresholds kept in one versioned TOML file (benches/thresholds.toml).
 
-Each entry names a model, a metric and the params of the figure it guards, a `min` (the figure
-must reach it) and the reason for the number. A figure with no entry is recorded unjudged.
+Each entry names a model, a metric and the params of the figure it guards, a `min` the figure
+must reach and/or a `max` it must not exceed (perplexity), and the reason for the numbers. A
+figure with no entry is recorded unjudged.
+
+File versions: 1: `min` only; 2: `max` added (a version-1 file still loads).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import tomllib
 
-SUPPORTED_VERSION = 1
+SUPPORTED_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -21,9 +25,17 @@ class Threshold:
     params: dict
     min: float
     reason: str
+    max: float = math.inf
 
     def passes(self, value: float) -> bool:
-        return value >= self.min
+        return self.min <= value <= self.max
+
+    def explain(self, value: float) -> str:
+        """Why `value` fails (or passes), in one phrase, with the reason for the number."""
+        bound = f"< min {self.min}" if value < self.min else f"> max {self.max}"
+        if self.passes(value):
+            bound = "within bounds"
+        return f"{self.metric} {self.params}: {value:.4g} {bound} ({self.reason})"
 
 
 def load_thresholds(path: Path) -> list[Threshold]:
@@ -32,26 +44,31 @@ def load_thresholds(path: Path) -> list[Threshold]:
         document = tomllib.loads(Path(path).read_text())
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"cannot read thresholds {path}: {error}") from None
-    if document.get("version") != SUPPORTED_VERSION:
+    version = document.get("version")
+    if version not in SUPPORTED_VERSIONS:
         raise ValueError(
-            f"{path} has version {document.get('version')!r}; "
-            f"lmgauge reads version {SUPPORTED_VERSION}"
+            f"{path} has version {version!r}; lmgauge reads versions "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}"
         )
-    thresholds = []
-    for index, entry in enumerate(document.get("threshold", [])):
-        missing = {"model", "metric", "min", "reason"} - set(entry)
-        if missing:
-            raise ValueError(f"{path}: threshold {index} lacks {', '.join(sorted(missing))}")
-        thresholds.append(
-            Threshold(
-                entry["model"],
-                entry["metric"],
-                dict(entry.get("params", {})),
-                float(entry["min"]),
-                entry["reason"],
-            )
-        )
-    return thresholds
+    return [
+        parse_entry(path, index, entry) for index, entry in enumerate(document.get("threshold", []))
+    ]
+
+
+def parse_entry(path: Path, index: int, entry: dict) -> Threshold:
+    missing = {"model", "metric", "reason"} - set(entry)
+    if not {"min", "max"} & set(entry):
+        missing.add("min or max")
+    if missing:
+        raise ValueError(f"{path}: threshold {index} lacks {', '.join(sorted(missing))}")
+    return Threshold(
+        model=entry["model"],
+        metric=entry["metric"],
+        params=dict(entry.get("params", {})),
+        min=float(entry.get("min", -math.inf)),
+        max=float(entry.get("max", math.inf)),
+        reason=entry["reason"],
+    )
 
 
 def find(thresholds: list[Threshold], model: str, metric: str, **params) -> Threshold | None:

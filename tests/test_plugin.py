@@ -40,6 +40,12 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
         assert {(bench, gpt2), (bench, bert)} <= benches, bench
     assert ("generate", gpt2) in benches and ("forward", bert) in benches
     assert ("generate", bert) not in benches, "encoders are not parametrized into generation"
+    assert ("quality", gpt2) in benches and ("quality", bert) not in benches
+    tables = report["run"]["text_tables"]
+    assert any(name.endswith(".outputs.md") for name in tables)
+    assert all((pytester.path / "reports" / name).is_file() for name in tables)
+    outputs = [t for t in report["texts"] if t["table"] == "outputs"]
+    assert len(outputs) == 5 * (1 + 4), "5 course prompts, greedy and 4 temperatures"
     steps = [r for r in report["results"] if r["metric"] == "decode_step_seconds"]
     assert steps and all(r["summary"]["n"] == 2 * 31 for r in steps), "2 rounds x 31 steps"
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
@@ -159,3 +165,21 @@ def test_timing_checks_fail_on_a_quiet_machine_and_are_skipped_on_a_busy_one(pyt
     busy = pytester.runpytest(*args, "-rs")
     busy.assert_outcomes(skipped=1)
     busy.stdout.fnmatch_lines(["*not judged on a busy machine*odd*"])
+
+
+def test_quality_checks_skip_synthetic_weights_but_the_anatomy(pytester, tmp_path, tiny_gpt2_dir):
+    import shutil
+
+    synthetic = tmp_path / "synthetic-gpt2"
+    shutil.copytree(tiny_gpt2_dir, synthetic)
+    write_manifest(synthetic, {"weights": "synthetic"})
+    target = str(PROJECT / "benches" / "bench_quality.py")
+    result, (report,) = run_benches(
+        pytester, "-m", "not slow", "--models", str(synthetic), target=target
+    )
+    result.assert_outcomes(passed=1, skipped=4)
+    skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
+    assert all("synthetic weights" in message for message in skips)
+    metrics = {r["metric"] for r in report["results"]}
+    assert {"anatomy_hidden_size", "anatomy_logits_width"} <= metrics
+    assert report["run"]["text_tables"] == [], "no next-token text for synthetic weights"

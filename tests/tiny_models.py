@@ -27,13 +27,18 @@ WORDS = [
 ]
 
 
+VOCAB_SIZE = 64
+
+
 def save_tokenizer(folder: Path, bert_style: bool) -> None:
-    """A word-level tokenizer over WORDS with the special tokens the model family expects."""
+    """A word-level tokenizer over WORDS with the special tokens the model family expects,
+    filled up with words w0, w1, ... so that every one of the VOCAB_SIZE ids decodes to text."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] if bert_style else ["<pad>", "<unk>", "<eos>"]
-    vocab = {token: index for index, token in enumerate(specials + WORDS)}
+    fillers = [f"w{index}" for index in range(VOCAB_SIZE - len(specials) - len(WORDS))]
+    vocab = {token: index for index, token in enumerate(specials + WORDS + fillers)}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=specials[1]))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     if bert_style:
@@ -58,7 +63,7 @@ def tiny_gpt2(folder: Path, with_tokenizer: bool = True) -> Path:
 
     torch.manual_seed(0)
     config = GPT2Config(
-        vocab_size=64,
+        vocab_size=VOCAB_SIZE,
         n_positions=256,
         n_embd=32,
         n_layer=2,
@@ -79,7 +84,7 @@ def tiny_bert(folder: Path) -> Path:
 
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=64,
+        vocab_size=VOCAB_SIZE,
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
