@@ -1,4 +1,4 @@
-"""The `lmgauge` command: manage the offline cache, list models, and read run reports.
+"""The `lmgauge` command: manage the offline cache, list models, read and compare run reports.
 
 Every user error ends as one line on stderr (`lmgauge: ...`) and exit status 2.
 """
@@ -11,6 +11,7 @@ import sys
 
 from lmgauge import assets, builders, models
 from lmgauge.cache import cache_root
+from lmgauge.cli_reports import add_report_commands
 from lmgauge.errors import LmgaugeError
 
 CONVERTED_MODELS = [
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="check a run report and print its results")
     show.add_argument("report", help="path of a JSON run report")
     show.set_defaults(handler=run_show)
+    add_report_commands(commands)
     return parser
 
 

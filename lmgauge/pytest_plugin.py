@@ -14,9 +14,11 @@ import pytest
 from lmgauge import machine, models, runtime
 from lmgauge.data import EMBEDDED_DATASET
 from lmgauge.errors import LmgaugeError
+from lmgauge.gate import gate_summary, run_gate
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.recording import RunRecorder
-from lmgauge.report import report_filename, write_atomic
+from lmgauge.report import read_report, report_filename, write_atomic, write_text_atomic
+from lmgauge.summary import summary_markdown
 from lmgauge.text_tables import write_text_tables
 
 
@@ -33,8 +35,10 @@ class RunState:
     report_dir: Path
     recorder: RunRecorder
     load_average_start: list | None
+    gate_base: tuple[str, dict] | None = None
     bench_items: int = 0
     report_path: Path | None = None
+    gate_message: str | None = None
 
 
 RUN_STATE = pytest.StashKey[RunState]()
@@ -84,6 +88,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="timed rounds of each latency measurement, after one untimed cold call (default: 3)",
     )
     group.addoption(
+        "--gate",
+        default=None,
+        metavar="BASE",
+        help="compare this run with the run report BASE at the end and exit non-zero when a "
+        "gated figure got worse (rules: lmgauge/gate.toml)",
+    )
+    group.addoption(
         "--report-dir",
         default=None,
         help="folder for lmgauge's JSON run report (default: reports/ in the project)",
@@ -101,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         if options.rounds < 1:
             raise ValueError(f"--rounds must be at least 1, got {options.rounds}.")
+        gate_base = (options.gate, read_report(options.gate)) if options.gate else None
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
@@ -123,6 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir=report_dir,
         recorder=recorder,
         load_average_start=machine.load_average(),
+        gate_base=gate_base,
     )
     config.pluginmanager.register(OutcomeCollector(recorder), "lmgauge-outcomes")
 
@@ -239,6 +252,7 @@ class OutcomeCollector:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the report, its text tables and Markdown summary; judge the gate when asked."""
     config = session.config
     if RUN_STATE not in config.stash or config.option.collectonly:
         return
@@ -258,9 +272,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "load_average_start": state.load_average_start,
             "load_average_end": machine.load_average(),
             "text_tables": [table.name for table in tables],
+            "summary": summary_path(path).name,
+            "benchmark_json": saved_benchmark_json(config, name),
+            "gate": None,
         },
     )
+    if state.gate_base is not None:
+        base_path, base = state.gate_base
+        result = run_gate(base, document, base_name=base_path, new_name=path.name)
+        document["run"]["gate"] = gate_summary(result, base_path)
+        state.gate_message = result.message()
+        if not result.passed and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    write_text_atomic(summary_markdown(document, path.name), summary_path(path))
     state.report_path = write_atomic(document, path)
+
+
+def summary_path(report_path: Path) -> Path:
+    return report_path.with_suffix(".md")
+
+
+def saved_benchmark_json(config: pytest.Config, name: str | None) -> str | None:
+    """The file pytest-benchmark saved for this run with --benchmark-save (it saves before
+    this plugin's session-finish hook runs), as an absolute path; None when nothing was saved."""
+    session = getattr(config, "_benchmarksession", None)
+    if not name or session is None or not session.benchmarks:
+        return None
+    saved = sorted(session.storage.query(f"*_{name}.json"), key=lambda p: Path(p).name)
+    return str(Path(saved[-1]).resolve()) if saved else None
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -274,3 +313,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"lmgauge report: {state.report_path} ({results} results, "
             f"{len(state.recorder.models)} models, threads={state.threads})"
         )
+    if state.gate_message:
+        terminalreporter.write_line(state.gate_message)

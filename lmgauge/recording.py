@@ -31,6 +31,7 @@ class RunRecorder:
         self.outcomes: list[dict] = []
         self.noise: list[dict] = []
         self.calibration: dict | None = None
+        self.calibration_end: dict | None = None
         self.load_counts: Counter[str] = Counter()
         self.resident: set[str] = set()
         self.max_resident = 0
@@ -132,6 +133,7 @@ class RunRecorder:
             },
             environment=environment,
             calibration=self.calibration,
+            calibration_end=self.calibration_end,
             noise=self.noise,
             models=self.models,
             datasets=self.datasets,

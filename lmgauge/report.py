@@ -1,13 +1,20 @@
 """The run report: a versioned JSON document, written atomically, read back with validation.
 
+The format is written down as a JSON Schema (lmgauge/report.schema.json, the current version);
+`read_report` checks every report against it and says in one sentence what is wrong.
+
 Format history:
   1 (lmgauge 0.1): first version: run, environment, calibration, models, datasets, metrics,
-    results (with raw samples, summary and flags), tests. Added later within version 1, as
-    optional parts older readers ignore: `texts` (generated text) and `run.text_tables`.
+    results (with raw samples, summary and flags), tests.
+  2 (lmgauge 0.2): adds `texts` (generated text) and, in `run`, `text_tables`, `summary` (the
+    Markdown summary beside the report), `benchmark_json` (pytest-benchmark's saved file of the
+    same run) and `gate`; adds `calibration_end` (the roofs measured again at session end).
+    A version-1 report is read as version 2 with those parts empty.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -19,9 +26,10 @@ from lmgauge.errors import ReportError
 from lmgauge.metrics import DIRECTIONS
 
 FORMAT = "lmgauge-run-report"
-SCHEMA_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+SCHEMA_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 REQUIRED_SECTIONS = ("run", "environment", "models", "metrics", "results")
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,8 @@ def read_report(path: Path) -> dict:
 
 
 def validate(document: dict, path: Path | str = "report") -> dict:
-    """`document` when it is a supported lmgauge report; ReportError naming the first problem."""
+    """`document`, upgraded to the current version, when it is a supported lmgauge report;
+    ReportError naming the first problem otherwise."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ReportError(f'{path} is not an lmgauge run report (no "format": "{FORMAT}").')
     version = document.get("schema_version")
@@ -110,11 +119,41 @@ def validate(document: dict, path: Path | str = "report") -> dict:
     missing = [name for name in REQUIRED_SECTIONS if name not in document]
     if missing:
         raise ReportError(f"{path} lacks the section(s) {', '.join(missing)}.")
-    for index, result in enumerate(document["results"]):
-        absent = [key for key in ("bench", "model", "metric", "value", "unit") if key not in result]
-        if absent:
-            raise ReportError(f"{path}: result {index} lacks {', '.join(absent)}.")
+    if version == 1:
+        document = upgrade_from_1(document)
+    problem = schema_problem(document)
+    if problem:
+        raise ReportError(f"{path}: {problem}.")
     return document
+
+
+def upgrade_from_1(document: dict) -> dict:
+    """A version-1 document in version-2 shape: the parts version 2 added are empty."""
+    run = {"text_tables": [], "summary": None, "benchmark_json": None, "gate": None}
+    return {
+        **document,
+        "schema_version": 2,
+        "run": {**run, **document["run"]},
+        "calibration_end": document.get("calibration_end"),
+        "texts": document.get("texts", []),
+    }
+
+
+@functools.cache
+def schema_validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_problem(document: dict) -> str | None:
+    """The first way `document` breaks the schema, as '<where> <what>', or None."""
+    error = next(iter(sorted(schema_validator().iter_errors(document), key=str)), None)
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    return f"{where}: {error.message}"
 
 
 def report_filename(created: datetime, name: str | None) -> str:

@@ -37,3 +37,37 @@ def test_models_lists_registry(capsys):
     assert main(["models"]) == 0
     output = capsys.readouterr().out
     assert "gpt2-medium" in output and "354,823,168" in output and "synthetic" in output
+
+
+def test_compare_gate_export_plot_and_summary_from_the_command_line(tmp_path, capsys):
+    import json
+
+    from tests.reports_for_tests import make_report
+
+    base = write_atomic(make_report(1), tmp_path / "base.json")
+    same = write_atomic(make_report(2), tmp_path / "same.json")
+    slow = write_atomic(make_report(3, slowdown=1.6), tmp_path / "slow.json")
+    assert main(["gate", str(base), str(same)]) == 0
+    assert "PASSED" in capsys.readouterr().out
+    assert main(["gate", str(base), str(slow)]) == 1
+    assert "FAILED" in capsys.readouterr().out
+    assert main(["compare", str(base), str(slow), "--format", "markdown"]) == 0
+    assert "| gpt2 " in capsys.readouterr().out
+    out = tmp_path / "smaller.json"
+    assert main(["export-github", str(slow), "--direction", "lower", "--output", str(out)]) == 0
+    entries = json.loads(out.read_text())
+    assert {"name", "unit", "value"} <= set(entries[0]) and entries[0]["unit"] == "s"
+    assert main(["plot", str(base), str(slow), "--out", str(tmp_path / "plots")]) == 0
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == ["base_vs_slow.compare.png", "slow.scaling.png"], "no bounds: no roofline"
+    assert main(["summary", str(slow)]) == 0
+    assert "| gpt2 " in (tmp_path / "slow.md").read_text()
+
+
+def test_compare_with_a_broken_report_is_one_sentence(tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "lmgauge-run-report", "schema_version": 2, "run"')
+    assert main(["compare", str(broken), str(broken)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("lmgauge: ") and "not valid JSON" in error
+    assert len(error.splitlines()) == 1

@@ -183,3 +183,36 @@ def test_quality_checks_skip_synthetic_weights_but_the_anatomy(pytester, tmp_pat
     metrics = {r["metric"] for r in report["results"]}
     assert {"anatomy_hidden_size", "anatomy_logits_width"} <= metrics
     assert report["run"]["text_tables"] == [], "no next-token text for synthetic weights"
+
+
+GATED_BENCH = """
+import os
+
+def test_step(record):
+    slowdown = float(os.environ.get("SLOWDOWN", "1"))
+    samples = [0.05 * slowdown * (1 + 0.01 * (i % 7)) for i in range(40)]
+    record("decode_step_seconds", samples=samples, batch=1)
+"""
+
+
+def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypatch):
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin"]')
+    pytester.makepyfile(bench_gated=GATED_BENCH)
+    args = ("-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--models", "gpt2")
+    first = pytester.runpytest_subprocess(*args, "--report-dir", "base")
+    assert first.ret == 0
+    (base,) = (pytester.path / "base").glob("*.json")
+    assert (pytester.path / "base" / base.with_suffix(".md").name).is_file(), "summary beside it"
+    again = pytester.runpytest_subprocess(*args, "--report-dir", "same", f"--gate={base}")
+    assert again.ret == 0
+    again.stdout.fnmatch_lines(["*lmgauge gate: PASSED*"])
+    monkeypatch.setenv("SLOWDOWN", "1.5")
+    slower = pytester.runpytest_subprocess(*args, "--report-dir", "slow", f"--gate={base}")
+    assert slower.ret == 1
+    slower.stdout.fnmatch_lines(["*lmgauge gate: FAILED*", "*decode_step_seconds*1.5x slower*"])
+    (report,) = (pytester.path / "slow").glob("*.json")
+    gate = json.loads(report.read_text())["run"]["gate"]
+    assert gate["passed"] is False and gate["failures"][0]["metric"] == "decode_step_seconds"
+    missing = pytester.runpytest_subprocess(*args, "--gate=nowhere.json")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["*cannot read report nowhere.json*"])

@@ -63,7 +63,7 @@ def test_result_missing_fields_and_missing_file(tmp_path):
     document = sample_document()
     del document["results"][0]["unit"]
     path = write_atomic(document, tmp_path / "r.json")
-    with pytest.raises(ReportError, match="result 0 lacks unit"):
+    with pytest.raises(ReportError, match="results/0: 'unit' is a required property"):
         read_report(path)
     with pytest.raises(ReportError, match="cannot read report"):
         read_report(tmp_path / "absent.json")
@@ -85,3 +85,20 @@ def test_report_filename_is_sortable_and_safe():
     moment = datetime(2026, 11, 23, 12, 0, 5, tzinfo=timezone.utc)
     assert report_filename(moment, "my run/1") == "20261123T120005Z_my-run-1.json"
     assert report_filename(moment, None) == "20261123T120005Z_run.json"
+
+
+def test_a_version_1_report_still_loads_as_version_2(tmp_path):
+    document = sample_document()
+    document["schema_version"] = 1
+    for key in ("texts", "calibration_end"):
+        del document[key]
+    loaded = read_report(write_atomic(document, tmp_path / "old.json"))
+    assert loaded["schema_version"] == 2 and loaded["texts"] == []
+    assert loaded["run"]["gate"] is None and loaded["calibration_end"] is None
+
+
+def test_a_report_breaking_the_schema_says_where(tmp_path):
+    document = sample_document()
+    document["results"][0]["value"] = "fast"
+    with pytest.raises(ReportError, match="results/0/value: 'fast' is not of type 'number'"):
+        read_report(write_atomic(document, tmp_path / "r.json"))

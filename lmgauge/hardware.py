@@ -1,0 +1,93 @@
+"""What differs between the machines and setups of two run reports.
+
+Hardware fields decide whether raw times and throughputs can be compared at all; setup fields
+(threads, dtype, library versions) are named but do not stop a comparison, since a slowdown
+from fewer threads or a new library is exactly what a gate is for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HARDWARE_FIELDS = {
+    "CPU model": ("environment", "cpu_model"),
+    "physical cores": ("environment", "cpu_cores_physical"),
+    "logical cores": ("environment", "cpu_cores_logical"),
+    "GPU": ("environment", "gpu"),
+    "device": ("run", "options", "device"),
+}
+SETUP_FIELDS = {
+    "threads": ("run", "options", "threads"),
+    "dtype": ("run", "options", "dtype"),
+    "data set": ("run", "options", "dataset"),
+    "Python": ("environment", "python"),
+    "OS": ("environment", "os"),
+}
+MACHINE_BOUND_UNITS = ("s", "tokens/s", "sequences/s", "sentences/s", "bytes/s", "FLOP/s")
+"""Units of figures that say as much about the machine as about the model."""
+
+
+def field(document: dict, path: tuple[str, ...]):
+    value = document
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def differing(base: dict, new: dict, fields: dict) -> list[str]:
+    """'name: base -> new' for every field whose value differs."""
+    lines = []
+    for name, path in fields.items():
+        before, after = field(base, path), field(new, path)
+        if before != after:
+            lines.append(f"{name}: {before} -> {after}")
+    return lines
+
+
+def hardware_differences(base: dict, new: dict) -> list[str]:
+    return differing(base, new, HARDWARE_FIELDS)
+
+
+def setup_differences(base: dict, new: dict) -> list[str]:
+    """Setup fields and library versions that differ."""
+    lines = differing(base, new, SETUP_FIELDS)
+    before = field(base, ("environment", "libraries")) or {}
+    after = field(new, ("environment", "libraries")) or {}
+    for library in sorted(set(before) | set(after)):
+        if before.get(library) != after.get(library):
+            lines.append(f"{library}: {before.get(library)} -> {after.get(library)}")
+    return lines
+
+
+SPEED_TOLERANCE = 0.10
+ROOFS = {"matmul FLOP/s": "matmul_flops_per_s", "copy bandwidth": "bandwidth_bytes_per_s"}
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the machine's own calibrated speed moved beyond SPEED_TOLERANCE. lines: what moved;
+    slower_in_new: the new run saw a slower machine (lower roofs than the base run, or lower at
+    its end than at its start), which could explain slower figures; slower_in_base: the same for
+    the base run, which could explain faster figures in the new run."""
+
+    lines: tuple[str, ...] = ()
+    slower_in_new: bool = False
+    slower_in_base: bool = False
+
+
+def speed_drift(base: dict, new: dict) -> Drift:
+    lines, slower_new, slower_base = [], False, False
+    low = 1 - SPEED_TOLERANCE
+    for name, key in ROOFS.items():
+        before, after = (field(doc, ("calibration", key)) for doc in (base, new))
+        if before and after and not low <= after / before <= 1 / low:
+            lines.append(f"{name} {before:.3g} -> {after:.3g} between the runs")
+            slower_new |= after < before
+            slower_base |= before < after
+        for label, doc, start in (("base", base, before), ("new", new, after)):
+            end = field(doc, ("calibration_end", key))
+            if start and end and end < low * start:
+                lines.append(f"{name} {start:.3g} -> {end:.3g} during the {label} run")
+                slower_new |= label == "new"
+                slower_base |= label == "base"
+    return Drift(tuple(lines), slower_new, slower_base)

@@ -1,0 +1,54 @@
+"""Run reports made in memory for the compare and gate tests: real documents from RunRecorder."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lmgauge.recording import RunRecorder
+from lmgauge.report import validate
+
+ENVIRONMENT = {
+    "cpu_model": "AMD EPYC",
+    "cpu_cores_physical": 2,
+    "cpu_cores_logical": 2,
+    "gpu": None,
+    "python": "3.11.7",
+    "os": "Linux",
+    "libraries": {"torch": "2.13.0+cpu", "transformers": "5.23.0"},
+}
+GENERATION = {"batch": 1, "prompt_tokens": 128, "new_tokens": 32}
+
+
+def make_report(
+    seed: int,
+    slowdown: float = 1.0,
+    parameters: int = 124_439_808,
+    accuracy: float = 0.745,
+    threads: int = 2,
+    environment: dict | None = None,
+    matmul: float = 1.4e11,
+    busy: bool = False,
+) -> dict:
+    """A two-model report: decode steps (93 samples), TTFT (3 rounds), a parameter count, a
+    memory peak and an accuracy, with seeded noise of about 5 %."""
+    rng = np.random.default_rng(seed)
+    recorder = RunRecorder({"models": ["gpt2", "gpt2-medium"], "device": "cpu",
+                            "dtype": "float32", "threads": threads, "dataset": "d"})  # fmt: skip
+    for model, step in (("gpt2", 0.055), ("gpt2-medium", 0.118)):
+        recorder.model_loaded(model, {"name": model, "weights": "synthetic"})
+        steps = rng.normal(step * slowdown, step * 0.05, 93)
+        ttft = rng.normal(0.3 * slowdown, 0.015, 3)
+        recorder.record("generate", model, "decode_step_seconds", samples=steps, test=model,
+                        **GENERATION)  # fmt: skip
+        recorder.record("generate", model, "ttft_seconds", samples=ttft, test=model, **GENERATION)
+        recorder.record("params", model, "parameters_total", parameters, test=model)
+        recorder.record("memory", model, "forward_peak_bytes", 6e7 * rng.normal(1, 0.01),
+                        test=model, batch=1, seq_len=128)  # fmt: skip
+        if busy:
+            recorder.flag_test(model, "busy")
+    recorder.record("accuracy", "gpt2", "baseline_accuracy", accuracy, test="a", split="test")
+    recorder.calibration = {"matmul_flops_per_s": matmul, "bandwidth_bytes_per_s": 2e10}
+    document = recorder.document(
+        environment=environment or ENVIRONMENT, status="passed", exit_status=0, extra_run={}
+    )
+    return validate(document)

@@ -1,0 +1,106 @@
+"""compare and gate on reports with known differences: verdicts, significance, machines."""
+
+import math
+
+import pytest
+
+from lmgauge.compare import compare
+from lmgauge.compare_render import render
+from lmgauge.gate import DEFAULT_RULES, run_gate
+from lmgauge.gate_rules import load_gate_rules
+from tests.reports_for_tests import ENVIRONMENT, make_report
+
+RULES = load_gate_rules(DEFAULT_RULES)
+
+
+def verdicts(comparison) -> dict:
+    rows = comparison.rows
+    return {(r.model, r.metric): r.verdict for r in rows.itertuples()}
+
+
+def test_the_same_code_twice_compares_as_same_and_passes():
+    comparison = compare(make_report(1), make_report(2), RULES)
+    assert set(verdicts(comparison).values()) == {"same"}
+    assert run_gate(make_report(1), make_report(2)).passed
+
+
+def test_same_code_false_alarm_rate_over_many_simulated_pairs():
+    failures = sum(
+        not run_gate(make_report(seed), make_report(seed + 1000)).passed for seed in range(40)
+    )
+    assert failures == 0, f"{failures} of 40 same-code pairs failed the gate"
+
+
+def test_a_real_slowdown_is_significant_and_fails_the_gate():
+    result = run_gate(make_report(1), make_report(2, slowdown=1.6))
+    found = verdicts(result.comparison)
+    assert found["gpt2", "decode_step_seconds"] == "worse"
+    assert found["gpt2", "ttft_seconds"] == "worse", "3 rounds that never overlap: p = 0.05"
+    row = result.failures.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
+    assert row.p_value < 1e-10 and 1.5 < row.ci_low < row.ci_high < 1.7
+    assert row.change == "1.6x slower"
+    assert not result.passed and "decode_step_seconds" in result.message()
+
+
+def test_a_small_change_is_same_and_a_faster_run_is_better():
+    found = verdicts(compare(make_report(1), make_report(2, slowdown=1.05), RULES))
+    assert found["gpt2", "decode_step_seconds"] == "same", "5 % is inside the 25 % tolerance"
+    found = verdicts(compare(make_report(1), make_report(2, slowdown=0.6), RULES))
+    assert found["gpt2", "decode_step_seconds"] == "better"
+
+
+def test_parameter_count_and_accuracy_changes_are_judged_in_the_same_table():
+    result = run_gate(make_report(1), make_report(2, parameters=124_439_809, accuracy=0.70))
+    found = verdicts(result.comparison)
+    assert found["gpt2", "parameters_total"] == "changed"
+    assert found["gpt2", "baseline_accuracy"] == "worse"
+    assert set(result.failures["metric"]) == {"parameters_total", "baseline_accuracy"}
+    small_drop = compare(make_report(1), make_report(2, accuracy=0.735), RULES)
+    assert verdicts(small_drop)["gpt2", "baseline_accuracy"] == "same"
+
+
+def test_busy_results_are_never_called_worse():
+    found = verdicts(compare(make_report(1), make_report(2, slowdown=1.6, busy=True), RULES))
+    assert found["gpt2", "decode_step_seconds"] == "too noisy"
+
+
+def test_another_machine_names_the_differences_and_raises_no_false_regression():
+    other = {**ENVIRONMENT, "cpu_model": "Intel Xeon", "cpu_cores_physical": 8}
+    new = make_report(2, slowdown=1.6, environment=other, matmul=3e11)
+    result = run_gate(make_report(1), new)
+    comparison = result.comparison
+    assert comparison.hardware == ["CPU model: AMD EPYC -> Intel Xeon", "physical cores: 2 -> 8"]
+    found = verdicts(comparison)
+    assert found["gpt2", "decode_step_seconds"] == "not comparable"
+    assert found["gpt2-medium / gpt2", "decode_step_seconds"] == "same", "both 1.6x slower"
+    assert found["gpt2", "parameters_total"] == "same"
+    assert result.passed
+    assert "machines differ" in render(comparison)
+
+
+def test_fewer_threads_is_a_setup_difference_whose_slowdown_fails_the_gate():
+    result = run_gate(make_report(1), make_report(2, slowdown=1.8, threads=1, matmul=0.7e11))
+    assert result.comparison.setup == ["threads: 2 -> 1"]
+    assert not result.passed
+
+
+def test_a_machine_that_slowed_down_by_itself_makes_slower_times_too_noisy():
+    comparison = compare(make_report(1), make_report(2, slowdown=1.6, matmul=1.0e11), RULES)
+    assert comparison.drift == ["matmul FLOP/s 1.4e+11 -> 1e+11 between the runs"]
+    assert verdicts(comparison)["gpt2", "decode_step_seconds"] == "too noisy"
+    faster_machine = compare(make_report(1), make_report(2, slowdown=1.6, matmul=2e11), RULES)
+    assert verdicts(faster_machine)["gpt2", "decode_step_seconds"] == "worse"
+
+
+def test_a_figure_missing_for_a_benched_model_fails_the_gate():
+    new = make_report(2)
+    new["results"] = [r for r in new["results"] if r["metric"] != "ttft_seconds"]
+    result = run_gate(make_report(1), new)
+    assert set(result.failures["verdict"]) == {"only in base"}
+    assert math.isnan(result.failures.iloc[0]["new"])
+
+
+@pytest.mark.parametrize("form", ["text", "markdown", "csv"])
+def test_every_format_renders(form):
+    text = render(compare(make_report(1), make_report(2, slowdown=1.6), RULES), form)
+    assert "decode_step_seconds" in text and "1.6x slower" in text
