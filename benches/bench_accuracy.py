@@ -17,7 +17,7 @@ from fixtures.quality import reinitialised, require_real_weights
 from lmgauge.baselines import CLASSIFIERS, fit_and_score
 from lmgauge.features import extract, poolings
 from lmgauge.finetune import FineTuneSettings, fine_tune
-from lmgauge.thresholds import find
+from lmgauge.thresholds import violation
 
 EVALUATED = ("validation", "test")
 CELLS = (("tn", 0, 0), ("fp", 0, 1), ("fn", 1, 0), ("tp", 1, 1))
@@ -103,9 +103,11 @@ def judge_frozen_baseline(loaded_model, polarity, features, thresholds, record) 
                         cell=cell,
                         **where,
                     )
-                threshold = find(thresholds, loaded_model.name, "baseline_accuracy", **where)
-                if threshold and not threshold.passes(accuracy):
-                    failures.append(threshold.explain(accuracy))
+                failure = violation(
+                    thresholds, loaded_model.name, "baseline_accuracy", accuracy, **where
+                )
+                if failure:
+                    failures.append(failure)
     assert not failures, "; ".join(failures)
 
 

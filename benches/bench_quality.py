@@ -16,14 +16,14 @@ import pytest
 
 from fixtures.quality import reinitialised, require_real_weights
 from lmgauge.diversity import distinct_n, mean_repetition_rate
-from lmgauge.known_answers import CONTINUATION_TOKENS, KNOWN_ANSWERS, answered, score
+from lmgauge.known_answers import ANSWERS, CONTINUATION_TOKENS, PROMPTS, answered, score
 from lmgauge.metrics import get_metric
 from lmgauge.models import SYNTHETIC
 from lmgauge.next_token import dissect
 from lmgauge.perplexity import perplexity
 from lmgauge.prompts import pad_token_id, prompt_ids
 from lmgauge.textgen import continue_texts
-from lmgauge.thresholds import find
+from lmgauge.thresholds import find, violation
 
 ANATOMY_PROMPT = "The capital of France is"
 COURSE_PROMPTS = (
@@ -42,14 +42,6 @@ PERPLEXITY_SENTENCES = 100
 SHUFFLED_SENTENCES = 32
 
 pytestmark = pytest.mark.causal_lm
-
-
-def judge(thresholds, loaded_model, metric: str, value: float, **params) -> str | None:
-    """Why `value` fails its threshold, or None when it passes or has no threshold."""
-    threshold = find(thresholds, loaded_model.name, metric, **params)
-    if threshold is None or threshold.passes(value):
-        return None
-    return threshold.explain(value)
 
 
 def control_escapes(thresholds, loaded_model, metric, control, real, **params) -> str | None:
@@ -111,8 +103,7 @@ def test_next_token_anatomy(loaded_model, record, record_text):
 
 def test_known_answers(loaded_model, thresholds, record, record_text):
     require_real_weights(loaded_model)
-    prompts = [prompt for prompt, _ in KNOWN_ANSWERS]
-    answers = [answer for _, answer in KNOWN_ANSWERS]
+    prompts, answers = list(PROMPTS), list(ANSWERS)
     continuations = continue_texts(loaded_model, prompts, CONTINUATION_TOKENS)
     for prompt, answer, text in zip(prompts, answers, continuations, strict=True):
         record_text("known_answers", text, prompt=prompt, expected=answer)
@@ -125,7 +116,7 @@ def test_known_answers(loaded_model, thresholds, record, record_text):
     missed = [
         p for p, a, t in zip(prompts, answers, continuations, strict=True) if not answered(t, a)
     ]
-    failure = judge(thresholds, loaded_model, "known_answer_accuracy", accuracy)
+    failure = violation(thresholds, loaded_model.name, "known_answer_accuracy", accuracy)
     assert failure is None, f"{failure}; missed: {missed}"
     escape = control_escapes(thresholds, loaded_model, "known_answer_accuracy", rotated, accuracy)
     assert escape is None, f"rotated answers: {escape}"
@@ -161,7 +152,7 @@ def test_perplexity(loaded_model, polarity, thresholds, record):
         split=PERPLEXITY_SPLIT,
         sentences=SHUFFLED_SENTENCES,
     ).value
-    failure = judge(thresholds, loaded_model, "perplexity", value, **where)
+    failure = violation(thresholds, loaded_model.name, "perplexity", value, **where)
     assert failure is None, failure
     escape = control_escapes(thresholds, loaded_model, "perplexity", control, value, **where)
     assert escape is None, f"shuffled words: {escape}"
@@ -221,8 +212,7 @@ def test_reinitialised_weights_fail_the_quality_thresholds(
     if None in guarded:
         pytest.skip(f"no known-answer or perplexity threshold for {loaded_model.name}")
     broken = reinitialised(loaded_model)
-    prompts = [prompt for prompt, _ in KNOWN_ANSWERS]
-    answers = [answer for _, answer in KNOWN_ANSWERS]
+    prompts, answers = list(PROMPTS), list(ANSWERS)
     accuracy = record(
         "control_known_answer_accuracy",
         score(continue_texts(broken, prompts, CONTINUATION_TOKENS), answers),

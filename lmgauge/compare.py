@@ -38,10 +38,6 @@ class Comparison:
     base_name: str
     new_name: str
 
-    @property
-    def machines_differ(self) -> bool:
-        return bool(self.hardware)
-
     def gate_failures(self) -> pd.DataFrame:
         return self.rows[self.rows["fails_gate"]]
 
@@ -67,16 +63,19 @@ def compare(
     setup, drift = setup_differences(base, new), speed_drift(base, new)
     unexplained = Drift() if setup else drift
     before, after = indexed(base), indexed(new)
+    cross_model: set[tuple] = set()
     if hardware:
-        before.update(cross_model_ratios(base))
-        after.update(cross_model_ratios(new))
+        for document, results in ((base, before), (new, after)):
+            ratios = cross_model_ratios(document)
+            results.update(ratios)
+            cross_model.update(ratios)
     benched_now = set(new.get("models", {}))
     rows = []
     for key in list(dict.fromkeys([*before, *after])):
         model, bench, metric, params = key
         old, fresh = before.get(key), after.get(key)
         shown = fresh or old
-        rule = CROSS_MODEL_RULE if " / " in model else rules.rule_for(metric, shown["unit"])
+        rule = CROSS_MODEL_RULE if key in cross_model else rules.rule_for(metric, shown["unit"])
         row = {
             "model": model, "bench": bench, "metric": metric, "params": params,
             "unit": shown["unit"], "direction": shown["direction"], "gated": rule.gated,

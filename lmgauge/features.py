@@ -15,6 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lmgauge.models import CAUSAL_LM
+from lmgauge.prompts import pad_token_id
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,7 @@ def extract(
     tokenizer, device = loaded_model.tokenizer, loaded_model.device
     base = loaded_model.model.base_model
     first, second = poolings(loaded_model.task)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    pad_token_id(tokenizer, loaded_model.model.config)
     tokenizer.padding_side = "right"
     texts = list(texts)
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]))

@@ -28,6 +28,8 @@ KNOWN_ANSWERS: tuple[tuple[str, str], ...] = (
     ("Romeo and Juliet was written by", "William"),
 )
 
+PROMPTS = tuple(prompt for prompt, _ in KNOWN_ANSWERS)
+ANSWERS = tuple(answer for _, answer in KNOWN_ANSWERS)
 CONTINUATION_TOKENS = 6
 
 

@@ -15,27 +15,17 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from lmgauge.report import read_report  # noqa: E402
+from lmgauge.report import read_report, values_by_model  # noqa: E402
 
 QUICK = {"batch": 1, "prompt_tokens": 128, "new_tokens": 32}
 VERDICT_COLOURS = {"worse": "tab:red", "better": "tab:green", "same": "tab:gray"}
 
 
-def values(document: dict, metric: str, **params) -> dict[str, float]:
-    """{model: value} of `metric` whose params include `params` (first match per model)."""
-    found: dict[str, float] = {}
-    for result in document["results"]:
-        wanted = all(result["params"].get(key) == value for key, value in params.items())
-        if result["metric"] == metric and wanted and result["model"]:
-            found.setdefault(result["model"], result["value"])
-    return found
-
-
 def scaling_chart(document: dict, path: Path) -> Path | None:
-    parameters = values(document, "parameters_total")
-    step = values(document, "decode_step_seconds", **QUICK)
-    peak = values(document, "forward_peak_bytes", seq_len=128)
-    weights = values(document, "weight_bytes")
+    parameters = values_by_model(document, "parameters_total")
+    step = values_by_model(document, "decode_step_seconds", **QUICK)
+    peak = values_by_model(document, "forward_peak_bytes", seq_len=128)
+    weights = values_by_model(document, "weight_bytes")
     models = [m for m in parameters if m in step]
     if not models:
         return None
@@ -81,8 +71,8 @@ def batch_chart(document: dict, path: Path) -> Path | None:
 
 
 def roofline_chart(document: dict, path: Path) -> Path | None:
-    measured = values(document, "decode_step_seconds", **QUICK)
-    bound = values(document, "decode_step_bound_seconds", **QUICK)
+    measured = values_by_model(document, "decode_step_seconds", **QUICK)
+    bound = values_by_model(document, "decode_step_bound_seconds", **QUICK)
     models = [m for m in measured if m in bound]
     if not models:
         return None

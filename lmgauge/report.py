@@ -157,6 +157,16 @@ def schema_problem(document: dict) -> str | None:
     return f"{where}: {error.message}"
 
 
+def values_by_model(document: dict, metric: str, **params) -> dict[str, float]:
+    """{model: value} of the first result of `metric` per model whose params include `params`."""
+    found: dict[str, float] = {}
+    for result in document["results"]:
+        wanted = all(result["params"].get(key) == value for key, value in params.items())
+        if result["metric"] == metric and wanted and result["model"]:
+            found.setdefault(result["model"], result["value"])
+    return found
+
+
 def report_filename(created: datetime, name: str | None) -> str:
     """`<UTC time>_<name>.json`, e.g. 20261123T120000Z_first.json; the name defaults to `run`."""
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in (name or "run"))

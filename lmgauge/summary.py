@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lmgauge.report import values_by_model
+
 QUICK_GENERATION = {"prompt_tokens": 128, "new_tokens": 32, "batch": 1}
 HEADLINES = {
     # column: (metric, params that must match, scale, format)
@@ -24,22 +26,14 @@ HEADLINES = {
 }
 
 
-def matches(result: dict, params: dict) -> bool:
-    return all(result["params"].get(key) == value for key, value in params.items())
-
-
 def headline_table(document: dict) -> pd.DataFrame:
     """One row per model, one column per headline figure found (the first match of each)."""
     rows = {}
     for name in document["models"]:
         row = {"weights": document["models"][name].get("weights", "")}
         for column, (metric, params, scale, form) in HEADLINES.items():
-            found = next(
-                (r for r in document["results"]
-                 if r["model"] == name and r["metric"] == metric and matches(r, params)),
-                None,
-            )  # fmt: skip
-            row[column] = form.format(found["value"] * scale) if found else ""
+            found = values_by_model(document, metric, **params).get(name)
+            row[column] = form.format(found * scale) if found is not None else ""
         rows[name] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
     return frame.loc[:, (frame != "").any(axis=0)]

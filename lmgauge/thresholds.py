@@ -77,3 +77,11 @@ def find(thresholds: list[Threshold], model: str, metric: str, **params) -> Thre
         if (threshold.model, threshold.metric, threshold.params) == (model, metric, params):
             return threshold
     return None
+
+
+def violation(thresholds: list[Threshold], model: str, metric: str, value: float, **params):
+    """Why `value` fails the threshold guarding it, or None when it passes or has none."""
+    threshold = find(thresholds, model, metric, **params)
+    if threshold is None or threshold.passes(value):
+        return None
+    return threshold.explain(value)
