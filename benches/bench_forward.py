@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmgauge.measure.rounds import cold_then_rounds
+from lmgauge.measure.rounds import run_rounds
 from lmgauge.measure.timing import timed_forward
 from lmgauge.prompts import context_shortfall, model_inputs
 from lmgauge.roofline import ROOF_BROKEN, ROOF_TOLERANCE, forward_bound_s, model_cost
@@ -15,7 +15,9 @@ SEQ_LENGTHS = [16, 128, pytest.param(512, marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("seq_len", SEQ_LENGTHS)
-def test_forward(loaded_model, benchmark, record, rounds, calibration, judge_timing, seq_len):
+def test_forward(
+    loaded_model, benchmark, record, round_policy, speed_probe, calibration, judge_timing, seq_len
+):
     model, device = loaded_model.model, loaded_model.device
     if reason := context_shortfall(loaded_model, seq_len):
         pytest.skip(reason)
@@ -25,11 +27,17 @@ def test_forward(loaded_model, benchmark, record, rounds, calibration, judge_tim
         return timed_forward(model, ids, mask, device)
 
     benchmark.group = f"forward seq_len={seq_len}"
-    cold, timed = cold_then_rounds(benchmark, forward, rounds + 2)
+    measured = run_rounds(
+        benchmark, forward, round_policy, lambda times: {"forward": times}, speed_probe.probe
+    )
+    timed = measured.results
     shape = {"batch": 1, "seq_len": seq_len}
-    record("cold_start_seconds", cold, **shape)
-    latency = record("forward_seconds", samples=timed, **shape)
-    record("sequences_per_second", samples=[1 / seconds for seconds in timed], **shape)
+    per_round = {"probe_seconds": measured.probe_seconds, "stopped": measured.stopped}
+    record("warmup_call_seconds", measured.warmup, **shape)
+    latency = record("forward_seconds", samples=timed, **per_round, **shape)
+    record(
+        "sequences_per_second", samples=[1 / seconds for seconds in timed], **per_round, **shape
+    )
     bound = forward_bound_s(
         model_cost(model, loaded_model.dtype, causal=False), 1, seq_len, calibration
     )

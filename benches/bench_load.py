@@ -11,8 +11,8 @@ from lmgauge.measure.timing import sample_seconds
 
 @pytest.mark.slow
 def test_cold_load(loaded_model, cold_loads, record, rounds):
-    """rounds + 2 fresh processes (5 by default), each loading the model once."""
-    runs = cold_loads(rounds + 2)
+    """`rounds` fresh processes (5 by default), each loading the model once."""
+    runs = cold_loads(rounds)
     loads = [run.load_s for run in runs]
     record("cold_load_seconds", samples=loads)
     imports = [run.import_s for run in runs]
@@ -33,7 +33,7 @@ def test_warm_load(loaded_model, rounds, record):
         gc.collect()
 
     load_once()
-    samples = sample_seconds(load_once, rounds + 2, loaded_model.device)
+    samples = sample_seconds(load_once, rounds, loaded_model.device)
     record("warm_load_seconds", samples=samples)
 
 
@@ -44,6 +44,6 @@ def test_tokenizer_load(loaded_model, rounds, record):
 
     extra = {"gguf_file": loaded_model.gguf_file} if loaded_model.gguf_file else {}
     samples = sample_seconds(
-        lambda: AutoTokenizer.from_pretrained(loaded_model.folder, **extra), rounds + 2
+        lambda: AutoTokenizer.from_pretrained(loaded_model.folder, **extra), rounds
     )
     record("tokenizer_load_seconds", samples=samples)

@@ -11,6 +11,7 @@ import sys
 
 from lmgauge import assets, builders, models
 from lmgauge.cache import cache_root
+from lmgauge.cli_ab import add_ab_commands
 from lmgauge.cli_reports import add_report_commands
 from lmgauge.errors import LmgaugeError
 
@@ -23,12 +24,20 @@ CONVERTED_MODELS = [
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    passed_on = argv[argv.index("--") + 1 :] if "--" in argv else []
+    argv = argv[: argv.index("--")] if "--" in argv else argv
     parser = build_parser()
     arguments = parser.parse_args(argv)
+    arguments.pytest_args = passed_on
     try:
         return arguments.handler(arguments)
     except LmgaugeError as error:
         print(f"lmgauge: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        print(f"lmgauge: cannot write or read{where}: {error.strerror or error}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lmgauge: interrupted", file=sys.stderr)
@@ -68,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("report", help="path of a JSON run report")
     show.set_defaults(handler=run_show)
     add_report_commands(commands)
+    add_ab_commands(commands)
     return parser
 
 

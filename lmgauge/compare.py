@@ -16,7 +16,8 @@ import pandas as pd
 
 from lmgauge.gate_rules import GateRules, Rule
 from lmgauge.hardware import Drift, hardware_differences, setup_differences, speed_drift
-from lmgauge.verdicts import judge
+from lmgauge.significance import testable
+from lmgauge.verdicts import judge, round_values
 
 CROSS_MODEL_RULE = Rule(relative=0.15, deterministic=True, reason="ratio of two models in one run")
 COLUMNS = [
@@ -78,8 +79,8 @@ def compare(
         rule = CROSS_MODEL_RULE if key in cross_model else rules.rule_for(metric, shown["unit"])
         row = {
             "model": model, "bench": bench, "metric": metric, "params": params,
-            "unit": shown["unit"], "direction": shown["direction"], "gated": rule.gated,
-            "tolerance": rule.tolerance(),
+            "unit": shown["unit"], "direction": shown["direction"],
+            "gated": can_fail(rule, old, fresh), "tolerance": rule.tolerance(),
         }  # fmt: skip
         if old is None or fresh is None:
             missing_now = fresh is None and model in benched_now
@@ -92,15 +93,27 @@ def compare(
                 ci_low=math.nan,
                 ci_high=math.nan,
                 verdict="only in new" if old is None else "only in base",
-                fails_gate=missing_now and rule.gated,
+                fails_gate=missing_now and row["gated"],
                 note="missing from a model that was benched" if missing_now else "",
             )
         else:
-            judgement = judge(old, fresh, rule, rules.alpha, bool(hardware), unexplained)
+            judgement = judge(
+                old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=not setup
+            )
             row.update(base=old["value"], new=fresh["value"], **asdict(judgement))
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return Comparison(frame, hardware, setup, list(drift.lines), base_name, new_name)
+
+
+def can_fail(rule: Rule, old: dict | None, fresh: dict | None) -> bool:
+    """Whether the figure is gated and can fail: a gated rule, and either a deterministic or
+    exact rule, or rounds to test on both sides. Other figures are shown, not counted gated."""
+    if not rule.gated:
+        return False
+    if rule.exact or rule.deterministic or old is None or fresh is None:
+        return True
+    return testable(round_values(old), round_values(fresh))
 
 
 def cross_model_ratios(document: dict) -> dict[tuple, dict]:

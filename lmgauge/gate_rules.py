@@ -6,7 +6,8 @@ both be exceeded; or `exact`: any change),
 whether the figure is `gated` (a change for the worse fails `lmgauge gate`), and whether it is
 `deterministic`: a figure without raw samples can only fail the gate when its rule says it is
 deterministic (memory peaks, counts, accuracy), because no significance test can be made.
-File versions: 1 (first).
+File versions: 1 (first); 2 adds `[paired]`: the tolerance of A/B runs judged pair by pair
+(lmgauge.paired).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import tomllib
 
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (1, 2)
 DEFAULT_ALPHA = 0.05
+DEFAULT_PAIRED_RELATIVE = 0.10
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Rule:
 class GateRules:
     rules: tuple[Rule, ...]
     alpha: float = DEFAULT_ALPHA
+    paired_relative: float = DEFAULT_PAIRED_RELATIVE
+    """A/B runs: a timing figure's mean per-pair change must exceed this (relative) to count."""
     fallback: Rule = Rule(relative=0.10, reason="no rule names this metric: compared, not gated")
     """Applies to a figure no rule matches."""
 
@@ -73,7 +77,8 @@ def load_gate_rules(path: Path) -> GateRules:
         raise ValueError(f"cannot read gate rules {path}: {error}") from None
     if document.get("version") not in SUPPORTED_VERSIONS:
         raise ValueError(
-            f"{path} has version {document.get('version')!r}; lmgauge reads gate rules version 1"
+            f"{path} has version {document.get('version')!r}; lmgauge reads gate rules "
+            f"versions {', '.join(map(str, SUPPORTED_VERSIONS))}"
         )
     rules = []
     for index, entry in enumerate(document.get("rule", [])):
@@ -93,4 +98,9 @@ def load_gate_rules(path: Path) -> GateRules:
                 }
             )
         )
-    return GateRules(tuple(rules), float(document.get("alpha", DEFAULT_ALPHA)))
+    paired = document.get("paired", {})
+    return GateRules(
+        tuple(rules),
+        float(document.get("alpha", DEFAULT_ALPHA)),
+        float(paired.get("relative", DEFAULT_PAIRED_RELATIVE)),
+    )

@@ -159,10 +159,10 @@ METRICS: dict[str, Metric] = {
             "key/value cache bytes per token of one sequence: 2 x layers x kv heads x head size x dtype bytes, checked against the measured cache",
         ),
         Metric(
-            "cold_start_seconds",
+            "warmup_call_seconds",
             "s",
             "lower",
-            "the first generate (or forward) call after loading, end to end; kept out of the timed rounds",
+            "the untimed first call of one latency measurement (the first generate or forward of that shape in the bench), end to end; the first call after loading only for a model's first measurement; kept out of the timed rounds",
         ),
         Metric(
             "ttft_seconds",
@@ -227,8 +227,8 @@ METRICS: dict[str, Metric] = {
         Metric(
             "hand_loop_ratio",
             "ratio",
-            "exact",
-            "median over paired rounds of (median generate decode step / median hand-loop step); 1.0 is perfect agreement",
+            "lower",
+            "median over paired rounds of (median generate decode step / median hand-loop step); 1.0 is perfect agreement, above 1 is generate's own per-step overhead; a timing, not a count",
         ),
         Metric(
             "forward_seconds",
@@ -281,8 +281,8 @@ METRICS: dict[str, Metric] = {
         Metric(
             "batch_saturation",
             "count",
-            "exact",
-            "smallest batch size whose throughput is within 10 % of the best measured",
+            "higher",
+            "smallest batch size whose throughput is within 10 % of the best measured; read from timings, so it can move between runs",
         ),
         Metric(
             "batch_out_of_memory",

@@ -15,9 +15,12 @@ from lmgauge import machine, models, runtime
 from lmgauge.data import EMBEDDED_DATASET
 from lmgauge.errors import LmgaugeError
 from lmgauge.gate import gate_summary, run_gate
+from lmgauge.journal import Journal, journal_path_of, read_events
 from lmgauge.measure.noise import NoiseMonitor
+from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.recording import RunRecorder
-from lmgauge.report import read_report, report_filename, write_atomic, write_text_atomic
+from lmgauge.recovery import check_writable, recover_folder, unique_report_path
+from lmgauge.report import read_report, write_atomic, write_text_atomic
 from lmgauge.summary import summary_markdown
 from lmgauge.text_tables import write_text_tables
 
@@ -31,14 +34,16 @@ class RunState:
     dtype: object
     threads: int
     dataset: str
-    rounds: int
+    round_policy: RoundPolicy
     report_dir: Path
     recorder: RunRecorder
-    load_average_start: list | None
     gate_base: tuple[str, dict] | None = None
+    slowdown: float = 0.0
     bench_items: int = 0
     report_path: Path | None = None
     gate_message: str | None = None
+    recovered: list[Path] | None = None
+    write_failure: str | None = None
 
 
 RUN_STATE = pytest.StashKey[RunState]()
@@ -84,8 +89,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--rounds",
         type=int,
-        default=3,
-        help="timed rounds of each latency measurement, after one untimed cold call (default: 3)",
+        default=RoundPolicy.min_rounds,
+        help="fewest timed rounds of each latency measurement, after one untimed warmup call; "
+        "more run until the median's 95 %% interval is narrow enough or --round-budget is "
+        "spent (default: %(default)s)",
+    )
+    group.addoption(
+        "--round-budget",
+        type=float,
+        default=RoundPolicy.budget_s,
+        metavar="SECONDS",
+        help="time one latency measurement may spend on rounds beyond --rounds "
+        "(default: %(default)s s)",
+    )
+    group.addoption(
+        "--inject-slowdown",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="validation aid: make every forward pass of every model this fraction slower "
+        "(busy-wait); recorded in the report. Used by `lmgauge gate-check`",
     )
     group.addoption(
         "--gate",
@@ -110,34 +133,41 @@ def pytest_configure(config: pytest.Config) -> None:
         threads = runtime.set_threads(
             runtime.default_threads() if options.threads is None else options.threads
         )
-        if options.rounds < 1:
-            raise ValueError(f"--rounds must be at least 1, got {options.rounds}.")
+        policy = RoundPolicy(min_rounds=options.rounds, budget_s=options.round_budget)
+        if not 0 <= options.inject_slowdown <= 10:
+            raise ValueError(
+                f"--inject-slowdown must be a fraction from 0 to 10, got {options.inject_slowdown}."
+            )
         gate_base = (options.gate, read_report(options.gate)) if options.gate else None
+        report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
-    report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
-    recorder = RunRecorder(
-        {
-            "models": [spec.name for spec in specs],
-            "device": str(device),
-            "dtype": options.dtype,
-            "threads": threads,
-            "dataset": options.dataset,
-        }
-    )
+    run_options = {
+        "models": [spec.name for spec in specs],
+        "device": str(device),
+        "dtype": options.dtype,
+        "threads": threads,
+        "dataset": options.dataset,
+        "rounds": options.rounds,
+        "round_budget_s": options.round_budget,
+    }
+    if options.inject_slowdown:
+        run_options["inject_slowdown"] = options.inject_slowdown
     config.stash[RUN_STATE] = RunState(
         specs={spec.name: spec for spec in specs},
         device=device,
         dtype=dtype,
         threads=threads,
         dataset=options.dataset,
-        rounds=options.rounds,
+        round_policy=policy,
         report_dir=report_dir,
-        recorder=recorder,
-        load_average_start=machine.load_average(),
+        recorder=RunRecorder(run_options),
         gate_base=gate_base,
+        slowdown=options.inject_slowdown,
     )
-    config.pluginmanager.register(OutcomeCollector(recorder), "lmgauge-outcomes")
+    config.pluginmanager.register(
+        OutcomeCollector(config.stash[RUN_STATE].recorder), "lmgauge-outcomes"
+    )
 
 
 def is_bench(item: pytest.Item) -> bool:
@@ -145,7 +175,26 @@ def is_bench(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    run_state(config).bench_items = sum(1 for item in items if is_bench(item))
+    """With benches to run: recover killed runs' journals, then open this run's journal, so
+    that an unwritable report folder stops the run (one sentence) before any model loads."""
+    state = run_state(config)
+    state.bench_items = sum(1 for item in items if is_bench(item))
+    if not state.bench_items or config.option.collectonly:
+        return
+    try:
+        check_writable(state.report_dir)
+        state.recovered = recover_folder(state.report_dir)
+        name = config.getoption("benchmark_save", None)
+        path = unique_report_path(state.report_dir, state.recorder.started, name)
+        state.recorder.journal = Journal(journal_path_of(path))
+    except LmgaugeError as error:
+        raise pytest.UsageError(str(error)) from None
+    state.report_path = path
+    state.recorder.start(
+        machine.environment(config.rootpath),
+        name=name,
+        load_average_start=machine.load_average(),
+    )
 
 
 @pytest.fixture
@@ -190,8 +239,14 @@ def bench_and_model(node: pytest.Item) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def rounds(request: pytest.FixtureRequest) -> int:
-    """Timed rounds per latency measurement (--rounds), after one untimed cold call."""
-    return run_state(request.config).rounds
+    """Fewest timed rounds per measurement (--rounds), after one untimed warmup call."""
+    return run_state(request.config).round_policy.min_rounds
+
+
+@pytest.fixture(scope="session")
+def round_policy(request: pytest.FixtureRequest) -> RoundPolicy:
+    """How many timed rounds a latency measurement takes (lmgauge.measure.rounds)."""
+    return run_state(request.config).round_policy
 
 
 @pytest.fixture
@@ -228,7 +283,7 @@ def _watch_noise(request: pytest.FixtureRequest):
     request.node.stash[NOISE_MONITOR] = monitor
     yield
     reading = monitor.stop()
-    recorder.noise.append({"test": request.node.nodeid, **asdict(reading), "busy": reading.busy})
+    recorder.noise_reading({"test": request.node.nodeid, **asdict(reading), "busy": reading.busy})
     if reading.busy:
         recorder.flag_test(request.node.nodeid, "busy")
 
@@ -252,40 +307,55 @@ class OutcomeCollector:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the report, its text tables and Markdown summary; judge the gate when asked."""
+    """Assemble the report from the journal and write it with its text tables and Markdown
+    summary; then judge the gate when asked and write the report again with its verdict. A
+    report that cannot be written leaves the journal for `lmgauge recover`."""
     config = session.config
     if RUN_STATE not in config.stash or config.option.collectonly:
         return
     state = run_state(config)
-    if not state.bench_items:
+    journal = state.recorder.journal
+    if not state.bench_items or journal is None:
         return
-    name = config.getoption("benchmark_save", None)
-    path = state.report_dir / report_filename(state.recorder.started, name)
-    tables = write_text_tables(state.recorder.texts, path)
+    journal.close()
+    path = state.report_path
+    recorder = RunRecorder.replay(read_events(journal.path))
+    name = recorder.run_facts.get("name")
     status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
-    document = state.recorder.document(
-        environment=machine.environment(config.rootpath),
-        status=status,
-        exit_status=int(exitstatus),
-        extra_run={
-            "name": name,
-            "load_average_start": state.load_average_start,
-            "load_average_end": machine.load_average(),
-            "text_tables": [table.name for table in tables],
-            "summary": summary_path(path).name,
-            "benchmark_json": saved_benchmark_json(config, name),
-            "gate": None,
-        },
-    )
-    if state.gate_base is not None:
-        base_path, base = state.gate_base
-        result = run_gate(base, document, base_name=base_path, new_name=path.name)
-        document["run"]["gate"] = gate_summary(result, base_path)
-        state.gate_message = result.message()
-        if not result.passed and session.exitstatus == 0:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    write_text_atomic(summary_markdown(document, path.name), summary_path(path))
-    state.report_path = write_atomic(document, path)
+    extra_run = {
+        "load_average_end": machine.load_average(),
+        "duration_s": round(state.recorder.elapsed_now(), 3),
+        "summary": summary_path(path).name,
+        "benchmark_json": saved_benchmark_json(config, name),
+        "gate": None,
+    }
+    try:
+        tables = write_text_tables(recorder.texts, path)
+        extra_run["text_tables"] = [table.name for table in tables]
+        document = recorder.document(status, int(exitstatus), extra_run)
+        write_atomic(document, path)
+        if state.gate_base is not None:
+            judge_gate(session, state, document, path)
+            write_atomic(document, path)
+        write_text_atomic(summary_markdown(document, path.name), summary_path(path))
+    except OSError as error:
+        state.write_failure = (
+            f"lmgauge could not write the run report {path} ({error.strerror}); every result "
+            f"is kept in {journal.path}: `lmgauge recover {path.parent}` makes the report."
+        )
+        state.report_path = None
+        return
+    journal.path.unlink(missing_ok=True)
+
+
+def judge_gate(session: pytest.Session, state: RunState, document: dict, path: Path) -> None:
+    """Judge the written run against the --gate base; a failed gate fails the session."""
+    base_path, base = state.gate_base
+    result = run_gate(base, document, base_name=base_path, new_name=path.name)
+    document["run"]["gate"] = gate_summary(result, base_path)
+    state.gate_message = result.message()
+    if not result.passed and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def summary_path(report_path: Path) -> Path:
@@ -306,7 +376,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if RUN_STATE not in config.stash:
         return
     state = run_state(config)
-    if state.report_path is not None:
+    for recovered in state.recovered or []:
+        terminalreporter.write_line(f"lmgauge: a killed run's journal became {recovered}")
+    if state.write_failure:
+        terminalreporter.write_line(state.write_failure)
+    if state.report_path is not None and state.bench_items:
         results = len(state.recorder.results)
         terminalreporter.write_sep("-", "lmgauge")
         terminalreporter.write_line(

@@ -10,6 +10,13 @@ Format history:
     Markdown summary beside the report), `benchmark_json` (pytest-benchmark's saved file of the
     same run) and `gate`; adds `calibration_end` (the roofs measured again at session end).
     A version-1 report is read as version 2 with those parts empty.
+  3 (lmgauge 0.3): results gain `rounds` (one value per timed round: the independent units
+    that significance tests and intervals use; empty when each sample is a round),
+    `probe_seconds` (the speed probe beside each round) and `stopped` (why the rounds
+    stopped); `run.status` may be `killed` (assembled from the journal of a run that died);
+    `cold_start_seconds` is renamed `warmup_call_seconds`. A version-2 report is read as
+    version 3: a pooled decode-step figure is split back into its rounds (new_tokens - 1 steps
+    each, in order), the rename is applied, the new fields are empty.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import statistics
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -26,8 +34,8 @@ from lmgauge.errors import ReportError
 from lmgauge.metrics import DIRECTIONS
 
 FORMAT = "lmgauge-run-report"
-SCHEMA_VERSION = 2
-SUPPORTED_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+SUPPORTED_VERSIONS = (1, 2, 3)
 REQUIRED_SECTIONS = ("run", "environment", "models", "metrics", "results")
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 
@@ -40,7 +48,9 @@ class Result:
     measurements `value` summarises (empty for counts), in `unit`; summary: their statistics
     (lmgauge.stats.summarize); flags: reasons to distrust the figure ("busy": other processes
     used the CPU meanwhile, "noisy": coefficient of variation above lmgauge.stats.CV_LIMIT);
-    test: the pytest node that recorded it.
+    test: the pytest node that recorded it; rounds: one value per timed round in `unit` (the
+    independent units a verdict judges), empty when every sample is a round; probe_seconds:
+    the speed probe's time beside each round (s); stopped: why the rounds stopped.
     """
 
     bench: str
@@ -54,6 +64,14 @@ class Result:
     summary: dict = field(default_factory=dict)
     flags: list = field(default_factory=list)
     test: str = ""
+    rounds: list = field(default_factory=list)
+    probe_seconds: list = field(default_factory=list)
+    stopped: str = ""
+
+    @property
+    def round_values(self) -> list:
+        """The per-round values a verdict judges: `rounds`, or the samples when each is a round."""
+        return self.rounds or self.samples
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -122,6 +140,8 @@ def validate(document: dict, path: Path | str = "report") -> dict:
         raise ReportError(f"{path} lacks the section(s) {', '.join(missing)}.")
     if version == 1:
         document = upgrade_from_1(document)
+    if document["schema_version"] == 2:
+        document = upgrade_from_2(document)
     problem = schema_problem(document)
     if problem:
         raise ReportError(f"{path}: {problem}.")
@@ -138,6 +158,33 @@ def upgrade_from_1(document: dict) -> dict:
         "calibration_end": document.get("calibration_end"),
         "texts": document.get("texts", []),
     }
+
+
+RENAMED_METRICS = {"cold_start_seconds": "warmup_call_seconds"}
+
+
+def upgrade_from_2(document: dict) -> dict:
+    """A version-2 document in version-3 shape (see the format history above)."""
+    results = []
+    for result in document["results"]:
+        result = {"rounds": [], "probe_seconds": [], "stopped": "", **result}
+        result["metric"] = RENAMED_METRICS.get(result["metric"], result["metric"])
+        if result["metric"] == "decode_step_seconds" and not result["rounds"]:
+            result["rounds"] = pooled_steps_to_rounds(result)
+        results.append(result)
+    metrics = {RENAMED_METRICS.get(name, name): entry for name, entry in document["metrics"].items()}
+    return {**document, "schema_version": 3, "results": results, "metrics": metrics}
+
+
+def pooled_steps_to_rounds(result: dict) -> list[float]:
+    """Median step of each round of a version-2 decode-step figure, whose samples are every
+    step of every round in order (new_tokens - 1 per round); [] when they do not divide."""
+    per_round = int(result["params"].get("new_tokens", 0)) - 1
+    samples = result["samples"]
+    if per_round < 1 or not samples or len(samples) % per_round:
+        return []
+    chunks = [samples[i : i + per_round] for i in range(0, len(samples), per_round)]
+    return [float(statistics.median(chunk)) for chunk in chunks]
 
 
 @functools.cache

@@ -1,15 +1,24 @@
 """The verdict on one figure measured in two runs: better, worse, same, too noisy, changed.
 
-A change counts only when it is beyond the figure's tolerance (lmgauge.gate_rules). With raw
-samples on both sides it must also be significant (one-sided Mann-Whitney U, p <= alpha) to be
-called better or worse; otherwise it is "too noisy". A figure without samples is called better
-or worse only when its rule says it is deterministic. A result flagged busy is never called
-better or worse. Exact figures (counts) are "same" or "changed".
+A change counts only when it is beyond the figure's tolerance (lmgauge.gate_rules). With
+per-round values on both sides it must also be significant (one-sided Mann-Whitney U over the
+rounds, p <= alpha) to be called better or worse; otherwise it is "too noisy". Rounds are the
+statistical unit: the steps of one round share the machine's state and are never pooled. A
+figure without rounds is called better or worse only when its rule says it is deterministic.
+Exact figures (counts) are "same" or "changed".
+
+Excuses have limits. They apply to timing figures only (times and throughputs), never to
+memory, counts, accuracy or perplexity. When the speed probe beside the rounds says the machine
+ran at another speed in the other run (more than DRIFT_TOLERANCE apart), the verdict is made on
+the normalised rounds (time / probe time), with the correction capped at EXCUSE_LIMIT; a
+result flagged busy, or one that moved the way the calibrated roofs moved, is "too noisy" only
+while its change is within EXCUSE_LIMIT. So drift can shrink a 2x change, never erase it.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from lmgauge.gate_rules import Rule
@@ -19,6 +28,11 @@ from lmgauge.significance import one_sided_p, ratio_interval, testable
 BETTER, WORSE, SAME, NOISY, CHANGED = "better", "worse", "same", "too noisy", "changed"
 NOT_COMPARABLE = "not comparable"
 NO_DRIFT = Drift()
+EXCUSE_LIMIT = 1.5
+"""The largest change (as a factor) that machine drift or a busy machine may explain: the
+largest drift measured on the shared 2-core VM within one session."""
+DRIFT_TOLERANCE = 0.10
+"""Speed-probe medians further apart than this (relative) mean the machine's speed moved."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +58,15 @@ def judge(
     alpha: float,
     machines_differ: bool = False,
     drift: Drift = NO_DRIFT,
+    normalize: bool = True,
 ) -> Judgement:
     """Compare one result of the base report with the same result of the new report.
 
     machines_differ: raw times and throughputs are not comparable at all. drift: how the
     machine's calibrated speed moved with nothing in the setup to explain it; a raw time or
-    throughput that moved the way the machine did is "too noisy", not better or worse."""
+    throughput that moved the way the machine did is "too noisy", not better or worse.
+    normalize: use the speed probe when the machine's speed moved (off when the setup differs,
+    e.g. threads, since the probe then moves with the setup, not with the machine)."""
     before, after = float(base["value"]), float(new["value"])
     ratio = after / before if before else math.nan
     change = describe_change(before, after, new["unit"], new["direction"], rule)
@@ -59,27 +76,76 @@ def judge(
         changed = rule.beyond(before, after) if rule.exact else before != after
         verdict = CHANGED if changed else SAME
         return Judgement(verdict, ratio, change, fails_gate=changed and rule.gated)
-    worse_if_greater = new["direction"] == "lower"
-    getting_worse = (after > before) == worse_if_greater
+    getting_worse = (after > before) == (new["direction"] == "lower")
+    timing = new["unit"] in MACHINE_BOUND_UNITS
+    base_rounds, new_rounds = round_values(base), round_values(new)
+    notes = []
+    probe_ratio = speed_ratio(base, new) if timing and normalize else 1.0
+    if abs(probe_ratio - 1) > DRIFT_TOLERANCE:
+        capped = min(max(probe_ratio, 1 / EXCUSE_LIMIT), EXCUSE_LIMIT)
+        base_rounds, new_rounds = normalized(base), normalized(new)
+        after = before * normalized_ratio(base, new, capped)
+        getting_worse = (after > before) == (new["direction"] == "lower")
+        notes.append(f"normalised by the speed probe (machine {probe_ratio:.2f}x as slow)")
     p_value = ci_low = ci_high = math.nan
-    if testable(base["samples"], new["samples"]):
-        p_value = one_sided_p(base["samples"], new["samples"], greater=after > before)
-        ci_low, ci_high = ratio_interval(base["samples"], new["samples"])
+    if testable(base_rounds, new_rounds):
+        p_value = one_sided_p(base_rounds, new_rounds, greater=after > before)
+        ci_low, ci_high = ratio_interval(base_rounds, new_rounds)
     stats = {"p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
     if not rule.beyond(before, after):
-        return Judgement(SAME, ratio, change, **stats)
-    if "busy" in base.get("flags", []) + new.get("flags", []):
-        return Judgement(NOISY, ratio, change, **stats, note="flagged busy")
-    machine_moved_too = drift.slower_in_new if getting_worse else drift.slower_in_base
-    if machine_moved_too and new["unit"] in MACHINE_BOUND_UNITS:
-        return Judgement(NOISY, ratio, change, **stats, note="the machine's own speed moved")
+        return Judgement(SAME, ratio, change, **stats, note="; ".join(notes))
+    factor = max(after / before, before / after) if before and after else math.inf
+    excuse = ""
+    if timing and "busy" in base.get("flags", []) + new.get("flags", []):
+        excuse = "flagged busy"
+    elif timing and (drift.slower_in_new if getting_worse else drift.slower_in_base):
+        excuse = "the machine's calibrated speed moved the same way"
+    if excuse and factor <= EXCUSE_LIMIT:
+        return Judgement(NOISY, ratio, change, **stats, note="; ".join([*notes, excuse]))
+    if excuse:
+        notes.append(f"{excuse}, but the change is beyond {EXCUSE_LIMIT}x")
+    note = "; ".join(notes)
     if math.isnan(p_value):
         if not rule.deterministic:
-            return Judgement(NOISY, ratio, change, **stats, note="no samples to test")
+            return Judgement(NOISY, ratio, change, **stats, note=note or "no rounds to test")
     elif p_value > alpha:
-        return Judgement(NOISY, ratio, change, **stats, note=f"p = {p_value:.3f} > {alpha}")
+        note = "; ".join([*notes, f"p = {p_value:.3f} > {alpha}"])
+        return Judgement(NOISY, ratio, change, **stats, note=note)
     verdict = WORSE if getting_worse else BETTER
-    return Judgement(verdict, ratio, change, **stats, fails_gate=verdict == WORSE and rule.gated)
+    return Judgement(
+        verdict, ratio, change, **stats, fails_gate=verdict == WORSE and rule.gated, note=note
+    )
+
+
+def round_values(result: dict) -> list:
+    """The per-round values of a result (its samples when each sample is a round)."""
+    return result.get("rounds") or result["samples"]
+
+
+def normalized(result: dict) -> list:
+    """Per-round values relative to the speed probe beside each round: time / probe time for
+    times, throughput x probe time for throughputs (dimensionless either way)."""
+    rounds, probes = round_values(result), result.get("probe_seconds") or []
+    if len(probes) != len(rounds):
+        return []
+    if result["unit"] == "s":
+        return [value / probe for value, probe in zip(rounds, probes)]
+    return [value * probe for value, probe in zip(rounds, probes)]
+
+
+def speed_ratio(base: dict, new: dict) -> float:
+    """Median probe time of the new run / of the base run (above 1: the machine was slower in
+    the new run); 1.0 when either result has no probes."""
+    if not base.get("probe_seconds") or not new.get("probe_seconds"):
+        return 1.0
+    return statistics.median(new["probe_seconds"]) / statistics.median(base["probe_seconds"])
+
+
+def normalized_ratio(base: dict, new: dict, capped_probe_ratio: float) -> float:
+    """new / base once the machine's speed is taken out, the correction capped: the raw ratio
+    divided by the probe ratio for times (multiplied for throughputs)."""
+    raw = float(new["value"]) / float(base["value"])
+    return raw / capped_probe_ratio if new["unit"] == "s" else raw * capped_probe_ratio
 
 
 def describe_change(before: float, after: float, unit: str, direction: str, rule: Rule) -> str:

@@ -5,7 +5,6 @@ import torch
 
 from lmgauge import stats
 from lmgauge.measure import generation, memory, noise
-from lmgauge.measure.rounds import cold_then_rounds
 
 
 def test_summarize_known_samples():
@@ -116,23 +115,3 @@ def test_noise_monitor_counts_only_other_processes(monkeypatch):
 def test_noise_monitor_does_not_judge_short_blocks():
     reading = noise.NoiseReading(None, None, foreign_cores=5.0, wall_s=0.01)
     assert not reading.busy
-
-
-class FakeBenchmark:
-    def __init__(self, disabled=False):
-        self.disabled = disabled
-        self.pedantic_rounds = None
-
-    def pedantic(self, function, rounds, iterations, warmup_rounds):
-        self.pedantic_rounds = rounds
-        for _ in range(rounds):
-            function()
-
-
-@pytest.mark.parametrize("disabled", [False, True])
-def test_cold_call_is_kept_out_of_the_rounds(disabled):
-    calls = iter(range(10))
-    benchmark = FakeBenchmark(disabled)
-    cold, timed = cold_then_rounds(benchmark, lambda: next(calls), 3)
-    assert cold == 0 and timed == [1, 2, 3]
-    assert benchmark.pedantic_rounds == (None if disabled else 3)

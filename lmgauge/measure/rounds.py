@@ -1,26 +1,136 @@
-"""Repeated measurement through pytest-benchmark's pedantic mode, with the cold call kept apart.
+"""Timed rounds that adapt, the way pyperf and pytest-benchmark do, with the warmup call kept apart.
 
-Takes the `benchmark` fixture as an argument, so the library itself needs no pytest import.
+One untimed warmup call first, then timed rounds: at least `min_rounds`, then more until the
+95 % interval of the median of every judged figure is within `width` of that median (relative
+half-width), or the round `budget_s` is spent, or `max_rounds` is reached. The result says
+which of these stopped it. A speed probe (lmgauge.measure.probe) is timed before every round.
+
+The interval is distribution-free: order statistics x(k) .. x(n-k+1) with the largest k whose
+binomial coverage is at least 95 %; such an interval exists from 6 rounds on, so with 5 rounds
+the stop test uses the whole range (coverage 93.75 %).
+
+Takes pytest-benchmark's `benchmark` fixture as an argument, so the library needs no pytest
+import; each round's wall time is handed to pytest-benchmark's statistics so that
+--benchmark-save stores the same rounds.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
 
 
-def cold_then_rounds(benchmark, function: Callable[[], object], rounds: int):
-    """Call `function` once (the cold start), then `rounds` times under pytest-benchmark.
+@dataclass(frozen=True)
+class RoundPolicy:
+    """min_rounds: fewest timed rounds; max_rounds: most; budget_s: seconds of rounds after
+    which no round starts once min_rounds are done (s); width: target relative half-width of
+    the median's 95 % interval (0.05 = the median is known within ±5 %)."""
 
-    Returns (cold result, list of the timed rounds' results). pytest-benchmark times each
-    round as a whole (its own JSON for --benchmark-save); `function` returns the detailed
-    measurements (e.g. a GenerationTiming) that lmgauge records. With --benchmark-disable the
-    rounds still run, untimed by pytest-benchmark, so lmgauge's report keeps its samples.
+    min_rounds: int = 5
+    max_rounds: int = 30
+    budget_s: float = 10.0
+    width: float = 0.05
+
+    def __post_init__(self):
+        if self.min_rounds < 1:
+            raise ValueError(f"--rounds must be at least 1, got {self.min_rounds}.")
+        if self.budget_s < 0:
+            raise ValueError(f"--round-budget must be 0 s or more, got {self.budget_s}.")
+
+
+@dataclass
+class Rounds:
+    """warmup: the warmup call's result; results: each timed round's result; probe_seconds:
+    the speed probe beside each round (s); round_seconds: each round's wall time (s);
+    stopped: why no further round ran."""
+
+    warmup: object
+    results: list
+    probe_seconds: list
+    round_seconds: list
+    stopped: str
+
+
+def median_interval(values) -> tuple[float, float]:
+    """Distribution-free interval of the median: (x(k), x(n-k+1)) with the largest k whose
+    coverage 1 - 2 * P(Binomial(n, 1/2) < k) is at least 95 %; the whole range below 6 values."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+    n, k = len(ordered), 1
+    while k < n // 2 and 1 - 2 * stats.binom.cdf(k, n, 0.5) >= CONFIDENCE:
+        k += 1
+    return float(ordered[k - 1]), float(ordered[n - k])
+
+
+def relative_half_width(values) -> float:
+    """Half the median's interval divided by the median (inf for fewer than 2 values)."""
+    if len(values) < 2:
+        return float("inf")
+    low, high = median_interval(values)
+    median = float(np.median(values))
+    return (high - low) / 2 / median if median else float("inf")
+
+
+def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) -> str:
+    """Why the rounds should stop now, or "" to run another."""
+    count = len(next(iter(judged.values()), []))
+    if count < policy.min_rounds:
+        return ""
+    widths = {name: relative_half_width(values) for name, values in judged.items()}
+    widest = max(widths.values(), default=0.0)
+    if widest <= policy.width:
+        return f"interval within ±{100 * widest:.1f} % after {count} rounds"
+    if count >= policy.max_rounds:
+        return f"max_rounds {policy.max_rounds} reached (widest ±{100 * widest:.1f} %)"
+    if spent_s >= policy.budget_s:
+        return f"budget {policy.budget_s:g} s spent after {count} rounds (widest ±{100 * widest:.1f} %)"
+    return ""
+
+
+def run_rounds(
+    benchmark,
+    function: Callable[[], object],
+    policy: RoundPolicy,
+    judged: Callable[[list], dict[str, list]],
+    probe: Callable[[], float] | None = None,
+) -> Rounds:
+    """Warmup call, then adaptive timed rounds of `function`.
+
+    judged(results) -> {figure: per-round values} names the figures whose intervals decide
+    when to stop (e.g. time to first token and the median decode step of each round).
     """
-    cold = function()
+    warmup = function()
+    results, probes, walls = [], [], []
+    started = time.perf_counter()
+    stopped = ""
+    while not stopped:
+        if probe is not None:
+            probes.append(probe())
+        round_started = time.perf_counter()
+        results.append(function())
+        walls.append(time.perf_counter() - round_started)
+        stopped = stop_reason(policy, judged(results), time.perf_counter() - started)
+    feed_pytest_benchmark(benchmark, walls)
+    return Rounds(warmup, results, probes, walls, stopped)
+
+
+def feed_pytest_benchmark(benchmark, round_seconds: list[float]) -> None:
+    """Give pytest-benchmark the timed rounds, as pedantic mode would have timed them.
+
+    pytest-benchmark's pedantic mode needs the round count up front; adaptive rounds do not know
+    it, so each round's wall time goes into the fixture's statistics directly (its
+    `_make_stats`, stable since pytest-benchmark 3). Nothing happens when the fixture is
+    disabled (--benchmark-disable) or absent."""
+    if benchmark is None:
+        return
+    benchmark._mode = "lmgauge adaptive rounds"
     if getattr(benchmark, "disabled", False):
-        return cold, [function() for _ in range(rounds)]
-    results = []
-    benchmark.pedantic(
-        lambda: results.append(function()), rounds=rounds, iterations=1, warmup_rounds=0
-    )
-    return cold, results
+        return
+    statistics = benchmark._make_stats(1)
+    for seconds in round_seconds:
+        statistics.update(seconds)

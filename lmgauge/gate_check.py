@@ -1,0 +1,132 @@
+"""How often does the gate err on this runner? Trials of same-code and slowed A/B runs.
+
+Each trial runs three sides interleaved on this machine: the base, the same code again, and the
+same code with every forward pass slowed by a known fraction (--inject-slowdown, a validation
+aid). The same-code pair measures false alarms, the slowed pair detections, both in A/B mode
+(lmgauge.paired) and in stored-baseline mode (lmgauge.gate on one report against another).
+Everything is written to gate-check.json after every trial, with the per-run values that the
+drift model of the simulation (lmgauge.gate_sim) is estimated from.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from lmgauge.ab_run import describe_failure, run_one
+from lmgauge.ab_sides import Side
+from lmgauge.errors import LmgaugeError
+from lmgauge.gate import run_gate
+from lmgauge.gate_rules import GateRules
+from lmgauge.report import read_report, write_text_atomic
+
+ROTATIONS = [("base", "same", "slow"), ("slow", "same", "base"), ("same", "slow", "base"),
+             ("base", "slow", "same")]  # fmt: skip
+"""Order of the three sides within each pair, rotated so that no side always runs first."""
+
+
+def trial_sides(slowdown: float, repository: Path) -> dict[str, Side]:
+    python = sys.executable
+    return {
+        "base": Side("base", "this checkout", python, repository),
+        "same": Side("same", "this checkout again", python, repository),
+        "slow": Side("slow", f"slowed by {slowdown:g}", python, repository,
+                     ("--inject-slowdown", str(slowdown))),  # fmt: skip
+    }
+
+
+def run_trial(sides, pytest_arguments, runs, out: Path) -> dict[str, list[dict]]:
+    """Per side, the report documents of its runs in pair order."""
+    documents: dict[str, list[dict]] = defaultdict(list)
+    number = 0
+    for pair in range(runs):
+        for label in ROTATIONS[pair % len(ROTATIONS)]:
+            number += 1
+            record = run_one(sides[label], pair, number, pytest_arguments, out)
+            if record.exit_status not in (0, 1) or record.report is None:
+                raise LmgaugeError(describe_failure(record))
+            documents[label].append(read_report(record.report))
+    return documents
+
+
+def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
+    """A/B and stored-baseline verdicts of one trial, per kind (same-code, slowed)."""
+    from lmgauge.ab_report import paired_rows
+
+    judged = {}
+    for kind, other in (("same", "same"), ("slowed", "slow")):
+        rows = paired_rows(documents["base"], documents[other], rules)
+        stored = []
+        for base, new in zip(documents["base"], documents[other]):
+            failures = run_gate(base, new, rules).failures
+            stored.append(sorted(f"{m} {x}" for m, x in zip(failures["model"], failures["metric"])))
+        judged[kind] = {
+            "ab_failures": [f"{r['model']} {r['metric']}" for r in rows if r["fails_gate"]],
+            "ab_ratios": {f"{r['model']} {r['metric']}": r["ratio"] for r in rows if r["gated"]},
+            "stored_failures": stored,
+        }
+    return judged
+
+
+def run_values(documents: dict[str, list[dict]]) -> dict:
+    """Per side and gated timing figure: each run's value and per-round values."""
+    values: dict = defaultdict(dict)
+    for label, runs in documents.items():
+        for document in runs:
+            for result in document["results"]:
+                if result["unit"] in ("s", "tokens/s") and result["bench"] == "generate":
+                    key = f"{result['model']} {result['metric']}"
+                    values[label].setdefault(key, []).append(
+                        {"value": result["value"], "rounds": result["rounds"] or result["samples"],
+                         "probe_seconds": result.get("probe_seconds", [])}  # fmt: skip
+                    )
+    return values
+
+
+def gate_check(pytest_arguments, trials, runs, slowdown, rules: GateRules, out: Path) -> str:
+    sides = trial_sides(slowdown, Path.cwd())
+    record = {"pytest_arguments": pytest_arguments, "runs": runs, "slowdown": slowdown,
+              "trials": []}  # fmt: skip
+    for trial in range(trials):
+        print(f"lmgauge gate-check: trial {trial + 1}/{trials}", flush=True)
+        documents = run_trial(sides, pytest_arguments, runs, out / f"trial-{trial + 1:02d}")
+        record["trials"].append({**judge_trial(documents, rules), "values": run_values(documents)})
+        write_text_atomic(json.dumps(record, indent=1) + "\n", out / "gate-check.json")
+    text = rates_text(record)
+    write_text_atomic(text, out / "gate-check.md")
+    return text
+
+
+def rates_text(record: dict) -> str:
+    """False-alarm and detection rates, per run and per figure, as Markdown."""
+    trials = record["trials"]
+    count = len(trials)
+    lines = [f"# Gate check: {count} trials, {record['runs']} runs a side, slowdown "
+             f"{record['slowdown']:g}", ""]  # fmt: skip
+    ab_false = sum(bool(t["same"]["ab_failures"]) for t in trials)
+    ab_found = sum(bool(t["slowed"]["ab_failures"]) for t in trials)
+    stored_same = [bool(f) for t in trials for f in t["same"]["stored_failures"]]
+    stored_slow = [bool(f) for t in trials for f in t["slowed"]["stored_failures"]]
+    lines += [
+        f"- A/B mode: false alarms {ab_false} of {count} same-code pairs; detections "
+        f"{ab_found} of {count} slowed pairs",
+        f"- stored-baseline mode (one report against one report): false alarms "
+        f"{sum(stored_same)} of {len(stored_same)}; detections {sum(stored_slow)} of "
+        f"{len(stored_slow)}",
+        "",
+        "| figure | same-code ratio (min..max) | A/B false alarms | slowed ratio (min..max) | "
+        "A/B detections |",
+        "|---|---|---|---|---|",
+    ]
+    for figure in sorted(trials[0]["same"]["ab_ratios"]):
+        same = [t["same"]["ab_ratios"].get(figure, float("nan")) for t in trials]
+        slow = [t["slowed"]["ab_ratios"].get(figure, float("nan")) for t in trials]
+        false = sum(figure in t["same"]["ab_failures"] for t in trials)
+        found = sum(figure in t["slowed"]["ab_failures"] for t in trials)
+        lines.append(
+            f"| {figure} | {min(same):.3f}..{max(same):.3f} | {false}/{count} | "
+            f"{min(slow):.3f}..{max(slow):.3f} | {found}/{count} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,67 @@
+"""Adaptive rounds: the warmup call apart, at least min_rounds, then stop on a narrow interval,
+the budget or max_rounds; pytest-benchmark gets the same rounds."""
+
+import numpy as np
+import pytest
+
+from lmgauge.measure.rounds import RoundPolicy, median_interval, relative_half_width, run_rounds
+
+
+class FakeStats:
+    def __init__(self):
+        self.durations = []
+
+    def update(self, duration):
+        self.durations.append(duration)
+
+
+class FakeBenchmark:
+    disabled = False
+
+    def __init__(self):
+        self.stats = FakeStats()
+
+    def _make_stats(self, iterations):
+        return self.stats
+
+
+def test_median_interval_has_95_percent_coverage_from_six_values_on():
+    assert median_interval([5, 1, 4, 2, 3]) == (1, 5), "5 values: the whole range (93.75 %)"
+    assert median_interval(range(1, 10)) == (2, 8), "9 values: x(2)..x(8), coverage 96.1 %"
+    rng = np.random.default_rng(0)
+    covered = sum(
+        low <= 0 <= high
+        for low, high in (median_interval(rng.normal(size=9)) for _ in range(4000))
+    )
+    assert 0.95 <= covered / 4000 <= 0.975
+
+
+def test_steady_rounds_stop_at_the_minimum_and_the_warmup_is_kept_apart():
+    calls = iter(range(100))
+    benchmark = FakeBenchmark()
+    measured = run_rounds(
+        benchmark, lambda: 10.0 + next(calls) * 1e-4, RoundPolicy(min_rounds=5),
+        judged=lambda values: {"x": values}, probe=lambda: 0.002,
+    )  # fmt: skip
+    assert measured.warmup == 10.0 and len(measured.results) == 5
+    assert measured.results[0] == pytest.approx(10.0001)
+    assert measured.probe_seconds == [0.002] * 5
+    assert "interval within" in measured.stopped
+    assert len(benchmark.stats.durations) == 5
+
+
+def test_noisy_rounds_run_on_until_max_rounds_or_the_budget():
+    rng = np.random.default_rng(1)
+    noisy = RoundPolicy(min_rounds=5, max_rounds=12, budget_s=60)
+    measured = run_rounds(None, lambda: rng.uniform(1, 3), noisy, lambda v: {"x": v})
+    assert len(measured.results) == 12 and "max_rounds 12" in measured.stopped
+    no_budget = RoundPolicy(min_rounds=5, max_rounds=30, budget_s=0)
+    measured = run_rounds(None, lambda: rng.uniform(1, 3), no_budget, lambda v: {"x": v})
+    assert len(measured.results) == 5 and "budget 0 s spent" in measured.stopped
+
+
+def test_relative_half_width_and_bad_policies():
+    assert relative_half_width([1.0]) == float("inf")
+    assert relative_half_width([0.9, 1.0, 1.0, 1.0, 1.1]) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="--rounds must be at least 1"):
+        RoundPolicy(min_rounds=0)
