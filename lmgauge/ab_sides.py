@@ -69,11 +69,11 @@ def check_python(path: str) -> str:
     if not os.access(path, os.X_OK) or Path(path).is_dir():
         raise LmgaugeError(f"python:{path} is not an executable Python interpreter.")
     probe = subprocess.run(
-        [path, "-c", "import torch, transformers, pytest_benchmark"],
+        [path, "-c", "import torch, transformers, pytest_benchmark; print('lmgauge-ok')"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    if probe.returncode:
-        last = (probe.stderr.strip().splitlines() or ["it failed"])[-1]
+    if probe.returncode or "lmgauge-ok" not in probe.stdout:
+        last = (probe.stderr.strip().splitlines() or ["it is not a working Python"])[-1]
         raise LmgaugeError(
             f"python:{path} cannot run the benches ({last}); install lmgauge's dependencies "
             f"into it (pip install -e .)."

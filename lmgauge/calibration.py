@@ -1,85 +1,99 @@
-"""In-session calibration of the device: memory bandwidth and matrix-multiply throughput.
+"""In-session calibration of the device: the memory-read roof and the prefill-shaped compute roof.
 
-These two numbers are the roofs of the roofline: decode at small batch cannot beat reading
-its weights at `bandwidth`, prefill cannot beat its FLOPs at `matmul_flops`. Both are measured
-with the device, dtype and thread count of the run, taking the best of several rounds (a roof
-is what the machine can reach).
+These are the roofs of the roofline, each shaped like the work it bounds:
+- memory: decode at small batch reads every weight once, so its roof is the best rate of
+  read-only kernels (`sum` and `amax` over a 256 MiB tensor: bytes read / s). What PyTorch's
+  own matrix-vector product (`mv`, the kernel a batch-1 decode step runs) reaches over a
+  256 MiB matrix is recorded beside it, not used as the roof.
+- compute: prefill runs matmuls of (prompt tokens x hidden) by (hidden x wider), so its roof is
+  the best FLOP/s of matmuls of those shapes (`PREFILL_SHAPES`: the MLP matmuls of a 128-token
+  prefill in GPT-2 small, GPT-2 medium and SmolLM2; larger ones on a GPU).
+Each is the best of several rounds (a roof is what the machine can reach), measured with the
+device, dtype and thread count of the run. On CUDA each sample is CUDA-event time over many
+iterations of the kernel.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from lmgauge.measure.timing import sample_seconds
+from lmgauge.measure.timing import kernel_seconds
 from lmgauge.runtime import dtype_name
+
+READ_KERNELS = ("sum", "amax")
+PREFILL_SHAPES = ((128, 768, 3072), (128, 1024, 4096), (128, 576, 1536))
+GPU_PREFILL_SHAPES = ((2048, 4096, 16384), (2048, 4096, 4096), (512, 4096, 4096))
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """bandwidth_bytes_per_s: bytes read plus written per second by a large tensor copy.
-    matmul_flops_per_s: floating-point operations per second of an n x n matmul (2 n^3 each)."""
+    """bandwidth_bytes_per_s: bytes read per second by the best read-only kernel
+    (`bandwidth_kernel`) over `read_bytes`; read_samples_s: seconds per call of each read
+    kernel; mv_bandwidth_bytes_per_s: matrix bytes read per second by torch.mv over a matrix of
+    `read_bytes`; matmul_flops_per_s: FLOP/s (2 m k n per product) of the best matmul of
+    `matmul_shape` (m, k, n) among the prefill shapes; matmul_samples_s: its seconds."""
 
     device: str
     dtype: str
     threads: int
     bandwidth_bytes_per_s: float
-    bandwidth_samples_s: list
-    copy_bytes: int
+    bandwidth_kernel: str
+    read_bytes: int
+    read_samples_s: dict
+    mv_bandwidth_bytes_per_s: float
+    mv_samples_s: list
     matmul_flops_per_s: float
+    matmul_shape: tuple
     matmul_samples_s: list
-    matmul_size: int
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def calibrate(device, dtype, rounds: int = 7, copy_mib: int = 256) -> Calibration:
-    """Measure copy bandwidth and matmul FLOP/s on `device` in `dtype`.
-
-    The matmul is timed at two sizes (1024 and 2048 on a CPU, 4096 and 8192 on a GPU) and the
-    faster size is kept: small sizes do not reach the roof on every machine.
-    """
+def calibrate(device, dtype, rounds: int = 7, read_mib: int = 256) -> Calibration:
+    """Measure the memory-read roof, torch.mv's bandwidth and the prefill-shaped matmul roof."""
     import torch
 
-    copy, moved = _copy_seconds(copy_mib, device, dtype, rounds)
-
+    elements = read_mib * 1024 * 1024 // dtype.itemsize
+    data = torch.ones(elements, dtype=dtype, device=device)
+    read = {
+        name: kernel_seconds(lambda kernel=getattr(torch, name): kernel(data), rounds, device)
+        for name in READ_KERNELS
+    }
+    kernel = min(read, key=lambda name: min(read[name]))
+    nbytes = elements * dtype.itemsize
+    columns = 4096
+    matrix = data.view(-1, columns)
+    vector = torch.ones(columns, dtype=dtype, device=device)
+    mv = kernel_seconds(lambda: torch.mv(matrix, vector), rounds, device)
+    del data, matrix
     best = None
-    for size in (4096, 8192) if device.type == "cuda" else (1024, 2048):
-        samples = _matmul_seconds(size, device, dtype, rounds)
-        if best is None or 2 * size**3 / min(samples) > 2 * best[0] ** 3 / min(best[1]):
-            best = (size, samples)
-    size, matmul = best
+    shapes = GPU_PREFILL_SHAPES if device.type == "cuda" else PREFILL_SHAPES
+    for m, k, n in shapes:
+        samples = _matmul_seconds(m, k, n, device, dtype, rounds)
+        flops = 2 * m * k * n / min(samples)
+        if best is None or flops > best[0]:
+            best = (flops, (m, k, n), samples)
     return Calibration(
         device=str(device),
         dtype=dtype_name(dtype),
         threads=torch.get_num_threads(),
-        bandwidth_bytes_per_s=moved / min(copy),
-        bandwidth_samples_s=copy,
-        copy_bytes=moved,
-        matmul_flops_per_s=2 * size**3 / min(matmul),
-        matmul_samples_s=matmul,
-        matmul_size=size,
+        bandwidth_bytes_per_s=nbytes / min(read[kernel]),
+        bandwidth_kernel=kernel,
+        read_bytes=nbytes,
+        read_samples_s=read,
+        mv_bandwidth_bytes_per_s=nbytes / min(mv),
+        mv_samples_s=mv,
+        matmul_flops_per_s=best[0],
+        matmul_shape=best[1],
+        matmul_samples_s=best[2],
     )
 
 
-def _matmul_seconds(size: int, device, dtype, rounds: int) -> list[float]:
+def _matmul_seconds(m: int, k: int, n: int, device, dtype, rounds: int) -> list[float]:
     import torch
 
-    left = torch.randn(size, size, device=device).to(dtype)
-    right = torch.randn(size, size, device=device).to(dtype)
+    left = torch.randn(m, k, device=device).to(dtype)
+    right = torch.randn(k, n, device=device).to(dtype)
     with torch.inference_mode():
-        left @ right
-        return sample_seconds(lambda: left @ right, rounds, device)
-
-
-def _copy_seconds(mib: int, device, dtype, rounds: int) -> tuple[list[float], int]:
-    """Seconds per copy of a `mib` MiB tensor, and the bytes each copy reads plus writes."""
-    import torch
-
-    elements = mib * 1024 * 1024 // dtype.itemsize
-    source = torch.ones(elements, dtype=dtype, device=device)
-    target = torch.empty_like(source)
-    target.copy_(source)
-    return sample_seconds(
-        lambda: target.copy_(source), rounds, device
-    ), 2 * elements * dtype.itemsize
+        return kernel_seconds(lambda: left @ right, rounds, device)

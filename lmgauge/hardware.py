@@ -60,7 +60,7 @@ def setup_differences(base: dict, new: dict) -> list[str]:
 
 
 SPEED_TOLERANCE = 0.10
-ROOFS = {"matmul FLOP/s": "matmul_flops_per_s", "copy bandwidth": "bandwidth_bytes_per_s"}
+ROOFS = {"matmul FLOP/s": "matmul_flops_per_s", "memory read bandwidth": "bandwidth_bytes_per_s"}
 
 
 @dataclass(frozen=True)

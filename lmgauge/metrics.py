@@ -84,13 +84,19 @@ METRICS: dict[str, Metric] = {
             "memory_bandwidth",
             "bytes/s",
             "higher",
-            "bytes read plus written per second copying a 256 MiB tensor on the run's device; best round (samples: every round)",
+            "the memory-read roof: bytes read per second by the best read-only kernel (sum or amax) over a 256 MiB tensor on the run's device; best round (samples: every round of that kernel)",
+        ),
+        Metric(
+            "mv_bandwidth",
+            "bytes/s",
+            "higher",
+            "matrix bytes read per second by torch.mv over a 256 MiB matrix (the kernel of a batch-1 decode step); recorded beside the roof, not used as one; best round",
         ),
         Metric(
             "matmul_throughput",
             "FLOP/s",
             "higher",
-            "floating-point operations per second of a square matmul in the run's dtype (2 n^3 per product); best round (samples: every round)",
+            "the compute roof: floating-point operations per second (2 m k n per product) of the best matmul among the MLP shapes of a 128-token prefill (lmgauge.calibration.PREFILL_SHAPES) in the run's dtype; best round (samples: every round)",
         ),
         Metric(
             "cold_load_seconds",

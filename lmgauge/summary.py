@@ -54,7 +54,7 @@ def summary_markdown(document: dict, report_name: str) -> str:
     calibration = document.get("calibration") or {}
     if calibration:
         lines.append(
-            f"- roofs: copy bandwidth {calibration['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s, "
+            f"- roofs: memory read {calibration['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s, "
             f"matmul {calibration['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s"
         )
     for key, label in (("benchmark_json", "pytest-benchmark file"), ("text_tables", "text tables")):

@@ -9,8 +9,8 @@ Exact figures (counts) are "same" or "changed".
 
 Excuses have limits. They apply to timing figures only (times and throughputs), never to
 memory, counts, accuracy or perplexity. When the speed probe beside the rounds says the machine
-ran at another speed in the other run (more than DRIFT_TOLERANCE apart), the verdict is made on
-the normalised rounds (time / probe time), with the correction capped at EXCUSE_LIMIT; a
+ran at another speed in the other run (more than DRIFT_TOLERANCE apart), the new run's rounds
+are divided by that speed ratio (times; multiplied for throughputs), capped at EXCUSE_LIMIT; a
 result flagged busy, or one that moved the way the calibrated roofs moved, is "too noisy" only
 while its change is within EXCUSE_LIMIT. So drift can shrink a 2x change, never erase it.
 """
@@ -83,8 +83,9 @@ def judge(
     probe_ratio = speed_ratio(base, new) if timing and normalize else 1.0
     if abs(probe_ratio - 1) > DRIFT_TOLERANCE:
         capped = min(max(probe_ratio, 1 / EXCUSE_LIMIT), EXCUSE_LIMIT)
-        base_rounds, new_rounds = normalized(base), normalized(new)
-        after = before * normalized_ratio(base, new, capped)
+        correction = 1 / capped if new["unit"] == "s" else capped
+        new_rounds = [value * correction for value in new_rounds]
+        after *= correction
         getting_worse = (after > before) == (new["direction"] == "lower")
         notes.append(f"normalised by the speed probe (machine {probe_ratio:.2f}x as slow)")
     p_value = ci_low = ci_high = math.nan
@@ -122,30 +123,12 @@ def round_values(result: dict) -> list:
     return result.get("rounds") or result["samples"]
 
 
-def normalized(result: dict) -> list:
-    """Per-round values relative to the speed probe beside each round: time / probe time for
-    times, throughput x probe time for throughputs (dimensionless either way)."""
-    rounds, probes = round_values(result), result.get("probe_seconds") or []
-    if len(probes) != len(rounds):
-        return []
-    if result["unit"] == "s":
-        return [value / probe for value, probe in zip(rounds, probes)]
-    return [value * probe for value, probe in zip(rounds, probes)]
-
-
 def speed_ratio(base: dict, new: dict) -> float:
     """Median probe time of the new run / of the base run (above 1: the machine was slower in
     the new run); 1.0 when either result has no probes."""
     if not base.get("probe_seconds") or not new.get("probe_seconds"):
         return 1.0
     return statistics.median(new["probe_seconds"]) / statistics.median(base["probe_seconds"])
-
-
-def normalized_ratio(base: dict, new: dict, capped_probe_ratio: float) -> float:
-    """new / base once the machine's speed is taken out, the correction capped: the raw ratio
-    divided by the probe ratio for times (multiplied for throughputs)."""
-    raw = float(new["value"]) / float(base["value"])
-    return raw / capped_probe_ratio if new["unit"] == "s" else raw * capped_probe_ratio
 
 
 def describe_change(before: float, after: float, unit: str, direction: str, rule: Rule) -> str:

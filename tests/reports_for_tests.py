@@ -28,26 +28,35 @@ def make_report(
     environment: dict | None = None,
     matmul: float = 1.4e11,
     busy: bool = False,
+    machine: float = 1.0,
+    memory: float = 1.0,
+    rounds: int = 5,
 ) -> dict:
-    """A two-model report: decode steps (93 samples), TTFT (3 rounds), a parameter count, a
-    memory peak and an accuracy, with seeded noise of about 5 %."""
+    """A two-model report: decode steps (5 rounds of 31 steps), TTFT (5 rounds) with a speed
+    probe beside each round, a parameter count, a memory peak and an accuracy. Noise: the whole
+    run drifts by about 2 % and each round by about 3 %; `machine` slows the machine (times and
+    probes alike), `slowdown` the code (times only), `memory` the memory peak."""
     rng = np.random.default_rng(seed)
     recorder = RunRecorder({"models": ["gpt2", "gpt2-medium"], "device": "cpu",
                             "dtype": "float32", "threads": threads, "dataset": "d"})  # fmt: skip
+    run = machine * np.exp(rng.normal(0, 0.02))
     for model, step in (("gpt2", 0.055), ("gpt2-medium", 0.118)):
         recorder.model_loaded(model, {"name": model, "weights": "synthetic"})
-        steps = rng.normal(step * slowdown, step * 0.05, 93)
-        ttft = rng.normal(0.3 * slowdown, 0.015, 3)
-        recorder.record("generate", model, "decode_step_seconds", samples=steps, test=model,
-                        **GENERATION)  # fmt: skip
-        recorder.record("generate", model, "ttft_seconds", samples=ttft, test=model, **GENERATION)
+        levels = run * slowdown * np.exp(rng.normal(0, 0.03, rounds))
+        steps = [rng.normal(step * level, step * 0.05, 31) for level in levels]
+        probes = list(0.004 * machine * np.exp(rng.normal(0, 0.01, rounds)))
+        recorder.record("generate", model, "decode_step_seconds",
+                        samples=np.concatenate(steps), rounds=[np.median(s) for s in steps],
+                        probe_seconds=probes, test=model, **GENERATION)  # fmt: skip
+        recorder.record("generate", model, "ttft_seconds", samples=0.3 * levels,
+                        probe_seconds=probes, test=model, **GENERATION)  # fmt: skip
         recorder.record("params", model, "parameters_total", parameters, test=model)
-        recorder.record("memory", model, "forward_peak_bytes", 6e7 * rng.normal(1, 0.01),
+        recorder.record("memory", model, "forward_peak_bytes", 6e7 * memory * rng.normal(1, 0.01),
                         test=model, batch=1, seq_len=128)  # fmt: skip
         if busy:
             recorder.flag_test(model, "busy")
     recorder.record("accuracy", "gpt2", "baseline_accuracy", accuracy, test="a", split="test")
-    recorder.calibration = {"matmul_flops_per_s": matmul, "bandwidth_bytes_per_s": 2e10}
+    recorder.set_calibration({"matmul_flops_per_s": matmul, "bandwidth_bytes_per_s": 2e10})
     document = recorder.document(
         environment=environment or ENVIRONMENT, status="passed", exit_status=0, extra_run={}
     )

@@ -24,22 +24,24 @@ def test_the_same_code_twice_compares_as_same_and_passes():
     assert run_gate(make_report(1), make_report(2)).passed
 
 
-def test_same_code_false_alarm_rate_over_many_simulated_pairs():
-    failures = sum(
-        not run_gate(make_report(seed), make_report(seed + 1000)).passed for seed in range(40)
-    )
-    assert failures == 0, f"{failures} of 40 same-code pairs failed the gate"
-
-
-def test_a_real_slowdown_is_significant_and_fails_the_gate():
+def test_a_real_slowdown_is_significant_over_rounds_and_fails_the_gate():
     result = run_gate(make_report(1), make_report(2, slowdown=1.6))
     found = verdicts(result.comparison)
     assert found["gpt2", "decode_step_seconds"] == "worse"
-    assert found["gpt2", "ttft_seconds"] == "worse", "3 rounds that never overlap: p = 0.05"
+    assert found["gpt2", "ttft_seconds"] == "worse"
     row = result.failures.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
-    assert row.p_value < 1e-10 and 1.5 < row.ci_low < row.ci_high < 1.7
-    assert row.change == "1.6x slower"
+    assert row.p_value == pytest.approx(1 / 252), "5 rounds a side that never overlap"
+    assert 1.4 < row.ci_low < row.ci_high < 1.8
+    assert row.change.endswith("x slower")
     assert not result.passed and "decode_step_seconds" in result.message()
+
+
+def test_steps_of_one_round_are_not_independent_evidence():
+    """A run 10 % slower as a whole: pooled steps would give p < 1e-10; rounds cannot go
+    below 1/252 with 5 a side, and the change is inside the tolerance anyway."""
+    comparison = compare(make_report(1), make_report(2, slowdown=1.1), RULES)
+    row = comparison.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
+    assert row.p_value >= 1 / 252 and row.verdict == "same"
 
 
 def test_a_small_change_is_same_and_a_faster_run_is_better():
@@ -59,9 +61,34 @@ def test_parameter_count_and_accuracy_changes_are_judged_in_the_same_table():
     assert verdicts(small_drop)["gpt2", "baseline_accuracy"] == "same"
 
 
-def test_busy_results_are_never_called_worse():
-    found = verdicts(compare(make_report(1), make_report(2, slowdown=1.6, busy=True), RULES))
-    assert found["gpt2", "decode_step_seconds"] == "too noisy"
+def test_busy_excuses_only_timing_and_only_up_to_its_limit():
+    busy_slower = verdicts(compare(make_report(1), make_report(2, slowdown=1.3, busy=True), RULES))
+    assert busy_slower["gpt2", "decode_step_seconds"] == "too noisy"
+    twice = verdicts(compare(make_report(1), make_report(2, slowdown=2.0, busy=True), RULES))
+    assert twice["gpt2", "decode_step_seconds"] == "worse", "a busy flag cannot erase 2x"
+    memory = compare(make_report(1), make_report(2, memory=2.0, busy=True), RULES)
+    assert verdicts(memory)["gpt2", "forward_peak_bytes"] == "worse", "memory is not load-bound"
+
+
+def test_a_drifted_machine_is_normalised_by_the_probe_but_cannot_hide_2x():
+    drifted = compare(make_report(1), make_report(2, machine=1.35), RULES)
+    row = drifted.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
+    assert row.verdict == "same" and "normalised by the speed probe" in row.note
+    real = verdicts(compare(make_report(1), make_report(2, machine=1.35, slowdown=1.6), RULES))
+    assert real["gpt2", "decode_step_seconds"] == "worse"
+    huge_drift = verdicts(compare(make_report(1), make_report(2, machine=2.5), RULES))
+    assert huge_drift["gpt2", "decode_step_seconds"] == "worse", "correction capped at 1.5x"
+
+
+def test_a_gated_figure_that_cannot_fail_is_not_counted_gated():
+    base, new = make_report(1), make_report(2)
+    for document in (base, new):
+        for result in document["results"]:
+            if result["metric"] == "ttft_seconds":
+                result["samples"], result["rounds"] = [], []
+    rows = compare(base, new, RULES).rows
+    assert not rows.query("metric == 'ttft_seconds'")["gated"].any()
+    assert rows.query("metric == 'decode_step_seconds'")["gated"].all()
 
 
 def test_another_machine_names_the_differences_and_raises_no_false_regression():
@@ -85,11 +112,13 @@ def test_fewer_threads_is_a_setup_difference_whose_slowdown_fails_the_gate():
 
 
 def test_a_machine_that_slowed_down_by_itself_makes_slower_times_too_noisy():
-    comparison = compare(make_report(1), make_report(2, slowdown=1.6, matmul=1.0e11), RULES)
+    comparison = compare(make_report(1), make_report(2, slowdown=1.3, matmul=1.0e11), RULES)
     assert comparison.drift == ["matmul FLOP/s 1.4e+11 -> 1e+11 between the runs"]
     assert verdicts(comparison)["gpt2", "decode_step_seconds"] == "too noisy"
-    faster_machine = compare(make_report(1), make_report(2, slowdown=1.6, matmul=2e11), RULES)
+    faster_machine = compare(make_report(1), make_report(2, slowdown=1.3, matmul=2e11), RULES)
     assert verdicts(faster_machine)["gpt2", "decode_step_seconds"] == "worse"
+    beyond = compare(make_report(1), make_report(2, slowdown=2.0, matmul=1.0e11), RULES)
+    assert verdicts(beyond)["gpt2", "decode_step_seconds"] == "worse"
 
 
 def test_a_figure_missing_for_a_benched_model_fails_the_gate():
@@ -103,4 +132,4 @@ def test_a_figure_missing_for_a_benched_model_fails_the_gate():
 @pytest.mark.parametrize("form", ["text", "markdown", "csv"])
 def test_every_format_renders(form):
     text = render(compare(make_report(1), make_report(2, slowdown=1.6), RULES), form)
-    assert "decode_step_seconds" in text and "1.6x slower" in text
+    assert "decode_step_seconds" in text and "x slower" in text

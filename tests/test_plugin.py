@@ -26,8 +26,9 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
 ):
     models = f"{tiny_gpt2_dir},{tiny_bert_dir}"
     result, reports = run_benches(
-        pytester, "-m", "not slow", "--models", models, "--threads", "1", "--rounds", "2"
-    )
+        pytester, "-m", "not slow", "--models", models, "--threads", "1", "--rounds", "2",
+        "--round-budget", "0",
+    )  # fmt: skip
     assert result.ret == 0, result.stdout.str()[-3000:]
     (report,) = reports
     assert report["run"]["status"] == "passed" and report["run"]["max_models_resident"] == 1
@@ -48,22 +49,37 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
     assert len(outputs) == 5 * (1 + 4), "5 course prompts, greedy and 4 temperatures"
     steps = [r for r in report["results"] if r["metric"] == "decode_step_seconds"]
     assert steps and all(r["summary"]["n"] == 2 * 31 for r in steps), "2 rounds x 31 steps"
+    assert all(len(r["rounds"]) == 2 == len(r["probe_seconds"]) for r in steps)
+    assert all("after 2 rounds" in r["stopped"] for r in steps), "interval or budget"
+    assert not list((pytester.path / "reports").glob("*.jsonl")), "journal removed at the end"
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("no published parameter count" in message for message in skips)
 
 
 def test_slow_tier_on_a_tiny_model(pytester, tiny_gpt2_dir):
     result, (report,) = run_benches(
-        pytester, "-m", "slow", "--models", str(tiny_gpt2_dir), "--rounds", "1"
+        pytester, "-m", "slow", "--models", str(tiny_gpt2_dir), "--rounds", "1", "--round-budget", "0"
     )
     assert result.ret == 0, result.stdout.str()[-3000:]
     metrics = {r["metric"]: r for r in report["results"]}
-    assert len(metrics["cold_load_seconds"]["samples"]) == 3
+    assert len(metrics["cold_load_seconds"]["samples"]) == 1, "--rounds fresh processes"
     assert metrics["resident_overhead_ratio"]["value"] > 0.9
     assert metrics["largest_batch_that_fit"]["value"] == 16
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("holds 256 positions" in message for message in skips)
     assert any("too short for a 5 % comparison" in message for message in skips)
+
+
+def test_an_unwritable_report_folder_stops_the_run_before_any_model_loads(pytester, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = pytester.runpytest_subprocess(
+        PARAMS_BENCH, "--models", "gpt2", "--report-dir", str(blocker / "reports"),
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*cannot write run reports to*choose a writable folder*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
 def test_unknown_model_is_a_usage_error_listing_known_models(pytester):

@@ -87,14 +87,39 @@ def test_report_filename_is_sortable_and_safe():
     assert report_filename(moment, None) == "20261123T120005Z_run.json"
 
 
-def test_a_version_1_report_still_loads_as_version_2(tmp_path):
+def old_document(version: int) -> dict:
+    """A current document taken back to `version`: the fields later versions added removed."""
     document = sample_document()
-    document["schema_version"] = 1
-    for key in ("texts", "calibration_end"):
-        del document[key]
-    loaded = read_report(write_atomic(document, tmp_path / "old.json"))
-    assert loaded["schema_version"] == 2 and loaded["texts"] == []
+    document["schema_version"] = version
+    for result in document["results"]:
+        for key in ("rounds", "probe_seconds", "stopped"):
+            del result[key]
+    if version == 1:
+        for key in ("texts", "calibration_end"):
+            del document[key]
+    return document
+
+
+def test_a_version_1_report_still_loads_as_the_current_version(tmp_path):
+    loaded = read_report(write_atomic(old_document(1), tmp_path / "old.json"))
+    assert loaded["schema_version"] == SCHEMA_VERSION == 3 and loaded["texts"] == []
     assert loaded["run"]["gate"] is None and loaded["calibration_end"] is None
+    assert loaded["results"][0]["rounds"] == []
+
+
+def test_a_version_2_report_gets_its_decode_steps_back_as_rounds_and_the_rename(tmp_path):
+    document = old_document(2)
+    steps = [0.05] * 31 + [0.06] * 31 + [0.07] * 31
+    for metric, samples in (("decode_step_seconds", steps), ("cold_start_seconds", [1.0])):
+        document["results"].append(
+            {"bench": "generate", "model": "gpt2", "metric": metric, "value": 0.06,
+             "unit": "s", "direction": "lower", "samples": samples,
+             "params": {"batch": 1, "prompt_tokens": 128, "new_tokens": 32}}  # fmt: skip
+        )
+    loaded = read_report(write_atomic(document, tmp_path / "v2.json"))
+    step, warmup = loaded["results"][1:]
+    assert step["rounds"] == [0.05, 0.06, 0.07], "31 steps a round, in order"
+    assert warmup["metric"] == "warmup_call_seconds"
 
 
 def test_a_report_breaking_the_schema_says_where(tmp_path):

@@ -64,10 +64,19 @@ def test_model_cost_counts_the_tied_head(tiny_gpt2_dir):
     assert cost.weight_bytes == 4 * cost.matmul_parameters
 
 
-def test_calibration_reports_positive_roofs():
-    measured = calibrate(torch.device("cpu"), torch.float32, rounds=2, copy_mib=8)
-    assert measured.bandwidth_bytes_per_s > 0 and measured.matmul_flops_per_s > 0
-    assert len(measured.bandwidth_samples_s) == 2 and measured.matmul_size in (1024, 2048)
+def test_calibration_takes_the_best_read_kernel_and_the_best_prefill_shape(monkeypatch):
+    """Scripted kernel times: amax beats sum, the second prefill shape is the fastest."""
+    from lmgauge import calibration
+
+    script = iter([[0.02, 0.03], [0.01, 0.04], [0.05, 0.06], [1.0], [0.1], [1.0]])
+    monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))
+    measured = calibrate(torch.device("cpu"), torch.float32, rounds=2, read_mib=8)
+    assert measured.bandwidth_kernel == "amax"
+    assert measured.bandwidth_bytes_per_s == pytest.approx(8 * 2**20 / 0.01)
+    assert measured.mv_bandwidth_bytes_per_s == pytest.approx(8 * 2**20 / 0.05)
+    m, k, n = calibration.PREFILL_SHAPES[1]
+    assert measured.matmul_shape == (m, k, n)
+    assert measured.matmul_flops_per_s == pytest.approx(2 * m * k * n / 0.1)
 
 
 def test_prompts_have_exact_lengths_and_left_padding(tiny_gpt2_dir):

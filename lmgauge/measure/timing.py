@@ -44,6 +44,30 @@ def sample_seconds(function: Callable[[], object], rounds: int, device=None) -> 
     return samples
 
 
+def kernel_seconds(
+    function: Callable[[], object], rounds: int, device=None, gpu_iterations: int = 20
+) -> list[float]:
+    """Seconds per call of a short kernel, one sample per round, after one untimed call.
+
+    On CUDA a sample is the CUDA-event time of `gpu_iterations` calls divided by their number
+    (a single launch is too short for a host clock); on the CPU one call's wall time."""
+    function()
+    if getattr(device, "type", "cpu") != "cuda":
+        return sample_seconds(function, rounds, device)
+    import torch
+
+    samples = []
+    for _ in range(rounds):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(gpu_iterations):
+            function()
+        end.record()
+        end.synchronize()
+        samples.append(start.elapsed_time(end) / 1e3 / gpu_iterations)
+    return samples
+
+
 def timed_forward(model, input_ids, attention_mask, device=None) -> float:
     """Wall time in seconds of one forward pass under torch.inference_mode()."""
     import torch

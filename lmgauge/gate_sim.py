@@ -1,0 +1,88 @@
+"""A noise model of timing on a shared machine, estimated from real runs, and the gate's error
+rates on runs simulated from it.
+
+Independent noise hides the fault that matters: rounds of one run share the machine's state.
+The model has three layers, all on the log scale (a value of 0.05 is about 5 %):
+  pair_drift: the machine's speed around the time of one pair of runs (both runs share it);
+  run_drift: one run's speed around its pair's;
+  round_noise: one round's time around its run's.
+A run's value is the median of its rounds. `lmgauge gate-check` estimates the three from
+same-code runs; the simulation then judges many pairs with the same code the gate uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lmgauge.gate_rules import GateRules
+from lmgauge.paired import WORSE, judge_paired
+from lmgauge.verdicts import judge
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    """Standard deviations of log time: pair_drift, run_drift, round_noise (see module doc);
+    rounds: timed rounds per run."""
+
+    pair_drift: float
+    run_drift: float
+    round_noise: float
+    rounds: int = 5
+
+
+def estimate(base_runs: list[list[list[float]]], same_runs: list[list[list[float]]]) -> NoiseModel:
+    """The noise model of one figure from same-code trials: per trial, per side, each run's
+    per-round values (seconds), runs in pair order."""
+    round_logs, pair_diffs, pair_levels = [], [], []
+    for base_trial, same_trial in zip(base_runs, same_runs):
+        for base_rounds, same_rounds in zip(base_trial, same_trial):
+            for rounds in (base_rounds, same_rounds):
+                logs = np.log(rounds)
+                round_logs.extend(logs - np.median(logs))
+            base_level, same_level = np.log(np.median(base_rounds)), np.log(np.median(same_rounds))
+            pair_diffs.append(same_level - base_level)
+            pair_levels.append((same_level + base_level) / 2)
+    rounds = len(base_runs[0][0])
+    round_noise = float(np.std(round_logs, ddof=1))
+    median_noise = 1.2533 * round_noise / math.sqrt(rounds)
+    run_drift = math.sqrt(max(np.var(pair_diffs, ddof=1) / 2 - median_noise**2, 0.0))
+    pair_drift = math.sqrt(max(np.var(pair_levels, ddof=1) - np.var(pair_diffs, ddof=1) / 4, 0.0))
+    return NoiseModel(pair_drift, run_drift, round_noise, rounds)
+
+
+def simulated_rounds(model: NoiseModel, rng, level: float, factor: float) -> np.ndarray:
+    """One run's per-round times around exp(level), slowed by `factor`."""
+    run = level + rng.normal(0, model.run_drift)
+    return factor * np.exp(run + rng.normal(0, model.round_noise, model.rounds))
+
+
+def ab_fails(model: NoiseModel, rng, pairs: int, factor: float, rules: GateRules) -> bool:
+    """Whether one simulated A/B comparison (pairs interleaved runs a side) fails the gate."""
+    base, new = [], []
+    for _ in range(pairs):
+        level = rng.normal(0, model.pair_drift)
+        base.append(float(np.median(simulated_rounds(model, rng, level, 1.0))))
+        new.append(float(np.median(simulated_rounds(model, rng, level, factor))))
+    judged = judge_paired(base, new, "s", "lower", "decode_step_seconds", rules)
+    return judged.verdict == WORSE
+
+
+def stored_fails(model: NoiseModel, rng, factor: float, rules: GateRules) -> bool:
+    """Whether one simulated stored-baseline comparison (one run against a run made at another
+    time) fails the gate."""
+    runs = []
+    for slowdown in (1.0, factor):
+        rounds = simulated_rounds(model, rng, rng.normal(0, model.pair_drift), slowdown)
+        runs.append({"value": float(np.median(rounds)), "samples": list(rounds), "rounds": [],
+                     "unit": "s", "direction": "lower", "flags": []})  # fmt: skip
+    rule = rules.rule_for("decode_step_seconds", "s")
+    return judge(runs[0], runs[1], rule, rules.alpha).fails_gate
+
+
+def failure_rate(fails, trials: int, seed: int = 0) -> float:
+    """Share of `trials` simulated comparisons for which `fails(rng)` is true."""
+    rng = np.random.default_rng(seed)
+    return sum(bool(fails(rng)) for _ in range(trials)) / trials

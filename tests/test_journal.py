@@ -1,0 +1,115 @@
+"""The journal: every event on disk as it happens; a replay rebuilds the report; a killed run's
+journal becomes a report with status killed; unwritable places give one sentence."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lmgauge.errors import LmgaugeError
+from lmgauge.journal import Journal, abandoned_journals, read_events
+from lmgauge.recording import RunRecorder
+from lmgauge.recovery import check_writable, recover_folder, unique_report_path
+from lmgauge.report import validate
+from tests.conftest import PROJECT
+
+
+def journalled_recorder(path):
+    recorder = RunRecorder({"models": ["gpt2"]}, journal=Journal(path))
+    recorder.start({"cpu_model": "x"}, name="t")
+    recorder.model_loaded("gpt2", {"name": "gpt2", "weights": "synthetic"})
+    recorder.record("generate", "gpt2", "ttft_seconds", samples=[0.3, 0.31, 0.29], test="a")
+    recorder.flag_test("a", "busy")
+    recorder.outcome("a", "passed", "call")
+    return recorder
+
+
+def test_a_replayed_journal_gives_the_same_report(tmp_path):
+    recorder = journalled_recorder(tmp_path / "r.journal.jsonl")
+    live = recorder.document("passed", 0, {"duration_s": 1.0})
+    replayed = RunRecorder.replay(read_events(recorder.journal.path))
+    again = replayed.document("passed", 0, {"duration_s": 1.0})
+    assert again["results"] == live["results"] and again["models"] == live["models"]
+    assert again["results"][0]["flags"] == ["busy"]
+    assert validate(again)["environment"] == {"cpu_model": "x"}
+
+
+def test_a_line_cut_short_by_a_kill_is_dropped_but_a_broken_middle_is_named(tmp_path):
+    path = tmp_path / "r.journal.jsonl"
+    path.write_text('{"event": "start"}\n{"event": "resu')
+    assert read_events(path) == [{"event": "start"}]
+    path.write_text('{"event": "start"}\nbroken\n{"event": "x"}\n')
+    with pytest.raises(ValueError, match="line 2 is not a JSON event"):
+        read_events(path)
+
+
+def test_a_live_journal_is_never_recovered_and_an_abandoned_one_is(tmp_path):
+    recorder = journalled_recorder(tmp_path / "20261124T000000Z_t.journal.jsonl")
+    assert abandoned_journals(tmp_path) == [], "locked by its live session"
+    assert recover_folder(tmp_path) == []
+    recorder.journal._stream.close()
+    (report,) = recover_folder(tmp_path)
+    document = json.loads(report.read_text())
+    assert document["run"]["status"] == "killed" and len(document["results"]) == 1
+    assert not list(tmp_path.glob("*.jsonl")), "the journal is gone once its report exists"
+
+
+def test_same_name_in_the_same_second_gets_a_new_file(tmp_path):
+    from datetime import datetime, timezone
+
+    started = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    first = unique_report_path(tmp_path, started, "x")
+    first.write_text("{}")
+    assert unique_report_path(tmp_path, started, "x").name == "20261124T000000Z_x-2.json"
+
+
+def test_an_unwritable_folder_is_one_sentence(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(LmgaugeError, match=r"cannot write run reports to .*--report-dir"):
+        check_writable(blocker / "reports")
+
+
+def test_a_bench_run_killed_halfway_keeps_every_recorded_result(tmp_path, tiny_gpt2_dir):
+    """SIGKILL in the middle of a real bench run; the next run in the folder recovers it."""
+    reports = tmp_path / "reports"
+    command = [sys.executable, "-m", "pytest", str(PROJECT / "benches"), "-m", "not slow",
+               "--models", str(tiny_gpt2_dir), "--report-dir", str(reports),
+               "--threads", "1", "-p", "no:cacheprovider", "-q"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 240
+    recorded = 0
+    while time.monotonic() < deadline and recorded < 12:
+        time.sleep(0.2)
+        journals = list(reports.glob("*.journal.jsonl")) if reports.exists() else []
+        if journals:
+            lines = journals[0].read_text().splitlines()
+            recorded = sum('"event": "result"' in line for line in lines)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert recorded >= 12, "the run recorded too little before the deadline"
+    (journal,) = reports.glob("*.journal.jsonl")
+    before_kill = sum('"event": "result"' in line for line in journal.read_text().splitlines())
+    done = subprocess.run(
+        [sys.executable, "-m", "lmgauge.cli", "recover", str(reports)],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and "recovered" in done.stdout, done.stderr
+    (report,) = reports.glob("*.json")
+    document = validate(json.loads(report.read_text()))
+    assert document["run"]["status"] == "killed"
+    assert len(document["results"]) >= before_kill >= 12
+    assert document["environment"]["python"]
+
+
+def test_cli_write_failures_are_one_sentence(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "lmgauge.cli", "recover", str(tmp_path / "missing")],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
