@@ -35,9 +35,7 @@ def test_forward(
     per_round = {"probe_seconds": measured.probe_seconds, "stopped": measured.stopped}
     record("warmup_call_seconds", measured.warmup, **shape)
     latency = record("forward_seconds", samples=timed, **per_round, **shape)
-    record(
-        "sequences_per_second", samples=[1 / seconds for seconds in timed], **per_round, **shape
-    )
+    record("sequences_per_second", samples=[1 / seconds for seconds in timed], **per_round, **shape)
     bound = forward_bound_s(
         model_cost(model, loaded_model.dtype, causal=False), 1, seq_len, calibration
     )

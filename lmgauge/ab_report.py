@@ -40,10 +40,17 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
         rule = rules.rule_for(metric, first["unit"])
         rows.append(
             {
-                "model": model, "bench": bench, "metric": metric, "params": params,
-                "unit": first["unit"], "base": float(pd.Series(base).median()),
-                "new": float(pd.Series(new).median()), "base_runs": base, "new_runs": new,
-                "gated": rule.gated, **asdict(judgement),
+                "model": model,
+                "bench": bench,
+                "metric": metric,
+                "params": params,
+                "unit": first["unit"],
+                "base": float(pd.Series(base).median()),
+                "new": float(pd.Series(new).median()),
+                "base_runs": base,
+                "new_runs": new,
+                "gated": rule.gated,
+                **asdict(judgement),
             }  # fmt: skip
         )
     return rows
@@ -72,8 +79,11 @@ def ab_document(
 
 def runs_of(records: list[RunRecord]) -> list[dict]:
     return [
-        {**asdict(record), "report": str(record.report) if record.report else None,
-         "log": str(record.log)}  # fmt: skip
+        {
+            **asdict(record),
+            "report": str(record.report) if record.report else None,
+            "log": str(record.log),
+        }  # fmt: skip
         for record in records
     ]
 
@@ -93,7 +103,9 @@ def verdict_line(document: dict) -> str:
     if not failing:
         return f"lmgauge ab: PASSED ({head}; {gated} gated figures, none worse)"
     lines = [f"lmgauge ab: FAILED ({head}): {len(failing)} of {gated} gated figures worse"]
-    lines += [f"  {row['model']} {row['metric']} {row['params']}: {describe(row)}" for row in failing]
+    lines += [
+        f"  {row['model']} {row['metric']} {row['params']}: {describe(row)}" for row in failing
+    ]
     return "\n".join(lines)
 
 
@@ -102,7 +114,8 @@ def describe(row: dict) -> str:
         f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" if row.get("ci_low") is not None else ""
     )
     p_value = f", p = {row['p_value']:.3g}" if row.get("p_value") is not None else ""
-    return f"{row['base']:.4g} -> {row['new']:.4g} {row['unit']}, ratio {row['ratio']:.3f}{interval}{p_value}"
+    change = f"{row['base']:.4g} -> {row['new']:.4g} {row['unit']}, ratio {row['ratio']:.3f}"
+    return change + interval + p_value
 
 
 def ab_markdown(document: dict) -> str:

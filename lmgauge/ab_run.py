@@ -44,7 +44,9 @@ def run_order(runs: int) -> list[tuple[str, int]]:
     return order
 
 
-def run_one(side: Side, pair: int, number: int, pytest_arguments: list[str], out: Path) -> RunRecord:
+def run_one(
+    side: Side, pair: int, number: int, pytest_arguments: list[str], out: Path
+) -> RunRecord:
     """One fresh pytest process of `side`, its report in its own folder under `out`."""
     folder = out / "runs" / f"{number:02d}-{side.label}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -63,7 +65,9 @@ def run_one(side: Side, pair: int, number: int, pytest_arguments: list[str], out
 
 def describe_failure(record: RunRecord) -> str:
     """One sentence on a run whose report cannot be used."""
-    lines = record.log.read_text(errors="replace").strip().splitlines() if record.log.exists() else []
+    lines = (
+        record.log.read_text(errors="replace").strip().splitlines() if record.log.exists() else []
+    )
     last = lines[-1] if lines else "no output"
     if record.exit_status < 0:
         name = signal.Signals(-record.exit_status).name

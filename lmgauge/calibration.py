@@ -54,19 +54,8 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int = 256) -> Calibratio
     """Measure the memory-read roof, torch.mv's bandwidth and the prefill-shaped matmul roof."""
     import torch
 
-    elements = read_mib * 1024 * 1024 // dtype.itemsize
-    data = torch.ones(elements, dtype=dtype, device=device)
-    read = {
-        name: kernel_seconds(lambda kernel=getattr(torch, name): kernel(data), rounds, device)
-        for name in READ_KERNELS
-    }
+    read, mv, nbytes = _read_seconds(read_mib, device, dtype, rounds)
     kernel = min(read, key=lambda name: min(read[name]))
-    nbytes = elements * dtype.itemsize
-    columns = 4096
-    matrix = data.view(-1, columns)
-    vector = torch.ones(columns, dtype=dtype, device=device)
-    mv = kernel_seconds(lambda: torch.mv(matrix, vector), rounds, device)
-    del data, matrix
     best = None
     shapes = GPU_PREFILL_SHAPES if device.type == "cuda" else PREFILL_SHAPES
     for m, k, n in shapes:
@@ -88,6 +77,22 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int = 256) -> Calibratio
         matmul_shape=best[1],
         matmul_samples_s=best[2],
     )
+
+
+def _read_seconds(mib: int, device, dtype, rounds: int) -> tuple[dict, list, int]:
+    """Seconds per call of each read-only kernel over a `mib` MiB tensor, of torch.mv over the
+    same bytes as a matrix of 4096 columns, and the bytes each reads."""
+    import torch
+
+    data = torch.ones(mib * 1024 * 1024 // dtype.itemsize, dtype=dtype, device=device)
+    read = {}
+    for name in READ_KERNELS:
+        kernel = getattr(torch, name)
+        read[name] = kernel_seconds(lambda kernel=kernel: kernel(data), rounds, device)
+    matrix = data.view(-1, 4096)
+    vector = torch.ones(4096, dtype=dtype, device=device)
+    mv = kernel_seconds(lambda: torch.mv(matrix, vector), rounds, device)
+    return read, mv, data.numel() * dtype.itemsize
 
 
 def _matmul_seconds(m: int, k: int, n: int, device, dtype, rounds: int) -> list[float]:

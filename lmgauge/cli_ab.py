@@ -4,6 +4,7 @@ gate's own error rates) and recover (reports from killed runs' journals)."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def add_ab_commands(commands) -> None:
     check.add_argument("--trials", type=int, default=10, help="trials (default: 10)")
     check.add_argument("--runs", type=int, default=4, help="runs per side (default: 4)")
     check.add_argument("--slowdown", type=float, default=0.15, help="injected (default: 0.15)")
+    check.add_argument(
+        "--from", dest="from_file", metavar="JSON",
+        help="print the rates and the simulation of an earlier gate-check.json; run nothing",
+    )  # fmt: skip
     add_common(check)
     check.set_defaults(handler=run_gate_check)
 
@@ -81,10 +86,11 @@ def run_ab(arguments) -> int:
     base = resolve_side("base", arguments.base, arguments.base_args, repository)
     new = resolve_side("new", arguments.new, arguments.new_args, repository)
     if base.identity() == new.identity():
-        raise LmgaugeError(
-            "the two sides are identical (same code, environment and arguments); give --base, "
-            "--new, --base-args or --new-args (to measure same-code false alarms, use "
-            "`lmgauge gate-check`)."
+        print(
+            "lmgauge ab: both sides are the same code, environment and arguments, so this is an "
+            "A/A run: it measures this machine's noise (give --base, --new, --base-args or "
+            "--new-args to compare two things).",
+            file=sys.stderr,
         )
     if not arguments.pytest_args:
         raise LmgaugeError("give the pytest arguments after --, e.g. -- benches -m 'not slow'.")
@@ -99,7 +105,9 @@ def run_ab(arguments) -> int:
     print(verdict_line(document))
     print(f"lmgauge ab: report {out / 'ab.json'} and {out / 'ab.md'}")
     if status != "complete":
-        raise LmgaugeError(f"the A/B run did not complete: {status}; judged {len(base_runs)} pairs.")
+        raise LmgaugeError(
+            f"the A/B run did not complete: {status}; judged {len(base_runs)} pairs."
+        )
     return 0 if document["passed"] else 1
 
 
@@ -114,15 +122,22 @@ def side_facts(side) -> dict:
 
 
 def run_gate_check(arguments) -> int:
-    from lmgauge.gate_check import gate_check
+    from lmgauge.cli_reports import load_rules
+    from lmgauge.gate_check import analyse, gate_check
 
+    if arguments.from_file:
+        try:
+            print(analyse(Path(arguments.from_file), load_rules(arguments.rules)), end="")
+        except (ValueError, KeyError, IndexError) as error:
+            raise LmgaugeError(
+                f"{arguments.from_file} is not a gate-check record ({error})."
+            ) from None
+        return 0
     check_runs(arguments.runs)
     if arguments.trials < 1 or not 0 < arguments.slowdown <= 10:
         raise LmgaugeError("--trials must be at least 1 and --slowdown a fraction above 0.")
     if not arguments.pytest_args:
         raise LmgaugeError("give the pytest arguments after --, e.g. -- benches -k generate.")
-    from lmgauge.cli_reports import load_rules
-
     out = output_folder(arguments.report_dir, "gate-check")
     summary = gate_check(
         arguments.pytest_args, arguments.trials, arguments.runs, arguments.slowdown,

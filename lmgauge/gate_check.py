@@ -20,6 +20,7 @@ from lmgauge.ab_sides import Side
 from lmgauge.errors import LmgaugeError
 from lmgauge.gate import run_gate
 from lmgauge.gate_rules import GateRules
+from lmgauge.gate_sim import NoiseModel, ab_fails, estimate, failure_rate, stored_fails
 from lmgauge.report import read_report, write_text_atomic
 
 ROTATIONS = [("base", "same", "slow"), ("slow", "same", "base"), ("same", "slow", "base"),
@@ -32,8 +33,13 @@ def trial_sides(slowdown: float, repository: Path) -> dict[str, Side]:
     return {
         "base": Side("base", "this checkout", python, repository),
         "same": Side("same", "this checkout again", python, repository),
-        "slow": Side("slow", f"slowed by {slowdown:g}", python, repository,
-                     ("--inject-slowdown", str(slowdown))),  # fmt: skip
+        "slow": Side(
+            "slow",
+            f"slowed by {slowdown:g}",
+            python,
+            repository,
+            ("--inject-slowdown", str(slowdown)),
+        ),  # fmt: skip
     }
 
 
@@ -59,9 +65,13 @@ def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
     for kind, other in (("same", "same"), ("slowed", "slow")):
         rows = paired_rows(documents["base"], documents[other], rules)
         stored = []
-        for base, new in zip(documents["base"], documents[other]):
+        for base, new in zip(documents["base"], documents[other], strict=False):
             failures = run_gate(base, new, rules).failures
-            stored.append(sorted(f"{m} {x}" for m, x in zip(failures["model"], failures["metric"])))
+            stored.append(
+                sorted(
+                    f"{m} {x}" for m, x in zip(failures["model"], failures["metric"], strict=False)
+                )
+            )
         judged[kind] = {
             "ab_failures": [f"{r['model']} {r['metric']}" for r in rows if r["fails_gate"]],
             "ab_ratios": {f"{r['model']} {r['metric']}": r["ratio"] for r in rows if r["gated"]},
@@ -79,8 +89,11 @@ def run_values(documents: dict[str, list[dict]]) -> dict:
                 if result["unit"] in ("s", "tokens/s") and result["bench"] == "generate":
                     key = f"{result['model']} {result['metric']}"
                     values[label].setdefault(key, []).append(
-                        {"value": result["value"], "rounds": result["rounds"] or result["samples"],
-                         "probe_seconds": result.get("probe_seconds", [])}  # fmt: skip
+                        {
+                            "value": result["value"],
+                            "rounds": result["rounds"] or result["samples"],
+                            "probe_seconds": result.get("probe_seconds", []),
+                        }  # fmt: skip
                     )
     return values
 
@@ -94,9 +107,72 @@ def gate_check(pytest_arguments, trials, runs, slowdown, rules: GateRules, out: 
         documents = run_trial(sides, pytest_arguments, runs, out / f"trial-{trial + 1:02d}")
         record["trials"].append({**judge_trial(documents, rules), "values": run_values(documents)})
         write_text_atomic(json.dumps(record, indent=1) + "\n", out / "gate-check.json")
-    text = rates_text(record)
+    text = rates_text(record) + simulation_text(record, rules)
     write_text_atomic(text, out / "gate-check.md")
     return text
+
+
+def noise_models(record: dict) -> dict[str, NoiseModel]:
+    """Per timing figure with rounds, the noise model estimated from the same-code runs."""
+    trials = record["trials"]
+    models = {}
+    for figure in sorted(trials[0]["values"]["base"]):
+        if not figure.endswith(("ttft_seconds", "decode_step_seconds", "end_to_end_seconds")):
+            continue
+        base = [[run["rounds"] for run in t["values"]["base"][figure]] for t in trials]
+        same = [[run["rounds"] for run in t["values"]["same"][figure]] for t in trials]
+        models[figure] = estimate(base, same)
+    return models
+
+
+def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> str:
+    """Error rates of both gates on runs simulated from each figure's estimated noise."""
+    factor = 1 + record["slowdown"]
+    pairs = record["runs"]
+    lines = [
+        "",
+        f"## Simulated from the noise measured here ({simulated} comparisons of each kind, "
+        f"{pairs} pairs per A/B comparison)",
+        "",
+        "| figure | pair drift | run drift | round noise | A/B false alarms | A/B detects "
+        f"{factor:g}x | stored false alarms | stored detects {factor:g}x | stored catches 19 "
+        "in 20 from |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for figure, model in noise_models(record).items():
+        ab_false = failure_rate(lambda rng, m=model: ab_fails(m, rng, pairs, 1.0, rules), simulated)
+        ab_found = failure_rate(
+            lambda rng, m=model: ab_fails(m, rng, pairs, factor, rules), simulated
+        )
+        stored_false = failure_rate(
+            lambda rng, m=model: stored_fails(m, rng, 1.0, rules), simulated
+        )
+        stored_found = failure_rate(
+            lambda rng, m=model: stored_fails(m, rng, factor, rules), simulated
+        )
+        lines.append(
+            f"| {figure} | {model.pair_drift:.3f} | {model.run_drift:.3f} | "
+            f"{model.round_noise:.3f} | {ab_false:.3f} | {ab_found:.3f} | {stored_false:.3f} | "
+            f"{stored_found:.3f} | {smallest_caught(model, rules):g}x |"
+        )
+    lines += ["", "Drifts and noise are standard deviations of log time (0.05 is about 5 %)."]
+    return "\n".join(lines) + "\n"
+
+
+def smallest_caught(model: NoiseModel, rules: GateRules, trials: int = 200) -> float:
+    """The smallest slowdown (in steps of 0.05) the stored-baseline gate fails 19 times in 20."""
+    for step in range(1, 61):
+        factor = round(1 + 0.05 * step, 2)
+        fails = lambda rng, factor=factor: stored_fails(model, rng, factor, rules)  # noqa: E731
+        if failure_rate(fails, trials) >= 0.95:
+            return factor
+    return float("inf")
+
+
+def analyse(path: Path, rules: GateRules) -> str:
+    """The rates and the simulation from a gate-check.json written earlier."""
+    record = json.loads(Path(path).read_text())
+    return rates_text(record) + simulation_text(record, rules)
 
 
 def rates_text(record: dict) -> str:

@@ -53,8 +53,10 @@ def judge_paired(
     before, after = float(np.median(base)), float(np.median(new))
     median_ratio = after / before if before else math.nan
     if direction == "exact" or rule.exact:
-        changed = any(b != n for b, n in zip(base, new))
-        return PairedJudgement(CHANGED if changed else SAME, median_ratio, fails_gate=changed and rule.gated)
+        changed = any(b != n for b, n in zip(base, new, strict=False))
+        return PairedJudgement(
+            CHANGED if changed else SAME, median_ratio, fails_gate=changed and rule.gated
+        )
     if unit not in MACHINE_BOUND_UNITS or min(base + new) <= 0:
         if not rule.beyond(before, after):
             return PairedJudgement(SAME, median_ratio)

@@ -14,15 +14,13 @@ import pytest
 from lmgauge import machine, models, runtime
 from lmgauge.data import EMBEDDED_DATASET
 from lmgauge.errors import LmgaugeError
-from lmgauge.gate import gate_summary, run_gate
-from lmgauge.journal import Journal, journal_path_of, read_events
+from lmgauge.journal import Journal, journal_path_of
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.recording import RunRecorder
 from lmgauge.recovery import check_writable, recover_folder, unique_report_path
-from lmgauge.report import read_report, write_atomic, write_text_atomic
-from lmgauge.summary import summary_markdown
-from lmgauge.text_tables import write_text_tables
+from lmgauge.report import read_report
+from lmgauge.session_end import finish
 
 
 @dataclass
@@ -201,7 +199,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def record(request: pytest.FixtureRequest):
     """`record(metric, value=None, samples=(), **params)`: add one figure to the run report.
 
-    `value` defaults to the median of `samples`.
+    `value` defaults to the median of the rounds. Keyword arguments `rounds` (one value per
+    timed round, when samples are not one per round), `probe_seconds` and `stopped` go to
+    RunRecorder.record; every other keyword is a parameter of the figure.
 
     The bench is named after the module (bench_params.py -> "params") and the model after the
     test's `model_name` parameter; unit and direction come from lmgauge.metrics.
@@ -307,9 +307,7 @@ class OutcomeCollector:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Assemble the report from the journal and write it with its text tables and Markdown
-    summary; then judge the gate when asked and write the report again with its verdict. A
-    report that cannot be written leaves the journal for `lmgauge recover`."""
+    """Write the report (lmgauge.session_end); a failed gate fails the session."""
     config = session.config
     if RUN_STATE not in config.stash or config.option.collectonly:
         return
@@ -318,48 +316,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.bench_items or journal is None:
         return
     journal.close()
-    path = state.report_path
-    recorder = RunRecorder.replay(read_events(journal.path))
-    name = recorder.run_facts.get("name")
-    status = {0: "passed", 1: "failed", 2: "interrupted"}.get(int(exitstatus), "error")
     extra_run = {
         "load_average_end": machine.load_average(),
         "duration_s": round(state.recorder.elapsed_now(), 3),
-        "summary": summary_path(path).name,
-        "benchmark_json": saved_benchmark_json(config, name),
-        "gate": None,
+        "benchmark_json": saved_benchmark_json(config, state.recorder.run_facts.get("name")),
     }
-    try:
-        tables = write_text_tables(recorder.texts, path)
-        extra_run["text_tables"] = [table.name for table in tables]
-        document = recorder.document(status, int(exitstatus), extra_run)
-        write_atomic(document, path)
-        if state.gate_base is not None:
-            judge_gate(session, state, document, path)
-            write_atomic(document, path)
-        write_text_atomic(summary_markdown(document, path.name), summary_path(path))
-    except OSError as error:
-        state.write_failure = (
-            f"lmgauge could not write the run report {path} ({error.strerror}); every result "
-            f"is kept in {journal.path}: `lmgauge recover {path.parent}` makes the report."
-        )
-        state.report_path = None
-        return
-    journal.path.unlink(missing_ok=True)
-
-
-def judge_gate(session: pytest.Session, state: RunState, document: dict, path: Path) -> None:
-    """Judge the written run against the --gate base; a failed gate fails the session."""
-    base_path, base = state.gate_base
-    result = run_gate(base, document, base_name=base_path, new_name=path.name)
-    document["run"]["gate"] = gate_summary(result, base_path)
-    state.gate_message = result.message()
-    if not result.passed and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def summary_path(report_path: Path) -> Path:
-    return report_path.with_suffix(".md")
+    finished = finish(journal, state.report_path, int(exitstatus), extra_run, state.gate_base)
+    state.report_path, state.write_failure = finished.report, finished.failure
+    if finished.gate is not None:
+        state.gate_message = finished.gate.message()
+        if not finished.gate.passed and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def saved_benchmark_json(config: pytest.Config, name: str | None) -> str | None:

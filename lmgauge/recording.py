@@ -115,7 +115,9 @@ class RunRecorder:
         if rounds and rounds is not samples:
             summary["rounds"] = summarize(rounds)
         if probe_seconds:
-            normalized = [value / probe for value, probe in zip(rounds, probe_seconds)]
+            normalized = [
+                value / probe for value, probe in zip(rounds, probe_seconds, strict=False)
+            ]
             summary["normalized_median"] = float(summarize(normalized)["median"])
         if value is None:
             value = summarize(rounds)["median"]
@@ -174,8 +176,13 @@ class RunRecorder:
 
     def outcome(self, nodeid: str, outcome: str, when: str, message: str = "") -> None:
         self.apply(
-            {"event": "outcome", "test": nodeid, "outcome": outcome, "when": when,
-             "message": message}  # fmt: skip
+            {
+                "event": "outcome",
+                "test": nodeid,
+                "outcome": outcome,
+                "when": when,
+                "message": message,
+            }  # fmt: skip
         )
 
     def noise_reading(self, reading: dict) -> None:

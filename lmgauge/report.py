@@ -172,7 +172,9 @@ def upgrade_from_2(document: dict) -> dict:
         if result["metric"] == "decode_step_seconds" and not result["rounds"]:
             result["rounds"] = pooled_steps_to_rounds(result)
         results.append(result)
-    metrics = {RENAMED_METRICS.get(name, name): entry for name, entry in document["metrics"].items()}
+    metrics = {
+        RENAMED_METRICS.get(name, name): entry for name, entry in document["metrics"].items()
+    }
     return {**document, "schema_version": 3, "results": results, "metrics": metrics}
 
 

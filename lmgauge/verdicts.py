@@ -59,6 +59,7 @@ def judge(
     machines_differ: bool = False,
     drift: Drift = NO_DRIFT,
     normalize: bool = True,
+    interval: bool = True,
 ) -> Judgement:
     """Compare one result of the base report with the same result of the new report.
 
@@ -66,7 +67,9 @@ def judge(
     machine's calibrated speed moved with nothing in the setup to explain it; a raw time or
     throughput that moved the way the machine did is "too noisy", not better or worse.
     normalize: use the speed probe when the machine's speed moved (off when the setup differs,
-    e.g. threads, since the probe then moves with the setup, not with the machine)."""
+    e.g. threads, since the probe then moves with the setup, not with the machine).
+    interval: compute the bootstrap interval (slow; simulations that need only the verdict
+    leave it out)."""
     before, after = float(base["value"]), float(new["value"])
     ratio = after / before if before else math.nan
     change = describe_change(before, after, new["unit"], new["direction"], rule)
@@ -91,7 +94,8 @@ def judge(
     p_value = ci_low = ci_high = math.nan
     if testable(base_rounds, new_rounds):
         p_value = one_sided_p(base_rounds, new_rounds, greater=after > before)
-        ci_low, ci_high = ratio_interval(base_rounds, new_rounds)
+        if interval:
+            ci_low, ci_high = ratio_interval(base_rounds, new_rounds)
     stats = {"p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
     if not rule.beyond(before, after):
         return Judgement(SAME, ratio, change, **stats, note="; ".join(notes))

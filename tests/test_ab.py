@@ -21,8 +21,10 @@ DOUBLED = "--inject-slowdown 1.0"
 
 
 def bench_arguments(model: Path) -> list[str]:
-    return ["benches/bench_generate.py", "-m", "not slow", "--models", str(model),
-            "--threads", "1", "--rounds", "3", "--round-budget", "0", "--benchmark-disable"]  # fmt: skip
+    return [
+        "benches/bench_generate.py", "-m", "not slow", "--models", str(model), "--threads", "1",
+        "--rounds", "3", "--round-budget", "0", "--benchmark-disable",
+    ]  # fmt: skip
 
 
 def lmgauge_ab(folder: Path, *options: str, pytest_args=(), env=None):
@@ -74,7 +76,14 @@ def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     row = decode_row(document)
     assert row["verdict"] == "worse" and row["ratio"] > 1.5 and len(row["new_runs"]) == 3
     assert document["sides"]["new"]["arguments"] == DOUBLED.split()
-    assert [run["side"] for run in document["runs"]] == ["base", "new", "new", "base", "base", "new"]
+    assert [run["side"] for run in document["runs"]] == [
+        "base",
+        "new",
+        "new",
+        "base",
+        "base",
+        "new",
+    ]
 
 
 def test_another_python_environment_as_a_side(tmp_path, tiny_gpt2_dir):
@@ -119,7 +128,6 @@ def test_two_git_refs_as_sides(tmp_path, tiny_gpt2_dir):
     ("options", "message"),
     [
         (["--runs", "1"], "--runs 1 is too few"),
-        ([], "the two sides are identical"),
         (["--base", "no-such-ref"], "'no-such-ref' is not a git ref"),
         (["--new", "python:/no/python"], "is not an executable Python interpreter"),
         (["--new", "python:/bin/true"], "cannot run the benches"),
@@ -132,14 +140,47 @@ def test_bad_input_is_one_sentence(tmp_path, options, message):
     assert "Traceback" not in done.stderr
 
 
+def test_identical_sides_are_an_a_a_run_said_in_one_sentence(tmp_path, tiny_gpt2_dir):
+    reports = tmp_path / "reports"
+    done = lmgauge_ab(PROJECT, "--runs", "3", "--report-dir", str(reports),
+                      pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
+    assert "this is an A/A run" in done.stderr and done.stderr.count("\n") == 1
+    assert done.returncode in (0, 1), done.stderr
+    assert len(ab_report(reports)["runs"]) == 6
+
+
+def test_a_run_killed_mid_way_stops_the_a_b_run_in_one_sentence_and_keeps_the_rest(
+    tmp_path, tiny_gpt2_dir
+):
+    killer = tmp_path / "killed-python"
+    killer.write_text(
+        f'#!/bin/sh\nif [ "$1" = "-c" ]; then exec {sys.executable} "$@"; fi\nkill -9 $$\n'
+    )
+    killer.chmod(0o755)
+    reports = tmp_path / "reports"
+    done = lmgauge_ab(PROJECT, "--new", f"python:{killer}", "--runs", "3", "--report-dir",
+                      str(reports), pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the new run of pair 1 was killed by SIGKILL" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    document = ab_report(reports)
+    assert document["status"].startswith("the new run") and not document["passed"]
+    assert [run["side"] for run in document["runs"]] == ["base", "new"]
+    assert document["runs"][0]["report"], "the base run that finished is kept"
+
+
 def test_a_side_whose_environment_cannot_be_built_is_one_sentence(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True)
-    (clone / "pyproject.toml").write_text("[project]\nname = 'broken'\ndependencies = ['no-such-package-xyz==0']\n")
+    (clone / "pyproject.toml").write_text(
+        "[project]\nname = 'broken'\ndependencies = ['no-such-package-xyz==0']\n"
+    )
     shutil.copy(PROJECT / "dev", clone / "dev")
     git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "commit", "-qam", "broken deps"], check=True)
-    done = lmgauge_ab(clone, "--base", "HEAD~1", "--new", "HEAD", "--report-dir", str(tmp_path),
-                      pytest_args=["benches"], env={"LMGAUGE_TORCH": "no-such-torch==0"})  # fmt: skip
+    done = lmgauge_ab(
+        clone, "--base", "HEAD~1", "--new", "HEAD", "--report-dir", str(tmp_path),
+        pytest_args=["benches"], env={"LMGAUGE_TORCH": "no-such-torch==0"},
+    )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert "could not be built" in done.stderr and "Traceback" not in done.stderr

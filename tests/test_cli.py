@@ -71,3 +71,20 @@ def test_compare_with_a_broken_report_is_one_sentence(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith("lmgauge: ") and "not valid JSON" in error
     assert len(error.splitlines()) == 1
+
+
+def test_writing_to_a_place_that_cannot_be_written_is_one_sentence(tmp_path, capsys):
+    from tests.reports_for_tests import make_report
+
+    report = write_atomic(make_report(1), tmp_path / "r.json")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for command in (
+        ["plot", str(report), "--out", str(blocker / "plots")],
+        ["summary", str(report) + "/x"],
+        ["export-github", str(report), "--direction", "lower", "--output", str(blocker / "e")],
+        ["compare", str(report), str(report), "--output", str(blocker / "c.txt")],
+    ):
+        assert main(command) == 2, command
+        error = capsys.readouterr().err
+        assert error.startswith("lmgauge: ") and error.count("\n") == 1, error

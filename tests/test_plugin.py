@@ -58,7 +58,15 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
 
 def test_slow_tier_on_a_tiny_model(pytester, tiny_gpt2_dir):
     result, (report,) = run_benches(
-        pytester, "-m", "slow", "--models", str(tiny_gpt2_dir), "--rounds", "1", "--round-budget", "0"
+        pytester,
+        "-m",
+        "slow",
+        "--models",
+        str(tiny_gpt2_dir),
+        "--rounds",
+        "1",
+        "--round-budget",
+        "0",
     )
     assert result.ret == 0, result.stdout.str()[-3000:]
     metrics = {r["metric"]: r for r in report["results"]}

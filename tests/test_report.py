@@ -112,9 +112,16 @@ def test_a_version_2_report_gets_its_decode_steps_back_as_rounds_and_the_rename(
     steps = [0.05] * 31 + [0.06] * 31 + [0.07] * 31
     for metric, samples in (("decode_step_seconds", steps), ("cold_start_seconds", [1.0])):
         document["results"].append(
-            {"bench": "generate", "model": "gpt2", "metric": metric, "value": 0.06,
-             "unit": "s", "direction": "lower", "samples": samples,
-             "params": {"batch": 1, "prompt_tokens": 128, "new_tokens": 32}}  # fmt: skip
+            {
+                "bench": "generate",
+                "model": "gpt2",
+                "metric": metric,
+                "value": 0.06,
+                "unit": "s",
+                "direction": "lower",
+                "samples": samples,
+                "params": {"batch": 1, "prompt_tokens": 128, "new_tokens": 32},
+            }  # fmt: skip
         )
     loaded = read_report(write_atomic(document, tmp_path / "v2.json"))
     step, warmup = loaded["results"][1:]

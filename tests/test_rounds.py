@@ -30,8 +30,7 @@ def test_median_interval_has_95_percent_coverage_from_six_values_on():
     assert median_interval(range(1, 10)) == (2, 8), "9 values: x(2)..x(8), coverage 96.1 %"
     rng = np.random.default_rng(0)
     covered = sum(
-        low <= 0 <= high
-        for low, high in (median_interval(rng.normal(size=9)) for _ in range(4000))
+        low <= 0 <= high for low, high in (median_interval(rng.normal(size=9)) for _ in range(4000))
     )
     assert 0.95 <= covered / 4000 <= 0.975
 

@@ -88,7 +88,8 @@ def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) ->
     if count >= policy.max_rounds:
         return f"max_rounds {policy.max_rounds} reached (widest ±{100 * widest:.1f} %)"
     if spent_s >= policy.budget_s:
-        return f"budget {policy.budget_s:g} s spent after {count} rounds (widest ±{100 * widest:.1f} %)"
+        widest_text = f"widest ±{100 * widest:.1f} %"
+        return f"budget {policy.budget_s:g} s spent after {count} rounds ({widest_text})"
     return ""
 
 
