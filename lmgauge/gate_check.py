@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from lmgauge.ab_run import describe_failure, run_one
@@ -20,7 +21,14 @@ from lmgauge.ab_sides import Side
 from lmgauge.errors import LmgaugeError
 from lmgauge.gate import run_gate
 from lmgauge.gate_rules import GateRules
-from lmgauge.gate_sim import NoiseModel, ab_fails, estimate, failure_rate, stored_fails
+from lmgauge.gate_sim import (
+    NoiseModel,
+    ab_fails,
+    estimate,
+    failure_rate,
+    stored_fails,
+    suggested_tolerance,
+)
 from lmgauge.report import read_report, write_text_atomic
 
 ROTATIONS = [("base", "same", "slow"), ("slow", "same", "base"), ("same", "slow", "base"),
@@ -136,8 +144,8 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
         "",
         "| figure | pair drift | run drift | round noise | A/B false alarms | A/B detects "
         f"{factor:g}x | stored false alarms | stored detects {factor:g}x | stored catches 19 "
-        "in 20 from |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "in 20 from | suggested A/B tolerance | suggested stored tolerance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for figure, model in noise_models(record).items():
         ab_false = failure_rate(lambda rng, m=model: ab_fails(m, rng, pairs, 1.0, rules), simulated)
@@ -153,10 +161,26 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
         lines.append(
             f"| {figure} | {model.pair_drift:.3f} | {model.run_drift:.3f} | "
             f"{model.round_noise:.3f} | {ab_false:.3f} | {ab_found:.3f} | {stored_false:.3f} | "
-            f"{stored_found:.3f} | {smallest_caught(model, rules):g}x |"
+            f"{stored_found:.3f} | {smallest_caught(model, rules):g}x | "
+            f"{suggested_ab(model, pairs, rules):g} | {suggested_stored(model, rules):g} |"
         )
-    lines += ["", "Drifts and noise are standard deviations of log time (0.05 is about 5 %)."]
+    lines += [
+        "",
+        "Drifts and noise are standard deviations of log time (0.05 is about 5 %). A suggested "
+        "tolerance is the smallest (in steps of 0.05) whose simulated false-alarm rate is at "
+        "most 1 %: `[paired] relative` and the latency rule's `relative` in gate.toml.",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def suggested_ab(model: NoiseModel, pairs: int, rules: GateRules) -> float:
+    return suggested_tolerance(
+        lambda rng, t: ab_fails(model, rng, pairs, 1.0, replace(rules, paired_relative=t))
+    )
+
+
+def suggested_stored(model: NoiseModel, rules: GateRules) -> float:
+    return suggested_tolerance(lambda rng, t: stored_fails(model, rng, 1.0, rules, tolerance=t))
 
 
 def smallest_caught(model: NoiseModel, rules: GateRules, trials: int = 200) -> float:

@@ -19,7 +19,7 @@ the model's noise for every round.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -82,16 +82,32 @@ def ab_fails(model: NoiseModel, rng, pairs: int, factor: float, rules: GateRules
     return judged.verdict == WORSE
 
 
-def stored_fails(model: NoiseModel, rng, factor: float, rules: GateRules) -> bool:
+def stored_fails(
+    model: NoiseModel, rng, factor: float, rules: GateRules, tolerance: float | None = None
+) -> bool:
     """Whether one simulated stored-baseline comparison (one run against a run made at another
-    time) fails the gate."""
+    time) fails the gate; `tolerance` replaces the latency rule's relative tolerance."""
     runs = []
     for slowdown in (1.0, factor):
         rounds = simulated_rounds(model, rng, rng.normal(0, model.pair_drift), slowdown)
         runs.append({"value": float(np.median(rounds)), "samples": list(rounds), "rounds": [],
                      "unit": "s", "direction": "lower", "flags": []})  # fmt: skip
     rule = rules.rule_for("decode_step_seconds", "s")
+    if tolerance is not None:
+        rule = replace(rule, relative=tolerance)
     return judge(runs[0], runs[1], rule, rules.alpha, interval=False).fails_gate
+
+
+def suggested_tolerance(fails_at, false_alarms: float = 0.01, trials: int = 500) -> float:
+    """The smallest relative tolerance (in steps of 0.05, up to 1.0) at which
+    `fails_at(rng, tolerance)` happens in at most `false_alarms` of `trials` same-code
+    comparisons."""
+    for step in range(1, 21):
+        tolerance = round(0.05 * step, 2)
+        rate = failure_rate(lambda rng, t=tolerance: fails_at(rng, t), trials)
+        if rate <= false_alarms:
+            return tolerance
+    return float("inf")
 
 
 def failure_rate(fails, trials: int, seed: int = 0) -> float:
