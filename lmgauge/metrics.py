@@ -168,7 +168,7 @@ METRICS: dict[str, Metric] = {
             "warmup_call_seconds",
             "s",
             "lower",
-            "the untimed first call of one latency measurement (the first generate or forward of that shape in the bench), end to end; the first call after loading only for a model's first measurement; kept out of the timed rounds",
+            "the untimed warmup call of one latency measurement, end to end: a generate of 2 new tokens (the prefill and one decode step) at the measured prompt length, or one forward pass for encoders; the first call after loading only for a model's first measurement; kept out of the timed rounds",
         ),
         Metric(
             "ttft_seconds",

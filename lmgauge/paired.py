@@ -16,29 +16,13 @@ the medians of each side.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 from lmgauge.gate_rules import GateRules
 from lmgauge.hardware import MACHINE_BOUND_UNITS
-
-BETTER, WORSE, SAME, NOISY, CHANGED = "better", "worse", "same", "too noisy", "changed"
-
-
-@dataclass(frozen=True)
-class PairedJudgement:
-    """ratio: exp(mean per-pair log ratio), new / base; ci_low / ci_high: its 95 % t interval;
-    p_value: one-sided paired t-test p in the direction of the change (nan when not tested)."""
-
-    verdict: str
-    ratio: float
-    ci_low: float = math.nan
-    ci_high: float = math.nan
-    p_value: float = math.nan
-    fails_gate: bool = False
-    note: str = ""
+from lmgauge.verdicts import BETTER, CHANGED, NOISY, SAME, WORSE, Judgement, describe_change
 
 
 def paired_log_ratios(base: list[float], new: list[float]) -> np.ndarray:
@@ -47,22 +31,24 @@ def paired_log_ratios(base: list[float], new: list[float]) -> np.ndarray:
 
 def judge_paired(
     base: list[float], new: list[float], unit: str, direction: str, metric: str, rules: GateRules
-) -> PairedJudgement:
-    """The verdict on one figure from its per-run values on each side (paired by index)."""
+) -> Judgement:
+    """The verdict on one figure from its per-run values on each side (paired by index): ratio
+    is exp(mean per-pair log ratio) for timings (the ratio of medians otherwise), ci_low and
+    ci_high its 95 % t interval, p_value the one-sided paired t-test p of the change."""
     rule = rules.rule_for(metric, unit)
     before, after = float(np.median(base)), float(np.median(new))
     median_ratio = after / before if before else math.nan
+    change = describe_change(before, after, unit, direction, rule)
     if direction == "exact" or rule.exact:
         changed = any(b != n for b, n in zip(base, new, strict=False))
-        return PairedJudgement(
-            CHANGED if changed else SAME, median_ratio, fails_gate=changed and rule.gated
-        )
+        verdict = CHANGED if changed else SAME
+        return Judgement(verdict, median_ratio, change, fails_gate=changed and rule.gated)
     if unit not in MACHINE_BOUND_UNITS or min(base + new) <= 0:
         if not rule.beyond(before, after):
-            return PairedJudgement(SAME, median_ratio)
+            return Judgement(SAME, median_ratio, change)
         worse = (after > before) == (direction == "lower")
         verdict = (WORSE if worse else BETTER) if rule.deterministic else NOISY
-        return PairedJudgement(verdict, median_ratio, fails_gate=verdict == WORSE and rule.gated)
+        return Judgement(verdict, median_ratio, change, fails_gate=verdict == WORSE and rule.gated)
     logs = paired_log_ratios(base, new)
     mean, count = float(logs.mean()), len(logs)
     spread = float(logs.std(ddof=1)) if count > 1 else math.inf
@@ -74,9 +60,11 @@ def judge_paired(
     p_value = float(stats.t.sf(abs(statistic), count - 1))
     interval = {"ci_low": low, "ci_high": high, "p_value": p_value}
     if abs(mean) <= math.log1p(rules.paired_relative):
-        return PairedJudgement(SAME, ratio, **interval)
+        return Judgement(SAME, ratio, change, **interval)
     if p_value > rules.alpha:
-        return PairedJudgement(NOISY, ratio, **interval, note=f"p = {p_value:.3f} > {rules.alpha}")
+        return Judgement(
+            NOISY, ratio, change, **interval, note=f"p = {p_value:.3f} > {rules.alpha}"
+        )
     worse = (mean > 0) == (direction == "lower")
     verdict = WORSE if worse else BETTER
-    return PairedJudgement(verdict, ratio, **interval, fails_gate=worse and rule.gated)
+    return Judgement(verdict, ratio, change, **interval, fails_gate=worse and rule.gated)

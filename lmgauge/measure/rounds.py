@@ -99,13 +99,15 @@ def run_rounds(
     policy: RoundPolicy,
     judged: Callable[[list], dict[str, list]],
     probe: Callable[[], float] | None = None,
+    warmup: Callable[[], object] | None = None,
 ) -> Rounds:
     """Warmup call, then adaptive timed rounds of `function`.
 
     judged(results) -> {figure: per-round values} names the figures whose intervals decide
     when to stop (e.g. time to first token and the median decode step of each round).
+    warmup: a shorter call that runs the same code paths (default: `function` itself).
     """
-    warmup = function()
+    warmup = (warmup or function)()
     results, probes, walls = [], [], []
     started = time.perf_counter()
     stopped = ""
