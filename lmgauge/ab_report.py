@@ -134,13 +134,14 @@ def ab_markdown(document: dict) -> str:
         verdict_line(document),
         "```",
         "",
-        "Ratio: new / base, the mean of per-pair log ratios, with its 95 % t interval; p: "
-        "one-sided paired t-test over the pairs.",
+        "Ratio: new / base, the mean of per-pair log ratios for timings (the ratio of medians "
+        "otherwise), with its 95 % t interval; p: one-sided paired t-test over the pairs. Only "
+        "gated figures can fail; the others are shown.",
         "",
     ]
     if document["rows"]:
         frame = pd.DataFrame(document["rows"])
         columns = ["model", "metric", "params", "unit", "base", "new", "ratio", "ci_low",
-                   "ci_high", "p_value", "verdict"]  # fmt: skip
+                   "ci_high", "p_value", "verdict", "gated"]  # fmt: skip
         lines.append(frame[columns].to_markdown(index=False, floatfmt=".4g"))
     return "\n".join(lines) + "\n"
