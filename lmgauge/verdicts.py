@@ -10,9 +10,12 @@ Exact figures (counts) are "same" or "changed".
 Excuses have limits. They apply to timing figures only (times and throughputs), never to
 memory, counts, accuracy or perplexity. When the speed probe beside the rounds says the machine
 ran at another speed in the other run (more than DRIFT_TOLERANCE apart), the new run's rounds
-are divided by that speed ratio (times; multiplied for throughputs), capped at EXCUSE_LIMIT; a
-result flagged busy, or one that moved the way the calibrated roofs moved, is "too noisy" only
-while its change is within EXCUSE_LIMIT. So drift can shrink a 2x change, never erase it.
+are divided by that speed ratio (times; multiplied for throughputs), capped at EXCUSE_LIMIT. A
+result flagged busy is "too noisy" only while its change is within EXCUSE_LIMIT; so is one that
+moved the way the calibrated roofs moved, but only when a run has no speed probes to normalise
+by (reports before format 3): the roofs are measured once at each end of a session and were
+seen to move between sessions by far more than the speed of a model did. So drift can shrink a
+2x change, never erase it.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def judge(
     timing = new["unit"] in MACHINE_BOUND_UNITS
     base_rounds, new_rounds = round_values(base), round_values(new)
     notes = []
+    probed = bool(base.get("probe_seconds")) and bool(new.get("probe_seconds"))
     probe_ratio = speed_ratio(base, new) if timing and normalize else 1.0
     if abs(probe_ratio - 1) > DRIFT_TOLERANCE:
         capped = min(max(probe_ratio, 1 / EXCUSE_LIMIT), EXCUSE_LIMIT)
@@ -103,7 +107,7 @@ def judge(
     excuse = ""
     if timing and "busy" in base.get("flags", []) + new.get("flags", []):
         excuse = "flagged busy"
-    elif timing and (drift.slower_in_new if getting_worse else drift.slower_in_base):
+    elif timing and not probed and (drift.slower_in_new if getting_worse else drift.slower_in_base):
         excuse = "the machine's calibrated speed moved the same way"
     if excuse and factor <= EXCUSE_LIMIT:
         return Judgement(NOISY, ratio, change, **stats, note="; ".join([*notes, excuse]))
