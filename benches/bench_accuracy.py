@@ -34,7 +34,9 @@ def _feature_cache() -> dict:
 
 @pytest.fixture
 def frozen_features(loaded_model, polarity, _feature_cache):
-    """{split: Features} of the polarity data under this model, extracted once per session."""
+    """{split: Features} of the polarity data under this model, extracted once per session;
+    a model without real weights or a tokenizer skips before any extraction."""
+    require_real_weights(loaded_model)
     if loaded_model.name not in _feature_cache:
         _feature_cache[loaded_model.name] = split_features(loaded_model, polarity, "features")
     return _feature_cache[loaded_model.name]

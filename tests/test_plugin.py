@@ -240,3 +240,21 @@ def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypa
     missing = pytester.runpytest_subprocess(*args, "--gate=nowhere.json")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*cannot read report nowhere.json*"])
+
+
+def test_every_bench_of_both_tiers_runs_or_skips_on_a_tokenizer_less_model(pytester, tmp_path):
+    """Skips come before expensive or impossible setup: no bench may error on a model
+    without a tokenizer (the synthetic twins have none)."""
+    from tests.tiny_models import tiny_gpt2
+
+    model = tiny_gpt2(tmp_path / "no-tokenizer", with_tokenizer=False)
+    result, (report,) = run_benches(
+        pytester, "--models", str(model), "--rounds", "1", "--round-budget", "0",
+        "--threads", "1",
+    )  # fmt: skip
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("errors", 0) == 0 and outcomes.get("failed", 0) == 0, (
+        result.stdout.str()[-3000:]
+    )
+    skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
+    assert any("has no tokenizer" in message for message in skips)
