@@ -63,8 +63,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--device",
         default="auto",
-        choices=runtime.DEVICES,
-        help="where models run: cpu, cuda, or auto (cuda when available)",
+        help="where models run: cpu, cuda, cuda:N, or auto (cuda when available)",
     )
     group.addoption(
         "--dtype",

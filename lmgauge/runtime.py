@@ -5,7 +5,7 @@ from __future__ import annotations
 import psutil
 
 DTYPES = ("float32", "float16", "bfloat16")
-DEVICES = ("cpu", "cuda", "auto")
+DEVICES = ("cpu", "cuda", "cuda:N", "auto")
 
 
 def resolve_device(name: str):
@@ -14,13 +14,24 @@ def resolve_device(name: str):
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
+    try:
+        device = torch.device(name)
+    except RuntimeError:
         raise ValueError(
-            "--device cuda was asked for but torch sees no CUDA device; use --device cpu or auto."
-        )
+            f"--device {name} is not a device torch knows; use one of {', '.join(DEVICES)}."
+        ) from None
     if device.type not in ("cpu", "cuda"):
         raise ValueError(f"--device {name} is not supported; use one of {', '.join(DEVICES)}.")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"--device {name} was asked for but torch sees no CUDA device; use --device cpu "
+            f"or auto."
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"--device {name} was asked for but torch sees {torch.cuda.device_count()} CUDA "
+            f"device(s), numbered from 0."
+        )
     return device
 
 

@@ -258,3 +258,18 @@ def test_every_bench_of_both_tiers_runs_or_skips_on_a_tokenizer_less_model(pytes
     )
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("has no tokenizer" in message for message in skips)
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [("cuda:1", "--device cuda:1 was asked for but torch sees no CUDA device"),
+     ("tpu", "--device tpu is not a device torch knows")],
+)  # fmt: skip
+def test_a_device_with_an_index_reaches_the_runtime_and_bad_ones_are_one_sentence(
+    pytester, device, message
+):
+    result, reports = run_benches(pytester, "--models", "gpt2", "--device", device,
+                                  target=PARAMS_BENCH)  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+    assert "invalid choice" not in result.stderr.str() and reports == []
