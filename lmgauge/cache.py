@@ -61,8 +61,14 @@ def manifest_problems(folder: Path) -> list[str]:
     manifest = read_manifest(folder)
     if manifest is None:
         return [f"{folder} has no readable {MANIFEST_NAME}"]
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    well_formed = isinstance(files, dict) and all(
+        isinstance(entry, dict) and {"bytes", "sha256"} <= set(entry) for entry in files.values()
+    )
+    if not well_formed:
+        return [f"{folder}/{MANIFEST_NAME} is not a manifest of files with bytes and sha256"]
     problems = []
-    for name, expected in manifest["files"].items():
+    for name, expected in files.items():
         path = folder / name
         if not path.is_file():
             problems.append(f"{name} is missing")

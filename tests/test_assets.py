@@ -101,3 +101,14 @@ def test_building_leaves_nothing_behind_when_interrupted(tmp_path):
         (staging / "half.bin").write_bytes(b"1")
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    ['{"about": {}}', '{"files": {"a.bin": {"bytes": 3}}}', '{"files": []}', "[1, 2]"],
+)
+def test_a_manifest_of_the_wrong_shape_is_a_problem_not_a_traceback(tmp_path, manifest):
+    (tmp_path / MANIFEST_NAME).write_text(manifest)
+    (tmp_path / "a.bin").write_bytes(b"abc")
+    problems = manifest_problems(tmp_path)
+    assert problems and "manifest" in problems[0]
