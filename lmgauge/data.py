@@ -89,6 +89,12 @@ def load_hub_dataset(name: str):
             f"could not load data set '{name}' ({type(error).__name__}: {first}); "
             f"check the name and your network, or use the embedded default."
         ) from None
+    for needed in ("train", "test"):
+        if needed not in data:
+            raise DatasetError(
+                f"data set '{name}' has no '{needed}' split (it has: {', '.join(data)}); "
+                f"lmgauge trains baselines on train and scores them on test."
+            )
     for split_name, split in data.items():
         missing = {"text", "label"} - set(split.column_names)
         if missing:
@@ -98,7 +104,7 @@ def load_hub_dataset(name: str):
             )
     if not isinstance(data["train"].features["label"], ClassLabel):
         data = data.class_encode_column("label")
-    if "validation" not in data and "train" in data:
+    if "validation" not in data:
         parts = data["train"].train_test_split(
             test_size=0.1, stratify_by_column="label", seed=SPLIT_SEED
         )

@@ -63,6 +63,18 @@ def test_data_sets_without_text_and_label_are_refused(tmp_path):
 
     folder = tmp_path / "other"
     folder.mkdir()
-    (folder / "train.csv").write_text("sentence,score\nhello,1\nbye,0\n")
+    for split in ("train", "test"):
+        (folder / f"{split}.csv").write_text("sentence,score\nhello,1\nbye,0\n")
     with pytest.raises(DatasetError, match=r"lacks columns \['label', 'text'\]"):
+        load_polarity(str(folder))
+
+
+def test_a_data_set_without_a_train_or_test_split_is_one_sentence(tmp_path):
+    from lmgauge.data import load_polarity
+
+    folder = tmp_path / "only-test"
+    folder.mkdir()
+    rows = "\n".join(f"film {i},{i % 2}" for i in range(20))
+    (folder / "test.csv").write_text("text,label\n" + rows + "\n")
+    with pytest.raises(DatasetError, match=r"has no 'train' split \(it has: test\)"):
         load_polarity(str(folder))
