@@ -6,7 +6,8 @@ system's page cache is not flushed (that needs root and stops the machine's othe
 weight files are usually in it after the first run, which is said in the report.
 
 Run as `python -m lmgauge.coldload MODEL FOLDER [GGUF_FILE] --device D --dtype T --threads N`:
-prints one JSON object (a ColdLoad).
+prints one line `RESULT_MARK` + a JSON object (a ColdLoad); whatever else the libraries print
+is ignored. The parent gives up after `TIMEOUT_S`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from lmgauge.errors import ModelLoadError
+
+RESULT_MARK = "lmgauge-coldload-result: "
+TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,16 @@ class ColdLoad:
 
 
 def run_cold_load(
-    model: str, folder: Path, gguf_file: str | None, device: str, dtype: str, threads: int
+    model: str,
+    folder: Path,
+    gguf_file: str | None,
+    device: str,
+    dtype: str,
+    threads: int,
+    timeout_s: float = TIMEOUT_S,
 ) -> ColdLoad:
-    """Start a fresh interpreter that loads `model` once, and return what it measured."""
+    """Start a fresh interpreter that loads `model` once, and return what it measured;
+    ModelLoadError in one sentence when it fails, hangs past `timeout_s` or prints no result."""
     command = [
         sys.executable,
         "-m",
@@ -61,11 +74,28 @@ def run_cold_load(
         "--threads",
         str(threads),
     ]
-    done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ModelLoadError(
+            f"the cold-load process for {model} did not finish within {timeout_s:g} s."
+        ) from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"the cold-load process for {model} failed: {last}")
-    return ColdLoad(**json.loads(done.stdout.strip().splitlines()[-1]))
+        raise ModelLoadError(f"the cold-load process for {model} failed: {last}")
+    return parse_result(model, done.stdout)
+
+
+def parse_result(model: str, stdout: str) -> ColdLoad:
+    """The ColdLoad of the last result line in a cold-load process's output."""
+    marked = [line for line in stdout.splitlines() if line.startswith(RESULT_MARK)]
+    try:
+        return ColdLoad(**json.loads(marked[-1].removeprefix(RESULT_MARK)))
+    except (IndexError, ValueError, TypeError):
+        last = (stdout.strip().splitlines() or ["nothing"])[-1][:200]
+        raise ModelLoadError(
+            f"the cold-load process for {model} printed no valid result line (last line: {last!r})."
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         for tensor in [*loaded.model.parameters(), *loaded.model.buffers()]:
             tensor.sum()
     print(
-        json.dumps(
+        RESULT_MARK
+        + json.dumps(
             asdict(
                 ColdLoad(
                     import_s=import_s,

@@ -253,9 +253,9 @@ def test_every_bench_of_both_tiers_runs_or_skips_on_a_tokenizer_less_model(pytes
         "--threads", "1",
     )  # fmt: skip
     outcomes = result.parseoutcomes()
-    assert outcomes.get("errors", 0) == 0 and outcomes.get("failed", 0) == 0, (
-        result.stdout.str()[-3000:]
-    )
+    assert outcomes.get("errors", 0) == 0 and outcomes.get("failed", 0) == 0, result.stdout.str()[
+        -3000:
+    ]
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("has no tokenizer" in message for message in skips)
 
