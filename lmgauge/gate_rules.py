@@ -17,7 +17,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, packaged as tomli
+    import tomli as tomllib
 
 SUPPORTED_VERSIONS = (1, 2)
 DEFAULT_ALPHA = 0.05
