@@ -19,7 +19,6 @@ def test_cold_load(loaded_model, cold_loads, record, rounds):
     record("cold_import_seconds", samples=imports)
     peaks = [run.peak_growth_bytes for run in runs]
     record("cold_load_peak_growth_bytes", max(peaks), samples=peaks)
-    assert all(seconds > 0 for seconds in loads)
 
 
 def test_warm_load(loaded_model, rounds, record):

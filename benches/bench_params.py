@@ -1,7 +1,8 @@
 """Parameter anatomy of each model: architecture invariants, recorded and checked.
 
 A published total parameter count that does not match fails: the model loaded is not the
-architecture it claims to be. Every breakdown must add up to the total.
+architecture it claims to be. The breakdowns are recorded (they add up to the total by
+construction, so asserting that would test nothing).
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ def test_parameter_breakdown(loaded_model, record):
         record("parameters_by_module", count, module=module)
     for layer_type, count in by_layer_type.items():
         record("parameters_by_layer_type", count, layer_type=layer_type)
-    assert sum(by_module.values()) == total
-    assert sum(by_layer_type.values()) == total
     assert 0 < anatomy.non_embedding_parameters(model) < total
 
 
