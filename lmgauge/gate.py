@@ -2,7 +2,7 @@
 `pytest benches --gate=BASE`.
 
 A run fails the gate when any gated figure (lmgauge/gate.toml) got worse beyond its tolerance
-and, where raw samples allow a test, significantly; when an exact figure such as a parameter
+and, where rounds allow a test, significantly; when an exact figure such as a parameter
 count changed; or when a gated figure disappeared for a model that was benched.
 """
 

@@ -4,7 +4,7 @@
 A rule says how big a change must be to count (`relative`, `absolute` or both, which must then
 both be exceeded; or `exact`: any change),
 whether the figure is `gated` (a change for the worse fails `lmgauge gate`), and whether it is
-`deterministic`: a figure without raw samples can only fail the gate when its rule says it is
+`deterministic`: a figure without rounds can only fail the gate when its rule says it is
 deterministic (memory peaks, counts, accuracy), because no significance test can be made.
 File versions: 1 (first); 2 adds `[paired]`: the tolerance of A/B runs judged pair by pair
 (lmgauge.paired).
