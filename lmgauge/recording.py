@@ -104,9 +104,10 @@ class RunRecorder:
 
         samples: the raw measurements; rounds: one value per timed round, the independent units
         a verdict judges (default: the samples, when each sample is a round); probe_seconds:
-        the speed probe's time beside each round (lmgauge.measure.probe); stopped: why the
-        rounds stopped. `value` defaults to the median of the rounds. A figure from three or
-        more rounds whose coefficient of variation exceeds stats.CV_LIMIT is flagged "noisy".
+        the speed probe's times around the rounds (lmgauge.measure.probe); stopped: why the
+        rounds stopped; summary["normalized_median"] is the rounds' median over the probes'.
+        `value` defaults to the median of the rounds. A figure from three or more rounds whose
+        coefficient of variation exceeds stats.CV_LIMIT is flagged "noisy".
         """
         entry = get_metric(metric)
         samples = [float(sample) for sample in samples]
@@ -115,10 +116,8 @@ class RunRecorder:
         if rounds and rounds is not samples:
             summary["rounds"] = summarize(rounds)
         if probe_seconds:
-            normalized = [
-                value / probe for value, probe in zip(rounds, probe_seconds, strict=False)
-            ]
-            summary["normalized_median"] = float(summarize(normalized)["median"])
+            probe = summarize(probe_seconds)["median"]
+            summary["normalized_median"] = float(summarize(rounds)["median"] / probe)
         if value is None:
             value = summarize(rounds)["median"]
         noisy = len(rounds) >= 3 and summarize(rounds)["cv"] > CV_LIMIT

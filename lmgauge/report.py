@@ -12,7 +12,7 @@ Format history:
     A version-1 report is read as version 2 with those parts empty.
   3 (lmgauge 0.3): results gain `rounds` (one value per timed round: the independent units
     that significance tests and intervals use; empty when each sample is a round),
-    `probe_seconds` (the speed probe beside each round) and `stopped` (why the rounds
+    `probe_seconds` (the speed probe around the rounds) and `stopped` (why the rounds
     stopped); `run.status` may be `killed` (assembled from the journal of a run that died);
     `cold_start_seconds` is renamed `warmup_call_seconds`. A version-2 report is read as
     version 3: a pooled decode-step figure is split back into its rounds (new_tokens - 1 steps
@@ -50,7 +50,8 @@ class Result:
     used the CPU meanwhile, "noisy": coefficient of variation above lmgauge.stats.CV_LIMIT);
     test: the pytest node that recorded it; rounds: one value per timed round in `unit` (the
     independent units a verdict judges), empty when every sample is a round; probe_seconds:
-    the speed probe's time beside each round (s); stopped: why the rounds stopped.
+    the speed probe's times before the warmup call and after the last round (s); stopped: why
+    the rounds stopped.
     """
 
     bench: str

@@ -49,7 +49,8 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
     assert len(outputs) == 5 * (1 + 4), "5 course prompts, greedy and 4 temperatures"
     steps = [r for r in report["results"] if r["metric"] == "decode_step_seconds"]
     assert steps and all(r["summary"]["n"] == 2 * 31 for r in steps), "2 rounds x 31 steps"
-    assert all(len(r["rounds"]) == 2 == len(r["probe_seconds"]) for r in steps)
+    assert all(len(r["rounds"]) == 2 for r in steps)
+    assert all(len(r["probe_seconds"]) == 2 for r in steps), "probes around the rounds only"
     assert all("after 2 rounds" in r["stopped"] for r in steps), "interval or budget"
     assert not list((pytester.path / "reports").glob("*.jsonl")), "journal removed at the end"
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]

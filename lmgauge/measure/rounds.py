@@ -3,7 +3,9 @@
 One untimed warmup call first, then timed rounds: at least `min_rounds`, then more until the
 95 % interval of the median of every judged figure is within `width` of that median (relative
 half-width), or the round `budget_s` is spent, or `max_rounds` is reached. The result says
-which of these stopped it. A speed probe (lmgauge.measure.probe) is timed before every round.
+which of these stopped it. The speed probe (lmgauge.measure.probe) is timed before the warmup
+call and after the last round: beside the measurement, never between two timed rounds, where
+its own memory traffic would evict what the next round had in cache.
 
 The interval is distribution-free: order statistics x(k) .. x(n-k+1) with the largest k whose
 binomial coverage is at least 95 %; such an interval exists from 6 rounds on, so with 5 rounds
@@ -47,7 +49,8 @@ class RoundPolicy:
 @dataclass
 class Rounds:
     """warmup: the warmup call's result; results: each timed round's result; probe_seconds:
-    the speed probe beside each round (s); round_seconds: each round's wall time (s);
+    the speed probe before the warmup and after the last round (s); round_seconds: each round's
+    wall time (s);
     stopped: why no further round ran."""
 
     warmup: object
@@ -107,17 +110,18 @@ def run_rounds(
     when to stop (e.g. time to first token and the median decode step of each round).
     warmup: a shorter call that runs the same code paths (default: `function` itself).
     """
+    probes = [probe()] if probe is not None else []
     warmup = (warmup or function)()
-    results, probes, walls = [], [], []
+    results, walls = [], []
     started = time.perf_counter()
     stopped = ""
     while not stopped:
-        if probe is not None:
-            probes.append(probe())
         round_started = time.perf_counter()
         results.append(function())
         walls.append(time.perf_counter() - round_started)
         stopped = stop_reason(policy, judged(results), time.perf_counter() - started)
+    if probe is not None:
+        probes.append(probe())
     feed_pytest_benchmark(benchmark, walls)
     return Rounds(warmup, results, probes, walls, stopped)
 
