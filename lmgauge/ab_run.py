@@ -34,6 +34,11 @@ class RunRecord:
     seconds: float
     log: Path
 
+    @property
+    def usable(self) -> bool:
+        """Whether the run wrote a report and ended in a way that lets it be judged."""
+        return self.report is not None and self.exit_status in OK_EXIT_STATUSES
+
 
 def run_order(runs: int) -> list[tuple[str, int]]:
     """(side, pair) in A B B A order: pair 0 base first, pair 1 new first, and so on."""
@@ -98,7 +103,7 @@ def run_interleaved(
             progress(f"lmgauge ab: run {number}/{len(order)}: {label} ({sides[label].description})")
             record = run_one(sides[label], pair, number, pytest_arguments, out)
             records.append(record)
-            if record.exit_status not in OK_EXIT_STATUSES or record.report is None:
+            if not record.usable:
                 return records, describe_failure(record)
     except KeyboardInterrupt:
         return records, "interrupted"
@@ -110,7 +115,7 @@ def complete_pairs(records: list[RunRecord]) -> tuple[list[dict], list[dict]]:
     in pair order."""
     by_pair: dict[int, dict[str, dict]] = {}
     for record in records:
-        if record.report is None or record.exit_status not in OK_EXIT_STATUSES:
+        if not record.usable:
             continue
         try:
             by_pair.setdefault(record.pair, {})[record.side] = read_report(record.report)

@@ -30,6 +30,7 @@ from lmgauge.gate_sim import (
     suggested_tolerance,
 )
 from lmgauge.report import read_report, write_text_atomic
+from lmgauge.verdicts import round_values
 
 ROTATIONS = [("base", "same", "slow"), ("slow", "same", "base"), ("same", "slow", "base"),
              ("base", "slow", "same")]  # fmt: skip
@@ -59,7 +60,7 @@ def run_trial(sides, pytest_arguments, runs, out: Path) -> dict[str, list[dict]]
         for label in ROTATIONS[pair % len(ROTATIONS)]:
             number += 1
             record = run_one(sides[label], pair, number, pytest_arguments, out)
-            if record.exit_status not in (0, 1) or record.report is None:
+            if not record.usable:
                 raise LmgaugeError(describe_failure(record))
             documents[label].append(read_report(record.report))
     return documents
@@ -99,7 +100,7 @@ def run_values(documents: dict[str, list[dict]]) -> dict:
                     values[label].setdefault(key, []).append(
                         {
                             "value": result["value"],
-                            "rounds": result["rounds"] or result["samples"],
+                            "rounds": round_values(result),
                             "probe_seconds": result.get("probe_seconds", []),
                         }  # fmt: skip
                     )

@@ -69,11 +69,6 @@ class Result:
     probe_seconds: list = field(default_factory=list)
     stopped: str = ""
 
-    @property
-    def round_values(self) -> list:
-        """The per-round values a verdict judges: `rounds`, or the samples when each is a round."""
-        return self.rounds or self.samples
-
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
