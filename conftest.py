@@ -1,9 +1,3 @@
-"""Registers lmgauge's pytest plugin (options, `record`, run report) and the fixture plugins."""
+"""Registers lmgauge's pytest plugin: options, fixtures, the `record` fixture and the run report."""
 
-pytest_plugins = [
-    "lmgauge.pytest_plugin",
-    "fixtures.models",
-    "fixtures.datasets",
-    "fixtures.machine",
-    "fixtures.quality",
-]
+pytest_plugins = ["lmgauge.pytest_plugin.plugin"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fixtures.quality import reinitialised, require_real_weights
-from lmgauge.baselines import CLASSIFIERS, fit_and_score
-from lmgauge.features import extract, poolings
-from lmgauge.finetune import FineTuneSettings, fine_tune
-from lmgauge.thresholds import violation
+from lmgauge.pytest_plugin.quality_fixtures import reinitialised, require_real_weights
+from lmgauge.quality.baselines import CLASSIFIERS, fit_and_score
+from lmgauge.quality.features import extract, poolings
+from lmgauge.quality.finetune import FineTuneSettings, fine_tune
+from lmgauge.quality.thresholds import violation
 
 EVALUATED = ("validation", "test")
 CELLS = (("tn", 0, 0), ("fp", 0, 1), ("fn", 1, 0), ("tp", 1, 1))

@@ -11,8 +11,8 @@ import torch
 
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.timing import timed_forward
-from lmgauge.models import CAUSAL_LM
-from lmgauge.prompts import pad_token_id, ragged_batch
+from lmgauge.sources.models import CAUSAL_LM
+from lmgauge.sources.prompts import pad_token_id, ragged_batch
 
 BATCH_SIZES = (1, 2, 4, 8, 16)
 NEW_TOKENS = 16

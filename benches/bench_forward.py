@@ -6,8 +6,8 @@ import pytest
 
 from lmgauge.measure.rounds import run_rounds
 from lmgauge.measure.timing import timed_forward
-from lmgauge.prompts import context_shortfall, model_inputs
-from lmgauge.roofline import ROOF_BROKEN, ROOF_TOLERANCE, forward_bound_s, model_cost
+from lmgauge.model.roofline import ROOF_BROKEN, ROOF_TOLERANCE, forward_bound_s, model_cost
+from lmgauge.sources.prompts import context_shortfall, model_inputs
 
 pytestmark = pytest.mark.encoder
 

@@ -13,14 +13,14 @@ import torch
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.rounds import run_rounds
 from lmgauge.measure.timing import synchronizer
-from lmgauge.prompts import context_shortfall, model_inputs, pad_token_id
-from lmgauge.roofline import (
+from lmgauge.model.roofline import (
     ROOF_BROKEN,
     ROOF_TOLERANCE,
     decode_step_bound_s,
     forward_bound_s,
     model_cost,
 )
+from lmgauge.sources.prompts import context_shortfall, model_inputs, pad_token_id
 
 pytestmark = pytest.mark.causal_lm
 

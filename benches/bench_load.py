@@ -22,7 +22,7 @@ def test_cold_load(loaded_model, cold_loads, record, rounds):
 
 
 def test_warm_load(loaded_model, rounds, record):
-    from lmgauge.loading import load_prepared
+    from lmgauge.sources.loading import load_prepared
 
     spec, folder, gguf = loaded_model.spec, loaded_model.folder, loaded_model.gguf_file
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmgauge import anatomy
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.memory import cache_bytes, track_memory
-from lmgauge.prompts import model_inputs, pad_token_id
-from lmgauge.roofline import kv_bytes_per_token
+from lmgauge.model import anatomy
+from lmgauge.model.roofline import kv_bytes_per_token
+from lmgauge.sources.prompts import model_inputs, pad_token_id
 
 FORWARD_TOKENS = 128
 KV_LENGTHS = (32, 64, 128, 256)

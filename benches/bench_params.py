@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmgauge import anatomy
+from lmgauge.model import anatomy
 from lmgauge.runtime import dtype_name
 
 

@@ -14,16 +14,16 @@ import random
 
 import pytest
 
-from fixtures.quality import reinitialised, require_real_weights
-from lmgauge.diversity import distinct_n, mean_repetition_rate
-from lmgauge.known_answers import ANSWERS, CONTINUATION_TOKENS, PROMPTS, answered, score
-from lmgauge.metrics import get_metric
-from lmgauge.models import SYNTHETIC
-from lmgauge.next_token import dissect
-from lmgauge.perplexity import perplexity
-from lmgauge.prompts import pad_token_id, prompt_ids
-from lmgauge.textgen import continue_texts
-from lmgauge.thresholds import find, violation
+from lmgauge.model.next_token import dissect
+from lmgauge.pytest_plugin.quality_fixtures import reinitialised, require_real_weights
+from lmgauge.quality.diversity import distinct_n, mean_repetition_rate
+from lmgauge.quality.known_answers import ANSWERS, CONTINUATION_TOKENS, PROMPTS, answered, score
+from lmgauge.quality.perplexity import perplexity
+from lmgauge.quality.textgen import continue_texts
+from lmgauge.quality.thresholds import find, violation
+from lmgauge.record.metrics import get_metric
+from lmgauge.sources.models import SYNTHETIC
+from lmgauge.sources.prompts import pad_token_id, prompt_ids
 
 ANATOMY_PROMPT = "The capital of France is"
 COURSE_PROMPTS = (

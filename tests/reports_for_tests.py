@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lmgauge.recording import RunRecorder
-from lmgauge.report import validate
+from lmgauge.record.recording import RunRecorder
+from lmgauge.record.report import validate
 
 ENVIRONMENT = {
     "cpu_model": "AMD EPYC",

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from lmgauge.ab_run import run_order
-from lmgauge.gate import DEFAULT_RULES
-from lmgauge.gate_rules import load_gate_rules
-from lmgauge.paired import judge_paired
+from lmgauge.judge.gate import DEFAULT_RULES
+from lmgauge.judge.gate_rules import load_gate_rules
+from lmgauge.judge.paired import judge_paired
+from lmgauge.runs.ab_run import run_order
 from tests.conftest import PROJECT
 
 RULES = load_gate_rules(DEFAULT_RULES)
@@ -29,7 +29,7 @@ def bench_arguments(model: Path) -> list[str]:
 
 def lmgauge_ab(folder: Path, *options: str, pytest_args=(), env=None):
     return subprocess.run(
-        [sys.executable, "-m", "lmgauge.cli", "ab", *options, "--", *pytest_args],
+        [sys.executable, "-m", "lmgauge.cli.main", "ab", *options, "--", *pytest_args],
         cwd=folder, capture_output=True, text=True, check=False,
         env={**os.environ, "PYTHONPATH": str(folder), **(env or {})},
     )  # fmt: skip
@@ -105,7 +105,7 @@ def test_two_git_refs_as_sides(tmp_path, tiny_gpt2_dir):
     """A clone whose second commit doubles every forward pass: base is its parent."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True)
-    plugin = clone / "lmgauge" / "pytest_plugin.py"
+    plugin = clone / "lmgauge" / "pytest_plugin" / "options.py"
     text = plugin.read_text()
     slowed = text.replace("        default=0.0,\n        metavar=\"FRACTION\"",
                           "        default=1.0,\n        metavar=\"FRACTION\"")  # fmt: skip

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from lmgauge import baselines, loading, models, runtime
-from lmgauge.features import extract
-from lmgauge.thresholds import find, load_thresholds
+from lmgauge import runtime
+from lmgauge.quality import baselines
+from lmgauge.quality.features import extract
+from lmgauge.quality.thresholds import find, load_thresholds
+from lmgauge.sources import loading, models
 from tests.conftest import PROJECT
 
 SENTENCES = ["the film was good .", "bad", "a very dull plot and awful actors .", "fun"]
@@ -77,7 +79,7 @@ def test_malformed_thresholds_say_what_is_wrong(tmp_path, text, message):
 def test_query_and_value_projections_are_found_from_the_architecture(tiny_bert_dir):
     from transformers import AutoModelForSequenceClassification, LlamaConfig, LlamaForCausalLM
 
-    from lmgauge.finetune import attention_projections
+    from lmgauge.quality.finetune import attention_projections
 
     bert = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=2)
     assert attention_projections(bert) == ["query", "value"]
@@ -96,7 +98,7 @@ def test_fine_tuning_a_tiny_encoder(tiny_bert_dir, method):
     import torch
     from datasets import Dataset, DatasetDict
 
-    from lmgauge.finetune import FineTuneSettings, fine_tune
+    from lmgauge.quality.finetune import FineTuneSettings, fine_tune
 
     rows = {"text": ["good fun film", "bad dull plot"] * 8, "label": [1, 0] * 8}
     data = DatasetDict(

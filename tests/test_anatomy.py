@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from lmgauge import anatomy
+from lmgauge.model import anatomy
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import zipfile
 
 import pytest
 
-from lmgauge import assets
-from lmgauge.cache import MANIFEST_NAME, building, manifest_problems
 from lmgauge.errors import AssetError
+from lmgauge.sources import assets
+from lmgauge.sources.cache import MANIFEST_NAME, building, manifest_problems
 
 
 def make_wheel(folder, files: dict) -> tuple:

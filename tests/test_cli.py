@@ -1,7 +1,7 @@
 """The lmgauge command: one line on stderr and exit status 2 for every user error."""
 
-from lmgauge.cli import main
-from lmgauge.report import write_atomic
+from lmgauge.cli.main import main
+from lmgauge.record.report import write_atomic
 from tests.test_report import sample_document
 
 

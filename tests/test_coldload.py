@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from lmgauge import coldload
 from lmgauge.errors import ModelLoadError
+from lmgauge.measure import cold_load as coldload
 
 RESULT = {"import_s": 1.0, "load_s": 2.0, "tokenizer_s": 0.0, "rss_before_bytes": 1,
           "rss_growth_bytes": 2, "peak_growth_bytes": 3, "resident_growth_bytes": 2,

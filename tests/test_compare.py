@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from lmgauge.compare import compare
-from lmgauge.compare_render import render
-from lmgauge.gate import DEFAULT_RULES, run_gate
-from lmgauge.gate_rules import load_gate_rules
+from lmgauge.judge.compare import compare
+from lmgauge.judge.gate import DEFAULT_RULES, run_gate
+from lmgauge.judge.gate_rules import load_gate_rules
+from lmgauge.render.comparison import render
 from tests.reports_for_tests import ENVIRONMENT, make_report
 
 RULES = load_gate_rules(DEFAULT_RULES)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lmgauge.data import read_sentences, split_stratified
 from lmgauge.errors import DatasetError
+from lmgauge.sources.data import read_sentences, split_stratified
 
 
 def write_corpus(path, positives: int, negatives: int) -> None:
@@ -46,7 +46,7 @@ def test_split_is_stratified_seeded_and_shaped_like_rotten_tomatoes(tmp_path):
 
 
 def test_hub_style_data_sets_load_by_name_and_gain_a_validation_split(tmp_path):
-    from lmgauge.data import load_polarity
+    from lmgauge.sources.data import load_polarity
 
     folder = tmp_path / "reviews"
     folder.mkdir()
@@ -59,7 +59,7 @@ def test_hub_style_data_sets_load_by_name_and_gain_a_validation_split(tmp_path):
 
 
 def test_data_sets_without_text_and_label_are_refused(tmp_path):
-    from lmgauge.data import load_polarity
+    from lmgauge.sources.data import load_polarity
 
     folder = tmp_path / "other"
     folder.mkdir()
@@ -70,7 +70,7 @@ def test_data_sets_without_text_and_label_are_refused(tmp_path):
 
 
 def test_a_data_set_without_a_train_or_test_split_is_one_sentence(tmp_path):
-    from lmgauge.data import load_polarity
+    from lmgauge.sources.data import load_polarity
 
     folder = tmp_path / "only-test"
     folder.mkdir()

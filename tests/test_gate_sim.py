@@ -4,9 +4,9 @@ per-round noise (rounds of one run share its drift: the model that independent n
 import numpy as np
 import pytest
 
-from lmgauge.gate import DEFAULT_RULES
-from lmgauge.gate_rules import load_gate_rules
-from lmgauge.gate_sim import (
+from lmgauge.judge.gate import DEFAULT_RULES
+from lmgauge.judge.gate_rules import load_gate_rules
+from lmgauge.judge.gate_sim import (
     NoiseModel,
     ab_fails,
     estimate,

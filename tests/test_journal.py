@@ -11,10 +11,10 @@ import time
 import pytest
 
 from lmgauge.errors import LmgaugeError
-from lmgauge.journal import Journal, abandoned_journals, read_events
-from lmgauge.recording import RunRecorder
-from lmgauge.recovery import check_writable, recover_folder, unique_report_path
-from lmgauge.report import validate
+from lmgauge.record.journal import Journal, abandoned_journals, read_events
+from lmgauge.record.recording import RunRecorder
+from lmgauge.record.recovery import check_writable, recover_folder, unique_report_path
+from lmgauge.record.report import validate
 from tests.conftest import PROJECT
 
 
@@ -96,7 +96,7 @@ def test_a_bench_run_killed_halfway_keeps_every_recorded_result(tmp_path, tiny_g
     (journal,) = reports.glob("*.journal.jsonl")
     before_kill = sum('"event": "result"' in line for line in journal.read_text().splitlines())
     done = subprocess.run(
-        [sys.executable, "-m", "lmgauge.cli", "recover", str(reports)],
+        [sys.executable, "-m", "lmgauge.cli.main", "recover", str(reports)],
         cwd=PROJECT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0 and "recovered" in done.stdout, done.stderr
@@ -109,7 +109,7 @@ def test_a_bench_run_killed_halfway_keeps_every_recorded_result(tmp_path, tiny_g
 
 def test_cli_write_failures_are_one_sentence(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "lmgauge.cli", "recover", str(tmp_path / "missing")],
+        [sys.executable, "-m", "lmgauge.cli.main", "recover", str(tmp_path / "missing")],
         cwd=PROJECT, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and done.stderr.count("\n") == 1

@@ -4,8 +4,9 @@ import shutil
 
 import pytest
 
-from lmgauge import loading, models, runtime
+from lmgauge import runtime
 from lmgauge.errors import ModelLoadError
+from lmgauge.sources import loading, models
 from tests.tiny_models import hub_cache_entry
 
 CPU = runtime.resolve_device("cpu")
@@ -68,7 +69,7 @@ def test_hub_id_not_cached_offline_is_one_sentence(offline_hub):
 
 
 def test_synthetic_folder_is_marked_synthetic_when_loaded_by_path(cache):
-    from lmgauge import builders
+    from lmgauge.sources import builders
 
     spec = models.ModelSpec(
         name="tiny-twin",
@@ -87,7 +88,7 @@ def test_synthetic_folder_is_marked_synthetic_when_loaded_by_path(cache):
 
 
 def test_local_gguf_file_loads_dequantised_with_its_tokenizer(tiny_gguf_file):
-    from lmgauge import anatomy
+    from lmgauge.model import anatomy
 
     loaded = loading.load(models.resolve(str(tiny_gguf_file)), CPU, FP32)
     assert loaded.architecture == "LlamaForCausalLM" and loaded.gguf_file == tiny_gguf_file.name
@@ -97,7 +98,7 @@ def test_local_gguf_file_loads_dequantised_with_its_tokenizer(tiny_gguf_file):
 
 
 def test_gguf_conversion_gives_a_plain_folder_with_the_same_weights(tmp_path, tiny_gguf_file):
-    from lmgauge import builders
+    from lmgauge.sources import builders
 
     folder = builders.convert_gguf(tiny_gguf_file, tmp_path / "converted", about={"model": "t"})
     converted = loading.load(models.resolve(str(folder)), CPU, FP32)

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from lmgauge import stats
 from lmgauge.measure import generation, memory, noise
+from lmgauge.record import stats
 
 
 def test_summarize_known_samples():

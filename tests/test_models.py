@@ -2,8 +2,9 @@
 
 import pytest
 
-from lmgauge import anatomy, models
 from lmgauge.errors import UnknownModelError
+from lmgauge.model import anatomy
+from lmgauge.sources import models
 
 
 def test_default_models_are_registered_and_gpt2_large_is_not_default():

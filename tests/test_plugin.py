@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lmgauge.cache import write_manifest
+from lmgauge.sources.cache import write_manifest
 from tests.conftest import PROJECT
 from tests.tiny_models import hub_cache_entry
 
@@ -129,7 +129,7 @@ def test_collect_only_is_parametrized_over_the_selected_models(pytester):
 
 
 def test_the_data_set_is_loaded_once_per_session(pytester, cache, monkeypatch):
-    from lmgauge import assets
+    from lmgauge.sources import assets
 
     folder = assets.asset_dir(assets.ASSETS["pang-lee-polarity"])
     folder.mkdir(parents=True)
@@ -145,9 +145,7 @@ def test_the_data_set_is_loaded_once_per_session(pytester, cache, monkeypatch):
             assert set(polarity["test"]["label"]) == {0, 1}
     """
     )
-    pytester.makeconftest(
-        'pytest_plugins = ["lmgauge.pytest_plugin", "fixtures.models", "fixtures.datasets"]'
-    )
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
     monkeypatch.setenv("PYTHONPATH", str(PROJECT))
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--report-dir", "out"
@@ -179,7 +177,7 @@ def test_hub_models_of_the_other_task_are_skipped_at_run_time(
 def test_timing_checks_fail_on_a_quiet_machine_and_are_skipped_on_a_busy_one(pytester, monkeypatch):
     from lmgauge.measure import noise
 
-    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
     pytester.makepyfile(
         bench_judge="def test_check(judge_timing):\n    judge_timing(False, 'odd')\n"
     )
@@ -221,7 +219,7 @@ def test_step(record):
 
 
 def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypatch):
-    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin"]')
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
     pytester.makepyfile(bench_gated=GATED_BENCH)
     args = ("-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--models", "gpt2")
     first = pytester.runpytest_subprocess(*args, "--report-dir", "base")

@@ -9,7 +9,7 @@ import tomllib
 
 from tests.conftest import PROJECT
 
-TOML_READERS = ("lmgauge.gate_rules", "lmgauge.thresholds")
+TOML_READERS = ("lmgauge.judge.gate_rules", "lmgauge.quality.thresholds")
 
 
 @pytest.mark.parametrize("module", TOML_READERS)

@@ -5,14 +5,15 @@ import math
 
 import pytest
 
-from lmgauge import loading, models, runtime
-from lmgauge.diversity import distinct_n, mean_repetition_rate, repetition_rate
-from lmgauge.known_answers import KNOWN_ANSWERS, first_word, score
-from lmgauge.next_token import dissect
-from lmgauge.perplexity import perplexity
-from lmgauge.text_tables import write_text_tables
-from lmgauge.textgen import continue_texts
-from lmgauge.thresholds import find, load_thresholds
+from lmgauge import runtime
+from lmgauge.model.next_token import dissect
+from lmgauge.quality.diversity import distinct_n, mean_repetition_rate, repetition_rate
+from lmgauge.quality.known_answers import KNOWN_ANSWERS, first_word, score
+from lmgauge.quality.perplexity import perplexity
+from lmgauge.quality.textgen import continue_texts
+from lmgauge.quality.thresholds import find, load_thresholds
+from lmgauge.render.text_tables import write_text_tables
+from lmgauge.sources import loading, models
 from tests.conftest import PROJECT
 
 SENTENCES = ["the film was good .", "bad", "a very dull plot and awful actors .", "fun and great"]

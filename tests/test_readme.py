@@ -2,7 +2,7 @@
 
 import re
 
-from lmgauge.metrics import METRICS
+from lmgauge.record.metrics import METRICS
 from tests.conftest import PROJECT
 
 README = (PROJECT / "README.md").read_text()

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from lmgauge.errors import ReportError
-from lmgauge.recording import RunRecorder
-from lmgauge.report import SCHEMA_VERSION, Result, read_report, report_filename, write_atomic
+from lmgauge.record.recording import RunRecorder
+from lmgauge.record.report import SCHEMA_VERSION, Result, read_report, report_filename, write_atomic
 
 
 def sample_document() -> dict:
@@ -77,7 +77,7 @@ def test_results_need_a_known_direction_and_a_unit():
 
 
 def test_unknown_metrics_are_refused():
-    with pytest.raises(KeyError, match="not in lmgauge.metrics"):
+    with pytest.raises(KeyError, match="not in lmgauge.record.metrics"):
         RunRecorder({}).record("b", "m", "speed_of_light", 1)
 
 

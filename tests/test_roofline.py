@@ -3,16 +3,17 @@
 import pytest
 import torch
 
-from lmgauge import anatomy, prompts
-from lmgauge.calibration import calibrate
+from lmgauge.measure.calibration import calibrate
 from lmgauge.measure.memory import cache_bytes
-from lmgauge.roofline import (
+from lmgauge.model import anatomy
+from lmgauge.model.roofline import (
     ModelCost,
     decode_step_bound_s,
     forward_bound_s,
     kv_bytes_per_token,
     model_cost,
 )
+from lmgauge.sources import prompts
 
 
 class Roofs:
@@ -66,7 +67,7 @@ def test_model_cost_counts_the_tied_head(tiny_gpt2_dir):
 
 def test_calibration_takes_the_best_read_kernel_and_the_best_prefill_shape(monkeypatch):
     """Scripted kernel times: amax beats sum, the second prefill shape is the fastest."""
-    from lmgauge import calibration
+    from lmgauge.measure import calibration
 
     script = iter([[0.02, 0.03], [0.01, 0.04], [0.05, 0.06], [1.0], [0.1], [1.0]])
     monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from lmgauge.machine import load_average
+from lmgauge.measure.environment import load_average
 
 BUSY_LIMIT_CORES = 0.25
 """A bench during which other processes kept more than this many cores busy is flagged `busy`."""

@@ -1,0 +1,161 @@
+"""The `lmgauge` commands that run benches themselves: ab (paired A/B runs), gate-check (the
+gate's own error rates) and recover (reports from killed runs' journals)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lmgauge.errors import LmgaugeError
+
+MIN_RUNS = 3
+
+
+def add_ab_commands(commands) -> None:
+    ab = commands.add_parser(
+        "ab",
+        help="run two sides interleaved on this machine and judge them pair by pair",
+        description="lmgauge ab [options] -- PYTEST_ARGS: base and new run as A B B A ..., "
+        "each a fresh pytest process; exit 1 when a gated figure got significantly worse.",
+    )
+    ab.add_argument("--base", help="git ref or python:PATH (default: this checkout)")
+    ab.add_argument("--new", help="git ref or python:PATH (default: this checkout)")
+    ab.add_argument("--base-args", default="", help="extra pytest arguments for the base side")
+    ab.add_argument("--new-args", default="", help="extra pytest arguments for the new side")
+    ab.add_argument("--runs", type=int, default=4, help="runs per side (default: 4)")
+    add_common(ab)
+    ab.set_defaults(handler=run_ab)
+
+    check = commands.add_parser(
+        "gate-check",
+        help="measure the A/B and stored-baseline gates' false-alarm and detection rates",
+        description="lmgauge gate-check [options] -- PYTEST_ARGS: K trials, each with a base "
+        "side, the same code again, and the same code slowed by --slowdown (every forward "
+        "pass busy-waits that fraction of its own time: a validation aid).",
+    )
+    check.add_argument("--trials", type=int, default=10, help="trials (default: 10)")
+    check.add_argument("--runs", type=int, default=4, help="runs per side (default: 4)")
+    check.add_argument("--slowdown", type=float, default=0.15, help="injected (default: 0.15)")
+    check.add_argument(
+        "--from", dest="from_file", metavar="JSON",
+        help="print the rates and the simulation of an earlier gate-check.json; run nothing",
+    )  # fmt: skip
+    add_common(check)
+    check.set_defaults(handler=run_gate_check)
+
+    recover = commands.add_parser(
+        "recover", help="turn the journals of killed runs in DIR into reports (status killed)"
+    )
+    recover.add_argument("folder", metavar="DIR")
+    recover.set_defaults(handler=run_recover)
+
+
+def add_common(parser) -> None:
+    parser.add_argument("--report-dir", default="reports", help="where results go")
+    parser.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
+
+
+def output_folder(report_dir: str, kind: str) -> Path:
+    from lmgauge.record.recovery import check_writable
+
+    folder = Path(report_dir) / f"{kind}-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    check_writable(folder)
+    return folder
+
+
+def check_runs(runs: int) -> None:
+    if runs < MIN_RUNS:
+        raise LmgaugeError(
+            f"--runs {runs} is too few: a paired test needs at least {MIN_RUNS} runs a side "
+            f"(4 or more recommended; with 3 pairs only a large change can be significant)."
+        )
+
+
+def run_ab(arguments) -> int:
+    from lmgauge.cli.reports import load_rules
+    from lmgauge.record.report import write_text_atomic
+    from lmgauge.runs.ab_report import ab_document, ab_markdown, paired_rows, verdict_line
+    from lmgauge.runs.ab_run import complete_pairs, run_interleaved
+    from lmgauge.runs.ab_sides import resolve_side
+
+    check_runs(arguments.runs)
+    rules = load_rules(arguments.rules)
+    repository = Path.cwd()
+    base = resolve_side("base", arguments.base, arguments.base_args, repository)
+    new = resolve_side("new", arguments.new, arguments.new_args, repository)
+    if base.identity() == new.identity():
+        print(
+            "lmgauge ab: both sides are the same code, environment and arguments, so this is an "
+            "A/A run: it measures this machine's noise (give --base, --new, --base-args or "
+            "--new-args to compare two things).",
+            file=sys.stderr,
+        )
+    if not arguments.pytest_args:
+        raise LmgaugeError("give the pytest arguments after --, e.g. -- benches -m 'not slow'.")
+    out = output_folder(arguments.report_dir, "ab")
+    records, status = run_interleaved(base, new, arguments.pytest_args, arguments.runs, out)
+    base_runs, new_runs = complete_pairs(records)
+    rows = paired_rows(base_runs, new_runs, rules) if base_runs else []
+    sides = {side.label: side_facts(side) for side in (base, new)}
+    document = ab_document(sides, arguments.pytest_args, records, status, rows)
+    write_text_atomic(json.dumps(document, indent=2) + "\n", out / "ab.json")
+    write_text_atomic(ab_markdown(document), out / "ab.md")
+    print(verdict_line(document))
+    print(f"lmgauge ab: report {out / 'ab.json'} and {out / 'ab.md'}")
+    if status != "complete":
+        raise LmgaugeError(
+            f"the A/B run did not complete: {status}; judged {len(base_runs)} pairs."
+        )
+    return 0 if document["passed"] else 1
+
+
+def side_facts(side) -> dict:
+    return {
+        "description": side.description,
+        "python": side.python,
+        "folder": str(side.folder),
+        "commit": side.commit,
+        "arguments": list(side.arguments),
+    }
+
+
+def run_gate_check(arguments) -> int:
+    from lmgauge.cli.reports import load_rules
+    from lmgauge.runs.gate_check import analyse, gate_check
+
+    if arguments.from_file:
+        try:
+            print(analyse(Path(arguments.from_file), load_rules(arguments.rules)), end="")
+        except (ValueError, KeyError, IndexError) as error:
+            raise LmgaugeError(
+                f"{arguments.from_file} is not a gate-check record ({error})."
+            ) from None
+        return 0
+    check_runs(arguments.runs)
+    if arguments.trials < 1 or not 0 < arguments.slowdown <= 10:
+        raise LmgaugeError("--trials must be at least 1 and --slowdown a fraction above 0.")
+    if not arguments.pytest_args:
+        raise LmgaugeError("give the pytest arguments after --, e.g. -- benches -k generate.")
+    out = output_folder(arguments.report_dir, "gate-check")
+    summary = gate_check(
+        arguments.pytest_args, arguments.trials, arguments.runs, arguments.slowdown,
+        load_rules(arguments.rules), out,
+    )  # fmt: skip
+    print(summary)
+    return 0
+
+
+def run_recover(arguments) -> int:
+    from lmgauge.record.recovery import recover_folder
+
+    folder = Path(arguments.folder)
+    if not folder.is_dir():
+        raise LmgaugeError(f"{folder} is not a folder.")
+    made = recover_folder(folder)
+    for path in made:
+        print(f"recovered {path}")
+    if not made:
+        print(f"no journals of killed runs in {folder}")
+    return 0

@@ -1,0 +1,117 @@
+"""The `lmgauge` commands that read run reports: compare, gate, plot, summary, export-github."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lmgauge.errors import LmgaugeError
+
+
+def add_report_commands(commands) -> None:
+    compare = commands.add_parser("compare", help="compare two run reports figure by figure")
+    add_pair(compare)
+    compare.add_argument("--format", choices=("text", "markdown", "csv"), default="text")
+    compare.add_argument("--all", action="store_true", help="also list figures that are the same")
+    compare.add_argument("--output", help="write the table to this file instead of stdout")
+    compare.set_defaults(handler=run_compare)
+
+    gate = commands.add_parser(
+        "gate", help="exit 1 when a gated figure of NEW got worse than in BASE"
+    )
+    add_pair(gate)
+    gate.set_defaults(handler=run_gate_command)
+
+    plot = commands.add_parser("plot", help="draw PNG charts of one run, or compare two")
+    plot.add_argument("reports", nargs="+", metavar="REPORT", help="one report, or BASE NEW")
+    plot.add_argument("--out", help="folder for the PNGs (default: beside the last report)")
+    plot.set_defaults(handler=run_plot)
+
+    summary = commands.add_parser("summary", help="write the Markdown summary beside a report")
+    summary.add_argument("report")
+    summary.set_defaults(handler=run_summary)
+
+    export = commands.add_parser(
+        "export-github", help="write github-action-benchmark JSON (customSmallerIsBetter etc.)"
+    )
+    export.add_argument("report")
+    export.add_argument("--direction", choices=("lower", "higher"), required=True)
+    export.add_argument("--output", required=True)
+    export.set_defaults(handler=run_export)
+
+
+def add_pair(parser) -> None:
+    parser.add_argument("base", help="the run report to compare against")
+    parser.add_argument("new", help="the run report being judged")
+    parser.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
+
+
+def load_rules(path: str | None):
+    from lmgauge.judge.gate import DEFAULT_RULES
+    from lmgauge.judge.gate_rules import load_gate_rules
+
+    try:
+        return load_gate_rules(Path(path) if path else DEFAULT_RULES)
+    except ValueError as error:
+        raise LmgaugeError(str(error)) from None
+
+
+def load_pair(arguments):
+    from lmgauge.record.report import read_report
+
+    return read_report(arguments.base), read_report(arguments.new)
+
+
+def run_compare(arguments) -> int:
+    from lmgauge.judge.compare import compare
+    from lmgauge.render.comparison import render
+
+    base, new = load_pair(arguments)
+    comparison = compare(base, new, load_rules(arguments.rules), arguments.base, arguments.new)
+    text = render(comparison, arguments.format, arguments.all)
+    if arguments.output:
+        from lmgauge.record.report import write_text_atomic
+
+        write_text_atomic(text, Path(arguments.output))
+    else:
+        print(text, end="")
+    return 0
+
+
+def run_gate_command(arguments) -> int:
+    from lmgauge.judge.gate import run_gate
+
+    base, new = load_pair(arguments)
+    result = run_gate(base, new, load_rules(arguments.rules), arguments.base, arguments.new)
+    print(result.message())
+    return 0 if result.passed else 1
+
+
+def run_plot(arguments) -> int:
+    from lmgauge.render.plots import draw
+
+    if len(arguments.reports) > 2:
+        raise LmgaugeError("plot takes one report, or two (BASE NEW) to compare.")
+    for path in draw([Path(p) for p in arguments.reports], arguments.out):
+        print(path)
+    return 0
+
+
+def run_summary(arguments) -> int:
+    from lmgauge.record.report import read_report, write_text_atomic
+    from lmgauge.render.summary import summary_markdown
+
+    path = Path(arguments.report)
+    document = read_report(path)
+    print(write_text_atomic(summary_markdown(document, path.name), path.with_suffix(".md")))
+    return 0
+
+
+def run_export(arguments) -> int:
+    from lmgauge.record.report import read_report, write_text_atomic
+    from lmgauge.render.github_export import github_benchmark_entries
+
+    entries = github_benchmark_entries(read_report(arguments.report), arguments.direction)
+    write_text_atomic(json.dumps(entries, indent=2) + "\n", Path(arguments.output))
+    print(f"{arguments.output}: {len(entries)} figures")
+    return 0

@@ -1,0 +1,109 @@
+"""Per-metric tolerances for `compare` and `gate`, kept in one versioned TOML file
+(benches/gate.toml). The first rule whose metric patterns or units match a figure applies.
+
+A rule says how big a change must be to count (`relative`, `absolute` or both, which must then
+both be exceeded; or `exact`: any change),
+whether the figure is `gated` (a change for the worse fails `lmgauge gate`), and whether it is
+`deterministic`: a figure without rounds can only fail the gate when its rule says it is
+deterministic (memory peaks, counts, accuracy), because no significance test can be made.
+File versions: 1 (first); 2 adds `[paired]`: the tolerance of A/B runs judged pair by pair
+(lmgauge.judge.paired).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser, packaged as tomli
+    import tomli as tomllib
+
+SUPPORTED_VERSIONS = (1, 2)
+DEFAULT_ALPHA = 0.05
+DEFAULT_PAIRED_RELATIVE = 0.10
+
+
+@dataclass(frozen=True)
+class Rule:
+    metrics: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    relative: float | None = None
+    absolute: float | None = None
+    exact: bool = False
+    gated: bool = False
+    deterministic: bool = False
+    reason: str = ""
+
+    def matches(self, metric: str, unit: str) -> bool:
+        return unit in self.units or any(fnmatch.fnmatchcase(metric, p) for p in self.metrics)
+
+    def beyond(self, base: float, new: float) -> bool:
+        """Whether the change from `base` to `new` is larger than this rule tolerates."""
+        if self.exact:
+            return not math.isclose(base, new, rel_tol=1e-12, abs_tol=0.0)
+        beyond_absolute = self.absolute is None or abs(new - base) > self.absolute
+        if self.relative is None:
+            return beyond_absolute
+        beyond_relative = new != 0 if base == 0 else abs(new / base - 1) > self.relative
+        return beyond_relative and beyond_absolute
+
+    def tolerance(self) -> str:
+        if self.exact:
+            return "exact"
+        parts = [f"±{100 * self.relative:g} %"] if self.relative is not None else []
+        parts += [f"±{self.absolute:g}"] if self.absolute is not None else []
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class GateRules:
+    rules: tuple[Rule, ...]
+    alpha: float = DEFAULT_ALPHA
+    paired_relative: float = DEFAULT_PAIRED_RELATIVE
+    """A/B runs: a timing figure's mean per-pair change must exceed this (relative) to count."""
+    fallback: Rule = Rule(relative=0.10, reason="no rule names this metric: compared, not gated")
+    """Applies to a figure no rule matches."""
+
+    def rule_for(self, metric: str, unit: str) -> Rule:
+        return next((r for r in self.rules if r.matches(metric, unit)), self.fallback)
+
+
+def load_gate_rules(path: Path) -> GateRules:
+    """The rules in `path`; ValueError with one sentence when the file is malformed."""
+    try:
+        document = tomllib.loads(Path(path).read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"cannot read gate rules {path}: {error}") from None
+    if document.get("version") not in SUPPORTED_VERSIONS:
+        raise ValueError(
+            f"{path} has version {document.get('version')!r}; lmgauge reads gate rules "
+            f"versions {', '.join(map(str, SUPPORTED_VERSIONS))}"
+        )
+    rules = []
+    for index, entry in enumerate(document.get("rule", [])):
+        if not entry.get("metrics") and not entry.get("units"):
+            raise ValueError(f"{path}: rule {index} names no metrics and no units")
+        if "reason" not in entry:
+            raise ValueError(f"{path}: rule {index} lacks a reason")
+        unknown = set(entry) - {f for f in Rule.__dataclass_fields__}
+        if unknown:
+            raise ValueError(f"{path}: rule {index} has unknown keys {', '.join(sorted(unknown))}")
+        rules.append(
+            Rule(
+                **{
+                    **entry,
+                    "metrics": tuple(entry.get("metrics", ())),
+                    "units": tuple(entry.get("units", ())),
+                }
+            )
+        )
+    paired = document.get("paired", {})
+    return GateRules(
+        tuple(rules),
+        float(document.get("alpha", DEFAULT_ALPHA)),
+        float(paired.get("relative", DEFAULT_PAIRED_RELATIVE)),
+    )

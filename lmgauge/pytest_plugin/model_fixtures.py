@@ -1,0 +1,121 @@
+"""The model fixtures: `model_name` is parametrized over --models, `loaded_model` loads it once.
+
+`model_name` is a session-scoped parameter, so pytest groups every bench of one model together
+and finishes `loaded_model` for one model before loading the next: one model is resident at a
+time. A model that fails to load fails its own tests with one sentence; the others run on.
+Benches marked `causal_lm` or `encoder` are parametrized only over models of that task (models
+whose task only the loaded config can tell are kept and skip at run time if they differ).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import defaultdict
+
+import pytest
+
+from lmgauge.errors import ModelLoadError
+from lmgauge.measure.cold_load import run_cold_load
+from lmgauge.measure.slowdown import inject as inject_slowdown
+from lmgauge.pytest_plugin.state import run_state
+from lmgauge.runtime import dtype_name
+from lmgauge.sources import loading
+from lmgauge.sources.models import CAUSAL_LM, ENCODER
+
+TASK_MARKERS = {"causal_lm": CAUSAL_LM, "encoder": ENCODER}
+
+
+def wanted_task(node) -> str | None:
+    for marker, task in TASK_MARKERS.items():
+        if node.get_closest_marker(marker):
+            return task
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "model_name" not in metafunc.fixturenames:
+        return
+    task = wanted_task(metafunc.definition)
+    specs = run_state(metafunc.config).specs.values()
+    names = [spec.name for spec in specs if task is None or spec.task in (None, task)]
+    metafunc.parametrize("model_name", names, scope="session")
+
+
+@pytest.fixture(scope="session")
+def loaded_model(model_name: str, request: pytest.FixtureRequest):
+    """The model called `model_name`, loaded once for the session (a lmgauge LoadedModel)."""
+    state = run_state(request.config)
+    spec = state.specs[model_name]
+    facts = {
+        "name": spec.name,
+        "source": spec.source,
+        "location": spec.location,
+        "weights": spec.weights,
+        "task": spec.task,
+    }
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled():
+            folder, gguf_file = loading.prepare(spec)
+        loaded = loading.load_prepared(spec, folder, gguf_file, state.device, state.dtype)
+    except ModelLoadError as error:
+        failure = str(error)
+    else:
+        failure = None
+    if failure:
+        state.recorder.model_failed(model_name, facts, failure)
+        pytest.fail(failure, pytrace=False)
+    if state.slowdown:
+        inject_slowdown(loaded.model, state.slowdown, state.device)
+    state.recorder.model_loaded(model_name, {**loaded.describe(), "slowdown": state.slowdown})
+    yield loaded
+    state.recorder.model_released(model_name)
+    del loaded
+    gc.collect()
+    if state.device.type == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+@pytest.fixture(scope="session")
+def _cold_load_runs() -> dict[str, list]:
+    return defaultdict(list)
+
+
+@pytest.fixture
+def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs):
+    """`cold_loads(count)`: `count` fresh-process loads of the model (lmgauge.coldload.ColdLoad),
+    run on demand and shared between benches, so each process is started only once."""
+    state = run_state(request.config)
+
+    def take(count: int) -> list:
+        runs = _cold_load_runs[loaded_model.name]
+        while len(runs) < count:
+            try:
+                runs.append(
+                    run_cold_load(
+                        loaded_model.name,
+                        loaded_model.folder,
+                        loaded_model.gguf_file,
+                        str(state.device),
+                        dtype_name(state.dtype),
+                        state.threads,
+                    )
+                )
+            except ModelLoadError as error:
+                pytest.fail(str(error), pytrace=False)
+        return runs[:count]
+
+    return take
+
+
+@pytest.fixture(autouse=True)
+def _skip_other_tasks(request: pytest.FixtureRequest) -> None:
+    """Skip a task-marked bench for a model whose task only its loaded config told (Hub ids)."""
+    task = wanted_task(request.node)
+    if task is None or "loaded_model" not in request.fixturenames:
+        return
+    loaded = request.getfixturevalue("loaded_model")
+    if loaded.task != task:
+        pytest.skip(f"{loaded.name} is a '{loaded.task}' model; this bench is for '{task}' models")

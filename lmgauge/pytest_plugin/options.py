@@ -1,0 +1,128 @@
+"""The lmgauge command-line options, and how they resolve into the session's RunState."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmgauge import runtime
+from lmgauge.errors import LmgaugeError
+from lmgauge.measure.rounds import RoundPolicy
+from lmgauge.pytest_plugin.state import RUN_STATE, RunState
+from lmgauge.record.recording import RunRecorder
+from lmgauge.record.report import read_report
+from lmgauge.sources import models
+from lmgauge.sources.data import EMBEDDED_DATASET
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("lmgauge", "lmgauge benchmark options")
+    group.addoption(
+        "--models",
+        default=",".join(models.DEFAULT_MODELS),
+        help="comma-separated models: registered names (`lmgauge models`), hf:HUB_ID, "
+        "or paths to model folders or .gguf files (default: %(default)s)",
+    )
+    group.addoption(
+        "--device",
+        default="auto",
+        help="where models run: cpu, cuda, cuda:N, or auto (cuda when available)",
+    )
+    group.addoption(
+        "--dtype",
+        default="float32",
+        choices=runtime.DTYPES,
+        help="dtype the weights are loaded in (default: float32)",
+    )
+    group.addoption(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: physical cores); recorded in the report",
+    )
+    group.addoption(
+        "--dataset",
+        default=EMBEDDED_DATASET,
+        help="text/label data set: the embedded Pang & Lee sentences (default) or a "
+        "Hugging Face Hub data set name such as rotten_tomatoes",
+    )
+    group.addoption(
+        "--rounds",
+        type=int,
+        default=RoundPolicy.min_rounds,
+        help="fewest timed rounds of each latency measurement, after one untimed warmup call; "
+        "more run until the median's 95 %% interval is narrow enough or --round-budget is "
+        "spent (default: %(default)s)",
+    )
+    group.addoption(
+        "--round-budget",
+        type=float,
+        default=RoundPolicy.budget_s,
+        metavar="SECONDS",
+        help="time one latency measurement may spend on rounds beyond --rounds "
+        "(default: %(default)s s)",
+    )
+    group.addoption(
+        "--inject-slowdown",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="validation aid: make every forward pass of every model this fraction slower "
+        "(busy-wait); recorded in the report. Used by `lmgauge gate-check`",
+    )
+    group.addoption(
+        "--gate",
+        default=None,
+        metavar="BASE",
+        help="compare this run with the run report BASE at the end and exit non-zero when a "
+        "gated figure got worse (rules: lmgauge/judge/gate.toml)",
+    )
+    group.addoption(
+        "--report-dir",
+        default=None,
+        help="folder for lmgauge's JSON run report (default: reports/ in the project)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    options = config.option
+    try:
+        specs = models.resolve_many(options.models)
+        device = runtime.resolve_device(options.device)
+        dtype = runtime.resolve_dtype(options.dtype)
+        threads = runtime.set_threads(
+            runtime.default_threads() if options.threads is None else options.threads
+        )
+        policy = RoundPolicy(min_rounds=options.rounds, budget_s=options.round_budget)
+        if not 0 <= options.inject_slowdown <= 10:
+            raise ValueError(
+                f"--inject-slowdown must be a fraction from 0 to 10, got {options.inject_slowdown}."
+            )
+        gate_base = (options.gate, read_report(options.gate)) if options.gate else None
+        report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
+    except (LmgaugeError, ValueError) as error:
+        raise pytest.UsageError(str(error)) from None
+    run_options = {
+        "models": [spec.name for spec in specs],
+        "device": str(device),
+        "dtype": options.dtype,
+        "threads": threads,
+        "dataset": options.dataset,
+        "rounds": options.rounds,
+        "round_budget_s": options.round_budget,
+    }
+    if options.inject_slowdown:
+        run_options["inject_slowdown"] = options.inject_slowdown
+    config.stash[RUN_STATE] = RunState(
+        specs={spec.name: spec for spec in specs},
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        dataset=options.dataset,
+        round_policy=policy,
+        report_dir=report_dir,
+        recorder=RunRecorder(run_options),
+        gate_base=gate_base,
+        slowdown=options.inject_slowdown,
+    )

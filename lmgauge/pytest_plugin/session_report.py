@@ -1,0 +1,119 @@
+"""The run report of a bench session: the journal opened before the first bench, every
+outcome collected, the report written at the end (by lmgauge.runs.session_end, which needs no
+pytest), and the terminal lines that point to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lmgauge.errors import LmgaugeError
+from lmgauge.measure import environment
+from lmgauge.pytest_plugin.state import RUN_STATE, is_bench, run_state
+from lmgauge.record.journal import Journal, journal_path_of
+from lmgauge.record.recording import RunRecorder
+from lmgauge.record.recovery import check_writable, recover_folder, unique_report_path
+from lmgauge.runs.session_end import finish
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """After the options resolved (lmgauge.pytest_plugin.options): collect every outcome."""
+    if RUN_STATE in config.stash:
+        config.pluginmanager.register(
+            OutcomeCollector(run_state(config).recorder), "lmgauge-outcomes"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With benches to run: recover killed runs' journals, then open this run's journal, so
+    that an unwritable report folder stops the run (one sentence) before any model loads."""
+    state = run_state(config)
+    state.bench_items = sum(1 for item in items if is_bench(item))
+    if not state.bench_items or config.option.collectonly:
+        return
+    try:
+        check_writable(state.report_dir)
+        state.recovered = recover_folder(state.report_dir)
+        name = config.getoption("benchmark_save", None)
+        path = unique_report_path(state.report_dir, state.recorder.started, name)
+        state.recorder.journal = Journal(journal_path_of(path))
+    except LmgaugeError as error:
+        raise pytest.UsageError(str(error)) from None
+    state.report_path = path
+    state.recorder.start(
+        environment.environment(config.rootpath),
+        name=name,
+        load_average_start=environment.load_average(),
+    )
+
+
+class OutcomeCollector:
+    """Hands every test's outcome (and a skip's or failure's message) to the recorder."""
+
+    def __init__(self, recorder: RunRecorder):
+        self.recorder = recorder
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" and report.passed:
+            return
+        message = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            message = report.longrepr[2]
+        elif report.failed:
+            crash = getattr(report.longrepr, "reprcrash", None)
+            message = crash.message if crash else report.longreprtext.strip().splitlines()[-1]
+        self.recorder.outcome(report.nodeid, report.outcome, report.when, message)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the report (lmgauge.runs.session_end); a failed gate fails the session."""
+    config = session.config
+    if RUN_STATE not in config.stash or config.option.collectonly:
+        return
+    state = run_state(config)
+    journal = state.recorder.journal
+    if not state.bench_items or journal is None:
+        return
+    journal.close()
+    extra_run = {
+        "load_average_end": environment.load_average(),
+        "duration_s": round(state.recorder.elapsed_now(), 3),
+        "benchmark_json": saved_benchmark_json(config, state.recorder.run_facts.get("name")),
+    }
+    finished = finish(journal, state.report_path, int(exitstatus), extra_run, state.gate_base)
+    state.report_path, state.write_failure = finished.report, finished.failure
+    if finished.gate is not None:
+        state.gate_message = finished.gate.message()
+        if not finished.gate.passed and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def saved_benchmark_json(config: pytest.Config, name: str | None) -> str | None:
+    """The file pytest-benchmark saved for this run with --benchmark-save (it saves before
+    this plugin's session-finish hook runs), as an absolute path; None when nothing was saved."""
+    session = getattr(config, "_benchmarksession", None)
+    if not name or session is None or not session.benchmarks:
+        return None
+    saved = sorted(session.storage.query(f"*_{name}.json"), key=lambda p: Path(p).name)
+    return str(Path(saved[-1]).resolve()) if saved else None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if RUN_STATE not in config.stash:
+        return
+    state = run_state(config)
+    for recovered in state.recovered or []:
+        terminalreporter.write_line(f"lmgauge: a killed run's journal became {recovered}")
+    if state.write_failure:
+        terminalreporter.write_line(state.write_failure)
+    if state.report_path is not None and state.bench_items:
+        results = len(state.recorder.results)
+        terminalreporter.write_sep("-", "lmgauge")
+        terminalreporter.write_line(
+            f"lmgauge report: {state.report_path} ({results} results, "
+            f"{len(state.recorder.models)} models, threads={state.threads})"
+        )
+    if state.gate_message:
+        terminalreporter.write_line(state.gate_message)

@@ -1,0 +1,137 @@
+"""Fine-tuning an encoder for sentence classification: all weights, or LoRA adapters (PEFT).
+
+A plain AdamW loop over the training split (seeded shuffling, fixed epochs and batch size),
+then accuracy on validation and test. LoRA targets the attention query and value projections,
+found by name in the architecture (BERT's `query`/`value`, Llama's `q_proj`/`v_proj`,
+DistilBERT's `q_lin`/`v_lin`), not listed per model.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lmgauge.measure.memory import track_memory
+from lmgauge.quality.baselines import scores
+
+QUERY = re.compile(r"^(query|q|q_proj|q_lin)$")
+VALUE = re.compile(r"^(value|v|v_proj|v_lin)$")
+
+
+@dataclass(frozen=True)
+class FineTuneSettings:
+    """The fixed budget: epochs, batch size, max tokens, learning rate, LoRA shape, seed."""
+
+    method: str
+    epochs: int = 2
+    batch_size: int = 32
+    max_length: int = 128
+    learning_rate: float = 5e-5
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.1
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    """trainable/total: parameter counts; train_s: wall time of the training loop (s);
+    peak_growth_bytes: resident-memory peak growth during training; scores: split -> scores."""
+
+    settings: FineTuneSettings
+    trainable: int
+    total: int
+    train_s: float
+    peak_growth_bytes: int
+    scores: dict = field(default_factory=dict)
+
+
+def attention_projections(model) -> list[str]:
+    """Names (last component) of the Linear query and value projections in `model`."""
+    from torch import nn
+
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Linear)
+    }
+    found = sorted(n for n in names if QUERY.match(n)) + sorted(n for n in names if VALUE.match(n))
+    if len(found) < 2:
+        raise ValueError(f"no separate query/value projections among {sorted(names)}")
+    return found
+
+
+def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResult:
+    """Fine-tune the model in `folder` on data["train"], score it on validation and test."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(settings.seed)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
+    if settings.method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                task_type="SEQ_CLS",
+                r=settings.lora_rank,
+                lora_alpha=settings.lora_alpha,
+                lora_dropout=settings.lora_dropout,
+                target_modules=attention_projections(model),
+            ),
+        )
+    elif settings.method != "full":
+        raise ValueError(f"unknown method '{settings.method}'; use lora or full")
+    model.to(device)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate
+    )
+
+    def batches(split, shuffle: bool, generator=None):
+        texts, labels = list(data[split]["text"]), np.asarray(data[split]["label"])
+        order = generator.permutation(len(texts)) if shuffle else np.arange(len(texts))
+        for start in range(0, len(texts), settings.batch_size):
+            chosen = order[start : start + settings.batch_size]
+            encoded = tokenizer(
+                [texts[i] for i in chosen],
+                padding=True,
+                truncation=True,
+                max_length=settings.max_length,
+                return_tensors="pt",
+            ).to(device)
+            yield encoded, torch.as_tensor(labels[chosen], device=device)
+
+    generator = np.random.default_rng(settings.seed)
+    steps = settings.epochs * -(-data["train"].num_rows // settings.batch_size)
+    model.train()
+    with track_memory(device) as tracker:
+        started = time.perf_counter()
+        with tqdm(total=steps, desc=f"{settings.method} fine-tuning", unit="step") as progress:
+            for _ in range(settings.epochs):
+                for encoded, labels in batches("train", True, generator):
+                    loss = model(**encoded, labels=labels).loss
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+                    progress.update()
+        train_s = time.perf_counter() - started
+    model.eval()
+    results = {}
+    with torch.inference_mode():
+        for split in ("validation", "test"):
+            predicted, truth = [], []
+            for encoded, labels in batches(split, False):
+                predicted += model(**encoded).logits.argmax(-1).tolist()
+                truth += labels.tolist()
+            results[split] = scores(truth, predicted)
+    return FineTuneResult(
+        settings, trainable, total, train_s, tracker.reading.peak_growth_bytes, results
+    )

@@ -1,0 +1,66 @@
+"""Where a run's report goes, whether it can be written there, and turning the journals of
+killed runs into reports (status `killed`, every result recorded before the kill)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from lmgauge.errors import LmgaugeError
+from lmgauge.record.journal import SUFFIX, abandoned_journals, read_events, report_path_of
+from lmgauge.record.recording import RunRecorder
+from lmgauge.record.report import report_filename, write_atomic
+
+
+def check_writable(folder: Path) -> None:
+    """LmgaugeError in one sentence when run reports cannot be written into `folder`."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise LmgaugeError(
+            f"cannot write run reports to {folder} ({error.strerror}); choose a writable folder "
+            f"with --report-dir."
+        ) from None
+
+
+def unique_report_path(folder: Path, started: datetime, name: str | None) -> Path:
+    """`folder/<UTC time>_<name>.json`, with -2, -3 ... added when that report or its journal
+    already exists (two runs of the same name in the same second)."""
+    first = Path(folder) / report_filename(started, name)
+    path, number = first, 1
+    while path.exists() or path.with_name(path.stem + SUFFIX).exists():
+        number += 1
+        path = first.with_name(f"{first.stem}-{number}.json")
+    return path
+
+
+def recover_journal(journal: Path) -> Path | None:
+    """Write the report of an abandoned journal (status `killed`) and remove the journal.
+
+    Returns the report's path, or None when there was nothing to recover (an empty journal,
+    or one whose run had written its report before it died)."""
+    report = report_path_of(journal)
+    try:
+        events = read_events(journal)
+    except ValueError as error:
+        raise LmgaugeError(f"{error}; the journal is left as it is.") from None
+    if not events or report.exists():
+        journal.unlink()
+        return None
+    recorder = RunRecorder.replay(events)
+    document = recorder.document("killed", None, {"journal": journal.name, "gate": None})
+    write_atomic(document, report)
+    os.unlink(journal)
+    return report
+
+
+def recover_folder(folder: Path) -> list[Path]:
+    """Reports made from every abandoned journal in `folder`."""
+    if not Path(folder).is_dir():
+        return []
+    made = [recover_journal(journal) for journal in abandoned_journals(folder)]
+    return [path for path in made if path is not None]

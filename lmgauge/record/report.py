@@ -1,0 +1,218 @@
+"""The run report: a versioned JSON document, written atomically, read back with validation.
+
+The format is written down as a JSON Schema (lmgauge/record/report.schema.json, the current
+version); `read_report` checks every report against it and says in one sentence what is wrong.
+
+Format history:
+  1 (lmgauge 0.1): first version: run, environment, calibration, models, datasets, metrics,
+    results (with raw samples, summary and flags), tests.
+  2 (lmgauge 0.2): adds `texts` (generated text) and, in `run`, `text_tables`, `summary` (the
+    Markdown summary beside the report), `benchmark_json` (pytest-benchmark's saved file of the
+    same run) and `gate`; adds `calibration_end` (the roofs measured again at session end).
+    A version-1 report is read as version 2 with those parts empty.
+  3 (lmgauge 0.3): results gain `rounds` (one value per timed round: the independent units
+    that significance tests and intervals use; empty when each sample is a round),
+    `probe_seconds` (the speed probe around the rounds) and `stopped` (why the rounds
+    stopped); `run.status` may be `killed` (assembled from the journal of a run that died);
+    `cold_start_seconds` is renamed `warmup_call_seconds`. A version-2 report is read as
+    version 3: a pooled decode-step figure is split back into its rounds (new_tokens - 1 steps
+    each, in order), the rename is applied, the new fields are empty.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import statistics
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from lmgauge.errors import ReportError
+from lmgauge.record.metrics import DIRECTIONS
+
+FORMAT = "lmgauge-run-report"
+SCHEMA_VERSION = 3
+SUPPORTED_VERSIONS = (1, 2, 3)
+REQUIRED_SECTIONS = ("run", "environment", "models", "metrics", "results")
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One recorded figure: `value` in `unit` for `metric` of `model` in `bench`.
+
+    params: what the figure depends on (e.g. {"dtype": "float32"}); samples: the raw
+    measurements `value` summarises (empty for counts), in `unit`; summary: their statistics
+    (lmgauge.stats.summarize); flags: reasons to distrust the figure ("busy": other processes
+    used the CPU meanwhile, "noisy": coefficient of variation above lmgauge.stats.CV_LIMIT);
+    test: the pytest node that recorded it; rounds: one value per timed round in `unit` (the
+    independent units a verdict judges), empty when every sample is a round; probe_seconds:
+    the speed probe's times before the warmup call and after the last round (s); stopped: why
+    the rounds stopped.
+    """
+
+    bench: str
+    model: str
+    metric: str
+    value: float
+    unit: str
+    direction: str
+    params: dict = field(default_factory=dict)
+    samples: list = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    flags: list = field(default_factory=list)
+    test: str = ""
+    rounds: list = field(default_factory=list)
+    probe_seconds: list = field(default_factory=list)
+    stopped: str = ""
+
+    def __post_init__(self):
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if not self.unit:
+            raise ValueError(f"metric {self.metric} needs a unit")
+
+
+def build_document(**sections) -> dict:
+    """A report dict with format and schema version first, then the given sections."""
+    results = sections.pop("results")
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        **sections,
+        "results": [asdict(result) for result in results],
+    }
+
+
+def write_atomic(document: dict, path: Path) -> Path:
+    """Write `document` as JSON to `path` so that readers see the old file or the whole new one."""
+    return write_text_atomic(json.dumps(document, indent=2, default=str) + "\n", path)
+
+
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write `text` to `path` through a temporary file renamed in: never half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_report(path: Path) -> dict:
+    """The report at `path`, checked; ReportError saying what is wrong otherwise."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise ReportError(f"cannot read report {path}: {error.strerror}.") from None
+    except ValueError as error:
+        raise ReportError(f"{path} is not valid JSON ({error}); it may be truncated.") from None
+    return validate(document, path)
+
+
+def validate(document: dict, path: Path | str = "report") -> dict:
+    """`document`, upgraded to the current version, when it is a supported lmgauge report;
+    ReportError naming the first problem otherwise."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ReportError(f'{path} is not an lmgauge run report (no "format": "{FORMAT}").')
+    version = document.get("schema_version")
+    if version not in SUPPORTED_VERSIONS:
+        raise ReportError(
+            f"{path} has schema_version {version!r}; this lmgauge reads versions "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}: upgrade lmgauge to read it."
+        )
+    missing = [name for name in REQUIRED_SECTIONS if name not in document]
+    if missing:
+        raise ReportError(f"{path} lacks the section(s) {', '.join(missing)}.")
+    if version == 1:
+        document = upgrade_from_1(document)
+    if document["schema_version"] == 2:
+        document = upgrade_from_2(document)
+    problem = schema_problem(document)
+    if problem:
+        raise ReportError(f"{path}: {problem}.")
+    return document
+
+
+def upgrade_from_1(document: dict) -> dict:
+    """A version-1 document in version-2 shape: the parts version 2 added are empty."""
+    run = {"text_tables": [], "summary": None, "benchmark_json": None, "gate": None}
+    return {
+        **document,
+        "schema_version": 2,
+        "run": {**run, **document["run"]},
+        "calibration_end": document.get("calibration_end"),
+        "texts": document.get("texts", []),
+    }
+
+
+RENAMED_METRICS = {"cold_start_seconds": "warmup_call_seconds"}
+
+
+def upgrade_from_2(document: dict) -> dict:
+    """A version-2 document in version-3 shape (see the format history above)."""
+    results = []
+    for result in document["results"]:
+        result = {"rounds": [], "probe_seconds": [], "stopped": "", **result}
+        result["metric"] = RENAMED_METRICS.get(result["metric"], result["metric"])
+        if result["metric"] == "decode_step_seconds" and not result["rounds"]:
+            result["rounds"] = pooled_steps_to_rounds(result)
+        results.append(result)
+    metrics = {
+        RENAMED_METRICS.get(name, name): entry for name, entry in document["metrics"].items()
+    }
+    return {**document, "schema_version": 3, "results": results, "metrics": metrics}
+
+
+def pooled_steps_to_rounds(result: dict) -> list[float]:
+    """Median step of each round of a version-2 decode-step figure, whose samples are every
+    step of every round in order (new_tokens - 1 per round); [] when they do not divide."""
+    per_round = int(result["params"].get("new_tokens", 0)) - 1
+    samples = result["samples"]
+    if per_round < 1 or not samples or len(samples) % per_round:
+        return []
+    chunks = [samples[i : i + per_round] for i in range(0, len(samples), per_round)]
+    return [float(statistics.median(chunk)) for chunk in chunks]
+
+
+@functools.cache
+def schema_validator():
+    import jsonschema
+
+    schema = json.loads(SCHEMA_FILE.read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_problem(document: dict) -> str | None:
+    """The first way `document` breaks the schema, as '<where> <what>', or None."""
+    error = next(iter(sorted(schema_validator().iter_errors(document), key=str)), None)
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    return f"{where}: {error.message}"
+
+
+def values_by_model(document: dict, metric: str, **params) -> dict[str, float]:
+    """{model: value} of the first result of `metric` per model whose params include `params`."""
+    found: dict[str, float] = {}
+    for result in document["results"]:
+        wanted = all(result["params"].get(key) == value for key, value in params.items())
+        if result["metric"] == metric and wanted and result["model"]:
+            found.setdefault(result["model"], result["value"])
+    return found
+
+
+def report_filename(created: datetime, name: str | None) -> str:
+    """`<UTC time>_<name>.json`, e.g. 20261123T120000Z_first.json; the name defaults to `run`."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in (name or "run"))
+    return f"{created.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}_{safe}.json"

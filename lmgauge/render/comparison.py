@@ -1,0 +1,65 @@
+"""A Comparison as text for a terminal, Markdown, or CSV."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from lmgauge.judge.compare import Comparison
+from lmgauge.judge.verdicts import SAME
+
+FORMATS = ("text", "markdown", "csv")
+SHOWN = ["model", "metric", "params", "base", "new", "unit", "change", "p", "ratio 95% CI",
+         "verdict", "gate"]  # fmt: skip
+
+
+def number(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.4g}"
+
+
+def display_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    frame = rows.copy()
+    frame["base"] = frame["base"].map(number)
+    frame["new"] = frame["new"].map(number)
+    frame["p"] = frame["p_value"].map(number)
+    frame["ratio 95% CI"] = [
+        "" if math.isnan(low) else f"{low:.3g}-{high:.3g}"
+        for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
+    ]
+    frame["gate"] = ["FAIL" if fails else "" for fails in frame["fails_gate"]]
+    return frame[SHOWN]
+
+
+def header(comparison: Comparison) -> list[str]:
+    lines = [f"base: {comparison.base_name}", f"new:  {comparison.new_name}"]
+    if comparison.hardware:
+        lines.append("machines differ (raw times and throughputs are not compared):")
+        lines += [f"  {line}" for line in comparison.hardware]
+    if comparison.setup:
+        lines.append("setup differs (raw times are compared: this may be what changed):")
+        lines += [f"  {line}" for line in comparison.setup]
+    if comparison.drift:
+        lines.append("the machine's calibrated speed moved:")
+        lines += [f"  {line}" for line in comparison.drift]
+    counts = comparison.rows["verdict"].value_counts()
+    lines.append("verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
+    return lines
+
+
+def render(comparison: Comparison, form: str = "text", everything: bool = False) -> str:
+    """The comparison in `form`; text and Markdown leave out "same" rows unless `everything`."""
+    if form == "csv":
+        return comparison.rows.to_csv(index=False)
+    rows = comparison.rows
+    if not everything:
+        rows = rows[rows["verdict"] != SAME]
+    table = display_frame(rows)
+    if form == "markdown":
+        lines = "\n".join(f"- {line}" for line in header(comparison))
+        body = table.to_markdown(index=False) if len(table) else "_every figure is the same_"
+        return f"# lmgauge compare\n\n{lines}\n\n{body}\n"
+    body = table.to_string(index=False) if len(table) else "every figure is the same"
+    return "\n".join(header(comparison)) + "\n\n" + body + "\n"

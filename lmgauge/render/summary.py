@@ -1,0 +1,76 @@
+"""A Markdown summary of one run report, written beside its JSON (`<report>.md`).
+
+It shows what ran and where, the headline figures per model in one table, the tests that did
+not pass, and links to the text tables, pytest-benchmark's file and the gate's verdict.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from lmgauge.record.report import values_by_model
+
+QUICK_GENERATION = {"prompt_tokens": 128, "new_tokens": 32, "batch": 1}
+HEADLINES = {
+    # column: (metric, params that must match, scale, format)
+    "parameters (M)": ("parameters_total", {}, 1e-6, "{:.1f}"),
+    "weights (MB)": ("weight_bytes", {}, 1e-6, "{:.0f}"),
+    "TTFT (ms)": ("ttft_seconds", QUICK_GENERATION, 1e3, "{:.0f}"),
+    "decode step (ms)": ("decode_step_seconds", QUICK_GENERATION, 1e3, "{:.1f}"),
+    "decode efficiency": ("decode_roofline_efficiency", QUICK_GENERATION, 1, "{:.2f}"),
+    "forward 128 (ms)": ("forward_seconds", {"seq_len": 128, "batch": 1}, 1e3, "{:.1f}"),
+    "forward peak (MB)": ("forward_peak_bytes", {"seq_len": 128}, 1e-6, "{:.0f}"),
+    "known answers": ("known_answer_accuracy", {}, 1, "{:.3f}"),
+    "perplexity": ("perplexity", {}, 1, "{:.1f}"),
+    "frozen SVM": ("baseline_accuracy", {"classifier": "svm-rbf", "split": "test"}, 1, "{:.3f}"),
+}
+
+
+def headline_table(document: dict) -> pd.DataFrame:
+    """One row per model, one column per headline figure found (the first match of each)."""
+    rows = {}
+    for name in document["models"]:
+        row = {"weights": document["models"][name].get("weights", "")}
+        for column, (metric, params, scale, form) in HEADLINES.items():
+            found = values_by_model(document, metric, **params).get(name)
+            row[column] = form.format(found * scale) if found is not None else ""
+        rows[name] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    return frame.loc[:, (frame != "").any(axis=0)]
+
+
+def summary_markdown(document: dict, report_name: str) -> str:
+    run, environment = document["run"], document["environment"]
+    options = run.get("options", {})
+    lines = [
+        f"# lmgauge run {run.get('name') or report_name}",
+        "",
+        f"- report: `{report_name}`, status **{run['status']}**, {run.get('duration_s', 0):.0f} s",
+        f"- machine: {environment.get('cpu_model')}, {environment.get('cpu_cores_physical')} "
+        f"physical cores, GPU {environment.get('gpu') or 'none'}",
+        f"- setup: device {options.get('device')}, dtype {options.get('dtype')}, threads "
+        f"{options.get('threads')}, torch {environment.get('libraries', {}).get('torch')}",
+    ]
+    calibration = document.get("calibration") or {}
+    if calibration:
+        lines.append(
+            f"- roofs: memory read {calibration['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s, "
+            f"matmul {calibration['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s"
+        )
+    for key, label in (("benchmark_json", "pytest-benchmark file"), ("text_tables", "text tables")):
+        if run.get(key):
+            value = run[key] if isinstance(run[key], list) else [run[key]]
+            lines.append(f"- {label}: " + ", ".join(f"`{item}`" for item in value))
+    gate = run.get("gate")
+    if gate:
+        verdict = "passed" if gate["passed"] else f"FAILED ({len(gate['failures'])} figures)"
+        lines.append(f"- gate against `{gate['base']}`: {verdict}")
+    table = headline_table(document)
+    lines += ["", "## Headline figures", ""]
+    lines.append(table.to_markdown() if not table.empty else "_no figures_")
+    not_passed = document.get("tests", {}).get("not_passed", [])
+    counts = document.get("tests", {}).get("counts", {})
+    lines += ["", "## Tests", "", ", ".join(f"{n} {outcome}" for outcome, n in counts.items())]
+    failed = [t for t in not_passed if t["outcome"] == "failed"]
+    lines += [f"- FAILED `{t['test']}`: {t['message']}" for t in failed]
+    return "\n".join(lines) + "\n"

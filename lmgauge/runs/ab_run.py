@@ -1,0 +1,125 @@
+"""Interleaved A/B runs on one machine: base and new alternate as A B B A A B B A ..., each run a
+fresh pytest process writing its own run report, so that a slow spell of the machine falls on
+both sides of a pair and the pair's ratio cancels it (asv continuous and pyperf do the same).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmgauge.errors import LmgaugeError, ReportError
+from lmgauge.record.recovery import recover_folder
+from lmgauge.record.report import read_report
+from lmgauge.runs.ab_sides import Side
+
+OK_EXIT_STATUSES = (0, 1)
+"""pytest exit statuses after which a run's report is used: passed, or some tests failed."""
+
+
+@dataclass
+class RunRecord:
+    """One pytest process of an A/B run: side label, pair index (0-based), its report (None
+    when it wrote none), exit status, seconds of wall time, its log file."""
+
+    side: str
+    pair: int
+    report: Path | None
+    exit_status: int
+    seconds: float
+    log: Path
+
+    @property
+    def usable(self) -> bool:
+        """Whether the run wrote a report and ended in a way that lets it be judged."""
+        return self.report is not None and self.exit_status in OK_EXIT_STATUSES
+
+
+def run_order(runs: int) -> list[tuple[str, int]]:
+    """(side, pair) in A B B A order: pair 0 base first, pair 1 new first, and so on."""
+    order = []
+    for pair in range(runs):
+        sides = ("base", "new") if pair % 2 == 0 else ("new", "base")
+        order += [(side, pair) for side in sides]
+    return order
+
+
+def run_one(
+    side: Side, pair: int, number: int, pytest_arguments: list[str], out: Path
+) -> RunRecord:
+    """One fresh pytest process of `side`, its report in its own folder under `out`."""
+    folder = out / "runs" / f"{number:02d}-{side.label}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "pytest.log"
+    started = time.perf_counter()
+    with open(log, "w") as stream:
+        status = subprocess.run(
+            side.command(pytest_arguments, folder), cwd=side.folder, stdout=stream,
+            stderr=subprocess.STDOUT, env={**os.environ, **side.environment}, check=False,
+        ).returncode  # fmt: skip
+    seconds = time.perf_counter() - started
+    recover_folder(folder)
+    reports = sorted(folder.glob("*.json"))
+    return RunRecord(side.label, pair, reports[-1] if reports else None, status, seconds, log)
+
+
+def describe_failure(record: RunRecord) -> str:
+    """One sentence on a run whose report cannot be used."""
+    lines = (
+        record.log.read_text(errors="replace").strip().splitlines() if record.log.exists() else []
+    )
+    last = lines[-1] if lines else "no output"
+    if record.exit_status < 0:
+        name = signal.Signals(-record.exit_status).name
+        kept = f"; what it recorded is in {record.report}" if record.report else ""
+        return f"the {record.side} run of pair {record.pair + 1} was killed by {name}{kept}"
+    return (
+        f"the {record.side} run of pair {record.pair + 1} ended with pytest exit status "
+        f"{record.exit_status} ({last}); its log is {record.log}"
+    )
+
+
+def run_interleaved(
+    base: Side,
+    new: Side,
+    pytest_arguments: list[str],
+    runs: int,
+    out: Path,
+    progress: Callable[[str], None] = print,
+) -> tuple[list[RunRecord], str]:
+    """Run both sides `runs` times each, interleaved. Returns the runs and the status:
+    "complete", "interrupted" (Ctrl-C) or a sentence on the run that failed; runs that
+    finished are kept either way."""
+    records: list[RunRecord] = []
+    sides = {"base": base, "new": new}
+    order = run_order(runs)
+    try:
+        for number, (label, pair) in enumerate(order, start=1):
+            progress(f"lmgauge ab: run {number}/{len(order)}: {label} ({sides[label].description})")
+            record = run_one(sides[label], pair, number, pytest_arguments, out)
+            records.append(record)
+            if not record.usable:
+                return records, describe_failure(record)
+    except KeyboardInterrupt:
+        return records, "interrupted"
+    return records, "complete"
+
+
+def complete_pairs(records: list[RunRecord]) -> tuple[list[dict], list[dict]]:
+    """The base and new report documents of every pair whose two runs both wrote a report,
+    in pair order."""
+    by_pair: dict[int, dict[str, dict]] = {}
+    for record in records:
+        if not record.usable:
+            continue
+        try:
+            by_pair.setdefault(record.pair, {})[record.side] = read_report(record.report)
+        except ReportError as error:
+            raise LmgaugeError(str(error)) from None
+    pairs = [by_pair[pair] for pair in sorted(by_pair) if len(by_pair[pair]) == 2]
+    return [pair["base"] for pair in pairs], [pair["new"] for pair in pairs]

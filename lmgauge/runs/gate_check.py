@@ -1,0 +1,234 @@
+"""How often does the gate err on this runner? Trials of same-code and slowed A/B runs.
+
+Each trial runs three sides interleaved on this machine: the base, the same code again, and the
+same code with every forward pass slowed by a known fraction (--inject-slowdown, a validation
+aid). The same-code pair measures false alarms, the slowed pair detections, both in A/B mode
+(lmgauge.judge.paired) and in stored-baseline mode (lmgauge.judge.gate on one report against
+another).
+Everything is written to gate-check.json after every trial, with the per-run values that the
+drift model of the simulation (lmgauge.judge.gate_sim) is estimated from.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+from lmgauge.errors import LmgaugeError
+from lmgauge.judge.gate import run_gate
+from lmgauge.judge.gate_rules import GateRules
+from lmgauge.judge.gate_sim import (
+    NoiseModel,
+    ab_fails,
+    estimate,
+    failure_rate,
+    stored_fails,
+    suggested_tolerance,
+)
+from lmgauge.judge.verdicts import round_values
+from lmgauge.record.report import read_report, write_text_atomic
+from lmgauge.runs.ab_run import describe_failure, run_one
+from lmgauge.runs.ab_sides import Side
+
+ROTATIONS = [("base", "same", "slow"), ("slow", "same", "base"), ("same", "slow", "base"),
+             ("base", "slow", "same")]  # fmt: skip
+"""Order of the three sides within each pair, rotated so that no side always runs first."""
+
+
+def trial_sides(slowdown: float, repository: Path) -> dict[str, Side]:
+    python = sys.executable
+    return {
+        "base": Side("base", "this checkout", python, repository),
+        "same": Side("same", "this checkout again", python, repository),
+        "slow": Side(
+            "slow",
+            f"slowed by {slowdown:g}",
+            python,
+            repository,
+            ("--inject-slowdown", str(slowdown)),
+        ),  # fmt: skip
+    }
+
+
+def run_trial(sides, pytest_arguments, runs, out: Path) -> dict[str, list[dict]]:
+    """Per side, the report documents of its runs in pair order."""
+    documents: dict[str, list[dict]] = defaultdict(list)
+    number = 0
+    for pair in range(runs):
+        for label in ROTATIONS[pair % len(ROTATIONS)]:
+            number += 1
+            record = run_one(sides[label], pair, number, pytest_arguments, out)
+            if not record.usable:
+                raise LmgaugeError(describe_failure(record))
+            documents[label].append(read_report(record.report))
+    return documents
+
+
+def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
+    """A/B and stored-baseline verdicts of one trial, per kind (same-code, slowed)."""
+    from lmgauge.runs.ab_report import paired_rows
+
+    judged = {}
+    for kind, other in (("same", "same"), ("slowed", "slow")):
+        rows = paired_rows(documents["base"], documents[other], rules)
+        stored = []
+        for base, new in zip(documents["base"], documents[other], strict=False):
+            failures = run_gate(base, new, rules).failures
+            stored.append(
+                sorted(
+                    f"{m} {x}" for m, x in zip(failures["model"], failures["metric"], strict=False)
+                )
+            )
+        judged[kind] = {
+            "ab_failures": [f"{r['model']} {r['metric']}" for r in rows if r["fails_gate"]],
+            "ab_ratios": {f"{r['model']} {r['metric']}": r["ratio"] for r in rows if r["gated"]},
+            "stored_failures": stored,
+        }
+    return judged
+
+
+def run_values(documents: dict[str, list[dict]]) -> dict:
+    """Per side and gated timing figure: each run's value and per-round values."""
+    values: dict = defaultdict(dict)
+    for label, runs in documents.items():
+        for document in runs:
+            for result in document["results"]:
+                if result["unit"] in ("s", "tokens/s") and result["bench"] == "generate":
+                    key = f"{result['model']} {result['metric']}"
+                    values[label].setdefault(key, []).append(
+                        {
+                            "value": result["value"],
+                            "rounds": round_values(result),
+                            "probe_seconds": result.get("probe_seconds", []),
+                        }  # fmt: skip
+                    )
+    return values
+
+
+def gate_check(pytest_arguments, trials, runs, slowdown, rules: GateRules, out: Path) -> str:
+    sides = trial_sides(slowdown, Path.cwd())
+    record = {"pytest_arguments": pytest_arguments, "runs": runs, "slowdown": slowdown,
+              "trials": []}  # fmt: skip
+    for trial in range(trials):
+        print(f"lmgauge gate-check: trial {trial + 1}/{trials}", flush=True)
+        documents = run_trial(sides, pytest_arguments, runs, out / f"trial-{trial + 1:02d}")
+        record["trials"].append({**judge_trial(documents, rules), "values": run_values(documents)})
+        write_text_atomic(json.dumps(record, indent=1) + "\n", out / "gate-check.json")
+    text = rates_text(record) + simulation_text(record, rules)
+    write_text_atomic(text, out / "gate-check.md")
+    return text
+
+
+def noise_models(record: dict) -> dict[str, NoiseModel]:
+    """Per timing figure with rounds, the noise model estimated from the same-code runs."""
+    trials = record["trials"]
+    models = {}
+    for figure in sorted(trials[0]["values"]["base"]):
+        if not figure.endswith(("ttft_seconds", "decode_step_seconds", "end_to_end_seconds")):
+            continue
+        base = [[run["rounds"] for run in t["values"]["base"][figure]] for t in trials]
+        same = [[run["rounds"] for run in t["values"]["same"][figure]] for t in trials]
+        models[figure] = estimate(base, same)
+    return models
+
+
+def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> str:
+    """Error rates of both gates on runs simulated from each figure's estimated noise."""
+    factor = 1 + record["slowdown"]
+    pairs = record["runs"]
+    lines = [
+        "",
+        f"## Simulated from the noise measured here ({simulated} comparisons of each kind, "
+        f"{pairs} pairs per A/B comparison)",
+        "",
+        "| figure | pair drift | run drift | round noise | A/B false alarms | A/B detects "
+        f"{factor:g}x | stored false alarms | stored detects {factor:g}x | stored catches 19 "
+        "in 20 from | suggested A/B tolerance | suggested stored tolerance |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for figure, model in noise_models(record).items():
+        ab_false = failure_rate(lambda rng, m=model: ab_fails(m, rng, pairs, 1.0, rules), simulated)
+        ab_found = failure_rate(
+            lambda rng, m=model: ab_fails(m, rng, pairs, factor, rules), simulated
+        )
+        stored_false = failure_rate(
+            lambda rng, m=model: stored_fails(m, rng, 1.0, rules), simulated
+        )
+        stored_found = failure_rate(
+            lambda rng, m=model: stored_fails(m, rng, factor, rules), simulated
+        )
+        lines.append(
+            f"| {figure} | {model.pair_drift:.3f} | {model.run_drift:.3f} | "
+            f"{model.round_noise:.3f} | {ab_false:.3f} | {ab_found:.3f} | {stored_false:.3f} | "
+            f"{stored_found:.3f} | {smallest_caught(model, rules):g}x | "
+            f"{suggested_ab(model, pairs, rules):g} | {suggested_stored(model, rules):g} |"
+        )
+    lines += [
+        "",
+        "Drifts and noise are standard deviations of log time (0.05 is about 5 %). A suggested "
+        "tolerance is the smallest (in steps of 0.05) whose simulated false-alarm rate is at "
+        "most 1 %: `[paired] relative` and the latency rule's `relative` in gate.toml.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def suggested_ab(model: NoiseModel, pairs: int, rules: GateRules) -> float:
+    return suggested_tolerance(
+        lambda rng, t: ab_fails(model, rng, pairs, 1.0, replace(rules, paired_relative=t))
+    )
+
+
+def suggested_stored(model: NoiseModel, rules: GateRules) -> float:
+    return suggested_tolerance(lambda rng, t: stored_fails(model, rng, 1.0, rules, tolerance=t))
+
+
+def smallest_caught(model: NoiseModel, rules: GateRules, trials: int = 200) -> float:
+    """The smallest slowdown (in steps of 0.05) the stored-baseline gate fails 19 times in 20."""
+    for step in range(1, 61):
+        factor = round(1 + 0.05 * step, 2)
+        fails = lambda rng, factor=factor: stored_fails(model, rng, factor, rules)  # noqa: E731
+        if failure_rate(fails, trials) >= 0.95:
+            return factor
+    return float("inf")
+
+
+def analyse(path: Path, rules: GateRules) -> str:
+    """The rates and the simulation from a gate-check.json written earlier."""
+    record = json.loads(Path(path).read_text())
+    return rates_text(record) + simulation_text(record, rules)
+
+
+def rates_text(record: dict) -> str:
+    """False-alarm and detection rates, per run and per figure, as Markdown."""
+    trials = record["trials"]
+    count = len(trials)
+    lines = [f"# Gate check: {count} trials, {record['runs']} runs a side, slowdown "
+             f"{record['slowdown']:g}", ""]  # fmt: skip
+    ab_false = sum(bool(t["same"]["ab_failures"]) for t in trials)
+    ab_found = sum(bool(t["slowed"]["ab_failures"]) for t in trials)
+    stored_same = [bool(f) for t in trials for f in t["same"]["stored_failures"]]
+    stored_slow = [bool(f) for t in trials for f in t["slowed"]["stored_failures"]]
+    lines += [
+        f"- A/B mode: false alarms {ab_false} of {count} same-code pairs; detections "
+        f"{ab_found} of {count} slowed pairs",
+        f"- stored-baseline mode (one report against one report): false alarms "
+        f"{sum(stored_same)} of {len(stored_same)}; detections {sum(stored_slow)} of "
+        f"{len(stored_slow)}",
+        "",
+        "| figure | same-code ratio (min..max) | A/B false alarms | slowed ratio (min..max) | "
+        "A/B detections |",
+        "|---|---|---|---|---|",
+    ]
+    for figure in sorted(trials[0]["same"]["ab_ratios"]):
+        same = [t["same"]["ab_ratios"].get(figure, float("nan")) for t in trials]
+        slow = [t["slowed"]["ab_ratios"].get(figure, float("nan")) for t in trials]
+        false = sum(figure in t["same"]["ab_failures"] for t in trials)
+        found = sum(figure in t["slowed"]["ab_failures"] for t in trials)
+        lines.append(
+            f"| {figure} | {min(same):.3f}..{max(same):.3f} | {false}/{count} | "
+            f"{min(slow):.3f}..{max(slow):.3f} | {found}/{count} |"
+        )
+    return "\n".join(lines) + "\n"

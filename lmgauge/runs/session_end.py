@@ -1,0 +1,63 @@
+"""The end of a bench session, without pytest: assemble the report from the journal, write it
+with its text tables and Markdown summary, judge the gate on the written report, remove the
+journal. Called by the pytest plugin at session end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmgauge.judge.gate import GateResult, gate_summary, run_gate
+from lmgauge.record.journal import read_events
+from lmgauge.record.recording import RunRecorder
+from lmgauge.record.report import write_atomic, write_text_atomic
+from lmgauge.render.summary import summary_markdown
+from lmgauge.render.text_tables import write_text_tables
+
+STATUSES = {0: "passed", 1: "failed", 2: "interrupted"}
+
+
+@dataclass
+class Finished:
+    """report: the report written (None when it could not be); gate: the gate's result when a
+    base was given; failure: one sentence when the report could not be written."""
+
+    report: Path | None
+    gate: GateResult | None = None
+    failure: str | None = None
+
+
+def summary_path(report_path: Path) -> Path:
+    return report_path.with_suffix(".md")
+
+
+def finish(
+    journal, path: Path, exit_status: int, extra_run: dict, gate_base: tuple[str, dict] | None
+) -> Finished:
+    """Write the report of the session whose (closed) `journal` is given, to `path`; then the
+    gate against `gate_base` (its path and document), added to the report. A report that cannot
+    be written leaves the journal for `lmgauge recover`."""
+    recorder = RunRecorder.replay(read_events(journal.path))
+    status = STATUSES.get(exit_status, "error")
+    extra_run = {**extra_run, "summary": summary_path(path).name, "gate": None}
+    gate = None
+    try:
+        tables = write_text_tables(recorder.texts, path)
+        extra_run["text_tables"] = [table.name for table in tables]
+        document = recorder.document(status, exit_status, extra_run)
+        write_atomic(document, path)
+        if gate_base is not None:
+            base_path, base = gate_base
+            gate = run_gate(base, document, base_name=base_path, new_name=path.name)
+            document["run"]["gate"] = gate_summary(gate, base_path)
+            write_atomic(document, path)
+        write_text_atomic(summary_markdown(document, path.name), summary_path(path))
+    except OSError as error:
+        return Finished(
+            None,
+            gate,
+            f"lmgauge could not write the run report {path} ({error.strerror}); every result "
+            f"is kept in {journal.path}: `lmgauge recover {path.parent}` makes the report.",
+        )
+    journal.path.unlink(missing_ok=True)
+    return Finished(path, gate)

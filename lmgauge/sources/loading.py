@@ -1,0 +1,171 @@
+"""Load a ModelSpec into memory: prepare its files (untimed), then load model and tokenizer (timed).
+
+Every failure is turned into a ModelLoadError whose message is one sentence naming the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmgauge.errors import LmgaugeError, ModelLoadError
+from lmgauge.runtime import dtype_name
+from lmgauge.sources import builders, hub
+from lmgauge.sources.models import CAUSAL_LM, ModelSpec, task_of
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+)
+
+
+@dataclass
+class LoadedModel:
+    """A model in memory with what is known about it.
+
+    load_seconds: wall time of `from_pretrained` plus the move to the device, in seconds, in
+    this process (warm page cache after the first run; cold loads are measured separately).
+    tokenizer_seconds: wall time of loading the tokenizer, in seconds (0.0 without one).
+    """
+
+    spec: ModelSpec
+    model: Any
+    tokenizer: Any | None
+    task: str
+    architecture: str
+    folder: Path
+    gguf_file: str | None
+    device: Any
+    dtype: Any
+    load_seconds: float
+    tokenizer_seconds: float
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def weight_files(self) -> list[Path]:
+        """The files the weights were read from (safetensors, .bin or .gguf)."""
+        if self.gguf_file:
+            return [self.folder / self.gguf_file]
+        return sorted(
+            p for pattern in ("*.safetensors", "*.bin") for p in self.folder.glob(pattern)
+        )
+
+    def describe(self) -> dict:
+        """JSON-ready facts for the run report."""
+        tokenizer = self.tokenizer
+        return {
+            "name": self.spec.name,
+            "source": self.spec.source,
+            "location": self.spec.location,
+            "weights": self.spec.weights,
+            "task": self.task,
+            "architecture": self.architecture,
+            "description": self.spec.description,
+            "device": str(self.device),
+            "dtype": dtype_name(self.dtype),
+            "load_seconds": self.load_seconds,
+            "weight_files": [str(path) for path in self.weight_files()],
+            "tokenizer": None
+            if tokenizer is None
+            else {
+                "class": type(tokenizer).__name__,
+                "pad_token": tokenizer.pad_token,
+                "eos_token": tokenizer.eos_token,
+                "bos_token": tokenizer.bos_token,
+                "load_seconds": self.tokenizer_seconds,
+            },
+        }
+
+
+def prepare(spec: ModelSpec) -> tuple[Path, str | None]:
+    """Make the model's files local: (folder, gguf file name or None). Not part of load time."""
+    with failures_as_load_errors(spec):
+        return _prepare(spec)
+
+
+def _prepare(spec: ModelSpec) -> tuple[Path, str | None]:
+    if spec.source in ("asset", "synthetic"):
+        return builders.ensure_model_folder(spec), None
+    if spec.source == "hub":
+        return hub.snapshot(spec.location), None
+    path = Path(spec.location)
+    if spec.source == "gguf":
+        return path.parent, path.name
+    return path, None
+
+
+def load(spec: ModelSpec, device, dtype) -> LoadedModel:
+    """Prepare and load `spec` on `device` in `dtype`, in eval mode; ModelLoadError on failure."""
+    folder, gguf_file = prepare(spec)
+    return load_prepared(spec, folder, gguf_file, device, dtype)
+
+
+@contextlib.contextmanager
+def failures_as_load_errors(spec: ModelSpec) -> Iterator[None]:
+    """Turn any exception inside the block into a one-sentence ModelLoadError naming `spec`."""
+    try:
+        yield
+    except LmgaugeError as error:
+        raise ModelLoadError(f"model '{spec.name}' could not be loaded: {error}") from None
+    except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+        message = (str(error).strip().splitlines() or [""])[0][:300]
+        raise ModelLoadError(
+            f"model '{spec.name}' could not be loaded from {spec.location}: "
+            f"{type(error).__name__}: {message}"
+        ) from None
+
+
+def load_prepared(
+    spec: ModelSpec, folder: Path, gguf_file: str | None, device, dtype
+) -> LoadedModel:
+    """Load the prepared files of `spec`; see `prepare`."""
+    with failures_as_load_errors(spec):
+        return _load_prepared(spec, folder, gguf_file, device, dtype)
+
+
+def _load_prepared(spec, folder: Path, gguf_file: str | None, device, dtype) -> LoadedModel:
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    extra = {"gguf_file": gguf_file} if gguf_file else {}
+    config = AutoConfig.from_pretrained(folder, **extra)
+    task = spec.task or task_of((config.architectures or [None])[0])
+    model_class = AutoModelForCausalLM if task == CAUSAL_LM else AutoModel
+    started = time.perf_counter()
+    model = model_class.from_pretrained(folder, dtype=dtype, **extra).to(device).eval()
+    _synchronize(device)
+    load_seconds = time.perf_counter() - started
+    tokenizer, tokenizer_seconds = None, 0.0
+    if gguf_file or any((folder / name).is_file() for name in TOKENIZER_FILES):
+        started = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+        tokenizer_seconds = time.perf_counter() - started
+    return LoadedModel(
+        spec=spec,
+        model=model,
+        tokenizer=tokenizer,
+        task=task,
+        architecture=type(model).__name__,
+        folder=folder,
+        gguf_file=gguf_file,
+        device=device,
+        dtype=dtype,
+        load_seconds=load_seconds,
+        tokenizer_seconds=tokenizer_seconds,
+    )
+
+
+def _synchronize(device) -> None:
+    import torch
+
+    if getattr(device, "type", "cpu") == "cuda":
+        torch.cuda.synchronize(device)
