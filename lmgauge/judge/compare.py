@@ -29,7 +29,7 @@ COLUMNS = [
 @dataclass
 class Comparison:
     """rows: one per figure found in either report (COLUMNS); hardware / setup: 'field: base ->
-    new' lines; drift: how the calibrated machine speed moved (lmgauge.hardware.speed_drift);
+    new' lines; drift: how the calibrated machine speed moved (lmgauge.judge.drift.speed_drift);
     base_name / new_name: where the reports came from."""
 
     rows: pd.DataFrame

@@ -46,7 +46,7 @@ def calibration(request: pytest.FixtureRequest):
 
 def calibrate_again(state) -> None:
     """Measure the roofs once more at the end of the session, so that a report shows whether
-    the machine's own speed moved while it ran (lmgauge.hardware.speed_drift)."""
+    the machine's own speed moved while it ran (lmgauge.judge.drift.speed_drift)."""
     measured = calibrate(state.device, state.dtype)
     state.recorder.set_calibration(
         {

@@ -85,8 +85,9 @@ def _cold_load_runs() -> dict[str, list]:
 
 @pytest.fixture
 def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs):
-    """`cold_loads(count)`: `count` fresh-process loads of the model (lmgauge.coldload.ColdLoad),
-    run on demand and shared between benches, so each process is started only once."""
+    """`cold_loads(count)`: `count` fresh-process loads of the model
+    (lmgauge.measure.cold_load.ColdLoad), run on demand and shared between benches, so each
+    process is started only once."""
     state = run_state(request.config)
 
     def take(count: int) -> list:

@@ -18,7 +18,7 @@ THRESHOLDS_FILE = "benches/thresholds.toml"
 
 @pytest.fixture(scope="session")
 def thresholds(request: pytest.FixtureRequest) -> list:
-    """Every entry of benches/thresholds.toml (lmgauge.thresholds.Threshold)."""
+    """Every entry of benches/thresholds.toml (lmgauge.quality.thresholds.Threshold)."""
     try:
         return load_thresholds(request.config.rootpath / THRESHOLDS_FILE)
     except ValueError as error:

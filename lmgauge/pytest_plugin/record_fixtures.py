@@ -20,7 +20,7 @@ def record(request: pytest.FixtureRequest):
     RunRecorder.record; every other keyword is a parameter of the figure.
 
     The bench is named after the module (bench_params.py -> "params") and the model after the
-    test's `model_name` parameter; unit and direction come from lmgauge.metrics.
+    test's `model_name` parameter; unit and direction come from lmgauge.record.metrics.
     """
     recorder = run_state(request.config).recorder
     bench, model = bench_and_model(request.node)

@@ -96,7 +96,7 @@ METRICS: dict[str, Metric] = {
             "matmul_throughput",
             "FLOP/s",
             "higher",
-            "the compute roof: floating-point operations per second (2 m k n per product) of the best matmul among the MLP shapes of a 128-token prefill (lmgauge.calibration.PREFILL_SHAPES) in the run's dtype; best round (samples: every round)",
+            "the compute roof: floating-point operations per second (2 m k n per product) of the best matmul among the MLP shapes of a 128-token prefill (lmgauge.measure.calibration.PREFILL_SHAPES) in the run's dtype; best round (samples: every round)",
         ),
         Metric(
             "cold_load_seconds",
@@ -476,5 +476,7 @@ METRICS: dict[str, Metric] = {
 
 def get_metric(name: str) -> Metric:
     if name not in METRICS:
-        raise KeyError(f"metric '{name}' is not in lmgauge.metrics.METRICS; add it there first")
+        raise KeyError(
+            f"metric '{name}' is not in lmgauge.record.metrics.METRICS; add it there first"
+        )
     return METRICS[name]

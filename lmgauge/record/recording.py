@@ -25,8 +25,8 @@ from lmgauge.record.stats import CV_LIMIT, summarize
 class RunRecorder:
     """Everything one session records. Not thread-safe; one per pytest session.
 
-    journal: an lmgauge.journal.Journal (or anything with `append(event)`) that receives every
-    event before it is applied, or None to keep the session in memory only.
+    journal: an lmgauge.record.journal.Journal (or anything with `append(event)`) that receives
+    every event before it is applied, or None to keep the session in memory only.
     """
 
     def __init__(self, options: dict, journal=None, started: datetime | None = None):

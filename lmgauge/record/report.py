@@ -46,8 +46,8 @@ class Result:
 
     params: what the figure depends on (e.g. {"dtype": "float32"}); samples: the raw
     measurements `value` summarises (empty for counts), in `unit`; summary: their statistics
-    (lmgauge.stats.summarize); flags: reasons to distrust the figure ("busy": other processes
-    used the CPU meanwhile, "noisy": coefficient of variation above lmgauge.stats.CV_LIMIT);
+    (lmgauge.record.stats.summarize); flags: reasons to distrust the figure ("busy": other processes
+    used the CPU meanwhile, "noisy": coefficient of variation above lmgauge.record.stats.CV_LIMIT);
     test: the pytest node that recorded it; rounds: one value per timed round in `unit` (the
     independent units a verdict judges), empty when every sample is a round; probe_seconds:
     the speed probe's times before the warmup call and after the last round (s); stopped: why
