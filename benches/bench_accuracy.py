@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmgauge.pytest_plugin.quality_fixtures import reinitialised, require_real_weights
+from lmgauge.pytest_plugin.quality_fixtures import require_real_weights
 from lmgauge.quality.baselines import CLASSIFIERS, fit_and_score
+from lmgauge.quality.controls import judge_control, reinitialised
 from lmgauge.quality.features import extract, poolings
 from lmgauge.quality.finetune import FineTuneSettings, fine_tune
-from lmgauge.quality.thresholds import violation
 
 EVALUATED = ("validation", "test")
 CELLS = (("tn", 0, 0), ("fp", 0, 1), ("fn", 1, 0), ("tp", 1, 1))
@@ -74,19 +74,21 @@ def test_token_lengths(loaded_model, polarity, record):
 
 
 @pytest.mark.encoder
-def test_frozen_encoder_baseline(loaded_model, polarity, frozen_features, thresholds, record):
+def test_frozen_encoder_baseline(loaded_model, polarity, frozen_features, record, record_judged):
     require_real_weights(loaded_model)
-    judge_frozen_baseline(loaded_model, polarity, frozen_features, thresholds, record)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, record, record_judged)
 
 
 @pytest.mark.slow
 @pytest.mark.causal_lm
-def test_frozen_causal_lm_baseline(loaded_model, polarity, frozen_features, thresholds, record):
+def test_frozen_causal_lm_baseline(loaded_model, polarity, frozen_features, record, record_judged):
     require_real_weights(loaded_model)
-    judge_frozen_baseline(loaded_model, polarity, frozen_features, thresholds, record)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, record, record_judged)
 
 
-def judge_frozen_baseline(loaded_model, polarity, features, thresholds, record) -> None:
+def judge_frozen_baseline(loaded_model, polarity, features, record, record_judged) -> None:
+    """Every pooling x classifier x split: accuracy judged against thresholds.toml (unjudged
+    where the model has none), precision, recall, F1 and the confusion counts recorded."""
     sentences = sum(f.sentences for f in features.values())
     record("feature_sentences_per_second", sentences / sum(f.seconds for f in features.values()))
     failures = []
@@ -95,7 +97,7 @@ def judge_frozen_baseline(loaded_model, polarity, features, thresholds, record) 
             results = classify(features, polarity, pooling, classifier, polarity["train"]["label"])
             for split, score in results.items():
                 where = {"features": pooling, "classifier": classifier, "split": split}
-                accuracy = record("baseline_accuracy", score["accuracy"], **where).value
+                failure = record_judged("baseline_accuracy", score["accuracy"], **where)
                 for name in ("precision", "recall", "f1"):
                     record(f"baseline_{name}", score[name], **where)
                 for cell, row, column in CELLS:
@@ -105,9 +107,6 @@ def judge_frozen_baseline(loaded_model, polarity, features, thresholds, record) 
                         cell=cell,
                         **where,
                     )
-                failure = violation(
-                    thresholds, loaded_model.name, "baseline_accuracy", accuracy, **where
-                )
                 if failure:
                     failures.append(failure)
     assert not failures, "; ".join(failures)
@@ -118,24 +117,6 @@ def classify(features, polarity, pooling, classifier, train_labels) -> dict:
         split: (features[split].pooled[pooling], polarity[split]["label"]) for split in EVALUATED
     }
     return fit_and_score(classifier, features["train"].pooled[pooling], train_labels, evaluations)
-
-
-def judge_control(guards: list, control: str, score_of, record) -> list[str]:
-    """Record every guarded figure under a broken control; the thresholds it still passes.
-
-    `score_of(features, classifier)` gives {split: scores} for the control."""
-    scores, passed = {}, []
-    for threshold in guards:
-        p = threshold.params
-        key = (p["features"], p["classifier"])
-        if key not in scores:
-            scores[key] = score_of(*key)
-        accuracy = record(
-            "control_accuracy", scores[key][p["split"]]["accuracy"], control=control, **p
-        ).value
-        if threshold.passes(accuracy):
-            passed.append(threshold.explain(accuracy))
-    return passed
 
 
 def require_guards(thresholds: list, loaded_model) -> list:

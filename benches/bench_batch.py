@@ -4,51 +4,20 @@ against the same prompts run one by one."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
-import torch
 
-from lmgauge.measure.generation import timed_generate
-from lmgauge.measure.timing import timed_forward
+from lmgauge.measure.batching import (
+    batch_inputs,
+    batch_keeps_outputs,
+    is_out_of_memory,
+    prompt_lengths,
+    timed_call,
+)
 from lmgauge.sources.models import CAUSAL_LM
-from lmgauge.sources.prompts import pad_token_id, ragged_batch
 
 BATCH_SIZES = (1, 2, 4, 8, 16)
 NEW_TOKENS = 16
-ENCODER_SEQ_LEN = 128
 SATURATION = 0.9
-
-
-def prompt_lengths(loaded_model, count: int, seed: int = 0) -> list[int]:
-    """Causal LMs: seeded lengths of 24 to 40 tokens, as a real ragged batch has.
-    Encoders: ENCODER_SEQ_LEN for every sequence."""
-    if loaded_model.task != CAUSAL_LM:
-        return [ENCODER_SEQ_LEN] * count
-    generator = random.Random(seed)
-    return [generator.randint(24, 40) for _ in range(count)]
-
-
-def timed_call(loaded_model, ids, mask, new_tokens: int):
-    """A function that runs one (batched) call on these inputs and returns its wall time in s."""
-    model, device = loaded_model.model, loaded_model.device
-    ids, mask = ids.to(device), mask.to(device)
-    if loaded_model.task == CAUSAL_LM:
-        pad = pad_token_id(loaded_model.tokenizer, model.config)
-        return lambda: timed_generate(model, ids, mask, new_tokens, device, pad)[0].end_to_end_s
-
-    return lambda: timed_forward(model, ids, mask, device)
-
-
-def batch_inputs(loaded_model, lengths: list[int]):
-    """Left-padded ids and attention mask for prompts of these lengths."""
-    model, tokenizer = loaded_model.model, loaded_model.tokenizer
-    vocab = model.get_input_embeddings().weight.shape[0]
-    return ragged_batch(tokenizer, lengths, vocab, pad_token_id(tokenizer, model.config))
-
-
-def is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(error)
 
 
 @pytest.mark.slow
@@ -108,7 +77,4 @@ def test_batched_vs_sequential(loaded_model, record, judge_timing):
             f"reads the weights once per step for all of them",
         )
     else:
-        with torch.inference_mode():
-            whole = loaded_model.model(input_ids=ids, attention_mask=mask)[0]
-            rows = [loaded_model.model(input_ids=ids[r : r + 1])[0] for r in range(count)]
-        assert torch.allclose(whole, torch.cat(rows), atol=1e-4), "batching changed the outputs"
+        assert batch_keeps_outputs(loaded_model.model, ids, mask), "batching changed the outputs"

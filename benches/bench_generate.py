@@ -5,14 +5,12 @@ minimal hand-written decode loop."""
 from __future__ import annotations
 
 import statistics
-import time
 
 import pytest
-import torch
 
 from lmgauge.measure.generation import timed_generate
+from lmgauge.measure.hand_loop import alternate, greedy_hand_loop, median_paired_ratio
 from lmgauge.measure.rounds import run_rounds
-from lmgauge.measure.timing import synchronizer
 from lmgauge.model.roofline import (
     ROOF_BROKEN,
     ROOF_TOLERANCE,
@@ -116,27 +114,6 @@ def test_generate(
         judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
 
 
-def hand_loop_steps(model, ids, mask, new_tokens: int, device) -> list[float]:
-    """Decode step times (s) of greedy decoding written by hand: one forward per new token
-    with the KV cache and the attention mask grown by one, then argmax."""
-    sync = synchronizer(device)
-    steps = []
-    with torch.inference_mode():
-        output = model(input_ids=ids, attention_mask=mask, use_cache=True)
-        cache, token = output.past_key_values, output.logits[:, -1:].argmax(-1)
-        sync()
-        for _ in range(new_tokens - 1):
-            started = time.perf_counter()
-            mask = torch.cat([mask, torch.ones_like(token)], dim=1)
-            output = model(
-                input_ids=token, attention_mask=mask, past_key_values=cache, use_cache=True
-            )
-            cache, token = output.past_key_values, output.logits[:, -1:].argmax(-1)
-            sync()
-            steps.append(time.perf_counter() - started)
-    return steps
-
-
 @pytest.mark.slow
 def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge_timing):
     """The step timer inside generate and a bare loop must agree on a decode step.
@@ -154,7 +131,7 @@ def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge
     ids, mask = model_inputs(loaded_model, CROSS_CHECK_PROMPT)
     pad = pad_token_id(loaded_model.tokenizer, model.config)
     new_tokens = CROSS_CHECK_NEW_TOKENS
-    probe = statistics.median(hand_loop_steps(model, ids, mask, 6, device))
+    probe = statistics.median(greedy_hand_loop(model, ids, mask, 6, device).step_s)
     if probe < CROSS_CHECK_SHORTEST_STEP_S:
         pytest.skip(
             f"a decode step of {probe * 1e3:.1f} ms is too short for a 5 % comparison: "
@@ -165,21 +142,15 @@ def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge
         return list(timed_generate(model, ids, mask, new_tokens, device, pad)[0].step_s)
 
     def hand_steps():
-        return hand_loop_steps(model, ids, mask, new_tokens, device)
+        return greedy_hand_loop(model, ids, mask, new_tokens, device).step_s
 
-    pairs = []
-    for index in range(CROSS_CHECK_ROUNDS):
-        first, second = (
-            (generate_steps, hand_steps) if index % 2 == 0 else (hand_steps, generate_steps)
-        )
-        results = {first: first(), second: second()}
-        pairs.append((results[generate_steps], results[hand_steps]))
+    pairs = alternate(generate_steps, hand_steps, CROSS_CHECK_ROUNDS)
     shape = {"batch": 1, "prompt_tokens": CROSS_CHECK_PROMPT, "new_tokens": new_tokens}
     generated = [step for steps, _ in pairs for step in steps]
     hand = [step for _, steps in pairs for step in steps]
     record("decode_step_seconds", samples=generated, check="hand-loop", **shape)
     record("hand_loop_decode_step_seconds", samples=hand, **shape)
-    ratio = statistics.median(statistics.median(g) / statistics.median(h) for g, h in pairs)
+    ratio = median_paired_ratio(pairs)
     record("hand_loop_ratio", ratio, **shape)
     judge_timing(
         abs(ratio - 1) <= HAND_LOOP_AGREEMENT,

@@ -10,18 +10,16 @@ skip every check but the anatomy, whose shapes hold for any weights.
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from lmgauge.model.next_token import dissect
-from lmgauge.pytest_plugin.quality_fixtures import reinitialised, require_real_weights
+from lmgauge.pytest_plugin.quality_fixtures import require_real_weights
+from lmgauge.quality.controls import control_escapes, reinitialised, shuffled_words
 from lmgauge.quality.diversity import distinct_n, mean_repetition_rate
 from lmgauge.quality.known_answers import ANSWERS, CONTINUATION_TOKENS, PROMPTS, answered, score
 from lmgauge.quality.perplexity import perplexity
 from lmgauge.quality.textgen import continue_texts
-from lmgauge.quality.thresholds import find, violation
-from lmgauge.record.metrics import get_metric
+from lmgauge.quality.thresholds import find
 from lmgauge.sources.models import SYNTHETIC
 from lmgauge.sources.prompts import pad_token_id, prompt_ids
 
@@ -42,22 +40,6 @@ PERPLEXITY_SENTENCES = 100
 SHUFFLED_SENTENCES = 32
 
 pytestmark = pytest.mark.causal_lm
-
-
-def control_escapes(thresholds, loaded_model, metric, control, real, **params) -> str | None:
-    """Why a broken control is not caught by the threshold of the figure it mimics, or None.
-
-    A control must fail the threshold and do worse than the real figure. Without a threshold
-    for this model (a Hub model, say) the control is only recorded."""
-    threshold = find(thresholds, loaded_model.name, metric, **params)
-    if threshold is None:
-        return None
-    if threshold.passes(control):
-        return f"the broken control passes: {threshold.explain(control)}"
-    worse = control < real if get_metric(metric).direction == "higher" else control > real
-    if not worse:
-        return f"the broken control scores {control:.4g}, no worse than the real {real:.4g}"
-    return None
 
 
 def anatomy_input(loaded_model):
@@ -101,13 +83,14 @@ def test_next_token_anatomy(loaded_model, record, record_text):
             )
 
 
-def test_known_answers(loaded_model, thresholds, record, record_text):
+def test_known_answers(loaded_model, thresholds, record, record_judged, record_text):
     require_real_weights(loaded_model)
     prompts, answers = list(PROMPTS), list(ANSWERS)
     continuations = continue_texts(loaded_model, prompts, CONTINUATION_TOKENS)
     for prompt, answer, text in zip(prompts, answers, continuations, strict=True):
         record_text("known_answers", text, prompt=prompt, expected=answer)
-    accuracy = record("known_answer_accuracy", score(continuations, answers)).value
+    accuracy = score(continuations, answers)
+    failure = record_judged("known_answer_accuracy", accuracy)
     rotated = record(
         "control_known_answer_accuracy",
         score(continuations, answers[1:] + answers[:1]),
@@ -116,9 +99,10 @@ def test_known_answers(loaded_model, thresholds, record, record_text):
     missed = [
         p for p, a, t in zip(prompts, answers, continuations, strict=True) if not answered(t, a)
     ]
-    failure = violation(thresholds, loaded_model.name, "known_answer_accuracy", accuracy)
     assert failure is None, f"{failure}; missed: {missed}"
-    escape = control_escapes(thresholds, loaded_model, "known_answer_accuracy", rotated, accuracy)
+    escape = control_escapes(
+        find(thresholds, loaded_model.name, "known_answer_accuracy"), rotated, accuracy, "higher"
+    )
     assert escape is None, f"rotated answers: {escape}"
 
 
@@ -126,22 +110,11 @@ def held_out_sentences(polarity, count: int) -> list[str]:
     return list(polarity[PERPLEXITY_SPLIT]["text"][:count])
 
 
-def shuffled_words(sentences: list[str], seed: int = 0) -> list[str]:
-    """The same sentences with their words in a seeded random order."""
-    generator = random.Random(seed)
-    shuffled = []
-    for sentence in sentences:
-        words = sentence.split()
-        generator.shuffle(words)
-        shuffled.append(" ".join(words))
-    return shuffled
-
-
-def test_perplexity(loaded_model, polarity, thresholds, record):
+def test_perplexity(loaded_model, polarity, thresholds, record, record_judged):
     require_real_weights(loaded_model)
     where = {"split": PERPLEXITY_SPLIT, "sentences": PERPLEXITY_SENTENCES}
     measured = perplexity(loaded_model, held_out_sentences(polarity, PERPLEXITY_SENTENCES))
-    value = record("perplexity", measured.perplexity, **where).value
+    failure = record_judged("perplexity", measured.perplexity, **where)
     record("nll_per_token", measured.nats_per_token, **where)
     record("perplexity_tokens", measured.tokens, **where)
     control_sentences = shuffled_words(held_out_sentences(polarity, SHUFFLED_SENTENCES))
@@ -152,9 +125,9 @@ def test_perplexity(loaded_model, polarity, thresholds, record):
         split=PERPLEXITY_SPLIT,
         sentences=SHUFFLED_SENTENCES,
     ).value
-    failure = violation(thresholds, loaded_model.name, "perplexity", value, **where)
     assert failure is None, failure
-    escape = control_escapes(thresholds, loaded_model, "perplexity", control, value, **where)
+    threshold = find(thresholds, loaded_model.name, "perplexity", **where)
+    escape = control_escapes(threshold, control, measured.perplexity, "lower")
     assert escape is None, f"shuffled words: {escape}"
 
 

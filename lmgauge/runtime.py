@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psutil
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -62,3 +65,14 @@ def set_threads(count: int) -> int:
         raise ValueError(f"--threads must be at least 1, got {count}.")
     torch.set_num_threads(count)
     return torch.get_num_threads()
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside the block torch's random generators (CPU and CUDA) start from `seed`; after it they
+    are back where they were, so that a seeded helper never reseeds its caller's generator."""
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield

@@ -94,11 +94,23 @@ def test_query_and_value_projections_are_found_from_the_architecture(tiny_bert_d
 
 
 @pytest.mark.parametrize("method", ["lora", "full"])
-def test_fine_tuning_a_tiny_encoder(tiny_bert_dir, method):
+def test_fine_tuning_a_tiny_encoder(tiny_bert_dir, method, monkeypatch):
+    """Also: the training time is read after the device synchronised (as on CUDA), and the
+    seeded run leaves torch's global generator as it was."""
     import torch
     from datasets import Dataset, DatasetDict
 
+    from lmgauge.measure import timing
     from lmgauge.quality.finetune import FineTuneSettings, fine_tune
+
+    synchronised = []
+    real_synchronizer = timing.synchronizer
+
+    def watched(device):
+        sync = real_synchronizer(device)
+        return lambda: (synchronised.append(device), sync())
+
+    monkeypatch.setattr(timing, "synchronizer", watched)
 
     rows = {"text": ["good fun film", "bad dull plot"] * 8, "label": [1, 0] * 8}
     data = DatasetDict(
@@ -107,7 +119,11 @@ def test_fine_tuning_a_tiny_encoder(tiny_bert_dir, method):
         test=Dataset.from_dict(rows),
     )
     settings = FineTuneSettings(method=method, epochs=1, batch_size=8, learning_rate=1e-3)
+    torch.manual_seed(1234)
+    generator = torch.random.get_rng_state()
     result = fine_tune(tiny_bert_dir, data, settings, torch.device("cpu"))
+    assert torch.equal(torch.random.get_rng_state(), generator), "fine-tuning reseeded torch"
+    assert synchronised == [torch.device("cpu")] * 2, "train time read without a synchronize"
     assert 0 < result.trainable <= result.total
     assert (result.trainable < result.total) == (method == "lora")
     assert set(result.scores) == {"validation", "test"} and result.train_s > 0

@@ -13,10 +13,14 @@ PARAMS_BENCH = str(PROJECT / "benches" / "bench_params.py")
 
 
 def run_benches(pytester, *args, target=BENCHES):
+    """Run bench files in a fresh pytest process. Timing sanity checks are only recorded
+    (--timing-checks record): these tests are about behaviour, and a tiny model's speed on a
+    shared machine proves nothing."""
     report_dir = pytester.path / "reports"
     result = pytester.runpytest_subprocess(
-        target, "-p", "no:cacheprovider", "--report-dir", str(report_dir), *args
-    )
+        target, "-p", "no:cacheprovider", "--report-dir", str(report_dir),
+        "--timing-checks", "record", *args,
+    )  # fmt: skip
     reports = sorted(report_dir.glob("*.json")) if report_dir.exists() else []
     return result, [json.loads(path.read_text()) for path in reports]
 
@@ -179,7 +183,9 @@ def test_timing_checks_fail_on_a_quiet_machine_and_are_skipped_on_a_busy_one(pyt
 
     pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
     pytester.makepyfile(
-        bench_judge="def test_check(judge_timing):\n    judge_timing(False, 'odd')\n"
+        bench_judge="def test_check(record, judge_timing):\n"
+        "    record('batched_vs_sequential_speedup', 0.5, batch=4)\n"
+        "    judge_timing(False, 'odd')\n"
     )
     args = ("-o", "python_files=bench_*.py", "--report-dir", "out", "--models", "gpt2")
     monkeypatch.setattr(noise.NoiseReading, "busy", property(lambda self: False))
@@ -188,6 +194,12 @@ def test_timing_checks_fail_on_a_quiet_machine_and_are_skipped_on_a_busy_one(pyt
     busy = pytester.runpytest(*args, "-rs")
     busy.assert_outcomes(skipped=1)
     busy.stdout.fnmatch_lines(["*not judged on a busy machine*odd*"])
+    recorded = pytester.runpytest(*args, "--timing-checks", "record")
+    recorded.assert_outcomes(passed=1)
+    reports = [json.loads(path.read_text()) for path in (pytester.path / "out").glob("*.json")]
+    (report,) = [r for r in reports if r["run"]["options"].get("timing_checks") == "record"]
+    (result,) = report["results"]
+    assert "timing-check-failed" in result["flags"]
 
 
 def test_quality_checks_skip_synthetic_weights_but_the_anatomy(pytester, tmp_path, tiny_gpt2_dir):
@@ -272,3 +284,18 @@ def test_a_device_with_an_index_reaches_the_runtime_and_bad_ones_are_one_sentenc
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"*{message}*"])
     assert "invalid choice" not in result.stderr.str() and reports == []
+
+
+def test_a_quality_figure_without_a_threshold_is_recorded_as_unjudged(pytester, tiny_gpt2_dir):
+    """No threshold guards a local model's known-answer accuracy: the bench passes, and both the
+    report and the terminal say the figure was not judged."""
+    target = str(PROJECT / "benches" / "bench_quality.py")
+    result, (report,) = run_benches(
+        pytester, "-k", "test_known_answers", "--models", str(tiny_gpt2_dir), target=target
+    )
+    result.assert_outcomes(passed=1)
+    (accuracy,) = [r for r in report["results"] if r["metric"] == "known_answer_accuracy"]
+    assert accuracy["threshold"] == {"verdict": "unjudged"}
+    (control,) = [r for r in report["results"] if r["metric"] == "control_known_answer_accuracy"]
+    assert control["threshold"] is None, "a control is recorded, not judged"
+    result.stdout.fnmatch_lines(["*quality thresholds: 1 unjudged*known_answer_accuracy x1*"])

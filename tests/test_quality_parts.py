@@ -119,3 +119,14 @@ def test_text_tables_put_models_side_by_side(tmp_path):
     assert "| prompt   | a          | b   |" in markdown
     assert "x \\| y ⏎ z" in markdown
     assert write_text_tables([], tmp_path / "r.json") == []
+
+
+def test_threshold_verdicts_name_their_bounds_or_say_unjudged():
+    from lmgauge.quality.thresholds import Threshold, verdict
+
+    low = Threshold("m", "perplexity", {}, min=float("-inf"), max=60.0, reason="measured 40")
+    assert verdict(low, 50.0) == {"verdict": "pass", "max": 60.0, "reason": "measured 40"}
+    assert verdict(low, 70.0)["verdict"] == "fail"
+    high = Threshold("m", "known_answer_accuracy", {}, min=0.5, reason="r")
+    assert verdict(high, 0.4) == {"verdict": "fail", "min": 0.5, "reason": "r"}
+    assert verdict(None, 0.4) == {"verdict": "unjudged"}

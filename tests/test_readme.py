@@ -2,7 +2,10 @@
 
 import re
 
+from lmgauge.judge.gate import DEFAULT_RULES
+from lmgauge.judge.gate_rules import load_gate_rules
 from lmgauge.record.metrics import METRICS
+from lmgauge.render.rules_table import rules_markdown
 from tests.conftest import PROJECT
 
 README = (PROJECT / "README.md").read_text()
@@ -25,6 +28,20 @@ def test_every_metric_is_documented_with_its_unit():
         row = re.search(rf"^\| `{metric.name}` \| (\S+) \| (\S+) \|", README, re.M)
         assert row, f"README lacks a row for metric {metric.name}"
         assert row.groups() == (metric.unit, metric.direction), metric.name
+
+
+def test_every_documented_metric_is_in_the_catalogue():
+    section = README.split("\n### Metrics\n", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.M)
+    assert documented, "the metric table moved; update this test"
+    assert sorted(set(documented) - set(METRICS)) == []
+    assert len(documented) == len(set(documented)), "a metric is documented twice"
+
+
+def test_the_gate_table_is_the_one_gate_toml_makes():
+    assert rules_markdown(load_gate_rules(DEFAULT_RULES)) in README, (
+        "the README's gate table differs from lmgauge/judge/gate.toml: paste `lmgauge rules`"
+    )
 
 
 def test_every_option_is_documented(pytestconfig):

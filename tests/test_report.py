@@ -134,3 +134,18 @@ def test_a_report_breaking_the_schema_says_where(tmp_path):
     document["results"][0]["value"] = "fast"
     with pytest.raises(ReportError, match="results/0/value: 'fast' is not of type 'number'"):
         read_report(write_atomic(document, tmp_path / "r.json"))
+
+
+def test_the_result_dataclass_and_the_schema_name_the_same_fields():
+    """One source of truth: a field added to Result must be added to the schema, and back."""
+    from dataclasses import MISSING, fields
+
+    from lmgauge.record.report import SCHEMA_FILE, Result
+
+    schema = json.loads(SCHEMA_FILE.read_text())["properties"]["results"]["items"]
+    names = {f.name for f in fields(Result)}
+    assert set(schema["properties"]) == names
+    without_default = {
+        f.name for f in fields(Result) if f.default is MISSING and f.default_factory is MISSING
+    }
+    assert without_default <= set(schema["required"]) <= names

@@ -1,4 +1,5 @@
-"""The `lmgauge` commands that read run reports: compare, gate, plot, summary, export-github."""
+"""The `lmgauge` commands that read run reports: compare, gate, plot, summary, export-github;
+and rules, which prints the gate rules those commands judge by."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def add_report_commands(commands) -> None:
     )
     add_pair(gate)
     gate.set_defaults(handler=run_gate_command)
+
+    rules = commands.add_parser("rules", help="print the gate rules as a Markdown table")
+    rules.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
+    rules.set_defaults(handler=run_rules)
 
     plot = commands.add_parser("plot", help="draw PNG charts of one run, or compare two")
     plot.add_argument("reports", nargs="+", metavar="REPORT", help="one report, or BASE NEW")
@@ -54,6 +59,13 @@ def load_rules(path: str | None):
         return load_gate_rules(Path(path) if path else DEFAULT_RULES)
     except ValueError as error:
         raise LmgaugeError(str(error)) from None
+
+
+def run_rules(arguments) -> int:
+    from lmgauge.render.rules_table import rules_markdown
+
+    print(rules_markdown(load_rules(arguments.rules)), end="")
+    return 0
 
 
 def load_pair(arguments):

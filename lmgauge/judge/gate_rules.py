@@ -22,7 +22,7 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
 DEFAULT_ALPHA = 0.05
 DEFAULT_PAIRED_RELATIVE = 0.10
 
@@ -37,6 +37,8 @@ class Rule:
     gated: bool = False
     deterministic: bool = False
     reason: str = ""
+    figures: str = ""
+    """What the rule covers, in words (the README's gate table)."""
 
     def matches(self, metric: str, unit: str) -> bool:
         return unit in self.units or any(fnmatch.fnmatchcase(metric, p) for p in self.metrics)
@@ -52,10 +54,14 @@ class Rule:
         return beyond_relative and beyond_absolute
 
     def tolerance(self) -> str:
+        """The tolerance in words: "exact", "±25 %", "±0.03 absolute", "±50 % and ±32 MiB"."""
         if self.exact:
             return "exact"
         parts = [f"±{100 * self.relative:g} %"] if self.relative is not None else []
-        parts += [f"±{self.absolute:g}"] if self.absolute is not None else []
+        if self.absolute is not None and self.units == ("bytes",):
+            parts.append(f"±{self.absolute / 2**20:g} MiB")
+        elif self.absolute is not None:
+            parts.append(f"±{self.absolute:g} absolute")
         return " and ".join(parts)
 
 
@@ -65,7 +71,11 @@ class GateRules:
     alpha: float = DEFAULT_ALPHA
     paired_relative: float = DEFAULT_PAIRED_RELATIVE
     """A/B runs: a timing figure's mean per-pair change must exceed this (relative) to count."""
-    fallback: Rule = Rule(relative=0.10, reason="no rule names this metric: compared, not gated")
+    fallback: Rule = Rule(
+        relative=0.10,
+        reason="no rule names this metric: compared, not gated",
+        figures="anything no rule names",
+    )
     """Applies to a figure no rule matches."""
 
     def rule_for(self, metric: str, unit: str) -> Rule:

@@ -72,6 +72,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(busy-wait); recorded in the report. Used by `lmgauge gate-check`",
     )
     group.addoption(
+        "--timing-checks",
+        default="judge",
+        choices=("judge", "record"),
+        help="judge: a timing sanity check that fails (batching did not raise throughput, a "
+        "time under its roofline bound) fails its bench; record: it only flags the bench's "
+        "results `timing-check-failed`, for runs whose speed is not the question "
+        "(default: %(default)s)",
+    )
+    group.addoption(
         "--gate",
         default=None,
         metavar="BASE",
@@ -114,6 +123,8 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     if options.inject_slowdown:
         run_options["inject_slowdown"] = options.inject_slowdown
+    if options.timing_checks != "judge":
+        run_options["timing_checks"] = options.timing_checks
     config.stash[RUN_STATE] = RunState(
         specs={spec.name: spec for spec in specs},
         device=device,
@@ -125,4 +136,5 @@ def pytest_configure(config: pytest.Config) -> None:
         recorder=RunRecorder(run_options),
         gate_base=gate_base,
         slowdown=options.inject_slowdown,
+        judge_timing_checks=options.timing_checks == "judge",
     )

@@ -1,16 +1,15 @@
-"""What the accuracy and quality benches share: the thresholds file, the real-weights rule, and
-a deliberately broken copy of a model.
+"""What the accuracy and quality benches share: the thresholds file, recording a figure with its
+verdict against it, and the real-weights rule.
 
 Accuracy and quality mean nothing for synthetic weights, so those benches skip such models.
 """
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from lmgauge.quality.thresholds import load_thresholds
+from lmgauge.pytest_plugin.state import bench_and_model
+from lmgauge.quality.thresholds import find, load_thresholds, verdict
 from lmgauge.sources.models import SYNTHETIC
 
 THRESHOLDS_FILE = "benches/thresholds.toml"
@@ -25,6 +24,23 @@ def thresholds(request: pytest.FixtureRequest) -> list:
         pytest.fail(str(error), pytrace=False)
 
 
+@pytest.fixture
+def record_judged(request: pytest.FixtureRequest, record, thresholds):
+    """`record_judged(metric, value, **params)`: record a quality figure with its verdict
+    against benches/thresholds.toml (the result's `threshold`: pass, fail, or unjudged when no
+    threshold guards this figure of this model). Returns the failure sentence, or None: an
+    unjudged figure is recorded, shown as unjudged, and does not fail."""
+    model = bench_and_model(request.node)[1]
+
+    def add(metric: str, value: float, **params) -> str | None:
+        threshold = find(thresholds, model, metric, **params)
+        judged = verdict(threshold, value)
+        record(metric, value, threshold=judged, **params)
+        return threshold.explain(value) if judged["verdict"] == "fail" else None
+
+    return add
+
+
 def require_real_weights(loaded_model) -> None:
     """Skip, with the reason, a model whose weights are synthetic or that has no tokenizer."""
     if loaded_model.spec.weights == SYNTHETIC:
@@ -34,17 +50,3 @@ def require_real_weights(loaded_model) -> None:
         )
     if loaded_model.tokenizer is None:
         pytest.skip(f"{loaded_model.name} has no tokenizer")
-
-
-def reinitialised(loaded_model):
-    """A copy of `loaded_model` whose every layer has fresh random weights (seed 0): the same
-    architecture and tokenizer, none of the training. The original is left untouched."""
-    import torch
-
-    broken = copy.copy(loaded_model)
-    broken.model = copy.deepcopy(loaded_model.model)
-    torch.manual_seed(0)
-    for module in broken.model.modules():
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
-    return broken

@@ -4,6 +4,7 @@ pytest), and the terminal lines that point to it."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from lmgauge.pytest_plugin.state import RUN_STATE, is_bench, run_state
 from lmgauge.record.journal import Journal, journal_path_of
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.recovery import check_writable, recover_folder, unique_report_path
+from lmgauge.render.summary import threshold_line
 from lmgauge.runs.session_end import finish
 
 
@@ -115,5 +117,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
             f"lmgauge report: {state.report_path} ({results} results, "
             f"{len(state.recorder.models)} models, threads={state.threads})"
         )
+        thresholds = threshold_line([asdict(result) for result in state.recorder.results])
+        if thresholds:
+            terminalreporter.write_line(f"lmgauge {thresholds}")
     if state.gate_message:
         terminalreporter.write_line(state.gate_message)

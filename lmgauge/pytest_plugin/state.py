@@ -27,6 +27,7 @@ class RunState:
     recorder: RunRecorder
     gate_base: tuple[str, dict] | None = None
     slowdown: float = 0.0
+    judge_timing_checks: bool = True
     bench_items: int = 0
     report_path: Path | None = None
     gate_message: str | None = None

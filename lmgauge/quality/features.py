@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lmgauge.sources.models import CAUSAL_LM
-from lmgauge.sources.prompts import pad_token_id
+from lmgauge.sources.prompts import padding
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,11 @@ def extract(
     tokenizer, device = loaded_model.tokenizer, loaded_model.device
     base = loaded_model.model.base_model
     first, second = poolings(loaded_model.task)
-    pad_token_id(tokenizer, loaded_model.model.config)
-    tokenizer.padding_side = "right"
     texts = list(texts)
     order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
     chunks = {first: [], second: []}
     started = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), padding(tokenizer, "right"):
         for start in tqdm(range(0, len(texts), batch_size), desc=description, unit="batch"):
             chunk = [texts[index] for index in order[start : start + batch_size]]
             batch = tokenizer(

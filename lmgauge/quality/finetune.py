@@ -9,14 +9,15 @@ DistilBERT's `q_lin`/`v_lin`), not listed per model.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from lmgauge.measure.memory import track_memory
+from lmgauge.measure.timing import Stopwatch
 from lmgauge.quality.baselines import scores
+from lmgauge.runtime import seeded
 
 QUERY = re.compile(r"^(query|q|q_proj|q_lin)$")
 VALUE = re.compile(r"^(value|v|v_proj|v_lin)$")
@@ -66,63 +67,94 @@ def attention_projections(model) -> list[str]:
 
 
 def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResult:
-    """Fine-tune the model in `folder` on data["train"], score it on validation and test."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    """Fine-tune the model in `folder` on data["train"], score it on validation and test.
 
-    torch.manual_seed(settings.seed)
-    tokenizer = AutoTokenizer.from_pretrained(folder)
+    Seeded with settings.seed (torch's generators are restored afterwards); train_s is read
+    after the device finished the last step (synchronised on CUDA)."""
+    from transformers import AutoTokenizer
+
+    with seeded(settings.seed):
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = classifier_model(folder, settings).to(device)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in model.parameters())
+
+        def batches(split: str, shuffle: bool, generator=None):
+            return encoded_batches(tokenizer, data[split], settings, device, shuffle, generator)
+
+        with track_memory(device) as tracker, Stopwatch(device) as watch:
+            train(model, batches, data["train"].num_rows, settings)
+        results = evaluate(model, batches)
+    return FineTuneResult(
+        settings, trainable, total, watch.seconds, tracker.reading.peak_growth_bytes, results
+    )
+
+
+def classifier_model(folder, settings: FineTuneSettings):
+    """A two-label sequence classifier from `folder`; with LoRA adapters on the attention query
+    and value projections when settings.method is "lora" (everything else frozen)."""
+    from transformers import AutoModelForSequenceClassification
+
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
-    if settings.method == "lora":
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                task_type="SEQ_CLS",
-                r=settings.lora_rank,
-                lora_alpha=settings.lora_alpha,
-                lora_dropout=settings.lora_dropout,
-                target_modules=attention_projections(model),
-            ),
-        )
-    elif settings.method != "full":
+    if settings.method == "full":
+        return model
+    if settings.method != "lora":
         raise ValueError(f"unknown method '{settings.method}'; use lora or full")
-    model.to(device)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    from peft import LoraConfig, get_peft_model
+
+    return get_peft_model(
+        model,
+        LoraConfig(
+            task_type="SEQ_CLS",
+            r=settings.lora_rank,
+            lora_alpha=settings.lora_alpha,
+            lora_dropout=settings.lora_dropout,
+            target_modules=attention_projections(model),
+        ),
+    )
+
+
+def encoded_batches(tokenizer, rows, settings: FineTuneSettings, device, shuffle, generator):
+    """(encoded inputs, labels) batches of `rows` on `device`, shuffled by `generator`."""
+    import torch
+
+    texts, labels = list(rows["text"]), np.asarray(rows["label"])
+    order = generator.permutation(len(texts)) if shuffle else np.arange(len(texts))
+    for start in range(0, len(texts), settings.batch_size):
+        chosen = order[start : start + settings.batch_size]
+        encoded = tokenizer(
+            [texts[i] for i in chosen],
+            padding=True,
+            truncation=True,
+            max_length=settings.max_length,
+            return_tensors="pt",
+        ).to(device)
+        yield encoded, torch.as_tensor(labels[chosen], device=device)
+
+
+def train(model, batches, rows: int, settings: FineTuneSettings) -> None:
+    """settings.epochs epochs of AdamW over the training batches, shuffled by a seeded generator."""
+    import torch
+
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate
     )
-
-    def batches(split, shuffle: bool, generator=None):
-        texts, labels = list(data[split]["text"]), np.asarray(data[split]["label"])
-        order = generator.permutation(len(texts)) if shuffle else np.arange(len(texts))
-        for start in range(0, len(texts), settings.batch_size):
-            chosen = order[start : start + settings.batch_size]
-            encoded = tokenizer(
-                [texts[i] for i in chosen],
-                padding=True,
-                truncation=True,
-                max_length=settings.max_length,
-                return_tensors="pt",
-            ).to(device)
-            yield encoded, torch.as_tensor(labels[chosen], device=device)
-
     generator = np.random.default_rng(settings.seed)
-    steps = settings.epochs * -(-data["train"].num_rows // settings.batch_size)
+    steps = settings.epochs * -(-rows // settings.batch_size)
     model.train()
-    with track_memory(device) as tracker:
-        started = time.perf_counter()
-        with tqdm(total=steps, desc=f"{settings.method} fine-tuning", unit="step") as progress:
-            for _ in range(settings.epochs):
-                for encoded, labels in batches("train", True, generator):
-                    loss = model(**encoded, labels=labels).loss
-                    loss.backward()
-                    optimizer.step()
-                    optimizer.zero_grad()
-                    progress.update()
-        train_s = time.perf_counter() - started
+    with tqdm(total=steps, desc=f"{settings.method} fine-tuning", unit="step") as progress:
+        for _ in range(settings.epochs):
+            for encoded, labels in batches("train", True, generator):
+                model(**encoded, labels=labels).loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                progress.update()
+
+
+def evaluate(model, batches) -> dict:
+    """Scores (lmgauge.quality.baselines.scores) of the model on validation and test."""
+    import torch
+
     model.eval()
     results = {}
     with torch.inference_mode():
@@ -132,6 +164,4 @@ def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResul
                 predicted += model(**encoded).logits.argmax(-1).tolist()
                 truth += labels.tolist()
             results[split] = scores(truth, predicted)
-    return FineTuneResult(
-        settings, trainable, total, train_s, tracker.reading.peak_growth_bytes, results
-    )
+    return results

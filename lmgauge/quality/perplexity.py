@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from lmgauge.sources.prompts import pad_token_id
+from lmgauge.sources.prompts import padding
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,10 @@ def perplexity(
     import torch
 
     tokenizer, model = loaded_model.tokenizer, loaded_model.model
-    pad_token_id(tokenizer, model.config)
-    tokenizer.padding_side = "right"
     texts = sorted(texts, key=len)
     nll, tokens = 0.0, 0
     started = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), padding(tokenizer, "right"):
         for start in tqdm(range(0, len(texts), batch_size), desc="perplexity", unit="batch"):
             batch = tokenizer(
                 texts[start : start + batch_size],

@@ -7,7 +7,10 @@ same seed gives the same text on the same machine and library versions.
 
 from __future__ import annotations
 
-from lmgauge.sources.prompts import pad_token_id
+import contextlib
+
+from lmgauge.runtime import seeded
+from lmgauge.sources.prompts import pad_token_id, padding
 
 
 def continue_texts(
@@ -19,21 +22,23 @@ def continue_texts(
 ) -> list[str]:
     """The text each prompt is continued with (special tokens dropped, prompt not included).
 
-    temperature None: greedy decoding; otherwise sampling at that temperature after seeding
-    torch with `seed`. Generation stops at `max_new_tokens` or the end-of-sequence token.
+    temperature None: greedy decoding; otherwise sampling at that temperature with torch's
+    generators seeded with `seed` (and restored after). Generation stops at `max_new_tokens`
+    or the end-of-sequence token.
     """
     import torch
 
     tokenizer, model = loaded_model.tokenizer, loaded_model.model
     pad = pad_token_id(tokenizer, model.config)
-    tokenizer.padding_side = "left"
-    batch = tokenizer(list(prompts), return_tensors="pt", padding=True).to(loaded_model.device)
+    with padding(tokenizer, "left"):
+        batch = tokenizer(list(prompts), return_tensors="pt", padding=True)
+    batch = batch.to(loaded_model.device)
     if temperature is None:
-        decoding = {"do_sample": False}
+        decoding, randomness = {"do_sample": False}, contextlib.nullcontext()
     else:
-        torch.manual_seed(seed)
         decoding = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-    with torch.inference_mode():
+        randomness = seeded(seed)
+    with torch.inference_mode(), randomness:
         output = model.generate(
             **batch, max_new_tokens=max_new_tokens, pad_token_id=pad, **decoding
         )

@@ -82,9 +82,14 @@ def find(thresholds: list[Threshold], model: str, metric: str, **params) -> Thre
     return None
 
 
-def violation(thresholds: list[Threshold], model: str, metric: str, value: float, **params):
-    """Why `value` fails the threshold guarding it, or None when it passes or has none."""
-    threshold = find(thresholds, model, metric, **params)
-    if threshold is None or threshold.passes(value):
-        return None
-    return threshold.explain(value)
+def verdict(threshold: Threshold | None, value: float) -> dict:
+    """The verdict on `value` as a report records it: {"verdict": "unjudged"} without a
+    threshold, else "pass" or "fail" with the threshold's finite bounds and its reason."""
+    if threshold is None:
+        return {"verdict": "unjudged"}
+    bounds = {"min": threshold.min, "max": threshold.max}
+    return {
+        "verdict": "pass" if threshold.passes(value) else "fail",
+        **{name: bound for name, bound in bounds.items() if math.isfinite(bound)},
+        "reason": threshold.reason,
+    }

@@ -98,6 +98,7 @@ class RunRecorder:
         rounds=(),
         probe_seconds=(),
         stopped: str = "",
+        threshold: dict | None = None,
         **params,
     ) -> Result:
         """Add one figure; unit and direction come from the metric catalogue.
@@ -105,9 +106,10 @@ class RunRecorder:
         samples: the raw measurements; rounds: one value per timed round, the independent units
         a verdict judges (default: the samples, when each sample is a round); probe_seconds:
         the speed probe's times around the rounds (lmgauge.measure.probe); stopped: why the
-        rounds stopped; summary["normalized_median"] is the rounds' median over the probes'.
-        `value` defaults to the median of the rounds. A figure from three or more rounds whose
-        coefficient of variation exceeds stats.CV_LIMIT is flagged "noisy".
+        rounds stopped; threshold: the figure's verdict against a quality threshold
+        (lmgauge.quality.thresholds.verdict). summary["normalized_median"] is the rounds' median
+        over the probes'. `value` defaults to the median of the rounds. A figure from three or
+        more rounds whose coefficient of variation exceeds stats.CV_LIMIT is flagged "noisy".
         """
         entry = get_metric(metric)
         samples = [float(sample) for sample in samples]
@@ -133,6 +135,7 @@ class RunRecorder:
             rounds=rounds if rounds is not samples else [],
             probe_seconds=[float(p) for p in probe_seconds],
             stopped=stopped,
+            threshold=threshold,
             summary=summary,
             flags=["noisy"] if noisy else [],
             test=test,

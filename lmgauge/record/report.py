@@ -51,7 +51,9 @@ class Result:
     test: the pytest node that recorded it; rounds: one value per timed round in `unit` (the
     independent units a verdict judges), empty when every sample is a round; probe_seconds:
     the speed probe's times before the warmup call and after the last round (s); stopped: why
-    the rounds stopped.
+    the rounds stopped; threshold: for a figure the quality benches judge against
+    benches/thresholds.toml, {"verdict": "pass", "fail" or "unjudged" (no threshold guards it
+    for this model), and for a judged one its "min" and/or "max" and "reason"}; None otherwise.
     """
 
     bench: str
@@ -68,6 +70,7 @@ class Result:
     rounds: list = field(default_factory=list)
     probe_seconds: list = field(default_factory=list)
     stopped: str = ""
+    threshold: dict | None = None
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:

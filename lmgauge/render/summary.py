@@ -6,6 +6,8 @@ not pass, and links to the text tables, pytest-benchmark's file and the gate's v
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pandas as pd
 
 from lmgauge.record.report import values_by_model
@@ -39,6 +41,24 @@ def headline_table(document: dict) -> pd.DataFrame:
     return frame.loc[:, (frame != "").any(axis=0)]
 
 
+def threshold_line(results: list[dict]) -> str | None:
+    """One line on the quality figures judged against thresholds: how many pass, fail, and are
+    unjudged (no threshold guards them), naming the unjudged ones by model and metric; None when
+    no figure was judged."""
+    verdicts = [r for r in results if r.get("threshold")]
+    if not verdicts:
+        return None
+    counts = Counter(r["threshold"]["verdict"] for r in verdicts)
+    line = ", ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "unjudged") if counts[v])
+    unjudged = Counter(
+        (r["model"], r["metric"]) for r in verdicts if r["threshold"]["verdict"] == "unjudged"
+    )
+    if unjudged:
+        names = ", ".join(f"{model} {metric} x{n}" for (model, metric), n in unjudged.items())
+        line += f" (unjudged, no threshold in benches/thresholds.toml: {names})"
+    return f"quality thresholds: {line}"
+
+
 def summary_markdown(document: dict, report_name: str) -> str:
     run, environment = document["run"], document["environment"]
     options = run.get("options", {})
@@ -65,6 +85,9 @@ def summary_markdown(document: dict, report_name: str) -> str:
     if gate:
         verdict = "passed" if gate["passed"] else f"FAILED ({len(gate['failures'])} figures)"
         lines.append(f"- gate against `{gate['base']}`: {verdict}")
+    thresholds = threshold_line(document["results"])
+    if thresholds:
+        lines.append(f"- {thresholds}")
     table = headline_table(document)
     lines += ["", "## Headline figures", ""]
     lines.append(table.to_markdown() if not table.empty else "_no figures_")

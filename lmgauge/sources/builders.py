@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from lmgauge.errors import AssetError
+from lmgauge.runtime import seeded
 from lmgauge.sources import assets
 from lmgauge.sources.cache import building, cache_root, manifest_problems
 from lmgauge.sources.models import SYNTHETIC, ModelSpec
@@ -52,17 +53,12 @@ def ensure_model_folder(spec: ModelSpec) -> Path:
 
 def build_synthetic(spec: ModelSpec, folder: Path, seed: int = SYNTHETIC_SEED) -> Path:
     """Build the exact GPT-2 architecture of `spec` with weights drawn from a fixed seed."""
-    import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
     about = {"model": spec.name, "weights": SYNTHETIC, "seed": seed, "config": spec.config}
     with building(folder, about) as staging:
-        generator_state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        try:
+        with seeded(seed):
             model = GPT2LMHeadModel(GPT2Config(**spec.config))
-        finally:
-            torch.random.set_rng_state(generator_state)
         model.save_pretrained(staging)
     return folder
 

@@ -7,6 +7,9 @@ Batched decoder inputs are left-padded with an attention mask, as generation nee
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 PASSAGE = (
     "The history of computing is a story of people trying to make machines do arithmetic "
     "faster than any clerk could. Early mechanical calculators added and multiplied with gears; "
@@ -49,16 +52,30 @@ def ragged_batch(
 
 
 def pad_token_id(tokenizer, config) -> int:
-    """The pad id to use: the tokenizer's, else its eos (set as pad when missing), else 0."""
-    if tokenizer is not None:
-        if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
-            tokenizer.pad_token = tokenizer.eos_token
-        if tokenizer.pad_token_id is not None:
-            return tokenizer.pad_token_id
-    for candidate in (getattr(config, "pad_token_id", None), getattr(config, "eos_token_id", None)):
-        if isinstance(candidate, int):
-            return candidate
-    return 0
+    """The pad id to use: the tokenizer's, else its eos, else the config's pad or eos, else 0.
+    The tokenizer is left as it is."""
+    candidates = (
+        getattr(tokenizer, "pad_token_id", None),
+        getattr(tokenizer, "eos_token_id", None),
+        getattr(config, "pad_token_id", None),
+        getattr(config, "eos_token_id", None),
+    )
+    return next((c for c in candidates if isinstance(c, int)), 0)
+
+
+@contextmanager
+def padding(tokenizer, side: str) -> Iterator[None]:
+    """Inside the block the tokenizer pads on `side` ("left" for generation, "right" for
+    scoring), with its eos token as pad when it has no pad token; after it, both are back as
+    they were, since the tokenizer is shared by every bench of the model."""
+    pad_token, padding_side = tokenizer.pad_token, tokenizer.padding_side
+    if pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = side
+    try:
+        yield
+    finally:
+        tokenizer.pad_token, tokenizer.padding_side = pad_token, padding_side
 
 
 def model_inputs(loaded_model, tokens: int, batch: int = 1):
