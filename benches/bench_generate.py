@@ -68,32 +68,8 @@ def test_generate(
         },
         probe=speed_probe.probe,
     )
-    timed = measured.results
     shape = {"batch": 1, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens}
-    per_round = {"probe_seconds": measured.probe_seconds, "stopped": measured.stopped}
-    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape)
-    ttft = record("ttft_seconds", samples=[t.prefill_s for t in timed], **per_round, **shape)
-    step = record(
-        "decode_step_seconds",
-        samples=[step for timing in timed for step in timing.step_s],
-        rounds=[statistics.median(timing.step_s) for timing in timed],
-        **per_round,
-        **shape,
-    )
-    record("end_to_end_seconds", samples=[t.end_to_end_s for t in timed], **per_round, **shape)
-    record(
-        "decode_tokens_per_second",
-        samples=[t.decode_tokens_per_s for t in timed],
-        **per_round,
-        **shape,
-    )
-    record(
-        "prefill_tokens_per_second",
-        samples=[t.prefill_tokens_per_s for t in timed],
-        **per_round,
-        **shape,
-    )
-
+    ttft, step = record_generation(record, measured, shape)
     cost = model_cost(model, loaded_model.dtype, causal=True)
     decode_bound = decode_step_bound_s(cost, 1, prompt_tokens + new_tokens / 2, calibration)
     prefill_bound = forward_bound_s(cost, 1, prompt_tokens, calibration)
@@ -112,6 +88,29 @@ def test_generate(
     )
     for efficiency in (decode_bound / step.value, prefill_bound / ttft.value):
         judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
+
+
+def record_generation(record, measured, shape: dict):
+    """Record every figure of the timed rounds of `generate`; return the TTFT and decode-step
+    results (a decode step's round value is the median step of that round)."""
+    timed = measured.results
+    per_round = {"probe_seconds": measured.probe_seconds, "stopped": measured.stopped}
+    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape)
+    ttft = record("ttft_seconds", samples=[t.prefill_s for t in timed], **per_round, **shape)
+    step = record(
+        "decode_step_seconds",
+        samples=[step for timing in timed for step in timing.step_s],
+        rounds=[statistics.median(timing.step_s) for timing in timed],
+        **per_round,
+        **shape,
+    )
+    record("end_to_end_seconds", samples=[t.end_to_end_s for t in timed], **per_round, **shape)
+    for metric, attribute in (
+        ("decode_tokens_per_second", "decode_tokens_per_s"),
+        ("prefill_tokens_per_second", "prefill_tokens_per_s"),
+    ):
+        record(metric, samples=[getattr(t, attribute) for t in timed], **per_round, **shape)
+    return ttft, step
 
 
 @pytest.mark.slow

@@ -23,3 +23,9 @@ class DatasetError(LmgaugeError):
 
 class ReportError(LmgaugeError):
     """A report file that is unreadable, broken, or of an unsupported schema version."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of a library's error message, at most `limit` characters: enough to name
+    the cause in a one-sentence lmgauge error without its traceback."""
+    return (str(error).strip().splitlines() or [""])[0][:limit]

@@ -9,7 +9,7 @@ import tomllib
 
 from tests.conftest import PROJECT
 
-TOML_READERS = ("lmgauge.judge.gate_rules", "lmgauge.quality.thresholds")
+TOML_READERS = ("lmgauge.judge.gate_rules", "lmgauge.quality.thresholds", "lmgauge.record.metrics")
 
 
 @pytest.mark.parametrize("module", TOML_READERS)

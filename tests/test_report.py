@@ -77,7 +77,7 @@ def test_results_need_a_known_direction_and_a_unit():
 
 
 def test_unknown_metrics_are_refused():
-    with pytest.raises(KeyError, match="not in lmgauge.record.metrics"):
+    with pytest.raises(KeyError, match="not in the catalogue"):
         RunRecorder({}).record("b", "m", "speed_of_light", 1)
 
 

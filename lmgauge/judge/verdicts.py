@@ -82,48 +82,66 @@ def judge(
         changed = rule.beyond(before, after) if rule.exact else before != after
         verdict = CHANGED if changed else SAME
         return Judgement(verdict, ratio, change, fails_gate=changed and rule.gated)
-    getting_worse = (after > before) == (new["direction"] == "lower")
     timing = new["unit"] in MACHINE_BOUND_UNITS
     base_rounds, new_rounds = round_values(base), round_values(new)
-    notes = []
-    probed = bool(base.get("probe_seconds")) and bool(new.get("probe_seconds"))
-    probe_ratio = speed_ratio(base, new) if timing and normalize else 1.0
-    if abs(probe_ratio - 1) > DRIFT_TOLERANCE:
-        capped = min(max(probe_ratio, 1 / EXCUSE_LIMIT), EXCUSE_LIMIT)
-        correction = 1 / capped if new["unit"] == "s" else capped
-        new_rounds = [value * correction for value in new_rounds]
-        after *= correction
-        getting_worse = (after > before) == (new["direction"] == "lower")
-        notes.append(f"normalised by the speed probe (machine {probe_ratio:.2f}x as slow)")
-    p_value = ci_low = ci_high = math.nan
-    if testable(base_rounds, new_rounds):
-        p_value = one_sided_p(base_rounds, new_rounds, greater=after > before)
-        if interval:
-            ci_low, ci_high = ratio_interval(base_rounds, new_rounds)
-    stats = {"p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
+    correction, notes = probe_correction(base, new) if timing and normalize else (1.0, [])
+    new_rounds = [value * correction for value in new_rounds]
+    after *= correction
+    getting_worse = (after > before) == (new["direction"] == "lower")
+    stats = significance(base_rounds, new_rounds, after > before, interval)
     if not rule.beyond(before, after):
         return Judgement(SAME, ratio, change, **stats, note="; ".join(notes))
     factor = max(after / before, before / after) if before and after else math.inf
-    excuse = ""
-    if timing and "busy" in base.get("flags", []) + new.get("flags", []):
-        excuse = "flagged busy"
-    elif timing and not probed and (drift.slower_in_new if getting_worse else drift.slower_in_base):
-        excuse = "the machine's calibrated speed moved the same way"
+    excuse = timing_excuse(base, new, drift, getting_worse) if timing else ""
     if excuse and factor <= EXCUSE_LIMIT:
         return Judgement(NOISY, ratio, change, **stats, note="; ".join([*notes, excuse]))
     if excuse:
         notes.append(f"{excuse}, but the change is beyond {EXCUSE_LIMIT}x")
     note = "; ".join(notes)
-    if math.isnan(p_value):
+    if math.isnan(stats["p_value"]):
         if not rule.deterministic:
             return Judgement(NOISY, ratio, change, **stats, note=note or "no rounds to test")
-    elif p_value > alpha:
-        note = "; ".join([*notes, f"p = {p_value:.3f} > {alpha}"])
+    elif stats["p_value"] > alpha:
+        note = "; ".join([*notes, f"p = {stats['p_value']:.3f} > {alpha}"])
         return Judgement(NOISY, ratio, change, **stats, note=note)
     verdict = WORSE if getting_worse else BETTER
     return Judgement(
         verdict, ratio, change, **stats, fails_gate=verdict == WORSE and rule.gated, note=note
     )
+
+
+def probe_correction(base: dict, new: dict) -> tuple[float, list[str]]:
+    """The factor that puts the new run's time or throughput on the base run's machine speed,
+    when the two runs' speed probes differ by more than DRIFT_TOLERANCE (capped at
+    EXCUSE_LIMIT), with a note saying so; (1.0, []) otherwise."""
+    probe_ratio = speed_ratio(base, new)
+    if abs(probe_ratio - 1) <= DRIFT_TOLERANCE:
+        return 1.0, []
+    capped = min(max(probe_ratio, 1 / EXCUSE_LIMIT), EXCUSE_LIMIT)
+    correction = 1 / capped if new["unit"] == "s" else capped
+    return correction, [f"normalised by the speed probe (machine {probe_ratio:.2f}x as slow)"]
+
+
+def significance(base_rounds: list, new_rounds: list, greater: bool, interval: bool) -> dict:
+    """p_value (one-sided rank test over rounds) and the ratio's interval (ci_low, ci_high);
+    NaN where there are too few rounds, or for the interval when `interval` is false."""
+    p_value = ci_low = ci_high = math.nan
+    if testable(base_rounds, new_rounds):
+        p_value = one_sided_p(base_rounds, new_rounds, greater=greater)
+        if interval:
+            ci_low, ci_high = ratio_interval(base_rounds, new_rounds)
+    return {"p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
+
+
+def timing_excuse(base: dict, new: dict, drift: Drift, getting_worse: bool) -> str:
+    """Why a timing change might be the machine's, not the code's: a result flagged busy, or
+    (for reports without speed probes) the calibrated speed moved the same way; "" if neither."""
+    if "busy" in base.get("flags", []) + new.get("flags", []):
+        return "flagged busy"
+    probed = bool(base.get("probe_seconds")) and bool(new.get("probe_seconds"))
+    if not probed and (drift.slower_in_new if getting_worse else drift.slower_in_base):
+        return "the machine's calibrated speed moved the same way"
+    return ""
 
 
 def round_values(result: dict) -> list:

@@ -18,6 +18,13 @@ from lmgauge.sources.data import EMBEDDED_DATASET
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lmgauge", "lmgauge benchmark options")
+    add_setup_options(group)
+    add_timing_options(group)
+    add_report_options(group)
+
+
+def add_setup_options(group) -> None:
+    """What runs where: models, device, dtype, threads, data set."""
     group.addoption(
         "--models",
         default=",".join(models.DEFAULT_MODELS),
@@ -47,6 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="text/label data set: the embedded Pang & Lee sentences (default) or a "
         "Hugging Face Hub data set name such as rotten_tomatoes",
     )
+
+
+def add_timing_options(group) -> None:
+    """How timings are taken and judged: rounds, budget, injected slowdown, timing checks."""
     group.addoption(
         "--rounds",
         type=int,
@@ -80,6 +91,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "results `timing-check-failed`, for runs whose speed is not the question "
         "(default: %(default)s)",
     )
+
+
+def add_report_options(group) -> None:
+    """What happens with the run report: the gate against a base report, its folder."""
     group.addoption(
         "--gate",
         default=None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmgauge.errors import DatasetError
+from lmgauge.errors import DatasetError, first_line
 from lmgauge.sources import assets
 
 EMBEDDED_DATASET = "pang-lee-polarity"
@@ -84,9 +84,8 @@ def load_hub_dataset(name: str):
     try:
         data = load_dataset(name)
     except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
-        first = (str(error).strip().splitlines() or [""])[0][:200]
         raise DatasetError(
-            f"could not load data set '{name}' ({type(error).__name__}: {first}); "
+            f"could not load data set '{name}' ({type(error).__name__}: {first_line(error)}); "
             f"check the name and your network, or use the embedded default."
         ) from None
     for needed in ("train", "test"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lmgauge.errors import ModelLoadError
+from lmgauge.errors import ModelLoadError, first_line
 
 _ALWAYS = ["*.json", "*.txt", "*.model", "*.jinja", "*.tiktoken"]
 
@@ -31,7 +31,7 @@ def snapshot(repo_id: str) -> Path:
     except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
         raise ModelLoadError(
             f"could not get Hub model '{repo_id}': it is not in the local Hugging Face cache and "
-            f"the download failed ({type(error).__name__}: {_first_line(error)}); check the id "
+            f"the download failed ({type(error).__name__}: {first_line(error)}); check the id "
             f"and your network, or use an embedded model (`lmgauge models`)."
         ) from None
 
@@ -49,7 +49,3 @@ def _weight_patterns(repo_id: str) -> list[str]:
     if any(name.endswith(".safetensors") for name in files):
         return ["*.safetensors"]
     return ["*.bin"]
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [""])[0][:200]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmgauge.errors import LmgaugeError, ModelLoadError
+from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
 from lmgauge.runtime import dtype_name
 from lmgauge.sources import builders, hub
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec, task_of
@@ -118,10 +118,9 @@ def failures_as_load_errors(spec: ModelSpec) -> Iterator[None]:
     except LmgaugeError as error:
         raise ModelLoadError(f"model '{spec.name}' could not be loaded: {error}") from None
     except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
-        message = (str(error).strip().splitlines() or [""])[0][:300]
         raise ModelLoadError(
             f"model '{spec.name}' could not be loaded from {spec.location}: "
-            f"{type(error).__name__}: {message}"
+            f"{type(error).__name__}: {first_line(error, 300)}"
         ) from None
 
 
