@@ -106,11 +106,18 @@ def comparison_chart(base: dict, new: dict, path: Path) -> Path | None:
     labels = [f"{r.model} {r.metric} {r.params}".strip() for r in rows.itertuples()]
     figure, axes = plt.subplots(figsize=(12, 0.35 * len(rows) + 2))
     colours = [VERDICT_COLOURS.get(v, "tab:orange") for v in rows["verdict"]]
-    errors = [rows["ratio"] - rows["ci_low"], rows["ci_high"] - rows["ratio"]]
-    axes.barh(labels, rows["ratio"] - 1, left=1, color=colours, xerr=errors, capsize=3)
+    axes.barh(labels, rows["ratio"] - 1, left=1, color=colours)
+    positions = range(len(labels))
+    axes.hlines(positions, rows["ci_low"], rows["ci_high"], color="black", linewidth=1.2)
+    axes.plot(rows["ci_low"], positions, "k|", rows["ci_high"], positions, "k|", markersize=8)
     axes.axvline(1, color="black", linewidth=0.8)
-    axes.set(xlabel="new / base, ratio of medians (whiskers: 95 % interval)\n"
-             "red worse, green better, grey same, orange too noisy or not comparable")  # fmt: skip
+    axes.set_xlabel(
+        "new / base. Bar: ratio of the recorded medians.\n"
+        "Line: 95 % interval of the ratio over rounds, normalised\n"
+        "by the speed probe when the machine's speed moved.\n"
+        "Red worse, green better, grey same, orange too noisy.",
+        fontsize=9,
+    )
     figure.suptitle(f"Latency: {run_label(base)}  ->  {run_label(new)}")
     axes.invert_yaxis()
     axes.grid(alpha=0.3, axis="x")
