@@ -16,38 +16,16 @@ import pytest
 from lmgauge.pytest_plugin.quality_fixtures import require_real_weights
 from lmgauge.quality.baselines import CLASSIFIERS, fit_and_score
 from lmgauge.quality.controls import judge_control, reinitialised
-from lmgauge.quality.features import extract, poolings
+from lmgauge.quality.features import extract_splits, poolings
 from lmgauge.quality.finetune import FineTuneSettings, fine_tune
 
 EVALUATED = ("validation", "test")
+SPLITS = ("train", *EVALUATED)
 CELLS = (("tn", 0, 0), ("fp", 0, 1), ("fn", 1, 0), ("tp", 1, 1))
 FINE_TUNING = {
     "lora": FineTuneSettings(method="lora", learning_rate=5e-4),
     "full": FineTuneSettings(method="full", learning_rate=5e-5),
 }
-
-
-@pytest.fixture(scope="session")
-def _feature_cache() -> dict:
-    return {}
-
-
-@pytest.fixture
-def frozen_features(loaded_model, polarity, _feature_cache):
-    """{split: Features} of the polarity data under this model, extracted once per session;
-    a model without real weights or a tokenizer skips before any extraction."""
-    require_real_weights(loaded_model)
-    if loaded_model.name not in _feature_cache:
-        _feature_cache[loaded_model.name] = split_features(loaded_model, polarity, "features")
-    return _feature_cache[loaded_model.name]
-
-
-def split_features(loaded_model, polarity, label: str) -> dict:
-    """{split: Features} for train, validation and test."""
-    return {
-        split: extract(loaded_model, polarity[split]["text"], description=f"{split} {label}")
-        for split in ("train", *EVALUATED)
-    }
 
 
 def guarded(thresholds: list, model: str) -> list:
@@ -145,7 +123,7 @@ def test_shuffled_labels_fail_the_thresholds(
 @pytest.mark.encoder
 def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, thresholds, record):
     guards = require_guards(thresholds, loaded_model)
-    features = split_features(reinitialised(loaded_model), polarity, "re-initialised")
+    features = extract_splits(reinitialised(loaded_model), polarity, SPLITS, "re-initialised")
     labels = polarity["train"]["label"]
     passed = judge_control(
         guards,

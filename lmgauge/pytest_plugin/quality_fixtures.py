@@ -1,5 +1,5 @@
 """What the accuracy and quality benches share: the thresholds file, recording a figure with its
-verdict against it, and the real-weights rule.
+verdict against it, the real-weights rule, and frozen features extracted once per model.
 
 Accuracy and quality mean nothing for synthetic weights, so those benches skip such models.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from lmgauge.pytest_plugin.state import bench_and_model
+from lmgauge.quality.features import extract_splits
 from lmgauge.quality.thresholds import find, load_thresholds, verdict
 from lmgauge.sources.models import SYNTHETIC
 
@@ -39,6 +40,22 @@ def record_judged(request: pytest.FixtureRequest, record, thresholds):
         return threshold.explain(value) if judged["verdict"] == "fail" else None
 
     return add
+
+
+@pytest.fixture(scope="session")
+def _feature_cache() -> dict:
+    return {}
+
+
+@pytest.fixture
+def frozen_features(loaded_model, polarity, _feature_cache):
+    """{split: Features} of the polarity train, validation and test splits under this model,
+    extracted once per session; a model without real weights or a tokenizer skips first."""
+    require_real_weights(loaded_model)
+    if loaded_model.name not in _feature_cache:
+        splits = ("train", "validation", "test")
+        _feature_cache[loaded_model.name] = extract_splits(loaded_model, polarity, splits)
+    return _feature_cache[loaded_model.name]
 
 
 def require_real_weights(loaded_model) -> None:

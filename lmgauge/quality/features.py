@@ -73,3 +73,11 @@ def extract(
         name: torch.cat(parts).numpy().astype(np.float32)[restore] for name, parts in chunks.items()
     }
     return Features(pooled=pooled, seconds=seconds, sentences=len(texts))
+
+
+def extract_splits(loaded_model, data, splits, label: str = "features") -> dict:
+    """{split: Features} of the `text` column of each split of `data` (a DatasetDict)."""
+    return {
+        split: extract(loaded_model, data[split]["text"], description=f"{split} {label}")
+        for split in splits
+    }
