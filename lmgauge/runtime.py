@@ -68,11 +68,19 @@ def set_threads(count: int) -> int:
 
 
 @contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """Inside the block torch's random generators (CPU and CUDA) start from `seed`; after it they
-    are back where they were, so that a seeded helper never reseeds its caller's generator."""
+def seeded(seed: int, device=None) -> Iterator[None]:
+    """Inside the block torch's CPU generator, and the generator of `device` when it is a CUDA
+    device, start from `seed`; after it they are back where they were, so that a seeded helper
+    never reseeds its caller's generators (nor another GPU's)."""
     import torch
 
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    cuda = []
+    if device.type == "cuda":
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed)
+        for index in cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
         yield

@@ -22,7 +22,7 @@ def reinitialised(loaded_model, seed: int = SEED):
     initialiser (seeded; torch's generators are left as they were): the same architecture,
     tokenizer, device and dtype, none of the training. The original is left untouched."""
     model = loaded_model.model
-    with seeded(seed):
+    with seeded(seed, loaded_model.device):
         fresh = type(model)(copy.deepcopy(model.config))
     broken = copy.copy(loaded_model)
     broken.model = fresh.to(device=loaded_model.device, dtype=loaded_model.dtype).eval()

@@ -73,7 +73,7 @@ def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResul
     after the device finished the last step (synchronised on CUDA)."""
     from transformers import AutoTokenizer
 
-    with seeded(settings.seed):
+    with seeded(settings.seed, device):
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = classifier_model(folder, settings).to(device)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

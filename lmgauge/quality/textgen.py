@@ -37,7 +37,7 @@ def continue_texts(
         decoding, randomness = {"do_sample": False}, contextlib.nullcontext()
     else:
         decoding = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
-        randomness = seeded(seed)
+        randomness = seeded(seed, loaded_model.device)
     with torch.inference_mode(), randomness:
         output = model.generate(
             **batch, max_new_tokens=max_new_tokens, pad_token_id=pad, **decoding
