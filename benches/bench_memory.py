@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from lmgauge.measure.generation import timed_generate
+from lmgauge.measure.kv_cache import cache_of
 from lmgauge.measure.memory import cache_bytes, track_memory
 from lmgauge.model import anatomy
 from lmgauge.model.roofline import kv_bytes_per_token
@@ -76,7 +77,7 @@ def test_kv_cache_growth(loaded_model, record):
     for length in lengths:
         ids, mask = model_inputs(loaded_model, length)
         with torch.inference_mode():
-            cache = model(input_ids=ids, attention_mask=mask, use_cache=True).past_key_values
+            cache = cache_of(model(input_ids=ids, attention_mask=mask, use_cache=True))
         measured[length] = cache_bytes(cache)
         record("kv_cache_bytes", measured[length], seq_len=length)
         del cache

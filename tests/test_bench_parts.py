@@ -22,11 +22,17 @@ def load(path):
 
 
 def test_the_hand_loop_decodes_the_tokens_generate_picks(tiny_gpt2_dir):
+    """...through the KV-cache keyword of the installed transformers, without a deprecation."""
+    import warnings
+
     from lmgauge.measure.generation import timed_generate
 
     loaded = load(tiny_gpt2_dir)
     ids, mask = model_inputs(loaded, 8)
-    hand = greedy_hand_loop(loaded.model, ids, mask, 6, loaded.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hand = greedy_hand_loop(loaded.model, ids, mask, 6, loaded.device)
+    assert not [w for w in caught if "past_key_values" in str(w.message)]
     assert len(hand.step_s) == 5 and len(hand.tokens) == 6
     pad = pad_token_id(loaded.tokenizer, loaded.model.config)
     _, generated = timed_generate(loaded.model, ids, mask, 6, loaded.device, pad)

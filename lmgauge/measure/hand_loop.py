@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lmgauge.measure.kv_cache import cache_keyword, cache_of
 from lmgauge.measure.timing import synchronizer
 
 
@@ -27,19 +28,18 @@ def greedy_hand_loop(model, ids, mask, new_tokens: int, device) -> HandLoop:
     import torch
 
     sync = synchronizer(device)
+    keyword = cache_keyword(model)
     steps = []
     with torch.inference_mode():
         output = model(input_ids=ids, attention_mask=mask, use_cache=True)
-        cache, token = output.past_key_values, output.logits[:, -1:].argmax(-1)
+        cache, token = cache_of(output), output.logits[:, -1:].argmax(-1)
         tokens = [int(token)]
         sync()
         for _ in range(new_tokens - 1):
             started = time.perf_counter()
             mask = torch.cat([mask, torch.ones_like(token)], dim=1)
-            output = model(
-                input_ids=token, attention_mask=mask, past_key_values=cache, use_cache=True
-            )
-            cache, token = output.past_key_values, output.logits[:, -1:].argmax(-1)
+            output = model(input_ids=token, attention_mask=mask, use_cache=True, **{keyword: cache})
+            cache, token = cache_of(output), output.logits[:, -1:].argmax(-1)
             sync()
             steps.append(time.perf_counter() - started)
             tokens.append(int(token))
