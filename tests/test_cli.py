@@ -39,6 +39,17 @@ def test_models_lists_registry(capsys):
     assert "gpt2-medium" in output and "354,823,168" in output and "synthetic" in output
 
 
+def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys):
+    assert main(["rules"]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| figures | tolerance | gated |")
+    assert "| memory (bytes) | ±50 % and ±32 MiB | yes |" in table
+    broken = tmp_path / "rules.toml"
+    broken.write_text("version = 99\n")
+    assert main(["rules", "--rules", str(broken)]) == 2
+    assert "version 99" in capsys.readouterr().err
+
+
 def test_compare_gate_export_plot_and_summary_from_the_command_line(tmp_path, capsys):
     import json
 
