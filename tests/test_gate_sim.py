@@ -61,3 +61,15 @@ def test_the_stored_baseline_gate_cannot_meet_them_on_the_same_noise():
     false_alarms = failure_rate(lambda rng: stored_fails(MEASURED, rng, 1.0, RULES), 1000)
     detections = failure_rate(lambda rng: stored_fails(MEASURED, rng, 1.15, RULES), 1000)
     assert false_alarms > 0.01 and detections < 0.5, (false_alarms, detections)
+
+
+def test_a_gate_check_record_without_generation_timings_says_there_is_nothing_to_simulate():
+    """A record read back from gate-check.json whose runs timed only forward passes."""
+    from lmgauge.judge.gate import DEFAULT_RULES
+    from lmgauge.judge.gate_rules import load_gate_rules
+    from lmgauge.runs.gate_check import simulation_text
+
+    record = {"pytest_arguments": [], "runs": 3, "slowdown": 0.5,
+              "trials": [{"same": {}, "slowed": {}, "values": {}}]}  # fmt: skip
+    text = simulation_text(record, load_gate_rules(DEFAULT_RULES))
+    assert "No simulation" in text and "|" not in text

@@ -126,7 +126,7 @@ def noise_models(record: dict) -> dict[str, NoiseModel]:
     """Per timing figure with rounds, the noise model estimated from the same-code runs."""
     trials = record["trials"]
     models = {}
-    for figure in sorted(trials[0]["values"]["base"]):
+    for figure in sorted(trials[0]["values"].get("base", {})):
         if not figure.endswith(("ttft_seconds", "decode_step_seconds", "end_to_end_seconds")):
             continue
         base = [[run["rounds"] for run in t["values"]["base"][figure]] for t in trials]
@@ -139,6 +139,12 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
     """Error rates of both gates on runs simulated from each figure's estimated noise."""
     factor = 1 + record["slowdown"]
     pairs = record["runs"]
+    models = noise_models(record)
+    if not models:
+        return (
+            "\nNo simulation: these runs timed no generation (time to first token, decode step, "
+            "end to end), the figures the noise model is estimated for.\n"
+        )
     lines = [
         "",
         f"## Simulated from the noise measured here ({simulated} comparisons of each kind, "
@@ -149,7 +155,7 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
         "in 20 from | suggested A/B tolerance | suggested stored tolerance |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for figure, model in noise_models(record).items():
+    for figure, model in models.items():
         ab_false = failure_rate(lambda rng, m=model: ab_fails(m, rng, pairs, 1.0, rules), simulated)
         ab_found = failure_rate(
             lambda rng, m=model: ab_fails(m, rng, pairs, factor, rules), simulated
