@@ -21,11 +21,13 @@ SATURATION = 0.9
 
 
 @pytest.mark.slow
-def test_batch_scaling(loaded_model, record, rounds, judge_timing):
+def test_batch_scaling(loaded_model, record, rounds, judge_timing, axis):
+    """Batch sizes: BATCH_SIZES or --batch-sizes, always with batch 1 (the efficiencies'
+    reference)."""
     causal = loaded_model.task == CAUSAL_LM
     metric = "batch_throughput" if causal else "batch_sequence_throughput"
     throughput, largest = {}, 0
-    for batch in BATCH_SIZES:
+    for batch in sorted({1, *axis("batch_sizes", BATCH_SIZES)}):
         units = batch * NEW_TOKENS if causal else batch
         try:
             call = timed_call(

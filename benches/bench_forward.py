@@ -14,7 +14,7 @@ pytestmark = pytest.mark.encoder
 SEQ_LENGTHS = [16, 128, pytest.param(512, marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("seq_len", SEQ_LENGTHS)
+@pytest.mark.sweep(seq_len=SEQ_LENGTHS)
 def test_forward(
     loaded_model, benchmark, record, round_policy, speed_probe, calibration, judge_timing, seq_len
 ):

@@ -38,8 +38,7 @@ CROSS_CHECK_NEW_TOKENS = 16
 CROSS_CHECK_SHORTEST_STEP_S = 0.04
 
 
-@pytest.mark.parametrize("new_tokens", NEW_TOKENS)
-@pytest.mark.parametrize("prompt_tokens", PROMPT_TOKENS)
+@pytest.mark.sweep(prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS)
 def test_generate(
     loaded_model,
     benchmark,

@@ -1,33 +1,61 @@
-"""The machine fixture: device calibration, measured once per session and written to the report."""
+"""The machine fixtures: device calibration (once per session, or once per thread count of a
+--threads sweep) written to the report, and the speed probe."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 
 import pytest
+import torch
 
+from lmgauge import runtime
 from lmgauge.measure.calibration import calibrate
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.measure.probe import SpeedProbe
-from lmgauge.pytest_plugin.state import run_state
+from lmgauge.pytest_plugin.state import run_state, swept_parameters
 
 
 @pytest.fixture(scope="session")
-def calibration(request: pytest.FixtureRequest):
-    """Memory bandwidth and matmul throughput of the run's device and dtype (a Calibration).
+def _calibrations(request: pytest.FixtureRequest):
+    """{thread count: Calibration} of this session; at its end the roofs are measured once
+    more, at the first calibration's thread count (calibrate_again)."""
+    calibrations: dict = {}
+    yield calibrations
+    if calibrations:
+        state = run_state(request.config)
+        threads = torch.get_num_threads()
+        runtime.set_threads(next(iter(calibrations)))
+        calibrate_again(state)
+        runtime.set_threads(threads)
 
-    Taken when the first bench needs it, and again at the end of the session; flagged `busy`
-    when other processes used the CPU meanwhile, since every roofline bound of the run then
-    rests on low roofs.
+
+@pytest.fixture
+def calibration(request: pytest.FixtureRequest, _calibrations: dict, torch_threads: int):
+    """Memory bandwidth and matmul throughput of the run's device and dtype (a Calibration) at
+    this bench's thread count: the roofs every roofline bound of the bench rests on.
+
+    Taken when the first bench needs it (once per thread count of a --threads sweep), and
+    again at the end of the session; flagged `busy` when other processes used the CPU
+    meanwhile, since every roofline bound of the run then rests on low roofs.
     """
-    state = run_state(request.config)
+    if torch_threads not in _calibrations:
+        state = run_state(request.config)
+        first = not _calibrations
+        _calibrations[torch_threads] = calibrate_now(state, swept_parameters(request.node), first)
+    return _calibrations[torch_threads]
+
+
+def calibrate_now(state, swept: dict, first: bool):
+    """Calibrate, record the roofs as results (with the sweep's parameters) and, for the first
+    calibration of the session, as the report's `calibration` section."""
     monitor = NoiseMonitor()
     monitor.start()
     measured = calibrate(state.device, state.dtype)
     noise = monitor.stop()
-    state.recorder.set_calibration(
-        {**measured.to_dict(), "noise": {**asdict(noise), "busy": noise.busy}}
-    )
+    if first:
+        state.recorder.set_calibration(
+            {**measured.to_dict(), "noise": {**asdict(noise), "busy": noise.busy}}
+        )
     read_seconds = measured.read_samples_s[measured.bandwidth_kernel]
     bandwidth = [measured.read_bytes / seconds for seconds in read_seconds]
     mv = [measured.read_bytes / seconds for seconds in measured.mv_samples_s]
@@ -36,11 +64,10 @@ def calibration(request: pytest.FixtureRequest):
     roofs = (("memory_bandwidth", bandwidth), ("mv_bandwidth", mv), ("matmul_throughput", flops))
     for metric, samples in roofs:
         state.recorder.record(
-            "calibration", "", metric, max(samples), samples=samples, test="calibration"
+            "calibration", "", metric, max(samples), samples=samples, test="calibration", **swept
         )
     if noise.busy:
         state.recorder.flag_test("calibration", "busy")
-    request.addfinalizer(lambda: calibrate_again(state))
     return measured
 
 

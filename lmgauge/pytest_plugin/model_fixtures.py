@@ -79,19 +79,19 @@ def loaded_model(model_name: str, request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
-def _cold_load_runs() -> dict[str, list]:
+def _cold_load_runs() -> dict[tuple[str, int], list]:
     return defaultdict(list)
 
 
 @pytest.fixture
-def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs):
+def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs, torch_threads):
     """`cold_loads(count)`: `count` fresh-process loads of the model
     (lmgauge.measure.cold_load.ColdLoad), run on demand and shared between benches, so each
     process is started only once."""
     state = run_state(request.config)
 
     def take(count: int) -> list:
-        runs = _cold_load_runs[loaded_model.name]
+        runs = _cold_load_runs[loaded_model.name, torch_threads]
         while len(runs) < count:
             try:
                 runs.append(
@@ -101,7 +101,7 @@ def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs):
                         loaded_model.gguf_file,
                         str(state.device),
                         dtype_name(state.dtype),
-                        state.threads,
+                        torch_threads,
                     )
                 )
             except ModelLoadError as error:

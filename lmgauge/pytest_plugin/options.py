@@ -10,6 +10,7 @@ from lmgauge import runtime
 from lmgauge.errors import LmgaugeError
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.pytest_plugin.state import RUN_STATE, RunState
+from lmgauge.pytest_plugin.sweeps import add_sweep_options, parse_counts, resolve_sweeps
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import read_report
 from lmgauge.sources import models
@@ -21,6 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_setup_options(group)
     add_timing_options(group)
     add_report_options(group)
+    add_sweep_options(group)
 
 
 def add_setup_options(group) -> None:
@@ -44,9 +46,10 @@ def add_setup_options(group) -> None:
     )
     group.addoption(
         "--threads",
-        type=int,
         default=None,
-        help="torch intra-op threads (default: physical cores); recorded in the report",
+        metavar="N[,N...]",
+        help="torch intra-op threads (default: physical cores); recorded in the report; "
+        "several values (e.g. 1,2) run every bench once per count on the same loaded models",
     )
     group.addoption(
         "--dataset",
@@ -115,9 +118,13 @@ def pytest_configure(config: pytest.Config) -> None:
         specs = models.resolve_many(options.models)
         device = runtime.resolve_device(options.device)
         dtype = runtime.resolve_dtype(options.dtype)
-        threads = runtime.set_threads(
-            runtime.default_threads() if options.threads is None else options.threads
+        thread_counts = (
+            parse_counts(options.threads, "--threads")
+            if options.threads is not None
+            else [runtime.default_threads()]
         )
+        threads = runtime.set_threads(thread_counts[0])
+        sweeps = resolve_sweeps(options)
         policy = RoundPolicy(min_rounds=options.rounds, budget_s=options.round_budget)
         if not 0 <= options.inject_slowdown <= 10:
             raise ValueError(
@@ -136,6 +143,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "rounds": options.rounds,
         "round_budget_s": options.round_budget,
     }
+    if len(thread_counts) > 1:
+        run_options["threads_swept"] = thread_counts
+    run_options.update(sweeps)
     if options.inject_slowdown:
         run_options["inject_slowdown"] = options.inject_slowdown
     if options.timing_checks != "judge":
@@ -145,6 +155,8 @@ def pytest_configure(config: pytest.Config) -> None:
         device=device,
         dtype=dtype,
         threads=threads,
+        thread_counts=thread_counts if len(thread_counts) > 1 else [threads],
+        sweeps=sweeps,
         dataset=options.dataset,
         round_policy=policy,
         report_dir=report_dir,

@@ -5,6 +5,7 @@ entry point, so it never loads into other projects.
 """
 
 pytest_plugins = [
+    "lmgauge.pytest_plugin.sweeps",
     "lmgauge.pytest_plugin.options",
     "lmgauge.pytest_plugin.record_fixtures",
     "lmgauge.pytest_plugin.session_report",

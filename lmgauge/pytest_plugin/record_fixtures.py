@@ -8,7 +8,13 @@ import pytest
 
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.measure.rounds import RoundPolicy
-from lmgauge.pytest_plugin.state import NOISE_MONITOR, bench_and_model, is_bench, run_state
+from lmgauge.pytest_plugin.state import (
+    NOISE_MONITOR,
+    bench_and_model,
+    is_bench,
+    run_state,
+    swept_parameters,
+)
 
 
 @pytest.fixture
@@ -20,15 +26,19 @@ def record(request: pytest.FixtureRequest):
     RunRecorder.record; every other keyword is a parameter of the figure.
 
     The bench is named after the module (bench_params.py -> "params") and the model after the
-    test's `model_name` parameter; unit and direction come from lmgauge.record.metrics.
+    test's `model_name` parameter; a --threads sweep adds `threads` to the parameters; unit
+    and direction come from lmgauge.record.metrics.
     """
     recorder = run_state(request.config).recorder
     bench, model = bench_and_model(request.node)
 
+    swept = swept_parameters(request.node)
+
     def add(metric: str, value=None, samples=(), **params):
         return recorder.record(
-            bench, model, metric, value, test=request.node.nodeid, samples=samples, **params
-        )
+            bench, model, metric, value, test=request.node.nodeid, samples=samples,
+            **params, **swept,
+        )  # fmt: skip
 
     return add
 
@@ -40,8 +50,10 @@ def record_text(request: pytest.FixtureRequest):
     recorder = run_state(request.config).recorder
     bench, model = bench_and_model(request.node)
 
+    swept = swept_parameters(request.node)
+
     def add(table: str, text: str, **params) -> None:
-        recorder.add_text(bench, model, table, text, test=request.node.nodeid, **params)
+        recorder.add_text(bench, model, table, text, test=request.node.nodeid, **params, **swept)
 
     return add
 

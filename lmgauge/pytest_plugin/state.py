@@ -21,6 +21,8 @@ class RunState:
     device: object
     dtype: object
     threads: int
+    thread_counts: list[int]
+    sweeps: dict[str, list[int]]
     dataset: str
     round_policy: RoundPolicy
     report_dir: Path
@@ -45,6 +47,15 @@ def run_state(config: pytest.Config) -> RunState:
 
 def is_bench(item: pytest.Item) -> bool:
     return item.path.name.startswith("bench_")
+
+
+def swept_parameters(node: pytest.Item) -> dict:
+    """Parameters that a sweep adds to every figure of this test: {"threads": N} when several
+    --threads values are swept; {} otherwise."""
+    callspec = getattr(node, "callspec", None)
+    if callspec is None or "torch_threads" not in callspec.params:
+        return {}
+    return {"threads": callspec.params["torch_threads"]}
 
 
 def bench_and_model(node: pytest.Item) -> tuple[str, str]:

@@ -1,0 +1,112 @@
+"""Sweeps like llama-bench: --prompt-tokens, --new-tokens, --batch-sizes and --threads take
+comma-separated lists that replace a bench's default shapes for every model.
+
+A bench declares its swept arguments and their defaults with `@pytest.mark.sweep(...)` (the
+defaults may carry tier marks); a list given on the command line replaces them, unmarked, so it
+runs in whichever tier is selected. `seq_len` (encoder forward passes) follows --prompt-tokens.
+Several --threads values run every bench once per thread count, one after another on the same
+loaded model (nothing is reloaded), and put `threads` into each result's parameters.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lmgauge import runtime
+from lmgauge.pytest_plugin.state import run_state
+
+AXES = {"prompt_tokens": "--prompt-tokens", "new_tokens": "--new-tokens",
+        "batch_sizes": "--batch-sizes"}  # fmt: skip
+ARGUMENT_AXIS = {"prompt_tokens": "prompt_tokens", "new_tokens": "new_tokens",
+                 "seq_len": "prompt_tokens"}  # fmt: skip
+THREADS_PARAMETER = "torch_threads"
+
+
+def add_sweep_options(group) -> None:
+    group.addoption(
+        "--prompt-tokens",
+        default=None,
+        metavar="LIST",
+        help="prompt lengths (tokens) for generation and sequence lengths for encoder forward "
+        "passes, e.g. 16,128,512 (default: each bench's own)",
+    )
+    group.addoption(
+        "--new-tokens",
+        default=None,
+        metavar="LIST",
+        help="generated tokens per generation bench, e.g. 32,128 (default: each bench's own)",
+    )
+    group.addoption(
+        "--batch-sizes",
+        default=None,
+        metavar="LIST",
+        help="batch sizes of the batch-scaling bench, e.g. 1,2,4,8,16; batch 1 is always "
+        "measured, since efficiencies are relative to it (default: 1,2,4,8,16)",
+    )
+
+
+def parse_counts(text: str, option: str) -> list[int]:
+    """`"1,2,4"` -> [1, 2, 4]: positive integers, each once, in the order given."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1 or len(set(values)) != len(values):
+        raise ValueError(
+            f"{option} takes distinct positive whole numbers separated by commas, got '{text}'."
+        )
+    return values
+
+
+def resolve_sweeps(options) -> dict[str, list[int]]:
+    """The axes given on the command line, parsed: {axis: values}."""
+    return {
+        axis: parse_counts(getattr(options, axis), option)
+        for axis, option in AXES.items()
+        if getattr(options, axis) is not None
+    }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sweep(**defaults): arguments swept by --prompt-tokens/--new-tokens, with their "
+        "default values",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    state = run_state(metafunc.config)
+    marker = metafunc.definition.get_closest_marker("sweep")
+    for argument, default in (marker.kwargs if marker else {}).items():
+        given = state.sweeps.get(ARGUMENT_AXIS[argument])
+        metafunc.parametrize(argument, given or default)
+    if len(state.thread_counts) > 1 and THREADS_PARAMETER in metafunc.fixturenames:
+        metafunc.parametrize(
+            THREADS_PARAMETER, state.thread_counts, ids=[f"threads{n}" for n in state.thread_counts]
+        )
+
+
+@pytest.fixture
+def torch_threads(request: pytest.FixtureRequest) -> int:
+    """Intra-op threads of this bench: the --threads value, or one of them when several."""
+    return getattr(request, "param", run_state(request.config).threads)
+
+
+@pytest.fixture(autouse=True)
+def _apply_threads(request: pytest.FixtureRequest, torch_threads: int) -> None:
+    """With several --threads values, set this bench's thread count before it runs."""
+    if len(run_state(request.config).thread_counts) > 1:
+        runtime.set_threads(torch_threads)
+
+
+@pytest.fixture(scope="session")
+def axis(request: pytest.FixtureRequest):
+    """`axis(name, default)`: the values of a swept axis that is not a test parameter (e.g.
+    "batch_sizes"): the command line's list, or `default`."""
+    sweeps = run_state(request.config).sweeps
+
+    def values(name: str, default):
+        return list(sweeps.get(name) or default)
+
+    return values
