@@ -134,22 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
         report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
-    run_options = {
-        "models": [spec.name for spec in specs],
-        "device": str(device),
-        "dtype": options.dtype,
-        "threads": threads,
-        "dataset": options.dataset,
-        "rounds": options.rounds,
-        "round_budget_s": options.round_budget,
-    }
-    if len(thread_counts) > 1:
-        run_options["threads_swept"] = thread_counts
-    run_options.update(sweeps)
-    if options.inject_slowdown:
-        run_options["inject_slowdown"] = options.inject_slowdown
-    if options.timing_checks != "judge":
-        run_options["timing_checks"] = options.timing_checks
+    run_options = recorded_options(options, specs, device, threads, thread_counts, sweeps)
     config.stash[RUN_STATE] = RunState(
         specs={spec.name: spec for spec in specs},
         device=device,
@@ -165,3 +150,25 @@ def pytest_configure(config: pytest.Config) -> None:
         slowdown=options.inject_slowdown,
         judge_timing_checks=options.timing_checks == "judge",
     )
+
+
+def recorded_options(options, specs, device, threads, thread_counts, sweeps) -> dict:
+    """The options as the report records them (`run.options`): what they resolved to, and the
+    optional ones only when given."""
+    recorded = {
+        "models": [spec.name for spec in specs],
+        "device": str(device),
+        "dtype": options.dtype,
+        "threads": threads,
+        "dataset": options.dataset,
+        "rounds": options.rounds,
+        "round_budget_s": options.round_budget,
+        **sweeps,
+    }
+    if len(thread_counts) > 1:
+        recorded["threads_swept"] = thread_counts
+    if options.inject_slowdown:
+        recorded["inject_slowdown"] = options.inject_slowdown
+    if options.timing_checks != "judge":
+        recorded["timing_checks"] = options.timing_checks
+    return recorded
