@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psutil
@@ -84,3 +84,13 @@ def seeded(seed: int, device=None) -> Iterator[None]:
             with torch.cuda.device(index):
                 torch.cuda.manual_seed(seed)
         yield
+
+
+def synchronizer(device) -> Callable[[], None]:
+    """A function that waits for queued work on `device` (a no-op on the CPU): call it before
+    reading a host clock."""
+    if getattr(device, "type", "cpu") == "cuda":
+        import torch
+
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None

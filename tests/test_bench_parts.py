@@ -6,19 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmgauge import runtime
 from lmgauge.measure.batching import batch_inputs, batch_keeps_outputs, is_out_of_memory
 from lmgauge.measure.hand_loop import alternate, greedy_hand_loop, median_paired_ratio
 from lmgauge.quality.controls import control_escapes, judge_control, shuffled_words
 from lmgauge.quality.thresholds import Threshold
-from lmgauge.sources import loading, models
 from lmgauge.sources.prompts import model_inputs, pad_token_id
-
-
-def load(path):
-    return loading.load(
-        models.resolve(str(path)), runtime.resolve_device("cpu"), runtime.resolve_dtype("float32")
-    )
+from tests.tiny_models import load_on_cpu
 
 
 def test_the_hand_loop_decodes_the_tokens_generate_picks(tiny_gpt2_dir):
@@ -27,7 +20,7 @@ def test_the_hand_loop_decodes_the_tokens_generate_picks(tiny_gpt2_dir):
 
     from lmgauge.measure.generation import timed_generate
 
-    loaded = load(tiny_gpt2_dir)
+    loaded = load_on_cpu(tiny_gpt2_dir)
     ids, mask = model_inputs(loaded, 8)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -48,7 +41,7 @@ def test_alternation_takes_turns_and_pairs_each_round():
 
 
 def test_batch_inputs_are_on_the_models_device(tiny_bert_dir):
-    loaded = load(tiny_bert_dir)
+    loaded = load_on_cpu(tiny_bert_dir)
     loaded.model.to("meta")
     loaded.device = torch.device("meta")
     ids, mask = batch_inputs(loaded, [5, 7, 3])
@@ -56,7 +49,7 @@ def test_batch_inputs_are_on_the_models_device(tiny_bert_dir):
 
 
 def test_batched_rows_match_single_rows_on_a_tiny_encoder(tiny_bert_dir):
-    loaded = load(tiny_bert_dir)
+    loaded = load_on_cpu(tiny_bert_dir)
     ids, mask = batch_inputs(loaded, [6, 6])
     assert batch_keeps_outputs(loaded.model, ids, mask)
 

@@ -5,7 +5,6 @@ import math
 
 import pytest
 
-from lmgauge import runtime
 from lmgauge.model.next_token import dissect
 from lmgauge.quality.diversity import distinct_n, mean_repetition_rate, repetition_rate
 from lmgauge.quality.known_answers import KNOWN_ANSWERS, first_word, score
@@ -13,21 +12,15 @@ from lmgauge.quality.perplexity import perplexity
 from lmgauge.quality.textgen import continue_texts
 from lmgauge.quality.thresholds import find, load_thresholds
 from lmgauge.render.text_tables import write_text_tables
-from lmgauge.sources import loading, models
 from tests.conftest import PROJECT
+from tests.tiny_models import load_on_cpu
 
 SENTENCES = ["the film was good .", "bad", "a very dull plot and awful actors .", "fun and great"]
 
 
-def load(path):
-    return loading.load(
-        models.resolve(str(path)), runtime.resolve_device("cpu"), runtime.resolve_dtype("float32")
-    )
-
-
 @pytest.fixture(scope="module")
 def tiny_lm(tiny_gpt2_dir):
-    return load(tiny_gpt2_dir)
+    return load_on_cpu(tiny_gpt2_dir)
 
 
 def test_distinct_n_and_repetition_of_known_texts():
@@ -79,7 +72,7 @@ def test_next_token_anatomy_of_a_gpt2_and_a_llama(tiny_lm, tiny_gguf_file):
     assert gpt2.hidden_states == 3, "embedding output + 2 layers"
     assert gpt2.head_max_abs_difference == 0.0 and gpt2.head_token_id == gpt2.token_id
     assert gpt2.top[0][0] == gpt2.token and 0 < gpt2.probability <= 1
-    llama = load(tiny_gguf_file)
+    llama = load_on_cpu(tiny_gguf_file)
     anatomy = dissect(llama, llama.tokenizer("hello", return_tensors="pt")["input_ids"])
     assert anatomy.hidden_shape[-1] == 16 and anatomy.logits_shape[-1] == 257
     assert anatomy.hidden_states == 2

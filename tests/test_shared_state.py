@@ -6,27 +6,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lmgauge import runtime
 from lmgauge.quality.controls import reinitialised
 from lmgauge.quality.features import extract
 from lmgauge.quality.perplexity import perplexity
 from lmgauge.quality.textgen import continue_texts
-from lmgauge.sources import loading, models
 from lmgauge.sources.prompts import pad_token_id
+from tests.tiny_models import load_on_cpu
 
 SENTENCES = ["the film was good .", "bad", "a very dull plot and awful actors ."]
-
-
-def load(path):
-    return loading.load(
-        models.resolve(str(path)), runtime.resolve_device("cpu"), runtime.resolve_dtype("float32")
-    )
 
 
 @pytest.fixture(scope="module")
 def tiny_lm(tiny_gpt2_dir):
     """A tiny GPT-2 whose tokenizer has no pad token, as GPT-2's own has none."""
-    loaded = load(tiny_gpt2_dir)
+    loaded = load_on_cpu(tiny_gpt2_dir)
     loaded.tokenizer.pad_token = None
     return loaded
 

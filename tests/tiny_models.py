@@ -159,3 +159,13 @@ def hub_cache_entry(cache: Path, repo_id: str, model_folder: Path) -> Path:
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(revision)
     return snapshot
+
+
+def load_on_cpu(path: Path):
+    """A tiny model folder or GGUF file loaded by lmgauge, on the CPU in float32."""
+    from lmgauge import runtime
+    from lmgauge.sources import loading, models
+
+    return loading.load(
+        models.resolve(str(path)), runtime.resolve_device("cpu"), runtime.resolve_dtype("float32")
+    )

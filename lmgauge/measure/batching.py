@@ -34,10 +34,10 @@ def batch_inputs(loaded_model, lengths: list[int]):
 
 
 def timed_call(loaded_model, ids, mask, new_tokens: int) -> Callable[[], float]:
-    """A function that runs one (batched) call on these inputs and returns its wall time in s:
-    `generate` of `new_tokens` tokens for a causal LM, one forward pass for an encoder."""
+    """A function that runs one (batched) call on these inputs (on the model's device, as
+    batch_inputs makes them) and returns its wall time in s: `generate` of `new_tokens` tokens
+    for a causal LM, one forward pass for an encoder."""
     model, device = loaded_model.model, loaded_model.device
-    ids, mask = ids.to(device), mask.to(device)
     if loaded_model.task == CAUSAL_LM:
         pad = pad_token_id(loaded_model.tokenizer, model.config)
         return lambda: timed_generate(model, ids, mask, new_tokens, device, pad)[0].end_to_end_s

@@ -6,14 +6,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lmgauge.runtime import synchronizer
 
-def synchronizer(device) -> Callable[[], None]:
-    """A function that waits for queued work on `device` (a no-op on the CPU)."""
-    if getattr(device, "type", "cpu") == "cuda":
-        import torch
-
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
+__all__ = ["Stopwatch", "kernel_seconds", "sample_seconds", "synchronizer", "timed_forward"]
 
 
 @dataclass

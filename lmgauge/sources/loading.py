@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
-from lmgauge.runtime import dtype_name
+from lmgauge.runtime import dtype_name, synchronizer
 from lmgauge.sources import builders, hub
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec, task_of
 
@@ -141,7 +141,7 @@ def _load_prepared(spec, folder: Path, gguf_file: str | None, device, dtype) -> 
     model_class = AutoModelForCausalLM if task == CAUSAL_LM else AutoModel
     started = time.perf_counter()
     model = model_class.from_pretrained(folder, dtype=dtype, **extra).to(device).eval()
-    _synchronize(device)
+    synchronizer(device)()
     load_seconds = time.perf_counter() - started
     tokenizer, tokenizer_seconds = None, 0.0
     if gguf_file or any((folder / name).is_file() for name in TOKENIZER_FILES):
@@ -161,10 +161,3 @@ def _load_prepared(spec, folder: Path, gguf_file: str | None, device, dtype) -> 
         load_seconds=load_seconds,
         tokenizer_seconds=tokenizer_seconds,
     )
-
-
-def _synchronize(device) -> None:
-    import torch
-
-    if getattr(device, "type", "cpu") == "cuda":
-        torch.cuda.synchronize(device)
