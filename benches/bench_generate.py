@@ -14,9 +14,9 @@ from lmgauge.measure.rounds import run_rounds
 from lmgauge.model.roofline import (
     ROOF_BROKEN,
     ROOF_TOLERANCE,
+    configured_cost,
     decode_step_bound_s,
     forward_bound_s,
-    model_cost,
 )
 from lmgauge.sources.prompts import context_shortfall, model_inputs, pad_token_id
 
@@ -69,22 +69,20 @@ def test_generate(
     )
     shape = {"batch": 1, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens}
     ttft, step = record_generation(record, measured, shape)
-    cost = model_cost(model, loaded_model.dtype, causal=True)
+    benchmark.extra_info.update(
+        model=loaded_model.name, weights=loaded_model.spec.weights, **shape,
+        ttft_s=ttft.summary, decode_step_s=step.summary,
+    )  # fmt: skip
+    cost = configured_cost(loaded_model, causal=True)
+    if cost is None:
+        return
     decode_bound = decode_step_bound_s(cost, 1, prompt_tokens + new_tokens / 2, calibration)
     prefill_bound = forward_bound_s(cost, 1, prompt_tokens, calibration)
     record("decode_step_bound_seconds", decode_bound, **shape)
     record("decode_roofline_efficiency", decode_bound / step.value, **shape)
     record("prefill_bound_seconds", prefill_bound, **shape)
     record("prefill_roofline_efficiency", prefill_bound / ttft.value, **shape)
-    benchmark.extra_info.update(
-        model=loaded_model.name,
-        weights=loaded_model.spec.weights,
-        **shape,
-        ttft_s=ttft.summary,
-        decode_step_s=step.summary,
-        decode_step_bound_s=decode_bound,
-        prefill_bound_s=prefill_bound,
-    )
+    benchmark.extra_info.update(decode_step_bound_s=decode_bound, prefill_bound_s=prefill_bound)
     for efficiency in (decode_bound / step.value, prefill_bound / ttft.value):
         judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
 

@@ -22,12 +22,16 @@ def test_cold_load(loaded_model, cold_loads, record, rounds):
 
 
 def test_warm_load(loaded_model, rounds, record):
+    """from_pretrained in the configuration's dtype and attention kernel, `rounds` times; the
+    configuration's quantization and compilation are timed once, by test_configuration_steps."""
     from lmgauge.sources.loading import load_prepared
 
     spec, folder, gguf = loaded_model.spec, loaded_model.folder, loaded_model.gguf_file
 
     def load_once():
-        again = load_prepared(spec, folder, gguf, loaded_model.device, loaded_model.dtype)
+        again = load_prepared(
+            spec, folder, gguf, loaded_model.device, loaded_model.dtype, loaded_model.config
+        )
         del again
         gc.collect()
 
@@ -46,3 +50,13 @@ def test_tokenizer_load(loaded_model, rounds, record):
         lambda: AutoTokenizer.from_pretrained(loaded_model.folder, **extra), rounds
     )
     record("tokenizer_load_seconds", samples=samples)
+
+
+def test_configuration_steps(loaded_model, record):
+    """What the configuration did after the load, once per session: quantize_seconds and
+    compile_seconds (compiling includes the calls that built the graphs)."""
+    if not loaded_model.transform_seconds:
+        pytest.skip(f"configuration '{loaded_model.config.name}' neither quantizes nor compiles")
+    for step, seconds in loaded_model.transform_seconds.items():
+        record(f"{step}_seconds", seconds)
+    assert all(seconds > 0 for seconds in loaded_model.transform_seconds.values())

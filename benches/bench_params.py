@@ -13,6 +13,17 @@ from lmgauge.model import anatomy
 from lmgauge.runtime import dtype_name
 
 
+@pytest.fixture(autouse=True)
+def _countable(loaded_model):
+    """int8-dynamic replaces every nn.Linear by a module with packed weights and no
+    parameters: its counts would describe another model."""
+    if loaded_model.config.quantization == "int8-dynamic":
+        pytest.skip(
+            "int8-dynamic packs the linear weights outside nn.Parameter; parameter counts are "
+            "the same model's in any other configuration"
+        )
+
+
 def test_parameter_counts(loaded_model, record):
     model = loaded_model.model
     total = anatomy.total_parameters(model)
@@ -20,6 +31,11 @@ def test_parameter_counts(loaded_model, record):
     record("parameters_trainable", anatomy.trainable_parameters(model))
     record("parameters_non_embedding", anatomy.non_embedding_parameters(model))
     expected = loaded_model.spec.expected_parameters
+    if loaded_model.config.quantization:
+        pytest.skip(
+            f"{loaded_model.config.quantization} rewrites the weights (int8 unties a tied head); "
+            f"recorded {total:,}, not compared with the published count"
+        )
     if expected is None:
         pytest.skip(f"no published parameter count for {loaded_model.name}; recorded {total:,}")
     assert total == expected, (
@@ -47,10 +63,12 @@ def test_bytes_in_memory_and_on_disk(loaded_model, record):
     files = loaded_model.weight_files()
     disk = sum(path.stat().st_size for path in files)
     record("disk_bytes", disk)
+    assert disk > 0
+    if loaded_model.config.quantization:
+        return
     loaded_dtype = dtype_name(loaded_model.dtype)
     element = loaded_model.dtype.itemsize
     assert by_dtype.get(loaded_dtype, 0) >= anatomy.total_parameters(model) * element
-    assert disk > 0
 
 
 def test_vocabulary(loaded_model, record):

@@ -53,6 +53,8 @@ def test_next_token_anatomy(loaded_model, record, record_text):
     """Hidden states (1, T, hidden) -> LM head -> logits (1, T, vocab) -> generate's token."""
     import torch
 
+    if loaded_model.config.quantization == "int8-dynamic":
+        pytest.skip("int8-dynamic packs the LM head's weight, so it cannot be applied by hand")
     input_ids = anatomy_input(loaded_model)
     tokens = input_ids.shape[1]
     anatomy = dissect(loaded_model, input_ids)

@@ -6,7 +6,8 @@ system's page cache is not flushed (that needs root and stops the machine's othe
 weight files are usually in it after the first run, which is said in the report.
 
 Run as
-`python -m lmgauge.measure.cold_load MODEL FOLDER [GGUF_FILE] --device D --dtype T --threads N`:
+`python -m lmgauge.measure.cold_load MODEL FOLDER [GGUF_FILE] --device D --dtype T --threads N
+--config C` (the configuration's dtype, attention and quantization are applied; it is not compiled):
 prints one line `RESULT_MARK` + a JSON object (a ColdLoad); whatever else the libraries print
 is ignored. The parent gives up after `TIMEOUT_S`.
 """
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lmgauge.errors import ModelLoadError
+from lmgauge.sources.configs import DEFAULT
 
 RESULT_MARK = "lmgauge-coldload-result: "
 TIMEOUT_S = 600.0
@@ -58,6 +60,7 @@ def run_cold_load(
     dtype: str,
     threads: int,
     timeout_s: float = TIMEOUT_S,
+    config: str = DEFAULT,
 ) -> ColdLoad:
     """Start a fresh interpreter that loads `model` once, and return what it measured;
     ModelLoadError in one sentence when it fails, hangs past `timeout_s` or prints no result."""
@@ -74,6 +77,8 @@ def run_cold_load(
         dtype,
         "--threads",
         str(threads),
+        "--config",
+        config,
     ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     from lmgauge import runtime
     from lmgauge.measure.memory import current_rss, track_memory
     from lmgauge.sources import loading, models
+    from lmgauge.sources.configs import parse_config
+    from lmgauge.sources.transforms import quantize
 
     parser = argparse.ArgumentParser(prog="python -m lmgauge.measure.cold_load")
     parser.add_argument("model")
@@ -116,10 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--config", default=DEFAULT)
     arguments = parser.parse_args(argv)
     runtime.set_threads(arguments.threads)
     device = runtime.resolve_device(arguments.device)
     spec = models.resolve(arguments.model)
+    config = parse_config(arguments.config)
     with track_memory(device) as tracker:
         loaded = loading.load_prepared(
             spec,
@@ -127,11 +136,15 @@ def main(argv: list[str] | None = None) -> None:
             arguments.gguf_file or None,
             device,
             runtime.resolve_dtype(arguments.dtype),
+            config,
         )
+        if config.quantization:
+            loaded.model = quantize(loaded.model, config.quantization)
     reading = tracker.reading
     with torch.inference_mode():
         for tensor in [*loaded.model.parameters(), *loaded.model.buffers()]:
-            tensor.sum()
+            if type(tensor) in (torch.Tensor, torch.nn.Parameter):  # quantized ones are fresh
+                tensor.sum()
     print(
         RESULT_MARK
         + json.dumps(

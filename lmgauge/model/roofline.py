@@ -52,15 +52,31 @@ def kv_bytes_per_token(config, itemsize: int) -> int:
     return 2 * layers * kv_heads * head_size * itemsize
 
 
-def model_cost(model, dtype, causal: bool) -> ModelCost:
+def model_cost(model, dtype, causal: bool, weight_itemsize: int | None = None) -> ModelCost:
+    """The cost of one forward of `model` with activations and KV cache in `dtype`; matmul
+    weights take `weight_itemsize` bytes per element (default: dtype's)."""
     head = anatomy.output_head_parameters(model)
     body = anatomy.matmul_parameters(model) - head
     return ModelCost(
         body_parameters=body,
         head_parameters=head,
-        weight_bytes=(body + head) * dtype.itemsize,
+        weight_bytes=(body + head) * (weight_itemsize or dtype.itemsize),
         kv_bytes_per_token=kv_bytes_per_token(model.config, dtype.itemsize) if causal else 0,
     )
+
+
+INT8_WEIGHTS = ("int8", "int8-dynamic")
+
+
+def configured_cost(loaded, causal: bool) -> ModelCost | None:
+    """The cost of `loaded` (a LoadedModel) as its configuration runs it: int8 configurations
+    read one byte per matmul weight. None for int8-dynamic, whose packed linear layers leave no
+    parameters to count, so no bound can be drawn for it."""
+    scheme = loaded.config.quantization
+    if scheme == "int8-dynamic":
+        return None
+    itemsize = 1 if scheme in INT8_WEIGHTS else None
+    return model_cost(loaded.model, loaded.dtype, causal, weight_itemsize=itemsize)
 
 
 def decode_step_bound_s(cost: ModelCost, batch: int, context_tokens: float, calibration) -> float:

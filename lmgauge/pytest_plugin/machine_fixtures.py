@@ -17,40 +17,50 @@ from lmgauge.pytest_plugin.state import run_state, swept_parameters
 
 @pytest.fixture(scope="session")
 def _calibrations(request: pytest.FixtureRequest):
-    """{thread count: Calibration} of this session; at its end the roofs are measured once
-    more, at the first calibration's thread count (calibrate_again)."""
+    """{(thread count, dtype): Calibration} of this session; at its end the roofs are measured
+    once more, at the first calibration's thread count, in the run's dtype (calibrate_again)."""
     calibrations: dict = {}
     yield calibrations
     if calibrations:
         state = run_state(request.config)
         threads = torch.get_num_threads()
-        runtime.set_threads(next(iter(calibrations)))
+        runtime.set_threads(next(iter(calibrations))[0])
         calibrate_again(state)
         runtime.set_threads(threads)
 
 
 @pytest.fixture
 def calibration(request: pytest.FixtureRequest, _calibrations: dict, torch_threads: int):
-    """Memory bandwidth and matmul throughput of the run's device and dtype (a Calibration) at
-    this bench's thread count: the roofs every roofline bound of the bench rests on.
+    """Memory bandwidth and matmul throughput of the run's device (a Calibration) at this
+    bench's thread count, in the dtype the bench's model computes in: the roofs every
+    roofline bound of the bench rests on (a bfloat16 GEMM can run at several times the
+    float32 rate).
 
-    Taken when the first bench needs it (once per thread count of a --threads sweep), and
-    again at the end of the session; flagged `busy` when other processes used the CPU
-    meanwhile, since every roofline bound of the run then rests on low roofs.
+    Taken when the first bench needs it (once per thread count and dtype), and again at the
+    end of the session; flagged `busy` when other processes used the CPU meanwhile, since
+    every roofline bound of the run then rests on low roofs.
     """
-    if torch_threads not in _calibrations:
-        state = run_state(request.config)
-        first = not _calibrations
-        _calibrations[torch_threads] = calibrate_now(state, swept_parameters(request.node), first)
-    return _calibrations[torch_threads]
+    state = run_state(request.config)
+    dtype = state.dtype
+    if "loaded_model" in request.fixturenames:
+        dtype = request.getfixturevalue("loaded_model").dtype
+    key = (torch_threads, runtime.dtype_name(dtype))
+    if key not in _calibrations:
+        swept = swept_parameters(request.node)
+        swept.pop("config", None)
+        if dtype != state.dtype:
+            swept["dtype"] = key[1]
+        first = dtype == state.dtype and not any(k[1] == key[1] for k in _calibrations)
+        _calibrations[key] = calibrate_now(state, dtype, swept, first)
+    return _calibrations[key]
 
 
-def calibrate_now(state, swept: dict, first: bool):
-    """Calibrate, record the roofs as results (with the sweep's parameters) and, for the first
-    calibration of the session, as the report's `calibration` section."""
+def calibrate_now(state, dtype, swept: dict, first: bool):
+    """Calibrate in `dtype`, record the roofs as results (with the sweep's parameters) and, for
+    the first calibration in the run's dtype, as the report's `calibration` section."""
     monitor = NoiseMonitor()
     monitor.start()
-    measured = calibrate(state.device, state.dtype)
+    measured = calibrate(state.device, dtype)
     noise = monitor.stop()
     if first:
         state.recorder.set_calibration(

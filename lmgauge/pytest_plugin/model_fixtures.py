@@ -1,10 +1,13 @@
-"""The model fixtures: `model_name` is parametrized over --models, `loaded_model` loads it once.
+"""The model fixtures: `model_name` is parametrized over the subjects of the run (each model of
+--models in each configuration of --configs), `loaded_model` loads one once.
 
-`model_name` is a session-scoped parameter, so pytest groups every bench of one model together
-and finishes `loaded_model` for one model before loading the next: one model is resident at a
+`model_name` is a session-scoped parameter, so pytest groups every bench of one subject together
+and finishes `loaded_model` for one subject before loading the next: one model is resident at a
 time. A model that fails to load fails its own tests with one sentence; the others run on.
 Benches marked `causal_lm` or `encoder` are parametrized only over models of that task (models
 whose task only the loaded config can tell are kept and skip at run time if they differ).
+Benches marked `runtime("llamacpp")` take only llama.cpp subjects; all others take only the
+transformers ones.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from lmgauge.measure.slowdown import inject as inject_slowdown
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.runtime import dtype_name
 from lmgauge.sources import loading
+from lmgauge.sources.configs import LLAMACPP, TRANSFORMERS
+from lmgauge.sources.llamacpp import RuntimeMissing, load_llamacpp
 from lmgauge.sources.models import CAUSAL_LM, ENCODER
+from lmgauge.sources.transforms import apply_config
 
 TASK_MARKERS = {"causal_lm": CAUSAL_LM, "encoder": ENCODER}
 
@@ -32,42 +38,52 @@ def wanted_task(node) -> str | None:
     return None
 
 
+def wanted_runtime(node) -> str:
+    marker = node.get_closest_marker("runtime")
+    return marker.args[0] if marker else TRANSFORMERS
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "runtime(name): the bench measures subjects of this runtime (e.g. llamacpp)"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "model_name" not in metafunc.fixturenames:
         return
     task = wanted_task(metafunc.definition)
-    specs = run_state(metafunc.config).specs.values()
-    names = [spec.name for spec in specs if task is None or spec.task in (None, task)]
+    runtime_name = wanted_runtime(metafunc.definition)
+    names = [
+        subject.name
+        for subject in run_state(metafunc.config).subjects.values()
+        if (task is None or subject.spec.task in (None, task))
+        and subject.config.runtime == runtime_name
+    ]
     metafunc.parametrize("model_name", names, scope="session")
 
 
 @pytest.fixture(scope="session")
 def loaded_model(model_name: str, request: pytest.FixtureRequest):
-    """The model called `model_name`, loaded once for the session (a lmgauge LoadedModel)."""
+    """The subject called `model_name`, loaded once for the session: a LoadedModel
+    (transformers) or a LlamaCppModel (llama.cpp)."""
     state = run_state(request.config)
-    spec = state.specs[model_name]
-    facts = {
-        "name": spec.name,
-        "source": spec.source,
-        "location": spec.location,
-        "weights": spec.weights,
-        "task": spec.task,
-    }
+    subject = state.subjects[model_name]
     capture = request.config.pluginmanager.getplugin("capturemanager")
     try:
         with capture.global_and_fixture_disabled():
-            folder, gguf_file = loading.prepare(spec)
-        loaded = loading.load_prepared(spec, folder, gguf_file, state.device, state.dtype)
+            loaded = load_subject(subject, state)
+    except RuntimeMissing as error:
+        pytest.skip(str(error))
     except ModelLoadError as error:
-        failure = str(error)
-    else:
-        failure = None
-    if failure:
-        state.recorder.model_failed(model_name, facts, failure)
-        pytest.fail(failure, pytrace=False)
-    if state.slowdown:
+        state.recorder.model_failed(model_name, subject_facts(subject), str(error))
+        pytest.fail(str(error), pytrace=False)
+    if state.slowdown and subject.config.runtime == TRANSFORMERS:
         inject_slowdown(loaded.model, state.slowdown, state.device)
-    state.recorder.model_loaded(model_name, {**loaded.describe(), "slowdown": state.slowdown})
+    state.recorder.model_loaded(
+        model_name, {**loaded.describe(), "config": subject.config.describe(),
+                     "slowdown": state.slowdown},
+    )  # fmt: skip
     yield loaded
     state.recorder.model_released(model_name)
     del loaded
@@ -78,8 +94,29 @@ def loaded_model(model_name: str, request: pytest.FixtureRequest):
         torch.cuda.empty_cache()
 
 
+def load_subject(subject, state):
+    """Prepare (untimed, output shown) and load one subject; RuntimeMissing or ModelLoadError."""
+    if subject.config.runtime == LLAMACPP:
+        return load_llamacpp(subject.spec, state.threads)
+    folder, gguf_file = loading.prepare(subject.spec)
+    loaded = loading.load_prepared(
+        subject.spec, folder, gguf_file, state.device, state.dtype, subject.config
+    )
+    apply_config(loaded)
+    return loaded
+
+
+def subject_facts(subject) -> dict:
+    """What the report says of a subject that could not be loaded."""
+    spec = subject.spec
+    return {
+        "name": spec.name, "source": spec.source, "location": spec.location,
+        "weights": spec.weights, "task": spec.task, "config": subject.config.describe(),
+    }  # fmt: skip
+
+
 @pytest.fixture(scope="session")
-def _cold_load_runs() -> dict[tuple[str, int], list]:
+def _cold_load_runs() -> dict[tuple[str, str, int], list]:
     return defaultdict(list)
 
 
@@ -91,7 +128,7 @@ def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs, to
     state = run_state(request.config)
 
     def take(count: int) -> list:
-        runs = _cold_load_runs[loaded_model.name, torch_threads]
+        runs = _cold_load_runs[loaded_model.name, loaded_model.config.name, torch_threads]
         while len(runs) < count:
             try:
                 runs.append(
@@ -102,6 +139,7 @@ def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs, to
                         str(state.device),
                         dtype_name(state.dtype),
                         torch_threads,
+                        config=loaded_model.config.name,
                     )
                 )
             except ModelLoadError as error:

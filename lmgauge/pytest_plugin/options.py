@@ -9,11 +9,11 @@ import pytest
 from lmgauge import runtime
 from lmgauge.errors import LmgaugeError
 from lmgauge.measure.rounds import RoundPolicy
-from lmgauge.pytest_plugin.state import RUN_STATE, RunState
+from lmgauge.pytest_plugin.state import RUN_STATE, RunState, Subject
 from lmgauge.pytest_plugin.sweeps import add_sweep_options, parse_counts, resolve_sweeps
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import read_report
-from lmgauge.sources import models
+from lmgauge.sources import configs, models
 from lmgauge.sources.data import EMBEDDED_DATASET
 
 
@@ -32,6 +32,14 @@ def add_setup_options(group) -> None:
         default=",".join(models.DEFAULT_MODELS),
         help="comma-separated models: registered names (`lmgauge models`), hf:HUB_ID, "
         "or paths to model folders or .gguf files (default: %(default)s)",
+    )
+    group.addoption(
+        "--configs",
+        default=None,
+        metavar="LIST",
+        help="configurations applied to every model, comma-separated, presets joined by +: "
+        f"{', '.join(configs.PRESETS)} (e.g. eager,sdpa+bf16,int8,llamacpp; "
+        "default: one run as --dtype says, attention as the model's config says)",
     )
     group.addoption(
         "--device",
@@ -118,6 +126,9 @@ def pytest_configure(config: pytest.Config) -> None:
         specs = models.resolve_many(options.models)
         device = runtime.resolve_device(options.device)
         dtype = runtime.resolve_dtype(options.dtype)
+        run_configs = configs.parse_configs(options.configs)
+        for run_config in run_configs:
+            configs.check_device(run_config, device)
         thread_counts = (
             parse_counts(options.threads, "--threads")
             if options.threads is not None
@@ -135,8 +146,11 @@ def pytest_configure(config: pytest.Config) -> None:
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     run_options = recorded_options(options, specs, device, threads, thread_counts, sweeps)
+    if options.configs is not None:
+        run_options["configs"] = [run_config.name for run_config in run_configs]
+    subjects = [Subject(spec, run_config) for spec in specs for run_config in run_configs]
     config.stash[RUN_STATE] = RunState(
-        specs={spec.name: spec for spec in specs},
+        subjects={subject.name: subject for subject in subjects},
         device=device,
         dtype=dtype,
         threads=threads,

@@ -6,12 +6,28 @@ Accuracy and quality mean nothing for synthetic weights, so those benches skip s
 
 from __future__ import annotations
 
+import gc
+from dataclasses import dataclass
+
 import pytest
 
-from lmgauge.pytest_plugin.state import bench_and_model
+from lmgauge.errors import ModelLoadError
+from lmgauge.pytest_plugin.state import bench_and_model, run_state
 from lmgauge.quality.features import extract_splits
+from lmgauge.quality.fidelity import (
+    CONTROL_BITS,
+    causal_logits,
+    compare_logits,
+    compare_pooled,
+    fidelity_texts,
+    pooled_states,
+    token_ids,
+)
 from lmgauge.quality.thresholds import find, load_thresholds, verdict
-from lmgauge.sources.models import SYNTHETIC
+from lmgauge.runtime import resolve_dtype
+from lmgauge.sources import loading
+from lmgauge.sources.configs import REFERENCE
+from lmgauge.sources.models import CAUSAL_LM, SYNTHETIC
 
 THRESHOLDS_FILE = "benches/thresholds.toml"
 
@@ -49,13 +65,15 @@ def _feature_cache() -> dict:
 
 @pytest.fixture
 def frozen_features(loaded_model, polarity, _feature_cache):
-    """{split: Features} of the polarity train, validation and test splits under this model,
-    extracted once per session; a model without real weights or a tokenizer skips first."""
+    """{split: Features} of the polarity train, validation and test splits under this model
+    in this configuration, extracted once per session; a model without real weights or a
+    tokenizer skips first."""
     require_real_weights(loaded_model)
-    if loaded_model.name not in _feature_cache:
+    key = (loaded_model.name, loaded_model.config.name)
+    if key not in _feature_cache:
         splits = ("train", "validation", "test")
-        _feature_cache[loaded_model.name] = extract_splits(loaded_model, polarity, splits)
-    return _feature_cache[loaded_model.name]
+        _feature_cache[key] = extract_splits(loaded_model, polarity, splits)
+    return _feature_cache[key]
 
 
 def require_real_weights(loaded_model) -> None:
@@ -67,3 +85,56 @@ def require_real_weights(loaded_model) -> None:
         )
     if loaded_model.tokenizer is None:
         pytest.skip(f"{loaded_model.name} has no tokenizer")
+
+
+@dataclass
+class Reference:
+    """The reference configuration's outputs on the fidelity texts of one model: `ids` per
+    text, `outputs` (logits for causal LMs, pooled states for encoders), and `controls`, the
+    fidelity of the reference with naively quantized weights (lmgauge.quality.fidelity
+    CONTROL_BITS): broken controls that the fidelity thresholds must reject."""
+
+    ids: list
+    outputs: list
+    controls: dict
+
+
+@pytest.fixture(scope="session")
+def _references() -> dict:
+    return {}
+
+
+@pytest.fixture
+def fidelity_reference(request: pytest.FixtureRequest, polarity, _references):
+    """`fidelity_reference(spec)`: the Reference of model `spec`, computed once per session on
+    a transient load of the model as float32 + eager attention (freed before returning)."""
+    state = run_state(request.config)
+
+    def reference(spec) -> Reference:
+        if spec.name not in _references:
+            try:
+                _references[spec.name] = build_reference(spec, polarity, state.device)
+            except ModelLoadError as error:
+                pytest.fail(f"the float32 eager reference: {error}", pytrace=False)
+        return _references[spec.name]
+
+    return reference
+
+
+def build_reference(spec, polarity, device) -> Reference:
+    from lmgauge.sources.transforms import naive_quantize
+
+    loaded = loading.load(spec, device, resolve_dtype("float32"), REFERENCE)
+    ids = token_ids(loaded.tokenizer, fidelity_texts(polarity))
+    causal = loaded.task == CAUSAL_LM
+    outputs_of = causal_logits if causal else pooled_states
+    outputs = outputs_of(loaded.model, ids, device)
+    controls = {}
+    for control, bits in CONTROL_BITS.items():  # fewer bits last: rounding twice is harmless
+        broken = outputs_of(naive_quantize(loaded.model, bits), ids, device)
+        controls[control] = (
+            compare_logits(outputs, broken, ids) if causal else compare_pooled(outputs, broken)
+        )
+    del loaded
+    gc.collect()
+    return Reference(ids=ids, outputs=outputs, controls=controls)

@@ -11,13 +11,27 @@ from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.record.recording import RunRecorder
 from lmgauge.sources import models
+from lmgauge.sources.configs import RunConfig, subject_name
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A model under test: a model in one configuration."""
+
+    spec: models.ModelSpec
+    config: RunConfig
+
+    @property
+    def name(self) -> str:
+        return subject_name(self.spec.name, self.config)
 
 
 @dataclass
 class RunState:
-    """What the options resolved to, and the recorder of this session."""
+    """What the options resolved to, and the recorder of this session. `subjects` maps each
+    subject's name (`model` or `model@config`) to it, models outer, configurations inner."""
 
-    specs: dict[str, models.ModelSpec]
+    subjects: dict[str, Subject]
     device: object
     dtype: object
     threads: int
@@ -50,16 +64,25 @@ def is_bench(item: pytest.Item) -> bool:
 
 
 def swept_parameters(node: pytest.Item) -> dict:
-    """Parameters that a sweep adds to every figure of this test: {"threads": N} when several
-    --threads values are swept; {} otherwise."""
+    """Parameters that the run's axes add to every figure of this test: {"config": NAME} for a
+    configuration other than the default, {"threads": N} when several --threads values are
+    swept; {} otherwise."""
     callspec = getattr(node, "callspec", None)
-    if callspec is None or "torch_threads" not in callspec.params:
+    if callspec is None:
         return {}
-    return {"threads": callspec.params["torch_threads"]}
+    swept = {}
+    subject = run_state(node.config).subjects.get(callspec.params.get("model_name"))
+    if subject is not None and not subject.config.is_default:
+        swept["config"] = subject.config.name
+    if "torch_threads" in callspec.params:
+        swept["threads"] = callspec.params["torch_threads"]
+    return swept
 
 
 def bench_and_model(node: pytest.Item) -> tuple[str, str]:
-    """The bench (bench_params.py -> "params") and the test's `model_name` parameter."""
+    """The bench (bench_params.py -> "params") and the model the test measures (its
+    configuration, if any, is in swept_parameters)."""
     callspec = getattr(node, "callspec", None)
-    model = callspec.params.get("model_name", "") if callspec else ""
-    return node.path.stem.removeprefix("bench_"), model
+    subject = callspec.params.get("model_name", "") if callspec else ""
+    known = run_state(node.config).subjects.get(subject)
+    return node.path.stem.removeprefix("bench_"), known.spec.name if known else subject

@@ -4,7 +4,8 @@ Each entry names a model, a metric and the params of the figure it guards, a `mi
 must reach and/or a `max` it must not exceed (perplexity), and the reason for the numbers. A
 figure with no entry is recorded unjudged.
 
-File versions: 1: `min` only; 2: `max` added (a version-1 file still loads).
+File versions: 1: `min` only; 2: `max` added; 3: `model = "*"` guards every model that has no
+entry of its own (earlier versions still load).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
-SUPPORTED_VERSIONS = (1, 2)
+SUPPORTED_VERSIONS = (1, 2, 3)
+ANY_MODEL = "*"
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,12 @@ def parse_entry(path: Path, index: int, entry: dict) -> Threshold:
 
 
 def find(thresholds: list[Threshold], model: str, metric: str, **params) -> Threshold | None:
-    """The threshold guarding this figure, or None."""
-    for threshold in thresholds:
-        if (threshold.model, threshold.metric, threshold.params) == (model, metric, params):
-            return threshold
+    """The threshold guarding this figure, or None: the model's own entry, else an entry for
+    every model (`model = "*"`, thresholds relative to a reference)."""
+    for name in (model, ANY_MODEL):
+        for threshold in thresholds:
+            if (threshold.model, threshold.metric, threshold.params) == (name, metric, params):
+                return threshold
     return None
 
 

@@ -205,13 +205,21 @@ def schema_problem(document: dict) -> str | None:
     return f"{where}: {error.message}"
 
 
+def subject_of(result: dict) -> str:
+    """The subject a result measured, as the report's `models` section names it: the model, or
+    `model@config` for a configuration other than the default."""
+    config = result["params"].get("config")
+    return f"{result['model']}@{config}" if config else result["model"]
+
+
 def values_by_model(document: dict, metric: str, **params) -> dict[str, float]:
-    """{model: value} of the first result of `metric` per model whose params include `params`."""
+    """{subject: value} of the first result of `metric` per subject (see subject_of) whose
+    params include `params`."""
     found: dict[str, float] = {}
     for result in document["results"]:
         wanted = all(result["params"].get(key) == value for key, value in params.items())
         if result["metric"] == metric and wanted and result["model"]:
-            found.setdefault(result["model"], result["value"])
+            found.setdefault(subject_of(result), result["value"])
     return found
 
 

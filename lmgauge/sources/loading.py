@@ -8,13 +8,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
-from lmgauge.runtime import dtype_name, synchronizer
+from lmgauge.runtime import dtype_name, resolve_dtype, synchronizer
 from lmgauge.sources import builders, hub
+from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec, task_of
 
 TOKENIZER_FILES = (
@@ -34,6 +35,9 @@ class LoadedModel:
     load_seconds: wall time of `from_pretrained` plus the move to the device, in seconds, in
     this process (warm page cache after the first run; cold loads are measured separately).
     tokenizer_seconds: wall time of loading the tokenizer, in seconds (0.0 without one).
+    config: the configuration it runs in (attention kernel, dtype, quantization, compile).
+    transform_seconds: wall time, in seconds, of each step the configuration applied after the
+    load ("quantize", "compile"), outside load_seconds.
     """
 
     spec: ModelSpec
@@ -47,6 +51,8 @@ class LoadedModel:
     dtype: Any
     load_seconds: float
     tokenizer_seconds: float
+    config: RunConfig = field(default_factory=RunConfig)
+    transform_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -74,6 +80,9 @@ class LoadedModel:
             "device": str(self.device),
             "dtype": dtype_name(self.dtype),
             "load_seconds": self.load_seconds,
+            "config": self.config.describe(),
+            "attention": getattr(self.model.config, "_attn_implementation", None),
+            **{f"{step}_seconds": seconds for step, seconds in self.transform_seconds.items()},
             "weight_files": [str(path) for path in self.weight_files()],
             "tokenizer": None
             if tokenizer is None
@@ -104,10 +113,11 @@ def _prepare(spec: ModelSpec) -> tuple[Path, str | None]:
     return path, None
 
 
-def load(spec: ModelSpec, device, dtype) -> LoadedModel:
-    """Prepare and load `spec` on `device` in `dtype`, in eval mode; ModelLoadError on failure."""
+def load(spec: ModelSpec, device, dtype, config: RunConfig | None = None) -> LoadedModel:
+    """Prepare and load `spec` on `device` in `dtype` (or the configuration's), in eval mode;
+    ModelLoadError on failure."""
     folder, gguf_file = prepare(spec)
-    return load_prepared(spec, folder, gguf_file, device, dtype)
+    return load_prepared(spec, folder, gguf_file, device, dtype, config)
 
 
 @contextlib.contextmanager
@@ -125,22 +135,34 @@ def failures_as_load_errors(spec: ModelSpec) -> Iterator[None]:
 
 
 def load_prepared(
-    spec: ModelSpec, folder: Path, gguf_file: str | None, device, dtype
-) -> LoadedModel:
-    """Load the prepared files of `spec`; see `prepare`."""
+    spec: ModelSpec, folder: Path, gguf_file: str | None, device, dtype,
+    config: RunConfig | None = None,
+) -> LoadedModel:  # fmt: skip
+    """Load the prepared files of `spec`; see `prepare`. The configuration's attention kernel,
+    dtype and device map are applied here; its quantization and compilation are not (see
+    lmgauge.sources.transforms)."""
+    config = config or RunConfig()
     with failures_as_load_errors(spec):
-        return _load_prepared(spec, folder, gguf_file, device, dtype)
+        return _load_prepared(spec, folder, gguf_file, device, dtype, config)
 
 
-def _load_prepared(spec, folder: Path, gguf_file: str | None, device, dtype) -> LoadedModel:
+def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> LoadedModel:
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     extra = {"gguf_file": gguf_file} if gguf_file else {}
-    config = AutoConfig.from_pretrained(folder, **extra)
-    task = spec.task or task_of((config.architectures or [None])[0])
+    model_config = AutoConfig.from_pretrained(folder, **extra)
+    task = spec.task or task_of((model_config.architectures or [None])[0])
     model_class = AutoModelForCausalLM if task == CAUSAL_LM else AutoModel
+    dtype = resolve_dtype(config.dtype) if config.dtype else dtype
+    chosen = {"attn_implementation": config.attention} if config.attention else {}
     started = time.perf_counter()
-    model = model_class.from_pretrained(folder, dtype=dtype, **extra).to(device).eval()
+    if config.device_map:
+        model = model_class.from_pretrained(
+            folder, dtype=dtype, device_map=config.device_map, **chosen, **extra
+        ).eval()
+    else:
+        model = model_class.from_pretrained(folder, dtype=dtype, **chosen, **extra)
+        model = model.to(device).eval()
     synchronizer(device)()
     load_seconds = time.perf_counter() - started
     tokenizer, tokenizer_seconds = None, 0.0
@@ -160,4 +182,5 @@ def _load_prepared(spec, folder: Path, gguf_file: str | None, device, dtype) -> 
         dtype=dtype,
         load_seconds=load_seconds,
         tokenizer_seconds=tokenizer_seconds,
+        config=config,
     )

@@ -1,0 +1,150 @@
+"""llama.cpp configurations (`--configs llamacpp`): a model's GGUF file run as quantized.
+
+The same figures as the transformers benches, under the same metric names, so that the
+configuration table puts them side by side: load time and memory, time to first token, every
+decode step, tokens/s, perplexity, known answers and fidelity to the float32 eager reference.
+Every decode figure is checked against llama.cpp's own per-token counters from the same calls.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+import time
+
+import pytest
+
+from lmgauge.measure.llamacpp_timing import llamacpp_logits, timed_llamacpp_generate
+from lmgauge.measure.memory import track_memory
+from lmgauge.measure.rounds import run_rounds
+from lmgauge.quality.fidelity import CAUSAL_FIGURES, compare_logits, judge_fidelity, mean_nll
+from lmgauge.quality.known_answers import ANSWERS, CONTINUATION_TOKENS, PROMPTS, score
+from lmgauge.quality.thresholds import find
+from lmgauge.runtime import resolve_device
+from lmgauge.sources.llamacpp import open_llama
+from lmgauge.sources.prompts import prompt_ids
+
+pytestmark = [pytest.mark.causal_lm, pytest.mark.runtime("llamacpp")]
+
+PROMPT_TOKENS = [pytest.param(16, marks=pytest.mark.slow), 128,
+                 pytest.param(512, marks=pytest.mark.slow)]  # fmt: skip
+NEW_TOKENS = [32, pytest.param(128, marks=pytest.mark.slow)]
+PERF_AGREEMENT = 0.10
+"""Our decode step and llama.cpp's own t_eval/n_eval must agree within 10 % (measured: 1-2 %)."""
+PERPLEXITY_SENTENCES = 100
+PERPLEXITY_MAX_TOKENS = 128
+
+
+def test_load_and_memory(loaded_model, record, rounds):
+    """A fresh llama.cpp context on the same file, `rounds` times: load time, and the resident
+    memory it adds once a prompt has touched every weight (llama.cpp memory-maps the file)."""
+    cpu = resolve_device("cpu")
+    loads, growth = [], []
+    for _ in range(rounds):
+        with track_memory(cpu) as tracker:
+            started = time.perf_counter()
+            llama = open_llama(loaded_model.path, loaded_model.threads, 512)
+            loads.append(time.perf_counter() - started)
+            llama.eval(loaded_model.tokenize("warm every weight"))
+        growth.append(tracker.reading.rss_after_bytes - tracker.reading.rss_before_bytes)
+        del llama
+        gc.collect()
+    record("warm_load_seconds", samples=loads)
+    record("resident_weights_bytes", max(growth), samples=growth)
+    assert min(growth) > 0.5 * loaded_model.path.stat().st_size, "the weights are not resident"
+
+
+@pytest.mark.sweep(prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS)
+def test_generate(loaded_model, benchmark, record, round_policy, judge_timing,
+                  prompt_tokens, new_tokens):  # fmt: skip
+    llama = loaded_model.llama
+    if prompt_tokens + new_tokens > llama.n_ctx():
+        pytest.skip(f"{prompt_tokens} + {new_tokens} tokens exceed the context of {llama.n_ctx()}")
+    prompt = prompt_ids(None, prompt_tokens, llama.n_vocab())[0].tolist()
+    benchmark.group = f"llamacpp generate prompt={prompt_tokens} new={new_tokens}"
+    perfs = []
+
+    def call():
+        timing, perf, _ = timed_llamacpp_generate(llama, prompt, new_tokens)
+        perfs.append(perf)
+        return timing
+
+    measured = run_rounds(
+        benchmark, call, round_policy,
+        warmup=lambda: timed_llamacpp_generate(llama, prompt, 2)[0],
+        judged=lambda timings: {
+            "ttft": [t.prefill_s for t in timings],
+            "decode step": [statistics.median(t.step_s) for t in timings],
+        },
+    )  # fmt: skip
+    shape = {"batch": 1, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens}
+    timed = measured.results
+    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape)
+    record("ttft_seconds", samples=[t.prefill_s for t in timed], **shape)
+    record("decode_step_seconds", samples=[s for t in timed for s in t.step_s],
+           rounds=[statistics.median(t.step_s) for t in timed], **shape)  # fmt: skip
+    record("end_to_end_seconds", samples=[t.end_to_end_s for t in timed], **shape)
+    record("decode_tokens_per_second", samples=[t.decode_tokens_per_s for t in timed], **shape)
+    own = [perf.decode_step_s for perf in perfs]
+    record("llamacpp_perf_decode_step_seconds", samples=own, **shape)
+    ratio = statistics.median(
+        t.decode_s / len(t.step_s) / perf for t, perf in zip(timed, own, strict=True)
+    )
+    record("llamacpp_perf_ratio", ratio, **shape)
+    judge_timing(
+        abs(ratio - 1) <= PERF_AGREEMENT,
+        f"our mean decode step is {ratio:.3f}x llama.cpp's own t_eval/n_eval (median of rounds)",
+    )
+
+
+def test_known_answers(loaded_model, record_judged, record_text):
+    continuations = []
+    for prompt in PROMPTS:
+        _, _, tokens = timed_llamacpp_generate(
+            loaded_model.llama, loaded_model.tokenize(prompt), CONTINUATION_TOKENS
+        )
+        continuations.append(loaded_model.detokenize(tokens))
+    for prompt, answer, text in zip(PROMPTS, ANSWERS, continuations, strict=True):
+        record_text("known_answers", text, prompt=prompt, expected=answer)
+    failure = record_judged("known_answer_accuracy", score(continuations, list(ANSWERS)))
+    assert failure is None, failure
+
+
+@pytest.fixture
+def scorer(loaded_model):
+    """A llama.cpp context that keeps every position's logits, freed after the test."""
+    scoring = loaded_model.scorer()
+    yield scoring
+    del scoring
+    gc.collect()
+
+
+def test_perplexity(loaded_model, polarity, scorer, record, record_judged):
+    """Perplexity of the first 100 held-out test sentences, each scored on its own with the
+    token ids the transformers tokenizer makes (no BOS for SmolLM2), truncated to 128, as the
+    transformers perplexity bench does."""
+    sentences = list(polarity["test"]["text"][:PERPLEXITY_SENTENCES])
+    ids = [loaded_model.tokenize(text)[:PERPLEXITY_MAX_TOKENS] for text in sentences]
+    nats = mean_nll(llamacpp_logits(scorer, ids), ids)
+    where = {"split": "test", "sentences": PERPLEXITY_SENTENCES}
+    failure = record_judged("perplexity", math.exp(nats), **where)
+    record("nll_per_token", nats, **where)
+    record("perplexity_tokens", sum(len(row) - 1 for row in ids), **where)
+    assert failure is None, failure
+
+
+def test_next_token_fidelity(loaded_model, fidelity_reference, scorer, thresholds, record,
+                             record_judged):  # fmt: skip
+    """The reference's token ids through llama.cpp: how far the quantized file is from the
+    float32 eager reference (for smollm2-135m the reference is the same Q4_1 weights
+    de-quantised, so the gap is llama.cpp's arithmetic)."""
+    reference = fidelity_reference(loaded_model.spec)
+    measured = compare_logits(reference.outputs, llamacpp_logits(scorer, reference.ids),
+                              reference.ids)  # fmt: skip
+    record("fidelity_positions", measured.positions)
+    wrong = judge_fidelity(
+        measured, reference.controls, CAUSAL_FIGURES,
+        lambda metric: find(thresholds, loaded_model.name, metric), record, record_judged,
+    )  # fmt: skip
+    assert not wrong, "; ".join(wrong)

@@ -1,0 +1,141 @@
+"""llama.cpp as a runtime: a model's GGUF file loaded through llama-cpp-python, as quantized.
+
+The binding is an optional extra (`pip install -e .[llamacpp]`, which compiles llama.cpp once).
+Only models that are GGUF files, or embedded assets shipped as one (smollm2-135m, Q4_1), can
+run here; any other model gets one sentence saying so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
+from lmgauge.sources import assets
+from lmgauge.sources.configs import INSTALL_HINTS, LLAMACPP
+from lmgauge.sources.models import CAUSAL_LM, ModelSpec
+
+CONTEXT_TOKENS = 2048
+"""The context the generator is created with: the longest prompt plus new tokens it can take."""
+SCORER_CONTEXT_TOKENS = 512
+"""The scorer keeps logits for every position (n_ctx x vocab float32: 100 MB for SmolLM2), so
+its context is shorter; perplexity and agreement texts are scored one at a time."""
+
+
+class RuntimeMissing(LmgaugeError):
+    """An optional runtime's package is not installed."""
+
+
+def require_binding():
+    """The llama_cpp module; RuntimeMissing naming the install command when it is absent."""
+    try:
+        import llama_cpp
+    except ImportError:
+        raise RuntimeMissing(
+            f"llama.cpp is not installed, so the llamacpp configuration cannot run; install it "
+            f"with `{INSTALL_HINTS[LLAMACPP]}` (compiles llama.cpp once, a few minutes)."
+        ) from None
+    return llama_cpp
+
+
+def gguf_path(spec: ModelSpec) -> Path:
+    """The GGUF file of `spec`; ModelLoadError when the model has none."""
+    if spec.source == "gguf":
+        return Path(spec.location)
+    if spec.source == "asset":
+        found = sorted(assets.ensure(spec.location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelLoadError(
+        f"llama.cpp runs GGUF files, and model '{spec.name}' ({spec.source}) is not one; "
+        f"give a .gguf path in --models."
+    )
+
+
+@dataclass
+class LlamaCppModel:
+    """A GGUF model loaded by llama.cpp.
+
+    load_seconds: wall time of creating the generator (`Llama(...)`: reading the file,
+    mmap, context allocation), in seconds. `llama` keeps no per-position logits (timing);
+    `scorer()` opens a second context on the same file that does (quality).
+    """
+
+    spec: ModelSpec
+    llama: Any
+    path: Path
+    threads: int
+    load_seconds: float
+    task: str = CAUSAL_LM
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def architecture(self) -> str:
+        return f"llama.cpp {self.llama.metadata.get('general.architecture', '?')}"
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of `text`, without a BOS token (as the transformers benches feed prompts)."""
+        return self.llama.tokenize(text.encode(), add_bos=False, special=False)
+
+    def detokenize(self, tokens) -> str:
+        return self.llama.detokenize(list(tokens)).decode(errors="replace")
+
+    def scorer(self):
+        """A llama.cpp context on the same file that keeps logits for every position."""
+        return open_llama(self.path, self.threads, SCORER_CONTEXT_TOKENS, logits_all=True)
+
+    def describe(self) -> dict:
+        """JSON-ready facts for the run report."""
+        metadata = self.llama.metadata
+        return {
+            "name": self.spec.name,
+            "source": self.spec.source,
+            "location": self.spec.location,
+            "weights": self.spec.weights,
+            "task": self.task,
+            "architecture": self.architecture,
+            "description": self.spec.description,
+            "device": "cpu",
+            "dtype": f"gguf file type {metadata.get('general.file_type', '?')}",
+            "load_seconds": self.load_seconds,
+            "weight_files": [str(self.path)],
+            "context_tokens": CONTEXT_TOKENS,
+            "tokenizer": None,
+        }
+
+
+def open_llama(path: Path, threads: int, context: int, logits_all: bool = False):
+    llama_cpp = require_binding()
+    return llama_cpp.Llama(
+        model_path=str(path),
+        n_ctx=context,
+        n_batch=context,
+        n_threads=threads,
+        n_threads_batch=threads,
+        logits_all=logits_all,
+        verbose=False,
+    )
+
+
+def load_llamacpp(spec: ModelSpec, threads: int) -> LlamaCppModel:
+    """Load the GGUF file of `spec` into llama.cpp; RuntimeMissing or ModelLoadError, each one
+    sentence, when that cannot be done."""
+    require_binding()
+    path = gguf_path(spec)
+    started = time.perf_counter()
+    try:
+        llama = open_llama(path, threads, CONTEXT_TOKENS)
+    except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+        raise ModelLoadError(
+            f"llama.cpp could not load model '{spec.name}' from {path}: "
+            f"{type(error).__name__}: {first_line(error, 300)}"
+        ) from None
+    return LlamaCppModel(
+        spec=spec, llama=llama, path=path, threads=threads,
+        load_seconds=time.perf_counter() - started,
+    )  # fmt: skip
