@@ -29,3 +29,13 @@ def first_line(error: BaseException, limit: int = 200) -> str:
     """The first line of a library's error message, at most `limit` characters: enough to name
     the cause in a one-sentence lmgauge error without its traceback."""
     return (str(error).strip().splitlines() or [""])[0][:limit]
+
+
+class RuntimeMissing(LmgaugeError):
+    """An optional runtime or quantization package is not installed (its message names the
+    install command); the benches of that configuration skip."""
+
+
+class NotApplicable(LmgaugeError):
+    """A configuration that cannot apply to this model (llama.cpp on a model without a GGUF
+    file); its benches skip."""

@@ -142,6 +142,7 @@ def run_show(arguments) -> int:
     import pandas as pd
 
     from lmgauge.record.report import read_report
+    from lmgauge.render.configs_table import configs_markdown, has_configs
 
     document = read_report(arguments.report)
     run = document["run"]
@@ -155,6 +156,9 @@ def run_show(arguments) -> int:
     frame["params"] = frame["params"].map(lambda p: ", ".join(f"{k}={v}" for k, v in p.items()))
     columns = ["model", "bench", "metric", "params", "value", "unit"]
     print(frame[columns].to_string(index=False))
+    if has_configs(document):
+        print()
+        print(configs_markdown(document))
     return 0
 
 

@@ -17,14 +17,14 @@ from collections import defaultdict
 
 import pytest
 
-from lmgauge.errors import ModelLoadError
+from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing
 from lmgauge.measure.cold_load import run_cold_load
 from lmgauge.measure.slowdown import inject as inject_slowdown
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.runtime import dtype_name
 from lmgauge.sources import loading
 from lmgauge.sources.configs import LLAMACPP, TRANSFORMERS
-from lmgauge.sources.llamacpp import RuntimeMissing, load_llamacpp
+from lmgauge.sources.llamacpp import load_llamacpp
 from lmgauge.sources.models import CAUSAL_LM, ENCODER
 from lmgauge.sources.transforms import apply_config
 
@@ -73,7 +73,7 @@ def loaded_model(model_name: str, request: pytest.FixtureRequest):
     try:
         with capture.global_and_fixture_disabled():
             loaded = load_subject(subject, state)
-    except RuntimeMissing as error:
+    except (RuntimeMissing, NotApplicable) as error:
         pytest.skip(str(error))
     except ModelLoadError as error:
         state.recorder.model_failed(model_name, subject_facts(subject), str(error))

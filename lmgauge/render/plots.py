@@ -143,7 +143,10 @@ def draw(paths: list[Path], out: str | None = None) -> list[Path]:
     last = paths[-1]
     folder = Path(out) if out else last.parent
     stem = last.stem
+    from lmgauge.render.configs_chart import configs_chart
+
     charts = [
+        configs_chart(documents[-1], folder / f"{stem}.configs.png"),
         scaling_chart(documents[-1], folder / f"{stem}.scaling.png"),
         batch_chart(documents[-1], folder / f"{stem}.batch.png"),
         roofline_chart(documents[-1], folder / f"{stem}.roofline.png"),

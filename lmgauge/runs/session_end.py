@@ -11,6 +11,7 @@ from lmgauge.judge.gate import GateResult, gate_summary, run_gate
 from lmgauge.record.journal import read_events
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import write_atomic, write_text_atomic
+from lmgauge.render.configs_table import configs_markdown, configs_path, has_configs
 from lmgauge.render.summary import summary_markdown
 from lmgauge.render.text_tables import write_text_tables
 
@@ -52,6 +53,11 @@ def finish(
             document["run"]["gate"] = gate_summary(gate, base_path)
             write_atomic(document, path)
         write_text_atomic(summary_markdown(document, path.name), summary_path(path))
+        if has_configs(document):
+            from lmgauge.render.configs_chart import configs_chart
+
+            write_text_atomic(configs_markdown(document), configs_path(path))
+            configs_chart(document, path.with_suffix(".configs.png"))
     except OSError as error:
         return Finished(
             None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
+from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing, first_line
 from lmgauge.sources import assets
 from lmgauge.sources.configs import INSTALL_HINTS, LLAMACPP
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
@@ -22,10 +22,6 @@ CONTEXT_TOKENS = 2048
 SCORER_CONTEXT_TOKENS = 512
 """The scorer keeps logits for every position (n_ctx x vocab float32: 100 MB for SmolLM2), so
 its context is shorter; perplexity and agreement texts are scored one at a time."""
-
-
-class RuntimeMissing(LmgaugeError):
-    """An optional runtime's package is not installed."""
 
 
 def require_binding():
@@ -48,9 +44,9 @@ def gguf_path(spec: ModelSpec) -> Path:
         found = sorted(assets.ensure(spec.location).glob("*.gguf"))
         if found:
             return found[0]
-    raise ModelLoadError(
+    raise NotApplicable(
         f"llama.cpp runs GGUF files, and model '{spec.name}' ({spec.source}) is not one; "
-        f"give a .gguf path in --models."
+        f"give a .gguf path in --models to run it there."
     )
 
 
@@ -91,7 +87,6 @@ class LlamaCppModel:
 
     def describe(self) -> dict:
         """JSON-ready facts for the run report."""
-        metadata = self.llama.metadata
         return {
             "name": self.spec.name,
             "source": self.spec.source,
@@ -99,9 +94,9 @@ class LlamaCppModel:
             "weights": self.spec.weights,
             "task": self.task,
             "architecture": self.architecture,
-            "description": self.spec.description,
+            "description": f"GGUF file {self.path.name} run by llama.cpp as quantized",
             "device": "cpu",
-            "dtype": f"gguf file type {metadata.get('general.file_type', '?')}",
+            "dtype": self.llama._model.desc().rsplit(" ", 1)[-1],
             "load_seconds": self.load_seconds,
             "weight_files": [str(self.path)],
             "context_tokens": CONTEXT_TOKENS,

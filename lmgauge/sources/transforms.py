@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 
-from lmgauge.errors import ModelLoadError, first_line
+from lmgauge.errors import ModelLoadError, RuntimeMissing, first_line
 from lmgauge.runtime import synchronizer
 from lmgauge.sources.configs import INSTALL_HINTS
 from lmgauge.sources.models import CAUSAL_LM
@@ -54,7 +54,7 @@ def int8_weight_only(model):
     try:
         from torchao.quantization import Int8WeightOnlyConfig, quantize_
     except ImportError:
-        raise ModelLoadError(
+        raise RuntimeMissing(
             f"torchao is not installed, so the int8 configuration cannot run; install it with "
             f"`{INSTALL_HINTS['int8']}`."
         ) from None

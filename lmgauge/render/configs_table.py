@@ -1,0 +1,115 @@
+"""Which configuration to ship: every subject of a run (a model in one configuration) side by
+side with its speed and its quality, as a pandas table, Markdown beside the report
+(`<report>.configs.md`), and a speed-against-quality chart with the Pareto front marked.
+
+Speed is decode tokens/s at the quick generation shape (batch 1, prompt 128, 32 new tokens);
+quality is top-1 agreement with the float32 eager reference of the same model. A subject is on
+the Pareto front when it fails none of its quality thresholds and no other such subject of the
+same model is at least as fast and at least as faithful, and better in one of the two: a
+configuration that broke the model is never a candidate, however fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lmgauge.record.report import subject_of, values_by_model
+
+QUICK_GENERATION = {"prompt_tokens": 128, "new_tokens": 32, "batch": 1}
+COLUMNS = {
+    # column: (metric, params that must match, scale, format)
+    "load (s)": ("warm_load_seconds", {}, 1, "{:.2f}"),
+    "resident (MB)": ("resident_weights_bytes", {}, 1e-6, "{:.0f}"),
+    "compile (s)": ("compile_seconds", {}, 1, "{:.0f}"),
+    "TTFT (ms)": ("ttft_seconds", QUICK_GENERATION, 1e3, "{:.0f}"),
+    "decode step (ms)": ("decode_step_seconds", QUICK_GENERATION, 1e3, "{:.1f}"),
+    "tokens/s": ("decode_tokens_per_second", QUICK_GENERATION, 1, "{:.1f}"),
+    "decode efficiency": ("decode_roofline_efficiency", QUICK_GENERATION, 1, "{:.2f}"),
+    "perplexity": ("perplexity", {"split": "test", "sentences": 100}, 1, "{:.1f}"),
+    "known answers": ("known_answer_accuracy", {}, 1, "{:.3f}"),
+    "top-1 agreement": ("top1_agreement", {}, 1, "{:.3f}"),
+    "NLL increase (nats)": ("nll_increase_nats", {}, 1, "{:+.3f}"),
+    "min cosine": ("embedding_min_cosine", {}, 1, "{:.4f}"),
+}
+SPEED = ("decode_tokens_per_second", QUICK_GENERATION)
+QUALITY = ("top1_agreement", {})
+
+
+def configs_frame(document: dict) -> pd.DataFrame:
+    """One row per subject (index: its name), one column per COLUMNS figure found (numbers,
+    NaN where absent), plus `quality` ("fails" when any of its judged figures failed its
+    threshold, else "passes" or "unjudged") and `pareto` (True on its model's front)."""
+    rows = {name: {} for name in document["models"]}
+    for column, (metric, params, scale, _) in COLUMNS.items():
+        for subject, value in values_by_model(document, metric, **params).items():
+            rows.setdefault(subject, {})[column] = value * scale
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+    frame["quality"] = [quality_verdict(document, subject) for subject in frame.index]
+    candidates = [s for s in frame.index if frame.loc[s, "quality"] != "fails"]
+    frame["pareto"] = [s in pareto_front(document, candidates) for s in frame.index]
+    return frame.dropna(axis=1, how="all")
+
+
+def quality_verdict(document: dict, subject: str) -> str:
+    verdicts = {
+        result["threshold"]["verdict"]
+        for result in document["results"]
+        if result.get("threshold") and subject_of(result) == subject
+    }
+    if "fail" in verdicts:
+        return "fails"
+    return "passes" if "pass" in verdicts else "unjudged"
+
+
+def pareto_front(document: dict, subjects: list[str]) -> list[str]:
+    """The subjects that have both a speed and a quality figure and that no other of
+    `subjects` of the same model dominates."""
+    speed = values_by_model(document, SPEED[0], **SPEED[1])
+    quality = values_by_model(document, QUALITY[0], **QUALITY[1])
+    measured = [s for s in subjects if s in speed and s in quality]
+
+    def dominated(subject: str) -> bool:
+        model = document["models"].get(subject, {}).get("name", subject)
+        return any(
+            document["models"].get(other, {}).get("name", other) == model
+            and speed[other] >= speed[subject]
+            and quality[other] >= quality[subject]
+            and (speed[other], quality[other]) != (speed[subject], quality[subject])
+            for other in measured
+        )
+
+    return [subject for subject in measured if not dominated(subject)]
+
+
+def configs_markdown(document: dict) -> str:
+    """The table as Markdown, numbers formatted, the Pareto front and quality failures marked."""
+    frame = configs_frame(document)
+    shown = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        if column in COLUMNS:
+            form = COLUMNS[column][3]
+            shown[column] = [form.format(v) if pd.notna(v) else "" for v in frame[column]]
+    shown["quality"] = frame["quality"]
+    shown["Pareto"] = ["yes" if on else "" for on in frame["pareto"]]
+    lines = [
+        "# Configurations side by side",
+        "",
+        "Speed at batch 1, prompt 128, 32 new tokens; quality against the float32 eager "
+        "reference of the same model (benches/thresholds.toml). Pareto: among the "
+        "configurations that pass their quality thresholds, none of the same model is both "
+        "faster (tokens/s) and more faithful (top-1 agreement).",
+        "",
+        shown.to_markdown(disable_numparse=True),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def configs_path(report_path: Path) -> Path:
+    return report_path.with_suffix(".configs.md")
+
+
+def has_configs(document: dict) -> bool:
+    """True when the run compared configurations (--configs given)."""
+    return bool(document["run"].get("options", {}).get("configs"))
