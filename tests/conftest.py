@@ -28,6 +28,13 @@ def tiny_gguf_file(tmp_path_factory) -> Path:
     return tiny_llama_gguf(tmp_path_factory.mktemp("models") / "tiny-llama.gguf")
 
 
+@pytest.fixture(scope="session")
+def tiny_llamacpp_gguf(tmp_path_factory) -> Path:
+    """The tiny Llama GGUF with one BPE merge (llama.cpp refuses a vocabulary without any)."""
+    folder = tmp_path_factory.mktemp("models")
+    return tiny_llama_gguf(folder / "tiny-llamacpp.gguf", merges=("t h",))
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     """An empty lmgauge cache for one test."""

@@ -64,7 +64,7 @@ def test_the_shipped_thresholds_load_and_have_reasons():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("version = 3\n", "version 3; lmgauge reads versions 1, 2"),
+        ("version = 4\n", "version 4; lmgauge reads versions 1, 2, 3"),
         ("version = 1\n[[threshold]]\nmodel = 'x'\nmetric = 'y'\n", "lacks min or max, reason"),
         ("version = [\n", "cannot read thresholds"),
     ],

@@ -96,7 +96,9 @@ def tiny_bert(folder: Path) -> Path:
     return folder
 
 
-def tiny_llama_gguf(path: Path, hidden: int = 16, ffn: int = 32, heads: int = 2) -> Path:
+def tiny_llama_gguf(
+    path: Path, hidden: int = 16, ffn: int = 32, heads: int = 2, merges: tuple[str, ...] = ()
+) -> Path:
     """A 1-layer Llama in GGUF (float32 tensors) with a byte-level BPE vocabulary of 257 tokens.
 
     Parameters: embedding and untied output 2 x 257 x 16, one block (2 norms of 16, four 16x16
@@ -107,6 +109,7 @@ def tiny_llama_gguf(path: Path, hidden: int = 16, ffn: int = 32, heads: int = 2)
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     tokens = [*bytes_to_unicode().values(), "<|endoftext|>"]
+    tokens[-1:-1] = ["".join(merge.split()) for merge in merges]
     vocab = len(tokens)
     writer = gguf.GGUFWriter(str(path), arch="llama")
     writer.add_block_count(1)
@@ -122,7 +125,7 @@ def tiny_llama_gguf(path: Path, hidden: int = 16, ffn: int = 32, heads: int = 2)
     writer.add_token_list(tokens)
     writer.add_token_types([1] * (vocab - 1) + [3])
     writer.add_token_scores([0.0] * vocab)
-    writer.add_token_merges([])
+    writer.add_token_merges(list(merges))
     writer.add_bos_token_id(vocab - 1)
     writer.add_eos_token_id(vocab - 1)
     random = np.random.default_rng(0)

@@ -46,10 +46,12 @@ def configs_frame(document: dict) -> pd.DataFrame:
         for subject, value in values_by_model(document, metric, **params).items():
             rows.setdefault(subject, {})[column] = value * scale
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
+    frame = frame.dropna(axis=1, how="all")
     frame["quality"] = [quality_verdict(document, subject) for subject in frame.index]
     candidates = [s for s in frame.index if frame.loc[s, "quality"] != "fails"]
-    frame["pareto"] = [s in pareto_front(document, candidates) for s in frame.index]
-    return frame.dropna(axis=1, how="all")
+    front = pareto_front(document, candidates)
+    frame["pareto"] = [s in front for s in frame.index]
+    return frame
 
 
 def quality_verdict(document: dict, subject: str) -> str:

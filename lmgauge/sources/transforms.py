@@ -39,7 +39,8 @@ def quantize(model, scheme: str):
         import torch
 
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # the API and its qint8 tensors
+            warnings.simplefilter("ignore", UserWarning)
             return torch.ao.quantization.quantize_dynamic(
                 model, {torch.nn.Linear}, dtype=torch.qint8
             )

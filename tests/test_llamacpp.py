@@ -1,0 +1,83 @@
+"""The llama.cpp runtime on a tiny GGUF file, and what happens when it is not installed."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from lmgauge.errors import NotApplicable, RuntimeMissing
+from lmgauge.sources.llamacpp import gguf_path, load_llamacpp, require_binding
+from lmgauge.sources.models import resolve
+from tests.conftest import PROJECT
+from tests.test_plugin import run_benches
+
+LLAMACPP_BENCH = str(PROJECT / "benches" / "bench_llamacpp.py")
+
+
+def test_without_the_binding_the_sentence_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)
+    with pytest.raises(RuntimeMissing, match=r"pip install -e \.\[llamacpp\]"):
+        require_binding()
+
+
+def test_a_model_without_a_gguf_file_is_not_for_llamacpp():
+    with pytest.raises(NotApplicable, match="llama.cpp runs GGUF files, and model 'gpt2'"):
+        gguf_path(resolve("gpt2"))
+
+
+def test_generation_is_timed_per_token_and_by_llamacpps_own_counters(tiny_llamacpp_gguf):
+    pytest.importorskip("llama_cpp")
+    from lmgauge.measure.llamacpp_timing import llamacpp_logits, timed_llamacpp_generate
+
+    model = load_llamacpp(resolve(str(tiny_llamacpp_gguf)), threads=1)
+    assert model.describe()["dtype"] == "F32" and model.load_seconds > 0
+    prompt = model.tokenize("the theatre")
+    assert 256 in prompt, "the merge 't h' makes token 256"
+    timing, perf, tokens = timed_llamacpp_generate(model.llama, prompt, 6)
+    assert (timing.prompt_tokens, timing.new_tokens, len(timing.step_s)) == (len(prompt), 6, 5)
+    assert len(tokens) == 6 and perf.evals == 5 and perf.decode_step_s > 0
+    again, _, same = timed_llamacpp_generate(model.llama, prompt, 6)
+    assert same == tokens, "greedy from an empty cache is deterministic"
+    (logits,) = llamacpp_logits(model.scorer(), [prompt])
+    assert tuple(logits.shape) == (len(prompt), 258)
+    assert int(logits[-1].argmax()) == tokens[0], "the scorer's last position picks the first token"
+
+
+def hidden_binding(pytester) -> tuple[str, str]:
+    """A plugin module that makes `import llama_cpp` fail in the pytest subprocess."""
+    pytester.makepyfile(hide_llama_cpp="import sys\nsys.modules['llama_cpp'] = None\n")
+    return "-p", "hide_llama_cpp"
+
+
+def test_the_llamacpp_configuration_skips_in_one_sentence_when_not_installed(
+    pytester, tiny_llamacpp_gguf, tiny_gpt2_dir
+):
+    models = f"{tiny_llamacpp_gguf},{tiny_gpt2_dir}"
+    result, (report,) = run_benches(
+        pytester, *hidden_binding(pytester), "-m", "not slow", "--models", models,
+        "--configs", "llamacpp", "--rounds", "2", "--round-budget", "0", target=LLAMACPP_BENCH,
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
+    assert skips and all("pip install -e .[llamacpp]" in message for message in skips)
+
+
+def test_the_llamacpp_benches_run_on_a_gguf_file_and_skip_other_models(
+    pytester, tiny_llamacpp_gguf, tiny_gpt2_dir
+):
+    pytest.importorskip("llama_cpp")
+    models = f"{tiny_llamacpp_gguf},{tiny_gpt2_dir}"
+    result, (report,) = run_benches(
+        pytester, "-k", "generate or load", "--models", models, "--configs", "llamacpp",
+        "--rounds", "2", "--round-budget", "0", "--prompt-tokens", "8", "--new-tokens", "4",
+        target=LLAMACPP_BENCH,
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    subject = f"{tiny_llamacpp_gguf}@llamacpp"
+    assert report["models"][subject]["config"]["runtime"] == "llamacpp"
+    figures = {r["metric"]: r for r in report["results"] if r["model"] == str(tiny_llamacpp_gguf)}
+    assert figures["decode_step_seconds"]["params"]["config"] == "llamacpp"
+    assert {"ttft_seconds", "llamacpp_perf_ratio", "warm_load_seconds"} <= set(figures)
+    skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
+    assert any("llama.cpp runs GGUF files" in message for message in skips)
