@@ -38,3 +38,17 @@ def test_a_bad_configuration_stops_the_run_in_one_sentence(pytester, tiny_gpt2_d
     result, _ = run_benches(pytester, "--models", str(tiny_gpt2_dir), "--configs", "eager+fast")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*unknown configuration 'eager+fast'; presets: default, eager*"])
+
+
+def test_a_control_that_breaks_nothing_fails_the_fidelity_bench(pytester, tiny_gpt2_dir):
+    """A tiny random model has no outlier weights, so rounding it to int8 per tensor changes
+    hardly a token: the control cannot show that the threshold would catch a break, and says
+    so instead of passing."""
+    result, (report,) = run_benches(
+        pytester, "-k", "test_next_token_fidelity", "--models", str(tiny_gpt2_dir), *QUICK,
+        target=str(PROJECT / "benches" / "bench_fidelity.py"),
+    )  # fmt: skip
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*naive-int8 control: the broken control passes*"])
+    agreement = [r for r in report["results"] if r["metric"] == "top1_agreement"]
+    assert agreement[0]["threshold"]["verdict"] == "pass" and agreement[0]["value"] == 1.0

@@ -28,10 +28,12 @@ def run_benches(pytester, *args, target=BENCHES):
 def test_quick_tier_loads_each_model_once_and_reports_every_bench(
     pytester, tiny_gpt2_dir, tiny_bert_dir
 ):
+    """The fidelity bench is left out: naive rounding barely moves random weights without
+    outliers, so its controls break nothing on tiny models (test_config_runs shows that)."""
     models = f"{tiny_gpt2_dir},{tiny_bert_dir}"
     result, reports = run_benches(
-        pytester, "-m", "not slow", "--models", models, "--threads", "1", "--rounds", "2",
-        "--round-budget", "0",
+        pytester, "-m", "not slow", "-k", "not fidelity", "--models", models,
+        "--threads", "1", "--rounds", "2", "--round-budget", "0",
     )  # fmt: skip
     assert result.ret == 0, result.stdout.str()[-3000:]
     (report,) = reports

@@ -63,6 +63,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("model_name", names, scope="session")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the benches of runtimes that no configuration of the run uses (llama.cpp
+    benches without --configs llamacpp), rather than report each as an empty skip."""
+    runtimes = {subject.config.runtime for subject in run_state(config).subjects.values()}
+    measures = [item for item in items if "model_name" in getattr(item, "fixturenames", ())]
+    unused = [item for item in measures if wanted_runtime(item) not in runtimes]
+    if unused:
+        config.hook.pytest_deselected(items=unused)
+        dropped = {id(item) for item in unused}
+        items[:] = [item for item in items if id(item) not in dropped]
+
+
 @pytest.fixture(scope="session")
 def loaded_model(model_name: str, request: pytest.FixtureRequest):
     """The subject called `model_name`, loaded once for the session: a LoadedModel

@@ -128,7 +128,7 @@ def pytest_configure(config: pytest.Config) -> None:
         dtype = runtime.resolve_dtype(options.dtype)
         run_configs = configs.parse_configs(options.configs)
         for run_config in run_configs:
-            configs.check_device(run_config, device)
+            configs.check_device(run_config, device, options.dtype)
         thread_counts = (
             parse_counts(options.threads, "--threads")
             if options.threads is not None

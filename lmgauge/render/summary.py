@@ -85,6 +85,13 @@ def summary_markdown(document: dict, report_name: str) -> str:
     if gate:
         verdict = "passed" if gate["passed"] else f"FAILED ({len(gate['failures'])} figures)"
         lines.append(f"- gate against `{gate['base']}`: {verdict}")
+    configs = run.get("options", {}).get("configs")
+    if configs:
+        stem = report_name.removesuffix(".json")
+        lines.append(
+            f"- configurations {', '.join(configs)}: side by side in `{stem}.configs.md`, speed "
+            f"against quality in `{stem}.configs.png`"
+        )
     thresholds = threshold_line(document["results"])
     if thresholds:
         lines.append(f"- {thresholds}")

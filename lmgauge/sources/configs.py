@@ -138,8 +138,14 @@ def check_combination(config: RunConfig) -> None:
         )
 
 
-def check_device(config: RunConfig, device) -> None:
-    """Refuse configurations that cannot run on `device` (a torch.device)."""
+def check_device(config: RunConfig, device, run_dtype: str = "float32") -> None:
+    """Refuse configurations that cannot run on `device` (a torch.device) with the run's
+    --dtype (`run_dtype`, a name)."""
+    if config.quantization in ("int8-dynamic", "naive-int8") and run_dtype != "float32":
+        raise ConfigError(
+            f"configuration '{config.name}': {config.quantization} works on float32 weights, "
+            f"and --dtype is {run_dtype}."
+        )
     if config.device_map and device.type != "cuda":
         raise ConfigError(
             f"configuration '{config.name}': device_map auto spreads a model over CUDA "
