@@ -44,15 +44,16 @@ def control_escapes(
     threshold: Threshold | None, control: float, real: float, direction: str
 ) -> str | None:
     """Why a broken control's figure is not caught by the threshold of the figure it mimics,
-    or None when it is. A control must fail the threshold and do worse than the real figure
-    (`direction`: "higher" or "lower" is better). Without a threshold (a Hub model, say) the
+    or None when it is. A control must fail the threshold and do worse than a real figure that
+    passes it (`direction`: "higher" or "lower" is better); a real figure that fails is its own
+    failure. Without a threshold (a Hub model, say) the
     control can only be recorded: None."""
     if threshold is None:
         return None
     if threshold.passes(control):
         return f"the broken control passes: {threshold.explain(control)}"
     worse = control < real if direction == "higher" else control > real
-    if not worse:
+    if not worse and threshold.passes(real):
         return f"the broken control scores {control:.4g}, no worse than the real {real:.4g}"
     return None
 

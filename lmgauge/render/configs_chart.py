@@ -39,8 +39,24 @@ def configs_chart(document: dict, path: Path) -> Path | None:
     return save(figure, path)
 
 
+def label_offsets(speeds: list[float], qualities: list[float]) -> list[int]:
+    """Vertical offsets (points) of the labels, stacked where points lie close together, so
+    that labels of near-identical configurations do not print over each other."""
+    width = max(speeds) or 1.0
+    offsets = []
+    for index, (speed, quality) in enumerate(zip(speeds, qualities, strict=True)):
+        near = sum(
+            abs(speed - speeds[j]) < 0.08 * width and abs(quality - qualities[j]) < 0.03
+            for j in range(index)
+        )
+        offsets.append(4 + 11 * near)
+    return offsets
+
+
 def draw_model(axes, rows, model: str) -> None:
-    for subject, row in rows.iterrows():
+    rows = rows.sort_values([QUALITY_COLUMN, SPEED_COLUMN])
+    offsets = label_offsets(list(rows[SPEED_COLUMN]), list(rows[QUALITY_COLUMN]))
+    for (subject, row), offset in zip(rows.iterrows(), offsets, strict=True):
         failed = row["quality"] == "fails"
         axes.scatter(
             row[SPEED_COLUMN], row[QUALITY_COLUMN], s=70, zorder=3,
@@ -49,14 +65,16 @@ def draw_model(axes, rows, model: str) -> None:
         )  # fmt: skip
         label = subject.split("@", 1)[1] if "@" in subject else "default"
         axes.annotate(label, (row[SPEED_COLUMN], row[QUALITY_COLUMN]),
-                      textcoords="offset points", xytext=(6, 4), fontsize=9)  # fmt: skip
+                      textcoords="offset points", xytext=(6, offset), fontsize=9)  # fmt: skip
     front = rows[rows["pareto"]].sort_values(SPEED_COLUMN)
     axes.plot(front[SPEED_COLUMN], front[QUALITY_COLUMN], color="tab:green", alpha=0.6,
               label="Pareto front")  # fmt: skip
-    low = min(0.0, rows[QUALITY_COLUMN].min() - 0.05)
+    low = max(0.0, round(rows[QUALITY_COLUMN].min() - 0.15, 1))
+    top = 1.03 + 0.04 * (max(offsets) - 4) / 11
     axes.set(xlabel="decode tokens/s (batch 1, prompt 128, 32 new)",
              ylabel="top-1 agreement with float32 eager", title=model,
-             ylim=(low, 1.02), xlim=(0, rows[SPEED_COLUMN].max() * 1.2))  # fmt: skip
+             ylim=(low, top), xlim=(0, rows[SPEED_COLUMN].max() * 1.2))  # fmt: skip
+    axes.set_yticks([tick for tick in axes.get_yticks() if low <= tick <= 1.0])
     axes.scatter([], [], color="tab:red", marker="X", label="fails a quality threshold")
     axes.grid(alpha=0.3)
     axes.legend(loc="lower right", fontsize=8)
