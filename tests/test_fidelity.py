@@ -87,8 +87,10 @@ SHAPE = {"batch": 1, "prompt_tokens": 128, "new_tokens": 32}
 
 
 def configs_document():
-    speeds = {None: 25.0, "bf16": 40.0, "int8": 12.0, "int8-dynamic": 80.0, "sdpa": 24.0}
-    agreement = {None: 1.0, "bf16": 0.95, "int8": 0.95, "int8-dynamic": 0.35, "sdpa": 1.0}
+    speeds = {None: 25.0, "bf16": 40.0, "int8": 12.0, "int8-dynamic": 80.0, "sdpa": 22.0,
+              "compile": 25.9}  # fmt: skip
+    agreement = {None: 1.0, "bf16": 0.95, "int8": 0.95, "int8-dynamic": 0.35, "sdpa": 1.0,
+                 "compile": 1.0}  # fmt: skip
     results = []
     for config, speed in speeds.items():
         results.append(result("m", "decode_tokens_per_second", speed, config, **SHAPE))
@@ -107,7 +109,8 @@ def test_the_pareto_front_leaves_out_dominated_and_broken_configurations():
     frame = configs_frame(configs_document())
     assert frame.loc["m@int8-dynamic", "quality"] == "fails"
     front = set(frame.index[frame["pareto"]])
-    assert front == {"m", "m@bf16"}, "int8 is slower at the same agreement; sdpa slower than m"
+    assert front == {"m", "m@compile", "m@bf16"}, "int8 and sdpa are slower than m and bf16"
+    # compile is 3.6 % faster than m: within the 5 % the rounds can tell, a tie
     assert frame.loc["m@bf16", "tokens/s"] == 40.0
 
 

@@ -6,7 +6,8 @@ Speed is decode tokens/s at the quick generation shape (batch 1, prompt 128, 32 
 quality is top-1 agreement with the float32 eager reference of the same model. A subject is on
 the Pareto front when it fails none of its quality thresholds and no other such subject of the
 same model is at least as fast and at least as faithful, and better in one of the two: a
-configuration that broke the model is never a candidate, however fast.
+configuration that broke the model is never a candidate, however fast. Differences smaller than
+the measurements can tell (SPEED_TIE, QUALITY_TIE) are ties, so both stay on the front.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ COLUMNS = {
 }
 SPEED = ("decode_tokens_per_second", QUICK_GENERATION)
 QUALITY = ("top1_agreement", {})
+SPEED_TIE = 0.05
+"""Speeds within 5 % count as equal: the rounds stop once the median is known within about
+±5 % (lmgauge.measure.rounds), so a smaller gap is not a measured difference."""
+QUALITY_TIE = 0.01
+"""Agreements within 0.01 count as equal (the standard error over 648 positions is ~0.015)."""
 
 
 def configs_frame(document: dict) -> pd.DataFrame:
@@ -72,13 +78,17 @@ def pareto_front(document: dict, subjects: list[str]) -> list[str]:
     quality = values_by_model(document, QUALITY[0], **QUALITY[1])
     measured = [s for s in subjects if s in speed and s in quality]
 
+    def beats(other: str, subject: str) -> bool:
+        faster = speed[other] > speed[subject] * (1 + SPEED_TIE)
+        as_fast = speed[other] >= speed[subject] * (1 - SPEED_TIE)
+        better = quality[other] > quality[subject] + QUALITY_TIE
+        as_good = quality[other] >= quality[subject] - QUALITY_TIE
+        return as_fast and as_good and (faster or better)
+
     def dominated(subject: str) -> bool:
         model = document["models"].get(subject, {}).get("name", subject)
         return any(
-            document["models"].get(other, {}).get("name", other) == model
-            and speed[other] >= speed[subject]
-            and quality[other] >= quality[subject]
-            and (speed[other], quality[other]) != (speed[subject], quality[subject])
+            document["models"].get(other, {}).get("name", other) == model and beats(other, subject)
             for other in measured
         )
 
@@ -101,7 +111,8 @@ def configs_markdown(document: dict) -> str:
         "Speed at batch 1, prompt 128, 32 new tokens; quality against the float32 eager "
         "reference of the same model (benches/thresholds.toml). Pareto: among the "
         "configurations that pass their quality thresholds, none of the same model is both "
-        "faster (tokens/s) and more faithful (top-1 agreement).",
+        "faster (tokens/s) and more faithful (top-1 agreement); speeds within 5 % and "
+        "agreements within 0.01 are ties.",
         "",
         shown.to_markdown(disable_numparse=True),
     ]
