@@ -19,37 +19,25 @@ from lmgauge.quality.fidelity import (
     causal_logits,
     compare_logits,
     compare_pooled,
-    judge_fidelity,
     pooled_states,
 )
-from lmgauge.quality.thresholds import find
 
 
 @pytest.mark.causal_lm
-def test_next_token_fidelity(
-    loaded_model, fidelity_reference, thresholds, record, record_judged
-):  # fmt: skip
+def test_next_token_fidelity(loaded_model, fidelity_reference, check_fidelity, record):
     require_real_weights(loaded_model)
     reference = fidelity_reference(loaded_model.spec)
     logits = causal_logits(loaded_model.model, reference.ids, loaded_model.device)
     measured = compare_logits(reference.outputs, logits, reference.ids)
     record("fidelity_positions", measured.positions)
-    wrong = judge_fidelity(
-        measured, reference.controls, CAUSAL_FIGURES,
-        lambda metric: find(thresholds, loaded_model.name, metric), record, record_judged,
-    )  # fmt: skip
-    assert not wrong, "; ".join(wrong)
+    check_fidelity(measured, reference, CAUSAL_FIGURES)
 
 
 @pytest.mark.encoder
-def test_embedding_fidelity(loaded_model, fidelity_reference, thresholds, record, record_judged):
+def test_embedding_fidelity(loaded_model, fidelity_reference, check_fidelity, record):
     require_real_weights(loaded_model)
     reference = fidelity_reference(loaded_model.spec)
     pooled = pooled_states(loaded_model.model, reference.ids, loaded_model.device)
     measured = compare_pooled(reference.outputs, pooled)
     record("embedding_mean_cosine", measured.mean_cosine)
-    wrong = judge_fidelity(
-        measured, reference.controls, ENCODER_FIGURES,
-        lambda metric: find(thresholds, loaded_model.name, metric), record, record_judged,
-    )  # fmt: skip
-    assert not wrong, "; ".join(wrong)
+    check_fidelity(measured, reference, ENCODER_FIGURES)

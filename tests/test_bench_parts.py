@@ -70,6 +70,7 @@ def test_shuffled_words_keep_every_word():
 
 ACCURACY = Threshold("m", "baseline_accuracy", {"split": "test"}, min=0.7, reason="r")
 PERPLEXITY = Threshold("m", "perplexity", {}, min=0.0, max=60.0, reason="r")
+BAND = Threshold("m", "perplexity", {}, min=10.0, max=60.0, reason="r")
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,8 @@ PERPLEXITY = Threshold("m", "perplexity", {}, min=0.0, max=60.0, reason="r")
         (ACCURACY, 0.75, 0.8, "higher", "the broken control passes"),
         (PERPLEXITY, 900.0, 30.0, "lower", None),
         (PERPLEXITY, 50.0, 30.0, "lower", "the broken control passes"),
-        (PERPLEXITY, 70.0, 80.0, "lower", "no worse"),
+        (PERPLEXITY, 70.0, 80.0, "lower", None),  # the real figure fails on its own
+        (BAND, 5.0, 30.0, "lower", "no worse"),  # fails the band, yet "better" than the real
         (None, 0.9, 0.5, "higher", None),
     ],
 )

@@ -120,11 +120,7 @@ def load_subject(subject, state):
 
 def subject_facts(subject) -> dict:
     """What the report says of a subject that could not be loaded."""
-    spec = subject.spec
-    return {
-        "name": spec.name, "source": spec.source, "location": spec.location,
-        "weights": spec.weights, "task": spec.task, "config": subject.config.describe(),
-    }  # fmt: skip
+    return {**subject.spec.describe(), "config": subject.config.describe()}
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from lmgauge.quality.fidelity import (
     compare_logits,
     compare_pooled,
     fidelity_texts,
+    judge_fidelity,
     pooled_states,
     token_ids,
 )
@@ -138,3 +139,20 @@ def build_reference(spec, polarity, device) -> Reference:
     del loaded
     gc.collect()
     return Reference(ids=ids, outputs=outputs, controls=controls)
+
+
+@pytest.fixture
+def check_fidelity(loaded_model, thresholds, record, record_judged):
+    """`check_fidelity(measured, reference, figures)`: record each fidelity figure with its
+    verdict and its control's value (lmgauge.quality.fidelity.judge_fidelity), then fail the
+    bench with every figure outside its threshold and every control that passes one."""
+
+    def check(measured, reference: Reference, figures: dict) -> None:
+        wrong = judge_fidelity(
+            measured, reference.controls, figures,
+            lambda metric: find(thresholds, loaded_model.name, metric), record, record_judged,
+        )  # fmt: skip
+        if wrong:
+            pytest.fail("; ".join(wrong), pytrace=False)
+
+    return check

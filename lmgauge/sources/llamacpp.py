@@ -88,10 +88,7 @@ class LlamaCppModel:
     def describe(self) -> dict:
         """JSON-ready facts for the run report."""
         return {
-            "name": self.spec.name,
-            "source": self.spec.source,
-            "location": self.spec.location,
-            "weights": self.spec.weights,
+            **self.spec.describe(),
             "task": self.task,
             "architecture": self.architecture,
             "description": f"GGUF file {self.path.name} run by llama.cpp as quantized",

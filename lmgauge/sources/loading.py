@@ -70,13 +70,9 @@ class LoadedModel:
         """JSON-ready facts for the run report."""
         tokenizer = self.tokenizer
         return {
-            "name": self.spec.name,
-            "source": self.spec.source,
-            "location": self.spec.location,
-            "weights": self.spec.weights,
+            **self.spec.describe(),
             "task": self.task,
             "architecture": self.architecture,
-            "description": self.spec.description,
             "device": str(self.device),
             "dtype": dtype_name(self.dtype),
             "load_seconds": self.load_seconds,

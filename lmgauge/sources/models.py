@@ -43,6 +43,13 @@ class ModelSpec:
     description: str = ""
     config: dict = field(default_factory=dict)
 
+    def describe(self) -> dict:
+        """What the report's `models` section says of the spec, before anything is loaded."""
+        return {
+            "name": self.name, "source": self.source, "location": self.location,
+            "weights": self.weights, "task": self.task, "description": self.description,
+        }  # fmt: skip
+
 
 def _gpt2_twin(name: str, params: int, **config) -> ModelSpec:
     shape = ", ".join(f"{key}={value}" for key, value in config.items()) or "defaults"
