@@ -8,7 +8,8 @@ in this list, enforced by import-linter, see pyproject.toml):
     measure, model   timing, memory, rounds, calibration; parameter anatomy and roofline bounds
     quality          features, baselines, fine-tuning, perplexity, generated text, thresholds
     record           metric catalogue, journal, recorder, the versioned report
-    judge            significance, verdicts, drift, compare, gate
+    store            the results database (SQLite or PostgreSQL): schema, writing, queries
+    judge            significance, verdicts, drift, compare, gate, steps in a history
     render           tables, summary, plots, exports
     runs             the end of a session; A/B runs and gate-check in fresh processes
     cli, pytest_plugin   the `lmgauge` command; the pytest plugin and session fixtures

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres_server import PostgresServer, server_binaries
 from tests.tiny_models import tiny_bert, tiny_gpt2, tiny_llama_gguf
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,20 @@ def tiny_llamacpp_gguf(tmp_path_factory) -> Path:
     """The tiny Llama GGUF with one BPE merge (llama.cpp refuses a vocabulary without any)."""
     folder = tmp_path_factory.mktemp("models")
     return tiny_llama_gguf(folder / "tiny-llamacpp.gguf", merges=("t h",))
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """The URL of a PostgreSQL server started for this test session (tests/postgres_server.py);
+    the tests that need it skip, with the reason, where no server binary is installed."""
+    binaries = server_binaries()
+    if binaries is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
+    server = PostgresServer(binaries)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 @pytest.fixture

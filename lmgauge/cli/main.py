@@ -11,6 +11,7 @@ import sys
 
 from lmgauge.cli.ab import add_ab_commands
 from lmgauge.cli.reports import add_report_commands
+from lmgauge.cli.store import add_store_commands
 from lmgauge.errors import LmgaugeError
 from lmgauge.sources import assets, builders, models
 from lmgauge.sources.cache import cache_root
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(handler=run_show)
     add_report_commands(commands)
     add_ab_commands(commands)
+    add_store_commands(commands)
     return parser
 
 

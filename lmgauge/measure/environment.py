@@ -95,6 +95,7 @@ def environment(project_folder: Path) -> dict:
     import torch
 
     return {
+        "hostname": platform.node(),
         "cpu_model": cpu_model(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
         "cpu_cores_logical": psutil.cpu_count(),

@@ -15,6 +15,7 @@ from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import read_report
 from lmgauge.sources import configs, models
 from lmgauge.sources.data import EMBEDDED_DATASET
+from lmgauge.store.engine import checked_url, default_url
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -118,6 +119,18 @@ def add_report_options(group) -> None:
         default=None,
         help="folder for lmgauge's JSON run report (default: reports/ in the project)",
     )
+    group.addoption(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="results database the run is stored in at its end, e.g. postgresql://user@host/db "
+        "(default: $LMGAUGE_STORE, else sqlite:///<report dir>/lmgauge.db)",
+    )
+    group.addoption(
+        "--no-store",
+        action="store_true",
+        help="do not store the run in a results database (the JSON report is still written)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -143,6 +156,9 @@ def pytest_configure(config: pytest.Config) -> None:
             )
         gate_base = (options.gate, read_report(options.gate)) if options.gate else None
         report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
+        store_url = (
+            None if options.no_store else checked_url(options.store or default_url(report_dir))
+        )
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     run_options = recorded_options(options, specs, device, threads, thread_counts, sweeps)
@@ -163,6 +179,7 @@ def pytest_configure(config: pytest.Config) -> None:
         gate_base=gate_base,
         slowdown=options.inject_slowdown,
         judge_timing_checks=options.timing_checks == "judge",
+        store_url=store_url,
     )
 
 

@@ -84,8 +84,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "duration_s": round(state.recorder.elapsed_now(), 3),
         "benchmark_json": saved_benchmark_json(config, state.recorder.run_facts.get("name")),
     }
-    finished = finish(journal, state.report_path, int(exitstatus), extra_run, state.gate_base)
+    finished = finish(
+        journal, state.report_path, int(exitstatus), extra_run, state.gate_base, state.store_url
+    )
     state.report_path, state.write_failure = finished.report, finished.failure
+    state.store_message = finished.stored
     if finished.gate is not None:
         state.gate_message = finished.gate.message()
         if not finished.gate.passed and session.exitstatus == 0:
@@ -120,5 +123,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         thresholds = threshold_line([asdict(result) for result in state.recorder.results])
         if thresholds:
             terminalreporter.write_line(f"lmgauge {thresholds}")
+    if state.store_message:
+        terminalreporter.write_line(state.store_message)
     if state.gate_message:
         terminalreporter.write_line(state.gate_message)

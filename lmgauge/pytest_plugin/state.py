@@ -49,6 +49,8 @@ class RunState:
     gate_message: str | None = None
     recovered: list[Path] | None = None
     write_failure: str | None = None
+    store_url: str | None = None
+    store_message: str | None = None
 
 
 RUN_STATE = pytest.StashKey[RunState]()

@@ -21,11 +21,13 @@ STATUSES = {0: "passed", 1: "failed", 2: "interrupted"}
 @dataclass
 class Finished:
     """report: the report written (None when it could not be); gate: the gate's result when a
-    base was given; failure: one sentence when the report could not be written."""
+    base was given; failure: one sentence when the report could not be written; stored: one
+    sentence on storing the run in the results database (None when no store was asked for)."""
 
     report: Path | None
     gate: GateResult | None = None
     failure: str | None = None
+    stored: str | None = None
 
 
 def summary_path(report_path: Path) -> Path:
@@ -33,8 +35,9 @@ def summary_path(report_path: Path) -> Path:
 
 
 def finish(
-    journal, path: Path, exit_status: int, extra_run: dict, gate_base: tuple[str, dict] | None
-) -> Finished:
+    journal, path: Path, exit_status: int, extra_run: dict, gate_base: tuple[str, dict] | None,
+    store_url: str | None = None,
+) -> Finished:  # fmt: skip
     """Write the report of the session whose (closed) `journal` is given, to `path`; then the
     gate against `gate_base` (its path and document), added to the report. A report that cannot
     be written leaves the journal for `lmgauge recover`."""
@@ -66,4 +69,17 @@ def finish(
             f"is kept in {journal.path}: `lmgauge recover {path.parent}` makes the report.",
         )
     journal.path.unlink(missing_ok=True)
-    return Finished(path, gate)
+    return Finished(path, gate, stored=store_run(store_url, document, path) if store_url else None)
+
+
+def store_run(url: str, document: dict, path: Path) -> str:
+    """Store the written report in the database at `url`; one sentence saying what happened.
+    The JSON report stays the source of truth: a store that fails loses nothing."""
+    from lmgauge.store.engine import StoreError, open_store, shown
+    from lmgauge.store.writing import store_report
+
+    try:
+        stored = store_report(open_store(url), document, str(path))
+    except StoreError as error:
+        return f"lmgauge: the run was not stored ({error}); `lmgauge store {path}` stores it later."
+    return f"lmgauge store: run {stored.run_id} in {shown(url)}"

@@ -1,0 +1,92 @@
+"""The `lmgauge` commands of the results store: store reports, show a figure's history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lmgauge.errors import LmgaugeError
+
+
+def add_store_commands(commands) -> None:
+    store = commands.add_parser("store", help="store run reports in the results database")
+    store.add_argument("reports", nargs="+", type=Path, help="run report JSON files")
+    add_store_option(store)
+    store.set_defaults(handler=run_store)
+
+    history = commands.add_parser(
+        "history", help="one figure over the stored runs, per machine, with its steps"
+    )
+    history.add_argument("--model", required=True, help="model name as the reports name it")
+    history.add_argument("--metric", required=True, help="metric, e.g. decode_step_seconds")
+    history.add_argument("--config", default="default", help="configuration (default: default)")
+    history.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="keep the series whose parameters include this (repeatable)",
+    )  # fmt: skip
+    history.add_argument(
+        "--machine", default=None, help="keep machines whose class or host name contains this"
+    )
+    history.add_argument("--last", type=int, default=None, help="print only the last N runs")
+    add_store_option(history)
+    history.set_defaults(handler=run_history)
+
+
+def add_store_option(parser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="database URL (default: $LMGAUGE_STORE, else sqlite:///reports/lmgauge.db)",
+    )
+
+
+def store_url(arguments) -> str:
+    from lmgauge.store.engine import default_url
+
+    return arguments.store or default_url(Path("reports"))
+
+
+def run_store(arguments) -> int:
+    from lmgauge.record.report import read_report
+    from lmgauge.store.engine import open_store, shown
+    from lmgauge.store.writing import store_report
+
+    url = store_url(arguments)
+    engine = open_store(url)
+    failures = 0
+    for path in arguments.reports:
+        try:
+            stored = store_report(engine, read_report(path), str(path))
+        except LmgaugeError as error:
+            print(f"lmgauge: {error}")
+            failures += 1
+            continue
+        state = "stored as run" if stored.new else "already stored as run"
+        print(f"{path}: {state} {stored.run_id} in {shown(url)}")
+    return 2 if failures else 0
+
+
+def parse_params(pairs: list[str]) -> dict:
+    wanted = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise LmgaugeError(f"--param takes KEY=VALUE, got '{pair}'.")
+        wanted[key] = int(value) if value.lstrip("-").isdigit() else value
+    return wanted
+
+
+def run_history(arguments) -> int:
+    from lmgauge.render.history import history_text
+    from lmgauge.store.engine import open_store
+    from lmgauge.store.queries import figure_rows, split_series
+
+    engine = open_store(store_url(arguments), create=False)
+    rows = figure_rows(engine, arguments.metric, arguments.model, arguments.config)
+    series = split_series(rows, parse_params(arguments.param))
+    if arguments.machine:
+        series = {key: rows for key, rows in series.items()
+                  if arguments.machine in key[0] or arguments.machine in key[1]}  # fmt: skip
+    title = f"{arguments.metric} of {arguments.model} ({arguments.config})"
+    print(history_text(series, title, arguments.last), end="")
+    return 0

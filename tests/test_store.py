@@ -1,0 +1,153 @@
+"""The results store on SQLite and on a real PostgreSQL server: storing reports once, whole or
+not at all, from several processes at once; history and its steps; bad input in one sentence."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select, update
+
+from lmgauge.cli.main import main
+from lmgauge.record.report import write_atomic
+from lmgauge.store.engine import StoreError, open_store
+from lmgauge.store.queries import figure_rows, split_series
+from lmgauge.store.schema import results, runs, schema_version
+from lmgauge.store.writing import store_report
+from tests.reports_for_tests import ENVIRONMENT, make_report
+from tests.test_report import old_document
+
+START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+def dated(seed: int, day: int, slowdown: float = 1.0, host: str = "runner-1", **facts) -> dict:
+    """A report created `day` days after START on `host`, at commit c<day>."""
+    environment = {**ENVIRONMENT, "hostname": host, "git": {"commit": f"c{day:039d}"}, **facts}
+    document = make_report(seed, slowdown=slowdown, environment=environment)
+    document["created_utc"] = (START + timedelta(days=day)).isoformat()
+    document["run"]["name"] = f"day{day}"
+    return document
+
+
+def counts(engine) -> tuple[int, int]:
+    with engine.connect() as connection:
+        return (connection.execute(select(func.count()).select_from(runs)).scalar(),
+                connection.execute(select(func.count()).select_from(results)).scalar())  # fmt: skip
+
+
+def test_a_report_is_stored_once(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path}/s.db")
+    document = dated(1, 0)
+    first, again = store_report(engine, document), store_report(engine, document)
+    assert first.new and not again.new and first.run_id == again.run_id
+    assert counts(engine) == (1, len(document["results"]))
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_old_report_versions_are_stored(tmp_path, capsys, version):
+    path = write_atomic(old_document(version), tmp_path / f"v{version}.json")
+    store = f"sqlite:///{tmp_path}/s.db"
+    assert main(["store", str(path), "--store", store]) == 0
+    assert main(["store", str(path), "--store", store]) == 0
+    assert "already stored as run 1" in capsys.readouterr().out
+    with open_store(store).connect() as connection:
+        assert connection.execute(select(runs.c.report_schema)).scalar() == 3, "read as v3"
+
+
+def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
+    store = f"sqlite:///{tmp_path}/s.db"
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "lmgauge-run-report", "schema_version": 3, "run"')
+    good = write_atomic(dated(1, 0), tmp_path / "good.json")
+    assert main(["store", str(broken), str(good), "--store", store]) == 2
+    out = capsys.readouterr().out
+    assert f"lmgauge: {broken} is not valid JSON" in out and "good.json: stored as run 1" in out
+    assert counts(open_store(store))[0] == 1
+    for arguments, says in (
+        (["store", str(good), "--store", "nonsense"], "is not a database URL"),
+        (["store", str(good), "--store", "postgresql://nobody@127.0.0.1:1/x"],
+         "cannot open the store postgresql://nobody@127.0.0.1:1/x"),
+        (["history", "--model", "m", "--metric", "x", "--store", f"sqlite:///{tmp_path}/no.db"],
+         "no store at"),
+    ):  # fmt: skip
+        assert main(arguments) == 2
+        assert says in capsys.readouterr().err
+
+
+def test_a_newer_schema_is_refused_untouched(tmp_path):
+    store = f"sqlite:///{tmp_path}/s.db"
+    with open_store(store).begin() as connection:
+        connection.execute(update(schema_version).values(version=99))
+    with pytest.raises(StoreError, match="schema version 99, newer than this lmgauge's 1"):
+        open_store(store)
+
+
+def store_files(store: str, paths: list[str]) -> None:
+    engine = open_store(store)
+    for path in paths:
+        with open(path) as stream:
+            store_report(engine, json.load(stream), path)
+
+
+def concurrent_stores(store: str, tmp_path, writers: int = 4, reports: int = 6) -> None:
+    paths = [
+        str(write_atomic(dated(day, day), tmp_path / f"r{day}.json")) for day in range(reports)
+    ]
+    orders = [random.Random(seed).sample(paths, len(paths)) for seed in range(writers)]
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=store_files, args=(store, order)) for order in orders]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+        assert worker.exitcode == 0
+
+
+def test_several_writers_at_once_lose_and_duplicate_nothing_sqlite(tmp_path):
+    store = f"sqlite:///{tmp_path}/s.db"
+    open_store(store)
+    concurrent_stores(store, tmp_path)
+    assert counts(open_store(store)) == (6, 6 * len(dated(0, 0)["results"]))
+
+
+def step_series(store: str, tmp_path) -> None:
+    """24 daily runs on runner-1, 20 % slower from day 14 on; 10 on runner-2, no step."""
+    engine = open_store(store)
+    for day in range(24):
+        store_report(engine, dated(day, day, slowdown=1.2 if day >= 14 else 1.0))
+    for day in range(10):
+        store_report(engine, dated(100 + day, day, host="runner-2", cpu_model="Other CPU"))
+
+
+def test_history_puts_an_injected_step_at_the_first_slower_run(tmp_path, capsys):
+    store = f"sqlite:///{tmp_path}/s.db"
+    step_series(store, tmp_path)
+    rows = figure_rows(open_store(store), "decode_step_seconds", "gpt2")
+    series = split_series(rows, {"prompt_tokens": 128})
+    assert sorted(len(s) for s in series.values()) == [10, 24], "machines are never mixed"
+    assert main(["history", "--model", "gpt2", "--metric", "decode_step_seconds",
+                 "--store", store]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "24 runs, 1 step(s)" in out and "10 runs, 0 step(s)" in out
+    assert "first at run 15 2026-11-15" in out and f"commit c{14:039d}"[:17] in out
+    assert "step +1" in out or "step +2" in out
+
+
+def test_postgresql_stores_runs_and_answers_history(postgres_url, tmp_path, capsys):
+    from sqlalchemy import text
+
+    engine = open_store(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE runs, machines RESTART IDENTITY CASCADE"))
+    concurrent_stores(postgres_url, tmp_path)
+    assert counts(engine) == (6, 6 * len(dated(0, 0)["results"]))
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE runs, machines RESTART IDENTITY CASCADE"))
+    step_series(postgres_url, tmp_path)
+    assert main(["history", "--model", "gpt2", "--metric", "decode_step_seconds",
+                 "--param", "prompt_tokens=128", "--store", postgres_url]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "24 runs, 1 step(s)" in out and "first at run 15 2026-11-15" in out
