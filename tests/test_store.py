@@ -151,3 +151,22 @@ def test_postgresql_stores_runs_and_answers_history(postgres_url, tmp_path, caps
                  "--param", "prompt_tokens=128", "--store", postgres_url]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "24 runs, 1 step(s)" in out and "first at run 15 2026-11-15" in out
+
+
+def test_a_bench_run_is_stored_at_its_end_unless_told_not_to(pytester, tiny_gpt2_dir):
+    from tests.conftest import PROJECT
+    from tests.test_plugin import run_benches
+
+    params = str(PROJECT / "benches" / "bench_params.py")
+    result, (report,) = run_benches(pytester, "--models", str(tiny_gpt2_dir), target=params)
+    database = pytester.path / "reports" / "lmgauge.db"
+    result.stdout.fnmatch_lines([f"lmgauge store: run 1 in sqlite:///{database}"])
+    with open_store(f"sqlite:///{database}").connect() as connection:
+        assert connection.execute(select(runs.c.name, runs.c.status)).one() == (None, "passed")
+    unstored, _ = run_benches(pytester, "--models", str(tiny_gpt2_dir), "--no-store",
+                              target=params)  # fmt: skip
+    assert "lmgauge store" not in unstored.stdout.str()
+    assert counts(open_store(f"sqlite:///{database}"))[0] == 1
+    bad, _ = run_benches(pytester, "--models", str(tiny_gpt2_dir), "--store", "x", target=params)
+    assert bad.ret == 4
+    bad.stderr.fnmatch_lines(["*--store 'x' is not a database URL*"])
