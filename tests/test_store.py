@@ -23,9 +23,13 @@ from tests.test_report import old_document
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
+def commit(day: int) -> str:
+    return f"{day:04d}" + "f" * 36
+
+
 def dated(seed: int, day: int, slowdown: float = 1.0, host: str = "runner-1", **facts) -> dict:
-    """A report created `day` days after START on `host`, at commit c<day>."""
-    environment = {**ENVIRONMENT, "hostname": host, "git": {"commit": f"c{day:039d}"}, **facts}
+    """A report created `day` days after START on `host`, at commit <day>fff...f."""
+    environment = {**ENVIRONMENT, "hostname": host, "git": {"commit": commit(day)}, **facts}
     document = make_report(seed, slowdown=slowdown, environment=environment)
     document["created_utc"] = (START + timedelta(days=day)).isoformat()
     document["run"]["name"] = f"day{day}"
@@ -132,7 +136,7 @@ def test_history_puts_an_injected_step_at_the_first_slower_run(tmp_path, capsys)
                  "--store", store]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "24 runs, 1 step(s)" in out and "10 runs, 0 step(s)" in out
-    assert "first at run 15 2026-11-15" in out and f"commit c{14:039d}"[:17] in out
+    assert f"first at run 15 2026-11-15 00:00 'day14' commit {commit(14)[:10]}" in out
     assert "step +1" in out or "step +2" in out
 
 

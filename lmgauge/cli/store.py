@@ -1,4 +1,5 @@
-"""The `lmgauge` commands of the results store: store reports, show a figure's history."""
+"""The `lmgauge` commands of the results store: store reports, show a figure's history, write
+the dashboard."""
 
 from __future__ import annotations
 
@@ -29,6 +30,14 @@ def add_store_commands(commands) -> None:
     history.add_argument("--last", type=int, default=None, help="print only the last N runs")
     add_store_option(history)
     history.set_defaults(handler=run_history)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="write a static dashboard site of the stored runs"
+    )
+    dashboard.add_argument("--out", type=Path, default=Path("reports/dashboard"),
+                           help="folder of the site (default: reports/dashboard)")  # fmt: skip
+    add_store_option(dashboard)
+    dashboard.set_defaults(handler=run_dashboard)
 
 
 def add_store_option(parser) -> None:
@@ -89,4 +98,20 @@ def run_history(arguments) -> int:
                   if arguments.machine in key[0] or arguments.machine in key[1]}  # fmt: skip
     title = f"{arguments.metric} of {arguments.model} ({arguments.config})"
     print(history_text(series, title, arguments.last), end="")
+    return 0
+
+
+def run_dashboard(arguments) -> int:
+    import time
+
+    from lmgauge.render.dashboard import write_site
+    from lmgauge.store.engine import open_store, shown
+
+    url = store_url(arguments)
+    started = time.perf_counter()
+    pages = write_site(open_store(url, create=False), arguments.out, shown(url))
+    seconds = time.perf_counter() - started
+    print(
+        f"{arguments.out / 'index.html'}: {len(pages)} pages from {shown(url)} in {seconds:.1f} s"
+    )
     return 0

@@ -95,8 +95,8 @@ def pareto_front(document: dict, subjects: list[str]) -> list[str]:
     return [subject for subject in measured if not dominated(subject)]
 
 
-def configs_markdown(document: dict) -> str:
-    """The table as Markdown, numbers formatted, the Pareto front and quality failures marked."""
+def configs_shown(document: dict) -> pd.DataFrame:
+    """The table with its numbers formatted as text, the Pareto front marked `yes`."""
     frame = configs_frame(document)
     shown = pd.DataFrame(index=frame.index)
     for column in frame.columns:
@@ -105,6 +105,12 @@ def configs_markdown(document: dict) -> str:
             shown[column] = [form.format(v) if pd.notna(v) else "" for v in frame[column]]
     shown["quality"] = frame["quality"]
     shown["Pareto"] = ["yes" if on else "" for on in frame["pareto"]]
+    return shown
+
+
+def configs_markdown(document: dict) -> str:
+    """The table as Markdown, numbers formatted, the Pareto front and quality failures marked."""
+    shown = configs_shown(document)
     lines = [
         "# Configurations side by side",
         "",

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from lmgauge.errors import first_line
 from lmgauge.store.engine import StoreError
-from lmgauge.store.schema import machines, results, runs
+from lmgauge.store.schema import machines, results, runs, subjects, tests
 
 SERIES_COLUMNS = [
     "run_id", "created_utc", "name", "commit", "torch", "transformers", "machine_id",
@@ -71,3 +71,86 @@ def split_series(rows: pd.DataFrame, wanted: dict | None = None) -> dict[tuple, 
         ["machine_class", "hostname", "params_key"], sort=False
     )
     return {key: group.reset_index(drop=True) for key, group in groups}
+
+
+def recent_runs(engine: Engine, limit: int = 30) -> pd.DataFrame:
+    """The newest runs, newest first: id, time, name, status, commit, machine, gate."""
+    query = (
+        select(
+            runs.c.id.label("run_id"),
+            runs.c.created_utc,
+            runs.c.name,
+            runs.c.status,
+            runs.c.commit,
+            machines.c.machine_class,
+            machines.c.hostname,
+            runs.c.gate,
+            runs.c.options,
+        )  # fmt: skip
+        .join(machines, runs.c.machine_id == machines.c.id)
+        .order_by(runs.c.created_utc.desc(), runs.c.id.desc())
+        .limit(limit)
+    )
+    return read_frame(engine, query)
+
+
+def figures_of(engine: Engine) -> pd.DataFrame:
+    """Every (model, config, metric) with stored values, and in how many runs."""
+    query = (
+        select(
+            results.c.model,
+            results.c.config,
+            results.c.metric,
+            func.count(func.distinct(results.c.run_id)).label("runs"),
+        )  # fmt: skip
+        .group_by(results.c.model, results.c.config, results.c.metric)
+        .order_by(results.c.model, results.c.config, results.c.metric)
+    )
+    return read_frame(engine, query)
+
+
+def run_document(engine: Engine, run_id: int) -> dict:
+    """One stored run as a report-like document (run options, models, results with their
+    parameters and threshold verdicts, tests not passed): what the report renderers read."""
+    with engine.connect() as connection:
+        run = connection.execute(select(runs).where(runs.c.id == run_id)).one()._mapping
+        models = connection.execute(select(subjects).where(subjects.c.run_id == run_id)).all()
+        stored = connection.execute(select(results).where(results.c.run_id == run_id)).all()
+        failed = connection.execute(select(tests).where(tests.c.run_id == run_id)).all()
+    return {
+        "run": {
+            "name": run["name"],
+            "status": run["status"],
+            "options": run["options"] or {},
+            "gate": run["gate"],
+        },  # fmt: skip
+        "created_utc": str(run["created_utc"]),
+        "environment": run["environment"] or {},
+        "models": {row.name: row.facts or {} for row in models},
+        "results": [stored_result(row) for row in stored],
+        "tests": {
+            "not_passed": [
+                {"test": t.test, "outcome": t.outcome, "message": t.message} for t in failed
+            ]
+        },  # fmt: skip
+    }
+
+
+def stored_result(row) -> dict:
+    params = dict(row.params or {})
+    if row.config != "default":
+        params["config"] = row.config
+    return {"bench": row.bench, "model": row.model, "metric": row.metric, "value": row.value,
+            "unit": row.unit, "params": params,
+            "threshold": {"verdict": row.threshold} if row.threshold else None}  # fmt: skip
+
+
+def read_frame(engine: Engine, query) -> pd.DataFrame:
+    try:
+        with engine.connect() as connection:
+            result = connection.execute(query)
+            return pd.DataFrame(result.all(), columns=list(result.keys()))
+    except SQLAlchemyError as error:
+        raise StoreError(
+            f"could not read the store: {first_line(error.orig or error, 200)}"
+        ) from None

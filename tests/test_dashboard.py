@@ -1,0 +1,67 @@
+"""The dashboard in a real headless browser: pages load without console errors, a history chart
+shows one point per stored run, and a stored step is marked where it happened."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from lmgauge.cli.main import main
+from tests.browser import browser_page, chromium_path
+from tests.test_store import step_series
+
+pytest.importorskip("playwright", reason="the dashboard tests drive Chromium with Playwright")
+if chromium_path() is None:
+    pytest.skip("no Chromium to test the dashboard in: apt-get install chromium",
+                allow_module_level=True)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dashboard")
+    store = f"sqlite:///{folder}/s.db"
+    step_series(store, folder)
+    assert main(["dashboard", "--store", store, "--out", str(folder / "site")]) == 0
+    return folder / "site"
+
+
+def chart(page, name: str):
+    return page.evaluate(
+        f"(() => {{ const c = document.getElementById('chart-{name}');"
+        " return {traces: c.data.map(t => [t.name, t.x.length]),"
+        " shapes: (c.layout.shapes || []).map(s => s.x0),"
+        " notes: (c.layout.annotations || []).map(a => a.text)}; })()"
+    )
+
+
+def test_the_model_page_shows_every_run_and_marks_the_step(site, tmp_path):
+    with browser_page() as page:
+        page.goto((site / "model-gpt2-default.html").as_uri())
+        page.wait_for_function("document.getElementById('chart-decode_step_seconds').data")
+        decode = chart(page, "decode_step_seconds")
+        page.screenshot(path=str(tmp_path / "gpt2.png"))
+        assert page.errors == []
+    assert sorted(count for _, count in decode["traces"]) == [10, 24]
+    assert [datetime.fromisoformat(x).date().isoformat() for x in decode["shapes"]] == [
+        "2026-11-15"
+    ]
+    assert decode["notes"][0].startswith("step +")
+
+
+def test_the_index_loads_clean_and_links_every_model(site, tmp_path):
+    with browser_page() as page:
+        page.goto((site / "index.html").as_uri())
+        links = page.eval_on_selector_all("li a", "links => links.map(a => a.textContent)")
+        page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+        assert page.errors == []
+    assert links == ["gpt2 (default)", "gpt2-medium (default)"]
+    assert (site / "plotly.min.js").stat().st_size > 1_000_000, "the site needs no network"
+
+
+def test_a_dashboard_folder_that_cannot_be_written_is_one_sentence(site, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = f"sqlite:///{site.parent}/s.db"
+    assert main(["dashboard", "--store", store, "--out", str(blocker / "site")]) == 2
+    assert "cannot write the dashboard into" in capsys.readouterr().err
