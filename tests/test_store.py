@@ -174,3 +174,32 @@ def test_a_bench_run_is_stored_at_its_end_unless_told_not_to(pytester, tiny_gpt2
     bad, _ = run_benches(pytester, "--models", str(tiny_gpt2_dir), "--store", "x", target=params)
     assert bad.ret == 4
     bad.stderr.fnmatch_lines(["*--store 'x' is not a database URL*"])
+
+
+def test_the_store_exports_as_a_hugging_face_dataset_folder(tmp_path, capsys):
+    from datasets import load_dataset
+
+    store = f"sqlite:///{tmp_path}/s.db"
+    engine = open_store(store)
+    for day in range(3):
+        store_report(engine, dated(day, day))
+    out = tmp_path / "dataset"
+    assert main(["export-dataset", "--store", store, "--out", str(out), "--model", "gpt2"]) == 0
+    rows = load_dataset("parquet", data_files=str(out / "data" / "results.parquet"))["train"]
+    assert rows.num_rows == 3 * sum(r["model"] == "gpt2" for r in dated(0, 0)["results"])
+    assert (
+        set(rows["model"]) == {"gpt2"}
+        and "data_files: data/results.parquet" in (out / "README.md").read_text()
+    )
+    capsys.readouterr()
+    assert main(["export-dataset", "--store", store, "--out", str(out), "--model", "none"]) == 2
+    assert "no results to export" in capsys.readouterr().err
+
+
+def test_the_scale_measurement_stores_synthetic_runs_and_finds_their_step(tmp_path):
+    from lmgauge.runs.store_scale import measure
+
+    template = dated(0, 0)
+    figures = measure(f"sqlite:///{tmp_path}/s.db", template, runs=48, machines=2, model="gpt2")
+    assert figures["runs"] == 48 and figures["series"] == 2 and figures["bytes_per_run"] > 0
+    assert figures["steps"] == {"runner-0": [15], "runner-1": []}, "runner-0 is slower from run 29"

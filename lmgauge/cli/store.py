@@ -39,6 +39,25 @@ def add_store_commands(commands) -> None:
     add_store_option(dashboard)
     dashboard.set_defaults(handler=run_dashboard)
 
+    export = commands.add_parser(
+        "export-dataset", help="write stored results as a Hugging Face datasets folder"
+    )
+    export.add_argument("--out", type=Path, required=True, help="folder to write")
+    export.add_argument("--model", default=None, help="only this model")
+    export.add_argument("--metric", default=None, help="only this metric")
+    add_store_option(export)
+    export.set_defaults(handler=run_export_dataset)
+
+    scale = commands.add_parser(
+        "store-scale", help="measure the store on many runs synthesised from one report"
+    )
+    scale.add_argument("template", type=Path, help="a real run report to synthesise runs from")
+    scale.add_argument("--runs", type=int, default=10_000)
+    scale.add_argument("--machines", type=int, default=8)
+    scale.add_argument("--model", default="smollm2-135m", help="model whose history is timed")
+    scale.add_argument("--store", required=True, metavar="URL", help="an empty store to fill")
+    scale.set_defaults(handler=run_store_scale)
+
 
 def add_store_option(parser) -> None:
     parser.add_argument(
@@ -114,4 +133,27 @@ def run_dashboard(arguments) -> int:
     print(
         f"{arguments.out / 'index.html'}: {len(pages)} pages from {shown(url)} in {seconds:.1f} s"
     )
+    return 0
+
+
+def run_export_dataset(arguments) -> int:
+    from lmgauge.render.hf_dataset import write_dataset
+    from lmgauge.store.engine import open_store, shown
+    from lmgauge.store.queries import export_rows
+
+    url = store_url(arguments)
+    rows = export_rows(open_store(url, create=False), arguments.model, arguments.metric)
+    out = write_dataset(rows, arguments.out, shown(url))
+    print(f"{out}: {len(rows)} results of {rows['run_id'].nunique()} runs (Parquet + README.md)")
+    return 0
+
+
+def run_store_scale(arguments) -> int:
+    from lmgauge.record.report import read_report
+    from lmgauge.runs.store_scale import measure
+
+    figures = measure(arguments.store, read_report(arguments.template), arguments.runs,
+                      arguments.machines, arguments.model)  # fmt: skip
+    for name, value in figures.items():
+        print(f"{name}: {value:.4g}" if isinstance(value, float) else f"{name}: {value}")
     return 0

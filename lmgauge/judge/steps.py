@@ -30,6 +30,10 @@ MIN_SEGMENT = 3
 """Fewest runs on each side of a step (with 3 and 3 no rank test reaches p < 0.05)."""
 BOOTSTRAP = 2000
 SEED = 0
+GRID = 200
+"""Most candidate positions PELT examines (see candidates)."""
+NEAREST = 200
+"""The test and the interval use at most this many runs on each side, the nearest to the step."""
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,36 @@ def noise_sigma(values: np.ndarray) -> float:
 
 def candidates(values: np.ndarray) -> list[int]:
     """Indices where PELT (l2 cost, BIC penalty) puts a change, on the series relative to its
-    median."""
+    median. Long series are searched on a grid of at most GRID positions (ruptures' `jump`;
+    its PELT is pure Python and grows with the square of the candidates: 181 s for 10,000
+    runs at jump 1), then each change is moved to the best split within one grid step."""
     import ruptures
 
     relative = values / np.median(values)
     sigma = max(noise_sigma(relative), 1e-3)
     penalty = 2 * math.log(len(values)) * sigma**2
-    search = ruptures.Pelt(model="l2", min_size=MIN_SEGMENT, jump=1).fit(relative.reshape(-1, 1))
-    return [index for index in search.predict(pen=penalty) if index < len(values)]
+    jump = max(1, len(values) // GRID)
+    search = ruptures.Pelt(model="l2", min_size=max(MIN_SEGMENT, jump), jump=jump)
+    cuts = [i for i in search.fit(relative.reshape(-1, 1)).predict(pen=penalty) if i < len(values)]
+    bounds = [0, *cuts, len(values)]
+    return [refine(relative, bounds[k - 1], cut, bounds[k + 1], jump)
+            for k, cut in enumerate(cuts, start=1)]  # fmt: skip
+
+
+def refine(values: np.ndarray, start: int, cut: int, end: int, reach: int) -> int:
+    """The split of values[start:end] within `reach` of `cut` with the least summed squared
+    deviation of its two sides from their means."""
+    lowest = max(start + MIN_SEGMENT, cut - reach)
+    highest = min(end - MIN_SEGMENT, cut + reach)
+    if reach == 1 or lowest > highest:
+        return cut
+    segment = values[start:end]
+    sums, squares = np.cumsum(segment), np.cumsum(segment**2)
+    splits = np.arange(lowest, highest + 1) - start
+    left = squares[splits - 1] - sums[splits - 1] ** 2 / splits
+    right_sum, right_square = sums[-1] - sums[splits - 1], squares[-1] - squares[splits - 1]
+    right = right_square - right_sum**2 / (len(segment) - splits)
+    return int(start + splits[np.argmin(left + right)])
 
 
 def find_steps(values) -> list[Step]:
@@ -96,6 +122,7 @@ def judged_cuts(values: np.ndarray, cuts: list[int]) -> list[Step]:
 
 
 def judge_step(index: int, before: np.ndarray, after: np.ndarray) -> Step | None:
+    before, after = before[-NEAREST:], after[:NEAREST]
     ratio = float(np.median(after) / np.median(before))
     p_value = float(stats.mannwhitneyu(before, after, alternative="two-sided").pvalue)
     if p_value >= P_LIMIT or abs(ratio - 1) < MIN_STEP:

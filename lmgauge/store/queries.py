@@ -154,3 +154,39 @@ def read_frame(engine: Engine, query) -> pd.DataFrame:
         raise StoreError(
             f"could not read the store: {first_line(error.orig or error, 200)}"
         ) from None
+
+
+def export_rows(engine: Engine, model: str | None = None, metric: str | None = None):
+    """Every stored result (or those of one model and/or metric) with its run and machine, one
+    flat row each, oldest run first: the table a published dataset holds."""
+    query = (
+        select(
+            runs.c.id.label("run_id"),
+            runs.c.created_utc,
+            runs.c.name.label("run_name"),
+            runs.c.status,
+            runs.c.commit,
+            runs.c.torch,
+            runs.c.transformers,
+            machines.c.machine_class,
+            machines.c.hostname,
+            machines.c.gpu,
+            results.c.bench,
+            results.c.model,
+            results.c.config,
+            results.c.metric,
+            results.c.params_key.label("params"),
+            results.c.value,
+            results.c.unit,
+            results.c.direction,
+            results.c.threshold,
+        )  # fmt: skip
+        .join(runs, results.c.run_id == runs.c.id)
+        .join(machines, runs.c.machine_id == machines.c.id)
+        .order_by(runs.c.created_utc, runs.c.id, results.c.id)
+    )
+    if model:
+        query = query.where(results.c.model == model)
+    if metric:
+        query = query.where(results.c.metric == metric)
+    return read_frame(engine, query)
