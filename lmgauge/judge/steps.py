@@ -12,7 +12,9 @@ interval is a percentile bootstrap of the ratio of the two medians (seeded).
 Measured on synthetic series of 40 runs with 5 % Gaussian run-to-run noise (200 seeds each):
 a step was reported in 3 of 200 flat series (1.5 % false alarms); a 20 % step at run 20 was
 found at the right run (within one) in 196 of 200, a 10 % step in 164 of 200. With p < 0.01
-false alarms were 14 of 200. tests/test_history.py keeps these figures honest.
+false alarms were 14 of 200. On 1,250-run series (one machine's share of 10,000 runs), 0 of 40
+flat series showed a step and a 10 % step at run 700 was placed within 2 runs in 33 of 40.
+tests/test_steps.py checks the short-series figures.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ MIN_SEGMENT = 3
 """Fewest runs on each side of a step (with 3 and 3 no rank test reaches p < 0.05)."""
 BOOTSTRAP = 2000
 SEED = 0
-GRID = 200
+GRID = 100
 """Most candidate positions PELT examines (see candidates)."""
 NEAREST = 200
 """The test and the interval use at most this many runs on each side, the nearest to the step."""
@@ -64,7 +66,7 @@ def noise_sigma(values: np.ndarray) -> float:
 
 def candidates(values: np.ndarray) -> list[int]:
     """Indices where PELT (l2 cost, BIC penalty) puts a change, on the series relative to its
-    median. Long series are searched on a grid of at most GRID positions (ruptures' `jump`;
+    median. Long series are searched on a grid of about GRID positions (ruptures' `jump`;
     its PELT is pure Python and grows with the square of the candidates: 181 s for 10,000
     runs at jump 1), then each change is moved to the best split within one grid step."""
     import ruptures
@@ -76,8 +78,13 @@ def candidates(values: np.ndarray) -> list[int]:
     search = ruptures.Pelt(model="l2", min_size=max(MIN_SEGMENT, jump), jump=jump)
     cuts = [i for i in search.fit(relative.reshape(-1, 1)).predict(pen=penalty) if i < len(values)]
     bounds = [0, *cuts, len(values)]
-    return [refine(relative, bounds[k - 1], cut, bounds[k + 1], jump)
-            for k, cut in enumerate(cuts, start=1)]  # fmt: skip
+    refined = sorted({refine(relative, bounds[k - 1], cut, bounds[k + 1], jump)
+                      for k, cut in enumerate(cuts, start=1)})  # fmt: skip
+    kept = []  # two cuts refined onto (or next to) each other become one
+    for cut in refined:
+        if cut - (kept[-1] if kept else 0) >= MIN_SEGMENT and len(values) - cut >= MIN_SEGMENT:
+            kept.append(cut)
+    return kept
 
 
 def refine(values: np.ndarray, start: int, cut: int, end: int, reach: int) -> int:
@@ -128,10 +135,8 @@ def judge_step(index: int, before: np.ndarray, after: np.ndarray) -> Step | None
     if p_value >= P_LIMIT or abs(ratio - 1) < MIN_STEP:
         return None
     generator = np.random.default_rng(SEED)
-    ratios = [
-        np.median(generator.choice(after, len(after)))
-        / np.median(generator.choice(before, len(before)))
-        for _ in range(BOOTSTRAP)
-    ]
+    resampled_after = generator.choice(after, (BOOTSTRAP, len(after)))
+    resampled_before = generator.choice(before, (BOOTSTRAP, len(before)))
+    ratios = np.median(resampled_after, axis=1) / np.median(resampled_before, axis=1)
     low, high = np.percentile(ratios, [2.5, 97.5])
     return Step(index, ratio, float(low), float(high), p_value, len(before), len(after))

@@ -16,7 +16,7 @@ from lmgauge.store.schema import machines, results, runs, subjects, tests
 
 SERIES_COLUMNS = [
     "run_id", "created_utc", "name", "commit", "torch", "transformers", "machine_id",
-    "machine_class", "hostname", "params_key", "value", "unit", "direction", "flags",
+    "machine_class", "hostname", "params_key", "value", "unit",
 ]  # fmt: skip
 
 
@@ -37,22 +37,13 @@ def figure_rows(engine: Engine, metric: str, model: str, config: str = "default"
             results.c.params_key,
             results.c.value,
             results.c.unit,
-            results.c.direction,
-            results.c.flags,
         )  # fmt: skip
         .join(runs, results.c.run_id == runs.c.id)
         .join(machines, runs.c.machine_id == machines.c.id)
         .where(results.c.metric == metric, results.c.model == model, results.c.config == config)
         .order_by(runs.c.created_utc, runs.c.id)
     )
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(query).all()
-    except SQLAlchemyError as error:
-        raise StoreError(
-            f"could not read the store: {first_line(error.orig or error, 200)}"
-        ) from None
-    return pd.DataFrame(rows, columns=SERIES_COLUMNS)
+    return read_frame(engine, query)
 
 
 def split_series(rows: pd.DataFrame, wanted: dict | None = None) -> dict[tuple, pd.DataFrame]:
