@@ -138,6 +138,7 @@ def test_history_puts_an_injected_step_at_the_first_slower_run(tmp_path, capsys)
     assert "24 runs, 1 step(s)" in out and "10 runs, 0 step(s)" in out
     assert f"first at run 15 2026-11-15 00:00 'day14' commit {commit(14)[:10]}" in out
     assert "step +1" in out or "step +2" in out
+    assert "## Across machines" in out and "median roofline efficiency" in out
 
 
 def test_postgresql_stores_runs_and_answers_history(postgres_url, tmp_path, capsys):

@@ -105,19 +105,27 @@ def parse_params(pairs: list[str]) -> dict:
 
 
 def run_history(arguments) -> int:
-    from lmgauge.render.history import history_text
+    from lmgauge.render.history import EFFICIENCY_OF, history_text
     from lmgauge.store.engine import open_store
-    from lmgauge.store.queries import figure_rows, split_series
 
     engine = open_store(store_url(arguments), create=False)
-    rows = figure_rows(engine, arguments.metric, arguments.model, arguments.config)
-    series = split_series(rows, parse_params(arguments.param))
-    if arguments.machine:
-        series = {key: rows for key, rows in series.items()
-                  if arguments.machine in key[0] or arguments.machine in key[1]}  # fmt: skip
+    series = figure_series(engine, arguments, arguments.metric)
+    efficiency = None
+    if arguments.metric in EFFICIENCY_OF:
+        efficiency = figure_series(engine, arguments, EFFICIENCY_OF[arguments.metric])
     title = f"{arguments.metric} of {arguments.model} ({arguments.config})"
-    print(history_text(series, title, arguments.last), end="")
+    print(history_text(series, title, arguments.last, efficiency), end="")
     return 0
+
+
+def figure_series(engine, arguments, metric: str) -> dict:
+    """The series of `metric` the history's options select, keyed by machine and params."""
+    from lmgauge.store.queries import figure_rows, split_series
+
+    rows = figure_rows(engine, metric, arguments.model, arguments.config)
+    series = split_series(rows, parse_params(arguments.param))
+    wanted = arguments.machine or ""
+    return {key: rows for key, rows in series.items() if wanted in key[0] or wanted in key[1]}
 
 
 def run_dashboard(arguments) -> int:

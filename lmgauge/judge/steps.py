@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 MIN_STEP = 0.05
 """Steps smaller than 5 % are not reported: the rounds know a median to about ±5 %."""
@@ -129,6 +128,8 @@ def judged_cuts(values: np.ndarray, cuts: list[int]) -> list[Step]:
 
 
 def judge_step(index: int, before: np.ndarray, after: np.ndarray) -> Step | None:
+    from scipy import stats  # imported here: most series have no candidate, and it costs 0.4 s
+
     before, after = before[-NEAREST:], after[:NEAREST]
     ratio = float(np.median(after) / np.median(before))
     p_value = float(stats.mannwhitneyu(before, after, alternative="two-sided").pvalue)

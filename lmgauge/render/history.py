@@ -46,10 +46,53 @@ def series_text(key: tuple, series: pd.DataFrame, last: int | None = None) -> li
     return lines
 
 
-def history_text(series: dict[tuple, pd.DataFrame], title: str, last: int | None = None) -> str:
+EFFICIENCY_OF = {
+    "decode_step_seconds": "decode_roofline_efficiency",
+    "ttft_seconds": "prefill_roofline_efficiency",
+    "forward_seconds": "forward_roofline_efficiency",
+}
+"""Latency figures and the efficiency against the machine's own roofline recorded beside them."""
+
+
+def across_machines(series: dict, efficiency: dict | None) -> list[str]:
+    """Machines side by side: runs, newest and median value, and, where the figure has one,
+    the median efficiency against each machine's own roofline: the comparison that holds
+    across hardware, since absolute times differ with the machine."""
+    rows = []
+    for key, values in series.items():
+        row = {"machine": key[1] or key[0], "parameters": series_label_params(key[2]),
+               "runs": len(values), "newest": values["value"].iloc[-1],
+               "median": values["value"].median()}  # fmt: skip
+        if efficiency is not None:
+            found = efficiency.get(key)
+            row["median roofline efficiency"] = (
+                found["value"].median() if found is not None else None
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return [
+        "",
+        "## Across machines",
+        "",
+        table.to_string(index=False, float_format="{:.4g}".format),
+    ]
+
+
+def series_label_params(params_key: str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in json.loads(params_key).items()) or "-"
+
+
+def history_text(
+    series: dict[tuple, pd.DataFrame], title: str, last: int | None = None,
+    efficiency: dict | None = None,
+) -> str:  # fmt: skip
+    """The series one after another; with more than one machine, `across_machines` at the end
+    (`efficiency`: the series of the figure's roofline efficiency, keyed alike)."""
     if not series:
         return f"{title}: no stored values.\n"
     lines = [f"# {title}"]
     for key, rows in series.items():
         lines += [""] + series_text(key, rows, last)
+    if len({key[:2] for key in series}) > 1:
+        lines += across_machines(series, efficiency)
     return "\n".join(lines) + "\n"
