@@ -65,3 +65,26 @@ def test_a_dashboard_folder_that_cannot_be_written_is_one_sentence(site, tmp_pat
     store = f"sqlite:///{site.parent}/s.db"
     assert main(["dashboard", "--store", store, "--out", str(blocker / "site")]) == 2
     assert "cannot write the dashboard into" in capsys.readouterr().err
+
+
+def test_a_stored_ab_verdict_shows_on_the_index(tmp_path, capsys):
+    import json
+
+    store = f"sqlite:///{tmp_path}/s.db"
+    verdict = {
+        "format": "lmgauge-ab-report", "schema_version": 1, "created_utc": "2026-11-24T10:00:00",
+        "status": "complete", "passed": False, "pairs": 4,
+        "sides": {"base": {"description": "HEAD~1"}, "new": {"description": "HEAD"}},
+        "rows": [{"model": "gpt2", "metric": "decode_step_seconds", "params": {}, "gated": True,
+                  "fails_gate": True, "ratio": 1.2}],
+    }  # fmt: skip
+    path = tmp_path / "ab.json"
+    path.write_text(json.dumps(verdict))
+    assert main(["store", str(path), str(path), "--store", store]) == 0
+    assert "already stored as run 1" in capsys.readouterr().out
+    assert main(["dashboard", "--store", store, "--out", str(tmp_path / "site")]) == 0
+    with browser_page() as page:
+        page.goto((tmp_path / "site" / "index.html").as_uri())
+        text = page.inner_text("body")
+        assert page.errors == []
+    assert "A/B verdicts" in text and "FAILED" in text and "gpt2 decode_step_seconds" in text

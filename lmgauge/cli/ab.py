@@ -65,6 +65,19 @@ def output_folder(report_dir: str, kind: str) -> Path:
     return folder
 
 
+def store_verdict(document: dict, path: Path) -> str:
+    """Store the A/B verdict in the default results store; one line on what happened."""
+    from lmgauge.store.engine import StoreError, default_url, open_store, shown
+    from lmgauge.store.writing import store_ab
+
+    url = default_url(Path("reports"))
+    try:
+        stored = store_ab(open_store(url), document, str(path))
+    except StoreError as error:
+        return f"lmgauge ab: the verdict was not stored ({error})"
+    return f"lmgauge ab: verdict stored as A/B run {stored.run_id} in {shown(url)}"
+
+
 def check_runs(runs: int) -> None:
     if runs < MIN_RUNS:
         raise LmgaugeError(
@@ -104,6 +117,7 @@ def run_ab(arguments) -> int:
     write_text_atomic(ab_markdown(document), out / "ab.md")
     print(verdict_line(document))
     print(f"lmgauge ab: report {out / 'ab.json'} and {out / 'ab.md'}")
+    print(store_verdict(document, out / "ab.json"))
     if status != "complete":
         raise LmgaugeError(
             f"the A/B run did not complete: {status}; judged {len(base_runs)} pairs."

@@ -75,16 +75,14 @@ def store_url(arguments) -> str:
 
 
 def run_store(arguments) -> int:
-    from lmgauge.record.report import read_report
     from lmgauge.store.engine import open_store, shown
-    from lmgauge.store.writing import store_report
 
     url = store_url(arguments)
     engine = open_store(url)
     failures = 0
     for path in arguments.reports:
         try:
-            stored = store_report(engine, read_report(path), str(path))
+            stored = store_any(engine, path)
         except LmgaugeError as error:
             print(f"lmgauge: {error}")
             failures += 1
@@ -92,6 +90,24 @@ def run_store(arguments) -> int:
         state = "stored as run" if stored.new else "already stored as run"
         print(f"{path}: {state} {stored.run_id} in {shown(url)}")
     return 2 if failures else 0
+
+
+def store_any(engine, path: Path):
+    """Store a run report, or the verdict of an A/B report (lmgauge ab's ab.json)."""
+    import json
+
+    from lmgauge.record.report import read_report
+    from lmgauge.store.writing import AB_FORMAT, store_ab, store_report
+
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        document = None  # read_report says what is wrong with it
+    if isinstance(document, dict) and document.get("format") == AB_FORMAT:
+        if not {"status", "sides", "rows"} <= set(document):
+            raise LmgaugeError(f"{path} is an A/B report without status, sides or rows.")
+        return store_ab(engine, document, str(path))
+    return store_report(engine, read_report(path), str(path))
 
 
 def parse_params(pairs: list[str]) -> dict:

@@ -1,7 +1,8 @@
 """`lmgauge dashboard`: a static site from a results store, readable from disk or any static
 host. index.html: the newest run (status, failures, gate), its configuration table and model
-scaling, the recent runs with their gate verdicts, and one page per model; each model page
-charts every dashboard figure's history per machine with its steps (dashboard_charts).
+scaling, the recent runs with their gate verdicts, the A/B verdicts, and one page per model;
+each model page charts every dashboard figure's history per machine with its steps
+(dashboard_charts).
 plotly.js is written once beside the pages, so the site needs no network."""
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import values_by_model
 from lmgauge.render.configs_table import configs_shown, has_configs
 from lmgauge.render.dashboard_charts import history_chart, scaling_chart
-from lmgauge.store.queries import figure_rows, figures_of, recent_runs, run_document, split_series
+from lmgauge.store.queries import (
+    figure_rows,
+    figures_of,
+    recent_ab_runs,
+    recent_runs,
+    run_document,
+    split_series,
+)
 
 FIGURES = (
     "decode_step_seconds", "ttft_seconds", "decode_tokens_per_second", "forward_seconds",
@@ -90,6 +98,16 @@ def runs_table(runs: pd.DataFrame) -> str:
     return shown.to_html(index=False, escape=True)
 
 
+def ab_table(ab: pd.DataFrame) -> str:
+    shown = pd.DataFrame({
+        "time (UTC)": ab["created_utc"].dt.strftime("%Y-%m-%d %H:%M"), "base": ab["base"],
+        "new": ab["new"], "pairs": ab["pairs"], "status": ab["status"],
+        "verdict": ["passed" if p else "FAILED" for p in ab["passed"]],
+        "gated figures worse": ["; ".join(f or []) for f in ab["failures"]],
+    })  # fmt: skip
+    return shown.to_html(index=False, escape=True)
+
+
 def model_page(engine, model: str, config: str, metrics: list[str]) -> str:
     body = ["<p><a href='index.html'>all models</a></p>"]
     for metric in [m for m in FIGURES if m in metrics]:
@@ -105,6 +123,7 @@ def write_site(engine, out: Path, store_name: str) -> list[Path]:
     import plotly.offline
 
     runs = recent_runs(engine)
+    ab = recent_ab_runs(engine)
     figures = figures_of(engine)
     pages: dict[str, str] = {}
     links = []
@@ -117,6 +136,8 @@ def write_site(engine, out: Path, store_name: str) -> list[Path]:
     if not runs.empty:
         body += newest_run_section(engine, runs.iloc[0])
         body += ["<h2>Models</h2><ul>", *links, "</ul><h2>Recent runs</h2>", runs_table(runs)]
+    if not ab.empty:
+        body += ["<h2>A/B verdicts</h2>", ab_table(ab)]
     pages["index.html"] = page("lmgauge dashboard", body)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -49,6 +49,10 @@ def run_order(runs: int) -> list[tuple[str, int]]:
     return order
 
 
+NO_STORE_VARIABLE = "LMGAUGE_NO_STORE"
+"""Set for the side runs: the A/B verdict is stored, not each of its repeated runs."""
+
+
 def run_one(
     side: Side, pair: int, number: int, pytest_arguments: list[str], out: Path
 ) -> RunRecord:
@@ -60,7 +64,8 @@ def run_one(
     with open(log, "w") as stream:
         status = subprocess.run(
             side.command(pytest_arguments, folder), cwd=side.folder, stdout=stream,
-            stderr=subprocess.STDOUT, env={**os.environ, **side.environment}, check=False,
+            stderr=subprocess.STDOUT, check=False,
+            env={**os.environ, **side.environment, NO_STORE_VARIABLE: "1"},
         ).returncode  # fmt: skip
     seconds = time.perf_counter() - started
     recover_folder(folder)

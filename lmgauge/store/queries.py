@@ -181,3 +181,11 @@ def export_rows(engine: Engine, model: str | None = None, metric: str | None = N
     if metric:
         query = query.where(results.c.metric == metric)
     return read_frame(engine, query)
+
+
+def recent_ab_runs(engine: Engine, limit: int = 20) -> pd.DataFrame:
+    """The newest A/B verdicts, newest first."""
+    from lmgauge.store.schema import ab_runs
+
+    query = select(ab_runs).order_by(ab_runs.c.created_utc.desc()).limit(limit)
+    return read_frame(engine, query)

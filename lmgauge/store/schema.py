@@ -6,7 +6,7 @@ name, machine and options) is unique, so storing a report twice changes nothing 
 processes storing the same report at once leave one copy.
 
 Schema versions (table `lmgauge_schema`, one row):
-  1 (2026-11-24): machines, runs, subjects, results, tests.
+  1 (2026-11-24): machines, runs, subjects, results, tests, ab_runs (A/B verdicts).
 """
 
 from __future__ import annotations
@@ -114,4 +114,21 @@ tests = Table(
     Column("test", Text, nullable=False),
     Column("outcome", String(20), nullable=False),
     Column("message", Text),
+)
+
+ab_runs = Table(
+    "ab_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_key", String(64), nullable=False, unique=True),
+    Column("created_utc", DateTime, nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("passed", Integer, nullable=False),
+    Column("base", Text),
+    Column("new", Text),
+    Column("pairs", Integer),
+    Column("gated", Integer),
+    Column("failures", JSON),
+    Column("report_path", Text),
+    Column("stored_utc", DateTime, nullable=False),
 )

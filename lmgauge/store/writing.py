@@ -161,3 +161,39 @@ def result_row(run_id: int, result: dict) -> dict:
         "flags": result.get("flags"),
         "threshold": (result.get("threshold") or {}).get("verdict"),
     }
+
+
+AB_FORMAT = "lmgauge-ab-report"
+
+
+def store_ab(engine: Engine, document: dict, path: str | None = None) -> Stored:
+    """Store an A/B report's verdict (lmgauge ab's ab.json): its sides, pairs, whether it
+    passed and the gated figures that got worse; once per report, like a run."""
+    from lmgauge.store.schema import ab_runs
+
+    key = hashlib.sha256(canonical([document.get("created_utc"), document.get("sides")]).encode())
+    key = key.hexdigest()
+    rows = document.get("rows", [])
+    failing = [f"{r['model']} {r['metric']} {r['params']}: ratio {r.get('ratio')}"
+               for r in rows if r.get("fails_gate")]  # fmt: skip
+    sides = document.get("sides", {})
+    values = {
+        "report_key": key, "created_utc": created_at(document), "status": document["status"],
+        "passed": int(bool(document.get("passed"))),
+        "base": (sides.get("base") or {}).get("description"),
+        "new": (sides.get("new") or {}).get("description"), "pairs": document.get("pairs"),
+        "gated": sum(bool(r.get("gated")) for r in rows), "failures": failing,
+        "report_path": path, "stored_utc": datetime.now(timezone.utc).replace(tzinfo=None),
+    }  # fmt: skip
+    try:
+        with engine.begin() as connection:
+            found = connection.execute(select(ab_runs.c.id).where(ab_runs.c.report_key == key))
+            found = found.scalar()
+            if found is not None:
+                return Stored(found, new=False)
+            inserted = connection.execute(ab_runs.insert().values(**values))
+            return Stored(inserted.inserted_primary_key[0], new=True)
+    except SQLAlchemyError as error:
+        raise StoreError(
+            f"could not store A/B report {path or key[:12]}: {first_line(error.orig or error, 200)}"
+        ) from None
