@@ -72,6 +72,7 @@ def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
                       str(reports), pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert "lmgauge ab: FAILED (3 pairs)" in done.stdout
+    assert f"verdict stored as A/B run 1 in sqlite:///{reports}/lmgauge.db" in done.stdout
     document = ab_report(reports)
     row = decode_row(document)
     assert row["verdict"] == "worse" and row["ratio"] > 1.5 and len(row["new_runs"]) == 3

@@ -65,12 +65,13 @@ def output_folder(report_dir: str, kind: str) -> Path:
     return folder
 
 
-def store_verdict(document: dict, path: Path) -> str:
-    """Store the A/B verdict in the default results store; one line on what happened."""
+def store_verdict(document: dict, path: Path, report_dir: Path) -> str:
+    """Store the A/B verdict in the results store of `report_dir` (as a bench run with that
+    --report-dir would: $LMGAUGE_STORE, else its lmgauge.db); one line on what happened."""
     from lmgauge.store.engine import StoreError, default_url, open_store, shown
     from lmgauge.store.writing import store_ab
 
-    url = default_url(Path("reports"))
+    url = default_url(report_dir)
     try:
         stored = store_ab(open_store(url), document, str(path))
     except StoreError as error:
@@ -117,7 +118,7 @@ def run_ab(arguments) -> int:
     write_text_atomic(ab_markdown(document), out / "ab.md")
     print(verdict_line(document))
     print(f"lmgauge ab: report {out / 'ab.json'} and {out / 'ab.md'}")
-    print(store_verdict(document, out / "ab.json"))
+    print(store_verdict(document, out / "ab.json", Path(arguments.report_dir)))
     if status != "complete":
         raise LmgaugeError(
             f"the A/B run did not complete: {status}; judged {len(base_runs)} pairs."
