@@ -23,7 +23,8 @@ def series_label(key: tuple) -> str:
 
 def history_chart(title: str, unit: str, series: dict[tuple, pd.DataFrame]) -> go.Figure:
     """One trace per series (machine, parameters); each step found in a series is a dashed
-    vertical line at the first run after it, labelled with its size."""
+    vertical line at the first run after it, labelled with its size. The value axis starts at
+    zero, so that a change of a few tenths of a percent does not look like a cliff."""
     figure = go.Figure()
     for key, rows in series.items():
         trace = go.Scattergl if len(rows) > MANY_POINTS else go.Scatter
@@ -49,7 +50,7 @@ def history_chart(title: str, unit: str, series: dict[tuple, pd.DataFrame]) -> g
     figure.update_layout(
         title=title, xaxis_title="run (UTC)", yaxis_title=unit, height=380,
         margin={"l": 60, "r": 20, "t": 60, "b": 40}, legend={"orientation": "h", "y": -0.25},
-        hovermode="closest",
+        hovermode="closest", yaxis_rangemode="tozero", showlegend=True,
     )  # fmt: skip
     return figure
 

@@ -61,6 +61,8 @@ def open_store(url: str, create: bool = True) -> Engine:
             if version is None and create:
                 connection.execute(schema_version.insert().values(version=SCHEMA_VERSION))
                 version = SCHEMA_VERSION
+            elif version == SCHEMA_VERSION and not create:
+                metadata.create_all(connection)  # tables this version gained later, if any
     except ArgumentError:
         raise StoreError(f"'{url}' is not a database URL ({EXAMPLES}).") from None
     except SQLAlchemyError as error:
