@@ -204,3 +204,14 @@ def test_the_scale_measurement_stores_synthetic_runs_and_finds_their_step(tmp_pa
     figures = measure(f"sqlite:///{tmp_path}/s.db", template, runs=48, machines=2, model="gpt2")
     assert figures["runs"] == 48 and figures["series"] == 2 and figures["bytes_per_run"] > 0
     assert figures["steps"] == {"runner-0": [15], "runner-1": []}, "runner-0 is slower from run 29"
+
+
+def test_the_side_runs_of_an_ab_run_are_not_stored(pytester, tiny_gpt2_dir, monkeypatch):
+    from tests.conftest import PROJECT
+    from tests.test_plugin import run_benches
+
+    monkeypatch.setenv("LMGAUGE_NO_STORE", "1")
+    result, _ = run_benches(pytester, "--models", str(tiny_gpt2_dir),
+                            target=str(PROJECT / "benches" / "bench_params.py"))  # fmt: skip
+    assert "lmgauge store" not in result.stdout.str()
+    assert not (pytester.path / "reports" / "lmgauge.db").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import read_report
 from lmgauge.sources import configs, models
 from lmgauge.sources.data import EMBEDDED_DATASET
-from lmgauge.store.engine import checked_url, default_url
+from lmgauge.store.engine import NO_STORE_VARIABLE, checked_url, default_url
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -157,7 +158,7 @@ def pytest_configure(config: pytest.Config) -> None:
         gate_base = (options.gate, read_report(options.gate)) if options.gate else None
         report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
         store_url = (
-            None if options.no_store else checked_url(options.store or default_url(report_dir))
+            None if no_store(options) else checked_url(options.store or default_url(report_dir))
         )
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
@@ -181,6 +182,10 @@ def pytest_configure(config: pytest.Config) -> None:
         judge_timing_checks=options.timing_checks == "judge",
         store_url=store_url,
     )
+
+
+def no_store(options) -> bool:
+    return bool(options.no_store or os.environ.get(NO_STORE_VARIABLE))
 
 
 def recorded_options(options, specs, device, threads, thread_counts, sweeps) -> dict:

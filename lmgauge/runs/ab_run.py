@@ -17,6 +17,7 @@ from lmgauge.errors import LmgaugeError, ReportError
 from lmgauge.record.recovery import recover_folder
 from lmgauge.record.report import read_report
 from lmgauge.runs.ab_sides import Side
+from lmgauge.store.engine import NO_STORE_VARIABLE
 
 OK_EXIT_STATUSES = (0, 1)
 """pytest exit statuses after which a run's report is used: passed, or some tests failed."""
@@ -47,10 +48,6 @@ def run_order(runs: int) -> list[tuple[str, int]]:
         sides = ("base", "new") if pair % 2 == 0 else ("new", "base")
         order += [(side, pair) for side in sides]
     return order
-
-
-NO_STORE_VARIABLE = "LMGAUGE_NO_STORE"
-"""Set for the side runs: the A/B verdict is stored, not each of its repeated runs."""
 
 
 def run_one(

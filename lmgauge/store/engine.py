@@ -17,6 +17,8 @@ from lmgauge.errors import LmgaugeError, first_line
 from lmgauge.store.schema import SCHEMA_VERSION, metadata, schema_version
 
 STORE_VARIABLE = "LMGAUGE_STORE"
+NO_STORE_VARIABLE = "LMGAUGE_NO_STORE"
+"""Set by `lmgauge ab` for its side runs: the A/B verdict is stored, not each repeated run."""
 DEFAULT_FILE = "lmgauge.db"
 SQLITE_BUSY_TIMEOUT_S = 60
 EXAMPLES = "e.g. sqlite:///reports/lmgauge.db or postgresql://user@host/db"
