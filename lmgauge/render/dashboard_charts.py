@@ -3,12 +3,11 @@ marked, and the scaling of latency with size across the models of one run."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import plotly.graph_objects as go
 
 from lmgauge.judge.steps import find_steps
+from lmgauge.render.history import params_text
 
 MANY_POINTS = 1000
 """Series longer than this are drawn with WebGL (scattergl), which stays fluid at 10,000."""
@@ -16,7 +15,7 @@ MANY_POINTS = 1000
 
 def series_label(key: tuple) -> str:
     machine_class, hostname, params_key = key
-    params = ", ".join(f"{k}={v}" for k, v in json.loads(params_key).items())
+    params = params_text(params_key)
     where = hostname or machine_class
     return f"{where}: {params}" if params else where
 

@@ -26,7 +26,7 @@ def describe_step(step: Step, series: pd.DataFrame) -> str:
 def series_text(key: tuple, series: pd.DataFrame, last: int | None = None) -> list[str]:
     machine_class, hostname, params_key = key
     steps = find_steps(series["value"])
-    params = ", ".join(f"{k}={v}" for k, v in json.loads(params_key).items()) or "no parameters"
+    params = params_text(params_key) or "no parameters"
     lines = [f"## {machine_class}{' on ' + hostname if hostname else ''}: {params}",
              f"{len(series)} runs, {len(steps)} step(s)"]  # fmt: skip
     marks = {step.index: f"<- step {step.change:+.1%}" for step in steps}
@@ -60,7 +60,7 @@ def across_machines(series: dict, efficiency: dict | None) -> list[str]:
     across hardware, since absolute times differ with the machine."""
     rows = []
     for key, values in series.items():
-        row = {"machine": key[1] or key[0], "parameters": series_label_params(key[2]),
+        row = {"machine": key[1] or key[0], "parameters": params_text(key[2]) or "-",
                "runs": len(values), "newest": values["value"].iloc[-1],
                "median": values["value"].median()}  # fmt: skip
         if efficiency is not None:
@@ -78,8 +78,9 @@ def across_machines(series: dict, efficiency: dict | None) -> list[str]:
     ]
 
 
-def series_label_params(params_key: str) -> str:
-    return ", ".join(f"{k}={v}" for k, v in json.loads(params_key).items()) or "-"
+def params_text(params_key: str) -> str:
+    """A stored parameter set (canonical JSON) as `k=v, k=v`; empty for none."""
+    return ", ".join(f"{k}={v}" for k, v in json.loads(params_key).items())
 
 
 def history_text(
