@@ -10,6 +10,7 @@ import pytest
 
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.hand_loop import alternate, greedy_hand_loop, median_paired_ratio
+from lmgauge.measure.kv_cache import keeps_kv_cache
 from lmgauge.measure.rounds import run_rounds
 from lmgauge.model.roofline import (
     ROOF_BROKEN,
@@ -17,6 +18,7 @@ from lmgauge.model.roofline import (
     configured_cost,
     decode_step_bound_s,
     forward_bound_s,
+    no_cache_step_bound_s,
 )
 from lmgauge.sources.prompts import context_shortfall, model_inputs, pad_token_id
 
@@ -76,7 +78,8 @@ def test_generate(
     cost = configured_cost(loaded_model, causal=True)
     if cost is None:
         return
-    decode_bound = decode_step_bound_s(cost, 1, prompt_tokens + new_tokens / 2, calibration)
+    step_bound_s = decode_step_bound_s if keeps_kv_cache(model) else no_cache_step_bound_s
+    decode_bound = step_bound_s(cost, 1, prompt_tokens + new_tokens / 2, calibration)
     prefill_bound = forward_bound_s(cost, 1, prompt_tokens, calibration)
     record("decode_step_bound_seconds", decode_bound, **shape)
     record("decode_roofline_efficiency", decode_bound / step.value, **shape)

@@ -98,7 +98,7 @@ def run_assets(arguments) -> int:
             )
         if name not in assets.ASSETS:
             spec = models.REGISTRY[name]
-            if spec.source not in ("asset", "synthetic"):
+            if spec.source not in models.BUILT_SOURCES:
                 raise LmgaugeError(f"model '{name}' has no cached files to fetch.")
             refresh = (
                 builders.refresh_model_folder if arguments.refresh else builders.ensure_model_folder

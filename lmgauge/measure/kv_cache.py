@@ -16,3 +16,9 @@ def cache_of(output):
     """The KV cache a forward pass returned (its `cache`, else its `past_key_values`)."""
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
+
+
+def keeps_kv_cache(model) -> bool:
+    """Whether `generate` keeps a KV cache for `model` (its config's `use_cache`): the
+    from-scratch GPT does not, and recomputes the whole prefix at every step."""
+    return bool(getattr(model.config, "use_cache", True))

@@ -88,6 +88,12 @@ def decode_step_bound_s(cost: ModelCost, batch: int, context_tokens: float, cali
     return max(memory, compute)
 
 
+def no_cache_step_bound_s(cost: ModelCost, batch: int, context_tokens: float, calibration) -> float:
+    """Fastest possible decode step (s) of a model that keeps no KV cache: a forward over the
+    whole prefix of `context_tokens` tokens (rounded) in each of `batch` sequences."""
+    return forward_bound_s(cost, batch, round(context_tokens), calibration)
+
+
 def forward_bound_s(cost: ModelCost, batch: int, tokens: int, calibration) -> float:
     """Fastest possible forward pass (s) over `tokens` tokens in each of `batch` sequences
     (a prefill with logits for the last position only, or an encoder pass)."""

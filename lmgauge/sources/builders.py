@@ -43,6 +43,8 @@ def ensure_model_folder(spec: ModelSpec) -> Path:
         )
     if spec.source == "synthetic":
         return build_synthetic(spec, folder)
+    if spec.source == "scratch":
+        return build_scratch(spec, folder)
     if spec.source == "asset":
         gguf_file = next(asset_folder.glob("*.gguf"))
         return convert_gguf(
@@ -60,6 +62,31 @@ def build_synthetic(spec: ModelSpec, folder: Path, seed: int = SYNTHETIC_SEED) -
         with seeded(seed):
             model = GPT2LMHeadModel(GPT2Config(**spec.config))
         model.save_pretrained(staging)
+    return folder
+
+
+def build_scratch(spec: ModelSpec, folder: Path) -> Path:
+    """The from-scratch GPT in the shape of the GPT-2 twin named by `spec.config["twin"]`, with
+    that twin's weights copied in, so that the two compute the same function."""
+    from transformers import GPT2LMHeadModel
+
+    from lmgauge.sources.models import REGISTRY
+    from lmgauge.sources.scratch_gpt import copy_gpt2_weights
+    from lmgauge.sources.scratch_hf import ScratchGPTConfig, ScratchGPTForCausalLM
+
+    twin = GPT2LMHeadModel.from_pretrained(ensure_model_folder(REGISTRY[spec.config["twin"]]))
+    shape = twin.config
+    scratch = ScratchGPTForCausalLM(
+        ScratchGPTConfig(
+            vocab_size=shape.vocab_size, max_position_embeddings=shape.n_positions,
+            hidden_size=shape.n_embd, num_attention_heads=shape.n_head,
+            num_hidden_layers=shape.n_layer,
+        )
+    )  # fmt: skip
+    copy_gpt2_weights(scratch.gpt, twin)
+    about = {"model": spec.name, "weights": SYNTHETIC, "twin": spec.config["twin"]}
+    with building(folder, about) as staging:
+        scratch.save_pretrained(staging)
     return folder
 
 

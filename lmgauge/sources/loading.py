@@ -16,7 +16,7 @@ from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
 from lmgauge.runtime import dtype_name, resolve_dtype, synchronizer
 from lmgauge.sources import builders, hub
 from lmgauge.sources.configs import RunConfig
-from lmgauge.sources.models import CAUSAL_LM, ModelSpec, task_of
+from lmgauge.sources.models import BUILT_SOURCES, CAUSAL_LM, ModelSpec, task_of
 
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -99,7 +99,7 @@ def prepare(spec: ModelSpec) -> tuple[Path, str | None]:
 
 
 def _prepare(spec: ModelSpec) -> tuple[Path, str | None]:
-    if spec.source in ("asset", "synthetic"):
+    if spec.source in BUILT_SOURCES:
         return builders.ensure_model_folder(spec), None
     if spec.source == "hub":
         return hub.snapshot(spec.location), None
@@ -144,6 +144,8 @@ def load_prepared(
 
 def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> LoadedModel:
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    import lmgauge.sources.scratch_hf  # noqa: F401 - registers the from-scratch GPT's type
 
     extra = {"gguf_file": gguf_file} if gguf_file else {}
     model_config = AutoConfig.from_pretrained(folder, **extra)

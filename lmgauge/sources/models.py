@@ -18,6 +18,9 @@ from lmgauge.sources.cache import read_manifest
 CAUSAL_LM = "causal-lm"
 ENCODER = "encoder"
 
+BUILT_SOURCES = ("asset", "synthetic", "scratch")
+"""Sources whose files lmgauge builds or extracts into its cache (lmgauge.sources.builders)."""
+
 REAL = "real"
 SYNTHETIC = "synthetic"
 
@@ -26,7 +29,8 @@ SYNTHETIC = "synthetic"
 class ModelSpec:
     """What a model is and where it comes from.
 
-    source: "asset" (an embedded offline asset), "synthetic" (built from `config`), "hub"
+    source: "asset" (an embedded offline asset), "synthetic" (built from `config`), "scratch"
+    (the from-scratch GPT with the weights of the twin named in `config`), "hub"
     (a Hugging Face Hub id), "local" (a folder with config.json) or "gguf" (a local .gguf file).
     location: the asset name, Hub id or path. task: CAUSAL_LM, ENCODER, or None when only the
     loaded config can tell (Hub ids). expected_parameters: the published total parameter count,
@@ -93,6 +97,18 @@ REGISTRY: dict[str, ModelSpec] = {
         _gpt2_twin("gpt2", 124_439_808),
         _gpt2_twin("gpt2-medium", 354_823_168, n_embd=1024, n_layer=24, n_head=16),
         _gpt2_twin("gpt2-large", 774_030_080, n_embd=1280, n_layer=36, n_head=20),
+        ModelSpec(
+            name="scratch-gpt2",
+            source="scratch",
+            location="ScratchGPT(GPT-2 small) with the gpt2 twin's weights",
+            task=CAUSAL_LM,
+            weights=SYNTHETIC,
+            architecture="ScratchGPTForCausalLM",
+            expected_parameters=124_439_808,
+            description="the course's GPT written from scratch (lmgauge.sources.scratch_gpt), "
+            "GPT-2 small shape, weights copied from the gpt2 twin, no KV cache",
+            config={"twin": "gpt2"},
+        ),
     )
 }
 

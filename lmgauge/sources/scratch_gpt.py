@@ -52,15 +52,14 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.width, 3 * config.width, bias=config.bias)
         self.out = nn.Linear(config.width, config.width, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
-        mask = torch.tril(torch.ones(config.context, config.context, dtype=torch.bool))
-        self.register_buffer("mask", mask.view(1, 1, config.context, config.context), False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, tokens, width = x.shape
         q, k, v = self.qkv(x).split(width, dim=2)
         q, k, v = (t.view(batch, tokens, self.heads, -1).transpose(1, 2) for t in (q, k, v))
         scores = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])
-        scores = scores.masked_fill(~self.mask[:, :, :tokens, :tokens], float("-inf"))
+        causal = torch.ones(tokens, tokens, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
         mixed = self.dropout(F.softmax(scores, dim=-1)) @ v
         return self.dropout(self.out(mixed.transpose(1, 2).reshape(batch, tokens, width)))
 
@@ -103,14 +102,17 @@ class ScratchGPT(nn.Module):
         self.head = nn.Linear(config.width, config.vocab_size, bias=False)
         self.head.weight = self.tokens.weight  # weight tying
 
-    def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None):
-        """Logits (batch, tokens, vocabulary), and the mean cross-entropy against `targets`
-        (the next tokens) when given."""
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Token plus position embeddings (batch, tokens, width)."""
         tokens = ids.shape[1]
         if tokens > self.config.context:
             raise ValueError(f"{tokens} tokens exceed the context of {self.config.context}")
-        positions = torch.arange(tokens, device=ids.device)
-        x = self.dropout(self.tokens(ids) + self.positions(positions))
+        return self.tokens(ids) + self.positions(torch.arange(tokens, device=ids.device))
+
+    def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None):
+        """Logits (batch, tokens, vocabulary), and the mean cross-entropy against `targets`
+        (the next tokens) when given."""
+        x = self.dropout(self.embed(ids))
         for block in self.blocks:
             x = block(x)
         logits = self.head(self.norm(x))
