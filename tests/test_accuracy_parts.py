@@ -127,3 +127,5 @@ def test_fine_tuning_a_tiny_encoder(tiny_bert_dir, method, monkeypatch):
     assert 0 < result.trainable <= result.total
     assert (result.trainable < result.total) == (method == "lora")
     assert set(result.scores) == {"validation", "test"}
+    assert len(result.step_s) == len(result.step_tokens) == 2, "one figure per optimizer step"
+    assert all(seconds > 0 for seconds in result.step_s) and min(result.step_tokens) >= 8 * 3

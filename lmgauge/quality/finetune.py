@@ -9,13 +9,14 @@ DistilBERT's `q_lin`/`v_lin`), not listed per model.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from lmgauge.measure.memory import track_memory
-from lmgauge.measure.timing import Stopwatch
+from lmgauge.measure.timing import Stopwatch, synchronizer
 from lmgauge.quality.baselines import scores
 from lmgauge.runtime import seeded
 
@@ -41,7 +42,9 @@ class FineTuneSettings:
 @dataclass(frozen=True)
 class FineTuneResult:
     """trainable/total: parameter counts; train_s: wall time of the training loop (s);
-    peak_growth_bytes: resident-memory peak growth during training; scores: split -> scores."""
+    peak_growth_bytes: resident-memory peak growth during training; scores: split -> scores;
+    step_s: seconds of each optimizer step (forward, backward, update); step_tokens: tokens
+    (padding included: what the step computed on) in each step's batch."""
 
     settings: FineTuneSettings
     trainable: int
@@ -49,6 +52,8 @@ class FineTuneResult:
     train_s: float
     peak_growth_bytes: int
     scores: dict = field(default_factory=dict)
+    step_s: list[float] = field(default_factory=list)
+    step_tokens: list[int] = field(default_factory=list)
 
 
 def attention_projections(model) -> list[str]:
@@ -83,11 +88,12 @@ def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResul
             return encoded_batches(tokenizer, data[split], settings, device, shuffle, generator)
 
         with track_memory(device) as tracker, Stopwatch(device) as watch:
-            train(model, batches, data["train"].num_rows, settings)
+            steps = train(model, batches, data["train"].num_rows, settings, device)
         results = evaluate(model, batches)
     return FineTuneResult(
-        settings, trainable, total, watch.seconds, tracker.reading.peak_growth_bytes, results
-    )
+        settings, trainable, total, watch.seconds, tracker.reading.peak_growth_bytes, results,
+        step_s=[seconds for seconds, _ in steps], step_tokens=[tokens for _, tokens in steps],
+    )  # fmt: skip
 
 
 def classifier_model(folder, settings: FineTuneSettings):
@@ -132,10 +138,12 @@ def encoded_batches(tokenizer, rows, settings: FineTuneSettings, device, shuffle
         yield encoded, torch.as_tensor(labels[chosen], device=device)
 
 
-def train(model, batches, rows: int, settings: FineTuneSettings) -> None:
-    """settings.epochs epochs of AdamW over the training batches, shuffled by a seeded generator."""
+def train(model, batches, rows: int, settings: FineTuneSettings, device) -> list[tuple[float, int]]:
+    """settings.epochs epochs of AdamW over the training batches, shuffled by a seeded generator;
+    (seconds, tokens) of every step."""
     import torch
 
+    sync, steps_taken = synchronizer(device), []
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate
     )
@@ -145,10 +153,15 @@ def train(model, batches, rows: int, settings: FineTuneSettings) -> None:
     with tqdm(total=steps, desc=f"{settings.method} fine-tuning", unit="step") as progress:
         for _ in range(settings.epochs):
             for encoded, labels in batches("train", True, generator):
+                sync()
+                started = time.perf_counter()
                 model(**encoded, labels=labels).loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
+                sync()
+                steps_taken.append((time.perf_counter() - started, encoded["input_ids"].numel()))
                 progress.update()
+    return steps_taken
 
 
 def evaluate(model, batches) -> dict:

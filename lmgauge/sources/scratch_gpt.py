@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.checkpoint import checkpoint
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class ScratchGPT(nn.Module):
         self.norm = nn.LayerNorm(config.width, bias=config.bias)
         self.head = nn.Linear(config.width, config.vocab_size, bias=False)
         self.head.weight = self.tokens.weight  # weight tying
+        self.checkpointing = False
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """Token plus position embeddings (batch, tokens, width)."""
@@ -109,13 +111,22 @@ class ScratchGPT(nn.Module):
             raise ValueError(f"{tokens} tokens exceed the context of {self.config.context}")
         return self.tokens(ids) + self.positions(torch.arange(tokens, device=ids.device))
 
+    def run_blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The input, then each block's output. With `checkpointing` set, while training, each
+        block's activations are recomputed in the backward pass instead of kept."""
+        outputs = [x]
+        for block in self.blocks:
+            if self.checkpointing and self.training:
+                outputs.append(checkpoint(block, outputs[-1], use_reentrant=False))
+            else:
+                outputs.append(block(outputs[-1]))
+        return outputs
+
     def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits (batch, tokens, vocabulary), and the mean cross-entropy against `targets`
         (the next tokens) when given."""
-        x = self.dropout(self.embed(ids))
-        for block in self.blocks:
-            x = block(x)
-        logits = self.head(self.norm(x))
+        x = self.norm(self.run_blocks(self.dropout(self.embed(ids)))[-1])
+        logits = self.head(x)
         if targets is None:
             return logits, None
         return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())

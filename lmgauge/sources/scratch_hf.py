@@ -60,6 +60,7 @@ class ScratchGPTForCausalLM(PreTrainedModel, GenerationMixin):
     base_model_prefix = "gpt"
     main_input_name = "input_ids"
     _tied_weights_keys = {"gpt.head.weight": "gpt.tokens.weight"}
+    supports_gradient_checkpointing = True
 
     def __init__(self, config: ScratchGPTConfig):
         super().__init__(config)
@@ -71,6 +72,16 @@ class ScratchGPTForCausalLM(PreTrainedModel, GenerationMixin):
         """The body (embeddings, blocks, final norm) called as transformers calls a base model;
         see ScratchBody. The model itself while it is being built."""
         return ScratchBody(self.gpt) if "gpt" in self._modules else self
+
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, **ignored):
+        """Recompute each block in the backward pass (the course model's own switch)."""
+        self.gpt.checkpointing = True
+
+    def activation_checkpointing_disable(self):
+        self.gpt.checkpointing = False
+
+    gradient_checkpointing_enable = activation_checkpointing_enable
+    gradient_checkpointing_disable = activation_checkpointing_disable
 
     def get_input_embeddings(self):
         return self.gpt.tokens
@@ -103,9 +114,7 @@ class ScratchGPTForCausalLM(PreTrainedModel, GenerationMixin):
 def body_states(gpt: ScratchGPT, input_ids: torch.Tensor) -> list[torch.Tensor]:
     """The embeddings, then each block's output, the last one through the final norm: GPT-2's
     `hidden_states` convention (layers + 1 tensors of (batch, tokens, width))."""
-    hidden = [gpt.dropout(gpt.embed(input_ids))]
-    for block in gpt.blocks:
-        hidden.append(block(hidden[-1]))
+    hidden = gpt.run_blocks(gpt.dropout(gpt.embed(input_ids)))
     hidden[-1] = gpt.norm(hidden[-1])
     return hidden
 

@@ -1,0 +1,65 @@
+"""The cost of having no KV cache: the time of one generation step against its position, with
+the cache (transformers' decode step) and without (a forward over the whole prefix, as the
+course's from-scratch `generate` runs it), the power law each follows, what the roofline
+predicts of each, and the position where recomputing costs ten times the cached step."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmgauge.measure.position_cost import (
+    CACHED,
+    NO_CACHE,
+    doubling_lengths,
+    fitted_exponent,
+    measure_position_costs,
+    step_bound_s,
+    tenfold_length,
+)
+from lmgauge.model.roofline import ROOF_BROKEN, ROOF_TOLERANCE, configured_cost
+
+pytestmark = pytest.mark.causal_lm
+
+SHORTEST = 8
+LONGEST = [128, pytest.param(1024, marks=pytest.mark.slow)]
+"""The longest step length measured (capped by the model's context): 128 in the quick tier,
+1024 (GPT-2's whole context) in the slow tier."""
+
+
+@pytest.mark.parametrize("longest", LONGEST)
+def test_step_cost_by_position(loaded_model, record, rounds, calibration, judge_timing, longest):
+    model, config = loaded_model.model, loaded_model.model.config
+    longest = min(longest, getattr(config, "max_position_embeddings", longest))
+    lengths = doubling_lengths(SHORTEST, longest)
+    vocab = model.get_input_embeddings().weight.shape[0]
+    costs = measure_position_costs(model, vocab, lengths, rounds, loaded_model.device)
+    cost = configured_cost(loaded_model, causal=True)
+    exponents = {}
+    for mode, times in costs.seconds.items():
+        bounds = {} if cost is None else {
+            n: step_bound_s(cost, config.num_hidden_layers, config.hidden_size, n,
+                            mode == CACHED, calibration)
+            for n in lengths
+        }  # fmt: skip
+        for n in lengths:
+            step = record("position_step_seconds", samples=times[n], cache=mode, length=n)
+            if n in bounds:
+                record("position_step_bound_seconds", bounds[n], cache=mode, length=n)
+                efficiency = bounds[n] / step.value
+                judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
+        exponents[mode] = fitted_exponent(costs.medians(mode))
+        record("position_step_exponent", exponents[mode], cache=mode, longest=longest)
+        if bounds:
+            record("position_step_bound_exponent", fitted_exponent(bounds), cache=mode,
+                   longest=longest)  # fmt: skip
+    if CACHED in costs.seconds:
+        no_cache, cached = costs.medians(NO_CACHE), costs.medians(CACHED)
+        record("no_cache_step_ratio", no_cache[longest] / cached[longest], length=longest)
+        tenfold = tenfold_length(no_cache, cached)
+        if tenfold is not None:
+            record("tenfold_position", tenfold, longest=longest)
+        judge_timing(
+            exponents[NO_CACHE] > exponents[CACHED],
+            f"the no-cache step grew as n^{exponents[NO_CACHE]:.2f}, no faster than the cached "
+            f"step's n^{exponents[CACHED]:.2f}",
+        )

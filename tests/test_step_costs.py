@@ -1,0 +1,97 @@
+"""Position costs (with and without a KV cache) and training steps, on tiny models: the fits
+and interpolations, which modes each model gets, the roofline's growth, and what a training
+step leaves (the measured model unchanged, a falling loss, activations cut by checkpointing)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lmgauge.measure.position_cost import (
+    CACHED,
+    NO_CACHE,
+    doubling_lengths,
+    measure_position_costs,
+    power_law,
+    step_bound_s,
+    tenfold_length,
+)
+from lmgauge.measure.training import TrainSetup, train_steps, training_batch
+from lmgauge.model.roofline import ModelCost
+from tests.test_scratch_gpt import SMALL, hf_twin
+from tests.test_scratch_source import small_pair
+
+CPU = torch.device("cpu")
+
+
+def test_doubling_lengths_end_at_the_longest():
+    assert doubling_lengths(8, 100) == [8, 16, 32, 64, 100]
+    assert doubling_lengths(8, 64) == [8, 16, 32, 64]
+
+
+def test_a_power_law_is_recovered_from_its_points():
+    lengths = [8, 16, 32, 64]
+    exponent, coefficient = power_law(lengths, [3e-4 * n**1.5 for n in lengths])
+    assert exponent == pytest.approx(1.5) and coefficient == pytest.approx(3e-4)
+
+
+def test_the_tenfold_length_is_interpolated_between_measured_lengths():
+    cached = {16: 1.0, 32: 1.0, 64: 1.0}
+    assert tenfold_length({16: 4.0, 32: 8.0, 64: 16.0}, cached) == pytest.approx(
+        32 * 2**0.322, rel=1e-2
+    )
+    assert tenfold_length({16: 12.0, 32: 20.0, 64: 40.0}, cached) == 16.0
+    assert tenfold_length({16: 2.0, 32: 3.0, 64: 4.0}, cached) is None
+
+
+def test_a_model_with_a_cache_is_timed_both_ways_and_one_without_only_recomputing():
+    scratch, twin = small_pair()
+    for model, modes in ((twin, {NO_CACHE, CACHED}), (scratch, {NO_CACHE})):
+        costs = measure_position_costs(model, SMALL.vocab_size, [8, 16], 2, CPU)
+        assert set(costs.seconds) == modes
+        assert all(len(times) == 2 and min(times) > 0 for mode in modes
+                   for times in costs.seconds[mode].values())  # fmt: skip
+
+
+def test_the_no_cache_bound_outgrows_the_cached_bound():
+    cost = ModelCost(body_parameters=85_000_000, head_parameters=38_000_000,
+                     weight_bytes=492_000_000, kv_bytes_per_token=73_728)  # fmt: skip
+
+    class Roofs:
+        matmul_flops_per_s, bandwidth_bytes_per_s = 2e11, 1e10
+
+    def bound(n, cached):
+        return step_bound_s(cost, 12, 768, n, cached, Roofs)
+
+    assert bound(1024, False) / bound(512, False) > 2.0, "attention makes it more than linear"
+    assert 1.0 < bound(1024, True) / bound(512, True) < 1.1, "the weights dominate the bytes"
+
+
+def test_a_training_step_trains_a_copy_and_checkpointing_cuts_saved_activations():
+    model = hf_twin(SMALL)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    ids = training_batch(SMALL.vocab_size, 2, 16, CPU)
+    plain = train_steps(model, ids, TrainSetup("baseline"), 3, True, CPU)
+    checkpointed = train_steps(model, ids, TrainSetup("c", checkpointing=True), 3, True, CPU)
+    fused = train_steps(model, ids, TrainSetup("f", optimizer="fused"), 3, True, CPU)
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())
+    assert len(plain.step_s) == 3 and len(plain.losses) == 4 and plain.tokens == 32
+    assert plain.losses[-1] < plain.losses[0]
+    assert checkpointed.losses == pytest.approx(plain.losses, rel=1e-5)
+    assert fused.losses == pytest.approx(plain.losses, rel=1e-4)
+    assert 0 < checkpointed.activation_bytes < plain.activation_bytes
+
+
+def test_the_scratch_gpt_checkpoints_its_own_blocks():
+    scratch, _ = small_pair()
+    ids = training_batch(SMALL.vocab_size, 2, 16, CPU)
+    plain = train_steps(scratch, ids, TrainSetup("baseline"), 1, True, CPU)
+    checkpointed = train_steps(scratch, ids, TrainSetup("c", checkpointing=True), 1, True, CPU)
+    assert checkpointed.activation_bytes < plain.activation_bytes
+    assert not scratch.gpt.checkpointing, "the measured model itself was switched"
+
+
+def test_an_unknown_adamw_implementation_is_one_sentence():
+    with pytest.raises(ValueError, match="unknown AdamW implementation 'sgd'"):
+        train_steps(hf_twin(SMALL), training_batch(SMALL.vocab_size, 1, 4, CPU),
+                    TrainSetup("x", optimizer="sgd"), 1, True, CPU)  # fmt: skip
