@@ -11,12 +11,11 @@ from lmgauge.measure.position_cost import (
     CACHED,
     NO_CACHE,
     doubling_lengths,
-    fitted_exponent,
     measure_position_costs,
     step_bound_s,
-    tenfold_length,
 )
 from lmgauge.model.roofline import ROOF_BROKEN, ROOF_TOLERANCE, configured_cost
+from lmgauge.record.fits import fitted_exponent, tenfold_length
 
 pytestmark = pytest.mark.causal_lm
 
@@ -42,9 +41,11 @@ def test_step_cost_by_position(loaded_model, record, rounds, calibration, judge_
             for n in lengths
         }  # fmt: skip
         for n in lengths:
-            step = record("position_step_seconds", samples=times[n], cache=mode, length=n)
+            step = record("position_step_seconds", samples=times[n], cache=mode, length=n,
+                          longest=longest)  # fmt: skip
             if n in bounds:
-                record("position_step_bound_seconds", bounds[n], cache=mode, length=n)
+                record("position_step_bound_seconds", bounds[n], cache=mode, length=n,
+                       longest=longest)  # fmt: skip
                 efficiency = bounds[n] / step.value
                 judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
         exponents[mode] = fitted_exponent(costs.medians(mode))

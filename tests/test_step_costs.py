@@ -12,12 +12,11 @@ from lmgauge.measure.position_cost import (
     NO_CACHE,
     doubling_lengths,
     measure_position_costs,
-    power_law,
     step_bound_s,
-    tenfold_length,
 )
 from lmgauge.measure.training import TrainSetup, train_steps, training_batch
 from lmgauge.model.roofline import ModelCost
+from lmgauge.record.fits import power_law, tenfold_length
 from tests.test_scratch_gpt import SMALL, hf_twin
 from tests.test_scratch_source import small_pair
 

@@ -145,6 +145,7 @@ def run_show(arguments) -> int:
 
     from lmgauge.record.report import read_report
     from lmgauge.render.configs_table import configs_markdown, has_configs
+    from lmgauge.render.cost_tables import costs_markdown, has_costs
 
     document = read_report(arguments.report)
     run = document["run"]
@@ -161,6 +162,9 @@ def run_show(arguments) -> int:
     if has_configs(document):
         print()
         print(configs_markdown(document))
+    if has_costs(document):
+        print()
+        print(costs_markdown(document))
     return 0
 
 

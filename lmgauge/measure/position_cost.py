@@ -23,16 +23,11 @@ import time
 from dataclasses import dataclass
 from inspect import signature
 
-import numpy as np
-
 from lmgauge.measure.kv_cache import cache_keyword, cache_of, keeps_kv_cache
 from lmgauge.measure.timing import synchronizer
 
 NO_CACHE = "no"
 CACHED = "yes"
-FIT_POINTS = 4
-"""The exponent is fitted over this many longest lengths (where fixed per-call costs fade)."""
-TENFOLD = 10.0
 
 
 @dataclass(frozen=True)
@@ -97,33 +92,6 @@ def cached_step(model, ids, sync) -> float:
     model(input_ids=ids[:, -1:], use_cache=True, **keep, **{cache_keyword(model): cache})
     sync()
     return time.perf_counter() - started
-
-
-def power_law(lengths, seconds) -> tuple[float, float]:
-    """(exponent k, coefficient c) of seconds = c n^k fitted by least squares on logs."""
-    slope, intercept = np.polyfit(np.log(lengths), np.log(seconds), 1)
-    return float(slope), float(np.exp(intercept))
-
-
-def fitted_exponent(medians: dict[int, float]) -> float:
-    """The exponent over the FIT_POINTS longest lengths."""
-    lengths = sorted(medians)[-FIT_POINTS:]
-    return power_law(lengths, [medians[n] for n in lengths])[0]
-
-
-def tenfold_length(no_cache: dict[int, float], cached: dict[int, float]) -> float | None:
-    """The length at which a no-cache step costs TENFOLD cached steps, interpolated on log-log
-    axes between the measured lengths around it; None when no measured length reaches it."""
-    lengths = sorted(set(no_cache) & set(cached))
-    ratios = [no_cache[n] / cached[n] for n in lengths]
-    for index, ratio in enumerate(ratios):
-        if ratio >= TENFOLD:
-            if index == 0:
-                return float(lengths[0])
-            low, high = lengths[index - 1], lengths[index]
-            share = np.log(TENFOLD / ratios[index - 1]) / np.log(ratio / ratios[index - 1])
-            return float(np.exp(np.log(low) + share * np.log(high / low)))
-    return None
 
 
 def step_bound_s(cost, layers: int, width: int, n: int, cached: bool, calibration) -> float:

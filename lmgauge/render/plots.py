@@ -1,7 +1,8 @@
 """PNG charts of run reports (matplotlib, no display needed).
 
-One report: parameters against decode latency and memory across models (the course's scaling
-comparison), batch-size scaling curves (full tier), and decode time against its roofline bound.
+One report: the course's scaling comparison and the cost of no KV cache
+(lmgauge.render.cost_charts), batch-size scaling curves (full tier), and decode time against
+its roofline bound.
 Two reports (BASE NEW): the ratio new / base of every latency figure, with its 95 % interval
 and coloured by verdict.
 """
@@ -19,35 +20,6 @@ from lmgauge.record.report import read_report, values_by_model  # noqa: E402
 
 QUICK = {"batch": 1, "prompt_tokens": 128, "new_tokens": 32}
 VERDICT_COLOURS = {"worse": "tab:red", "better": "tab:green", "same": "tab:gray"}
-
-
-def scaling_chart(document: dict, path: Path) -> Path | None:
-    parameters = values_by_model(document, "parameters_total")
-    step = values_by_model(document, "decode_step_seconds", **QUICK)
-    peak = values_by_model(document, "forward_peak_bytes", seq_len=128)
-    weights = values_by_model(document, "weight_bytes")
-    models = [m for m in parameters if m in step]
-    if not models:
-        return None
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for model in models:
-        real = document["models"].get(model, {}).get("weights") == "real"
-        marker = "o" if real else "s"
-        x = parameters[model] / 1e6
-        left.scatter(x, step[model] * 1e3, marker=marker, s=60)
-        left.annotate(model, (x, step[model] * 1e3), textcoords="offset points", xytext=(5, 5))
-        right.scatter(x, weights.get(model, 0) / 1e6, marker=marker, color="tab:blue", s=60)
-        right.scatter(x, peak.get(model, 0) / 1e6, marker=marker, color="tab:orange", s=60)
-        right.annotate(model, (x, weights.get(model, 0) / 1e6), textcoords="offset points",
-                       xytext=(5, 5))  # fmt: skip
-    left.set(xlabel="parameters (millions)", ylabel="decode step (ms), prompt 128, batch 1",
-             title="Latency against size")  # fmt: skip
-    right.set(xlabel="parameters (millions)", ylabel="MB", title="Weights (blue) and "
-              "forward-pass peak at 128 tokens (orange)")  # fmt: skip
-    for axes in (left, right):
-        axes.grid(alpha=0.3)
-    figure.suptitle(f"{run_label(document)}  (circles: real weights, squares: synthetic)")
-    return save(figure, path)
 
 
 def batch_chart(document: dict, path: Path) -> Path | None:
@@ -144,10 +116,12 @@ def draw(paths: list[Path], out: str | None = None) -> list[Path]:
     folder = Path(out) if out else last.parent
     stem = last.stem
     from lmgauge.render.configs_chart import configs_chart
+    from lmgauge.render.cost_charts import cache_cost_chart, scaling_chart
 
     charts = [
         configs_chart(documents[-1], folder / f"{stem}.configs.png"),
         scaling_chart(documents[-1], folder / f"{stem}.scaling.png"),
+        cache_cost_chart(documents[-1], folder / f"{stem}.cache_cost.png"),
         batch_chart(documents[-1], folder / f"{stem}.batch.png"),
         roofline_chart(documents[-1], folder / f"{stem}.roofline.png"),
     ]

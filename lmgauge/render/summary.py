@@ -11,6 +11,7 @@ from collections import Counter
 import pandas as pd
 
 from lmgauge.record.report import values_by_model
+from lmgauge.render.cost_tables import has_costs
 
 QUICK_GENERATION = {"prompt_tokens": 128, "new_tokens": 32, "batch": 1}
 HEADLINES = {
@@ -91,6 +92,12 @@ def summary_markdown(document: dict, report_name: str) -> str:
         lines.append(
             f"- configurations {', '.join(configs)}: side by side in `{stem}.configs.md`, speed "
             f"against quality in `{stem}.configs.png`"
+        )
+    if has_costs(document):
+        stem = report_name.removesuffix(".json")
+        lines.append(
+            f"- what generation and training cost: tables in `{stem}.costs.md`, charts "
+            f"`{stem}.cache_cost.png` and `{stem}.scaling.png` where the run has their figures"
         )
     thresholds = threshold_line(document["results"])
     if thresholds:

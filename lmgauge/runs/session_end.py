@@ -12,6 +12,7 @@ from lmgauge.record.journal import read_events
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import write_atomic, write_text_atomic
 from lmgauge.render.configs_table import configs_markdown, configs_path, has_configs
+from lmgauge.render.cost_tables import costs_markdown, costs_path, has_costs
 from lmgauge.render.summary import summary_markdown
 from lmgauge.render.text_tables import write_text_tables
 
@@ -61,6 +62,8 @@ def finish(
 
             write_text_atomic(configs_markdown(document), configs_path(path))
             configs_chart(document, path.with_suffix(".configs.png"))
+        if has_costs(document):
+            write_costs(document, path)
     except OSError as error:
         return Finished(
             None,
@@ -70,6 +73,15 @@ def finish(
         )
     journal.path.unlink(missing_ok=True)
     return Finished(path, gate, stored=store_run(store_url, document, path) if store_url else None)
+
+
+def write_costs(document: dict, path: Path) -> None:
+    """The cost tables and both cost charts beside the report."""
+    from lmgauge.render.cost_charts import cache_cost_chart, scaling_chart
+
+    write_text_atomic(costs_markdown(document), costs_path(path))
+    cache_cost_chart(document, path.with_suffix(".cache_cost.png"))
+    scaling_chart(document, path.with_suffix(".scaling.png"))
 
 
 def store_run(url: str, document: dict, path: Path) -> str:

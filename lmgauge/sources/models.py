@@ -52,6 +52,7 @@ class ModelSpec:
         return {
             "name": self.name, "source": self.source, "location": self.location,
             "weights": self.weights, "task": self.task, "description": self.description,
+            **({"twin": self.config["twin"]} if "twin" in self.config else {}),
         }  # fmt: skip
 
 
