@@ -70,6 +70,8 @@ def test_levers_and_scaling_read_as_tables():
     assert levers.loc[("gpt2", "checkpointing"), "activations (MB)"] == 60.0
     scaling = scaling_frame(document).set_index("figure")
     assert scaling.loc["decode step (s)", "exponent"] == pytest.approx(1.0)
+    assert "scratch-gpt2" not in scaling.loc["decode step (s)", "models"], "it keeps no cache"
+    assert "scratch-gpt2" in scaling.loc["training step (s)", "models"]
     assert scaling.loc["training step (s)", "roofline exponent"] == pytest.approx(1.0)
     assert "resident weights (bytes)" not in scaling.index, "no model had the figure"
 

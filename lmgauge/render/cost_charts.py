@@ -96,8 +96,17 @@ def scaling_chart(document: dict, path: Path) -> Path | None:
                  title=name.split(" (")[0])  # fmt: skip
         axes.legend(fontsize=8)
         axes.grid(alpha=0.3, which="both")
+        plain_ticks(axes)
     figure.suptitle(f"Scaling with size: {run_label(document)}")
     return save(figure, path)
+
+
+def plain_ticks(axes) -> None:
+    """Log axes labelled 20, 50, 100 rather than 2 x 10^1."""
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain)
 
 
 def draw_law(axes, frame, column: str, scale: float, colour: str, style: str, what: str):

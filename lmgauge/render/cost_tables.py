@@ -104,14 +104,28 @@ def lever_frame(document: dict) -> pd.DataFrame:
     return frame[[c for c in ["model", "setup", *figures.values()] if c in frame]]
 
 
+def keeps_cache(document: dict, model: str) -> bool:
+    """Whether the model kept a KV cache: the report's `kv_cache`; in reports older than that
+    field, no when its cache-cost sweep ran without a cached mode, else yes."""
+    said = document["models"].get(model, {}).get("kv_cache")
+    if said is not None:
+        return said
+    modes = {mode for (name, mode) in step_curves(document) if name == model}
+    return modes != {"no"}
+
+
 def scaling_points(document: dict) -> dict[str, pd.DataFrame]:
-    """Per scaling figure: a frame indexed by model with parameters, measured and predicted."""
+    """Per scaling figure: a frame indexed by model with parameters, measured and predicted.
+    Decode steps are compared among models that keep a KV cache only: a cache-less step is a
+    forward over the prefix, another law (see the cache table)."""
     parameters = values_by_model(document, "parameters_total")
     points = {}
     for figure, (metric, params, predictor, predictor_params) in SCALING_FIGURES.items():
         measured = values_by_model(document, metric, **params)
         predicted = values_by_model(document, predictor, **predictor_params)
         models = [model for model in measured if model in parameters]
+        if metric == "decode_step_seconds":
+            models = [model for model in models if keeps_cache(document, model)]
         points[figure] = pd.DataFrame(
             {"parameters": [parameters[m] for m in models],
              "measured": [measured[m] for m in models],

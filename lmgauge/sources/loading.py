@@ -78,6 +78,7 @@ class LoadedModel:
             "load_seconds": self.load_seconds,
             "config": self.config.describe(),
             "attention": getattr(self.model.config, "_attn_implementation", None),
+            "kv_cache": bool(getattr(self.model.config, "use_cache", True)),
             **{f"{step}_seconds": seconds for step, seconds in self.transform_seconds.items()},
             "weight_files": [str(path) for path in self.weight_files()],
             "tokenizer": None
