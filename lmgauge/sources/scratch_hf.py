@@ -1,7 +1,8 @@
 """The from-scratch GPT (lmgauge.sources.scratch_gpt) dressed as a transformers model, so that
 `from_pretrained`, `generate` and every bench that drives a transformers causal LM drive it too.
 
-The wrapper adds no computation: `forward` is the course model's forward. It keeps no KV cache
+The wrapper adds no computation: `forward` runs the course model's own modules (embeddings,
+blocks, final norm, tied head) and nothing else. It keeps no KV cache
 (`config.use_cache` is False), so `generate` runs the whole prefix through the model at every
 step, exactly as the course's `generate` does. The attention mask is not applied: the course
 model has none, so padded positions are attended to (batch timings hold; padded rows' outputs
