@@ -14,6 +14,7 @@ import statistics
 import pytest
 
 from lmgauge.measure.training import TrainSetup, train_step_bound_s, train_steps, training_batch
+from lmgauge.model.anatomy import total_parameters
 from lmgauge.model.roofline import ROOF_BROKEN, ROOF_TOLERANCE, configured_cost
 from lmgauge.sources.models import CAUSAL_LM
 
@@ -58,9 +59,8 @@ def test_training_step(loaded_model, record, rounds, calibration, judge_timing):
                    first.activation_bytes - run.activation_bytes, lever=name, **shape)  # fmt: skip
             record("train_loss_difference", abs(run.losses[-1] - first.losses[-1]),
                    lever=name, steps=steps, **shape)  # fmt: skip
-    trainable = sum(p.numel() for p in model.parameters())
     cost = configured_cost(loaded_model, causal)
-    bound = train_step_bound_s(cost, trainable, BATCH * LENGTH, calibration)
+    bound = train_step_bound_s(cost, total_parameters(model), BATCH * LENGTH, calibration)
     record("train_step_bound_seconds", bound, **shape)
     efficiency = record("train_roofline_efficiency", bound / baseline_s, **shape).value
     judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")

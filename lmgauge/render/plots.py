@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from lmgauge.record.report import read_report, values_by_model  # noqa: E402
+from lmgauge.render.cost_tables import QUICK_DECODE as QUICK  # noqa: E402
 
-QUICK = {"batch": 1, "prompt_tokens": 128, "new_tokens": 32}
 VERDICT_COLOURS = {"worse": "tab:red", "better": "tab:green", "same": "tab:gray"}
 
 

@@ -111,21 +111,20 @@ class ScratchGPT(nn.Module):
             raise ValueError(f"{tokens} tokens exceed the context of {self.config.context}")
         return self.tokens(ids) + self.positions(torch.arange(tokens, device=ids.device))
 
-    def run_blocks(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The input, then each block's output. With `checkpointing` set, while training, each
-        block's activations are recomputed in the backward pass instead of kept."""
-        outputs = [x]
-        for block in self.blocks:
-            if self.checkpointing and self.training:
-                outputs.append(checkpoint(block, outputs[-1], use_reentrant=False))
-            else:
-                outputs.append(block(outputs[-1]))
-        return outputs
+    def run_block(self, block: Block, x: torch.Tensor) -> torch.Tensor:
+        """One block; with `checkpointing` set, while training, its activations are recomputed
+        in the backward pass instead of kept."""
+        if self.checkpointing and self.training:
+            return checkpoint(block, x, use_reentrant=False)
+        return block(x)
 
     def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None):
         """Logits (batch, tokens, vocabulary), and the mean cross-entropy against `targets`
         (the next tokens) when given."""
-        x = self.norm(self.run_blocks(self.dropout(self.embed(ids)))[-1])
+        x = self.dropout(self.embed(ids))
+        for block in self.blocks:
+            x = self.run_block(block, x)
+        x = self.norm(x)
         logits = self.head(x)
         if targets is None:
             return logits, None

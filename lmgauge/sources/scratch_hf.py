@@ -100,7 +100,7 @@ class ScratchGPTForCausalLM(PreTrainedModel, GenerationMixin):
         does of GPT-2, so the two differ by the cache alone); the loss against `labels` shifted
         by one (transformers' convention); hidden states (embeddings, each block's output, the
         final norm's) when asked. Cache arguments are ignored: nothing is cached."""
-        hidden = body_states(self.gpt, input_ids)
+        hidden = body_states(self.gpt, input_ids, output_hidden_states)
         logits = self.gpt.head(hidden[-1][:, -logits_to_keep:])
         loss = None
         if labels is not None:
@@ -112,12 +112,17 @@ class ScratchGPTForCausalLM(PreTrainedModel, GenerationMixin):
         )
 
 
-def body_states(gpt: ScratchGPT, input_ids: torch.Tensor) -> list[torch.Tensor]:
-    """The embeddings, then each block's output, the last one through the final norm: GPT-2's
-    `hidden_states` convention (layers + 1 tensors of (batch, tokens, width))."""
-    hidden = gpt.run_blocks(gpt.dropout(gpt.embed(input_ids)))
-    hidden[-1] = gpt.norm(hidden[-1])
-    return hidden
+def body_states(gpt: ScratchGPT, input_ids: torch.Tensor, every_layer: bool) -> list[torch.Tensor]:
+    """The final norm's output alone, or (every_layer) the embeddings, then each block's output,
+    the last one through the final norm: GPT-2's `hidden_states` convention (layers + 1 tensors
+    of (batch, tokens, width)). Only what is asked for is kept."""
+    x = gpt.dropout(gpt.embed(input_ids))
+    states = [x] if every_layer else []
+    for block in gpt.blocks:
+        x = gpt.run_block(block, x)
+        if every_layer:
+            states.append(x)
+    return [*states[:-1], gpt.norm(x)]
 
 
 class ScratchBody:
@@ -133,7 +138,7 @@ class ScratchBody:
         return ((name, child) for name, child in self.gpt.named_children() if name != "head")
 
     def __call__(self, input_ids, output_hidden_states: bool = False, **ignored):
-        hidden = body_states(self.gpt, input_ids)
+        hidden = body_states(self.gpt, input_ids, output_hidden_states)
         return BaseModelOutput(
             last_hidden_state=hidden[-1],
             hidden_states=tuple(hidden) if output_hidden_states else None,
