@@ -1,6 +1,7 @@
 """The run report: atomic writes, and one clear sentence for every kind of bad file."""
 
 import json
+import math
 import os
 from datetime import datetime, timezone
 
@@ -102,7 +103,7 @@ def old_document(version: int) -> dict:
 
 def test_a_version_1_report_still_loads_as_the_current_version(tmp_path):
     loaded = read_report(write_atomic(old_document(1), tmp_path / "old.json"))
-    assert loaded["schema_version"] == SCHEMA_VERSION == 3 and loaded["texts"] == []
+    assert loaded["schema_version"] == SCHEMA_VERSION == 4 and loaded["texts"] == []
     assert loaded["run"]["gate"] is None and loaded["calibration_end"] is None
     assert loaded["results"][0]["rounds"] == []
 
@@ -149,3 +150,26 @@ def test_the_result_dataclass_and_the_schema_name_the_same_fields():
         f.name for f in fields(Result) if f.default is MISSING and f.default_factory is MISSING
     }
     assert without_default <= set(schema["required"]) <= names
+
+
+def test_a_non_finite_figure_is_written_as_null_flagged_and_read_back_as_nan(tmp_path):
+    recorder = RunRecorder({"models": ["m"]})
+    recorder.record("quality", "m", "perplexity", float("nan"), test="t", split="test")
+    document = recorder.document(status="passed", exit_status=0, extra_run={}, environment={})
+    path = write_atomic(document, tmp_path / "nan.json")
+    text = path.read_text()
+    assert "NaN" not in text and '"value": null' in text
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} token"))
+    (result,) = read_report(path)["results"]
+    assert math.isnan(result["value"]) and result["flags"] == ["non-finite"]
+
+
+def test_a_version_3_report_with_bare_nan_tokens_still_loads_flagged(tmp_path):
+    document = sample_document()
+    document["schema_version"] = 3
+    document["results"][0]["value"] = float("nan")
+    path = tmp_path / "v3.json"
+    path.write_text(json.dumps(document))
+    assert "NaN" in path.read_text()
+    loaded = read_report(path)
+    assert loaded["schema_version"] == 4 and "non-finite" in loaded["results"][0]["flags"]

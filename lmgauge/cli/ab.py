@@ -3,14 +3,12 @@ gate's own error rates) and recover (reports from killed runs' journals)."""
 
 from __future__ import annotations
 
-import json
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
-
-MIN_RUNS = 3
 
 
 def add_ab_commands(commands) -> None:
@@ -24,7 +22,12 @@ def add_ab_commands(commands) -> None:
     ab.add_argument("--new", help="git ref or python:PATH (default: this checkout)")
     ab.add_argument("--base-args", default="", help="extra pytest arguments for the base side")
     ab.add_argument("--new-args", default="", help="extra pytest arguments for the new side")
-    ab.add_argument("--runs", type=int, default=4, help="runs per side (default: 4)")
+    ab.add_argument("--runs", type=int, default=4, help="runs per side first (default: 4)")
+    ab.add_argument(
+        "--max-runs", type=int, default=8,
+        help="most runs per side: pairs are added while a gated timing is borderline "
+        "(default: 8)",
+    )  # fmt: skip
     add_common(ab)
     ab.set_defaults(handler=run_ab)
 
@@ -80,25 +83,24 @@ def store_verdict(document: dict, path: Path, report_dir: Path) -> str:
 
 
 def check_runs(runs: int) -> None:
+    from lmgauge.runs.ab import MIN_RUNS
+
     if runs < MIN_RUNS:
-        raise LmgaugeError(
-            f"--runs {runs} is too few: a paired test needs at least {MIN_RUNS} runs a side "
-            f"(4 or more recommended; with 3 pairs only a large change can be significant)."
-        )
+        raise LmgaugeError(f"--runs {runs} is too few: at least {MIN_RUNS} runs a side are needed.")
 
 
 def run_ab(arguments) -> int:
     from lmgauge.cli.reports import load_rules
-    from lmgauge.record.report import write_text_atomic
-    from lmgauge.runs.ab_report import ab_document, ab_markdown, paired_rows, verdict_line
-    from lmgauge.runs.ab_run import complete_pairs, run_interleaved
+    from lmgauge.runs.ab import AbPlan, run_ab, verdict_line
     from lmgauge.runs.ab_sides import resolve_side
 
     check_runs(arguments.runs)
-    rules = load_rules(arguments.rules)
     repository = Path.cwd()
     base = resolve_side("base", arguments.base, arguments.base_args, repository)
     new = resolve_side("new", arguments.new, arguments.new_args, repository)
+    plan = AbPlan(base, new, arguments.pytest_args, arguments.runs,
+                  max(arguments.max_runs, arguments.runs), Path(), load_rules(arguments.rules))
+    plan.check()
     if base.identity() == new.identity():
         print(
             "lmgauge ab: both sides are the same code, environment and arguments, so this is an "
@@ -106,34 +108,17 @@ def run_ab(arguments) -> int:
             "--new-args to compare two things).",
             file=sys.stderr,
         )
-    if not arguments.pytest_args:
-        raise LmgaugeError("give the pytest arguments after --, e.g. -- benches -m 'not slow'.")
-    out = output_folder(arguments.report_dir, "ab")
-    records, status = run_interleaved(base, new, arguments.pytest_args, arguments.runs, out)
-    base_runs, new_runs = complete_pairs(records)
-    rows = paired_rows(base_runs, new_runs, rules) if base_runs else []
-    sides = {side.label: side_facts(side) for side in (base, new)}
-    document = ab_document(sides, arguments.pytest_args, records, status, rows)
-    write_text_atomic(json.dumps(document, indent=2) + "\n", out / "ab.json")
-    write_text_atomic(ab_markdown(document), out / "ab.md")
-    print(verdict_line(document))
-    print(f"lmgauge ab: report {out / 'ab.json'} and {out / 'ab.md'}")
-    print(store_verdict(document, out / "ab.json", Path(arguments.report_dir)))
-    if status != "complete":
+    plan = replace(plan, out=output_folder(arguments.report_dir, "ab"))
+    outcome = run_ab(plan)
+    print(verdict_line(outcome.document))
+    print(f"lmgauge ab: report {outcome.report} and {outcome.markdown}")
+    print(store_verdict(outcome.document, outcome.report, Path(arguments.report_dir)))
+    if outcome.document["status"] != "complete":
         raise LmgaugeError(
-            f"the A/B run did not complete: {status}; judged {len(base_runs)} pairs."
+            f"the A/B run did not complete: {outcome.document['status']}; judged "
+            f"{outcome.document['pairs']} pairs."
         )
-    return 0 if document["passed"] else 1
-
-
-def side_facts(side) -> dict:
-    return {
-        "description": side.description,
-        "python": side.python,
-        "folder": str(side.folder),
-        "commit": side.commit,
-        "arguments": list(side.arguments),
-    }
+    return 0 if outcome.document["passed"] else 1
 
 
 def run_gate_check(arguments) -> int:

@@ -18,7 +18,11 @@ def add_report_commands(commands) -> None:
     compare.set_defaults(handler=run_compare)
 
     gate = commands.add_parser(
-        "gate", help="exit 1 when a gated figure of NEW got worse than in BASE"
+        "gate",
+        help="exit 1 when a gated figure of NEW got worse than in BASE, or could not be judged",
+        description="BASE is one run report, or a folder of run reports of the same code on "
+        "this runner (a baseline of several runs: their medians, and each figure's run-to-run "
+        "spread from them).",
     )
     add_pair(gate)
     gate.set_defaults(handler=run_gate_command)
@@ -91,9 +95,10 @@ def run_compare(arguments) -> int:
 
 
 def run_gate_command(arguments) -> int:
-    from lmgauge.judge.gate import run_gate
+    from lmgauge.judge.gate import read_baseline, run_gate
+    from lmgauge.record.report import read_report
 
-    base, new = load_pair(arguments)
+    base, new = read_baseline(arguments.base), read_report(arguments.new)
     result = run_gate(base, new, load_rules(arguments.rules), arguments.base, arguments.new)
     print(result.message())
     return 0 if result.passed else 1

@@ -10,19 +10,29 @@ run (rows whose model reads "gpt2-medium / gpt2").
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
-from lmgauge.judge.drift import Drift, hardware_differences, setup_differences, speed_drift
+from lmgauge.judge.drift import (
+    MACHINE_BOUND_UNITS,
+    Drift,
+    hardware_differences,
+    setup_differences,
+    speed_drift,
+)
 from lmgauge.judge.gate_rules import GateRules, Rule
-from lmgauge.judge.significance import testable
-from lmgauge.judge.verdicts import judge, round_values
+from lmgauge.judge.keys import indexed, params_text, result_key
+from lmgauge.judge.spread import Baseline, Spread, holm, single
+from lmgauge.judge.verdicts import BETTER, NOISY, NOT_JUDGED, WORSE, judge
+
+__all__ = ["COLUMNS", "Comparison", "compare", "indexed", "params_text", "result_key"]
 
 CROSS_MODEL_RULE = Rule(relative=0.15, deterministic=True, reason="ratio of two models in one run")
 COLUMNS = [
-    "model", "bench", "metric", "params", "unit", "direction", "base", "new", "ratio", "change",
-    "p_value", "ci_low", "ci_high", "verdict", "gated", "fails_gate", "tolerance", "note",
+    "model", "bench", "metric", "params", "unit", "direction", "base", "new", "raw_ratio",
+    "ratio", "change", "p_value", "p_adjusted", "ci_low", "ci_high", "verdict", "gated",
+    "fails_gate", "tolerance", "note",
 ]  # fmt: skip
 
 
@@ -30,7 +40,9 @@ COLUMNS = [
 class Comparison:
     """rows: one per figure found in either report (COLUMNS); hardware / setup: 'field: base ->
     new' lines; drift: how the calibrated machine speed moved (lmgauge.judge.drift.speed_drift);
-    base_name / new_name: where the reports came from."""
+    base_name / new_name: where the reports came from; tests: one line per test that failed or
+    errored in the new run but not in the base; base_runs: how many runs the base stands for;
+    family: how many gated timing figures share the family-wise false-alarm rate alpha."""
 
     rows: pd.DataFrame
     hardware: list[str]
@@ -38,28 +50,26 @@ class Comparison:
     drift: list[str]
     base_name: str
     new_name: str
+    tests: list[str] = field(default_factory=list)
+    base_runs: int = 1
+    family: int = 0
 
     def gate_failures(self) -> pd.DataFrame:
-        return self.rows[self.rows["fails_gate"]]
+        return self.rows[self.rows["fails_gate"].astype(bool)]
 
-
-def result_key(result: dict) -> tuple:
-    return (result["model"], result["bench"], result["metric"], params_text(result["params"]))
-
-
-def params_text(params: dict) -> str:
-    return " ".join(f"{key}={value}" for key, value in params.items())
-
-
-def indexed(document: dict) -> dict[tuple, dict]:
-    """Results by (model, bench, metric, params); a later duplicate replaces an earlier one."""
-    return {result_key(result): result for result in document["results"]}
+    def judged(self) -> int:
+        """Gated figures that were judged (compared with a verdict other than "not judged")."""
+        gated = self.rows[self.rows["gated"].astype(bool)]
+        return int((~gated["verdict"].isin([NOT_JUDGED, "only in base", "only in new"])).sum())
 
 
 def compare(
-    base: dict, new: dict, rules: GateRules, base_name="base", new_name="new"
+    base: dict | Baseline, new: dict, rules: GateRules, base_name="base", new_name="new"
 ) -> Comparison:
-    """Every figure of `base` and `new` (validated report documents), judged."""
+    """Every figure of `base` (a validated report document, or a Baseline of several runs) and
+    `new`, judged; gated timing figures as one family (Holm, alpha = rules.alpha)."""
+    baseline = base if isinstance(base, Baseline) else single(base)
+    base = baseline.document
     hardware = hardware_differences(base, new)
     setup, drift = setup_differences(base, new), speed_drift(base, new)
     unexplained = Drift() if setup else drift
@@ -70,7 +80,6 @@ def compare(
             ratios = cross_model_ratios(document)
             results.update(ratios)
             cross_model.update(ratios)
-    benched_now = set(new.get("models", {}))
     rows = []
     for key in list(dict.fromkeys([*before, *after])):
         model, bench, metric, params = key
@@ -79,41 +88,85 @@ def compare(
         rule = CROSS_MODEL_RULE if key in cross_model else rules.rule_for(metric, shown["unit"])
         row = {
             "model": model, "bench": bench, "metric": metric, "params": params,
-            "unit": shown["unit"], "direction": shown["direction"],
-            "gated": can_fail(rule, old, fresh), "tolerance": rule.tolerance(),
+            "unit": shown["unit"], "direction": shown["direction"], "gated": rule.gated,
+            "tolerance": rule.tolerance(), "p_adjusted": math.nan,
         }  # fmt: skip
         if old is None or fresh is None:
-            missing_now = fresh is None and model in benched_now
-            row.update(
-                base=old["value"] if old else math.nan,
-                new=fresh["value"] if fresh else math.nan,
-                ratio=math.nan,
-                change="",
-                p_value=math.nan,
-                ci_low=math.nan,
-                ci_high=math.nan,
-                verdict="only in new" if old is None else "only in base",
-                fails_gate=missing_now and row["gated"],
-                note="missing from a model that was benched" if missing_now else "",
-            )
+            row.update(one_sided_row(old, fresh, rule))
         else:
             judgement = judge(
-                old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=not setup
-            )
+                old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=not setup,
+                spread=spread_for(key, rule, baseline), base_runs=baseline.runs,
+            )  # fmt: skip
             row.update(base=old["value"], new=fresh["value"], **asdict(judgement))
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return Comparison(frame, hardware, setup, list(drift.lines), base_name, new_name)
+    family = control_family(frame, rules.alpha)
+    return Comparison(
+        frame, hardware, setup, list(drift.lines), base_name, new_name,
+        tests=test_regressions(base, new), base_runs=baseline.runs, family=family,
+    )  # fmt: skip
 
 
-def can_fail(rule: Rule, old: dict | None, fresh: dict | None) -> bool:
-    """Whether the figure is gated and can fail: a gated rule, and either a deterministic or
-    exact rule, or rounds to test on both sides. Other figures are shown, not counted gated."""
-    if not rule.gated:
-        return False
-    if rule.exact or rule.deterministic or old is None or fresh is None:
-        return True
-    return testable(round_values(old), round_values(fresh))
+def one_sided_row(old: dict | None, fresh: dict | None, rule: Rule) -> dict:
+    """A figure on one side only: it could not be judged, and fails when its rule is gated."""
+    if fresh is None:
+        verdict, note = "only in base", "missing from the new run: it vanished"
+    else:
+        verdict = "only in new"
+        note = "not in the base run, so nothing to judge it against: refresh the baseline"
+    return {
+        "base": old["value"] if old else math.nan, "new": fresh["value"] if fresh else math.nan,
+        "raw_ratio": math.nan, "ratio": math.nan, "change": "", "p_value": math.nan,
+        "ci_low": math.nan, "ci_high": math.nan, "verdict": verdict,
+        "fails_gate": rule.gated, "note": note if rule.gated else "",
+    }  # fmt: skip
+
+
+def spread_for(key: tuple, rule: Rule, baseline: Baseline) -> Spread | None:
+    """The run-to-run spread a timing figure is judged by: estimated from the baseline's runs,
+    else the rule's stated run_spread, else None (not judged)."""
+    found = (baseline.spreads or {}).get(key)
+    if found is not None:
+        return found
+    if rule.run_spread is not None:
+        return Spread(rule.run_spread, 0, "gate rules default")
+    return None
+
+
+def control_family(frame: pd.DataFrame, alpha: float) -> int:
+    """Holm's method over the gated timing figures that were tested: a worse or better verdict
+    stands only when its adjusted p is at most alpha, so that a run of the same code fails on
+    timing with probability at most alpha however many figures are gated. Returns the family
+    size."""
+    timing = frame["unit"].isin(MACHINE_BOUND_UNITS) & frame["gated"] & frame["p_value"].notna()
+    if not timing.any():
+        return 0
+    adjusted = holm(frame.loc[timing, "p_value"].tolist())
+    frame.loc[timing, "p_adjusted"] = adjusted
+    for index, p_adjusted in zip(frame.index[timing], adjusted, strict=True):
+        if frame.at[index, "verdict"] in (WORSE, BETTER) and p_adjusted > alpha:
+            frame.at[index, "verdict"] = NOISY
+            frame.at[index, "fails_gate"] = False
+            note = f"Holm-adjusted p = {p_adjusted:.3g} > {alpha} over {int(timing.sum())} figures"
+            frame.at[index, "note"] = "; ".join(filter(None, [frame.at[index, "note"], note]))
+    return int(timing.sum())
+
+
+def test_regressions(base: dict, new: dict) -> list[str]:
+    """'<test id>: <outcome> in new (<message>)' for each test that failed or errored in the new
+    run and did not fail in the base run."""
+    failed_before = {
+        item["test"] for item in base.get("tests", {}).get("not_passed", [])
+        if item["outcome"] in ("failed", "error")
+    }  # fmt: skip
+    lines = []
+    for item in new.get("tests", {}).get("not_passed", []):
+        if item["outcome"] in ("failed", "error") and item["test"] not in failed_before:
+            message = (item.get("message") or "").strip().splitlines()
+            reason = f" ({message[0][:160]})" if message else ""
+            lines.append(f"{item['test']}: {item['outcome']} in {item['when']}{reason}")
+    return list(dict.fromkeys(lines))
 
 
 def cross_model_ratios(document: dict) -> dict[tuple, dict]:

@@ -1,9 +1,12 @@
-"""The gate: does a new run pass against a base run? Used by `lmgauge gate` and by
-`pytest benches --gate=BASE`.
+"""The gate: does a new run pass against a base run (or a baseline of several runs)? Used by
+`lmgauge gate` and by `pytest benches --gate=BASE`.
 
-A run fails the gate when any gated figure (lmgauge/judge/gate.toml) got worse beyond its tolerance
-and, where rounds allow a test, significantly; when an exact figure such as a parameter
-count changed; or when a gated figure disappeared for a model that was benched.
+A run fails the gate, each with a sentence saying why, when: a gated figure (lmgauge/judge/
+gate.toml) got worse beyond its tolerance and, for timings, beyond the run-to-run spread with
+the family of gated timings controlled (lmgauge.judge.compare); an exact figure such as a
+parameter count changed; a gated figure is on one side only, not a finite number, or has
+nothing to be judged by; a test failed or errored in the new run that did not in the base; or
+the gate judged no gated figure at all. It fails closed: what it could not judge is a failure.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from lmgauge.judge.compare import Comparison, compare
 from lmgauge.judge.gate_rules import GateRules, load_gate_rules
+from lmgauge.judge.spread import Baseline, combined, single
 
 DEFAULT_RULES = Path(__file__).with_name("gate.toml")
 
@@ -21,6 +25,7 @@ DEFAULT_RULES = Path(__file__).with_name("gate.toml")
 @dataclass
 class GateResult:
     comparison: Comparison
+    alpha: float = 0.05
 
     @property
     def failures(self):
@@ -28,32 +33,73 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
-        return self.failures.empty
+        return self.failures.empty and not self.comparison.tests and self.comparison.judged() > 0
 
     def message(self) -> str:
-        """Multi-line verdict: PASSED or FAILED with every failing figure."""
-        gated = int(self.comparison.rows["gated"].sum())
+        """Multi-line verdict: PASSED or FAILED with every failing figure and test, and the
+        false-alarm rate the gate expects of a run of the same code."""
+        comparison = self.comparison
+        gated = int(comparison.rows["gated"].sum())
+        judged = comparison.judged()
+        scope = (
+            f"{judged} of {gated} gated figures judged against "
+            f"{comparison.base_runs} base run{'s' if comparison.base_runs > 1 else ''}; "
+            f"{comparison.family} timings share a false-alarm rate of at most "
+            f"{100 * self.alpha:g} % per run"
+        )
         if self.passed:
-            return f"lmgauge gate: PASSED ({gated} gated figures, none worse beyond tolerance)"
-        lines = [f"lmgauge gate: FAILED: {len(self.failures)} of {gated} gated figures"]
+            return f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)"
+        lines = [f"lmgauge gate: FAILED ({scope})"]
+        if judged == 0:
+            lines.append("  the gate judged no gated figure: a gate that compared nothing fails")
+        lines += [f"  test {line}" for line in comparison.tests]
         lines += [failure_line(row) for row in self.failures.itertuples()]
         return "\n".join(lines)
 
 
 def failure_line(row) -> str:
     p_value = "" if math.isnan(row.p_value) else f", p = {row.p_value:.3g}"
+    if not math.isnan(row.p_adjusted):
+        p_value += f", Holm-adjusted {row.p_adjusted:.3g}"
     note = f"; {row.note}" if row.note else ""
     return (
         f"  {row.model} {row.metric} {row.params}: {row.base:.4g} -> {row.new:.4g} {row.unit} "
-        f"({row.change or row.verdict}{p_value}; tolerance {row.tolerance}{note})"
+        f"({row.verdict}: {row.change or 'no change computed'}{p_value}; "
+        f"tolerance {row.tolerance}{note})"
     )
 
 
+def read_baseline(path: str | Path) -> Baseline:
+    """The baseline at `path`: one run report, or a folder of run reports of the same code
+    (their medians, and each figure's run-to-run spread from them); ReportError in one sentence
+    when it holds no readable run report."""
+    from lmgauge.errors import ReportError
+    from lmgauge.record.report import read_report
+
+    path = Path(path)
+    if not path.is_dir():
+        return single(read_report(path))
+    documents = []
+    for candidate in sorted(path.glob("*.json")):
+        try:
+            documents.append(read_report(candidate))
+        except ReportError:
+            continue
+    if not documents:
+        raise ReportError(f"{path} holds no lmgauge run report (*.json) to gate against.")
+    return combined(documents)
+
+
 def run_gate(
-    base: dict, new: dict, rules: GateRules | None = None, base_name="base", new_name="new"
+    base: dict | Baseline,
+    new: dict,
+    rules: GateRules | None = None,
+    base_name="base",
+    new_name="new",
 ) -> GateResult:
+    """`new` judged against `base` (one report, or a Baseline of several runs of one code)."""
     rules = rules or load_gate_rules(DEFAULT_RULES)
-    return GateResult(compare(base, new, rules, base_name, new_name))
+    return GateResult(compare(base, new, rules, base_name, new_name), rules.alpha)
 
 
 def gate_summary(result: GateResult, base_path: str) -> dict:
@@ -63,6 +109,8 @@ def gate_summary(result: GateResult, base_path: str) -> dict:
     return {
         "base": base_path,
         "passed": result.passed,
+        "message": result.message(),
+        "test_regressions": result.comparison.tests,
         "failures": [
             {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in row.items()}
             for row in failures[list(keys)].to_dict(orient="records")

@@ -7,7 +7,8 @@ whether the figure is `gated` (a change for the worse fails `lmgauge gate`), and
 `deterministic`: a figure without rounds can only fail the gate when its rule says it is
 deterministic (memory peaks, counts, accuracy), because no significance test can be made.
 File versions: 1 (first); 2 adds `[paired]`: the tolerance of A/B runs judged pair by pair
-(lmgauge.judge.paired).
+(lmgauge.judge.paired); 3 adds `figures`; 4 adds `run_spread` and `spread_reason` (the
+run-to-run spread of timings, lmgauge.judge.spread).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
-SUPPORTED_VERSIONS = (1, 2, 3)
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
 DEFAULT_ALPHA = 0.05
 DEFAULT_PAIRED_RELATIVE = 0.10
 
@@ -38,6 +39,10 @@ class Rule:
     deterministic: bool = False
     reason: str = ""
     figures: str = ""
+    run_spread: float | None = None
+    """Standard deviation of a timing figure's natural-log value between runs of the same code
+    on the runner the rules were measured on; used when the baseline is a single run."""
+    spread_reason: str = ""
     """What the rule covers, in words (the README's gate table)."""
 
     def matches(self, metric: str, unit: str) -> bool:

@@ -1,21 +1,24 @@
-"""The verdict on one figure measured in two runs: better, worse, same, too noisy, changed.
+"""The verdict on one figure measured in two runs: better, worse, same, too noisy, changed,
+not judged.
 
-A change counts only when it is beyond the figure's tolerance (lmgauge.judge.gate_rules). With
-per-round values on both sides it must also be significant (one-sided Mann-Whitney U over the
-rounds, p <= alpha) to be called better or worse; otherwise it is "too noisy". Rounds are the
-statistical unit: the steps of one round share the machine's state and are never pooled. A
-figure without rounds is called better or worse only when its rule says it is deterministic.
-Exact figures (counts) are "same" or "changed".
+A change counts only when it is beyond the figure's tolerance (lmgauge.judge.gate_rules).
+Timing figures (times and throughputs) are judged with the run as the unit: the new run's log
+ratio to the base, after the excuses below, is compared with the figure's run-to-run spread
+(lmgauge.judge.spread); compare() then controls the family of gated timing figures with
+Holm's method. Other figures with per-round values on both sides (memory peaks) keep a
+one-sided Mann-Whitney U over the rounds; a figure without rounds is called better or worse
+only when its rule says it is deterministic. Exact figures (counts) are "same" or "changed".
 
-Excuses have limits. They apply to timing figures only (times and throughputs), never to
-memory, counts, accuracy or perplexity. When the speed probe beside the rounds says the machine
-ran at another speed in the other run (more than DRIFT_TOLERANCE apart), the new run's rounds
-are divided by that speed ratio (times; multiplied for throughputs), capped at EXCUSE_LIMIT. A
-result flagged busy is "too noisy" only while its change is within EXCUSE_LIMIT; so is one that
-moved the way the calibrated roofs moved, but only when a run has no speed probes to normalise
-by (reports before format 3): the roofs are measured once at each end of a session and were
-seen to move between sessions by far more than the speed of a model did. So drift can shrink a
-2x change, never erase it.
+Fails closed: a figure whose value is missing or not finite on either side, or a gated timing
+figure with no run-to-run spread to judge it by, is "not judged" and fails the gate when gated.
+
+Excuses are bounded once. Together they move a timing ratio by at most EXCUSE_LIMIT, applied
+to the raw ratio: the speed probe (measured outside the code under test) rescales the new run
+when the machine's speed moved by more than DRIFT_TOLERANCE; a busy flag on the *new* run (a
+busy base must not excuse every later regression), or for reports without probes calibrated
+roofs that moved the same way, may shrink what is left of a slowdown towards no change, but
+only by what the probe did not already use. So drift can shrink a 2x change, never erase it.
+Every judgement keeps the raw ratio beside the normalised one.
 """
 
 from __future__ import annotations
@@ -27,22 +30,26 @@ from dataclasses import dataclass
 from lmgauge.judge.drift import MACHINE_BOUND_UNITS, Drift
 from lmgauge.judge.gate_rules import Rule
 from lmgauge.judge.significance import one_sided_p, ratio_interval, testable
+from lmgauge.judge.spread import Spread, is_finite
 
 BETTER, WORSE, SAME, NOISY, CHANGED = "better", "worse", "same", "too noisy", "changed"
 NOT_COMPARABLE = "not comparable"
+NOT_JUDGED = "not judged"
 NO_DRIFT = Drift()
 EXCUSE_LIMIT = 1.5
-"""The largest change (as a factor) that machine drift or a busy machine may explain: the
-largest drift measured on the shared 2-core VM within one session."""
+"""The largest factor by which all excuses together (machine drift, a busy machine) may move a
+ratio: the largest drift measured on the shared 2-core VM within one session."""
 DRIFT_TOLERANCE = 0.10
 """Speed-probe medians further apart than this (relative) mean the machine's speed moved."""
 
 
 @dataclass(frozen=True)
 class Judgement:
-    """ratio: new / base (nan when base is 0); p_value: one-sided Mann-Whitney U p of the
-    change's direction (nan without samples); ci_low / ci_high: 95 % bootstrap interval of the
-    ratio of medians (nan without samples); fails_gate: gated rule and a change for the worse."""
+    """ratio: new / base after the excuses (the normalised ratio; nan when base is 0);
+    raw_ratio: new / base as measured; p_value: one-sided p of the change's direction (the
+    run-level test for timing figures, Mann-Whitney U over rounds for others; nan without a
+    test); ci_low / ci_high: 95 % interval of the normalised ratio (nan without one);
+    fails_gate: gated rule and a change for the worse, or a gated figure not judged."""
 
     verdict: str
     ratio: float
@@ -52,6 +59,7 @@ class Judgement:
     ci_high: float = math.nan
     fails_gate: bool = False
     note: str = ""
+    raw_ratio: float = math.nan
 
 
 def judge(
@@ -63,63 +71,115 @@ def judge(
     drift: Drift = NO_DRIFT,
     normalize: bool = True,
     interval: bool = True,
+    spread: Spread | None = None,
+    base_runs: int = 1,
 ) -> Judgement:
     """Compare one result of the base report with the same result of the new report.
 
     machines_differ: raw times and throughputs are not comparable at all. drift: how the
-    machine's calibrated speed moved with nothing in the setup to explain it; a raw time or
-    throughput that moved the way the machine did is "too noisy", not better or worse.
-    normalize: use the speed probe when the machine's speed moved (off when the setup differs,
-    e.g. threads, since the probe then moves with the setup, not with the machine).
-    interval: compute the bootstrap interval (slow; simulations that need only the verdict
-    leave it out)."""
+    machine's calibrated speed moved with nothing in the setup to explain it (an excuse for
+    reports without speed probes). normalize: use the speed probe when the machine's speed
+    moved (off when the setup differs, e.g. threads, since the probe then moves with the setup,
+    not with the machine). interval: compute intervals (the bootstrap of non-timing figures is
+    slow; simulations leave it out). spread: the figure's run-to-run spread (needed to judge a
+    timing figure); base_runs: how many runs the base value is the median of."""
+    if not (is_finite(base.get("value")) and is_finite(new.get("value"))):
+        sides = [name for name, r in (("base", base), ("new", new))
+                 if not is_finite(r.get("value"))]  # fmt: skip
+        return Judgement(NOT_JUDGED, math.nan, "", fails_gate=rule.gated,
+                         note=f"not a finite number in {' and '.join(sides)}")  # fmt: skip
     before, after = float(base["value"]), float(new["value"])
     ratio = after / before if before else math.nan
     change = describe_change(before, after, new["unit"], new["direction"], rule)
     if machines_differ and new["unit"] in MACHINE_BOUND_UNITS:
-        return Judgement(NOT_COMPARABLE, ratio, change, note="machines differ")
+        return Judgement(NOT_COMPARABLE, ratio, change, note="machines differ", raw_ratio=ratio)
     if new["direction"] == "exact" or rule.exact:
         changed = rule.beyond(before, after) if rule.exact else before != after
         verdict = CHANGED if changed else SAME
-        return Judgement(verdict, ratio, change, fails_gate=changed and rule.gated)
-    timing = new["unit"] in MACHINE_BOUND_UNITS
-    base_rounds, new_rounds = round_values(base), round_values(new)
-    correction, notes = probe_correction(base, new) if timing and normalize else (1.0, [])
-    new_rounds = [value * correction for value in new_rounds]
-    after *= correction
-    getting_worse = (after > before) == (new["direction"] == "lower")
-    stats = significance(base_rounds, new_rounds, after > before, interval)
+        return Judgement(verdict, ratio, change, fails_gate=changed and rule.gated, raw_ratio=ratio)
+    if new["unit"] in MACHINE_BOUND_UNITS:
+        return judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs)
+    return judge_by_rounds(base, new, rule, alpha, interval, change)
+
+
+def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
+    """A figure that is not a timing: its rule's tolerance, and a rank test over rounds when
+    both sides have them; without rounds, worse only when the rule is deterministic."""
+    before, after = float(base["value"]), float(new["value"])
+    ratio = after / before if before else math.nan
+    stats = significance(round_values(base), round_values(new), after > before, interval)
     if not rule.beyond(before, after):
-        return Judgement(SAME, ratio, change, **stats, note="; ".join(notes))
-    factor = max(after / before, before / after) if before and after else math.inf
-    excuse = timing_excuse(base, new, drift, getting_worse) if timing else ""
-    if excuse and factor <= EXCUSE_LIMIT:
-        return Judgement(NOISY, ratio, change, **stats, note="; ".join([*notes, excuse]))
-    if excuse:
-        notes.append(f"{excuse}, but the change is beyond {EXCUSE_LIMIT}x")
-    note = "; ".join(notes)
+        return Judgement(SAME, ratio, change, **stats, raw_ratio=ratio)
+    getting_worse = (after > before) == (new["direction"] == "lower")
     if math.isnan(stats["p_value"]):
         if not rule.deterministic:
-            return Judgement(NOISY, ratio, change, **stats, note=note or "no rounds to test")
+            return Judgement(NOISY, ratio, change, **stats, note="no rounds to test",
+                             raw_ratio=ratio)  # fmt: skip
     elif stats["p_value"] > alpha:
-        note = "; ".join([*notes, f"p = {stats['p_value']:.3f} > {alpha}"])
-        return Judgement(NOISY, ratio, change, **stats, note=note)
+        note = f"p = {stats['p_value']:.3f} > {alpha}"
+        return Judgement(NOISY, ratio, change, **stats, note=note, raw_ratio=ratio)
     verdict = WORSE if getting_worse else BETTER
-    return Judgement(
-        verdict, ratio, change, **stats, fails_gate=verdict == WORSE and rule.gated, note=note
-    )
+    return Judgement(verdict, ratio, change, **stats, fails_gate=verdict == WORSE and rule.gated,
+                     raw_ratio=ratio)  # fmt: skip
 
 
-def probe_correction(base: dict, new: dict) -> tuple[float, list[str]]:
-    """The factor that puts the new run's time or throughput on the base run's machine speed,
-    when the two runs' speed probes differ by more than DRIFT_TOLERANCE (capped at
-    EXCUSE_LIMIT), with a note saying so; (1.0, []) otherwise."""
-    probe_ratio = speed_ratio(base, new)
-    if abs(probe_ratio - 1) <= DRIFT_TOLERANCE:
-        return 1.0, []
-    capped = min(max(probe_ratio, 1 / EXCUSE_LIMIT), EXCUSE_LIMIT)
-    correction = 1 / capped if new["unit"] == "s" else capped
-    return correction, [f"normalised by the speed probe (machine {probe_ratio:.2f}x as slow)"]
+def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) -> Judgement:
+    """A time or throughput, the run as the unit (see the module docstring)."""
+    before, after = float(base["value"]), float(new["value"])
+    raw_ratio = after / before if before and after else math.nan
+    if not (before > 0 and after > 0):
+        return Judgement(NOT_JUDGED, raw_ratio, "", fails_gate=rule.gated,
+                         note="a timing of zero or less", raw_ratio=raw_ratio)  # fmt: skip
+    sign = 1.0 if new["direction"] == "lower" else -1.0  # positive log change = worse
+    worse_log, notes = excused(sign * math.log(raw_ratio), base, new, drift, normalize)
+    ratio = math.exp(sign * worse_log)
+    normalised_after = before * ratio
+    change = describe_change(before, normalised_after, new["unit"], new["direction"], rule)
+    if ratio != raw_ratio:
+        notes.insert(0, f"raw {raw_ratio:.3f}x, normalised {ratio:.3f}x")
+    common = {"raw_ratio": raw_ratio}
+    if not rule.beyond(before, normalised_after):
+        return Judgement(SAME, ratio, change, note="; ".join(notes), **common)
+    if spread is None:
+        if not rule.gated:
+            return Judgement(NOISY, ratio, change, note="; ".join([*notes, "no run-to-run spread"]),
+                             **common)  # fmt: skip
+        notes.append("not judged: no run-to-run spread for this figure (give a baseline of "
+                     "several runs, or a run_spread in the gate rules)")
+        return Judgement(NOT_JUDGED, ratio, change, fails_gate=True, note="; ".join(notes),
+                         **common)  # fmt: skip
+    p_value = spread.p_worse(abs(worse_log), base_runs)
+    low, high = spread.interval(math.log(ratio), base_runs)
+    notes.append(f"run-to-run spread {100 * spread.sigma:.1f} % ({spread.source})")
+    judged = {"p_value": p_value, "ci_low": low, "ci_high": high, "note": "; ".join(notes)}
+    if p_value > alpha:
+        return Judgement(NOISY, ratio, change, **judged, **common)
+    verdict = WORSE if worse_log > 0 else BETTER
+    return Judgement(verdict, ratio, change, fails_gate=verdict == WORSE and rule.gated, **judged,
+                     **common)  # fmt: skip
+
+
+def excused(worse_log: float, base: dict, new: dict, drift: Drift, normalize: bool):
+    """The change in natural-log units (positive: worse) once the excuses are applied, with a
+    note per excuse. The probe rescales first (capped at EXCUSE_LIMIT); a busy new run, or for
+    reports without probes roofs that moved the same way, may then shrink a remaining
+    worsening towards zero by whatever is left of log(EXCUSE_LIMIT)."""
+    limit = math.log(EXCUSE_LIMIT)
+    notes = []
+    used = 0.0
+    probe_log = math.log(speed_ratio(base, new)) if normalize else 0.0
+    if abs(probe_log) > math.log1p(DRIFT_TOLERANCE):
+        capped = max(-limit, min(limit, probe_log))
+        worse_log -= capped if new["unit"] == "s" else -capped
+        used = abs(capped)
+        notes.append(f"speed probe: machine {math.exp(probe_log):.2f}x as slow in new")
+    reason = timing_excuse(base, new, drift)
+    if reason and worse_log > 0:
+        shrink = min(worse_log, max(0.0, limit - used))
+        worse_log -= shrink
+        left = f"; what is left beyond {EXCUSE_LIMIT}x in all still counts" if worse_log else ""
+        notes.append(f"{reason}: excused {math.exp(shrink):.2f}x{left}")
+    return worse_log, notes
 
 
 def significance(base_rounds: list, new_rounds: list, greater: bool, interval: bool) -> dict:
@@ -133,14 +193,15 @@ def significance(base_rounds: list, new_rounds: list, greater: bool, interval: b
     return {"p_value": p_value, "ci_low": ci_low, "ci_high": ci_high}
 
 
-def timing_excuse(base: dict, new: dict, drift: Drift, getting_worse: bool) -> str:
-    """Why a timing change might be the machine's, not the code's: a result flagged busy, or
-    (for reports without speed probes) the calibrated speed moved the same way; "" if neither."""
-    if "busy" in base.get("flags", []) + new.get("flags", []):
-        return "flagged busy"
+def timing_excuse(base: dict, new: dict, drift: Drift) -> str:
+    """Why a slower timing might be the machine's, not the code's: the new run's results
+    flagged busy, or (for reports without speed probes) the calibrated speed fell in the new
+    run; "" if neither. A busy base run excuses nothing."""
+    if "busy" in new.get("flags", []):
+        return "new run flagged busy"
     probed = bool(base.get("probe_seconds")) and bool(new.get("probe_seconds"))
-    if not probed and (drift.slower_in_new if getting_worse else drift.slower_in_base):
-        return "the machine's calibrated speed moved the same way"
+    if not probed and drift.slower_in_new:
+        return "the machine's calibrated speed fell in the new run"
     return ""
 
 

@@ -6,44 +6,113 @@ the probe's time beside it (the "normalised" time, in probe units) cancels drift
 both alike. The probe mixes the two kinds of work a model does: a matrix-vector product over
 a 64 MiB float32 matrix (bound by memory reads, like a decode step) and a 512 x 512 matmul
 (bound by arithmetic, like a prefill). One probe takes a few milliseconds on a 2-core CPU.
+
+The probe must not share the code under test: a change that slows every torch operation (a
+thread pool left at one thread, a slower BLAS, a torch upgrade) would slow a torch probe as
+much as the model, and the verdict would normalise the regression away. So it runs in a
+process of its own, started once per session with `python -I` (no PYTHONPATH, no user site,
+no code of the checkout), in numpy (its own BLAS, its own thread pool) with a fixed thread
+count from the environment it is given. The process reads one line per probe on its standard
+input and ends when that closes, so it cannot outlive the run. `identity()` says what the
+probe ran (numpy version, BLAS, threads): two runs whose probes differ are not normalised.
 """
 
 from __future__ import annotations
 
-import statistics
+import json
+import os
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass, field
-
-from lmgauge.measure.timing import sample_seconds
 
 MATRIX_ROWS, MATRIX_COLUMNS = 4096, 4096
 GEMM_SIZE = 512
 REPEATS = 3
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+KIND = "numpy in its own process"
+
+WORKER = f"""
+import json, statistics, sys, time
+import numpy as np
+rng = np.random.default_rng(0)
+matrix = rng.random(({MATRIX_ROWS}, {MATRIX_COLUMNS}), dtype=np.float32)
+vector = rng.random({MATRIX_COLUMNS}, dtype=np.float32)
+square = rng.random(({GEMM_SIZE}, {GEMM_SIZE}), dtype=np.float32)
+def once():
+    started = time.perf_counter()
+    matrix @ vector
+    square @ square
+    return time.perf_counter() - started
+once()
+try:
+    from threadpoolctl import threadpool_info
+    blas = sorted({{pool.get("internal_api", "?") for pool in threadpool_info()}})
+except Exception:
+    blas = []
+facts = {{"numpy": np.__version__, "blas": blas, "torch_loaded": "torch" in sys.modules}}
+print(json.dumps(facts), flush=True)
+for line in sys.stdin:
+    print(repr(statistics.median(once() for _ in range({REPEATS}))), flush=True)
+"""
+
+
+class ProbeError(RuntimeError):
+    """The probe process could not start or stopped answering."""
 
 
 @dataclass
 class SpeedProbe:
-    """`probe()` returns the median time of REPEATS runs of the fixed workload (s)."""
+    """`probe()` returns the median time of REPEATS runs of the fixed workload (s), measured in
+    the probe's own process; `close()` ends that process (it also ends when this one does).
+    threads: the BLAS threads the probe process uses (recorded in `identity()`)."""
 
-    device: object = None
-    _tensors: tuple = field(default=(), repr=False)
+    threads: int = 1
+    _process: subprocess.Popen | None = field(default=None, repr=False)
+    _facts: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def _workload(self):
-        import torch
+    def _started(self) -> subprocess.Popen:
+        if self._process is None or self._process.poll() is not None:
+            environment = {**os.environ, **{name: str(self.threads) for name in THREAD_VARIABLES}}
+            self._process = subprocess.Popen(
+                [sys.executable, "-I", "-c", WORKER], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment,
+            )  # fmt: skip
+            self._facts = json.loads(self._read_line(self._process))
+        return self._process
 
-        if not self._tensors:
-            generator = torch.Generator().manual_seed(0)
-            matrix = torch.rand(MATRIX_ROWS, MATRIX_COLUMNS, generator=generator)
-            vector = torch.rand(MATRIX_COLUMNS, generator=generator)
-            square = torch.rand(GEMM_SIZE, GEMM_SIZE, generator=generator)
-            self._tensors = tuple(t.to(self.device or "cpu") for t in (matrix, vector, square))
-        matrix, vector, square = self._tensors
-
-        def run():
-            with torch.inference_mode():
-                torch.mv(matrix, vector)
-                square @ square
-
-        return run
+    @staticmethod
+    def _read_line(process: subprocess.Popen) -> str:
+        line = process.stdout.readline()
+        if not line:
+            raise ProbeError(
+                f"the speed probe process ({sys.executable} -I with numpy) ended without an "
+                f"answer (exit status {process.wait()})."
+            )
+        return line
 
     def probe(self) -> float:
-        return statistics.median(sample_seconds(self._workload(), REPEATS, self.device))
+        with self._lock:
+            process = self._started()
+            process.stdin.write("probe\n")
+            process.stdin.flush()
+            return float(self._read_line(process))
+
+    def identity(self) -> dict:
+        """What the probe runs: kind, numpy version, BLAS libraries, whether torch is loaded
+        in its process (never), threads."""
+        with self._lock:
+            self._started()
+            return {"kind": KIND, **self._facts, "threads": self.threads}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._process is not None:
+                self._process.stdin.close()
+                try:
+                    self._process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+                self._process = None

@@ -95,6 +95,11 @@ def calibrate_again(state) -> None:
 
 
 @pytest.fixture(scope="session")
-def speed_probe(request: pytest.FixtureRequest) -> SpeedProbe:
-    """The speed probe timed beside every timed round (lmgauge.measure.probe)."""
-    return SpeedProbe(run_state(request.config).device)
+def speed_probe(request: pytest.FixtureRequest):
+    """The speed probe timed beside every timed round (lmgauge.measure.probe): numpy in a
+    process of its own, with the run's thread count; what it runs goes to `run.speed_probe`."""
+    state = run_state(request.config)
+    probe = SpeedProbe(threads=state.threads)
+    state.recorder.set_speed_probe(probe.identity())
+    yield probe
+    probe.close()

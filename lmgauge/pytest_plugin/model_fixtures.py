@@ -90,11 +90,12 @@ def loaded_model(model_name: str, request: pytest.FixtureRequest):
     except ModelLoadError as error:
         state.recorder.model_failed(model_name, subject_facts(subject), str(error))
         pytest.fail(str(error), pytrace=False)
-    if state.slowdown and subject.config.runtime == TRANSFORMERS:
-        inject_slowdown(loaded.model, state.slowdown, state.device)
+    slowdown = state.slowdown_of(subject.spec.name)
+    if slowdown and subject.config.runtime == TRANSFORMERS:
+        inject_slowdown(loaded.model, slowdown, state.device)
     state.recorder.model_loaded(
         model_name, {**loaded.describe(), "config": subject.config.describe(),
-                     "slowdown": state.slowdown},
+                     "slowdown": slowdown},
     )  # fmt: skip
     yield loaded
     state.recorder.model_released(model_name)

@@ -9,11 +9,11 @@ import pytest
 
 from lmgauge import runtime
 from lmgauge.errors import LmgaugeError
+from lmgauge.judge.gate import read_baseline
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.pytest_plugin.state import RUN_STATE, RunState, Subject
 from lmgauge.pytest_plugin.sweeps import add_sweep_options, parse_counts, resolve_sweeps
 from lmgauge.record.recording import RunRecorder
-from lmgauge.record.report import read_report
 from lmgauge.sources import configs, models
 from lmgauge.sources.data import EMBEDDED_DATASET
 from lmgauge.store.engine import NO_STORE_VARIABLE, checked_url, default_url
@@ -96,6 +96,12 @@ def add_timing_options(group) -> None:
         "(busy-wait); recorded in the report. Used by `lmgauge gate-check`",
     )
     group.addoption(
+        "--inject-slowdown-models",
+        default=None,
+        metavar="NAME[,NAME...]",
+        help="with --inject-slowdown: slow only these models (default: every model)",
+    )
+    group.addoption(
         "--timing-checks",
         default="judge",
         choices=("judge", "record"),
@@ -106,14 +112,19 @@ def add_timing_options(group) -> None:
     )
 
 
+MIN_GATED_ROUNDS = 3
+"""Fewest --rounds a gated run may take (see pytest_configure)."""
+
+
 def add_report_options(group) -> None:
     """What happens with the run report: the gate against a base report, its folder."""
     group.addoption(
         "--gate",
         default=None,
         metavar="BASE",
-        help="compare this run with the run report BASE at the end and exit non-zero when a "
-        "gated figure got worse (rules: lmgauge/judge/gate.toml)",
+        help="compare this run with BASE at the end (a run report, or a folder of run reports "
+        "of the same code) and exit non-zero when a gated figure got worse or could not be "
+        "judged (rules: lmgauge/judge/gate.toml)",
     )
     group.addoption(
         "--report-dir",
@@ -155,7 +166,18 @@ def pytest_configure(config: pytest.Config) -> None:
             raise ValueError(
                 f"--inject-slowdown must be a fraction from 0 to 10, got {options.inject_slowdown}."
             )
-        gate_base = (options.gate, read_report(options.gate)) if options.gate else None
+        slowdown_models = (
+            tuple(spec.name for spec in models.resolve_many(options.inject_slowdown_models))
+            if options.inject_slowdown_models
+            else ()
+        )
+        if options.gate and options.rounds < MIN_GATED_ROUNDS:
+            raise ValueError(
+                f"--gate with --rounds {options.rounds} is refused: a run value from fewer than "
+                f"{MIN_GATED_ROUNDS} rounds is not the figure the baseline's spread was measured "
+                f"on, so the gate could not judge it."
+            )
+        gate_base = (options.gate, read_baseline(options.gate)) if options.gate else None
         report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
         store_url = (
             None if no_store(options) else checked_url(options.store or default_url(report_dir))
@@ -179,6 +201,7 @@ def pytest_configure(config: pytest.Config) -> None:
         recorder=RunRecorder(run_options),
         gate_base=gate_base,
         slowdown=options.inject_slowdown,
+        slowdown_models=slowdown_models,
         judge_timing_checks=options.timing_checks == "judge",
         store_url=store_url,
     )
@@ -205,6 +228,8 @@ def recorded_options(options, specs, device, threads, thread_counts, sweeps) -> 
         recorded["threads_swept"] = thread_counts
     if options.inject_slowdown:
         recorded["inject_slowdown"] = options.inject_slowdown
+        if options.inject_slowdown_models:
+            recorded["inject_slowdown_models"] = options.inject_slowdown_models
     if options.timing_checks != "judge":
         recorded["timing_checks"] = options.timing_checks
     return recorded

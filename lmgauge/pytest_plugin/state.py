@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lmgauge.judge.spread import Baseline
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.record.recording import RunRecorder
@@ -41,8 +42,10 @@ class RunState:
     round_policy: RoundPolicy
     report_dir: Path
     recorder: RunRecorder
-    gate_base: tuple[str, dict] | None = None
+    gate_base: tuple[str, Baseline] | None = None
     slowdown: float = 0.0
+    slowdown_models: tuple[str, ...] = ()
+    """The models --inject-slowdown slows (empty: every model)."""
     judge_timing_checks: bool = True
     bench_items: int = 0
     report_path: Path | None = None
@@ -51,6 +54,11 @@ class RunState:
     write_failure: str | None = None
     store_url: str | None = None
     store_message: str | None = None
+
+
+    def slowdown_of(self, model: str) -> float:
+        """The injected slowdown of `model` (a fraction; 0 when it is not slowed)."""
+        return self.slowdown if not self.slowdown_models or model in self.slowdown_models else 0.0
 
 
 RUN_STATE = pytest.StashKey[RunState]()

@@ -11,6 +11,7 @@ how a report is assembled at session end and how a killed run's journal becomes 
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import asdict, replace
@@ -18,7 +19,7 @@ from datetime import datetime, timezone
 
 from lmgauge import __version__
 from lmgauge.record.metrics import get_metric
-from lmgauge.record.report import Result, build_document
+from lmgauge.record.report import NON_FINITE, Result, build_document
 from lmgauge.record.stats import CV_LIMIT, summarize
 
 
@@ -123,6 +124,9 @@ class RunRecorder:
         if value is None:
             value = summarize(rounds)["median"]
         noisy = len(rounds) >= 3 and summarize(rounds)["cv"] > CV_LIMIT
+        flags = ["noisy"] if noisy else []
+        if not math.isfinite(float(value)):
+            flags.append(NON_FINITE)
         result = Result(
             bench=bench,
             model=model,
@@ -137,7 +141,7 @@ class RunRecorder:
             stopped=stopped,
             threshold=threshold,
             summary=summary,
-            flags=["noisy"] if noisy else [],
+            flags=flags,
             test=test,
         )
         self.apply({"event": "result", **asdict(result)})
@@ -193,6 +197,14 @@ class RunRecorder:
 
     def set_calibration(self, calibration: dict, at_end: bool = False) -> None:
         self.apply({"event": "calibration", "at_end": at_end, "calibration": calibration})
+
+    def set_speed_probe(self, identity: dict) -> None:
+        """What the speed probe runs (lmgauge.measure.probe.SpeedProbe.identity), kept in the
+        report's `run.speed_probe`."""
+        self.apply({"event": "speed_probe", "identity": identity})
+
+    def _on_speed_probe(self, event: dict) -> None:
+        self.run_facts = {**self.run_facts, "speed_probe": event["identity"]}
 
     def _on_start(self, event: dict) -> None:
         self.environment = event["environment"]

@@ -17,12 +17,18 @@ Format history:
     `cold_start_seconds` is renamed `warmup_call_seconds`. A version-2 report is read as
     version 3: a pooled decode-step figure is split back into its rounds (new_tokens - 1 steps
     each, in order), the rename is applied, the new fields are empty.
+  4 (lmgauge 0.4): strict JSON (RFC 8259): a number that is not finite (NaN, infinity) is
+    written as null, and a result whose value is not finite carries the flag `non-finite`
+    (it fails wherever it is judged); `run.speed_probe` says what the speed probe ran (numpy
+    in a process of its own). Reading turns null figures back into NaN. A version-3 report
+    (which may hold bare NaN tokens) is read as version 4 with its non-finite values flagged.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import statistics
 import tempfile
@@ -34,8 +40,10 @@ from lmgauge.errors import ReportError
 from lmgauge.record.metrics import DIRECTIONS
 
 FORMAT = "lmgauge-run-report"
-SCHEMA_VERSION = 3
-SUPPORTED_VERSIONS = (1, 2, 3)
+SCHEMA_VERSION = 4
+SUPPORTED_VERSIONS = (1, 2, 3, 4)
+NON_FINITE = "non-finite"
+"""The flag of a result whose value is NaN or infinite (written as null)."""
 REQUIRED_SECTIONS = ("run", "environment", "models", "metrics", "results")
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 
@@ -91,8 +99,25 @@ def build_document(**sections) -> dict:
 
 
 def write_atomic(document: dict, path: Path) -> Path:
-    """Write `document` as JSON to `path` so that readers see the old file or the whole new one."""
-    return write_text_atomic(json.dumps(document, indent=2, default=str) + "\n", path)
+    """Write `document` as strict JSON to `path` so that readers see the old file or the whole
+    new one."""
+    return write_text_atomic(strict_json(document) + "\n", path)
+
+
+def strict_json(value, indent: int | None = 2) -> str:
+    """`value` as RFC 8259 JSON: floats that are not finite become null (never NaN tokens)."""
+    return json.dumps(finite_or_null(value), indent=indent, default=str, allow_nan=False)
+
+
+def finite_or_null(value):
+    """`value` with every float that is not finite replaced by None, at any depth."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(item) for item in value]
+    return value
 
 
 def write_text_atomic(text: str, path: Path) -> Path:
@@ -141,10 +166,30 @@ def validate(document: dict, path: Path | str = "report") -> dict:
         document = upgrade_from_1(document)
     if document["schema_version"] == 2:
         document = upgrade_from_2(document)
+    if document["schema_version"] == 3:
+        document = {**document, "schema_version": 4}
     problem = schema_problem(document)
     if problem:
         raise ReportError(f"{path}: {problem}.")
-    return document
+    return with_nan(document)
+
+
+FIGURE_LISTS = ("samples", "rounds", "probe_seconds")
+
+
+def with_nan(document: dict) -> dict:
+    """The document with null figures read back as NaN (and flagged `non-finite`), so that every
+    reader meets a float and every judge sees that it is not finite."""
+    results = []
+    for result in document["results"]:
+        value = math.nan if result["value"] is None else result["value"]
+        lists = {name: [math.nan if v is None else v for v in result.get(name, [])]
+                 for name in FIGURE_LISTS}  # fmt: skip
+        flags = list(result.get("flags", []))
+        if not math.isfinite(value) and NON_FINITE not in flags:
+            flags.append(NON_FINITE)
+        results.append({**result, **lists, "value": value, "flags": flags})
+    return {**document, "results": results}
 
 
 def upgrade_from_1(document: dict) -> dict:

@@ -10,8 +10,8 @@ from lmgauge.judge.compare import Comparison
 from lmgauge.judge.verdicts import SAME
 
 FORMATS = ("text", "markdown", "csv")
-SHOWN = ["model", "metric", "params", "base", "new", "unit", "change", "p", "ratio 95% CI",
-         "verdict", "gate"]  # fmt: skip
+SHOWN = ["model", "metric", "params", "base", "new", "unit", "raw", "change", "p",
+         "ratio 95% CI", "verdict", "gate"]  # fmt: skip
 
 
 def number(value) -> str:
@@ -24,7 +24,14 @@ def display_frame(rows: pd.DataFrame) -> pd.DataFrame:
     frame = rows.copy()
     frame["base"] = frame["base"].map(number)
     frame["new"] = frame["new"].map(number)
-    frame["p"] = frame["p_value"].map(number)
+    frame["p"] = [
+        number(p) if math.isnan(adjusted) else f"{number(p)} (Holm {number(adjusted)})"
+        for p, adjusted in zip(frame["p_value"], frame["p_adjusted"], strict=True)
+    ]
+    frame["raw"] = [
+        "" if math.isnan(raw) or abs(raw - ratio) < 1e-9 else f"{raw:.3g}x"
+        for raw, ratio in zip(frame["raw_ratio"], frame["ratio"], strict=True)
+    ]
     frame["ratio 95% CI"] = [
         "" if math.isnan(low) else f"{low:.3g}-{high:.3g}"
         for low, high in zip(frame["ci_low"], frame["ci_high"], strict=True)
@@ -46,6 +53,13 @@ def header(comparison: Comparison) -> list[str]:
         lines += [f"  {line}" for line in comparison.drift]
     counts = comparison.rows["verdict"].value_counts()
     lines.append("verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
+    if comparison.tests:
+        lines.append("tests that failed in new and not in base:")
+        lines += [f"  {line}" for line in comparison.tests]
+    lines.append(
+        "raw: new / base as measured, where excuses (speed probe, busy) changed it; change and "
+        "verdict are on the normalised ratio"
+    )
     return lines
 
 

@@ -5,6 +5,11 @@ Format history (`format`: lmgauge-ab-report):
     exit status, seconds), rows (one per figure: model, bench, metric, params, unit, base and
     new medians over runs, per-run values, paired ratio with its 95 % interval, p-value,
     verdict, gated, fails_gate, note), passed.
+  2 (lmgauge 0.4): strict JSON (no NaN: null); every figure of either side gets a row (a gated
+    figure missing from some runs or not finite fails); `test_regressions` (tests that failed
+    or errored on the new side and not on the base); `judged` (gated figures judged); runs
+    gain `timed_only` (later runs repeat only the tests that recorded a timing); the paired
+    test is Wilcoxon's signed rank with the Hodges-Lehmann ratio; `reasons` say why it failed.
 """
 
 from __future__ import annotations
@@ -13,67 +18,132 @@ import math
 from dataclasses import asdict
 from datetime import datetime, timezone
 
+import numpy as np
 import pandas as pd
 
 from lmgauge import __version__
-from lmgauge.judge.compare import indexed
+from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.gate_rules import GateRules
+from lmgauge.judge.keys import indexed
 from lmgauge.judge.paired import judge_paired
+from lmgauge.judge.spread import is_finite
+from lmgauge.judge.verdicts import NOT_JUDGED, Judgement
 from lmgauge.runs.ab_run import RunRecord
 
 FORMAT = "lmgauge-ab-report"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -> list[dict]:
-    """One judged row per figure present in every run of both sides."""
+    """One judged row per figure found in any run of either side. Timings are judged pair by
+    pair and must be in every run; other figures on the medians of the runs that have them (a
+    run that repeats only timed tests leaves them out). What cannot be judged fails when gated."""
     base_index = [indexed(document) for document in base_runs]
     new_index = [indexed(document) for document in new_runs]
-    everywhere = set.intersection(*(set(index) for index in base_index + new_index))
+    keys = dict.fromkeys(key for index in base_index + new_index for key in index)
     rows = []
-    for key in sorted(everywhere, key=str):
+    for key in sorted(keys, key=str):
         model, bench, metric, params = key
-        base = [index[key]["value"] for index in base_index]
-        new = [index[key]["value"] for index in new_index]
-        first = new_index[0][key]
-        judgement = judge_paired(base, new, first["unit"], first["direction"], metric, rules)
-        rule = rules.rule_for(metric, first["unit"])
+        first = next(index[key] for index in new_index + base_index if key in index)
+        unit, direction = first["unit"], first["direction"]
+        rule = rules.rule_for(metric, unit)
+        base = [index[key]["value"] if key in index else None for index in base_index]
+        new = [index[key]["value"] if key in index else None for index in new_index]
+        on_both_sides = any(v is not None for v in base) and any(v is not None for v in new)
+        if unit in MACHINE_BOUND_UNITS and None not in base + new:
+            judgement = judge_paired(base, new, unit, direction, metric, rules)
+        elif unit in MACHINE_BOUND_UNITS or not on_both_sides:
+            judgement = missing_judgement(base, new, rule.gated)
+        else:
+            judgement = judge_medians(
+                [v for v in base if v is not None], [v for v in new if v is not None],
+                unit, direction, metric, rules,
+            )  # fmt: skip
+        finite = [v for v in base if is_finite(v)], [v for v in new if is_finite(v)]
         rows.append(
             {
-                "model": model,
-                "bench": bench,
-                "metric": metric,
-                "params": params,
-                "unit": first["unit"],
-                "base": float(pd.Series(base).median()),
-                "new": float(pd.Series(new).median()),
-                "base_runs": base,
-                "new_runs": new,
-                "gated": rule.gated,
+                "model": model, "bench": bench, "metric": metric, "params": params,
+                "unit": unit,
+                "base": float(np.median(finite[0])) if finite[0] else None,
+                "new": float(np.median(finite[1])) if finite[1] else None,
+                "base_runs": base, "new_runs": new, "gated": rule.gated,
                 **asdict(judgement),
             }  # fmt: skip
         )
     return rows
 
 
+def judge_medians(base, new, unit, direction, metric, rules: GateRules):
+    """A figure that is not a timing, from the runs of each side that have it (there may be
+    one, when later runs repeat only timed tests): an exact figure must not differ between any
+    base run and any new run; others are judged by their rule on each side's median."""
+    if direction == "exact" or rules.rule_for(metric, unit).exact:
+        every = [(b, n) for b in base for n in new]
+        return judge_paired([b for b, _ in every], [n for _, n in every], unit, direction,
+                            metric, rules)  # fmt: skip
+    if not all(map(is_finite, [*base, *new])):
+        return judge_paired(base, new, unit, direction, metric, rules)
+    return judge_paired([float(np.median(base))], [float(np.median(new))], unit, direction,
+                        metric, rules)  # fmt: skip
+
+
+def missing_judgement(base: list, new: list, gated: bool) -> Judgement:
+    """A figure missing from some runs: which, in one sentence."""
+    gaps = [
+        f"{side} run{'s' if len(runs) > 1 else ''} {', '.join(map(str, runs))}"
+        for side, values in (("base", base), ("new", new))
+        if (runs := [i + 1 for i, v in enumerate(values) if v is None])
+    ]  # fmt: skip
+    note = f"missing from {' and '.join(gaps)}" if gaps else "missing"
+    if all(v is None for v in new):
+        note = "vanished from the new side (" + note + ")"
+    return Judgement(NOT_JUDGED, math.nan, "", fails_gate=gated, note=note)
+
+
+def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
+    """Tests that failed or errored in some new run and in no base run, one line each."""
+    from lmgauge.judge.compare import test_regressions as regressions_between
+
+    failed_in_base = {"tests": {"not_passed": [
+        item for document in base_runs for item in document.get("tests", {}).get("not_passed", [])
+    ]}}  # fmt: skip
+    lines = [
+        line for document in new_runs for line in regressions_between(failed_in_base, document)
+    ]
+    return list(dict.fromkeys(lines))
+
+
 def ab_document(
     sides: dict, pytest_arguments: list[str], records: list[RunRecord], status: str,
-    rows: list[dict],
+    rows: list[dict], regressions: list[str] | None = None,
 ) -> dict:  # fmt: skip
-    """The A/B report document."""
+    """The A/B report document (strict JSON: NaN is written as null)."""
+    regressions = regressions or []
     failing = [row for row in rows if row["fails_gate"]]
+    judged = sum(row["gated"] and row["verdict"] != NOT_JUDGED for row in rows)
+    reasons = []
+    if status != "complete":
+        reasons.append(f"the A/B run did not complete: {status}")
+    if not judged:
+        reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
+    reasons += [f"test {line}" for line in regressions]
+    reasons += [f"{row['model']} {row['metric']} {row['params']}: {row['verdict']}"
+                for row in failing]  # fmt: skip
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "lmgauge_version": __version__,
         "created_utc": datetime.now(timezone.utc).isoformat(),
         "status": status,
-        "passed": status == "complete" and not failing,
+        "passed": not reasons,
+        "reasons": reasons,
+        "judged": judged,
+        "test_regressions": regressions,
         "sides": sides,
         "pytest_arguments": pytest_arguments,
         "pairs": min(sum(r["side"] == s for r in runs_of(records)) for s in ("base", "new")),
         "runs": runs_of(records),
-        "rows": [{k: clean(v) for k, v in row.items()} for row in rows],
+        "rows": [{k: finite_or_none(v) for k, v in row.items()} for row in rows],
     }
 
 
@@ -88,34 +158,40 @@ def runs_of(records: list[RunRecord]) -> list[dict]:
     ]
 
 
-def clean(value):
-    return None if isinstance(value, float) and math.isnan(value) else value
+def finite_or_none(value):
+    """A float that is not finite becomes None (JSON null); lists are cleaned item by item."""
+    if isinstance(value, list):
+        return [finite_or_none(item) for item in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def verdict_line(document: dict) -> str:
-    """'lmgauge ab: PASSED ...' or 'FAILED: n of m gated figures worse' with the failures."""
+    """'lmgauge ab: PASSED ...' or 'lmgauge ab: FAILED ...' with every reason, one a line."""
     rows = document["rows"]
     gated = sum(row["gated"] for row in rows)
-    failing = [row for row in rows if row["fails_gate"]]
-    head = f"{document['pairs']} pairs"
-    if document["status"] != "complete":
-        head += f", {document['status']}"
-    if not failing:
-        return f"lmgauge ab: PASSED ({head}; {gated} gated figures, none worse)"
-    lines = [f"lmgauge ab: FAILED ({head}): {len(failing)} of {gated} gated figures worse"]
-    lines += [
-        f"  {row['model']} {row['metric']} {row['params']}: {describe(row)}" for row in failing
-    ]
+    judged = document.get("judged", gated)
+    head = f"{document['pairs']} pairs; {judged} of {gated} gated figures judged"
+    if document["passed"]:
+        return f"lmgauge ab: PASSED ({head}, none worse)"
+    lines = [f"lmgauge ab: FAILED ({head})"]
+    failing = {f"{r['model']} {r['metric']} {r['params']}": r for r in rows if r["fails_gate"]}
+    for reason in document.get("reasons", []):
+        row = failing.get(reason.rsplit(":", 1)[0])
+        lines.append(f"  {reason}" + (f" ({describe(row)})" if row else ""))
     return "\n".join(lines)
 
 
 def describe(row: dict) -> str:
+    if row.get("ratio") is None:
+        return row.get("note") or "not judged"
     interval = (
         f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" if row.get("ci_low") is not None else ""
     )
     p_value = f", p = {row['p_value']:.3g}" if row.get("p_value") is not None else ""
-    change = f"{row['base']:.4g} -> {row['new']:.4g} {row['unit']}, ratio {row['ratio']:.3f}"
-    return change + interval + p_value
+    values = f"{row['base']:.4g} -> {row['new']:.4g}" if row.get("new") is not None else ""
+    change = f"{values} {row['unit']}, ratio {row['ratio']:.3f}"
+    note = f"; {row['note']}" if row.get("note") else ""
+    return change + interval + p_value + note
 
 
 def ab_markdown(document: dict) -> str:
@@ -134,9 +210,10 @@ def ab_markdown(document: dict) -> str:
         verdict_line(document),
         "```",
         "",
-        "Ratio: new / base, the mean of per-pair log ratios for timings (the ratio of medians "
-        "otherwise), with its 95 % t interval; p: one-sided paired t-test over the pairs. Only "
-        "gated figures can fail; the others are shown.",
+        "Ratio: new / base; for timings exp of the Hodges-Lehmann estimate of the per-pair log "
+        "ratios with its exact 95 % interval, p: one-sided Wilcoxon signed-rank test over the "
+        "pairs; the ratio of medians otherwise. Only gated figures can fail; the others are "
+        "shown. A gated figure missing from a run or not finite is not judged, and fails.",
         "",
     ]
     if document["rows"]:

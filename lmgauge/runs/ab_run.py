@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +33,7 @@ class RunRecord:
     exit_status: int
     seconds: float
     log: Path
+    timed_only: bool = False
 
     @property
     def usable(self) -> bool:
@@ -51,9 +51,11 @@ def run_order(runs: int) -> list[tuple[str, int]]:
 
 
 def run_one(
-    side: Side, pair: int, number: int, pytest_arguments: list[str], out: Path
-) -> RunRecord:
-    """One fresh pytest process of `side`, its report in its own folder under `out`."""
+    side: Side, pair: int, number: int, pytest_arguments: list[str], out: Path,
+    timed_only: bool = False,
+) -> RunRecord:  # fmt: skip
+    """One fresh pytest process of `side`, its report in its own folder under `out`
+    (`timed_only`: the arguments deselect the tests that record no timing)."""
     folder = out / "runs" / f"{number:02d}-{side.label}"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "pytest.log"
@@ -67,7 +69,9 @@ def run_one(
     seconds = time.perf_counter() - started
     recover_folder(folder)
     reports = sorted(folder.glob("*.json"))
-    return RunRecord(side.label, pair, reports[-1] if reports else None, status, seconds, log)
+    return RunRecord(
+        side.label, pair, reports[-1] if reports else None, status, seconds, log, timed_only
+    )
 
 
 def describe_failure(record: RunRecord) -> str:
@@ -84,32 +88,6 @@ def describe_failure(record: RunRecord) -> str:
         f"the {record.side} run of pair {record.pair + 1} ended with pytest exit status "
         f"{record.exit_status} ({last}); its log is {record.log}"
     )
-
-
-def run_interleaved(
-    base: Side,
-    new: Side,
-    pytest_arguments: list[str],
-    runs: int,
-    out: Path,
-    progress: Callable[[str], None] = print,
-) -> tuple[list[RunRecord], str]:
-    """Run both sides `runs` times each, interleaved. Returns the runs and the status:
-    "complete", "interrupted" (Ctrl-C) or a sentence on the run that failed; runs that
-    finished are kept either way."""
-    records: list[RunRecord] = []
-    sides = {"base": base, "new": new}
-    order = run_order(runs)
-    try:
-        for number, (label, pair) in enumerate(order, start=1):
-            progress(f"lmgauge ab: run {number}/{len(order)}: {label} ({sides[label].description})")
-            record = run_one(sides[label], pair, number, pytest_arguments, out)
-            records.append(record)
-            if not record.usable:
-                return records, describe_failure(record)
-    except KeyboardInterrupt:
-        return records, "interrupted"
-    return records, "complete"
 
 
 def complete_pairs(records: list[RunRecord]) -> tuple[list[dict], list[dict]]:

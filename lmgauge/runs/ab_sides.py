@@ -37,6 +37,13 @@ class Side:
     def identity(self) -> tuple:
         return (self.python, str(self.folder), self.arguments, self.commit)
 
+    def facts(self) -> dict:
+        """What the A/B report says of this side."""
+        return {
+            "description": self.description, "python": self.python, "folder": str(self.folder),
+            "commit": self.commit, "arguments": list(self.arguments),
+        }  # fmt: skip
+
     def command(self, pytest_arguments: list[str], report_dir: Path) -> list[str]:
         return [
             self.python, "-m", "pytest", *pytest_arguments, *self.arguments,

@@ -29,7 +29,7 @@ from lmgauge.judge.gate_sim import (
     suggested_tolerance,
 )
 from lmgauge.judge.verdicts import round_values
-from lmgauge.record.report import read_report, write_text_atomic
+from lmgauge.record.report import read_report, strict_json, write_text_atomic
 from lmgauge.runs.ab_run import describe_failure, run_one
 from lmgauge.runs.ab_sides import Side
 
@@ -116,7 +116,7 @@ def gate_check(pytest_arguments, trials, runs, slowdown, rules: GateRules, out: 
         print(f"lmgauge gate-check: trial {trial + 1}/{trials}", flush=True)
         documents = run_trial(sides, pytest_arguments, runs, out / f"trial-{trial + 1:02d}")
         record["trials"].append({**judge_trial(documents, rules), "values": run_values(documents)})
-        write_text_atomic(json.dumps(record, indent=1) + "\n", out / "gate-check.json")
+        write_text_atomic(strict_json(record, indent=1) + "\n", out / "gate-check.json")
     text = rates_text(record) + simulation_text(record, rules)
     write_text_atomic(text, out / "gate-check.md")
     return text

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmgauge.judge.gate import GateResult, gate_summary, run_gate
+from lmgauge.judge.spread import Baseline
 from lmgauge.record.journal import read_events
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import write_atomic, write_text_atomic
@@ -36,7 +37,7 @@ def summary_path(report_path: Path) -> Path:
 
 
 def finish(
-    journal, path: Path, exit_status: int, extra_run: dict, gate_base: tuple[str, dict] | None,
+    journal, path: Path, exit_status: int, extra_run: dict, gate_base: tuple[str, Baseline] | None,
     store_url: str | None = None,
 ) -> Finished:  # fmt: skip
     """Write the report of the session whose (closed) `journal` is given, to `path`; then the

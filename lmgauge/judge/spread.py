@@ -1,0 +1,115 @@
+"""How much a figure moves from run to run of the same code on one runner: the unit of the
+stored-baseline gate.
+
+Rounds of one run share the machine's state, so two runs differ by more than their rounds say:
+a rank test over one run's rounds against another's reaches its floor whenever the runs differ
+by more than round noise, and then only the tolerance decides (7 of 12 same-code pairs of the
+quick tier failed that way). The gate instead asks whether the new run's value lies outside
+what runs of the same code do: its log ratio to the base is compared with the figure's
+run-to-run standard deviation of log value (`sigma`).
+
+Where sigma comes from, in order: the base itself when it is several runs of one code (a
+baseline folder: three or more runs with the figure; the base value is then their median), or
+the rule's `run_spread` in gate.toml (measured on the 2-core CI VM and stated there). A gated
+timing figure with neither cannot be judged, and fails.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from lmgauge.judge.keys import indexed
+
+MIN_SPREAD_RUNS = 3
+"""Fewest base runs from which a figure's run-to-run spread is estimated."""
+
+
+@dataclass(frozen=True)
+class Spread:
+    """sigma: standard deviation of the figure's natural-log value between runs of the same
+    code on this runner (0.05 is about 5 %); runs: how many runs it was estimated from (0 for a
+    stated default, which is then taken as known); source: where it came from, in words."""
+
+    sigma: float
+    runs: int
+    source: str
+
+    def p_worse(self, log_change: float, base_runs: int) -> float:
+        """One-sided p that a new run of the same code lies `log_change` (natural log, worse
+        direction positive) or further beyond a base that is the median of `base_runs` runs.
+        The difference of a new run and the base has standard deviation sigma x sqrt(1 + 1/k)
+        (the median of k runs taken as precise as their mean: slightly optimistic for k > 2);
+        Student's t with runs - 1 degrees of freedom when sigma was estimated, normal when it
+        is a stated default."""
+        scale = self.sigma * math.sqrt(1 + 1 / max(base_runs, 1))
+        statistic = log_change / scale
+        if self.runs >= 2:
+            return float(stats.t.sf(statistic, self.runs - 1))
+        return float(stats.norm.sf(statistic))
+
+    def interval(self, log_change: float, base_runs: int) -> tuple[float, float]:
+        """95 % interval of the new / base ratio of the code's speed (as a ratio)."""
+        scale = self.sigma * math.sqrt(1 + 1 / max(base_runs, 1))
+        quantile = stats.t.ppf(0.975, self.runs - 1) if self.runs >= 2 else 1.96
+        return math.exp(log_change - quantile * scale), math.exp(log_change + quantile * scale)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a run is gated against: `document` (one run, or for several runs of one code a run
+    whose values are the medians over them), `runs` (how many runs it stands for) and
+    `spreads` (per result key, the run-to-run spread estimated from those runs)."""
+
+    document: dict
+    runs: int = 1
+    spreads: dict | None = None
+
+
+def single(document: dict) -> Baseline:
+    return Baseline(document, 1, {})
+
+
+def combined(documents: list[dict]) -> Baseline:
+    """A baseline from several run reports of the same code: the first run's document with each
+    figure's value replaced by the median over the runs that have it, and its run-to-run spread
+    (standard deviation of the log values) where at least MIN_SPREAD_RUNS runs have it
+    finite and positive. A figure missing from some runs keeps the median of the others."""
+    if len(documents) == 1:
+        return single(documents[0])
+    indexes = [indexed(document) for document in documents]
+    base = {**documents[0], "results": []}
+    spreads = {}
+    keys = list(dict.fromkeys(key for index in indexes for key in index))
+    for key in keys:
+        results = [index[key] for index in indexes if key in index]
+        values = [float(r["value"]) for r in results if is_finite(r["value"])]
+        probes = [p for r in results for p in r.get("probe_seconds", [])]
+        merged = {**results[0], "rounds": [], "samples": [], "probe_seconds": probes}
+        merged["value"] = float(np.median(values)) if values else math.nan
+        merged["flags"] = sorted({flag for r in results for flag in r.get("flags", [])})
+        base["results"].append(merged)
+        positive = [v for v in values if v > 0]
+        if len(positive) >= MIN_SPREAD_RUNS:
+            sigma = float(np.std(np.log(positive), ddof=1))
+            spreads[key] = Spread(sigma, len(positive), f"{len(positive)} base runs")
+    return Baseline(base, len(documents), spreads)
+
+
+def is_finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (the family-wise error stays at most alpha when a
+    figure counts as significant at adjusted p <= alpha), in the input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
