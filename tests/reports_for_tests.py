@@ -40,6 +40,8 @@ def make_report(
     rng = np.random.default_rng(seed)
     recorder = RunRecorder({"models": ["gpt2", "gpt2-medium"], "device": "cpu",
                             "dtype": "float32", "threads": threads, "dataset": "d"})  # fmt: skip
+    recorder.set_speed_probe({"kind": "numpy in its own process", "numpy": "2.4.6",
+                              "blas": ["openblas"], "torch_loaded": False, "threads": threads})
     run = machine * np.exp(rng.normal(0, 0.02))
     for model, step, larger in (("gpt2", 0.055, 0), ("gpt2-medium", 0.118, 230_383_360)):
         recorder.model_loaded(model, {"name": model, "weights": "synthetic"})

@@ -13,7 +13,7 @@ import pytest
 from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.judge.gate_rules import load_gate_rules
 from lmgauge.judge.paired import judge_paired
-from lmgauge.runs.ab_run import run_order
+from lmgauge.runs.ab_run import pair_order
 from tests.conftest import PROJECT
 
 RULES = load_gate_rules(DEFAULT_RULES)
@@ -48,8 +48,8 @@ def decode_row(document: dict) -> dict:
 
 
 def test_runs_alternate_a_b_b_a():
-    assert run_order(3) == [("base", 0), ("new", 0), ("new", 1), ("base", 1), ("base", 2),
-                            ("new", 2)]  # fmt: skip
+    order = [(side, pair) for pair in range(3) for side in pair_order(pair)]
+    assert order == [("base", 0), ("new", 0), ("new", 1), ("base", 1), ("base", 2), ("new", 2)]
 
 
 BASE5 = [1.0, 1.2, 0.9, 1.1, 1.05]
@@ -244,6 +244,7 @@ def test_two_git_refs_as_sides(tmp_path, tiny_gpt2_dir):
     ("options", "message"),
     [
         (["--runs", "1"], "--runs 1 is too few"),
+        (["--max-runs", "4"], "--max-runs 4 is too few"),
         (["--base", "no-such-ref"], "'no-such-ref' is not a git ref"),
         (["--new", "python:/no/python"], "is not an executable Python interpreter"),
         (["--new", "python:/bin/true"], "cannot run the benches"),

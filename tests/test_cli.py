@@ -42,8 +42,8 @@ def test_models_lists_registry(capsys):
 def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys):
     assert main(["rules"]) == 0
     table = capsys.readouterr().out
-    assert table.startswith("| figures | tolerance | gated |")
-    assert "| memory (bytes) | ±50 % and ±32 MiB | yes |" in table
+    assert table.startswith("| figures | tolerance | gated | run-to-run spread (one base run) |")
+    assert "| memory (bytes) | ±50 % and ±32 MiB | yes | - |" in table
     broken = tmp_path / "rules.toml"
     broken.write_text("version = 99\n")
     assert main(["rules", "--rules", str(broken)]) == 2
@@ -58,10 +58,15 @@ def test_compare_gate_export_plot_and_summary_from_the_command_line(tmp_path, ca
     base = write_atomic(make_report(1), tmp_path / "base.json")
     same = write_atomic(make_report(2), tmp_path / "same.json")
     slow = write_atomic(make_report(3, slowdown=1.6), tmp_path / "slow.json")
+    runs = tmp_path / "baseline"
+    for seed in range(11, 16):
+        write_atomic(make_report(seed), runs / f"run-{seed}.json")
+    (runs / "notes.json").write_text("{}")
     assert main(["gate", str(base), str(same)]) == 0
     assert "PASSED" in capsys.readouterr().out
-    assert main(["gate", str(base), str(slow)]) == 1
-    assert "FAILED" in capsys.readouterr().out
+    assert main(["gate", str(runs), str(slow)]) == 1
+    output = capsys.readouterr().out
+    assert "FAILED" in output and "against 5 base runs" in output and "5 base runs)" in output
     assert main(["compare", str(base), str(slow), "--format", "markdown"]) == 0
     assert "| gpt2 " in capsys.readouterr().out
     out = tmp_path / "smaller.json"
@@ -99,3 +104,27 @@ def test_writing_to_a_place_that_cannot_be_written_is_one_sentence(tmp_path, cap
         assert main(command) == 2, command
         error = capsys.readouterr().err
         assert error.startswith("lmgauge: ") and error.count("\n") == 1, error
+
+
+def test_gate_against_an_empty_folder_is_one_sentence(tmp_path, capsys):
+    from tests.reports_for_tests import make_report
+
+    new = write_atomic(make_report(2), tmp_path / "new.json")
+    (tmp_path / "empty").mkdir()
+    assert main(["gate", str(tmp_path / "empty"), str(new)]) == 2
+    error = capsys.readouterr().err
+    assert "holds no lmgauge run report" in error and error.count("\n") == 1
+
+
+def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
+    from tests.reports_for_tests import make_report
+
+    for seed in range(1, 7):
+        write_atomic(make_report(seed), tmp_path / "same" / f"{seed}.json")
+    slowed = make_report(9, slowdown=1.6)
+    slowed["run"]["options"].update(inject_slowdown=0.6)
+    write_atomic(slowed, tmp_path / "slow" / "9.json")
+    assert main(["stored-check", str(tmp_path / "same"), "--slowed", str(tmp_path / "slow")]) == 0
+    output = capsys.readouterr().out
+    assert "false alarms: 0 of 30 ordered same-code pairs" in output
+    assert "detections: 6 of 6 slowed runs" in output

@@ -235,3 +235,48 @@ def test_a_figure_missing_for_a_benched_model_fails_the_gate():
 def test_every_format_renders(form):
     text = render(compare(make_report(1), make_report(2, slowdown=1.6), RULES), form)
     assert "decode_step_seconds" in text and "x slower" in text
+
+
+def throughput(document: dict) -> dict:
+    """The report with its decode step turned into decode tokens/s (1 / step)."""
+    for result in document["results"]:
+        if result["metric"] == "decode_step_seconds":
+            result.update(metric="decode_tokens_per_second", unit="tokens/s", direction="higher",
+                          value=1 / result["value"],
+                          rounds=[1 / v for v in result["rounds"]])  # fmt: skip
+    return document
+
+
+def test_the_probe_normalises_throughputs_the_way_it_normalises_times():
+    base = combined([throughput(make_report(seed)) for seed in range(11, 16)])
+    drifted = compare(base, throughput(make_report(2, machine=1.35)), RULES)
+    row = drifted.rows.query("metric == 'decode_tokens_per_second' and model == 'gpt2'").iloc[0]
+    assert row.verdict == "same" and row.ratio == pytest.approx(1.0, abs=0.06)
+    slower = compare(base, throughput(make_report(2, machine=1.35, slowdown=1.6)), RULES)
+    row = slower.rows.query("metric == 'decode_tokens_per_second' and model == 'gpt2'").iloc[0]
+    assert row.verdict == "worse" and row.ratio == pytest.approx(1 / 1.6, rel=0.06)
+
+
+def test_probes_of_another_kind_are_not_divided():
+    """A report before format 4 timed a torch probe inside the process under test."""
+    new = make_report(2, machine=1.35)
+    del new["run"]["speed_probe"]
+    comparison = compare(baseline(), new, RULES)
+    assert any("speed probes differ" in line for line in comparison.drift)
+    row = comparison.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
+    assert "speed probe" not in row.note and row.raw_ratio == row.ratio
+
+
+def test_machines_that_differ_judge_no_timing_and_a_timing_only_gate_fails():
+    other = {**ENVIRONMENT, "cpu_model": "Intel Xeon"}
+    base, new = make_report(1), make_report(2, environment=other)
+    for document in (base, new):
+        document["results"] = [r for r in document["results"] if r["unit"] == "s"]
+    result = run_gate(base, new)
+    assert result.comparison.judged() == 0 and not result.passed
+
+
+def test_identical_base_runs_do_not_make_every_change_infinitely_significant():
+    same = make_report(11)
+    comparison = compare(combined([same, same, same]), make_report(11), RULES)
+    assert set(comparison.rows["verdict"]) == {"same"}

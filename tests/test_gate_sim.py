@@ -73,3 +73,12 @@ def test_a_gate_check_record_without_generation_timings_says_there_is_nothing_to
               "trials": [{"same": {}, "slowed": {}, "values": {}}]}  # fmt: skip
     text = simulation_text(record, load_gate_rules(DEFAULT_RULES))
     assert "No simulation" in text and "|" not in text
+
+
+def test_the_tail_is_estimated_from_pairs_far_apart():
+    from lmgauge.judge.gate_sim import tail_from_pairs
+
+    logs = [0.01] * 96 + [np.log(1.4)] * 4
+    rate, shift = tail_from_pairs(logs)
+    assert rate == pytest.approx(0.02) and shift == pytest.approx(np.log(1.4))
+    assert tail_from_pairs([0.01, -0.02]) == (0.0, 0.0)

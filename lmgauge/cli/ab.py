@@ -39,7 +39,7 @@ def add_ab_commands(commands) -> None:
         "pass busy-waits that fraction of its own time: a validation aid).",
     )
     check.add_argument("--trials", type=int, default=10, help="trials (default: 10)")
-    check.add_argument("--runs", type=int, default=4, help="runs per side (default: 4)")
+    check.add_argument("--runs", type=int, default=5, help="runs per side (default: 5)")
     check.add_argument("--slowdown", type=float, default=0.15, help="injected (default: 0.15)")
     check.add_argument(
         "--from", dest="from_file", metavar="JSON",
@@ -82,24 +82,17 @@ def store_verdict(document: dict, path: Path, report_dir: Path) -> str:
     return f"lmgauge ab: verdict stored as A/B run {stored.run_id} in {shown(url)}"
 
 
-def check_runs(runs: int) -> None:
-    from lmgauge.runs.ab import MIN_RUNS
-
-    if runs < MIN_RUNS:
-        raise LmgaugeError(f"--runs {runs} is too few: at least {MIN_RUNS} runs a side are needed.")
-
-
 def run_ab(arguments) -> int:
     from lmgauge.cli.reports import load_rules
-    from lmgauge.runs.ab import AbPlan, run_ab, verdict_line
+    from lmgauge.runs.ab import AbPlan, check_counts, run_ab, verdict_line
     from lmgauge.runs.ab_sides import resolve_side
 
-    check_runs(arguments.runs)
+    check_counts(arguments.runs, arguments.max_runs)
     repository = Path.cwd()
     base = resolve_side("base", arguments.base, arguments.base_args, repository)
     new = resolve_side("new", arguments.new, arguments.new_args, repository)
-    plan = AbPlan(base, new, arguments.pytest_args, arguments.runs,
-                  max(arguments.max_runs, arguments.runs), Path(), load_rules(arguments.rules))
+    plan = AbPlan(base, new, arguments.pytest_args, arguments.runs, arguments.max_runs, Path(),
+                  load_rules(arguments.rules))  # fmt: skip
     plan.check()
     if base.identity() == new.identity():
         print(
@@ -123,6 +116,7 @@ def run_ab(arguments) -> int:
 
 def run_gate_check(arguments) -> int:
     from lmgauge.cli.reports import load_rules
+    from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE
     from lmgauge.runs.gate_check import analyse, gate_check
 
     if arguments.from_file:
@@ -133,7 +127,11 @@ def run_gate_check(arguments) -> int:
                 f"{arguments.from_file} is not a gate-check record ({error})."
             ) from None
         return 0
-    check_runs(arguments.runs)
+    if arguments.runs < MIN_PAIRS_FOR_SIGNIFICANCE:
+        raise LmgaugeError(
+            f"--runs {arguments.runs} is too few for gate-check: it judges a fixed number of "
+            f"pairs, and fewer than {MIN_PAIRS_FOR_SIGNIFICANCE} can never reach p < 0.05."
+        )
     if arguments.trials < 1 or not 0 < arguments.slowdown <= 10:
         raise LmgaugeError("--trials must be at least 1 and --slowdown a fraction above 0.")
     if not arguments.pytest_args:

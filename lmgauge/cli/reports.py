@@ -27,6 +27,24 @@ def add_report_commands(commands) -> None:
     add_pair(gate)
     gate.set_defaults(handler=run_gate_command)
 
+    check = commands.add_parser(
+        "stored-check",
+        help="the stored-baseline gate's false-alarm and detection rates on runs made here",
+        description="SAME is a folder of run reports of the same code made back to back on "
+        "this runner; every ordered pair is gated (false alarms), and every report in --slowed "
+        "(runs with --inject-slowdown) against every same-code run (detections). Spreads are "
+        "estimated without the pair being judged.",
+    )
+    check.add_argument("same", metavar="SAME")
+    check.add_argument("--slowed", metavar="DIR", help="folder of slowed run reports")
+    check.add_argument(
+        "--rules-spreads", action="store_true",
+        help="judge with the rules' stated run_spread, as a gate against one stored run does, "
+        "instead of spreads estimated from the other runs",
+    )  # fmt: skip
+    check.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
+    check.set_defaults(handler=run_stored_check)
+
     rules = commands.add_parser("rules", help="print the gate rules as a Markdown table")
     rules.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
     rules.set_defaults(handler=run_rules)
@@ -102,6 +120,30 @@ def run_gate_command(arguments) -> int:
     result = run_gate(base, new, load_rules(arguments.rules), arguments.base, arguments.new)
     print(result.message())
     return 0 if result.passed else 1
+
+
+def reports_in(folder: str) -> list[dict]:
+    from lmgauge.record.report import read_report
+
+    paths = sorted(Path(folder).glob("*.json"))
+    if not paths:
+        raise LmgaugeError(f"{folder} holds no run report (*.json).")
+    return [read_report(path) for path in paths]
+
+
+def run_stored_check(arguments) -> int:
+    from lmgauge.runs.stored_check import rates_markdown, stored_rates
+
+    rules = load_rules(arguments.rules)
+    same = reports_in(arguments.same)
+    slowed = reports_in(arguments.slowed) if arguments.slowed else []
+    try:
+        rates = stored_rates(same, slowed, rules, not arguments.rules_spreads)
+    except ValueError as error:
+        raise LmgaugeError(str(error)) from None
+    source = "the rules' run_spread (one stored run as the base)" if arguments.rules_spreads else ""
+    print(rates_markdown(rates, len(same), rules.alpha, source), end="")
+    return 0
 
 
 def run_plot(arguments) -> int:

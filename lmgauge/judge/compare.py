@@ -24,7 +24,7 @@ from lmgauge.judge.drift import (
 from lmgauge.judge.gate_rules import GateRules, Rule
 from lmgauge.judge.keys import indexed, params_text, result_key
 from lmgauge.judge.spread import Baseline, Spread, holm, single
-from lmgauge.judge.verdicts import BETTER, NOISY, NOT_JUDGED, WORSE, judge
+from lmgauge.judge.verdicts import BETTER, NOISY, NOT_COMPARABLE, NOT_JUDGED, WORSE, judge
 
 __all__ = ["COLUMNS", "Comparison", "compare", "indexed", "params_text", "result_key"]
 
@@ -60,7 +60,8 @@ class Comparison:
     def judged(self) -> int:
         """Gated figures that were judged (compared with a verdict other than "not judged")."""
         gated = self.rows[self.rows["gated"].astype(bool)]
-        return int((~gated["verdict"].isin([NOT_JUDGED, "only in base", "only in new"])).sum())
+        unjudged = [NOT_JUDGED, NOT_COMPARABLE, "only in base", "only in new"]
+        return int((~gated["verdict"].isin(unjudged)).sum())
 
 
 def compare(
@@ -73,6 +74,8 @@ def compare(
     hardware = hardware_differences(base, new)
     setup, drift = setup_differences(base, new), speed_drift(base, new)
     unexplained = Drift() if setup else drift
+    probes = probe_difference(base, new)
+    normalize = not setup and not probes
     before, after = indexed(base), indexed(new)
     cross_model: set[tuple] = set()
     if hardware:
@@ -95,17 +98,37 @@ def compare(
             row.update(one_sided_row(old, fresh, rule))
         else:
             judgement = judge(
-                old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=not setup,
-                spread=spread_for(key, rule, baseline), base_runs=baseline.runs,
+                old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=normalize,
+                spread=spread_for(key, rule, baseline),
+                base_runs=(baseline.counts or {}).get(key, baseline.runs),
             )  # fmt: skip
             row.update(base=old["value"], new=fresh["value"], **asdict(judgement))
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     family = control_family(frame, rules.alpha)
     return Comparison(
-        frame, hardware, setup, list(drift.lines), base_name, new_name,
+        frame, hardware, setup, [*drift.lines, *probes], base_name, new_name,
         tests=test_regressions(base, new), base_runs=baseline.runs, family=family,
     )  # fmt: skip
+
+
+def probe_difference(base: dict, new: dict) -> list[str]:
+    """A line when the two runs' speed probes ran different things (another kind, numpy or
+    thread count; a report before format 4 had a torch probe inside the process under test):
+    their times cannot be divided, so timings are not normalised. [] when they match."""
+    before, after = (document["run"].get("speed_probe") for document in (base, new))
+    if before is not None and after is not None and comparable_probes(before, after):
+        return []
+    describe = lambda probe: (  # noqa: E731
+        f"{probe.get('kind')}, numpy {probe.get('numpy')}, {probe.get('threads')} threads"
+        if probe else "a probe inside the process under test (report before format 4)"
+    )
+    return [f"speed probes differ ({describe(before)} -> {describe(after)}): timings are "
+            "not normalised by them"]  # fmt: skip
+
+
+def comparable_probes(before: dict, after: dict) -> bool:
+    return all(before.get(key) == after.get(key) for key in ("kind", "numpy", "blas", "threads"))
 
 
 def one_sided_row(old: dict | None, fresh: dict | None, rule: Rule) -> dict:

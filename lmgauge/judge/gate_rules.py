@@ -39,11 +39,11 @@ class Rule:
     deterministic: bool = False
     reason: str = ""
     figures: str = ""
+    """What the rule covers, in words (the README's gate table)."""
     run_spread: float | None = None
     """Standard deviation of a timing figure's natural-log value between runs of the same code
     on the runner the rules were measured on; used when the baseline is a single run."""
     spread_reason: str = ""
-    """What the rule covers, in words (the README's gate table)."""
 
     def matches(self, metric: str, unit: str) -> bool:
         return unit in self.units or any(fnmatch.fnmatchcase(metric, p) for p in self.metrics)
@@ -104,6 +104,9 @@ def load_gate_rules(path: Path) -> GateRules:
             raise ValueError(f"{path}: rule {index} names no metrics and no units")
         if "reason" not in entry:
             raise ValueError(f"{path}: rule {index} lacks a reason")
+        spread = entry.get("run_spread")
+        if spread is not None and not (isinstance(spread, (int, float)) and spread > 0):
+            raise ValueError(f"{path}: rule {index} has run_spread {spread!r}; it must be above 0")
         unknown = set(entry) - {f for f in Rule.__dataclass_fields__}
         if unknown:
             raise ValueError(f"{path}: rule {index} has unknown keys {', '.join(sorted(unknown))}")

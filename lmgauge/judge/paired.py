@@ -111,14 +111,15 @@ def judge_paired(
     interval = {"ci_low": math.exp(low), "ci_high": math.exp(high), "p_value": p_value}
     if abs(estimate) <= math.log1p(rules.paired_relative):
         return Judgement(SAME, ratio, change, **interval)
+    worse = (estimate > 0) == (direction == "lower")
     if len(logs) < MIN_PAIRS_FOR_SIGNIFICANCE:
         note = (f"not judged: the change is beyond the tolerance and {len(logs)} pairs cannot "
                 f"reach p <= {rules.alpha}; run at least {MIN_PAIRS_FOR_SIGNIFICANCE}")
-        return Judgement(NOT_JUDGED, ratio, change, **interval, fails_gate=rule.gated, note=note)
+        return Judgement(NOT_JUDGED, ratio, change, **interval, fails_gate=rule.gated and worse,
+                         note=note)  # fmt: skip
     if p_value > rules.alpha:
         note = f"p = {p_value:.3f} > {rules.alpha}"
         return Judgement(NOISY, ratio, change, **interval, note=note)
-    worse = (estimate > 0) == (direction == "lower")
     verdict = WORSE if worse else BETTER
     return Judgement(verdict, ratio, change, **interval, fails_gate=worse and rule.gated)
 

@@ -26,6 +26,10 @@ from lmgauge.judge.keys import indexed
 
 MIN_SPREAD_RUNS = 3
 """Fewest base runs from which a figure's run-to-run spread is estimated."""
+MIN_SIGMA = 0.005
+"""The smallest spread a figure is judged by (0.5 % in log units): runs whose values agree
+exactly (a timer's resolution, a cached result) would otherwise make any change infinitely
+significant."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Spread:
         (the median of k runs taken as precise as their mean: slightly optimistic for k > 2);
         Student's t with runs - 1 degrees of freedom when sigma was estimated, normal when it
         is a stated default."""
-        scale = self.sigma * math.sqrt(1 + 1 / max(base_runs, 1))
+        scale = max(self.sigma, MIN_SIGMA) * math.sqrt(1 + 1 / max(base_runs, 1))
         statistic = log_change / scale
         if self.runs >= 2:
             return float(stats.t.sf(statistic, self.runs - 1))
@@ -53,7 +57,7 @@ class Spread:
 
     def interval(self, log_change: float, base_runs: int) -> tuple[float, float]:
         """95 % interval of the new / base ratio of the code's speed (as a ratio)."""
-        scale = self.sigma * math.sqrt(1 + 1 / max(base_runs, 1))
+        scale = max(self.sigma, MIN_SIGMA) * math.sqrt(1 + 1 / max(base_runs, 1))
         quantile = stats.t.ppf(0.975, self.runs - 1) if self.runs >= 2 else 1.96
         return math.exp(log_change - quantile * scale), math.exp(log_change + quantile * scale)
 
@@ -61,12 +65,15 @@ class Spread:
 @dataclass(frozen=True)
 class Baseline:
     """What a run is gated against: `document` (one run, or for several runs of one code a run
-    whose values are the medians over them), `runs` (how many runs it stands for) and
-    `spreads` (per result key, the run-to-run spread estimated from those runs)."""
+    whose values are the medians over them, and whose failed tests are those of any run),
+    `runs` (how many runs it stands for), `spreads` (per result key, the run-to-run spread
+    estimated from those runs) and `counts` (per result key, how many runs have a finite
+    value: the k of the base median)."""
 
     document: dict
     runs: int = 1
     spreads: dict | None = None
+    counts: dict | None = None
 
 
 def single(document: dict) -> Baseline:
@@ -81,8 +88,10 @@ def combined(documents: list[dict]) -> Baseline:
     if len(documents) == 1:
         return single(documents[0])
     indexes = [indexed(document) for document in documents]
-    base = {**documents[0], "results": []}
-    spreads = {}
+    failed = [item for document in documents
+              for item in document.get("tests", {}).get("not_passed", [])]  # fmt: skip
+    base = {**documents[0], "results": [], "tests": {"not_passed": failed}}
+    spreads, counts = {}, {}
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
         results = [index[key] for index in indexes if key in index]
@@ -92,11 +101,12 @@ def combined(documents: list[dict]) -> Baseline:
         merged["value"] = float(np.median(values)) if values else math.nan
         merged["flags"] = sorted({flag for r in results for flag in r.get("flags", [])})
         base["results"].append(merged)
+        counts[key] = max(len(values), 1)
         positive = [v for v in values if v > 0]
         if len(positive) >= MIN_SPREAD_RUNS:
             sigma = float(np.std(np.log(positive), ddof=1))
             spreads[key] = Spread(sigma, len(positive), f"{len(positive)} base runs")
-    return Baseline(base, len(documents), spreads)
+    return Baseline(base, len(documents), spreads, counts)
 
 
 def is_finite(value) -> bool:

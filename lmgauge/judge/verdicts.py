@@ -138,8 +138,14 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) ->
     if ratio != raw_ratio:
         notes.insert(0, f"raw {raw_ratio:.3f}x, normalised {ratio:.3f}x")
     common = {"raw_ratio": raw_ratio}
+    tested = {}
+    if spread is not None:
+        low, high = spread.interval(math.log(ratio), base_runs)
+        notes.append(f"run-to-run spread {100 * spread.sigma:.1f} % ({spread.source})")
+        tested = {"p_value": spread.p_worse(abs(worse_log), base_runs), "ci_low": low,
+                  "ci_high": high}  # fmt: skip
     if not rule.beyond(before, normalised_after):
-        return Judgement(SAME, ratio, change, note="; ".join(notes), **common)
+        return Judgement(SAME, ratio, change, **tested, note="; ".join(notes), **common)
     if spread is None:
         if not rule.gated:
             return Judgement(NOISY, ratio, change, note="; ".join([*notes, "no run-to-run spread"]),
@@ -148,15 +154,11 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) ->
                      "several runs, or a run_spread in the gate rules)")
         return Judgement(NOT_JUDGED, ratio, change, fails_gate=True, note="; ".join(notes),
                          **common)  # fmt: skip
-    p_value = spread.p_worse(abs(worse_log), base_runs)
-    low, high = spread.interval(math.log(ratio), base_runs)
-    notes.append(f"run-to-run spread {100 * spread.sigma:.1f} % ({spread.source})")
-    judged = {"p_value": p_value, "ci_low": low, "ci_high": high, "note": "; ".join(notes)}
-    if p_value > alpha:
-        return Judgement(NOISY, ratio, change, **judged, **common)
+    if tested["p_value"] > alpha:
+        return Judgement(NOISY, ratio, change, **tested, note="; ".join(notes), **common)
     verdict = WORSE if worse_log > 0 else BETTER
-    return Judgement(verdict, ratio, change, fails_gate=verdict == WORSE and rule.gated, **judged,
-                     **common)  # fmt: skip
+    return Judgement(verdict, ratio, change, fails_gate=verdict == WORSE and rule.gated, **tested,
+                     note="; ".join(notes), **common)  # fmt: skip
 
 
 def excused(worse_log: float, base: dict, new: dict, drift: Drift, normalize: bool):
@@ -170,7 +172,7 @@ def excused(worse_log: float, base: dict, new: dict, drift: Drift, normalize: bo
     probe_log = math.log(speed_ratio(base, new)) if normalize else 0.0
     if abs(probe_log) > math.log1p(DRIFT_TOLERANCE):
         capped = max(-limit, min(limit, probe_log))
-        worse_log -= capped if new["unit"] == "s" else -capped
+        worse_log -= capped  # a slower machine moves times and throughputs alike towards worse
         used = abs(capped)
         notes.append(f"speed probe: machine {math.exp(probe_log):.2f}x as slow in new")
     reason = timing_excuse(base, new, drift)

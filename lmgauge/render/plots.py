@@ -82,11 +82,12 @@ def comparison_chart(base: dict, new: dict, path: Path) -> Path | None:
     positions = range(len(labels))
     axes.hlines(positions, rows["ci_low"], rows["ci_high"], color="black", linewidth=1.2)
     axes.plot(rows["ci_low"], positions, "k|", rows["ci_high"], positions, "k|", markersize=8)
+    axes.plot(rows["raw_ratio"], positions, "kx", markersize=6, label="raw ratio")
     axes.axvline(1, color="black", linewidth=0.8)
     axes.set_xlabel(
-        "new / base. Bar: ratio of the recorded medians.\n"
-        "Line: 95 % interval of the ratio over rounds, normalised\n"
-        "by the speed probe when the machine's speed moved.\n"
+        "new / base. Bar: the ratio judged (normalised by the speed probe when the\n"
+        "machine's speed moved; x: the raw ratio). Line: its 95 % interval from the\n"
+        "figure's run-to-run spread on this runner (the run is the unit).\n"
         "Red worse, green better, grey same, orange too noisy.",
         fontsize=9,
     )

@@ -7,7 +7,10 @@ side's code, so the later pairs repeat only the tests that recorded a timing in 
 first run (the others are passed to pytest as --deselect). When a gated timing is borderline
 (beyond the tolerance but not yet significant, or too few pairs to test), pairs are added, up
 to `max_runs`: the signed-rank test needs 5 pairs to reach p < 0.05. The false-alarm rate of
-this rule is measured by simulation (lmgauge.judge.gate_sim), not assumed.
+this rule is measured by simulation (lmgauge.judge.gate_sim), not assumed. Every run gets
+`--round-budget 0` first (a user's own --round-budget, later on the line, wins): the pair is the
+unit here, so a run needs its minimum rounds, not the extra rounds that narrow one run's
+interval.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from lmgauge.errors import LmgaugeError
 from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.gate_rules import GateRules
-from lmgauge.judge.paired import borderline
+from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, borderline
 from lmgauge.judge.verdicts import Judgement
 from lmgauge.record.report import write_text_atomic
 from lmgauge.runs.ab_report import (
@@ -30,11 +33,13 @@ from lmgauge.runs.ab_report import (
     test_regressions,
     verdict_line,
 )
-from lmgauge.runs.ab_run import RunRecord, complete_pairs, describe_failure, run_one
+from lmgauge.runs.ab_run import RunRecord, complete_pairs, describe_failure, pair_order, run_one
 from lmgauge.runs.ab_sides import Side
 
 MIN_RUNS = 3
 """Fewest runs a side; fewer is refused up front (the verdict could judge nothing)."""
+RUN_DEFAULTS = ["--round-budget", "0"]
+"""pytest arguments every A/B run gets before the user's (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -51,16 +56,24 @@ class AbPlan:
     rules: GateRules
 
     def check(self) -> None:
-        if self.runs < MIN_RUNS:
-            raise LmgaugeError(
-                f"--runs {self.runs} is too few: a paired verdict needs at least {MIN_RUNS} runs "
-                f"a side (5 pairs are needed for a rank test to reach p < 0.05; more are added "
-                f"while a verdict is borderline)."
-            )
-        if self.max_runs < self.runs:
-            raise LmgaugeError(f"--max-runs {self.max_runs} is below --runs {self.runs}.")
+        check_counts(self.runs, self.max_runs)
         if not self.pytest_arguments:
             raise LmgaugeError("give the pytest arguments after --, e.g. -- benches -m 'not slow'.")
+
+
+def check_counts(runs: int, max_runs: int) -> None:
+    """LmgaugeError in one sentence when the run counts could never give a verdict."""
+    if runs < MIN_RUNS:
+        raise LmgaugeError(
+            f"--runs {runs} is too few: a paired verdict needs at least {MIN_RUNS} runs a side "
+            f"({MIN_PAIRS_FOR_SIGNIFICANCE} pairs for a rank test to reach p < 0.05; more are "
+            f"added while a verdict is borderline)."
+        )
+    if max_runs < max(runs, MIN_PAIRS_FOR_SIGNIFICANCE):
+        raise LmgaugeError(
+            f"--max-runs {max_runs} is too few: it must be at least --runs ({runs}) and "
+            f"{MIN_PAIRS_FOR_SIGNIFICANCE}, the fewest pairs with which a change can be judged."
+        )
 
 
 @dataclass
@@ -68,11 +81,6 @@ class AbOutcome:
     document: dict
     report: Path
     markdown: Path
-
-
-def order_of(pair: int) -> tuple[str, str]:
-    """A B for even pairs, B A for odd ones (A B B A A B ...)."""
-    return ("base", "new") if pair % 2 == 0 else ("new", "base")
 
 
 def timed_only(report: dict) -> list[str]:
@@ -97,8 +105,8 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
         while status == "complete" and pair < plan.max_runs:
             if pair >= plan.runs and not undecided(records, plan.rules):
                 break
-            for label in order_of(pair):
-                arguments = [*plan.pytest_arguments, *deselect.get(label, [])]
+            for label in pair_order(pair):
+                arguments = [*RUN_DEFAULTS, *plan.pytest_arguments, *deselect.get(label, [])]
                 progress(f"lmgauge ab: pair {pair + 1}, {label} ({sides[label].description})"
                          + (", timed tests only" if label in deselect else ""))  # fmt: skip
                 record = run_one(sides[label], pair, len(records) + 1, arguments, plan.out,
@@ -110,9 +118,17 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                 if label not in deselect:
                     deselect[label] = timed_only(json.loads(record.report.read_text()))
             pair += 1
+            if pair == 1 and not any(map(records_timing, records)):
+                break  # nothing timed: one pair judges every figure there is
     except KeyboardInterrupt:
         status = "interrupted"
     return write_outcome(plan, records, status)
+
+
+def records_timing(record: RunRecord) -> bool:
+    """Whether the run's report holds a timing figure."""
+    results = json.loads(record.report.read_text())["results"]
+    return any(result["unit"] in MACHINE_BOUND_UNITS for result in results)
 
 
 def undecided(records: list[RunRecord], rules: GateRules) -> bool:
@@ -136,4 +152,5 @@ def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutc
     return AbOutcome(document, report, markdown)
 
 
-__all__ = ["AbOutcome", "AbPlan", "MIN_RUNS", "run_ab", "timed_only", "verdict_line"]
+__all__ = ["AbOutcome", "AbPlan", "MIN_RUNS", "check_counts", "run_ab", "timed_only",
+           "verdict_line"]  # fmt: skip

@@ -20,6 +20,8 @@ from lmgauge.store.engine import NO_STORE_VARIABLE
 
 OK_EXIT_STATUSES = (0, 1)
 """pytest exit statuses after which a run's report is used: passed, or some tests failed."""
+NO_TESTS = 5
+"""pytest's exit status when no test ran: usable for a run that repeats only timed tests."""
 
 
 @dataclass
@@ -38,16 +40,14 @@ class RunRecord:
     @property
     def usable(self) -> bool:
         """Whether the run wrote a report and ended in a way that lets it be judged."""
-        return self.report is not None and self.exit_status in OK_EXIT_STATUSES
+        usable = (*OK_EXIT_STATUSES, NO_TESTS) if self.timed_only else OK_EXIT_STATUSES
+        return self.report is not None and self.exit_status in usable
 
 
-def run_order(runs: int) -> list[tuple[str, int]]:
-    """(side, pair) in A B B A order: pair 0 base first, pair 1 new first, and so on."""
-    order = []
-    for pair in range(runs):
-        sides = ("base", "new") if pair % 2 == 0 else ("new", "base")
-        order += [(side, pair) for side in sides]
-    return order
+def pair_order(pair: int) -> tuple[str, str]:
+    """The sides of pair `pair` in the order they run: A B B A A B ... (pair 0 base first,
+    pair 1 new first, and so on)."""
+    return ("base", "new") if pair % 2 == 0 else ("new", "base")
 
 
 def run_one(

@@ -12,6 +12,7 @@ drift model of the simulation (lmgauge.judge.gate_sim) is estimated from.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections import defaultdict
 from dataclasses import replace
@@ -27,9 +28,11 @@ from lmgauge.judge.gate_sim import (
     failure_rate,
     stored_fails,
     suggested_tolerance,
+    tail_from_pairs,
 )
 from lmgauge.judge.verdicts import round_values
 from lmgauge.record.report import read_report, strict_json, write_text_atomic
+from lmgauge.runs.ab import RUN_DEFAULTS
 from lmgauge.runs.ab_run import describe_failure, run_one
 from lmgauge.runs.ab_sides import Side
 
@@ -60,7 +63,7 @@ def run_trial(sides, pytest_arguments, runs, out: Path) -> dict[str, list[dict]]
     for pair in range(runs):
         for label in ROTATIONS[pair % len(ROTATIONS)]:
             number += 1
-            record = run_one(sides[label], pair, number, pytest_arguments, out)
+            record = run_one(sides[label], pair, number, [*RUN_DEFAULTS, *pytest_arguments], out)
             if not record.usable:
                 raise LmgaugeError(describe_failure(record))
             documents[label].append(read_report(record.report))
@@ -129,10 +132,27 @@ def noise_models(record: dict) -> dict[str, NoiseModel]:
     for figure in sorted(trials[0]["values"].get("base", {})):
         if not figure.endswith(("ttft_seconds", "decode_step_seconds", "end_to_end_seconds")):
             continue
-        base = [[run["rounds"] for run in t["values"]["base"][figure]] for t in trials]
-        same = [[run["rounds"] for run in t["values"]["same"][figure]] for t in trials]
-        models[figure] = estimate(base, same)
+        pairs = [
+            (b, s)
+            for t in trials
+            for b, s in zip(t["values"]["base"][figure], t["values"]["same"][figure], strict=False)
+            if usable_run(b) and usable_run(s)
+        ]  # fmt: skip
+        if not pairs:
+            continue
+        base = [[b["rounds"] for b, _ in pairs]]
+        same = [[s["rounds"] for _, s in pairs]]
+        pair_logs = [math.log(b["value"] / s["value"]) for b, s in pairs]
+        rate, shift = tail_from_pairs(pair_logs)
+        models[figure] = replace(estimate(base, same), tail_rate=rate, tail_shift=shift)
     return models
+
+
+def usable_run(run: dict) -> bool:
+    """A run's recorded value and rounds are finite and positive (a strict-JSON record holds
+    null where a run produced NaN)."""
+    values = [run.get("value"), *run.get("rounds", [])]
+    return all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in values)
 
 
 def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> str:
@@ -150,10 +170,11 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
         f"## Simulated from the noise measured here ({simulated} comparisons of each kind, "
         f"{pairs} pairs per A/B comparison)",
         "",
-        "| figure | pair drift | run drift | round noise | A/B false alarms | A/B detects "
+        "| figure | pair drift | run drift | round noise | tail (rate, shift) | A/B false alarms "
+        "| A/B detects "
         f"{factor:g}x | stored false alarms | stored detects {factor:g}x | stored catches 19 "
         "in 20 from | suggested A/B tolerance | suggested stored tolerance |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for figure, model in models.items():
         ab_false = failure_rate(lambda rng, m=model: ab_fails(m, rng, pairs, 1.0, rules), simulated)
@@ -168,13 +189,17 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
         )
         lines.append(
             f"| {figure} | {model.pair_drift:.3f} | {model.run_drift:.3f} | "
-            f"{model.round_noise:.3f} | {ab_false:.3f} | {ab_found:.3f} | {stored_false:.3f} | "
+            f"{model.round_noise:.3f} | {model.tail_rate:.3f}, {model.tail_shift:.2f} | "
+            f"{ab_false:.3f} | {ab_found:.3f} | {stored_false:.3f} | "
             f"{stored_found:.3f} | {smallest_caught(model, rules):g}x | "
             f"{suggested_ab(model, pairs, rules):g} | {suggested_stored(model, rules):g} |"
         )
     lines += [
         "",
-        "Drifts and noise are standard deviations of log time (0.05 is about 5 %). A suggested "
+        "Drifts and noise are standard deviations of log time (0.05 is about 5 %); the tail is "
+        "the share of runs shifted by an outlying amount (log), estimated from same-code pairs "
+        "1.3x or more apart. A/B comparisons follow `lmgauge ab`'s rule: pairs are added while "
+        "a verdict is borderline, up to 8. A suggested "
         "tolerance is the smallest (in steps of 0.05) whose simulated false-alarm rate is at "
         "most 1 %: `[paired] relative` and the latency rule's `relative` in gate.toml.",
     ]
@@ -229,8 +254,10 @@ def rates_text(record: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for figure in sorted(trials[0]["same"]["ab_ratios"]):
-        same = [t["same"]["ab_ratios"].get(figure, float("nan")) for t in trials]
-        slow = [t["slowed"]["ab_ratios"].get(figure, float("nan")) for t in trials]
+        same = [t["same"]["ab_ratios"].get(figure) for t in trials]
+        slow = [t["slowed"]["ab_ratios"].get(figure) for t in trials]
+        same = [v for v in same if v is not None] or [float("nan")]
+        slow = [v for v in slow if v is not None] or [float("nan")]
         false = sum(figure in t["same"]["ab_failures"] for t in trials)
         found = sum(figure in t["slowed"]["ab_failures"] for t in trials)
         lines.append(

@@ -1,0 +1,141 @@
+"""How often does the stored-baseline gate err on this runner? Measured on real runs.
+
+Given N run reports of the same code (made back to back on one runner) and some run reports of
+the same code with a known slowdown injected (`--inject-slowdown F --inject-slowdown-models
+M`), every ordered pair of same-code runs is gated (N (N - 1) false-alarm trials) and every
+slowed run is gated against every same-code run (detection trials). Each trial's run-to-run
+spreads are estimated from the *other* same-code runs only (leave the pair out), so no trial
+judges a run with a spread its own value helped estimate.
+
+The heavy tail of run-to-run noise is measured too: the share of same-code run pairs (runs 1-2,
+3-4, ...) in which a gated timing is 1.3x or more apart, the figure the A/B simulation's tail
+is estimated from (lmgauge.judge.gate_sim.tail_from_pairs).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from lmgauge.judge.drift import MACHINE_BOUND_UNITS
+from lmgauge.judge.gate import run_gate
+from lmgauge.judge.gate_rules import GateRules
+from lmgauge.judge.keys import indexed
+from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, combined, is_finite
+
+
+@dataclass
+class StoredRates:
+    """false_alarms / same_trials: same-code ordered pairs that failed; detections /
+    slowed_trials: slowed runs that failed on a figure of a slowed model; slowed_elsewhere:
+    slowed trials that (also) failed on a model that was not slowed; failing_figures: how
+    often each figure failed a same-code trial; tail_logs: per same-code run pair and gated
+    timing, the absolute log ratio; family: gated timings per run."""
+
+    same_trials: int = 0
+    false_alarms: int = 0
+    slowed_trials: int = 0
+    detections: int = 0
+    slowed_elsewhere: int = 0
+    failing_figures: Counter = field(default_factory=Counter)
+    reasons: list[str] = field(default_factory=list)
+    tail_logs: list[float] = field(default_factory=list)
+    family: int = 0
+
+
+def slowed_models(document: dict) -> set[str]:
+    """The models a run slowed on purpose (its options' inject_slowdown_models; every model
+    when it slowed all)."""
+    options = document["run"]["options"]
+    if not options.get("inject_slowdown"):
+        return set()
+    named = options.get("inject_slowdown_models")
+    return set(named.split(",")) if named else set(options.get("models", []))
+
+
+def leave_out(same: list[dict], *excluded: int) -> dict:
+    """Run-to-run spreads estimated from the same-code runs other than `excluded`."""
+    others = [document for index, document in enumerate(same) if index not in excluded]
+    return combined(others).spreads if len(others) > 1 else {}
+
+
+def stored_rates(
+    same: list[dict], slowed: list[dict], rules: GateRules, spreads_from_runs: bool = True
+) -> StoredRates:
+    """The rates (see the module docstring); with spreads_from_runs false, every trial uses the
+    rules' stated run_spread instead, as a gate against a single stored run does."""
+    if len(same) < MIN_SPREAD_RUNS + 2:
+        raise ValueError(
+            f"{len(same)} same-code runs are too few: give at least {MIN_SPREAD_RUNS + 2}, so "
+            f"that the spreads of every pair's trial come from {MIN_SPREAD_RUNS} other runs."
+        )
+    rates = StoredRates()
+    for i, base in enumerate(same):
+        for j, new in enumerate(same):
+            if i == j:
+                continue
+            spreads = leave_out(same, i, j) if spreads_from_runs else {}
+            result = run_gate(Baseline(base, 1, spreads), new, rules)
+            rates.same_trials += 1
+            rates.family = max(rates.family, result.comparison.family)
+            if not result.passed:
+                rates.false_alarms += 1
+                failing = result.failures
+                rates.failing_figures.update(f"{m} {x}" for m, x in zip(
+                    failing["model"], failing["metric"], strict=True))  # fmt: skip
+                rates.reasons.append(f"run {i + 1} -> run {j + 1}: " + first_reason(result))
+        for new in slowed:
+            spreads = leave_out(same, i) if spreads_from_runs else {}
+            result = run_gate(Baseline(base, 1, spreads), new, rules)
+            rates.slowed_trials += 1
+            failed_models = set(result.failures["model"])
+            rates.detections += bool(failed_models & slowed_models(new))
+            rates.slowed_elsewhere += bool(failed_models - slowed_models(new))
+    rates.tail_logs = pair_log_ratios(same, rules)
+    return rates
+
+
+def first_reason(result) -> str:
+    lines = result.message().splitlines()
+    return lines[1].strip() if len(lines) > 1 else lines[0]
+
+
+def pair_log_ratios(same: list[dict], rules: GateRules) -> list[float]:
+    """|log(second / first)| of every gated timing in same-code run pairs 1-2, 3-4, ..."""
+    logs = []
+    for first, second in zip(same[0::2], same[1::2], strict=False):
+        before, after = indexed(first), indexed(second)
+        for key, result in before.items():
+            other = after.get(key)
+            gated = rules.rule_for(result["metric"], result["unit"]).gated
+            if other is None or result["unit"] not in MACHINE_BOUND_UNITS or not gated:
+                continue
+            values = (result["value"], other["value"])
+            if all(is_finite(v) and v > 0 for v in values):
+                logs.append(abs(math.log(values[1] / values[0])))
+    return logs
+
+
+def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = "") -> str:
+    tail = sum(value >= math.log(1.3) for value in rates.tail_logs)
+    lines = [
+        f"# Stored-baseline gate on this runner: {runs} same-code runs",
+        "",
+        f"Run-to-run spreads: {source or 'from the other same-code runs (the pair left out)'}.",
+        "",
+        f"- false alarms: {rates.false_alarms} of {rates.same_trials} ordered same-code pairs "
+        f"(the gate expects at most {100 * alpha:g} % per run from its {rates.family} gated "
+        "timings; deterministic figures add none)",
+        f"- detections: {rates.detections} of {rates.slowed_trials} slowed runs judged against a "
+        f"same-code run failed on the slowed model ({rates.slowed_elsewhere} also failed on a "
+        "model that was not slowed)",
+        f"- heavy tail: {tail} of {len(rates.tail_logs)} same-code figure pairs (gated timings, "
+        "runs 1-2, 3-4, ...) were 1.3x or more apart",
+    ]
+    if rates.failing_figures:
+        lines += ["", "Figures that failed same-code pairs (times):"]
+        lines += [f"- {name}: {count}" for name, count in rates.failing_figures.most_common(10)]
+        lines += ["", "First reason of each failing pair:"]
+        lines += [f"- {reason}" for reason in rates.reasons[:20]]
+    return "\n".join(lines) + "\n"
