@@ -280,3 +280,26 @@ def test_identical_base_runs_do_not_make_every_change_infinitely_significant():
     same = make_report(11)
     comparison = compare(combined([same, same, same]), make_report(11), RULES)
     assert set(comparison.rows["verdict"]) == {"same"}
+
+
+def test_a_probe_that_happens_to_be_fast_never_makes_a_regression():
+    """Same code, the probe (alone) 1.4x faster in the new run: normalising both ways would
+    call the run 1.4x slower; with spreads of raw values the probe is an excuse only."""
+    new = make_report(2)
+    for result in new["results"]:
+        result["probe_seconds"] = [p / 1.4 for p in result["probe_seconds"]]
+    found = verdicts(compare(baseline(), new, RULES))
+    assert found["gpt2", "decode_step_seconds"] == "same"
+
+
+def test_a_baseline_whose_runs_agree_better_in_probe_units_is_normalised_both_ways():
+    """Base runs on a machine whose speed moved run to run (the probe moved with it): the
+    spread in probe units is the smaller, and a new run is judged in probe units."""
+    speeds = [1.0, 1.2, 0.9, 1.15, 0.95]
+    base = combined([make_report(seed, machine=m) for seed, m in zip(range(11, 16), speeds)])
+    key = next(k for k in base.spreads if k[0] == "gpt2" and k[2] == "decode_step_seconds")
+    assert base.spreads[key].normalised and "speed-probe units" in base.spreads[key].source
+    faster_machine = compare(base, make_report(2, machine=0.8, slowdown=1.3), RULES)
+    row = faster_machine.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
+    assert row.verdict == "worse" and row.ratio == pytest.approx(1.3, rel=0.08)
+    assert "normalised by the speed probe" in row.note

@@ -36,11 +36,15 @@ significant."""
 class Spread:
     """sigma: standard deviation of the figure's natural-log value between runs of the same
     code on this runner (0.05 is about 5 %); runs: how many runs it was estimated from (0 for a
-    stated default, which is then taken as known); source: where it came from, in words."""
+    stated default, which is then taken as known); source: where it came from, in words;
+    normalised: sigma is the spread of the value in speed-probe units (log value minus log
+    probe time for times, plus for throughputs), which the base runs showed to be the smaller
+    of the two: the verdict then normalises by the probe both ways, as the spread did."""
 
     sigma: float
     runs: int
     source: str
+    normalised: bool = False
 
     def p_worse(self, log_change: float, base_runs: int) -> float:
         """One-sided p that a new run of the same code lies `log_change` (natural log, worse
@@ -102,11 +106,38 @@ def combined(documents: list[dict]) -> Baseline:
         merged["flags"] = sorted({flag for r in results for flag in r.get("flags", [])})
         base["results"].append(merged)
         counts[key] = max(len(values), 1)
-        positive = [v for v in values if v > 0]
-        if len(positive) >= MIN_SPREAD_RUNS:
-            sigma = float(np.std(np.log(positive), ddof=1))
-            spreads[key] = Spread(sigma, len(positive), f"{len(positive)} base runs")
+        spread = estimated_spread(results)
+        if spread is not None:
+            spreads[key] = spread
     return Baseline(base, len(documents), spreads, counts)
+
+
+def estimated_spread(results: list[dict]) -> Spread | None:
+    """The run-to-run spread of one figure over the base runs' `results`: of its log value, or
+    of its log value in speed-probe units when every run has probes and that spread is the
+    smaller (the probe then explains part of the runs' differences); None with fewer than
+    MIN_SPREAD_RUNS finite positive values."""
+    usable = [r for r in results if is_finite(r["value"]) and r["value"] > 0]
+    if len(usable) < MIN_SPREAD_RUNS:
+        return None
+    count = len(usable)
+    raw = float(np.std(np.log([r["value"] for r in usable]), ddof=1))
+    normalised = [probe_units_log(r) for r in usable]
+    if all(v is not None for v in normalised):
+        in_probe_units = float(np.std(normalised, ddof=1))
+        if in_probe_units < raw:
+            return Spread(in_probe_units, count, f"{count} base runs, in speed-probe units", True)
+    return Spread(raw, count, f"{count} base runs")
+
+
+def probe_units_log(result: dict) -> float | None:
+    """log(value) minus (times) or plus (throughputs) log of the median speed probe beside it:
+    the value with the machine's momentary speed taken out; None without probes."""
+    probes = [p for p in result.get("probe_seconds") or [] if is_finite(p) and p > 0]
+    if not probes:
+        return None
+    sign = 1.0 if result["direction"] == "lower" else -1.0
+    return math.log(result["value"]) - sign * math.log(float(np.median(probes)))
 
 
 def is_finite(value) -> bool:

@@ -13,12 +13,16 @@ Fails closed: a figure whose value is missing or not finite on either side, or a
 figure with no run-to-run spread to judge it by, is "not judged" and fails the gate when gated.
 
 Excuses are bounded once. Together they move a timing ratio by at most EXCUSE_LIMIT, applied
-to the raw ratio: the speed probe (measured outside the code under test) rescales the new run
-when the machine's speed moved by more than DRIFT_TOLERANCE; a busy flag on the *new* run (a
-busy base must not excuse every later regression), or for reports without probes calibrated
-roofs that moved the same way, may shrink what is left of a slowdown towards no change, but
-only by what the probe did not already use. So drift can shrink a 2x change, never erase it.
-Every judgement keeps the raw ratio beside the normalised one.
+to the raw ratio. The speed probe (measured outside the code under test) puts the new value in
+probe units whichever way the machine moved when the figure's spread was estimated in probe
+units (a baseline of several runs in which that made the runs agree better); otherwise it is an
+excuse only: a machine slower by more than DRIFT_TOLERANCE in the new run shrinks a worsening,
+and a probe that happens to be fast never makes one (a noisy probe did, in 5 of 12 same-code
+pairs). A busy flag on the *new* run (a busy base must not excuse every later regression), or
+for reports without probes calibrated roofs that moved the same way, may shrink what is left
+of a slowdown towards no change, but only by what the probe did not already use. So drift can
+shrink a 2x change, never erase it. Every judgement keeps the raw ratio beside the normalised
+one.
 """
 
 from __future__ import annotations
@@ -131,7 +135,8 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) ->
         return Judgement(NOT_JUDGED, raw_ratio, "", fails_gate=rule.gated,
                          note="a timing of zero or less", raw_ratio=raw_ratio)  # fmt: skip
     sign = 1.0 if new["direction"] == "lower" else -1.0  # positive log change = worse
-    worse_log, notes = excused(sign * math.log(raw_ratio), base, new, drift, normalize)
+    both_ways = spread is not None and spread.normalised
+    worse_log, notes = excused(sign * math.log(raw_ratio), base, new, drift, normalize, both_ways)
     ratio = math.exp(sign * worse_log)
     normalised_after = before * ratio
     change = describe_change(before, normalised_after, new["unit"], new["direction"], rule)
@@ -161,20 +166,29 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) ->
                      note="; ".join(notes), **common)  # fmt: skip
 
 
-def excused(worse_log: float, base: dict, new: dict, drift: Drift, normalize: bool):
+def excused(
+    worse_log: float, base: dict, new: dict, drift: Drift, normalize: bool, both_ways: bool
+):  # fmt: skip
     """The change in natural-log units (positive: worse) once the excuses are applied, with a
-    note per excuse. The probe rescales first (capped at EXCUSE_LIMIT); a busy new run, or for
-    reports without probes roofs that moved the same way, may then shrink a remaining
-    worsening towards zero by whatever is left of log(EXCUSE_LIMIT)."""
+    note per excuse. The speed probe first, capped at EXCUSE_LIMIT: with `both_ways` (the
+    spread was estimated in probe units) the value is put in probe units whichever way the
+    machine moved; otherwise the probe is an excuse only: a machine that was slower by more
+    than DRIFT_TOLERANCE in the new run shrinks a worsening (a noisy probe never makes one).
+    Then a busy new run, or for reports without probes roofs that moved the same way, may
+    shrink a remaining worsening towards zero by whatever is left of log(EXCUSE_LIMIT)."""
     limit = math.log(EXCUSE_LIMIT)
     notes = []
     used = 0.0
     probe_log = math.log(speed_ratio(base, new)) if normalize else 0.0
-    if abs(probe_log) > math.log1p(DRIFT_TOLERANCE):
+    slower_beyond = probe_log > math.log1p(DRIFT_TOLERANCE) and worse_log > 0
+    if probe_log and (both_ways or slower_beyond):
         capped = max(-limit, min(limit, probe_log))
+        if not both_ways:
+            capped = min(capped, worse_log)
         worse_log -= capped  # a slower machine moves times and throughputs alike towards worse
         used = abs(capped)
-        notes.append(f"speed probe: machine {math.exp(probe_log):.2f}x as slow in new")
+        how = "normalised by" if both_ways else "excused by"
+        notes.append(f"{how} the speed probe: machine {math.exp(probe_log):.2f}x as slow in new")
     reason = timing_excuse(base, new, drift)
     if reason and worse_log > 0:
         shrink = min(worse_log, max(0.0, limit - used))
