@@ -44,8 +44,8 @@ class GateResult:
         scope = (
             f"{judged} of {gated} gated figures judged against "
             f"{comparison.base_runs} base run{'s' if comparison.base_runs > 1 else ''}; "
-            f"{comparison.family} timings share a false-alarm rate of at most "
-            f"{100 * self.alpha:g} % per run"
+            f"{comparison.family} figures judged by their run-to-run spread share a false-alarm "
+            f"rate of at most {100 * self.alpha:g} % per run"
         )
         if self.passed:
             return f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)"

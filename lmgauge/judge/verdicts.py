@@ -101,7 +101,7 @@ def judge(
         changed = rule.beyond(before, after) if rule.exact else before != after
         verdict = CHANGED if changed else SAME
         return Judgement(verdict, ratio, change, fails_gate=changed and rule.gated, raw_ratio=ratio)
-    if new["unit"] in MACHINE_BOUND_UNITS:
+    if new["unit"] in MACHINE_BOUND_UNITS or (rule.run_spread and not rule.deterministic):
         return judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs)
     return judge_by_rounds(base, new, rule, alpha, interval, change)
 
@@ -128,7 +128,9 @@ def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
 
 
 def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) -> Judgement:
-    """A time or throughput, the run as the unit (see the module docstring)."""
+    """A time or throughput, or another figure that moves from run to run (a memory peak: its
+    rule has a run_spread and is not deterministic), the run as the unit (see the module
+    docstring); excuses apply to times and throughputs only."""
     before, after = float(base["value"]), float(new["value"])
     raw_ratio = after / before if before and after else math.nan
     if not (before > 0 and after > 0):
@@ -136,7 +138,10 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) ->
                          note="a timing of zero or less", raw_ratio=raw_ratio)  # fmt: skip
     sign = 1.0 if new["direction"] == "lower" else -1.0  # positive log change = worse
     both_ways = spread is not None and spread.normalised
-    worse_log, notes = excused(sign * math.log(raw_ratio), base, new, drift, normalize, both_ways)
+    timing = new["unit"] in MACHINE_BOUND_UNITS
+    worse_log, notes = sign * math.log(raw_ratio), []
+    if timing:
+        worse_log, notes = excused(worse_log, base, new, drift, normalize, both_ways)
     ratio = math.exp(sign * worse_log)
     normalised_after = before * ratio
     change = describe_change(before, normalised_after, new["unit"], new["direction"], rule)
@@ -188,7 +193,9 @@ def excused(
         worse_log -= capped  # a slower machine moves times and throughputs alike towards worse
         used = abs(capped)
         how = "normalised by" if both_ways else "excused by"
-        notes.append(f"{how} the speed probe: machine {math.exp(probe_log):.2f}x as slow in new")
+        if abs(capped) > 0.01:
+            speed = math.exp(probe_log)
+            notes.append(f"{how} the speed probe: machine {speed:.2f}x as slow in new")
     reason = timing_excuse(base, new, drift)
     if reason and worse_log > 0:
         shrink = min(worse_log, max(0.0, limit - used))
