@@ -301,3 +301,19 @@ def test_a_side_whose_environment_cannot_be_built_is_one_sentence(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr
     assert "could not be built" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_memory_peak_measured_once_a_side_still_fails_when_it_triples():
+    """Memory peaks swing from run to run (no longer deterministic), and an untimed test runs
+    once a side: the change is judged against the rules' run-to-run spread."""
+    from lmgauge.runs.ab_report import paired_rows
+
+    def memory(value):
+        return run_document([figure("forward_peak_bytes", value, "bytes")])
+
+    base = [memory(80e6)] + [run_document([]) for _ in range(4)]
+    tripled = [memory(240e6)] + [run_document([]) for _ in range(4)]
+    (row,) = paired_rows(base, tripled, RULES)
+    assert row["verdict"] == "worse" and row["fails_gate"]
+    (row,) = paired_rows(base, [memory(100e6)] + [run_document([]) for _ in range(4)], RULES)
+    assert row["verdict"] == "same"

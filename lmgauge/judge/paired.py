@@ -26,7 +26,7 @@ from scipy import stats
 
 from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.gate_rules import GateRules
-from lmgauge.judge.spread import is_finite
+from lmgauge.judge.spread import Spread, is_finite
 from lmgauge.judge.verdicts import (
     BETTER,
     CHANGED,
@@ -102,8 +102,11 @@ def judge_paired(
         if not rule.beyond(before, after):
             return Judgement(SAME, median_ratio, change)
         worse = (after > before) == (direction == "lower")
-        verdict = (WORSE if worse else BETTER) if rule.deterministic else NOISY
-        return Judgement(verdict, median_ratio, change, fails_gate=verdict == WORSE and rule.gated)
+        if rule.deterministic or not rule.run_spread or min(base + new) <= 0:
+            verdict = (WORSE if worse else BETTER) if rule.deterministic else NOISY
+            return Judgement(verdict, median_ratio, change,
+                             fails_gate=verdict == WORSE and rule.gated)  # fmt: skip
+        return judge_by_run_spread(before, after, len(base), worse, change, rule, rules.alpha)
     logs = paired_log_ratios(base, new)
     estimate, low, high = hodges_lehmann(logs)
     p_value = signed_rank_p(logs, greater=estimate > 0)
@@ -122,6 +125,20 @@ def judge_paired(
         return Judgement(NOISY, ratio, change, **interval, note=note)
     verdict = WORSE if worse else BETTER
     return Judgement(verdict, ratio, change, **interval, fails_gate=worse and rule.gated)
+
+
+def judge_by_run_spread(before, after, runs, worse, change, rule, alpha) -> Judgement:
+    """A figure that moves from run to run but is measured once a side (a memory peak of an
+    untimed test): the medians' log ratio against the rule's stated run-to-run spread."""
+    spread = Spread(rule.run_spread, 0, "gate rules default")
+    p_value = spread.p_worse(abs(math.log(after / before)), runs)
+    note = f"run-to-run spread {100 * rule.run_spread:g} % (gate rules default)"
+    if p_value > alpha:
+        return Judgement(NOISY, after / before, change, p_value=p_value,
+                         note=f"{note}; p = {p_value:.3f} > {alpha}")  # fmt: skip
+    verdict = WORSE if worse else BETTER
+    return Judgement(verdict, after / before, change, p_value=p_value, note=note,
+                     fails_gate=worse and rule.gated)  # fmt: skip
 
 
 def borderline(judgement: Judgement, gated: bool) -> bool:
