@@ -53,7 +53,7 @@ def test_runs_alternate_a_b_b_a():
 
 
 BASE5 = [1.0, 1.2, 0.9, 1.1, 1.05]
-BASE6 = [*BASE5, 0.95]
+BASE7 = [*BASE5, 0.95, 1.15]
 
 
 def scaled(values, ratios):
@@ -79,16 +79,16 @@ def test_paired_verdicts_on_known_values():
 
 @pytest.mark.parametrize(
     "ratios",
-    [[1.12, 1.13, 1.11, 1.60, 1.12], [1.5, 1.5, 1.5, 0.9, 1.5, 1.5],
-     [1.12, 1.13, 1.11, 1.12, 0.95, 1.13]],
+    [[1.12, 1.13, 1.11, 1.60, 1.12], [1.5, 1.5, 1.5, 0.9, 1.5, 1.5, 1.5],
+     [1.12, 1.13, 1.11, 1.12, 0.95, 1.13, 1.12], [1.12, 1.13, 1.11, 1.12, 0.80, 1.13, 1.12]],
 )  # fmt: skip
 def test_one_outlier_pair_does_not_hide_a_consistent_change(ratios):
     """The cases the paired t-test lost (1.12, 1.13, 1.11, 1.60 gave p = 0.054; 1.5, 1.5, 1.5,
     0.9 likewise), with the pairs the sequential rule adds while the verdict is borderline: an
-    outlier in the change's direction needs 5 pairs, one against it 6 (five of five agreeing
-    signs give p = 1/32; five of six, 2/64). An opposite outlier larger than the change itself
-    (0.85 against 1.12) still defeats 8 pairs: the rank test trades that for its tail."""
-    base = BASE6[: len(ratios)]
+    outlier in the change's direction needs 5 pairs; one against it 7 (the test leaves out the
+    pair furthest from no change from 6 pairs on, and five of six agreeing signs give 2/64), even
+    an outlier larger than the change itself (0.80 against 1.12)."""
+    base = BASE7[: len(ratios)]
     judged = judge_paired(base, scaled(base, ratios), "s", "lower", "decode_step_seconds", RULES)
     assert judged.verdict == "worse" and judged.fails_gate, judged
 
@@ -98,7 +98,18 @@ def test_five_pairs_with_an_opposite_outlier_are_borderline_and_ask_for_a_sixth(
 
     judged = judge_paired(BASE5, scaled(BASE5, [1.5, 1.5, 1.5, 0.9, 1.5]), "s", "lower",
                           "decode_step_seconds", RULES)  # fmt: skip
-    assert judged.verdict == "too noisy" and borderline(judged, gated=True)
+    assert judged.verdict == "too noisy" and borderline(judged, True, RULES.paired_relative)
+
+
+def test_a_same_verdict_close_to_the_tolerance_is_not_trusted_yet():
+    from lmgauge.judge.paired import borderline
+
+    near = judge_paired(BASE5[:4], scaled(BASE5[:4], [1.07, 1.08, 1.06, 1.07]), "s", "lower",
+                        "decode_step_seconds", RULES)  # fmt: skip
+    assert near.verdict == "same" and borderline(near, True, RULES.paired_relative)
+    flat = judge_paired(BASE5[:4], scaled(BASE5[:4], [1.01, 0.99, 1.0, 1.02]), "s", "lower",
+                        "decode_step_seconds", RULES)  # fmt: skip
+    assert flat.verdict == "same" and not borderline(flat, True, RULES.paired_relative)
 
 
 def test_one_outlier_pair_does_not_make_a_false_worse():
@@ -113,7 +124,7 @@ def test_four_pairs_that_cannot_reach_significance_are_not_judged_and_ask_for_mo
     judged = judge_paired(BASE5[:4], scaled(BASE5[:4], [1.2, 1.2, 1.2, 1.2]), "s", "lower",
                           "decode_step_seconds", RULES)  # fmt: skip
     assert judged.verdict == "not judged" and judged.fails_gate and "run at least 5" in judged.note
-    assert borderline(judged, gated=True)
+    assert borderline(judged, True, RULES.paired_relative)
 
 
 def run_document(results, not_passed=()):

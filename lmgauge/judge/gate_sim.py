@@ -112,7 +112,7 @@ def ab_fails(
         if len(base) < pairs:
             continue
         judged = judge_paired(base, new, "s", "lower", "decode_step_seconds", rules)
-        if len(base) >= max_pairs or not borderline(judged, gated=True):
+        if len(base) >= max_pairs or not borderline(judged, True, rules.paired_relative):
             return judged.verdict == WORSE
 
 

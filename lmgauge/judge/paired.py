@@ -6,11 +6,13 @@ A slow spell of the machine hits both runs of a pair, so the per-pair log ratios
 log(new_i / base_i) carry the change without most of the drift.
 
 Timing figures are judged with a test that one bad pair cannot defeat: Wilcoxon's signed-rank
-test (exact, one-sided) on the per-pair log ratios, and the Hodges-Lehmann estimate of the
-change (the median of the Walsh averages) with its exact interval. A paired t-test on 4 pairs
-was defeated by one outlier (ratios 1.12, 1.13, 1.11, 1.60 gave p = 0.054). The rank test
-needs 5 pairs to reach p < 0.05 (its smallest one-sided p is 1 / 2^n), so `lmgauge ab` runs
-more pairs while a verdict is borderline (lmgauge.runs.ab: `needs_more_pairs`). A figure is
+test (exact, one-sided) on the per-pair log ratios, leaving out from 6 pairs on the pairs
+furthest from no change (`trimmed`: a run caught in a slow spell is the heavy tail of same-code
+pairs), and the Hodges-Lehmann estimate of the change (the median of the Walsh averages) with
+its exact interval. A paired t-test on 4 pairs was defeated by one outlier (ratios 1.12, 1.13,
+1.11, 1.60 gave p = 0.054). The rank test needs 5 pairs to reach p < 0.05 (its smallest
+one-sided p is 1 / 2^n), so `lmgauge ab` runs more pairs while a verdict is `borderline`
+(lmgauge.runs.ab). A figure is
 worse when its estimate is beyond the paired tolerance in the worse direction and p <= alpha.
 Exact figures must not change; other figures (memory, accuracy) use their gate.toml rule on the
 medians of each side. A figure that is missing or not finite in any run cannot be judged: it
@@ -70,9 +72,23 @@ def hodges_lehmann(logs: np.ndarray, confidence: float = 0.95) -> tuple[float, f
     return float(np.median(walsh)), float(walsh[k - 1]), float(walsh[-k])
 
 
+def trimmed(logs: np.ndarray) -> np.ndarray:
+    """The per-pair log ratios without those furthest from no change: (n - 4) // 2 of them from
+    6 pairs on (1 of 6 or 7, 2 of 8 or 9, 3 of 10), so that at least 5 are kept and the test
+    can still reach p < 0.05. A pair with a run caught in a slow spell of the machine is the
+    heavy tail of same-code pairs. Dropping by distance alone keeps the test exact: under no
+    change the signs of the pairs kept are still fair coins."""
+    drop = max(0, (len(logs) - 4) // 2)
+    if not drop:
+        return logs
+    return logs[np.argsort(np.abs(logs), kind="stable")[: len(logs) - drop]]
+
+
 def signed_rank_p(logs: np.ndarray, greater: bool) -> float:
     """Exact one-sided p of Wilcoxon's signed-rank test that the log ratios lean positive
-    (greater) or negative; zero differences are dropped (Wilcoxon's convention)."""
+    (greater) or negative, on the pairs `trimmed` keeps; zero differences are dropped
+    (Wilcoxon's convention)."""
+    logs = trimmed(np.asarray(logs, dtype=float))
     nonzero = logs[logs != 0]
     if len(nonzero) == 0:
         return 1.0
@@ -141,8 +157,14 @@ def judge_by_run_spread(before, after, runs, worse, change, rule, alpha) -> Judg
                      fails_gate=worse and rule.gated)  # fmt: skip
 
 
-def borderline(judgement: Judgement, gated: bool) -> bool:
+def borderline(judgement: Judgement, gated: bool, tolerance: float) -> bool:
     """Whether more pairs could change a gated timing verdict: the estimate is beyond the
-    tolerance but the test is not (or cannot yet be) significant."""
-    undecided = judgement.verdict in (NOISY, NOT_JUDGED)
-    return gated and undecided and not math.isnan(judgement.p_value)
+    `tolerance` (relative) but the test is not (or cannot yet be) significant, or it is within
+    the tolerance but by less than half of it (one pair far off can pull a real change that
+    close, so "same" is not yet trusted)."""
+    if not gated or math.isnan(judgement.p_value):
+        return False
+    if judgement.verdict in (NOISY, NOT_JUDGED):
+        return True
+    grey = math.log1p(tolerance) / 2
+    return judgement.verdict == SAME and abs(math.log(judgement.ratio)) >= grey

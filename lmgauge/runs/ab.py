@@ -135,8 +135,11 @@ def undecided(records: list[RunRecord], rules: GateRules) -> bool:
     """Whether a gated timing is borderline on the complete pairs so far."""
     base_runs, new_runs = complete_pairs(records)
     rows = paired_rows(base_runs, new_runs, rules) if base_runs else []
-    return any(borderline(Judgement(row["verdict"], row["ratio"], row["change"],
-                                    row["p_value"]), row["gated"]) for row in rows)  # fmt: skip
+    return any(
+        borderline(Judgement(row["verdict"], row["ratio"], row["change"], row["p_value"]),
+                   row["gated"] and row["unit"] in MACHINE_BOUND_UNITS, rules.paired_relative)
+        for row in rows
+    )  # fmt: skip
 
 
 def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutcome:
