@@ -43,7 +43,7 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
     assert main(["rules"]) == 0
     table = capsys.readouterr().out
     assert table.startswith("| figures | tolerance | gated | run-to-run spread (one base run) |")
-    assert "| memory (bytes) | ±50 % and ±32 MiB | yes | 30 % |" in table
+    assert "| memory (bytes) | ±50 % and ±32 MiB | yes | 18 % |" in table
     broken = tmp_path / "rules.toml"
     broken.write_text("version = 99\n")
     assert main(["rules", "--rules", str(broken)]) == 2
