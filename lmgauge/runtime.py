@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psutil
 
@@ -52,9 +55,42 @@ def dtype_name(dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+CGROUP_V2_LIMIT = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_LIMIT = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                   Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))  # fmt: skip
+
+
+def cpu_quota(v2: Path = CGROUP_V2_LIMIT, v1: tuple[Path, Path] = CGROUP_V1_LIMIT) -> float | None:
+    """The CPUs this process's cgroup may use (quota / period: 1.5 = one and a half CPUs), or
+    None when no quota is set or it cannot be read (not Linux, no cgroup files)."""
+    try:
+        quota, period = v2.read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota, period = (int(path.read_text()) for path in v1)
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> dict:
+    """What bounds the threads this process can use: `affinity` (CPUs it may run on, from
+    sched_getaffinity, as taskset sets it; None where unknown), `quota` (cgroup CPU quota in
+    CPUs, as a container's --cpus sets it; None when unlimited)."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"affinity": affinity, "quota": cpu_quota()}
+
+
 def default_threads() -> int:
-    """Physical cores (logical cores where psutil cannot tell): the default torch thread count."""
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    """The default torch thread count: physical cores (logical where psutil cannot tell), but no
+    more than the CPUs this process may run on (affinity) and its cgroup quota (rounded down,
+    at least 1): on `taskset -c 0` or a container limited to one CPU, one thread."""
+    cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    usable = usable_cpus()
+    limits = [cores, usable["affinity"] or cores, math.floor(usable["quota"] or cores)]
+    return max(1, min(limits))
 
 
 def set_threads(count: int) -> int:

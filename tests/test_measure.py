@@ -115,3 +115,59 @@ def test_noise_monitor_counts_only_other_processes(monkeypatch):
 def test_noise_monitor_does_not_judge_short_blocks():
     reading = noise.NoiseReading(None, None, foreign_cores=5.0, wall_s=0.01)
     assert not reading.busy
+
+
+def test_the_default_thread_count_follows_affinity_and_cgroup_quotas(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from lmgauge import runtime
+
+    limit = tmp_path / "cpu.max"
+    limit.write_text("150000 100000\n")
+    assert runtime.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) == 1.5
+    limit.write_text("max 100000\n")
+    assert runtime.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) is None
+    monkeypatch.setattr(runtime, "cpu_quota", lambda: 1.5)
+    assert runtime.default_threads() == 1, "a quota of 1.5 CPUs gives one thread"
+    pinned = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c",
+         "from lmgauge.runtime import default_threads; print(default_threads())"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert pinned.stdout.strip() == "1", "taskset -c 0: one CPU, one thread"
+
+
+def test_memory_is_handed_back_after_an_out_of_memory_on_cuda(monkeypatch):
+    """Needs no GPU: the CUDA cache release is watched, as the CUDA paths are elsewhere."""
+    import torch
+
+    from lmgauge.measure.batching import release_memory
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty"))
+    release_memory(torch.device("cpu"))
+    assert calls == []
+    release_memory(torch.device("cuda", 0))
+    assert calls == ["empty"]
+
+
+def test_a_short_block_is_judged_busy_when_another_process_spins():
+    """The calibration takes about 0.33 s, under the 1 s a busy judgement needs: its reading
+    waits out the window, so a busy machine can be seen (it never could before)."""
+    import subprocess
+    import sys
+
+    from lmgauge.measure.noise import SHORTEST_JUDGED_S, NoiseMonitor
+
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\n"
+                                "while time.time() < end: pass"])  # fmt: skip
+    try:
+        monitor = NoiseMonitor()
+        monitor.start()
+        sum(range(10_000))
+        reading = monitor.stop(min_window_s=SHORTEST_JUDGED_S)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert reading.wall_s >= SHORTEST_JUDGED_S and reading.busy, reading

@@ -55,6 +55,19 @@ def batch_keeps_outputs(model, ids, mask, atol: float = 1e-4) -> bool:
     return torch.allclose(whole, torch.cat(rows), atol=atol)
 
 
+def release_memory(device) -> None:
+    """After an out-of-memory error has been let go (outside its except block, so its traceback
+    and the tensors its frames hold are gone): collect garbage and, on CUDA, hand the cached
+    blocks back, so the figures measured next start from a clean device."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if getattr(device, "type", "cpu") == "cuda":
+        torch.cuda.empty_cache()
+
+
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether `error` says the device (or the host) ran out of memory."""
     import torch

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psutil
 
+from lmgauge.runtime import usable_cpus
+
 LIBRARIES = (
     "torch",
     "transformers",
@@ -99,7 +101,8 @@ def environment(project_folder: Path) -> dict:
         "cpu_model": cpu_model(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
         "cpu_cores_logical": psutil.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_affinity": usable_cpus()["affinity"],
+        "cpu_quota": usable_cpus()["quota"],
         "torch_threads": torch.get_num_threads(),
         "ram_bytes": psutil.virtual_memory().total,
         "gpu": gpu(),
