@@ -30,7 +30,6 @@ PROMPT_TOKENS = [
     pytest.param(512, marks=pytest.mark.slow),
 ]
 NEW_TOKENS = [32, pytest.param(128, marks=pytest.mark.slow)]
-WARMUP_NEW_TOKENS = 2
 """The warmup generate runs the prefill and one decode step at the measured prompt length: the
 same code paths as a round at a fraction of its cost."""
 HAND_LOOP_AGREEMENT = 0.05
@@ -62,7 +61,6 @@ def test_generate(
         benchmark,
         lambda: timed_generate(model, ids, mask, new_tokens, device, pad)[0],
         round_policy,
-        warmup=lambda: timed_generate(model, ids, mask, WARMUP_NEW_TOKENS, device, pad)[0],
         judged=lambda timings: {
             "ttft": [t.prefill_s for t in timings],
             "decode step": [statistics.median(t.step_s) for t in timings],
