@@ -171,3 +171,42 @@ def test_a_short_block_is_judged_busy_when_another_process_spins():
         spinner.kill()
         spinner.wait()
     assert reading.wall_s >= SHORTEST_JUDGED_S and reading.busy, reading
+
+
+def test_cuda_events_are_recorded_on_the_device_asked_for(monkeypatch):
+    """With --device cuda:1 the roofs timed an idle cuda:0 before (events on the current
+    device). Needs no GPU: torch.cuda's device, stream and events are watched."""
+    import contextlib
+
+    import torch
+
+    from lmgauge.measure.timing import kernel_seconds
+
+    seen = []
+
+    class Event:
+        def __init__(self, enable_timing):
+            pass
+
+        def record(self, stream=None):
+            seen.append(("record", stream))
+
+        def synchronize(self):
+            pass
+
+        def elapsed_time(self, other):
+            return 2.0
+
+    @contextlib.contextmanager
+    def current(device):
+        seen.append(("device", str(device)))
+        yield
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "device", current)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: f"stream of {device}")
+    cuda1 = torch.device("cuda", 1)
+    samples = kernel_seconds(lambda: None, 1, cuda1, gpu_iterations=4)
+    assert samples == [2.0 / 1e3 / 4]
+    assert seen[0] == ("device", "cuda:1")
+    assert seen[1:] == [("record", "stream of cuda:1")] * 2
