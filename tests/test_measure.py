@@ -210,3 +210,15 @@ def test_cuda_events_are_recorded_on_the_device_asked_for(monkeypatch):
     assert samples == [2.0 / 1e3 / 4]
     assert seen[0] == ("device", "cuda:1")
     assert seen[1:] == [("record", "stream of cuda:1")] * 2
+
+
+def test_device_memory_is_cuda_allocated_on_a_gpu_and_rss_on_the_host():
+    """Fine-tuning on a GPU recorded host RSS as its peak growth before; every reader now takes
+    the one property."""
+    from lmgauge.measure.memory import MemoryReading
+
+    host = MemoryReading(100, 150, 300, "vmhwm")
+    assert (host.device_peak_growth_bytes, host.device_memory_kind) == (200, "rss")
+    gpu = MemoryReading(100, 150, 300, "vmhwm", cuda_allocated_before_bytes=1000,
+                        cuda_peak_allocated_bytes=5000, cuda_peak_reserved_bytes=8000)  # fmt: skip
+    assert (gpu.device_peak_growth_bytes, gpu.device_memory_kind) == (4000, "cuda-allocated")

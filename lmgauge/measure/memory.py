@@ -53,6 +53,18 @@ class MemoryReading:
             return None
         return self.cuda_peak_allocated_bytes - self.cuda_allocated_before_bytes
 
+    @property
+    def device_peak_growth_bytes(self) -> int:
+        """The growth of the memory the work ran in: CUDA allocated bytes on a GPU, resident
+        memory on the host otherwise."""
+        growth = self.cuda_peak_growth_bytes
+        return self.peak_growth_bytes if growth is None else growth
+
+    @property
+    def device_memory_kind(self) -> str:
+        """Which memory device_peak_growth_bytes is: "cuda-allocated" or "rss"."""
+        return "rss" if self.cuda_peak_allocated_bytes is None else "cuda-allocated"
+
 
 def process_status() -> dict[str, int] | None:
     """VmRSS and VmHWM of this process in bytes, or None without /proc."""

@@ -97,9 +97,7 @@ def train_steps(model, ids, setup: TrainSetup, steps: int, causal: bool, device)
             if step:
                 run.step_s.append(time.perf_counter() - started)
             run.losses.append(float(loss.detach()))
-    reading = tracker.reading
-    growth = reading.cuda_peak_growth_bytes
-    run.peak_growth_bytes = reading.peak_growth_bytes if growth is None else growth
+    run.peak_growth_bytes = tracker.reading.device_peak_growth_bytes
     del trainee, optimizer
     return run
 

@@ -44,7 +44,8 @@ class FineTuneSettings:
 @dataclass(frozen=True)
 class FineTuneResult:
     """trainable/total: parameter counts; train_s: wall time of the training loop (s);
-    peak_growth_bytes: resident-memory peak growth during training; scores: split -> scores;
+    peak_growth_bytes: peak memory growth during training (CUDA allocated bytes on a GPU,
+    resident memory on the host); scores: split -> scores;
     step_s: seconds of each optimizer step (forward, backward, update); step_tokens: tokens
     (padding included: what the step computed on) in each step's batch."""
 
@@ -105,7 +106,8 @@ def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResul
             steps = train(model, batches, data["train"].num_rows, settings, device)
         results = evaluate(model, batches)
     return FineTuneResult(
-        settings, trainable, total, watch.seconds, tracker.reading.peak_growth_bytes, results,
+        settings, trainable, total, watch.seconds, tracker.reading.device_peak_growth_bytes,
+        results,
         step_s=[seconds for seconds, _ in steps], step_tokens=[tokens for _, tokens in steps],
         lora_targets=targets, lora_targets_source=source,
     )  # fmt: skip
