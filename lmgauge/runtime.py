@@ -111,9 +111,7 @@ def seeded(seed: int, device=None) -> Iterator[None]:
     import torch
 
     device = torch.device(device) if device is not None else torch.device("cpu")
-    cuda = []
-    if device.type == "cuda":
-        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    cuda = cuda_indices(device)
     with torch.random.fork_rng(devices=cuda):
         torch.random.default_generator.manual_seed(seed)
         for index in cuda:
@@ -122,11 +120,28 @@ def seeded(seed: int, device=None) -> Iterator[None]:
         yield
 
 
-def synchronizer(device) -> Callable[[], None]:
-    """A function that waits for queued work on `device` (a no-op on the CPU): call it before
-    reading a host clock."""
-    if getattr(device, "type", "cpu") == "cuda":
-        import torch
+def cuda_indices(device) -> list[int]:
+    """The CUDA devices `device` stands for: its index, or every visible GPU for a device
+    without one (`cuda`, as a model spread by device_map="auto" is run); [] off CUDA."""
+    if getattr(device, "type", "cpu") != "cuda":
+        return []
+    import torch
 
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
+    if device.index is not None:
+        return [device.index]
+    return list(range(torch.cuda.device_count()))
+
+
+def synchronizer(device) -> Callable[[], None]:
+    """A function that waits for queued work on `device` (every GPU it stands for, see
+    cuda_indices; a no-op on the CPU): call it before reading a host clock."""
+    indices = cuda_indices(device)
+    if not indices:
+        return lambda: None
+    import torch
+
+    def synchronize() -> None:
+        for index in indices:
+            torch.cuda.synchronize(index)
+
+    return synchronize

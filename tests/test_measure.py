@@ -222,3 +222,36 @@ def test_device_memory_is_cuda_allocated_on_a_gpu_and_rss_on_the_host():
     gpu = MemoryReading(100, 150, 300, "vmhwm", cuda_allocated_before_bytes=1000,
                         cuda_peak_allocated_bytes=5000, cuda_peak_reserved_bytes=8000)  # fmt: skip
     assert (gpu.device_peak_growth_bytes, gpu.device_memory_kind) == (4000, "cuda-allocated")
+
+
+def test_a_model_spread_over_gpus_is_synchronised_and_tracked_on_every_one(monkeypatch):
+    """device_map="auto" runs on `cuda` without an index: synchronisation and memory touched
+    the current GPU only. Needs no GPU: torch.cuda is watched."""
+    import torch
+
+    from lmgauge.measure.memory import track_memory
+    from lmgauge.runtime import synchronizer
+    from lmgauge.sources.loading import device_map_facts
+
+    synced, reset = [], []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda index=None: synced.append(index))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda index: reset.append(index))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda index: 100 * (index + 1))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda index: 1000 * (index + 1))
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda index: 2000 * (index + 1))
+    synchronizer(torch.device("cuda"))()
+    assert synced == [0, 1]
+    synced.clear()
+    synchronizer(torch.device("cuda", 1))()
+    assert synced == [1]
+    with track_memory(torch.device("cuda")) as tracker:
+        pass
+    assert reset == [0, 1] and tracker.reading.cuda_peak_growth_bytes == 3000 - 300
+
+    class Spread:
+        hf_device_map = {"embed": 0, "layers.0": 0, "layers.1": 1, "lm_head": "cpu"}
+
+    assert device_map_facts(Spread()) == {
+        "modules_per_device": {"0": 2, "1": 1, "cpu": 1}, "offloaded": ["lm_head"]}
+    assert device_map_facts(object()) is None

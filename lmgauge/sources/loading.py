@@ -84,6 +84,7 @@ class LoadedModel:
             "attention": getattr(self.model.config, "_attn_implementation", None),
             "kv_cache": bool(getattr(self.model.config, "use_cache", True)),
             "generation_overridden": self.generation_overridden,
+            "device_map": device_map_facts(self.model),
             **{f"{step}_seconds": seconds for step, seconds in self.transform_seconds.items()},
             "weight_files": [str(path) for path in self.weight_files()],
             "tokenizer": None
@@ -96,6 +97,20 @@ class LoadedModel:
                 "load_seconds": self.tokenizer_seconds,
             },
         }
+
+
+def device_map_facts(model) -> dict | None:
+    """For a model placed by a device_map: how many modules went to each place, and which were
+    offloaded to the CPU or disk (they run there, or are read from there, at every pass);
+    None for a model on one device."""
+    placed = getattr(model, "hf_device_map", None)
+    if not placed:
+        return None
+    counts: dict[str, int] = {}
+    for where in placed.values():
+        counts[str(where)] = counts.get(str(where), 0) + 1
+    offloaded = sorted(name for name, where in placed.items() if str(where) in ("cpu", "disk"))
+    return {"modules_per_device": counts, "offloaded": offloaded}
 
 
 def prepare(spec: ModelSpec) -> tuple[Path, str | None]:
