@@ -11,6 +11,7 @@ from lmgauge.measure.batching import (
     batch_keeps_outputs,
     is_out_of_memory,
     prompt_lengths,
+    release_memory,
     timed_call,
 )
 from lmgauge.sources.models import CAUSAL_LM
@@ -29,17 +30,9 @@ def test_batch_scaling(loaded_model, record, rounds, judge_timing, axis):
     throughput, largest = {}, 0
     for batch in sorted({1, *axis("batch_sizes", BATCH_SIZES)}):
         units = batch * NEW_TOKENS if causal else batch
-        try:
-            call = timed_call(
-                loaded_model,
-                *batch_inputs(loaded_model, prompt_lengths(loaded_model, batch)),
-                NEW_TOKENS,
-            )
-            call()
-            latencies = [call() for _ in range(rounds)]
-        except (RuntimeError, MemoryError) as error:
-            if not is_out_of_memory(error):
-                raise
+        latencies = measure_batch(loaded_model, batch, rounds)
+        if latencies is None:
+            release_memory(loaded_model.device)
             record("batch_out_of_memory", batch)
             break
         largest = batch
@@ -52,6 +45,22 @@ def test_batch_scaling(loaded_model, record, rounds, judge_timing, axis):
     record("batch_saturation", min(b for b, v in throughput.items() if v >= SATURATION * best))
     record("largest_batch_that_fit", largest)
     judge_timing(throughput[largest] > throughput[1], "batching did not raise throughput")
+
+
+def measure_batch(loaded_model, batch: int, rounds: int) -> list[float] | None:
+    """`rounds` latencies of one batch after a warmup call (s); None when it ran out of memory
+    (the error, its traceback and the batch's tensors are let go before returning)."""
+    try:
+        call = timed_call(
+            loaded_model, *batch_inputs(loaded_model, prompt_lengths(loaded_model, batch)),
+            NEW_TOKENS,
+        )  # fmt: skip
+        call()
+        return [call() for _ in range(rounds)]
+    except (RuntimeError, MemoryError) as error:
+        if not is_out_of_memory(error):
+            raise
+    return None
 
 
 def test_batched_vs_sequential(loaded_model, record, judge_timing):

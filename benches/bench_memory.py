@@ -19,9 +19,7 @@ KV_LENGTHS = (32, 64, 128, 256)
 
 def peak_of(reading, device) -> tuple[int, str]:
     """The peak growth to record and which memory it is (`rss` or `cuda-allocated`)."""
-    if device.type == "cuda":
-        return reading.cuda_peak_growth_bytes, "cuda-allocated"
-    return reading.peak_growth_bytes, "rss"
+    return reading.device_peak_growth_bytes, reading.device_memory_kind
 
 
 @pytest.mark.slow

@@ -75,6 +75,7 @@ def test_next_token_anatomy(loaded_model, record, record_text):
             attention_mask=torch.ones_like(input_ids),
             max_new_tokens=1,
             do_sample=False,
+            num_beams=1,
             pad_token_id=pad_token_id(loaded_model.tokenizer, config),
         )
     assert int(generated[0, -1]) == anatomy.token_id, "generate picks another next token"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psutil
 
@@ -52,9 +55,42 @@ def dtype_name(dtype) -> str:
     return str(dtype).removeprefix("torch.")
 
 
+CGROUP_V2_LIMIT = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_LIMIT = (Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                   Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))  # fmt: skip
+
+
+def cpu_quota(v2: Path = CGROUP_V2_LIMIT, v1: tuple[Path, Path] = CGROUP_V1_LIMIT) -> float | None:
+    """The CPUs this process's cgroup may use (quota / period: 1.5 = one and a half CPUs), or
+    None when no quota is set or it cannot be read (not Linux, no cgroup files)."""
+    try:
+        quota, period = v2.read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota, period = (int(path.read_text()) for path in v1)
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus() -> dict:
+    """What bounds the threads this process can use: `affinity` (CPUs it may run on, from
+    sched_getaffinity, as taskset sets it; None where unknown), `quota` (cgroup CPU quota in
+    CPUs, as a container's --cpus sets it; None when unlimited)."""
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {"affinity": affinity, "quota": cpu_quota()}
+
+
 def default_threads() -> int:
-    """Physical cores (logical cores where psutil cannot tell): the default torch thread count."""
-    return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    """The default torch thread count: physical cores (logical where psutil cannot tell), but no
+    more than the CPUs this process may run on (affinity) and its cgroup quota (rounded down,
+    at least 1): on `taskset -c 0` or a container limited to one CPU, one thread."""
+    cores = psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+    usable = usable_cpus()
+    limits = [cores, usable["affinity"] or cores, math.floor(usable["quota"] or cores)]
+    return max(1, min(limits))
 
 
 def set_threads(count: int) -> int:
@@ -75,9 +111,7 @@ def seeded(seed: int, device=None) -> Iterator[None]:
     import torch
 
     device = torch.device(device) if device is not None else torch.device("cpu")
-    cuda = []
-    if device.type == "cuda":
-        cuda = [device.index if device.index is not None else torch.cuda.current_device()]
+    cuda = cuda_indices(device)
     with torch.random.fork_rng(devices=cuda):
         torch.random.default_generator.manual_seed(seed)
         for index in cuda:
@@ -86,11 +120,28 @@ def seeded(seed: int, device=None) -> Iterator[None]:
         yield
 
 
-def synchronizer(device) -> Callable[[], None]:
-    """A function that waits for queued work on `device` (a no-op on the CPU): call it before
-    reading a host clock."""
-    if getattr(device, "type", "cpu") == "cuda":
-        import torch
+def cuda_indices(device) -> list[int]:
+    """The CUDA devices `device` stands for: its index, or every visible GPU for a device
+    without one (`cuda`, as a model spread by device_map="auto" is run); [] off CUDA."""
+    if getattr(device, "type", "cpu") != "cuda":
+        return []
+    import torch
 
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
+    if device.index is not None:
+        return [device.index]
+    return list(range(torch.cuda.device_count()))
+
+
+def synchronizer(device) -> Callable[[], None]:
+    """A function that waits for queued work on `device` (every GPU it stands for, see
+    cuda_indices; a no-op on the CPU): call it before reading a host clock."""
+    indices = cuda_indices(device)
+    if not indices:
+        return lambda: None
+    import torch
+
+    def synchronize() -> None:
+        for index in indices:
+            torch.cuda.synchronize(index)
+
+    return synchronize

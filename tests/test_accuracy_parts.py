@@ -82,7 +82,7 @@ def test_query_and_value_projections_are_found_from_the_architecture(tiny_bert_d
     from lmgauge.quality.finetune import attention_projections
 
     bert = AutoModelForSequenceClassification.from_pretrained(tiny_bert_dir, num_labels=2)
-    assert attention_projections(bert) == ["query", "value"]
+    assert attention_projections(bert) == (["query", "value"], "PEFT's target map for 'bert'")
     config = LlamaConfig(
         hidden_size=16,
         intermediate_size=32,
@@ -90,7 +90,32 @@ def test_query_and_value_projections_are_found_from_the_architecture(tiny_bert_d
         num_attention_heads=2,
         vocab_size=32,
     )
-    assert attention_projections(LlamaForCausalLM(config)) == ["q_proj", "v_proj"]
+    assert attention_projections(LlamaForCausalLM(config))[0] == ["q_proj", "v_proj"]
+
+
+def test_lora_finds_deberta_v2_and_funnel_projections():
+    """DeBERTa-v2 names them query_proj/value_proj (PEFT's map knows); Funnel q_head/v_head
+    (found by name). Both failed with 'no separate query/value projections' before."""
+    from transformers import (
+        DebertaV2Config,
+        DebertaV2ForSequenceClassification,
+        FunnelConfig,
+        FunnelForSequenceClassification,
+    )
+
+    from lmgauge.quality.finetune import attention_projections
+
+    small = {"vocab_size": 64, "hidden_size": 16, "num_attention_heads": 2,
+             "intermediate_size": 32}  # fmt: skip
+    deberta = DebertaV2ForSequenceClassification(DebertaV2Config(num_hidden_layers=1, **small))
+    assert attention_projections(deberta) == (
+        ["query_proj", "value_proj"], "PEFT's target map for 'deberta-v2'"
+    )
+    funnel = FunnelForSequenceClassification(FunnelConfig(
+        vocab_size=64, d_model=16, n_head=2, d_head=8, d_inner=32, block_sizes=[1, 1]))
+    assert attention_projections(funnel) == (
+        ["q_head", "v_head"], "query/value projections found by name"
+    )
 
 
 @pytest.mark.parametrize("method", ["lora", "full"])

@@ -116,3 +116,24 @@ def test_judge_control_records_every_guard_and_lists_those_it_passes():
         ("control_accuracy", 0.72, "test"),
     ]
     assert len(passed) == 1 and "0.72" in passed[0]
+
+
+def test_the_batched_output_check_allows_for_half_precision():
+    """Batch-size-variant kernels differ by more than 1e-4 in bfloat16/float16 (on GPUs above
+    all): a 1 % difference passes in bfloat16 and fails in float32."""
+    import torch
+
+    class Wobbly:
+        def __init__(self, dtype):
+            self.dtype = dtype
+
+        def __call__(self, input_ids, attention_mask=None):
+            values = input_ids.float().unsqueeze(-1).repeat(1, 1, 4)
+            if input_ids.shape[0] > 1:
+                values = values * 1.01
+            return (values.to(self.dtype),)
+
+    ids = torch.tensor([[1, 2], [3, 4]])
+    mask = torch.ones_like(ids)
+    assert batch_keeps_outputs(Wobbly(torch.bfloat16), ids, mask)
+    assert not batch_keeps_outputs(Wobbly(torch.float32), ids, mask)

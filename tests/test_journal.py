@@ -58,6 +58,38 @@ def test_a_live_journal_is_never_recovered_and_an_abandoned_one_is(tmp_path):
     assert not list(tmp_path.glob("*.jsonl")), "the journal is gone once its report exists"
 
 
+def test_a_journal_is_locked_from_the_moment_it_has_its_name(tmp_path):
+    """Created under a hidden name, locked, then linked in: recovery never sees it unlocked,
+    and nothing but the journal is left in the folder."""
+    from lmgauge.record.recovery import recover_journal
+
+    path = tmp_path / "20261124T000000Z_t.journal.jsonl"
+    journal = Journal(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    assert recover_journal(path) is None and path.exists(), "a live journal is never taken"
+    with pytest.raises(FileExistsError):
+        Journal(path)
+    journal.close(remove=True)
+    assert not path.exists()
+
+
+def test_recovery_holds_the_lock_while_it_works(tmp_path):
+    import fcntl
+
+    from lmgauge.record.journal import locked_abandoned
+
+    path = tmp_path / "20261124T000000Z_t.journal.jsonl"
+    journalled_recorder(path).journal._stream.close()
+    with locked_abandoned(path) as held:
+        assert held
+        descriptor = os.open(path, os.O_RDONLY)
+        with pytest.raises(OSError):
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(descriptor)
+        assert recover_folder(tmp_path) == [], "a second recovery waits its turn"
+    assert len(recover_folder(tmp_path)) == 1
+
+
 def test_same_name_in_the_same_second_gets_a_new_file(tmp_path):
     from datetime import datetime, timezone
 

@@ -115,3 +115,143 @@ def test_noise_monitor_counts_only_other_processes(monkeypatch):
 def test_noise_monitor_does_not_judge_short_blocks():
     reading = noise.NoiseReading(None, None, foreign_cores=5.0, wall_s=0.01)
     assert not reading.busy
+
+
+def test_the_default_thread_count_follows_affinity_and_cgroup_quotas(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from lmgauge import runtime
+
+    limit = tmp_path / "cpu.max"
+    limit.write_text("150000 100000\n")
+    assert runtime.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) == 1.5
+    limit.write_text("max 100000\n")
+    assert runtime.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) is None
+    monkeypatch.setattr(runtime, "cpu_quota", lambda: 1.5)
+    assert runtime.default_threads() == 1, "a quota of 1.5 CPUs gives one thread"
+    pinned = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c",
+         "from lmgauge.runtime import default_threads; print(default_threads())"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert pinned.stdout.strip() == "1", "taskset -c 0: one CPU, one thread"
+
+
+def test_memory_is_handed_back_after_an_out_of_memory_on_cuda(monkeypatch):
+    """Needs no GPU: the CUDA cache release is watched, as the CUDA paths are elsewhere."""
+    import torch
+
+    from lmgauge.measure.batching import release_memory
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("empty"))
+    release_memory(torch.device("cpu"))
+    assert calls == []
+    release_memory(torch.device("cuda", 0))
+    assert calls == ["empty"]
+
+
+def test_a_short_block_is_judged_busy_when_another_process_spins():
+    """The calibration takes about 0.33 s, under the 1 s a busy judgement needs: its reading
+    waits out the window, so a busy machine can be seen (it never could before)."""
+    import subprocess
+    import sys
+
+    from lmgauge.measure.noise import SHORTEST_JUDGED_S, NoiseMonitor
+
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 3\n"
+                                "while time.time() < end: pass"])  # fmt: skip
+    try:
+        monitor = NoiseMonitor()
+        monitor.start()
+        sum(range(10_000))
+        reading = monitor.stop(min_window_s=SHORTEST_JUDGED_S)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert reading.wall_s >= SHORTEST_JUDGED_S and reading.busy, reading
+
+
+def test_cuda_events_are_recorded_on_the_device_asked_for(monkeypatch):
+    """With --device cuda:1 the roofs timed an idle cuda:0 before (events on the current
+    device). Needs no GPU: torch.cuda's device, stream and events are watched."""
+    import contextlib
+
+    import torch
+
+    from lmgauge.measure.timing import kernel_seconds
+
+    seen = []
+
+    class Event:
+        def __init__(self, enable_timing):
+            pass
+
+        def record(self, stream=None):
+            seen.append(("record", stream))
+
+        def synchronize(self):
+            pass
+
+        def elapsed_time(self, other):
+            return 2.0
+
+    @contextlib.contextmanager
+    def current(device):
+        seen.append(("device", str(device)))
+        yield
+
+    monkeypatch.setattr(torch.cuda, "Event", Event)
+    monkeypatch.setattr(torch.cuda, "device", current)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: f"stream of {device}")
+    cuda1 = torch.device("cuda", 1)
+    samples = kernel_seconds(lambda: None, 1, cuda1, gpu_iterations=4)
+    assert samples == [2.0 / 1e3 / 4]
+    assert seen[0] == ("device", "cuda:1")
+    assert seen[1:] == [("record", "stream of cuda:1")] * 2
+
+
+def test_device_memory_is_cuda_allocated_on_a_gpu_and_rss_on_the_host():
+    """Fine-tuning on a GPU recorded host RSS as its peak growth before; every reader now takes
+    the one property."""
+    from lmgauge.measure.memory import MemoryReading
+
+    host = MemoryReading(100, 150, 300, "vmhwm")
+    assert (host.device_peak_growth_bytes, host.device_memory_kind) == (200, "rss")
+    gpu = MemoryReading(100, 150, 300, "vmhwm", cuda_allocated_before_bytes=1000,
+                        cuda_peak_allocated_bytes=5000, cuda_peak_reserved_bytes=8000)  # fmt: skip
+    assert (gpu.device_peak_growth_bytes, gpu.device_memory_kind) == (4000, "cuda-allocated")
+
+
+def test_a_model_spread_over_gpus_is_synchronised_and_tracked_on_every_one(monkeypatch):
+    """device_map="auto" runs on `cuda` without an index: synchronisation and memory touched
+    the current GPU only. Needs no GPU: torch.cuda is watched."""
+    import torch
+
+    from lmgauge.measure.memory import track_memory
+    from lmgauge.runtime import synchronizer
+    from lmgauge.sources.loading import device_map_facts
+
+    synced, reset = [], []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda index=None: synced.append(index))
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda index: reset.append(index))
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda index: 100 * (index + 1))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda index: 1000 * (index + 1))
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda index: 2000 * (index + 1))
+    synchronizer(torch.device("cuda"))()
+    assert synced == [0, 1]
+    synced.clear()
+    synchronizer(torch.device("cuda", 1))()
+    assert synced == [1]
+    with track_memory(torch.device("cuda")) as tracker:
+        pass
+    assert reset == [0, 1] and tracker.reading.cuda_peak_growth_bytes == 3000 - 300
+
+    class Spread:
+        hf_device_map = {"embed": 0, "layers.0": 0, "layers.1": 1, "lm_head": "cpu"}
+
+    assert device_map_facts(Spread()) == {
+        "modules_per_device": {"0": 2, "1": 1, "cpu": 1}, "offloaded": ["lm_head"]}
+    assert device_map_facts(object()) is None

@@ -80,6 +80,33 @@ def test_calibration_takes_the_best_read_kernel_and_the_best_prefill_shape(monke
     assert measured.matmul_flops_per_s == pytest.approx(2 * m * k * n / 0.1)
 
 
+def test_the_memory_roof_is_never_below_mv_and_reads_beyond_the_last_level_cache(
+    monkeypatch, tmp_path
+):
+    """mv faster than sum and amax (a 256 MiB tensor partly in a 300 MiB L3) makes mv the roof;
+    the working set is four times the largest cache, read from sysfs."""
+    from lmgauge.measure import calibration
+    from lmgauge.measure.environment import cpu_caches
+
+    script = iter([[0.02, 0.03], [0.03, 0.04], [0.01, 0.06], [1.0], [0.1], [1.0]])
+    monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))
+    measured = calibrate(torch.device("cpu"), torch.float32, rounds=2, read_mib=8)
+    assert measured.bandwidth_kernel == "mv"
+    assert measured.bandwidth_bytes_per_s == measured.mv_bandwidth_bytes_per_s
+    for index, (level, kind, size) in enumerate(
+        [("1", "Data", "48K"), ("1", "Instruction", "32K"), ("2", "Unified", "2048K"),
+         ("3", "Unified", "300M")]
+    ):  # fmt: skip
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, text in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(text + "\n")
+    caches = cpu_caches(tmp_path)
+    assert caches == {"L1d": 48 * 1024, "L2": 2 * 2**20, "L3": 300 * 2**20}
+    assert calibration.read_working_set_mib(torch.device("cpu"), caches) == 1200
+    assert calibration.read_working_set_mib(torch.device("cpu"), {"L3": 32 * 2**20}) == 256
+
+
 def test_prompts_have_exact_lengths_and_left_padding(tiny_gpt2_dir):
     from transformers import AutoTokenizer
 

@@ -81,6 +81,16 @@ def test_a_training_step_trains_a_copy_and_checkpointing_cuts_saved_activations(
     assert 0 < checkpointed.activation_bytes < plain.activation_bytes
 
 
+def test_a_float16_model_takes_the_grad_scaler_lever_on_float32_master_weights():
+    """It raised "Attempting to unscale FP16 gradients" before (CUDA's float16 lever; the CPU
+    grad scaler does the same unscaling)."""
+    model = hf_twin(SMALL).half()
+    ids = training_batch(SMALL.vocab_size, 2, 16, CPU)
+    run = train_steps(model, ids, TrainSetup("f16", autocast="float16"), 2, True, CPU)
+    assert len(run.step_s) == 2 and all(map(torch.isfinite, map(torch.tensor, run.losses)))
+    assert next(model.parameters()).dtype == torch.float16, "the measured model is unchanged"
+
+
 def test_the_scratch_gpt_checkpoints_its_own_blocks():
     scratch, _ = small_pair()
     ids = training_batch(SMALL.vocab_size, 2, 16, CPU)

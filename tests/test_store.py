@@ -82,11 +82,20 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
 
 
 def test_a_newer_schema_is_refused_untouched(tmp_path):
+    """A newer store that lacks a table this version has: it is not created there."""
+    from sqlalchemy import inspect as inspect_tables
+    from sqlalchemy import text
+
     store = f"sqlite:///{tmp_path}/s.db"
     with open_store(store).begin() as connection:
         connection.execute(update(schema_version).values(version=99))
+        connection.execute(text("DROP TABLE ab_runs"))
     with pytest.raises(StoreError, match="schema version 99, newer than this lmgauge's 1"):
         open_store(store)
+    from lmgauge.store.engine import make_engine
+
+    engine = make_engine(store, False)
+    assert "ab_runs" not in inspect_tables(engine).get_table_names(), "refused untouched"
 
 
 def store_files(store: str, paths: list[str]) -> None:
@@ -139,6 +148,31 @@ def test_history_puts_an_injected_step_at_the_first_slower_run(tmp_path, capsys)
     assert f"first at run 15 2026-11-15 00:00 'day14' commit {commit(14)[:10]}" in out
     assert "step +1" in out or "step +2" in out
     assert "## Across machines" in out and "median roofline efficiency" in out
+
+
+def test_a_change_of_dtype_or_threads_starts_its_own_series(tmp_path):
+    """Runs of one machine with --dtype bfloat16 are not a step in the float32 series."""
+    engine = open_store(f"sqlite:///{tmp_path}/s.db")
+    for day in range(6):
+        document = dated(day, day, slowdown=0.6 if day >= 3 else 1.0)
+        if day >= 3:
+            document["run"]["options"]["dtype"] = "bfloat16"
+        store_report(engine, document)
+    series = split_series(figure_rows(engine, "decode_step_seconds", "gpt2"))
+    dtypes = sorted(json.loads(key[2])["dtype"] for key in series)
+    assert dtypes == ["bfloat16", "float32"] and all(len(s) == 3 for s in series.values())
+
+
+def test_history_without_a_figure_lists_the_runs_first(tmp_path, capsys):
+    """As git log does: no arguments is not a usage error."""
+    store = f"sqlite:///{tmp_path}/s.db"
+    step_series(store, tmp_path)
+    assert main(["history", "--store", store, "--last", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 newest stored runs:") and out.count("\n  run ") == 3
+    assert "one figure: lmgauge history --model" in out
+    assert main(["history", "--model", "gpt2", "--store", store]) == 2
+    assert "needs both --model and --metric" in capsys.readouterr().err
 
 
 def test_postgresql_stores_runs_and_answers_history(postgres_url, tmp_path, capsys):

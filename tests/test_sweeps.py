@@ -53,3 +53,12 @@ def test_a_bad_list_on_the_command_line_is_a_usage_error(pytester):
     result = pytester.runpytest("--threads", "two")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--threads takes distinct positive whole numbers*'two'*"])
+
+
+def test_one_new_token_is_a_usage_error_in_one_sentence(pytester):
+    """There is no decode step with one new token (it ended in StatisticsError before)."""
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
+    result = pytester.runpytest("--new-tokens", "1,32")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--new-tokens 1,32 is refused*no decode step*"])
+    assert "Traceback" not in result.stderr.str()

@@ -15,10 +15,12 @@ def add_store_commands(commands) -> None:
     store.set_defaults(handler=run_store)
 
     history = commands.add_parser(
-        "history", help="one figure over the stored runs, per machine, with its steps"
+        "history",
+        help="the stored runs, newest first (as git log); with --model and --metric, one "
+        "figure over them, per machine, with its steps",
     )
-    history.add_argument("--model", required=True, help="model name as the reports name it")
-    history.add_argument("--metric", required=True, help="metric, e.g. decode_step_seconds")
+    history.add_argument("--model", help="model name as the reports name it")
+    history.add_argument("--metric", help="metric, e.g. decode_step_seconds")
     history.add_argument("--config", default="default", help="configuration (default: default)")
     history.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE",
@@ -125,6 +127,14 @@ def run_history(arguments) -> int:
     from lmgauge.store.engine import open_store
 
     engine = open_store(store_url(arguments), create=False)
+    if not arguments.model and not arguments.metric:
+        print(runs_text(engine, arguments.last or 30), end="")
+        return 0
+    if not arguments.model or not arguments.metric:
+        raise LmgaugeError(
+            "history of one figure needs both --model and --metric (without either, it lists "
+            "the stored runs)."
+        )
     series = figure_series(engine, arguments, arguments.metric)
     efficiency = None
     if arguments.metric in EFFICIENCY_OF:
@@ -132,6 +142,27 @@ def run_history(arguments) -> int:
     title = f"{arguments.metric} of {arguments.model} ({arguments.config})"
     print(history_text(series, title, arguments.last, efficiency), end="")
     return 0
+
+
+def runs_text(engine, limit: int) -> str:
+    """The newest stored runs, one line each, and how to see one figure's history."""
+    from lmgauge.store.queries import figures_of, recent_runs
+
+    runs = recent_runs(engine, limit)
+    if runs.empty:
+        return "no runs stored yet: a bench run stores itself at its end (see --store)\n"
+    lines = [f"{len(runs)} newest stored runs:"]
+    for row in runs.itertuples():
+        commit = (row.commit or "")[:10] or "-"
+        machine = row.machine_class or row.hostname or "-"
+        lines.append(f"  run {row.run_id}  {str(row.created_utc)[:19]}  {row.name or '-'}  "
+                     f"{row.status}  commit {commit}  {machine}")  # fmt: skip
+    figures = figures_of(engine)
+    example = figures.iloc[0] if not figures.empty else None
+    if example is not None:
+        lines.append(f"one figure: lmgauge history --model {example.model} --metric "
+                     f"{example.metric}")  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 def figure_series(engine, arguments, metric: str) -> dict:

@@ -18,6 +18,8 @@ HARDWARE_FIELDS = {
 }
 SETUP_FIELDS = {
     "threads": ("run", "options", "threads"),
+    "CPUs the process may use (affinity)": ("environment", "cpu_affinity"),
+    "CPU quota (cgroup)": ("environment", "cpu_quota"),
     "dtype": ("run", "options", "dtype"),
     "data set": ("run", "options", "dataset"),
     "Python": ("environment", "python"),

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psutil
 
+from lmgauge.runtime import usable_cpus
+
 LIBRARIES = (
     "torch",
     "transformers",
@@ -90,6 +92,29 @@ def gpu() -> dict | None:
     }
 
 
+CACHE_FOLDER = Path("/sys/devices/system/cpu/cpu0/cache")
+SIZE_UNITS = {"K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def cpu_caches(folder: Path = CACHE_FOLDER) -> dict[str, int]:
+    """The data and unified caches of CPU 0 by name ("L1d", "L2", "L3"), in bytes, as Linux's
+    sysfs lists them; {} where it does not (other systems, some containers)."""
+    caches = {}
+    for index in sorted(folder.glob("index*")):
+        try:
+            level, kind, size = (
+                (index / name).read_text().strip() for name in ("level", "type", "size")
+            )
+        except OSError:
+            continue
+        if kind == "Instruction" or not size:
+            continue
+        number, unit = (size[:-1], size[-1]) if size[-1] in SIZE_UNITS else (size, "")
+        name = f"L{level}" + ("d" if kind == "Data" else "")
+        caches[name] = int(number) * SIZE_UNITS.get(unit, 1)
+    return caches
+
+
 def environment(project_folder: Path) -> dict:
     """The fingerprint of this machine and process. Units: bytes for memory, counts for cores."""
     import torch
@@ -99,7 +124,9 @@ def environment(project_folder: Path) -> dict:
         "cpu_model": cpu_model(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
         "cpu_cores_logical": psutil.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_caches_bytes": cpu_caches(),
+        "cpu_affinity": usable_cpus()["affinity"],
+        "cpu_quota": usable_cpus()["quota"],
         "torch_threads": torch.get_num_threads(),
         "ram_bytes": psutil.virtual_memory().total,
         "gpu": gpu(),

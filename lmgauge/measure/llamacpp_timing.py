@@ -14,6 +14,14 @@ from dataclasses import dataclass
 
 from lmgauge.measure.generation import GenerationTiming
 
+GREEDY = {
+    "top_k": 1, "top_p": 1.0, "min_p": 0.0, "typical_p": 1.0, "temp": 0.0,
+    "repeat_penalty": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0, "tfs_z": 1.0,
+    "mirostat_mode": 0,
+}  # fmt: skip
+"""Every setting of llama-cpp-python's generate that shapes the next token, stated: greedy,
+no penalties (its defaults are top_k 40, top_p 0.95, min_p 0.05, temperature 0.8)."""
+
 
 @dataclass(frozen=True)
 class LlamaPerf:
@@ -40,7 +48,7 @@ def timed_llamacpp_generate(llama, prompt: list[int], new_tokens: int):
     llama_cpp.llama_perf_context_reset(llama.ctx)
     stamps, tokens = [], []
     started = time.perf_counter()
-    for token in llama.generate(prompt, top_k=1, temp=0.0, reset=True):
+    for token in llama.generate(prompt, reset=True, **GREEDY):
         stamps.append(time.perf_counter())
         tokens.append(token)
         if len(tokens) == new_tokens:

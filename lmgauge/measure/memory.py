@@ -23,13 +23,17 @@ from pathlib import Path
 
 import psutil
 
+from lmgauge.runtime import cuda_indices, synchronizer
+
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 @dataclass(frozen=True)
 class MemoryReading:
-    """Memory around one block, in bytes. cuda_* are None off CUDA.
+    """Memory around one block, in bytes. cuda_* are None off CUDA; on a model spread over
+    several GPUs (a device without an index) they are sums over the GPUs (peaks per GPU added:
+    an upper bound of the joint peak).
 
     peak_growth_bytes: how far resident memory rose above its level at the block's start.
     cuda_peak_growth_bytes: how far the CUDA allocator's allocated bytes rose above theirs.
@@ -52,6 +56,18 @@ class MemoryReading:
         if self.cuda_peak_allocated_bytes is None:
             return None
         return self.cuda_peak_allocated_bytes - self.cuda_allocated_before_bytes
+
+    @property
+    def device_peak_growth_bytes(self) -> int:
+        """The growth of the memory the work ran in: CUDA allocated bytes on a GPU, resident
+        memory on the host otherwise."""
+        growth = self.cuda_peak_growth_bytes
+        return self.peak_growth_bytes if growth is None else growth
+
+    @property
+    def device_memory_kind(self) -> str:
+        """Which memory device_peak_growth_bytes is: "cuda-allocated" or "rss"."""
+        return "rss" if self.cuda_peak_allocated_bytes is None else "cuda-allocated"
 
 
 def process_status() -> dict[str, int] | None:
@@ -104,19 +120,21 @@ class _Tracker:
 def track_memory(device=None):
     """`with track_memory(device) as tracker: ...` then `tracker.reading` (a MemoryReading)."""
     tracker = _Tracker()
-    cuda = getattr(device, "type", "cpu") == "cuda"
+    gpus = cuda_indices(device)
+    cuda = bool(gpus)
+    sync = synchronizer(device)
     if cuda:
         import torch
 
-        torch.cuda.synchronize(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        allocated_before = torch.cuda.memory_allocated(device)
+        sync()
+        for index in gpus:
+            torch.cuda.reset_peak_memory_stats(index)
+        allocated_before = sum(torch.cuda.memory_allocated(index) for index in gpus)
     release_free_heap()
     exact = reset_peak_rss() and process_status() is not None
     before = current_rss()
     yield tracker
-    if cuda:
-        torch.cuda.synchronize(device)
+    sync()
     after = current_rss()
     peak = process_status()["VmHWM"] if exact else max(before, after)
     tracker.reading = MemoryReading(
@@ -125,8 +143,12 @@ def track_memory(device=None):
         peak_rss_bytes=max(peak, after),
         method="vmhwm" if exact else "endpoints",
         cuda_allocated_before_bytes=allocated_before if cuda else None,
-        cuda_peak_allocated_bytes=torch.cuda.max_memory_allocated(device) if cuda else None,
-        cuda_peak_reserved_bytes=torch.cuda.max_memory_reserved(device) if cuda else None,
+        cuda_peak_allocated_bytes=(
+            sum(torch.cuda.max_memory_allocated(index) for index in gpus) if cuda else None
+        ),
+        cuda_peak_reserved_bytes=(
+            sum(torch.cuda.max_memory_reserved(index) for index in gpus) if cuda else None
+        ),
     )
 
 

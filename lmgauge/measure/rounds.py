@@ -30,9 +30,10 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class RoundPolicy:
-    """min_rounds: fewest timed rounds; max_rounds: most; budget_s: seconds of rounds after
-    which no round starts once min_rounds are done (s); width: target relative half-width of
-    the median's 95 % interval (0.05 = the median is known within ±5 %)."""
+    """min_rounds: fewest timed rounds; max_rounds: most; budget_s: seconds that rounds beyond
+    min_rounds may take (counted from the end of the min_rounds-th round: the minimum is never
+    charged to it) (s); width: target relative half-width of the median's 95 % interval (0.05 =
+    the median is known within ±5 %)."""
 
     min_rounds: int = 5
     max_rounds: int = 30
@@ -80,7 +81,8 @@ def relative_half_width(values) -> float:
 
 
 def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) -> str:
-    """Why the rounds should stop now, or "" to run another."""
+    """Why the rounds should stop now, or "" to run another. spent_s: seconds spent on rounds
+    beyond the minimum so far."""
     count = len(next(iter(judged.values()), []))
     if count < policy.min_rounds:
         return ""
@@ -92,7 +94,9 @@ def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) ->
         return f"max_rounds {policy.max_rounds} reached (widest ±{100 * widest:.1f} %)"
     if spent_s >= policy.budget_s:
         widest_text = f"widest ±{100 * widest:.1f} %"
-        return f"budget {policy.budget_s:g} s spent after {count} rounds ({widest_text})"
+        extra = count - policy.min_rounds
+        return (f"budget {policy.budget_s:g} s for extra rounds spent after {count} rounds "
+                f"({extra} extra; {widest_text})")  # fmt: skip
     return ""
 
 
@@ -113,13 +117,13 @@ def run_rounds(
     probes = [probe()] if probe is not None else []
     warmup = (warmup or function)()
     results, walls = [], []
-    started = time.perf_counter()
     stopped = ""
     while not stopped:
         round_started = time.perf_counter()
         results.append(function())
         walls.append(time.perf_counter() - round_started)
-        stopped = stop_reason(policy, judged(results), time.perf_counter() - started)
+        extra_s = sum(walls[policy.min_rounds :])
+        stopped = stop_reason(policy, judged(results), extra_s)
     if probe is not None:
         probes.append(probe())
     feed_pytest_benchmark(benchmark, walls)

@@ -45,21 +45,25 @@ def kernel_seconds(
     """Seconds per call of a short kernel, one sample per round, after one untimed call.
 
     On CUDA a sample is the CUDA-event time of `gpu_iterations` calls divided by their number
-    (a single launch is too short for a host clock); on the CPU one call's wall time."""
+    (a single launch is too short for a host clock), the events recorded on `device`'s current
+    stream (with --device cuda:1 the current device is still cuda:0 unless it is made current);
+    on the CPU one call's wall time."""
     function()
     if getattr(device, "type", "cpu") != "cuda":
         return sample_seconds(function, rounds, device)
     import torch
 
     samples = []
-    for _ in range(rounds):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(gpu_iterations):
-            function()
-        end.record()
-        end.synchronize()
-        samples.append(start.elapsed_time(end) / 1e3 / gpu_iterations)
+    with torch.cuda.device(device):
+        for _ in range(rounds):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record(torch.cuda.current_stream(device))
+            for _ in range(gpu_iterations):
+                function()
+            end.record(torch.cuda.current_stream(device))
+            end.synchronize()
+            samples.append(start.elapsed_time(end) / 1e3 / gpu_iterations)
     return samples
 
 

@@ -68,12 +68,17 @@ def training_batch(vocab: int, batch: int, length: int, device, seed: int = 0):
 
 
 def train_steps(model, ids, setup: TrainSetup, steps: int, causal: bool, device) -> TrainRun:
-    """Train a copy of `model` on `ids` for 1 warmup + `steps` timed steps under `setup`."""
+    """Train a copy of `model` on `ids` for 1 warmup + `steps` timed steps under `setup`. Under
+    autocast the copy's weights are float32 whatever the model's dtype: mixed precision keeps
+    float32 master weights (a float16 model's gradients cannot be unscaled by a GradScaler:
+    "Attempting to unscale FP16 gradients")."""
     import torch
 
     sync = synchronizer(device)
     run = TrainRun(setup, tokens=ids.numel())
     trainee = copy.deepcopy(model).train()
+    if setup.autocast:
+        trainee = trainee.float()
     if setup.checkpointing:
         enable_checkpointing(trainee)
     optimizer = torch.optim.AdamW(trainee.parameters(), lr=LEARNING_RATE, **_implementation(setup))
@@ -97,9 +102,7 @@ def train_steps(model, ids, setup: TrainSetup, steps: int, causal: bool, device)
             if step:
                 run.step_s.append(time.perf_counter() - started)
             run.losses.append(float(loss.detach()))
-    reading = tracker.reading
-    growth = reading.cuda_peak_growth_bytes
-    run.peak_growth_bytes = reading.peak_growth_bytes if growth is None else growth
+    run.peak_growth_bytes = tracker.reading.device_peak_growth_bytes
     del trainee, optimizer
     return run
 

@@ -10,7 +10,7 @@ import torch
 
 from lmgauge import runtime
 from lmgauge.measure.calibration import calibrate
-from lmgauge.measure.noise import NoiseMonitor
+from lmgauge.measure.noise import SHORTEST_JUDGED_S, NoiseMonitor
 from lmgauge.measure.probe import SpeedProbe
 from lmgauge.pytest_plugin.state import run_state, swept_parameters
 
@@ -61,7 +61,7 @@ def calibrate_now(state, dtype, swept: dict, first: bool):
     monitor = NoiseMonitor()
     monitor.start()
     measured = calibrate(state.device, dtype)
-    noise = monitor.stop()
+    noise = monitor.stop(min_window_s=SHORTEST_JUDGED_S)
     if first:
         state.recorder.set_calibration(
             {**measured.to_dict(), "noise": {**asdict(noise), "busy": noise.busy}}

@@ -78,7 +78,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     journal = state.recorder.journal
     if not state.bench_items or journal is None:
         return
-    journal.close()
+    journal.flush()
     extra_run = {
         "load_average_end": environment.load_average(),
         "duration_s": round(state.recorder.elapsed_now(), 3),
@@ -87,6 +87,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     finished = finish(
         journal, state.report_path, int(exitstatus), extra_run, state.gate_base, state.store_url
     )
+    journal.close(remove=finished.report is not None)
     state.report_path, state.write_failure = finished.report, finished.failure
     state.store_message = finished.stored
     if finished.gate is not None:

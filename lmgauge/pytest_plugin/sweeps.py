@@ -58,13 +58,26 @@ def parse_counts(text: str, option: str) -> list[int]:
     return values
 
 
+MIN_NEW_TOKENS = 2
+"""Fewest new tokens a generation figure can be made from: the first token ends the prefill,
+so one new token has no decode step to time."""
+
+
 def resolve_sweeps(options) -> dict[str, list[int]]:
-    """The axes given on the command line, parsed: {axis: values}."""
-    return {
+    """The axes given on the command line, parsed: {axis: values}; ValueError in one sentence
+    for a list that cannot be measured."""
+    sweeps = {
         axis: parse_counts(getattr(options, axis), option)
         for axis, option in AXES.items()
         if getattr(options, axis) is not None
     }
+    if min(sweeps.get("new_tokens", [MIN_NEW_TOKENS])) < MIN_NEW_TOKENS:
+        raise ValueError(
+            f"--new-tokens {options.new_tokens} is refused: the first new token ends the "
+            f"prefill, so fewer than {MIN_NEW_TOKENS} leave no decode step to time (time to "
+            f"first token alone is --new-tokens 2's ttft_seconds)."
+        )
+    return sweeps
 
 
 def pytest_configure(config: pytest.Config) -> None:

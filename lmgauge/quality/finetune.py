@@ -1,9 +1,11 @@
 """Fine-tuning an encoder for sentence classification: all weights, or LoRA adapters (PEFT).
 
 A plain AdamW loop over the training split (seeded shuffling, fixed epochs and batch size),
-then accuracy on validation and test. LoRA targets the attention query and value projections,
-found by name in the architecture (BERT's `query`/`value`, Llama's `q_proj`/`v_proj`,
-DistilBERT's `q_lin`/`v_lin`), not listed per model.
+then accuracy on validation and test. LoRA targets the attention query and value projections:
+PEFT's own per-architecture map first (its TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING:
+BERT's `query`/`value`, DeBERTa-v2's `query_proj`/`value_proj`, Llama's `q_proj`/`v_proj`),
+then names in the architecture (DistilBERT's `q_lin`/`v_lin`, Funnel's `q_head`/`v_head`);
+the result says which modules were chosen and how.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from lmgauge.measure.timing import Stopwatch, synchronizer
 from lmgauge.quality.baselines import scores
 from lmgauge.runtime import seeded
 
-QUERY = re.compile(r"^(query|q|q_proj|q_lin)$")
-VALUE = re.compile(r"^(value|v|v_proj|v_lin)$")
+QUERY = re.compile(r"^(query|q|q_proj|q_lin|query_proj|q_head)$")
+VALUE = re.compile(r"^(value|v|v_proj|v_lin|value_proj|v_head)$")
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ class FineTuneSettings:
 @dataclass(frozen=True)
 class FineTuneResult:
     """trainable/total: parameter counts; train_s: wall time of the training loop (s);
-    peak_growth_bytes: resident-memory peak growth during training; scores: split -> scores;
+    peak_growth_bytes: peak memory growth during training (CUDA allocated bytes on a GPU,
+    resident memory on the host); scores: split -> scores;
     step_s: seconds of each optimizer step (forward, backward, update); step_tokens: tokens
     (padding included: what the step computed on) in each step's batch."""
 
@@ -54,10 +57,17 @@ class FineTuneResult:
     scores: dict = field(default_factory=dict)
     step_s: list[float] = field(default_factory=list)
     step_tokens: list[int] = field(default_factory=list)
+    lora_targets: list[str] = field(default_factory=list)
+    """LoRA: the module names adapted, and in `lora_targets_source` how they were found."""
+    lora_targets_source: str = ""
 
 
-def attention_projections(model) -> list[str]:
-    """Names (last component) of the Linear query and value projections in `model`."""
+def attention_projections(model) -> tuple[list[str], str]:
+    """(names, how they were found): the Linear query and value projections of `model` that
+    LoRA adapts. PEFT's per-architecture map first, when every name it gives is a Linear of
+    the model; else last name components matching QUERY and VALUE; ValueError naming the
+    Linear layers when neither finds a separate query and value."""
+    from peft.utils import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_TARGETS
     from torch import nn
 
     names = {
@@ -65,10 +75,14 @@ def attention_projections(model) -> list[str]:
         for name, module in model.named_modules()
         if isinstance(module, nn.Linear)
     }
+    model_type = getattr(model.config, "model_type", "")
+    mapped = list(PEFT_TARGETS.get(model_type, []))
+    if len(mapped) >= 2 and set(mapped) <= names:
+        return mapped, f"PEFT's target map for '{model_type}'"
     found = sorted(n for n in names if QUERY.match(n)) + sorted(n for n in names if VALUE.match(n))
     if len(found) < 2:
         raise ValueError(f"no separate query/value projections among {sorted(names)}")
-    return found
+    return found, "query/value projections found by name"
 
 
 def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResult:
@@ -80,7 +94,8 @@ def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResul
 
     with seeded(settings.seed, device):
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = classifier_model(folder, settings).to(device)
+        model, targets, source = classifier_model(folder, settings)
+        model = model.to(device)
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in model.parameters())
 
@@ -91,33 +106,38 @@ def fine_tune(folder, data, settings: FineTuneSettings, device) -> FineTuneResul
             steps = train(model, batches, data["train"].num_rows, settings, device)
         results = evaluate(model, batches)
     return FineTuneResult(
-        settings, trainable, total, watch.seconds, tracker.reading.peak_growth_bytes, results,
+        settings, trainable, total, watch.seconds, tracker.reading.device_peak_growth_bytes,
+        results,
         step_s=[seconds for seconds, _ in steps], step_tokens=[tokens for _, tokens in steps],
+        lora_targets=targets, lora_targets_source=source,
     )  # fmt: skip
 
 
-def classifier_model(folder, settings: FineTuneSettings):
-    """A two-label sequence classifier from `folder`; with LoRA adapters on the attention query
-    and value projections when settings.method is "lora" (everything else frozen)."""
+def classifier_model(folder, settings: FineTuneSettings) -> tuple[object, list[str], str]:
+    """(model, LoRA target names, how they were found): a two-label sequence classifier from
+    `folder`; with LoRA adapters on the attention query and value projections when
+    settings.method is "lora" (everything else frozen; no targets for full fine-tuning)."""
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(folder, num_labels=2)
     if settings.method == "full":
-        return model
+        return model, [], ""
     if settings.method != "lora":
         raise ValueError(f"unknown method '{settings.method}'; use lora or full")
     from peft import LoraConfig, get_peft_model
 
-    return get_peft_model(
+    targets, source = attention_projections(model)
+    adapted = get_peft_model(
         model,
         LoraConfig(
             task_type="SEQ_CLS",
             r=settings.lora_rank,
             lora_alpha=settings.lora_alpha,
             lora_dropout=settings.lora_dropout,
-            target_modules=attention_projections(model),
+            target_modules=targets,
         ),
     )
+    return adapted, targets, source
 
 
 def encoded_batches(tokenizer, rows, settings: FineTuneSettings, device, shuffle, generator):

@@ -34,9 +34,10 @@ def continue_texts(
         batch = tokenizer(list(prompts), return_tensors="pt", padding=True)
     batch = batch.to(loaded_model.device)
     if temperature is None:
-        decoding, randomness = {"do_sample": False}, contextlib.nullcontext()
+        decoding, randomness = {"do_sample": False, "num_beams": 1}, contextlib.nullcontext()
     else:
-        decoding = {"do_sample": True, "temperature": temperature, "top_k": 0, "top_p": 1.0}
+        decoding = {"do_sample": True, "num_beams": 1, "temperature": temperature, "top_k": 0,
+                    "top_p": 1.0}  # fmt: skip
         randomness = seeded(seed, loaded_model.device)
     with torch.inference_mode(), randomness:
         output = model.generate(

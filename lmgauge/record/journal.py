@@ -6,15 +6,19 @@ result it recorded. At session end the report is assembled from the journal and 
 removed; a journal left behind is turned into a report with status `killed` by
 `lmgauge recover DIR` and by the next run that writes to the same folder.
 
-A live session holds an exclusive lock (fcntl.flock) on its journal, so recovery never takes
-the journal of a run that is still going.
+A live session holds an exclusive lock (fcntl.flock) on its journal from before the file
+appears under its name until after its report is written and the journal removed, and recovery
+holds the same lock while it reads, writes the report and removes a journal: so recovery never
+takes the journal of a run that is still going, and two recoveries never take the same one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 SUFFIX = ".journal.jsonl"
@@ -26,19 +30,32 @@ class Journal:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._stream = open(self.path, "x", encoding="utf-8")  # noqa: SIM115 - held for the run
+        staging = self.path.with_name(f".{self.path.name}.{os.getpid()}.new")
+        self._stream = open(staging, "x", encoding="utf-8")  # noqa: SIM115 - held for the run
         fcntl.flock(self._stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
+            os.link(staging, self.path)  # appears locked; refuses to replace another journal
+        except OSError:
+            self._stream.close()
+            raise
+        finally:
+            staging.unlink()
 
     def append(self, event: dict) -> None:
         self._stream.write(json.dumps(event, default=str) + "\n")
         self._stream.flush()
 
+    def flush(self) -> None:
+        if not self._stream.closed:
+            self._stream.flush()
+
     def close(self, remove: bool = False) -> None:
+        """Release the lock; with `remove`, delete the journal first (while still locked)."""
         if self._stream.closed:
             return
-        self._stream.close()
         if remove:
             self.path.unlink(missing_ok=True)
+        self._stream.close()
 
 
 def read_events(path: Path) -> list[dict]:
@@ -66,18 +83,32 @@ def journal_path_of(report: Path) -> Path:
 
 
 def abandoned_journals(folder: Path) -> list[Path]:
-    """Journals in `folder` that no live session holds (their run was killed or crashed)."""
+    """Journals in `folder` that no live session holds (their run was killed or crashed), as
+    seen now; take one with `locked_abandoned` before acting on it."""
     found = []
     for path in sorted(Path(folder).glob(f"*{SUFFIX}")):
-        try:
-            descriptor = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue
-        finally:
-            os.close(descriptor)
-        found.append(path)
+        with locked_abandoned(path) as held:
+            if held:
+                found.append(path)
     return found
+
+
+@contextlib.contextmanager
+def locked_abandoned(path: Path) -> Iterator[bool]:
+    """Hold the lock of the journal at `path` for the block; yields False (holding nothing)
+    when a live session holds it or it is gone, True when it is abandoned and now ours."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        yield False
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(descriptor)
+        yield False
+        return
+    try:
+        yield Path(path).exists()
+    finally:
+        os.close(descriptor)

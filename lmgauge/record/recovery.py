@@ -9,7 +9,13 @@ from datetime import datetime
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
-from lmgauge.record.journal import SUFFIX, abandoned_journals, read_events, report_path_of
+from lmgauge.record.journal import (
+    SUFFIX,
+    abandoned_journals,
+    locked_abandoned,
+    read_events,
+    report_path_of,
+)
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import report_filename, write_atomic
 
@@ -39,10 +45,15 @@ def unique_report_path(folder: Path, started: datetime, name: str | None) -> Pat
 
 
 def recover_journal(journal: Path) -> Path | None:
-    """Write the report of an abandoned journal (status `killed`) and remove the journal.
+    """Write the report of an abandoned journal (status `killed`) and remove the journal, all
+    while holding its lock. Returns the report's path, or None when there was nothing to
+    recover (a journal a live session holds, or that another recovery took; an empty journal;
+    one whose run had written its report before it died)."""
+    with locked_abandoned(journal) as held:
+        return _recover_held(journal) if held else None
 
-    Returns the report's path, or None when there was nothing to recover (an empty journal,
-    or one whose run had written its report before it died)."""
+
+def _recover_held(journal: Path) -> Path | None:
     report = report_path_of(journal)
     try:
         events = read_events(journal)

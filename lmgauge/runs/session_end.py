@@ -40,7 +40,8 @@ def finish(
     journal, path: Path, exit_status: int, extra_run: dict, gate_base: tuple[str, Baseline] | None,
     store_url: str | None = None,
 ) -> Finished:  # fmt: skip
-    """Write the report of the session whose (closed) `journal` is given, to `path`; then the
+    """Write the report of the session whose `journal` is given (still open and locked: the
+    caller removes it and releases the lock once the report is written), to `path`; then the
     gate against `gate_base` (its path and document), added to the report. A report that cannot
     be written leaves the journal for `lmgauge recover`."""
     recorder = RunRecorder.replay(read_events(journal.path))
@@ -72,7 +73,6 @@ def finish(
             f"lmgauge could not write the run report {path} ({error.strerror}); every result "
             f"is kept in {journal.path}: `lmgauge recover {path.parent}` makes the report.",
         )
-    journal.path.unlink(missing_ok=True)
     return Finished(path, gate, stored=store_run(store_url, document, path) if store_url else None)
 
 

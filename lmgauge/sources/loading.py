@@ -16,6 +16,7 @@ from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
 from lmgauge.runtime import dtype_name, resolve_dtype, synchronizer
 from lmgauge.sources import builders, hub
 from lmgauge.sources.configs import RunConfig
+from lmgauge.sources.decoding import neutralise
 from lmgauge.sources.models import BUILT_SOURCES, CAUSAL_LM, ModelSpec, task_of
 
 TOKENIZER_FILES = (
@@ -53,6 +54,9 @@ class LoadedModel:
     tokenizer_seconds: float
     config: RunConfig = field(default_factory=RunConfig)
     transform_seconds: dict[str, float] = field(default_factory=dict)
+    generation_overridden: dict = field(default_factory=dict)
+    """What the folder's generation_config.json asked for beyond token ids, which lmgauge does
+    not inherit (lmgauge.sources.decoding): every generation here is as its call site says."""
 
     @property
     def name(self) -> str:
@@ -79,6 +83,8 @@ class LoadedModel:
             "config": self.config.describe(),
             "attention": getattr(self.model.config, "_attn_implementation", None),
             "kv_cache": bool(getattr(self.model.config, "use_cache", True)),
+            "generation_overridden": self.generation_overridden,
+            "device_map": device_map_facts(self.model),
             **{f"{step}_seconds": seconds for step, seconds in self.transform_seconds.items()},
             "weight_files": [str(path) for path in self.weight_files()],
             "tokenizer": None
@@ -91,6 +97,20 @@ class LoadedModel:
                 "load_seconds": self.tokenizer_seconds,
             },
         }
+
+
+def device_map_facts(model) -> dict | None:
+    """For a model placed by a device_map: how many modules went to each place, and which were
+    offloaded to the CPU or disk (they run there, or are read from there, at every pass);
+    None for a model on one device."""
+    placed = getattr(model, "hf_device_map", None)
+    if not placed:
+        return None
+    counts: dict[str, int] = {}
+    for where in placed.values():
+        counts[str(where)] = counts.get(str(where), 0) + 1
+    offloaded = sorted(name for name, where in placed.items() if str(where) in ("cpu", "disk"))
+    return {"modules_per_device": counts, "offloaded": offloaded}
 
 
 def prepare(spec: ModelSpec) -> tuple[Path, str | None]:
@@ -164,6 +184,7 @@ def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> Load
         model = model.to(device).eval()
     synchronizer(device)()
     load_seconds = time.perf_counter() - started
+    overridden = neutralise(model)
     tokenizer, tokenizer_seconds = None, 0.0
     if gguf_file or any((folder / name).is_file() for name in TOKENIZER_FILES):
         started = time.perf_counter()
@@ -182,4 +203,5 @@ def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> Load
         load_seconds=load_seconds,
         tokenizer_seconds=tokenizer_seconds,
         config=config,
+        generation_overridden=overridden,
     )

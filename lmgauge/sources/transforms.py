@@ -110,7 +110,8 @@ def compile_call(model, task: str, prompt_tokens: int, new_tokens: int, device) 
     with torch.inference_mode():
         if task == CAUSAL_LM:
             model.generate(
-                input_ids=ids, attention_mask=mask, do_sample=False, min_new_tokens=new_tokens,
+                input_ids=ids, attention_mask=mask, do_sample=False, num_beams=1,
+                min_new_tokens=new_tokens,
                 max_new_tokens=new_tokens, pad_token_id=0,
             )  # fmt: skip
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, inspect, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -57,13 +57,12 @@ def open_store(url: str, create: bool = True) -> Engine:
     try:
         engine = make_engine(url, create)
         with engine.begin() as connection:
-            if create:
-                metadata.create_all(connection)
-            version = connection.execute(select(schema_version.c.version)).scalar()
+            version = stored_version(connection)
             if version is None and create:
+                metadata.create_all(connection)
                 connection.execute(schema_version.insert().values(version=SCHEMA_VERSION))
                 version = SCHEMA_VERSION
-            elif version == SCHEMA_VERSION and not create:
+            elif version == SCHEMA_VERSION:
                 metadata.create_all(connection)  # tables this version gained later, if any
     except ArgumentError:
         raise StoreError(f"'{url}' is not a database URL ({EXAMPLES}).") from None
@@ -75,6 +74,14 @@ def open_store(url: str, create: bool = True) -> Engine:
         raise StoreError(f"cannot open the store {shown(url)}: {error.strerror}.") from None
     check_version(url, version)
     return engine
+
+
+def stored_version(connection) -> int | None:
+    """The store's schema version, read before anything is created or changed (a newer store
+    is refused untouched); None when it has no version table or no version yet."""
+    if not inspect(connection).has_table(schema_version.name):
+        return None
+    return connection.execute(select(schema_version.c.version)).scalar()
 
 
 def check_version(url: str, version: int | None) -> None:

@@ -16,8 +16,10 @@ from lmgauge.store.schema import machines, results, runs, subjects, tests
 
 SERIES_COLUMNS = [
     "run_id", "created_utc", "name", "commit", "torch", "transformers", "machine_id",
-    "machine_class", "hostname", "params_key", "value", "unit",
+    "machine_class", "hostname", "params_key", "value", "unit", "options",
 ]  # fmt: skip
+SETUP_OPTIONS = ("device", "dtype", "threads")
+"""Run options that split a machine's history: a change of setting is not a step."""
 
 
 def figure_rows(engine: Engine, metric: str, model: str, config: str = "default") -> pd.DataFrame:
@@ -37,6 +39,7 @@ def figure_rows(engine: Engine, metric: str, model: str, config: str = "default"
             results.c.params_key,
             results.c.value,
             results.c.unit,
+            runs.c.options,
         )  # fmt: skip
         .join(runs, results.c.run_id == runs.c.id)
         .join(machines, runs.c.machine_id == machines.c.id)
@@ -47,9 +50,11 @@ def figure_rows(engine: Engine, metric: str, model: str, config: str = "default"
 
 
 def split_series(rows: pd.DataFrame, wanted: dict | None = None) -> dict[tuple, pd.DataFrame]:
-    """{(machine_class, hostname, params_key): rows} for the rows whose params include
-    `wanted`; runs of different machines are never in one series. A run that recorded the
-    figure more than once for the same parameters (a repeated check) keeps its first value."""
+    """{(machine_class, hostname, series key): rows} for the rows whose params include
+    `wanted`; the series key is the params (JSON) with the run's device, dtype and threads
+    added where the params do not name them, so runs of different machines or settings are
+    never in one series. A run that recorded the figure more than once for the same
+    parameters (a repeated check) keeps its first value."""
     if rows.empty:
         return {}
     if wanted:
@@ -58,10 +63,22 @@ def split_series(rows: pd.DataFrame, wanted: dict | None = None) -> dict[tuple, 
         rows = rows[keep]
     rows = rows.drop_duplicates(subset=["run_id", "params_key"], keep="first")
     hosts = rows["hostname"].fillna("")
-    groups = rows.assign(hostname=hosts).groupby(
-        ["machine_class", "hostname", "params_key"], sort=False
+    options = rows["options"] if "options" in rows else pd.Series([None] * len(rows))
+    keys = [series_key(params, run_options) for params, run_options in zip(
+        rows["params_key"], options, strict=True)]  # fmt: skip
+    groups = rows.assign(hostname=hosts, series_key=keys).groupby(
+        ["machine_class", "hostname", "series_key"], sort=False
     )
     return {key: group.reset_index(drop=True) for key, group in groups}
+
+
+def series_key(params_key: str, options) -> str:
+    """The params with the run's setup options (SETUP_OPTIONS) added under their own names."""
+    if isinstance(options, str):
+        options = json.loads(options)
+    setup = {name: (options or {}).get(name) for name in SETUP_OPTIONS}
+    setup = {name: value for name, value in setup.items() if value is not None}
+    return json.dumps({**setup, **json.loads(params_key)}, sort_keys=True)
 
 
 def recent_runs(engine: Engine, limit: int = 30) -> pd.DataFrame:

@@ -1,0 +1,38 @@
+"""How lmgauge generates: every decoding setting explicit, nothing inherited from the folder.
+
+A model folder's generation_config.json may ask for a repetition penalty, a no-repeat n-gram
+size, sampling, suppressed or forbidden tokens (real Hub models ship such settings), and
+transformers' `generate` fills every setting its caller leaves unset from it: "greedy" would
+then time and print something else than greedy decoding. So right after loading, `neutralise`
+replaces the model's generation config with transformers' global defaults, keeping only what
+says which token is which (begin, end, padding, decoder start), and returns the settings the
+folder asked for that it dropped; the report's `models` section shows them as
+`generation_overridden`. Every call site then passes its own settings (greedy: do_sample
+False, one beam; sampling: temperature, top_k 0, top_p 1).
+"""
+
+from __future__ import annotations
+
+TOKEN_SETTINGS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+"""Settings kept from the folder: they name tokens, they do not shape the distribution."""
+
+
+def neutralise(model) -> dict:
+    """Give `model` a generation config of transformers' defaults plus the folder's token ids;
+    return what else the folder's config set ({} when it set nothing else, or the model does
+    not generate)."""
+    from transformers import GenerationConfig
+
+    folder = getattr(model, "generation_config", None)
+    if folder is None:
+        return {}
+    asked = {
+        key: value
+        for key, value in folder.to_diff_dict().items()
+        if key not in TOKEN_SETTINGS and key != "transformers_version"
+    }
+    model.generation_config = GenerationConfig(
+        **{key: getattr(folder, key) for key in TOKEN_SETTINGS if getattr(folder, key, None)
+           is not None}  # fmt: skip
+    )
+    return asked
