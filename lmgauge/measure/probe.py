@@ -28,9 +28,13 @@ from dataclasses import dataclass, field
 
 MATRIX_ROWS, MATRIX_COLUMNS = 4096, 4096
 GEMM_SIZE = 512
-REPEATS = 3
+REPEATS = 5
+SETTLE_S = 0.05
+"""Pause before a probe: the run's own BLAS/OpenMP threads spin for a while after their work,
+and a probe taken then measured their spinning (probes after a bench's last round were up to
+2.5x slower than before its warmup)."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-KIND = "numpy in its own process"
+KIND = "numpy in its own process, fastest of 5"
 
 WORKER = f"""
 import json, statistics, sys, time
@@ -53,7 +57,9 @@ except Exception:
 facts = {{"numpy": np.__version__, "blas": blas, "torch_loaded": "torch" in sys.modules}}
 print(json.dumps(facts), flush=True)
 for line in sys.stdin:
-    print(repr(statistics.median(once() for _ in range({REPEATS}))), flush=True)
+    time.sleep({SETTLE_S})
+    once()
+    print(repr(min(once() for _ in range({REPEATS}))), flush=True)
 """
 
 
@@ -63,8 +69,9 @@ class ProbeError(RuntimeError):
 
 @dataclass
 class SpeedProbe:
-    """`probe()` returns the median time of REPEATS runs of the fixed workload (s), measured in
-    the probe's own process; `close()` ends that process (it also ends when this one does).
+    """`probe()` returns the fastest of REPEATS runs of the fixed workload (s) after a pause
+    and one untimed run, measured in the probe's own process (the fastest: interference only
+    ever slows a run, so the minimum is the machine's speed at that moment); `close()` ends that process (it also ends when this one does).
     threads: the BLAS threads the probe process uses (recorded in `identity()`)."""
 
     threads: int = 1
