@@ -72,7 +72,8 @@ class SpeedProbe:
     """`probe()` returns the fastest of REPEATS runs of the fixed workload (s) after a pause
     and one untimed run, measured in the probe's own process (the fastest: interference only
     ever slows a run, so the minimum is the machine's speed at that moment); `close()` ends
-    that process (it also ends when this one does). threads: the BLAS threads the probe process uses (recorded in `identity()`)."""
+    that process (it also ends when this one does). threads: the BLAS threads the probe process
+    uses (recorded in `identity()`)."""
 
     threads: int = 1
     _process: subprocess.Popen | None = field(default=None, repr=False)
