@@ -127,4 +127,4 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     assert main(["stored-check", str(tmp_path / "same"), "--slowed", str(tmp_path / "slow")]) == 0
     output = capsys.readouterr().out
     assert "false alarms: 0 of 30 ordered same-code pairs" in output
-    assert "detections: 6 of 6 slowed runs" in output
+    assert "detections: 6 of 6 trials (1 slowed runs x 6 same-code bases" in output

@@ -66,7 +66,7 @@ def test_the_family_of_timings_is_controlled():
 def test_a_small_change_is_same_and_a_faster_run_is_better():
     found = verdicts(compare(make_report(1), make_report(2, slowdown=1.05), RULES))
     assert found["gpt2", "decode_step_seconds"] == "same", "5 % is inside the 25 % tolerance"
-    found = verdicts(compare(make_report(1), make_report(2, slowdown=0.6), RULES))
+    found = verdicts(compare(baseline(), make_report(2, slowdown=0.6), RULES))
     assert found["gpt2", "decode_step_seconds"] == "better"
 
 
@@ -168,6 +168,30 @@ def test_a_test_that_failed_only_in_new_fails_the_gate():
     assert run_gate(base, new).comparison.tests == [], "failing on both sides is no regression"
 
 
+def test_a_run_that_did_not_finish_fails_the_gate():
+    new = make_report(2)
+    new["run"]["status"] = "killed"
+    result = run_gate(make_report(1), new)
+    assert not result.passed and "did not finish (status killed)" in result.message()
+
+
+def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_path):
+    from lmgauge.errors import ReportError
+    from lmgauge.judge.gate import read_baseline
+    from lmgauge.record.report import write_atomic
+
+    for seed in range(3):
+        write_atomic(make_report(seed), tmp_path / "ok" / f"{seed}.json")
+    assert read_baseline(tmp_path / "ok").runs == 3
+    other = {**ENVIRONMENT, "cpu_model": "Intel Xeon"}
+    write_atomic(make_report(9, environment=other), tmp_path / "ok" / "9.json")
+    with pytest.raises(ReportError, match="mixes runs that differ .CPU model"):
+        read_baseline(tmp_path / "ok")
+    (tmp_path / "ok" / "9.json").write_text('{"format": "lmgauge-run-report", "schema_ver')
+    with pytest.raises(ReportError, match="baseline folder .*not valid JSON"):
+        read_baseline(tmp_path / "ok")
+
+
 def test_a_gate_that_judged_nothing_fails():
     base, new = make_report(1), make_report(2)
     for document in (base, new):
@@ -186,8 +210,9 @@ def test_another_machine_names_the_differences_and_raises_no_false_regression():
     assert found["gpt2", "decode_step_seconds"] == "not comparable"
     assert found["gpt2-medium / gpt2", "decode_step_seconds"] == "same", "both 1.6x slower"
     assert found["gpt2", "parameters_total"] == "same"
-    assert result.passed
     assert "machines differ" in render(comparison)
+    assert not result.passed, "a raw time on another machine is not judged, and fails the gate"
+    assert "machines differ: CPU model: AMD EPYC -> Intel Xeon" in result.message()
 
 
 def test_fewer_threads_is_a_setup_difference_whose_slowdown_fails_the_gate():

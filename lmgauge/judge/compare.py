@@ -52,6 +52,9 @@ class Comparison:
     tests: list[str] = field(default_factory=list)
     base_runs: int = 1
     family: int = 0
+    unfinished: str = ""
+    """A sentence when the new run did not finish (killed, interrupted, error): its figures
+    are what it had recorded, and the gate fails on it."""
 
     def gate_failures(self) -> pd.DataFrame:
         return self.rows[self.rows["fails_gate"].astype(bool)]
@@ -108,6 +111,7 @@ def compare(
     return Comparison(
         frame, hardware, setup, [*drift.lines, *probes], base_name, new_name,
         tests=test_regressions(base, new), base_runs=baseline.runs, family=family,
+        unfinished=unfinished(new),
     )  # fmt: skip
 
 
@@ -173,6 +177,17 @@ def control_family(frame: pd.DataFrame, alpha: float) -> int:
             note = f"Holm-adjusted p = {p_adjusted:.3g} > {alpha} over {int(timing.sum())} figures"
             frame.at[index, "note"] = "; ".join(filter(None, [frame.at[index, "note"], note]))
     return int(timing.sum())
+
+
+FINISHED = ("passed", "failed")
+
+
+def unfinished(new: dict) -> str:
+    """A sentence when the new run's status says it did not finish; "" otherwise."""
+    status = new.get("run", {}).get("status")
+    if status in FINISHED or status is None:
+        return ""
+    return f"the new run did not finish (status {status}): what it recorded is not the whole run"
 
 
 def test_regressions(base: dict, new: dict) -> list[str]:

@@ -33,7 +33,11 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
-        return self.failures.empty and not self.comparison.tests and self.comparison.judged() > 0
+        comparison = self.comparison
+        return (
+            self.failures.empty and not comparison.tests and comparison.judged() > 0
+            and not comparison.unfinished
+        )  # fmt: skip
 
     def message(self) -> str:
         """Multi-line verdict: PASSED or FAILED with every failing figure and test, and the
@@ -50,11 +54,21 @@ class GateResult:
         if self.passed:
             return f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)"
         lines = [f"lmgauge gate: FAILED ({scope})"]
+        if comparison.unfinished:
+            lines.append(f"  {comparison.unfinished}")
         if judged == 0:
             lines.append("  the gate judged no gated figure: a gate that compared nothing fails")
         lines += [f"  test {line}" for line in comparison.tests]
+        lines += context_lines(comparison)
         lines += [failure_line(row) for row in self.failures.itertuples()]
         return "\n".join(lines)
+
+
+def context_lines(comparison: Comparison) -> list[str]:
+    """What differs between the runs besides the code, as `compare` shows it."""
+    parts = (("machines differ", comparison.hardware), ("setup differs", comparison.setup),
+             ("the machine's speed moved", comparison.drift))  # fmt: skip
+    return [f"  {title}: {'; '.join(lines)}" for title, lines in parts if lines]
 
 
 def failure_line(row) -> str:
@@ -83,11 +97,41 @@ def read_baseline(path: str | Path) -> Baseline:
     for candidate in sorted(path.glob("*.json")):
         try:
             documents.append(read_report(candidate))
-        except ReportError:
-            continue
+        except ReportError as error:
+            if looks_like_run_report(candidate):
+                raise ReportError(f"baseline folder {path}: {error}") from None
     if not documents:
         raise ReportError(f"{path} holds no lmgauge run report (*.json) to gate against.")
+    check_one_code_on_one_machine(path, documents)
     return combined(documents)
+
+
+def looks_like_run_report(path: Path) -> bool:
+    """Whether a file that did not read as a run report says it is one (a truncated or broken
+    report, as opposed to other JSON that lives in a reports folder)."""
+    try:
+        return '"lmgauge-run-report"' in path.read_text(errors="replace")[:4096]
+    except OSError:
+        return False
+
+
+def check_one_code_on_one_machine(path: Path, documents: list[dict]) -> None:
+    """ReportError when the runs of a baseline folder differ in machine, setup or commit: their
+    spread would then be the spread of those differences, not of runs of one code here."""
+    from lmgauge.errors import ReportError
+    from lmgauge.judge.drift import field, hardware_differences, setup_differences
+
+    first = documents[0]
+    for document in documents[1:]:
+        differences = hardware_differences(first, document) + setup_differences(first, document)
+        commits = [field(d, ("environment", "git", "commit")) for d in (first, document)]
+        if commits[0] != commits[1]:
+            differences.append(f"commit: {commits[0]} -> {commits[1]}")
+        if differences:
+            raise ReportError(
+                f"baseline folder {path} mixes runs that differ ({'; '.join(differences[:3])}): "
+                f"a baseline is several runs of one code on one machine."
+            )
 
 
 def run_gate(

@@ -96,7 +96,9 @@ def judge(
     ratio = after / before if before else math.nan
     change = describe_change(before, after, new["unit"], new["direction"], rule)
     if machines_differ and new["unit"] in MACHINE_BOUND_UNITS:
-        return Judgement(NOT_COMPARABLE, ratio, change, note="machines differ", raw_ratio=ratio)
+        note = "machines differ: a raw time cannot be judged (gate against a baseline made here)"
+        return Judgement(NOT_COMPARABLE, ratio, change, fails_gate=rule.gated, note=note,
+                         raw_ratio=ratio)  # fmt: skip
     if new["direction"] == "exact" or rule.exact:
         changed = rule.beyond(before, after) if rule.exact else before != after
         verdict = CHANGED if changed else SAME

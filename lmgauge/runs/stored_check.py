@@ -42,6 +42,8 @@ class StoredRates:
     reasons: list[str] = field(default_factory=list)
     tail_logs: list[float] = field(default_factory=list)
     family: int = 0
+    slowdown: str = "none"
+    """What the slowed runs injected, in words ("+30 % in smollm2-135m")."""
 
 
 def slowed_models(document: dict) -> set[str]:
@@ -93,7 +95,14 @@ def stored_rates(
             rates.detections += bool(failed_models & slowed_models(new))
             rates.slowed_elsewhere += bool(failed_models - slowed_models(new))
     rates.tail_logs = pair_log_ratios(same, rules)
+    rates.slowdown = ", ".join(sorted({injected(document) for document in slowed})) or "none"
     return rates
+
+
+def injected(document: dict) -> str:
+    options = document["run"]["options"]
+    where = ", ".join(sorted(slowed_models(document))) or "no model"
+    return f"+{100 * float(options.get('inject_slowdown', 0)):g} % in {where}"
 
 
 def first_reason(result) -> str:
@@ -119,17 +128,20 @@ def pair_log_ratios(same: list[dict], rules: GateRules) -> list[float]:
 
 def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = "") -> str:
     tail = sum(value >= math.log(1.3) for value in rates.tail_logs)
+    slowed = rates.slowed_trials // runs if runs else 0
     lines = [
-        f"# Stored-baseline gate on this runner: {runs} same-code runs",
+        f"# Stored-baseline gate on this runner: {runs} same-code runs, {slowed} slowed",
         "",
         f"Run-to-run spreads: {source or 'from the other same-code runs (the pair left out)'}.",
+        "Trials reuse the same runs (each run is in many pairs): they are not independent, and "
+        "a rate is only as good as the runs are typical of this runner.",
         "",
         f"- false alarms: {rates.false_alarms} of {rates.same_trials} ordered same-code pairs "
-        f"(the gate expects at most {100 * alpha:g} % per run from its {rates.family} gated "
-        "timings; deterministic figures add none)",
-        f"- detections: {rates.detections} of {rates.slowed_trials} slowed runs judged against a "
-        f"same-code run failed on the slowed model ({rates.slowed_elsewhere} also failed on a "
-        "model that was not slowed)",
+        f"(the gate expects at most {100 * alpha:g} % per run from its {rates.family} figures "
+        "judged by their run-to-run spread)",
+        f"- detections: {rates.detections} of {rates.slowed_trials} trials ({slowed} slowed runs "
+        f"x {runs} same-code bases; slowed: {rates.slowdown}) failed on a slowed model; "
+        f"{rates.slowed_elsewhere} trials failed on a model that was not slowed",
         f"- heavy tail: {tail} of {len(rates.tail_logs)} same-code figure pairs (gated timings, "
         "runs 1-2, 3-4, ...) were 1.3x or more apart",
     ]
