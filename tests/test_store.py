@@ -58,7 +58,7 @@ def test_old_report_versions_are_stored(tmp_path, capsys, version):
     assert main(["store", str(path), "--store", store]) == 0
     assert "already stored as run 1" in capsys.readouterr().out
     with open_store(store).connect() as connection:
-        assert connection.execute(select(runs.c.report_schema)).scalar() == 3, "read as v3"
+        assert connection.execute(select(runs.c.report_schema)).scalar() == 4, "read as v4"
 
 
 def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):

@@ -53,9 +53,10 @@ class NoiseMonitor:
         """The reading since start(). A block shorter than `min_window_s` is followed by a
         wait until that much time has passed, so that it can be judged at all: other processes
         are what is measured, and they run on while this one waits."""
-        remaining = min_window_s - (time.perf_counter() - self._wall)
-        if remaining > 0:
-            time.sleep(remaining)
+        if min_window_s > 0:
+            remaining = min_window_s - (time.perf_counter() - self._wall)
+            if remaining > 0:
+                time.sleep(remaining)
         system, own = _busy_seconds()
         wall = time.perf_counter() - self._wall
         foreign = max(0.0, (system - self._system) - (own - self._own))
