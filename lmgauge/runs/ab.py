@@ -25,7 +25,7 @@ from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, borderline
 from lmgauge.judge.verdicts import Judgement
-from lmgauge.record.report import write_text_atomic
+from lmgauge.record.report import strict_json, write_text_atomic
 from lmgauge.runs.ab_report import (
     ab_document,
     ab_markdown,
@@ -149,8 +149,7 @@ def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutc
     document = ab_document(
         sides, plan.pytest_arguments, records, status, rows, test_regressions(base_runs, new_runs)
     )
-    report = write_text_atomic(json.dumps(document, indent=2, allow_nan=False) + "\n",
-                               plan.out / "ab.json")  # fmt: skip
+    report = write_text_atomic(strict_json(document) + "\n", plan.out / "ab.json")
     markdown = write_text_atomic(ab_markdown(document), plan.out / "ab.md")
     return AbOutcome(document, report, markdown)
 

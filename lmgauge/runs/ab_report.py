@@ -28,6 +28,7 @@ from lmgauge.judge.keys import indexed
 from lmgauge.judge.paired import judge_paired
 from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import NOT_JUDGED, Judgement
+from lmgauge.record.report import finite_or_null
 from lmgauge.runs.ab_run import RunRecord
 
 FORMAT = "lmgauge-ab-report"
@@ -143,7 +144,7 @@ def ab_document(
         "pytest_arguments": pytest_arguments,
         "pairs": min(sum(r["side"] == s for r in runs_of(records)) for s in ("base", "new")),
         "runs": runs_of(records),
-        "rows": [{k: finite_or_none(v) for k, v in row.items()} for row in rows],
+        "rows": finite_or_null(rows),
     }
 
 
@@ -156,13 +157,6 @@ def runs_of(records: list[RunRecord]) -> list[dict]:
         }  # fmt: skip
         for record in records
     ]
-
-
-def finite_or_none(value):
-    """A float that is not finite becomes None (JSON null); lists are cleaned item by item."""
-    if isinstance(value, list):
-        return [finite_or_none(item) for item in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def verdict_line(document: dict) -> str:

@@ -30,6 +30,7 @@ from lmgauge.judge.gate_sim import (
     suggested_tolerance,
     tail_from_pairs,
 )
+from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import round_values
 from lmgauge.record.report import read_report, strict_json, write_text_atomic
 from lmgauge.runs.ab import RUN_DEFAULTS
@@ -152,7 +153,7 @@ def usable_run(run: dict) -> bool:
     """A run's recorded value and rounds are finite and positive (a strict-JSON record holds
     null where a run produced NaN)."""
     values = [run.get("value"), *run.get("rounds", [])]
-    return all(isinstance(v, (int, float)) and math.isfinite(v) and v > 0 for v in values)
+    return all(is_finite(v) and v > 0 for v in values)
 
 
 def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> str:
