@@ -2,6 +2,7 @@
 of side (pytest arguments, a Python environment, git refs), each on a tiny model."""
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -131,9 +132,9 @@ def run_document(results, not_passed=()):
     return {"results": results, "tests": {"not_passed": list(not_passed)}}
 
 
-def figure(metric, value, unit="s", direction="lower", test="t"):
-    return {"model": "m", "bench": "generate", "metric": metric, "params": {}, "value": value,
-            "unit": unit, "direction": direction, "test": test}  # fmt: skip
+def figure(metric, value, unit="s", direction="lower", test="t", model="m", params=None):
+    return {"model": model, "bench": "generate", "metric": metric, "params": params or {},
+            "value": value, "unit": unit, "direction": direction, "test": test}  # fmt: skip
 
 
 def test_a_crashed_bench_on_the_new_side_fails_the_a_b_verdict():
@@ -173,6 +174,58 @@ def test_a_nan_in_one_run_fails_and_an_a_b_run_that_judged_nothing_fails():
     ]
 
 
+def family_rows(shifts: dict[str, list[list[float]]]) -> tuple[list[dict], list[dict]]:
+    """Rows of gated decode timings: per model, per figure, each pair's log ratio."""
+
+    base = [run_document([]) for _ in range(5)]
+    new = [run_document([]) for _ in range(5)]
+    for model, figures in shifts.items():
+        for index, logs in enumerate(figures):
+            for pair, log in enumerate(logs):
+                name = dict(model=model, params={"length": index})
+                base[pair]["results"].append(figure("decode_step_seconds", 0.05, **name))
+                new[pair]["results"].append(
+                    figure("decode_step_seconds", 0.05 * math.exp(log), **name)
+                )
+    return base, new
+
+
+def test_a_figure_leaning_one_way_by_chance_fails_only_when_its_model_family_is_worse():
+    """Five pairs all one way happen to 1 figure in 32 by chance: of 200 gated timings of a
+    same-code run, some will. Such a figure is shown as worse, but the gate fails only when
+    its model's timings are worse together (Holm over the models) or it is large on its own."""
+    from lmgauge.runs.ab_report import ab_document, judged_rows
+
+    flat = [[0.03, -0.02, 0.01, -0.01, 0.0]] * 9
+    chance = [0.12, 0.2, 0.15, 0.18, 0.14]
+    base, new = family_rows({"a": [chance, *flat], "b": flat, "c": flat})
+    rows, families = judged_rows(base, new, RULES)
+    (lucky,) = [row for row in rows if row["verdict"] == "worse"]
+    assert lucky["model"] == "a" and not lucky["fails_gate"] and not lucky["family_worse"]
+    assert not any(family.worse for family in families)
+    assert ab_document({}, [], [], "complete", rows, [], families)["passed"]
+
+    slower = [[0.14, 0.16, 0.13, 0.15, 0.17]] * 10
+    base, new = family_rows({"a": slower, "b": flat, "c": flat})
+    rows, families = judged_rows(base, new, RULES)
+    assert {row["model"] for row in rows if row["fails_gate"]} == {"a"}
+    document = ab_document({}, [], [], "complete", rows, [], families)
+    assert not document["passed"]
+    assert any(reason.startswith("a: its 10 gated timings are 1.16") for reason in
+               document["reasons"])  # fmt: skip
+    json.dumps(document, allow_nan=False)
+
+
+def test_a_figure_twice_as_slow_in_every_pair_fails_on_its_own():
+    from lmgauge.runs.ab_report import judged_rows
+
+    flat = [[0.03, -0.02, 0.01, -0.01, 0.0]] * 15
+    doubled = [0.7, 0.69, 0.68, 0.71, 0.7]
+    rows, families = judged_rows(*family_rows({"a": [doubled, *flat], "b": flat}), RULES)
+    assert not any(family.worse for family in families)
+    assert [row["params"] for row in rows if row["fails_gate"]] == ["length=0"]
+
+
 def test_untimed_tests_run_once_a_side():
     from lmgauge.runs.ab import timed_only
 
@@ -187,15 +240,18 @@ def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     done = lmgauge_ab(PROJECT, "--new-args", DOUBLED, "--runs", "3", "--report-dir",
                       str(reports), pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "lmgauge ab: FAILED (5 pairs" in done.stdout, "3 pairs cannot decide: 2 are added"
-    assert f"verdict stored as A/B run 1 in sqlite:///{reports}/lmgauge.db" in done.stdout
     document = ab_report(reports)
+    pairs = document["pairs"]
+    assert 3 <= pairs <= 8, "a borderline family adds pairs, at most --max-runs"
+    assert f"lmgauge ab: FAILED ({pairs} pairs" in done.stdout
+    assert f"verdict stored as A/B run 1 in sqlite:///{reports}/lmgauge.db" in done.stdout
     row = decode_row(document)
-    assert row["verdict"] == "worse" and row["ratio"] > 1.5 and len(row["new_runs"]) == 5
+    assert row["verdict"] == "worse" and row["ratio"] > 1.5 and len(row["new_runs"]) == pairs
     assert document["sides"]["new"]["arguments"] == DOUBLED.split()
-    assert [run["side"] for run in document["runs"]] == ["base", "new", "new", "base"] * 2 + [
-        "base", "new"]  # fmt: skip
-    assert [run["timed_only"] for run in document["runs"]] == [False, False] + [True] * 8
+    order = [side for pair in range(pairs) for side in (("base", "new"), ("new", "base"))[pair % 2]]
+    assert [run["side"] for run in document["runs"]] == order
+    assert [run["timed_only"] for run in document["runs"]] == [False, False] + [True] * (
+        2 * pairs - 2)  # fmt: skip
 
 
 def test_a_commit_whose_bench_crashes_fails_the_a_b_run(tmp_path, tiny_gpt2_dir):

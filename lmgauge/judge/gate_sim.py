@@ -12,8 +12,8 @@ flush); `tail_rate` is the share of runs shifted by `tail_shift` (log, towards s
 estimated from how often a same-code pair is 1.3x or more apart (`tail_from_pairs`). One such
 pair defeated the paired t-test; the simulation now shows whether a verdict survives it.
 `lmgauge gate-check` estimates the layers from same-code runs; the simulation then judges many
-comparisons with the same code the gate uses (for A/B: the same sequential rule, pairs added
-while a verdict is borderline).
+comparisons with the same code the gate uses (for A/B: the family test and the same sequential
+rule, pairs added while a family is borderline).
 
 The estimates are robust (1.4826 x the median absolute deviation, the standard deviation of a
 normal distribution with that MAD; round noise from the differences of successive rounds of a
@@ -29,8 +29,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from lmgauge.judge.family import family_verdicts
 from lmgauge.judge.gate_rules import GateRules
-from lmgauge.judge.paired import WORSE, borderline, judge_paired
 from lmgauge.judge.spread import Spread
 from lmgauge.judge.verdicts import judge
 
@@ -99,21 +99,32 @@ def simulated_rounds(model: NoiseModel, rng, level: float, factor: float) -> np.
 
 
 def ab_fails(
-    model: NoiseModel, rng, pairs: int, factor: float, rules: GateRules, max_pairs: int = 8
+    model: NoiseModel,
+    rng,
+    pairs: int,
+    factor: float,
+    rules: GateRules,
+    max_pairs: int = 8,
+    families: int = 5,
 ) -> bool:
     """Whether one simulated A/B comparison fails the gate: `pairs` interleaved runs a side,
-    then one more pair at a time while the verdict is borderline, up to `max_pairs` (the rule
-    `lmgauge ab` follows)."""
+    then one more pair at a time while the figure's family is borderline, up to `max_pairs`
+    (the rule `lmgauge ab` follows). The figure is a model family of its own, judged among
+    `families` families (the quick tier's five models): its p must pass alpha / families,
+    Holm's first step, and the family's mean is one figure's, not averaged over several."""
     base, new = [], []
+    shared = replace(rules, alpha=rules.alpha / families)
     while True:
         level = rng.normal(0, model.pair_drift)
         base.append(float(np.median(simulated_rounds(model, rng, level, 1.0))))
         new.append(float(np.median(simulated_rounds(model, rng, level, factor))))
         if len(base) < pairs:
             continue
-        judged = judge_paired(base, new, "s", "lower", "decode_step_seconds", rules)
-        if len(base) >= max_pairs or not borderline(judged, True, rules.paired_relative):
-            return judged.verdict == WORSE
+        row = {"model": "m", "bench": "b", "unit": "s", "direction": "lower", "gated": True,
+               "base_runs": base, "new_runs": new}  # fmt: skip
+        (family,) = family_verdicts([row], shared.alpha, shared.paired_relative)
+        if len(base) >= max_pairs or not family.borderline:
+            return family.worse
 
 
 def run_spread(model: NoiseModel) -> float:

@@ -23,13 +23,12 @@ from pathlib import Path
 from lmgauge.errors import LmgaugeError
 from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.gate_rules import GateRules
-from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, borderline
-from lmgauge.judge.verdicts import Judgement
+from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE
 from lmgauge.record.report import strict_json, write_text_atomic
 from lmgauge.runs.ab_report import (
     ab_document,
     ab_markdown,
-    paired_rows,
+    judged_rows,
     test_regressions,
     verdict_line,
 )
@@ -132,23 +131,21 @@ def records_timing(record: RunRecord) -> bool:
 
 
 def undecided(records: list[RunRecord], rules: GateRules) -> bool:
-    """Whether a gated timing is borderline on the complete pairs so far."""
+    """Whether a model family of gated timings is borderline on the complete pairs so far:
+    worse beyond the tolerance but not significant, or "same" by less than half of it."""
     base_runs, new_runs = complete_pairs(records)
-    rows = paired_rows(base_runs, new_runs, rules) if base_runs else []
-    return any(
-        borderline(Judgement(row["verdict"], row["ratio"], row["change"], row["p_value"]),
-                   row["gated"] and row["unit"] in MACHINE_BOUND_UNITS, rules.paired_relative)
-        for row in rows
-    )  # fmt: skip
+    if not base_runs:
+        return False
+    _, families = judged_rows(base_runs, new_runs, rules)
+    return any(family.borderline for family in families)
 
 
 def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutcome:
     base_runs, new_runs = complete_pairs(records)
-    rows = paired_rows(base_runs, new_runs, plan.rules) if base_runs else []
+    rows, families = judged_rows(base_runs, new_runs, plan.rules) if base_runs else ([], [])
     sides = {side.label: side.facts() for side in (plan.base, plan.new)}
-    document = ab_document(
-        sides, plan.pytest_arguments, records, status, rows, test_regressions(base_runs, new_runs)
-    )
+    document = ab_document(sides, plan.pytest_arguments, records, status, rows,
+                           test_regressions(base_runs, new_runs), families)  # fmt: skip
     report = write_text_atomic(strict_json(document) + "\n", plan.out / "ab.json")
     markdown = write_text_atomic(ab_markdown(document), plan.out / "ab.md")
     return AbOutcome(document, report, markdown)

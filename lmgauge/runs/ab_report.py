@@ -10,6 +10,9 @@ Format history (`format`: lmgauge-ab-report):
     or errored on the new side and not on the base); `judged` (gated figures judged); runs
     gain `timed_only` (later runs repeat only the tests that recorded a timing); the paired
     test is Wilcoxon's signed rank with the Hodges-Lehmann ratio; `reasons` say why it failed.
+    Later in 2: rows gain `direction` and, for worse timings, `family_worse`; `families` holds
+    each model's gated timings judged together (lmgauge.judge.family), and a worse timing
+    fails only when its family is worse or its change is large on its own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pandas as pd
 
 from lmgauge import __version__
 from lmgauge.judge.drift import MACHINE_BOUND_UNITS
+from lmgauge.judge.family import LARGE, FamilyVerdict, confirm_by_family, family_verdicts
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
 from lmgauge.judge.paired import judge_paired
@@ -63,11 +67,17 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
         finite = [v for v in base if is_finite(v)], [v for v in new if is_finite(v)]
         rows.append(
             {
-                "model": model, "bench": bench, "metric": metric, "params": params,
+                "model": model,
+                "bench": bench,
+                "metric": metric,
+                "params": params,
                 "unit": unit,
+                "direction": direction,
                 "base": float(np.median(finite[0])) if finite[0] else None,
                 "new": float(np.median(finite[1])) if finite[1] else None,
-                "base_runs": base, "new_runs": new, "gated": rule.gated,
+                "base_runs": base,
+                "new_runs": new,
+                "gated": rule.gated,
                 **asdict(judgement),
             }  # fmt: skip
         )
@@ -114,12 +124,23 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
+def judged_rows(
+    base_runs: list[dict], new_runs: list[dict], rules: GateRules
+) -> tuple[list[dict], list[FamilyVerdict]]:
+    """`paired_rows` with each worse timing confirmed by its model family, and the families."""
+    rows = paired_rows(base_runs, new_runs, rules)
+    families = family_verdicts(rows, rules.alpha, rules.paired_relative)
+    return confirm_by_family(rows, families), families
+
+
 def ab_document(
     sides: dict, pytest_arguments: list[str], records: list[RunRecord], status: str,
     rows: list[dict], regressions: list[str] | None = None,
+    families: list[FamilyVerdict] | None = None,
 ) -> dict:  # fmt: skip
     """The A/B report document (strict JSON: NaN is written as null)."""
     regressions = regressions or []
+    families = families or []
     failing = [row for row in rows if row["fails_gate"]]
     judged = sum(row["gated"] and row["verdict"] != NOT_JUDGED for row in rows)
     reasons = []
@@ -128,6 +149,7 @@ def ab_document(
     if not judged:
         reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
     reasons += [f"test {line}" for line in regressions]
+    reasons += [verdict.sentence() for verdict in families if verdict.worse]
     reasons += [f"{row['model']} {row['metric']} {row['params']}: {row['verdict']}"
                 for row in failing]  # fmt: skip
     return {
@@ -140,6 +162,7 @@ def ab_document(
         "reasons": reasons,
         "judged": judged,
         "test_regressions": regressions,
+        "families": finite_or_null([asdict(verdict) for verdict in families]),
         "sides": sides,
         "pytest_arguments": pytest_arguments,
         "pairs": min(sum(r["side"] == s for r in runs_of(records)) for s in ("base", "new")),
@@ -210,6 +233,16 @@ def ab_markdown(document: dict) -> str:
         "shown. A gated figure missing from a run or not finite is not judged, and fails.",
         "",
     ]
+    if document.get("families"):
+        lines += [
+            "Model families: each model's gated timings together (per pair the mean of their "
+            "log ratios, worse positive; one-sided t over the pairs, Holm over the families). "
+            "A worse timing fails the gate only when its family is worse, or when its whole "
+            f"interval is beyond {LARGE}x.",
+            "",
+            pd.DataFrame(document["families"]).to_markdown(index=False, floatfmt=".4g"),
+            "",
+        ]
     if document["rows"]:
         frame = pd.DataFrame(document["rows"])
         columns = ["model", "metric", "params", "unit", "base", "new", "ratio", "ci_low",

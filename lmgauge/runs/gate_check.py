@@ -73,11 +73,11 @@ def run_trial(sides, pytest_arguments, runs, out: Path) -> dict[str, list[dict]]
 
 def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
     """A/B and stored-baseline verdicts of one trial, per kind (same-code, slowed)."""
-    from lmgauge.runs.ab_report import paired_rows
+    from lmgauge.runs.ab_report import judged_rows
 
     judged = {}
     for kind, other in (("same", "same"), ("slowed", "slow")):
-        rows = paired_rows(documents["base"], documents[other], rules)
+        rows, _ = judged_rows(documents["base"], documents[other], rules)
         stored = []
         for base, new in zip(documents["base"], documents[other], strict=False):
             failures = run_gate(base, new, rules).failures

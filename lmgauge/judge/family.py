@@ -1,0 +1,133 @@
+"""Family control for A/B verdicts: a model's gated timings are judged together.
+
+A quick-tier A/B run judges about 200 gated timings. At 5 pairs, a figure whose pairs all lean
+the same way by chance (1 in 32 a direction) is "worse" at p = 0.031, so a same-code run
+(an A/A run, measured: 5 pairs, 209 gated figures) failed on 3 of them. Holm over 200 rank
+tests cannot help: with at most 8 pairs no rank test reaches 0.05 / 200.
+
+What moves together is tested together. A slower model is slower in all of its timings, and
+the machine's slow spells hit a model's figures in the same run alike, so each model's
+timings form a family: per pair, the mean of the family's log ratios signed so that positive
+is worse; one-sided Student's t over the pairs; Holm's step-down over the families keeps the
+chance that any family of a same-code run is called worse at most alpha. A family is worse
+when its adjusted p <= alpha and its ratio (exp of the mean) is beyond the paired tolerance.
+
+A timing fails the gate when its own verdict is worse and its family is worse, or when its
+change is `LARGE` on its own: the whole exact interval of its ratio beyond 1.5x. Same-code
+pairs were 1.3x or more apart in 6.6 % of figure pairs here (gate.toml's heavy tail); every
+pair of a figure 1.5x off the same way is far rarer than that to the fifth power.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from lmgauge.judge.drift import MACHINE_BOUND_UNITS
+from lmgauge.judge.spread import holm, is_finite
+from lmgauge.judge.verdicts import WORSE
+
+LARGE = 1.5
+"""A ratio whose whole 95 % interval lies beyond this (or below its inverse, for figures
+where higher is better) is worse on its own, whatever its family says."""
+
+
+@dataclass(frozen=True)
+class FamilyVerdict:
+    """A model's gated timings judged together over the pairs.
+
+    ratio: exp of the mean over pairs of the per-pair mean signed log ratio (above 1: slower
+    or lower throughput on the new side); p_value: one-sided t-test that the family got worse;
+    adjusted_p: Holm's adjustment over all families of the run."""
+
+    family: str
+    figures: int
+    pairs: int
+    ratio: float
+    p_value: float
+    adjusted_p: float
+    worse: bool
+    borderline: bool
+
+    def sentence(self) -> str:
+        return (
+            f"{self.family}: its {self.figures} gated timings are {self.ratio:.3f}x worse "
+            f"together over {self.pairs} pairs (one-sided t, Holm-adjusted p = "
+            f"{self.adjusted_p:.3g} over the run's model families)"
+        )
+
+
+def family_of(row: dict) -> str:
+    return row["model"] or row["bench"]
+
+
+def signed_logs(row: dict) -> np.ndarray:
+    """Per-pair log(new / base), signed so that positive means worse."""
+    logs = np.log(np.asarray(row["new_runs"], float) / np.asarray(row["base_runs"], float))
+    return logs if row.get("direction", "lower") == "lower" else -logs
+
+
+def judged_timing(row: dict) -> bool:
+    """A gated timing with a finite positive value in every run of both sides."""
+    values = [*row["base_runs"], *row["new_runs"]]
+    return (row["gated"] and row["unit"] in MACHINE_BOUND_UNITS and len(row["base_runs"]) > 1
+            and all(is_finite(v) and v > 0 for v in values))  # fmt: skip
+
+
+def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[FamilyVerdict]:
+    """One verdict per model family of judged gated timings, Holm-adjusted over families."""
+    members: dict[str, list[np.ndarray]] = {}
+    for row in filter(judged_timing, rows):
+        members.setdefault(family_of(row), []).append(signed_logs(row))
+    names = sorted(members)
+    means = [np.mean(members[name], axis=0) for name in names]
+    p_values = [one_sided_t(mean) for mean in means]
+    adjusted = holm(p_values)
+    limit = math.log1p(tolerance)
+    verdicts = []
+    for name, mean, p_value, adjusted_p in zip(names, means, p_values, adjusted, strict=True):
+        shift = float(np.mean(mean))
+        worse = adjusted_p <= alpha and shift > limit
+        undecided = (shift > limit and adjusted_p > alpha) or limit / 2 <= shift <= limit
+        verdicts.append(FamilyVerdict(name, len(members[name]), len(mean), math.exp(shift),
+                                      p_value, adjusted_p, worse, undecided))  # fmt: skip
+    return verdicts
+
+
+def one_sided_t(logs: np.ndarray) -> float:
+    """p of Student's one-sample t-test that the mean is above zero (1.0 when it cannot be
+    computed: fewer than 2 pairs; a p of 0 when every pair is the same positive shift)."""
+    if len(logs) < 2:
+        return 1.0
+    if np.ptp(logs) == 0:
+        return 0.0 if logs[0] > 0 else 1.0
+    return float(stats.ttest_1samp(logs, 0.0, alternative="greater").pvalue)
+
+
+def large(row: dict) -> bool:
+    """Whether the figure's whole interval lies beyond `LARGE` in the worse direction."""
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if low is None or high is None or not (is_finite(low) and is_finite(high)):
+        return False
+    if row.get("direction", "lower") == "lower":
+        return low > LARGE
+    return high < 1 / LARGE
+
+
+def confirm_by_family(rows: list[dict], families: list[FamilyVerdict]) -> list[dict]:
+    """The rows with `fails_gate` of each judged timing kept only where its family is worse or
+    its change is large; `family_worse` says which held. Other rows are unchanged."""
+    worse = {verdict.family for verdict in families if verdict.worse}
+    confirmed = []
+    for row in rows:
+        if judged_timing(row) and row["verdict"] == WORSE:
+            in_worse_family = family_of(row) in worse
+            row = {**row, "family_worse": in_worse_family,
+                   "fails_gate": row["fails_gate"] and (in_worse_family or large(row))}  # fmt: skip
+        elif judged_timing(row) and row["fails_gate"]:
+            row = {**row, "fails_gate": family_of(row) in worse or large(row)}
+        confirmed.append(row)
+    return confirmed
