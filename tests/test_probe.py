@@ -1,5 +1,9 @@
 """The speed probe runs outside the code under test: numpy in a process of its own."""
 
+import os
+import time
+
+import pytest
 import torch
 
 from lmgauge.measure.probe import KIND, SpeedProbe
@@ -11,6 +15,7 @@ def test_the_probe_runs_numpy_in_its_own_process_with_its_own_threads():
         identity = probe.identity()
         assert identity["kind"] == KIND and identity["numpy"] and identity["threads"] == 2
         assert identity["torch_loaded"] is False, "the probe process must not import torch"
+        assert identity["thread_timeout"] == "4", "its BLAS threads sleep when a probe ends"
         assert probe._process.pid != torch.multiprocessing.current_process().pid
         first = probe.probe()
         before = torch.get_num_threads()
@@ -32,3 +37,51 @@ def test_the_probe_process_ends_when_its_reader_goes_away():
     process = probe._process
     process.stdin.close()
     assert process.wait(timeout=10) == 0
+
+
+def timed_run(probe: SpeedProbe, threads: int, seed: int) -> dict:
+    """A run report of real timings: torch matmuls at `threads` threads (5 rounds of 20), a
+    real probe reading beside each round; the configuration always says 2 threads."""
+    from lmgauge.record.recording import RunRecorder
+    from tests.reports_for_tests import ENVIRONMENT
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        left, right = torch.randn(512, 512), torch.randn(512, 512)
+        left @ right
+        rounds, probes = [], []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(20):
+                left @ right
+            rounds.append((time.perf_counter() - started) / 20)
+            probes.append(probe.probe())
+    finally:
+        torch.set_num_threads(before)
+    recorder = RunRecorder({"models": ["m"], "device": "cpu", "dtype": "float32",
+                            "threads": 2, "dataset": "d"})  # fmt: skip
+    recorder.set_speed_probe(probe.identity())
+    recorder.model_loaded("m", {"name": "m", "weights": "synthetic"})
+    recorder.record("generate", "m", "decode_step_seconds", samples=rounds, rounds=rounds,
+                    probe_seconds=probes, test="m", batch=1)  # fmt: skip
+    return recorder.document(environment=ENVIRONMENT, status="passed", exit_status=0,
+                             extra_run={"seed": seed})  # fmt: skip
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to lose one")
+def test_a_new_side_that_silently_sets_torch_to_one_thread_still_fails_the_stored_gate():
+    """Issue 19: the probe used to run inside the process under test, with its torch, so a
+    change that slowed every torch operation slowed the probe too and was normalised away."""
+    from lmgauge.judge.gate import run_gate
+    from lmgauge.judge.spread import combined
+
+    probe = SpeedProbe(threads=2)
+    try:
+        baseline = combined([timed_run(probe, 2, seed) for seed in range(3)])
+        one_thread = timed_run(probe, 1, 3)
+    finally:
+        probe.close()
+    result = run_gate(baseline, one_thread)
+    assert not result.passed, result.message()
+    assert "decode_step_seconds" in result.message()

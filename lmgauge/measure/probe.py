@@ -34,10 +34,15 @@ SETTLE_S = 0.05
 and a probe taken then measured their spinning (probes after a bench's last round were up to
 2.5x slower than before its warmup)."""
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+QUIET_THREADS = {"OPENBLAS_THREAD_TIMEOUT": "4", "OMP_WAIT_POLICY": "PASSIVE"}
+"""The probe's BLAS threads sleep as soon as a probe ends instead of spinning: with
+OpenBLAS's default spin, a 1024 x 1024 torch matmul (2 threads) right after a probe took
+26.6-27.8 ms against 13.8-15.8 ms without one (2-core VM, 2026-11-30), so the probe slowed
+the work it stands beside; with the timeout at 2^4 cycles, 12.9-16.1 ms against 14.3-16.0."""
 KIND = "numpy in its own process, fastest of 5"
 
 WORKER = f"""
-import json, statistics, sys, time
+import json, os, statistics, sys, time
 import numpy as np
 rng = np.random.default_rng(0)
 matrix = rng.random(({MATRIX_ROWS}, {MATRIX_COLUMNS}), dtype=np.float32)
@@ -54,7 +59,8 @@ try:
     blas = sorted({{pool.get("internal_api", "?") for pool in threadpool_info()}})
 except Exception:
     blas = []
-facts = {{"numpy": np.__version__, "blas": blas, "torch_loaded": "torch" in sys.modules}}
+facts = {{"numpy": np.__version__, "blas": blas, "torch_loaded": "torch" in sys.modules,
+          "thread_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT")}}
 print(json.dumps(facts), flush=True)
 for line in sys.stdin:
     time.sleep({SETTLE_S})
@@ -82,7 +88,8 @@ class SpeedProbe:
 
     def _started(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
-            environment = {**os.environ, **{name: str(self.threads) for name in THREAD_VARIABLES}}
+            environment = {**os.environ, **QUIET_THREADS,
+                           **{name: str(self.threads) for name in THREAD_VARIABLES}}  # fmt: skip
             self._process = subprocess.Popen(
                 [sys.executable, "-I", "-c", WORKER], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=environment,
