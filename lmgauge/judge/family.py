@@ -26,9 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from lmgauge.judge.drift import MACHINE_BOUND_UNITS
+from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE
 from lmgauge.judge.spread import holm, is_finite
 from lmgauge.judge.verdicts import WORSE
+from lmgauge.record.units import MACHINE_BOUND_UNITS
 
 LARGE = 1.5
 """A ratio whose whole 95 % interval lies beyond this (or below its inverse, for figures
@@ -119,7 +120,9 @@ def large(row: dict) -> bool:
 
 def confirm_by_family(rows: list[dict], families: list[FamilyVerdict]) -> list[dict]:
     """The rows with `fails_gate` of each judged timing kept only where its family is worse or
-    its change is large; `family_worse` says which held. Other rows are unchanged."""
+    its change is large; `family_worse` says which held. A timing with too few pairs for its
+    own rank test, beyond the tolerance the worse way, is worse when either holds. Other rows
+    are unchanged."""
     worse = {verdict.family for verdict in families if verdict.worse}
     confirmed = []
     for row in rows:
@@ -128,6 +131,13 @@ def confirm_by_family(rows: list[dict], families: list[FamilyVerdict]) -> list[d
             row = {**row, "family_worse": in_worse_family,
                    "fails_gate": row["fails_gate"] and (in_worse_family or large(row))}  # fmt: skip
         elif judged_timing(row) and row["fails_gate"]:
-            row = {**row, "fails_gate": family_of(row) in worse or large(row)}
+            # too few pairs for its own rank test, beyond the tolerance the worse way
+            holds = family_of(row) in worse or large(row)
+            row = {**row, "fails_gate": holds, "family_worse": family_of(row) in worse}
+            if holds:
+                how = "with its model family" if row["family_worse"] else "large on its own"
+                row["verdict"] = WORSE
+                needs = MIN_PAIRS_FOR_SIGNIFICANCE
+                row["note"] = f"worse {how}; its own rank test needs {needs} pairs"
         confirmed.append(row)
     return confirmed
