@@ -25,8 +25,6 @@ SETUP_FIELDS = {
     "Python": ("environment", "python"),
     "OS": ("environment", "os"),
 }
-MACHINE_BOUND_UNITS = ("s", "tokens/s", "sequences/s", "sentences/s", "bytes/s", "FLOP/s")
-"""Units of figures that say as much about the machine as about the model."""
 
 
 def field(document: dict, path: tuple[str, ...]):

@@ -26,7 +26,6 @@ import math
 import numpy as np
 from scipy import stats
 
-from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.spread import Spread, is_finite
 from lmgauge.judge.verdicts import (
@@ -39,6 +38,7 @@ from lmgauge.judge.verdicts import (
     Judgement,
     describe_change,
 )
+from lmgauge.record.units import MACHINE_BOUND_UNITS
 
 MIN_PAIRS_FOR_SIGNIFICANCE = 5
 """Fewest pairs with which the signed-rank test can reach p < 0.05 (1 / 2^5 = 0.031)."""

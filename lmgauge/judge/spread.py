@@ -23,6 +23,7 @@ import numpy as np
 from scipy import stats
 
 from lmgauge.judge.keys import indexed
+from lmgauge.record.units import unit_of
 
 MIN_SPREAD_RUNS = 3
 """Fewest base runs from which a figure's run-to-run spread is estimated."""
@@ -131,12 +132,13 @@ def estimated_spread(results: list[dict]) -> Spread | None:
 
 
 def probe_units_log(result: dict) -> float | None:
-    """log(value) minus (times) or plus (throughputs) log of the median speed probe beside it:
-    the value with the machine's momentary speed taken out; None without probes."""
+    """log(value) minus (times) or plus (rates) log of the median speed probe beside it: the
+    value with the machine's momentary speed taken out; None without probes, or for a unit the
+    machine's speed does not move (lmgauge.record.units)."""
     probes = [p for p in result.get("probe_seconds") or [] if is_finite(p) and p > 0]
-    if not probes:
+    sign = unit_of(result["unit"]).speed_sign
+    if not probes or not sign:
         return None
-    sign = 1.0 if result["direction"] == "lower" else -1.0
     return math.log(result["value"]) - sign * math.log(float(np.median(probes)))
 
 

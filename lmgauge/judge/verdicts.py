@@ -31,10 +31,11 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from lmgauge.judge.drift import MACHINE_BOUND_UNITS, Drift
+from lmgauge.judge.drift import Drift
 from lmgauge.judge.gate_rules import Rule
 from lmgauge.judge.significance import one_sided_p, ratio_interval, testable
 from lmgauge.judge.spread import Spread, is_finite
+from lmgauge.record.units import MACHINE_BOUND_UNITS, unit_of
 
 BETTER, WORSE, SAME, NOISY, CHANGED = "better", "worse", "same", "too noisy", "changed"
 NOT_COMPARABLE = "not comparable"
@@ -250,12 +251,5 @@ def describe_change(before: float, after: float, unit: str, direction: str, rule
     if (rule.absolute is not None and rule.relative is None) or before == 0 or after == 0:
         return f"{after - before:+.4g}"
     factor = max(after / before, before / after)
-    if unit == "s":
-        word = "slower" if after > before else "faster"
-    elif unit.endswith("/s"):
-        word = "faster" if after > before else "slower"
-    elif unit == "bytes":
-        word = "more" if after > before else "less"
-    else:
-        word = "higher" if after > before else "lower"
-    return f"{factor:.3g}x {word}"
+    meaning = unit_of(unit)
+    return f"{factor:.3g}x {meaning.larger if after > before else meaning.smaller}"

@@ -16,6 +16,8 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
+from lmgauge.record.units import check_unit, unit_of
+
 DIRECTIONS = ("lower", "higher", "exact")
 
 
@@ -25,13 +27,25 @@ class Metric:
     unit: str
     direction: str
     meaning: str
+    title: str = ""
+    """A chart's title in words ("Decode step"); the name with spaces when not given."""
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
             raise ValueError(f"metric {self.name}: direction must be one of {DIRECTIONS}")
+        check_unit(self.unit, f"metric {self.name}")
 
     def to_dict(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if key != "name"}
+        return {key: value for key, value in asdict(self).items() if key not in ("name", "title")}
+
+    @property
+    def heading(self) -> str:
+        """The title, its unit in words and which way is better: what a chart needs to be read
+        without the catalogue."""
+        better = {"lower": "lower is better", "higher": "higher is better",
+                  "exact": "any change is a change of the model"}[self.direction]  # fmt: skip
+        title = self.title or self.name.replace("_", " ")
+        return f"{title} ({unit_of(self.unit).words}; {better})"
 
 
 CATALOGUE_FILE = Path(__file__).with_name("metrics.toml")

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from lmgauge import __version__
-from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.family import LARGE, FamilyVerdict, confirm_by_family, family_verdicts
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
@@ -33,6 +32,7 @@ from lmgauge.judge.paired import judge_paired
 from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import NOT_JUDGED, Judgement
 from lmgauge.record.report import finite_or_null
+from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_run import RunRecord
 
 FORMAT = "lmgauge-ab-report"

@@ -18,11 +18,11 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from lmgauge.judge.drift import MACHINE_BOUND_UNITS
 from lmgauge.judge.gate import run_gate
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
 from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, combined, is_finite
+from lmgauge.record.units import MACHINE_BOUND_UNITS
 
 
 @dataclass
