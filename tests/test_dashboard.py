@@ -88,3 +88,45 @@ def test_a_stored_ab_verdict_shows_on_the_index(tmp_path, capsys):
         text = page.inner_text("body")
         assert page.errors == []
     assert "A/B verdicts" in text and "FAILED" in text and "gpt2 decode_step_seconds" in text
+
+
+def test_a_store_of_one_unnamed_run_reads_without_the_catalogue(tmp_path):
+    """Issue 20: the index called a run without a name "nan", a chart of one run drew ticks a
+    tenth of a millisecond apart, machines were named by CPU on one page and by host name on
+    another, and chart titles were raw metric names."""
+    from lmgauge.store.engine import open_store
+    from lmgauge.store.writing import store_report
+    from tests.test_store import dated
+
+    store = f"sqlite:///{tmp_path}/s.db"
+    document = dated(1, 0, host=None)
+    document["run"]["name"] = None
+    store_report(open_store(store), document)
+    assert main(["dashboard", "--store", store, "--out", str(tmp_path / "site")]) == 0
+    with browser_page() as page:
+        page.goto((tmp_path / "site" / "index.html").as_uri())
+        heading = page.eval_on_selector_all("h2", "hs => hs.map(h => h.textContent)")[0]
+        machine = page.eval_on_selector("h2 + p", "p => p.textContent")
+        page.goto((tmp_path / "site" / "model-gpt2-default.html").as_uri())
+        page.wait_for_function("document.getElementById('chart-decode_step_seconds').data")
+        layout = page.evaluate(
+            "(() => { const c = document.getElementById('chart-decode_step_seconds');"
+            " return {title: c.layout.title.text, range: c._fullLayout.xaxis.range,"
+            " traces: c.data.map(t => t.name)}; })()"
+        )
+        page.screenshot(path=str(tmp_path / "one-run.png"))
+        assert page.errors == []
+    assert heading == "Newest run: run 1"
+    assert "AMD EPYC x2" in machine and "nan" not in machine
+    assert layout["title"] == "Decode step: one new token (seconds; lower is better)"
+    start, end = (datetime.fromisoformat(x[:19]) for x in layout["range"])
+    assert (end - start).days >= 1, layout["range"]
+    assert all(name.startswith("AMD EPYC x2") for name in layout["traces"])
+
+
+def test_machines_are_named_the_same_way_on_every_page():
+    from lmgauge.render.dashboard_charts import machine_label, series_label
+
+    assert machine_label("AMD EPYC x2", "vm") == "AMD EPYC x2 (vm)"
+    assert machine_label("Intel Xeon x2", float("nan")) == "Intel Xeon x2"
+    assert series_label(("Intel Xeon x2", "", "{}")) == "Intel Xeon x2"

@@ -17,7 +17,7 @@ from lmgauge.errors import LmgaugeError
 from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import values_by_model
 from lmgauge.render.configs_table import configs_shown, has_configs
-from lmgauge.render.dashboard_charts import history_chart, scaling_chart
+from lmgauge.render.dashboard_charts import history_chart, machine_label, scaling_chart
 from lmgauge.store.queries import (
     figure_rows,
     figures_of,
@@ -65,8 +65,9 @@ def newest_run_section(engine, newest: pd.Series) -> list[str]:
     failed = [t for t in document["tests"]["not_passed"] if t["outcome"] == "failed"]
     gate = newest["gate"]
     parts = [
-        f"<h2>Newest run: {html.escape(str(newest['name'] or newest['run_id']))}</h2>",
-        f"<p>{newest['created_utc']:%Y-%m-%d %H:%M} UTC on {html.escape(newest['machine_class'])}"
+        f"<h2>Newest run: {html.escape(run_title(newest))}</h2>",
+        f"<p>{newest['created_utc']:%Y-%m-%d %H:%M} UTC on "
+        f"{html.escape(machine_label(newest['machine_class'], newest['hostname']))}"
         f", status <b class='{'pass' if newest['status'] == 'passed' else 'fail'}'>"
         f"{newest['status']}</b>, commit {(newest['commit'] or '?')[:10]}"
         f"{gate_text(gate)}</p>",
@@ -81,6 +82,12 @@ def newest_run_section(engine, newest: pd.Series) -> list[str]:
     return parts
 
 
+def run_title(run: pd.Series) -> str:
+    """A run's name, or "run N" for a run saved without one (a missing name is NaN here)."""
+    name = run["name"]
+    return name if isinstance(name, str) and name else f"run {run['run_id']}"
+
+
 def gate_text(gate) -> str:
     if not gate:
         return ""
@@ -92,7 +99,9 @@ def runs_table(runs: pd.DataFrame) -> str:
     shown = pd.DataFrame({
         "run": runs["run_id"], "time (UTC)": runs["created_utc"].dt.strftime("%Y-%m-%d %H:%M"),
         "name": runs["name"].fillna(""), "status": runs["status"],
-        "commit": runs["commit"].fillna("").str[:10], "machine": runs["machine_class"],
+        "commit": runs["commit"].fillna("").str[:10],
+        "machine": [machine_label(c, h) for c, h in zip(runs["machine_class"], runs["hostname"],
+                                                        strict=True)],
         "gate": [gate_text(g).removeprefix(", ") for g in runs["gate"]],
     })  # fmt: skip
     return shown.to_html(index=False, escape=True)
@@ -113,8 +122,9 @@ def model_page(engine, model: str, config: str, metrics: list[str]) -> str:
     for metric in [m for m in FIGURES if m in metrics]:
         series = split_series(figure_rows(engine, metric, model, config))
         if series:
-            unit = METRICS[metric].unit if metric in METRICS else ""
-            body.append(chart_html(history_chart(metric, unit, series), metric))
+            entry = METRICS.get(metric)
+            title, unit = (entry.heading, entry.unit) if entry else (metric, "")
+            body.append(chart_html(history_chart(title, unit, series), metric))
     return page(f"{model} ({config})", body)
 
 

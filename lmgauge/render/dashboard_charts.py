@@ -13,17 +13,30 @@ MANY_POINTS = 1000
 """Series longer than this are drawn with WebGL (scattergl), which stays fluid at 10,000."""
 
 
+def machine_label(machine_class: str, hostname) -> str:
+    """A machine named the same way on every page: its class (CPU or GPU), then its host name
+    when one was recorded."""
+    host = hostname if isinstance(hostname, str) and hostname else ""
+    return f"{machine_class} ({host})" if host and host != machine_class else machine_class
+
+
 def series_label(key: tuple) -> str:
     machine_class, hostname, params_key = key
     params = params_text(params_key)
-    where = hostname or machine_class
+    where = machine_label(machine_class, hostname)
     return f"{where}: {params}" if params else where
+
+
+ONE_RUN_SPAN = pd.Timedelta(days=1)
+"""Half the width of the time axis of a chart whose runs all share one time: plotly would
+otherwise zoom to ticks a tenth of a millisecond apart."""
 
 
 def history_chart(title: str, unit: str, series: dict[tuple, pd.DataFrame]) -> go.Figure:
     """One trace per series (machine, parameters); each step found in a series is a dashed
     vertical line at the first run after it, labelled with its size. The value axis starts at
-    zero, so that a change of a few tenths of a percent does not look like a cliff."""
+    zero, so that a change of a few tenths of a percent does not look like a cliff; a chart
+    whose runs share one time spans two days around it."""
     figure = go.Figure()
     for key, rows in series.items():
         trace = go.Scattergl if len(rows) > MANY_POINTS else go.Scatter
@@ -46,6 +59,11 @@ def history_chart(title: str, unit: str, series: dict[tuple, pd.DataFrame]) -> g
                 x=at, y=1, yref="paper", showarrow=False, yanchor="bottom",
                 text=f"step {step.change:+.1%}", font={"color": "crimson"},
             )  # fmt: skip
+    times = pd.concat([rows["created_utc"] for rows in series.values()])
+    if times.nunique() == 1:
+        only = times.iloc[0]
+        figure.update_xaxes(range=[only - ONE_RUN_SPAN, only + ONE_RUN_SPAN],
+                            tickformat="%Y-%m-%d")  # fmt: skip
     figure.update_layout(
         title=title, xaxis_title="run (UTC)", yaxis_title=unit, height=380,
         margin={"l": 60, "r": 20, "t": 60, "b": 40}, legend={"orientation": "h", "y": -0.25},
