@@ -1,3 +1,4 @@
-"""Registers lmgauge's pytest plugin: options, fixtures, the `record` fixture and the run report."""
+"""Registers lmgauge's pytest plugin (options, the `record` fixture, the run report) and the
+session fixtures of fixtures/ (each model and data set loaded once)."""
 
-pytest_plugins = ["lmgauge.pytest_plugin.plugin"]
+pytest_plugins = ["lmgauge.pytest_plugin.plugin", "lmgauge.fixtures"]

@@ -1,5 +1,7 @@
-"""The model fixtures: `model_name` is parametrized over the subjects of the run (each model of
---models in each configuration of --configs), `loaded_model` loads one once.
+"""The subjects of a run and what the session fixtures of fixtures/ call: `model_name` is
+parametrized over the subjects (each model of --models in each configuration of --configs);
+`load_for_session`, `cold_load_taker`, `skip_other_task` and `load_polarity_for_session` are
+the bodies of the `loaded_model`, `cold_loads`, autouse task-skip and `polarity` fixtures.
 
 `model_name` is a session-scoped parameter, so pytest groups every bench of one subject together
 and finishes `loaded_model` for one subject before loading the next: one model is resident at a
@@ -13,17 +15,17 @@ transformers ones.
 from __future__ import annotations
 
 import gc
-from collections import defaultdict
 
 import pytest
 
-from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing
+from lmgauge.errors import LmgaugeError, ModelLoadError, NotApplicable, RuntimeMissing
 from lmgauge.measure.cold_load import run_cold_load
 from lmgauge.measure.slowdown import inject as inject_slowdown
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.runtime import dtype_name
 from lmgauge.sources import loading
 from lmgauge.sources.configs import LLAMACPP, TRANSFORMERS
+from lmgauge.sources.data import load_polarity
 from lmgauge.sources.llamacpp import load_llamacpp
 from lmgauge.sources.models import CAUSAL_LM, ENCODER
 from lmgauge.sources.transforms import apply_config
@@ -75,10 +77,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if id(item) not in dropped]
 
 
-@pytest.fixture(scope="session")
-def loaded_model(model_name: str, request: pytest.FixtureRequest):
-    """The subject called `model_name`, loaded once for the session: a LoadedModel
-    (transformers) or a LlamaCppModel (llama.cpp)."""
+def load_for_session(model_name: str, request: pytest.FixtureRequest):
+    """The body of the `loaded_model` fixture (fixtures/models.py): load the subject once, with
+    output shown; a subject whose runtime is missing skips, one that cannot load fails its own
+    tests with one sentence; yields the loaded model and releases it (and the GPU cache) after
+    the last bench of the subject."""
     state = run_state(request.config)
     subject = state.subjects[model_name]
     capture = request.config.pluginmanager.getplugin("capturemanager")
@@ -124,20 +127,14 @@ def subject_facts(subject) -> dict:
     return {**subject.spec.describe(), "config": subject.config.describe()}
 
 
-@pytest.fixture(scope="session")
-def _cold_load_runs() -> dict[tuple[str, str, int], list]:
-    return defaultdict(list)
-
-
-@pytest.fixture
-def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs, torch_threads):
-    """`cold_loads(count)`: `count` fresh-process loads of the model
-    (lmgauge.measure.cold_load.ColdLoad), run on demand and shared between benches, so each
-    process is started only once."""
+def cold_load_taker(loaded_model, request: pytest.FixtureRequest, shared: dict, threads: int):
+    """The body of the `cold_loads` fixture: `take(count)` returns `count` fresh-process loads
+    of the model (lmgauge.measure.cold_load.ColdLoad), started on demand and kept in `shared`
+    (one list per model, configuration and thread count), so each process starts only once."""
     state = run_state(request.config)
 
     def take(count: int) -> list:
-        runs = _cold_load_runs[loaded_model.name, loaded_model.config.name, torch_threads]
+        runs = shared[loaded_model.name, loaded_model.config.name, threads]
         while len(runs) < count:
             try:
                 runs.append(
@@ -147,7 +144,7 @@ def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs, to
                         loaded_model.gguf_file,
                         str(state.device),
                         dtype_name(state.dtype),
-                        torch_threads,
+                        threads,
                         config=loaded_model.config.name,
                     )
                 )
@@ -158,8 +155,7 @@ def cold_loads(loaded_model, request: pytest.FixtureRequest, _cold_load_runs, to
     return take
 
 
-@pytest.fixture(autouse=True)
-def _skip_other_tasks(request: pytest.FixtureRequest) -> None:
+def skip_other_task(request: pytest.FixtureRequest) -> None:
     """Skip a task-marked bench for a model whose task only its loaded config told (Hub ids)."""
     task = wanted_task(request.node)
     if task is None or "loaded_model" not in request.fixturenames:
@@ -167,3 +163,28 @@ def _skip_other_tasks(request: pytest.FixtureRequest) -> None:
     loaded = request.getfixturevalue("loaded_model")
     if loaded.task != task:
         pytest.skip(f"{loaded.name} is a '{loaded.task}' model; this bench is for '{task}' models")
+
+
+def load_polarity_for_session(request: pytest.FixtureRequest):
+    """The body of the `polarity` fixture (fixtures/datasets.py): the --dataset DatasetDict
+    (train/validation/test with `text` and `label`), loaded with output shown; a data set that
+    cannot load fails the tests that need it with one sentence."""
+    state = run_state(request.config)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled():
+            data = load_polarity(state.dataset)
+    except LmgaugeError as error:
+        failure = str(error)
+    else:
+        failure = None
+    if failure:
+        pytest.fail(failure, pytrace=False)
+    state.recorder.dataset_loaded(
+        state.dataset,
+        {
+            "splits": {name: split.num_rows for name, split in data.items()},
+            "columns": data["train"].column_names,
+        },
+    )
+    return data
