@@ -20,6 +20,7 @@ from lmgauge.model.roofline import (
     forward_bound_s,
     no_cache_step_bound_s,
 )
+from lmgauge.pytest_plugin.record_fixtures import record_generation
 from lmgauge.sources.prompts import context_shortfall, model_inputs, pad_token_id
 
 pytestmark = pytest.mark.causal_lm
@@ -30,8 +31,6 @@ PROMPT_TOKENS = [
     pytest.param(512, marks=pytest.mark.slow),
 ]
 NEW_TOKENS = [32, pytest.param(128, marks=pytest.mark.slow)]
-"""The warmup generate runs the prefill and one decode step at the measured prompt length: the
-same code paths as a round at a fraction of its cost."""
 HAND_LOOP_AGREEMENT = 0.05
 CROSS_CHECK_ROUNDS = 10
 CROSS_CHECK_PROMPT = 64
@@ -86,29 +85,6 @@ def test_generate(
     benchmark.extra_info.update(decode_step_bound_s=decode_bound, prefill_bound_s=prefill_bound)
     for efficiency in (decode_bound / step.value, prefill_bound / ttft.value):
         judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
-
-
-def record_generation(record, measured, shape: dict):
-    """Record every figure of the timed rounds of `generate`; return the TTFT and decode-step
-    results (a decode step's round value is the median step of that round)."""
-    timed = measured.results
-    per_round = {"probe_seconds": measured.probe_seconds, "stopped": measured.stopped}
-    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape)
-    ttft = record("ttft_seconds", samples=[t.prefill_s for t in timed], **per_round, **shape)
-    step = record(
-        "decode_step_seconds",
-        samples=[step for timing in timed for step in timing.step_s],
-        rounds=[statistics.median(timing.step_s) for timing in timed],
-        **per_round,
-        **shape,
-    )
-    record("end_to_end_seconds", samples=[t.end_to_end_s for t in timed], **per_round, **shape)
-    for metric, attribute in (
-        ("decode_tokens_per_second", "decode_tokens_per_s"),
-        ("prefill_tokens_per_second", "prefill_tokens_per_s"),
-    ):
-        record(metric, samples=[getattr(t, attribute) for t in timed], **per_round, **shape)
-    return ttft, step
 
 
 @pytest.mark.slow

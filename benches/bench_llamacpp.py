@@ -18,10 +18,12 @@ import pytest
 from lmgauge.measure.llamacpp_timing import llamacpp_logits, timed_llamacpp_generate
 from lmgauge.measure.memory import track_memory
 from lmgauge.measure.rounds import run_rounds
+from lmgauge.pytest_plugin.record_fixtures import record_generation
 from lmgauge.quality.fidelity import CAUSAL_FIGURES, compare_logits, mean_nll
 from lmgauge.quality.known_answers import ANSWERS, CONTINUATION_TOKENS, PROMPTS, score
 from lmgauge.runtime import resolve_device
 from lmgauge.sources.llamacpp import open_llama
+from lmgauge.sources.loading import reference_tokenizer
 from lmgauge.sources.prompts import prompt_ids
 
 pytestmark = [pytest.mark.causal_lm, pytest.mark.runtime("llamacpp")]
@@ -55,8 +57,10 @@ def test_load_and_memory(loaded_model, record, rounds):
 
 
 @pytest.mark.sweep(prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS)
-def test_generate(loaded_model, benchmark, record, round_policy, judge_timing,
+def test_generate(loaded_model, benchmark, record, round_policy, speed_probe, judge_timing,
                   prompt_tokens, new_tokens):  # fmt: skip
+    """The figures of bench_generate's test_generate, recorded by the same function: the warmup
+    a whole generate call, the speed probe beside the rounds, each figure's stop reason."""
     llama = loaded_model.llama
     if prompt_tokens + new_tokens > llama.n_ctx():
         pytest.skip(f"{prompt_tokens} + {new_tokens} tokens exceed the context of {llama.n_ctx()}")
@@ -71,20 +75,16 @@ def test_generate(loaded_model, benchmark, record, round_policy, judge_timing,
 
     measured = run_rounds(
         benchmark, call, round_policy,
-        warmup=lambda: timed_llamacpp_generate(llama, prompt, 2)[0],
         judged=lambda timings: {
             "ttft": [t.prefill_s for t in timings],
             "decode step": [statistics.median(t.step_s) for t in timings],
         },
+        probe=speed_probe.probe,
     )  # fmt: skip
     shape = {"batch": 1, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens}
+    record_generation(record, measured, shape)
     timed = measured.results
-    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape)
-    record("ttft_seconds", samples=[t.prefill_s for t in timed], **shape)
-    record("decode_step_seconds", samples=[s for t in timed for s in t.step_s],
-           rounds=[statistics.median(t.step_s) for t in timed], **shape)  # fmt: skip
-    record("end_to_end_seconds", samples=[t.end_to_end_s for t in timed], **shape)
-    record("decode_tokens_per_second", samples=[t.decode_tokens_per_s for t in timed], **shape)
+    perfs = perfs[1:]  # the warmup call's counters are not a round's
     own = [perf.decode_step_s for perf in perfs]
     record("llamacpp_perf_decode_step_seconds", samples=own, **shape)
     ratio = statistics.median(
@@ -121,10 +121,14 @@ def scorer(loaded_model):
 
 def test_perplexity(loaded_model, polarity, scorer, record, record_judged):
     """Perplexity of the first 100 held-out test sentences, each scored on its own with the
-    token ids the transformers tokenizer makes (no BOS for SmolLM2), truncated to 128, as the
-    transformers perplexity bench does."""
+    token ids the transformers tokenizer of the same files makes (as it does by default: no
+    BOS for SmolLM2), truncated to 128, as the transformers perplexity bench does: the two
+    perplexities are then over the same tokens and comparable."""
+    tokenizer = reference_tokenizer(loaded_model.spec)
+    if tokenizer is None:
+        pytest.skip(f"{loaded_model.name} has no tokenizer to score the same token ids with")
     sentences = list(polarity["test"]["text"][:PERPLEXITY_SENTENCES])
-    ids = [loaded_model.tokenize(text)[:PERPLEXITY_MAX_TOKENS] for text in sentences]
+    ids = [tokenizer(text)["input_ids"][:PERPLEXITY_MAX_TOKENS] for text in sentences]
     nats = mean_nll(llamacpp_logits(scorer, ids), ids)
     where = {"split": "test", "sentences": PERPLEXITY_SENTENCES}
     failure = record_judged("perplexity", math.exp(nats), **where)

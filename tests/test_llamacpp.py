@@ -78,6 +78,9 @@ def test_the_llamacpp_benches_run_on_a_gguf_file_and_skip_other_models(
     assert report["models"][subject]["config"]["runtime"] == "llamacpp"
     figures = {r["metric"]: r for r in report["results"] if r["model"] == str(tiny_llamacpp_gguf)}
     assert figures["decode_step_seconds"]["params"]["config"] == "llamacpp"
-    assert {"ttft_seconds", "llamacpp_perf_ratio", "warm_load_seconds"} <= set(figures)
+    assert {"ttft_seconds", "llamacpp_perf_ratio", "warm_load_seconds",
+            "prefill_tokens_per_second"} <= set(figures)  # fmt: skip
+    step = figures["decode_step_seconds"]
+    assert len(step["probe_seconds"]) == 2 and step["stopped"], "timed as bench_generate times"
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("llama.cpp runs GGUF files" in message for message in skips)

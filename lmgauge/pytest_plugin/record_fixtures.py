@@ -1,7 +1,9 @@
-"""The fixtures a bench records with: `record`, `record_text`, rounds, and the timing judge."""
+"""The fixtures a bench records with: `record`, `record_text`, rounds, and the timing judge;
+`record_generation`, the figures of timed generation rounds, shared by every runtime's bench."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict
 
 import pytest
@@ -112,3 +114,26 @@ def _watch_noise(request: pytest.FixtureRequest):
     recorder.noise_reading({"test": request.node.nodeid, **asdict(reading), "busy": reading.busy})
     if reading.busy:
         recorder.flag_test(request.node.nodeid, "busy")
+
+
+def record_generation(record, measured, shape: dict):
+    """Record every figure of the timed rounds of `generate`; return the TTFT and decode-step
+    results (a decode step's round value is the median step of that round)."""
+    timed = measured.results
+    per_round = {"probe_seconds": measured.probe_seconds, "stopped": measured.stopped}
+    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape)
+    ttft = record("ttft_seconds", samples=[t.prefill_s for t in timed], **per_round, **shape)
+    step = record(
+        "decode_step_seconds",
+        samples=[step for timing in timed for step in timing.step_s],
+        rounds=[statistics.median(timing.step_s) for timing in timed],
+        **per_round,
+        **shape,
+    )
+    record("end_to_end_seconds", samples=[t.end_to_end_s for t in timed], **per_round, **shape)
+    for metric, attribute in (
+        ("decode_tokens_per_second", "decode_tokens_per_s"),
+        ("prefill_tokens_per_second", "prefill_tokens_per_s"),
+    ):
+        record(metric, samples=[getattr(t, attribute) for t in timed], **per_round, **shape)
+    return ttft, step

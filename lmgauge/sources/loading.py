@@ -163,6 +163,26 @@ def load_prepared(
         return _load_prepared(spec, folder, gguf_file, device, dtype, config)
 
 
+def has_tokenizer(folder: Path, gguf_file: str | None) -> bool:
+    return bool(gguf_file) or any((folder / name).is_file() for name in TOKENIZER_FILES)
+
+
+def reference_tokenizer(spec: ModelSpec):
+    """The transformers tokenizer of the model's files, the one the transformers benches
+    tokenize with (so a figure of another runtime can be computed on the same token ids), or
+    None when the files have no tokenizer (synthetic weights). ModelLoadError when it cannot
+    load."""
+    from transformers import AutoTokenizer
+
+    folder, gguf_file = prepare(spec)
+    if not has_tokenizer(folder, gguf_file):
+        return None
+    with failures_as_load_errors(spec):
+        return AutoTokenizer.from_pretrained(
+            folder, **({"gguf_file": gguf_file} if gguf_file else {})
+        )
+
+
 def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> LoadedModel:
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
@@ -186,7 +206,7 @@ def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> Load
     load_seconds = time.perf_counter() - started
     overridden = neutralise(model)
     tokenizer, tokenizer_seconds = None, 0.0
-    if gguf_file or any((folder / name).is_file() for name in TOKENIZER_FILES):
+    if has_tokenizer(folder, gguf_file):
         started = time.perf_counter()
         tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
         tokenizer_seconds = time.perf_counter() - started
