@@ -79,6 +79,8 @@ def test_a_training_step_trains_a_copy_and_checkpointing_cuts_saved_activations(
     assert checkpointed.losses == pytest.approx(plain.losses, rel=1e-5)
     assert fused.losses == pytest.approx(plain.losses, rel=1e-4)
     assert 0 < checkpointed.activation_bytes < plain.activation_bytes
+    kept_inputs = SMALL.layers * ids.numel() * SMALL.width * 4
+    assert checkpointed.activation_bytes >= kept_inputs, "each layer's input is kept"
 
 
 def test_a_float16_model_takes_the_grad_scaler_lever_on_float32_master_weights():
@@ -97,6 +99,8 @@ def test_the_scratch_gpt_checkpoints_its_own_blocks():
     plain = train_steps(scratch, ids, TrainSetup("baseline"), 1, True, CPU)
     checkpointed = train_steps(scratch, ids, TrainSetup("c", checkpointing=True), 1, True, CPU)
     assert checkpointed.activation_bytes < plain.activation_bytes
+    width = scratch.gpt.config.width
+    assert checkpointed.activation_bytes >= len(scratch.gpt.blocks) * ids.numel() * width * 4
     assert not scratch.gpt.checkpointing, "the measured model itself was switched"
 
 
@@ -104,3 +108,36 @@ def test_an_unknown_adamw_implementation_is_one_sentence():
     with pytest.raises(ValueError, match="unknown AdamW implementation 'sgd'"):
         train_steps(hf_twin(SMALL), training_batch(SMALL.vocab_size, 1, 4, CPU),
                     TrainSetup("x", optimizer="sgd"), 1, True, CPU)  # fmt: skip
+
+
+def test_the_inputs_a_checkpoint_keeps_are_counted_exactly():
+    """Issue 20 said the count missed the input each checkpointed layer keeps for its recompute.
+    Checked: torch's checkpoint saves that input through save_for_backward, which the
+    saved-tensor hooks see, so it was counted (8 x 64 float32 here, where it is all there is);
+    this keeps it so."""
+    from torch.utils.checkpoint import checkpoint
+
+    from lmgauge.measure.training import saved_for_backward
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(64, 64)
+            self.gradient_checkpointing = True
+
+        def forward(self, x):
+            return self.linear(x).relu()
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+
+        def forward(self, x):
+            return checkpoint(self.block, x, use_reentrant=False)
+
+    net, x = Net(), torch.randn(8, 64)
+    with saved_for_backward(net) as saved:
+        loss = net(x).sum()
+    loss.backward()
+    assert saved.bytes == 8 * 64 * 4
