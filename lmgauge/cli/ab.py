@@ -25,8 +25,8 @@ def add_ab_commands(commands) -> None:
     ab.add_argument("--runs", type=int, default=4, help="runs per side first (default: 4)")
     ab.add_argument(
         "--max-runs", type=int, default=8,
-        help="most runs per side: pairs are added while a gated timing is borderline "
-        "(default: 8)",
+        help="most runs per side: pairs are added while a model family of gated timings is "
+        "borderline (default: 8)",
     )  # fmt: skip
     add_common(ab)
     ab.set_defaults(handler=run_ab)

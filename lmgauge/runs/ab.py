@@ -4,9 +4,9 @@ stored. `lmgauge ab` is a thin shell over `run_ab`.
 What a run costs: the first pair runs every selected test on both sides. Figures that are not
 timings (counts, accuracy, perplexity, fidelity, memory) cannot change between runs of one
 side's code, so the later pairs repeat only the tests that recorded a timing in that side's
-first run (the others are passed to pytest as --deselect). When a gated timing is borderline
-(beyond the tolerance but not yet significant, or too few pairs to test), pairs are added, up
-to `max_runs`: the signed-rank test needs 5 pairs to reach p < 0.05. The false-alarm rate of
+first run (the others are passed to pytest as --deselect). While a model family of gated
+timings is borderline (beyond the tolerance but not yet significant, or "same" by less than
+half of it; lmgauge.judge.family), pairs are added, up to `max_runs`. The false-alarm rate of
 this rule is measured by simulation (lmgauge.judge.gate_sim), not assumed. Every run gets
 `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the pair is the
 unit here, so a run needs a few rounds, not the extra rounds that narrow one run's interval.
@@ -46,7 +46,7 @@ run drifts of 0.022-0.07 that every pair carries whole: the pairs, not the round
 @dataclass(frozen=True)
 class AbPlan:
     """base, new: the sides; pytest_arguments: what each run gets; runs: pairs run first;
-    max_runs: most pairs, added while a gated timing is borderline; out: the run's folder."""
+    max_runs: most pairs, added while a model family is borderline; out: the run's folder."""
 
     base: Side
     new: Side
