@@ -175,19 +175,63 @@ def test_a_nan_in_one_run_fails_and_an_a_b_run_that_judged_nothing_fails():
 
 
 def family_rows(shifts: dict[str, list[list[float]]]) -> tuple[list[dict], list[dict]]:
-    """Rows of gated decode timings: per model, per figure, each pair's log ratio."""
-
-    base = [run_document([]) for _ in range(5)]
-    new = [run_document([]) for _ in range(5)]
-    for model, figures in shifts.items():
+    """Runs of gated decode timings: per subject, per figure, each pair's log ratio. A subject
+    "model@config" records its figures with that configuration in their parameters."""
+    pairs = max(len(logs) for figures in shifts.values() for logs in figures)
+    base = [run_document([]) for _ in range(pairs)]
+    new = [run_document([]) for _ in range(pairs)]
+    for subject, figures in shifts.items():
+        model, _, config = subject.partition("@")
         for index, logs in enumerate(figures):
+            params = {"length": index, **({"config": config} if config else {})}
             for pair, log in enumerate(logs):
-                name = dict(model=model, params={"length": index})
+                name = dict(model=model, params=params)
                 base[pair]["results"].append(figure("decode_step_seconds", 0.05, **name))
                 new[pair]["results"].append(
                     figure("decode_step_seconds", 0.05 * math.exp(log), **name)
                 )
     return base, new
+
+
+def test_one_pair_caught_in_a_slow_spell_does_not_hide_a_slower_model():
+    """Found by review: 8 pairs of a model 15 % slower, the base run of one pair slow (the new
+    run looks 0.70x): the plain mean made the family 1.08x and the run passed. Yuen's test cuts
+    the lowest and highest pair."""
+    from lmgauge.runs.ab_report import judged_rows
+
+    rows, families = judged_rows(*family_rows({"a": [[0.14] * 7 + [-0.35]] * 10}), RULES)
+    (family,) = families
+    assert family.worse and family.ratio == pytest.approx(math.exp(0.14))
+    assert all(row["fails_gate"] for row in rows)
+
+
+def test_a_configuration_is_a_family_of_its_own():
+    """Found by review: int8 timings 1.3x slower hid among the same model's default ones."""
+    from lmgauge.runs.ab_report import judged_rows
+
+    flat = [[0.03, -0.02, 0.01, -0.01, 0.0]] * 18
+    slower = [[0.26, 0.27, 0.25, 0.26, 0.27]] * 6
+    rows, families = judged_rows(*family_rows({"m": flat, "m@int8": slower}), RULES)
+    assert {f.family: f.worse for f in families} == {"m": False, "m config=int8": True}
+    assert {row["params"] for row in rows if row["fails_gate"]} == {
+        f"length={index} config=int8" for index in range(6)}  # fmt: skip
+
+
+def test_a_timing_not_judged_for_too_few_pairs_fails_unless_its_family_decides():
+    """4 pairs cannot reach p < 0.05 by rank: a timing 1.4x slower in all of them, in a model
+    whose other timings did not move, stays "not judged" and fails (lmgauge ab adds a fifth
+    pair first); a time of zero is a broken measurement and fails too."""
+    from lmgauge.runs.ab_report import judged_rows
+
+    flat = [[0.03, -0.02, 0.01, -0.01]] * 9
+    rows, _ = judged_rows(*family_rows({"a": [[0.34, 0.33, 0.35, 0.34], *flat]}), RULES)
+    (waiting,) = [row for row in rows if row["fails_gate"]]
+    assert waiting["verdict"] == "not judged" and waiting["params"] == "length=0"
+    base, new = family_rows({"a": flat})
+    new[0]["results"][0]["value"] = 0.0
+    rows, _ = judged_rows(base, new, RULES)
+    (broken,) = [row for row in rows if row["fails_gate"]]
+    assert broken["verdict"] == "not judged" and "zero or less" in broken["note"]
 
 
 def test_a_figure_leaning_one_way_by_chance_fails_only_when_its_model_family_is_worse():

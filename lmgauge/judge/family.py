@@ -7,10 +7,13 @@ tests cannot help: with at most 8 pairs no rank test reaches 0.05 / 200.
 
 What moves together is tested together. A slower model is slower in all of its timings, and
 the machine's slow spells hit a model's figures in the same run alike, so each model's
-timings form a family: per pair, the mean of the family's log ratios signed so that positive
-is worse; one-sided Student's t over the pairs; Holm's step-down over the families keeps the
-chance that any family of a same-code run is called worse at most alpha. A family is worse
-when its adjusted p <= alpha and its ratio (exp of the mean) is beyond the paired tolerance.
+timings, in one setup (configuration, dtype, threads), form a family: per pair, the mean of
+the family's log ratios signed so that positive is worse; Yuen's trimmed-mean t over the
+pairs (one-sided; the lowest and highest pair cut from 5 pairs on, so that one pair caught in
+a slow spell neither hides a change nor makes one); Holm's step-down over the families keeps
+the chance that any family of a same-code run is called worse at most alpha. A family is
+worse when its adjusted p <= alpha and its ratio (exp of the trimmed mean) is beyond the
+paired tolerance.
 
 A timing fails the gate when its own verdict is worse and its family is worse, or when its
 change is `LARGE` on its own: the whole exact interval of its ratio beyond 1.5x. Same-code
@@ -40,8 +43,9 @@ where higher is better) is worse on its own, whatever its family says."""
 class FamilyVerdict:
     """A model's gated timings judged together over the pairs.
 
-    ratio: exp of the mean over pairs of the per-pair mean signed log ratio (above 1: slower
-    or lower throughput on the new side); p_value: one-sided t-test that the family got worse;
+    ratio: exp of the trimmed mean over pairs of the per-pair mean signed log ratio (above 1:
+    slower or lower throughput on the new side); p_value: one-sided Yuen test that the family
+    got worse;
     adjusted_p: Holm's adjustment over all families of the run."""
 
     family: str
@@ -56,13 +60,26 @@ class FamilyVerdict:
     def sentence(self) -> str:
         return (
             f"{self.family}: its {self.figures} gated timings are {self.ratio:.3f}x worse "
-            f"together over {self.pairs} pairs (one-sided t, Holm-adjusted p = "
+            f"together over {self.pairs} pairs (one-sided Yuen t, Holm-adjusted p = "
             f"{self.adjusted_p:.3g} over the run's model families)"
         )
 
 
+SETUP_PARAMS = ("config", "dtype", "threads")
+"""Parameters that make one model another subject: a family is a model in one setup."""
+TRIM = 0.2
+"""Share of the pairs Yuen's test trims from each end: from 5 pairs on, the lowest and the
+highest are left out, so one pair caught in a slow spell neither hides nor makes a change."""
+
+
 def family_of(row: dict) -> str:
-    return row["model"] or row["bench"]
+    """The model (or the bench, for run-wide figures) in one setup: another configuration,
+    dtype or thread count is another family."""
+    params = row["params"]
+    if isinstance(params, str):
+        params = dict(item.split("=", 1) for item in params.split() if "=" in item)
+    setup = [f"{name}={params[name]}" for name in SETUP_PARAMS if name in params]
+    return " ".join([row["model"] or row["bench"], *setup])
 
 
 def signed_logs(row: dict) -> np.ndarray:
@@ -85,12 +102,12 @@ def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[Fa
         members.setdefault(family_of(row), []).append(signed_logs(row))
     names = sorted(members)
     means = [np.mean(members[name], axis=0) for name in names]
-    p_values = [one_sided_t(mean) for mean in means]
-    adjusted = holm(p_values)
+    tests = [yuen(mean) for mean in means]
+    adjusted = holm([p_value for _, p_value in tests])
     limit = math.log1p(tolerance)
     verdicts = []
-    for name, mean, p_value, adjusted_p in zip(names, means, p_values, adjusted, strict=True):
-        shift = float(np.mean(mean))
+    for name, mean, (shift, p_value), adjusted_p in zip(names, means, tests, adjusted,
+                                                        strict=True):  # fmt: skip
         worse = adjusted_p <= alpha and shift > limit
         undecided = (shift > limit and adjusted_p > alpha) or limit / 2 <= shift <= limit
         verdicts.append(FamilyVerdict(name, len(members[name]), len(mean), math.exp(shift),
@@ -98,14 +115,25 @@ def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[Fa
     return verdicts
 
 
-def one_sided_t(logs: np.ndarray) -> float:
-    """p of Student's one-sample t-test that the mean is above zero (1.0 when it cannot be
-    computed: fewer than 2 pairs; a p of 0 when every pair is the same positive shift)."""
-    if len(logs) < 2:
-        return 1.0
-    if np.ptp(logs) == 0:
-        return 0.0 if logs[0] > 0 else 1.0
-    return float(stats.ttest_1samp(logs, 0.0, alternative="greater").pvalue)
+def yuen(logs: np.ndarray) -> tuple[float, float]:
+    """(trimmed mean, one-sided p) of Yuen's trimmed-mean t-test that the family's per-pair
+    log ratios lean positive: `TRIM` of the pairs cut from each end, the spread from the
+    winsorized pairs, h - 1 degrees of freedom for the h pairs kept (with fewer than 5 pairs
+    nothing is cut: Student's t). p is 1.0 with fewer than 2 pairs kept, and 0 or 1 when the
+    kept pairs do not vary."""
+    ordered = np.sort(np.asarray(logs, dtype=float))
+    count = len(ordered)
+    cut = int(TRIM * count)
+    kept = ordered[cut : count - cut]
+    centre = float(np.mean(kept)) if len(kept) else 0.0
+    if len(kept) < 2:
+        return centre, 1.0
+    winsorized = np.clip(ordered, kept[0], kept[-1])
+    spread = float(np.var(winsorized, ddof=1))
+    if spread == 0:
+        return centre, 0.0 if centre > 0 else 1.0
+    error = math.sqrt((count - 1) * spread / (len(kept) * (len(kept) - 1)))
+    return centre, float(stats.t.sf(centre / error, len(kept) - 1))
 
 
 def large(row: dict) -> bool:
@@ -119,10 +147,10 @@ def large(row: dict) -> bool:
 
 
 def confirm_by_family(rows: list[dict], families: list[FamilyVerdict]) -> list[dict]:
-    """The rows with `fails_gate` of each judged timing kept only where its family is worse or
+    """The rows with `fails_gate` of each worse timing kept only where its family is worse or
     its change is large; `family_worse` says which held. A timing with too few pairs for its
-    own rank test, beyond the tolerance the worse way, is worse when either holds. Other rows
-    are unchanged."""
+    own rank test, beyond the tolerance the worse way, is worse when either holds, and stays
+    not judged (and fails) otherwise. Other rows are unchanged."""
     worse = {verdict.family for verdict in families if verdict.worse}
     confirmed = []
     for row in rows:
@@ -131,9 +159,10 @@ def confirm_by_family(rows: list[dict], families: list[FamilyVerdict]) -> list[d
             row = {**row, "family_worse": in_worse_family,
                    "fails_gate": row["fails_gate"] and (in_worse_family or large(row))}  # fmt: skip
         elif judged_timing(row) and row["fails_gate"]:
-            # too few pairs for its own rank test, beyond the tolerance the worse way
+            # too few pairs for its own rank test, beyond the tolerance the worse way: it stays
+            # not judged, and fails, unless its family or its size says worse
             holds = family_of(row) in worse or large(row)
-            row = {**row, "fails_gate": holds, "family_worse": family_of(row) in worse}
+            row = {**row, "family_worse": family_of(row) in worse}
             if holds:
                 how = "with its model family" if row["family_worse"] else "large on its own"
                 row["verdict"] = WORSE

@@ -31,6 +31,7 @@ import numpy as np
 
 from lmgauge.judge.family import family_verdicts
 from lmgauge.judge.gate_rules import GateRules
+from lmgauge.judge.paired import NOT_JUDGED, judge_paired
 from lmgauge.judge.spread import Spread
 from lmgauge.judge.verdicts import judge
 
@@ -108,8 +109,9 @@ def ab_fails(
     families: int = 5,
 ) -> bool:
     """Whether one simulated A/B comparison fails the gate: `pairs` interleaved runs a side,
-    then one more pair at a time while the figure's family is borderline, up to `max_pairs`
-    (the rule `lmgauge ab` follows). The figure is a model family of its own, judged among
+    then one more pair at a time while the figure's family is borderline or the figure is not
+    judged yet (too few pairs for its rank test), up to `max_pairs` (the rule `lmgauge ab`
+    follows; a figure still not judged fails). The figure is a model family of its own, judged among
     `families` families (the quick tier's five models): its p must pass alpha / families,
     Holm's first step, and the family's mean is one figure's, not averaged over several."""
     base, new = [], []
@@ -120,11 +122,13 @@ def ab_fails(
         new.append(float(np.median(simulated_rounds(model, rng, level, factor))))
         if len(base) < pairs:
             continue
-        row = {"model": "m", "bench": "b", "unit": "s", "direction": "lower", "gated": True,
-               "base_runs": base, "new_runs": new}  # fmt: skip
+        row = {"model": "m", "bench": "b", "params": "", "unit": "s", "direction": "lower",
+               "gated": True, "base_runs": base, "new_runs": new}  # fmt: skip
         (family,) = family_verdicts([row], shared.alpha, shared.paired_relative)
-        if len(base) >= max_pairs or not family.borderline:
-            return family.worse
+        own = judge_paired(base, new, "s", "lower", "decode_step_seconds", rules)
+        waiting = own.verdict == NOT_JUDGED and own.fails_gate
+        if len(base) >= max_pairs or not (family.borderline or waiting):
+            return family.worse or waiting
 
 
 def run_spread(model: NoiseModel) -> float:

@@ -114,7 +114,11 @@ def judge_paired(
         changed = any(b != n for b, n in zip(base, new, strict=False))
         verdict = CHANGED if changed else SAME
         return Judgement(verdict, median_ratio, change, fails_gate=changed and rule.gated)
-    if unit not in MACHINE_BOUND_UNITS or min(base + new) <= 0:
+    if unit in MACHINE_BOUND_UNITS and min(base + new) <= 0:
+        return Judgement(NOT_JUDGED, median_ratio, change, fails_gate=rule.gated,
+                         note="a time or rate of zero or less in some run: a broken "
+                         "measurement, not judged")  # fmt: skip
+    if unit not in MACHINE_BOUND_UNITS:
         if not rule.beyond(before, after):
             return Judgement(SAME, median_ratio, change)
         worse = (after > before) == (direction == "lower")

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
+from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE
+from lmgauge.judge.verdicts import NOT_JUDGED
 from lmgauge.record.report import strict_json, write_text_atomic
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_report import (
@@ -68,7 +70,7 @@ def check_counts(runs: int, max_runs: int) -> None:
         raise LmgaugeError(
             f"--runs {runs} is too few: a paired verdict needs at least {MIN_RUNS} runs a side "
             f"({MIN_PAIRS_FOR_SIGNIFICANCE} pairs for a rank test to reach p < 0.05; more are "
-            f"added while a verdict is borderline)."
+            f"added while a model family is borderline)."
         )
     if max_runs < max(runs, MIN_PAIRS_FOR_SIGNIFICANCE):
         raise LmgaugeError(
@@ -133,13 +135,17 @@ def records_timing(record: RunRecord) -> bool:
 
 
 def undecided(records: list[RunRecord], rules: GateRules) -> bool:
-    """Whether a model family of gated timings is borderline on the complete pairs so far:
-    worse beyond the tolerance but not significant, or "same" by less than half of it."""
+    """Whether more pairs could change the verdict on the complete pairs so far: a model family
+    of gated timings is borderline (worse beyond the tolerance but not significant, or "same"
+    by less than half of it), or a gated timing beyond the tolerance the worse way is not
+    judged yet (its rank test needs 5 pairs) and its family does not already say worse."""
     base_runs, new_runs = complete_pairs(records)
     if not base_runs:
         return False
-    _, families = judged_rows(base_runs, new_runs, rules)
-    return any(family.borderline for family in families)
+    rows, families = judged_rows(base_runs, new_runs, rules)
+    waiting = any(row["verdict"] == NOT_JUDGED and row["fails_gate"] and judged_timing(row)
+                  for row in rows)  # fmt: skip
+    return waiting or any(family.borderline for family in families)
 
 
 def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutcome:

@@ -236,7 +236,8 @@ def ab_markdown(document: dict) -> str:
     if document.get("families"):
         lines += [
             "Model families: each model's gated timings together (per pair the mean of their "
-            "log ratios, worse positive; one-sided t over the pairs, Holm over the families). "
+            "log ratios, worse positive; one-sided Yuen trimmed-mean t over the pairs, Holm over "
+            "the families). "
             "A worse timing fails the gate only when its family is worse, or when its whole "
             f"interval is beyond {LARGE}x.",
             "",

@@ -77,7 +77,7 @@ def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
 
     judged = {}
     for kind, other in (("same", "same"), ("slowed", "slow")):
-        rows, _ = judged_rows(documents["base"], documents[other], rules)
+        rows, families = judged_rows(documents["base"], documents[other], rules)
         stored = []
         for base, new in zip(documents["base"], documents[other], strict=False):
             failures = run_gate(base, new, rules).failures
@@ -87,7 +87,8 @@ def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
                 )
             )
         judged[kind] = {
-            "ab_failures": [f"{r['model']} {r['metric']}" for r in rows if r["fails_gate"]],
+            "ab_failures": [f"{r['model']} {r['metric']}" for r in rows if r["fails_gate"]]
+            + [f"{family.family} (its family)" for family in families if family.worse],
             "ab_ratios": {f"{r['model']} {r['metric']}": r["ratio"] for r in rows if r["gated"]},
             "stored_failures": stored,
         }
