@@ -50,3 +50,18 @@ def test_an_unknown_unit_is_never_corrected_as_if_it_were_a_throughput():
 def test_a_change_reads_in_the_words_of_its_unit(unit, after, words):
     rule = RULES.rule_for("decode_step_seconds", "s")
     assert describe_change(2.0, after, unit, "lower", rule) == words
+
+
+def test_a_gated_figure_whose_unit_changed_or_is_unknown_fails_the_stored_gate():
+    """Found by review: decode steps written in ms by the new run dropped out of the gate
+    (no rule matched 'ms') and it passed."""
+    from lmgauge.judge.gate import run_gate
+    from tests.reports_for_tests import make_report
+
+    base, new = make_report(1), make_report(2)
+    for result in new["results"]:
+        if result["metric"] == "decode_step_seconds":
+            result["unit"], result["value"] = "ms", result["value"] * 1000
+    result = run_gate(base, new, RULES)
+    assert not result.passed
+    assert "its unit changed from 's' to 'ms'" in result.message()

@@ -24,6 +24,7 @@ from lmgauge.judge.gate_rules import GateRules, Rule
 from lmgauge.judge.keys import indexed, params_text, result_key
 from lmgauge.judge.spread import Baseline, Spread, holm, single
 from lmgauge.judge.verdicts import BETTER, NOISY, NOT_COMPARABLE, NOT_JUDGED, WORSE, judge
+from lmgauge.record.units import UNITS
 
 __all__ = ["COLUMNS", "Comparison", "compare", "indexed", "params_text", "result_key"]
 
@@ -98,6 +99,10 @@ def compare(
         }  # fmt: skip
         if old is None or fresh is None:
             row.update(one_sided_row(old, fresh, rule))
+        elif problem := unit_problem(old["unit"], fresh["unit"]):
+            gated = rule.gated or rules.rule_for(metric, old["unit"]).gated
+            row.update(one_sided_row(old, fresh, rule), gated=gated, verdict=NOT_COMPARABLE,
+                       fails_gate=gated, note=problem)  # fmt: skip
         else:
             judgement = judge(
                 old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=normalize,
@@ -147,6 +152,18 @@ def one_sided_row(old: dict | None, fresh: dict | None, rule: Rule) -> dict:
         "ci_low": math.nan, "ci_high": math.nan, "verdict": verdict,
         "fails_gate": rule.gated, "note": note if rule.gated else "",
     }  # fmt: skip
+
+
+def unit_problem(before: str, after: str) -> str:
+    """A sentence when a figure's values cannot be compared for their units: the unit changed
+    between the reports, or it is not in lmgauge's table of units (lmgauge.record.units);
+    "" when they can."""
+    if before != after:
+        return f"its unit changed from '{before}' to '{after}': the values cannot be compared"
+    if after not in UNITS:
+        return (f"its unit '{after}' is not in lmgauge's table of units, so no rule knows how "
+                "to judge it")  # fmt: skip
+    return ""
 
 
 def spread_for(key: tuple, rule: Rule, baseline: Baseline) -> Spread | None:

@@ -54,6 +54,11 @@ CATALOGUE_FILE = Path(__file__).with_name("metrics.toml")
 def load_catalogue(path: Path = CATALOGUE_FILE) -> dict[str, Metric]:
     """Every metric in the catalogue file, in file order."""
     entries = tomllib.loads(path.read_text(encoding="utf-8"))
+    known = set(Metric.__dataclass_fields__) - {"name"}
+    for name, entry in entries.items():
+        if unknown := set(entry) - known:
+            raise ValueError(f"{path}: metric {name} has unknown keys {sorted(unknown)}; "
+                             f"an entry may have {sorted(known)}")  # fmt: skip
     return {name: Metric(name, **entry) for name, entry in entries.items()}
 
 

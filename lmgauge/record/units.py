@@ -39,7 +39,7 @@ TABLE = (
     Unit("bytes", "bytes", 0, "more", "less"),
     Unit("count", "count", 0, "more", "fewer"),
     Unit("tokens", "tokens", 0, "more", "fewer"),
-    Unit("ratio", "ratio (no unit)", 0),
+    Unit("ratio", "a ratio, no unit", 0),
     Unit("logit", "logit", 0),
     Unit("nats", "nats", 0),
     Unit("nats/token", "nats per token", 0),
