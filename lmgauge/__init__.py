@@ -16,3 +16,33 @@ in this list, enforced by import-linter, see pyproject.toml):
 """
 
 __version__ = "0.1.0"
+
+
+def _fixtures_of_this_checkout() -> None:
+    """Run from a checkout, `lmgauge.fixtures` is the checkout's top-level fixtures/ folder
+    (an installed wheel has it as lmgauge/fixtures). An editable install maps that name to the
+    folder of the checkout it was installed from, so a git worktree of another commit
+    (`lmgauge ab --base REF`) would load this code with that checkout's fixtures; a finder
+    placed first binds the name to the folder beside this very package, when it is imported."""
+    import importlib.abc
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    folder = package.parent / "fixtures"
+    if (package / "fixtures").is_dir() or not (folder / "__init__.py").is_file():
+        return
+
+    class CheckoutFixtures(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name != "lmgauge.fixtures":
+                return None
+            return importlib.util.spec_from_file_location(
+                name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+            )
+
+    sys.meta_path.insert(0, CheckoutFixtures())
+
+
+_fixtures_of_this_checkout()
