@@ -82,11 +82,11 @@ def scaling_chart(document: dict, values_by_model) -> go.Figure | None:
         return None
     figure = go.Figure(go.Scatter(
         x=[parameters[m] / 1e6 for m in models], y=[step[m] * 1e3 for m in models],
-        mode="markers+text", text=models, textposition="top center",
+        mode="markers+text", text=models, textposition="top center", cliponaxis=False,
         hovertemplate="%{text}: %{x:.1f} M parameters, %{y:.1f} ms<extra></extra>",
     ))  # fmt: skip
     figure.update_layout(
-        title="Decode step against size (newest run)", height=380,
+        title="Decode step against size, newest run (milliseconds; lower is better)", height=380,
         xaxis_title="parameters (millions)", yaxis_title="decode step (ms)",
     )  # fmt: skip
     return figure
