@@ -62,8 +62,10 @@ def history_chart(title: str, unit: str, series: dict[tuple, pd.DataFrame]) -> g
     times = pd.concat([rows["created_utc"] for rows in series.values()])
     if times.nunique() == 1:
         only = times.iloc[0]
-        figure.update_xaxes(range=[only - ONE_RUN_SPAN, only + ONE_RUN_SPAN],
-                            tickformat="%Y-%m-%d")  # fmt: skip
+        figure.update_xaxes(
+            range=[only - ONE_RUN_SPAN, only + ONE_RUN_SPAN],
+            dtick=ONE_RUN_SPAN.total_seconds() * 1000, tickformat="%Y-%m-%d",
+        )  # fmt: skip
     figure.update_layout(
         title=title, xaxis_title="run (UTC)", yaxis_title=unit, height=380,
         margin={"l": 60, "r": 20, "t": 60, "b": 40}, legend={"orientation": "h", "y": -0.25},
