@@ -65,11 +65,19 @@ def test_model_cost_counts_the_tied_head(tiny_gpt2_dir):
     assert cost.weight_bytes == 4 * cost.matmul_parameters
 
 
+def matmul_times(fastest: int) -> list[list[float]]:
+    """Scripted seconds for each prefill shape: 2 GFLOP/s, and 20 GFLOP/s for shape `fastest`."""
+    from lmgauge.measure.calibration import PREFILL_SHAPES
+
+    return [[m * k * n * (1e-10 if i == fastest else 1e-9)]
+            for i, (m, k, n) in enumerate(PREFILL_SHAPES)]  # fmt: skip
+
+
 def test_calibration_takes_the_best_read_kernel_and_the_best_prefill_shape(monkeypatch):
     """Scripted kernel times: amax beats sum, the second prefill shape is the fastest."""
     from lmgauge.measure import calibration
 
-    script = iter([[0.02, 0.03], [0.01, 0.04], [0.05, 0.06], [1.0], [0.1], [1.0]])
+    script = iter([[0.02, 0.03], [0.01, 0.04], [0.05, 0.06], *matmul_times(fastest=1)])
     monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))
     measured = calibrate(torch.device("cpu"), torch.float32, rounds=2, read_mib=8)
     assert measured.bandwidth_kernel == "amax"
@@ -77,7 +85,7 @@ def test_calibration_takes_the_best_read_kernel_and_the_best_prefill_shape(monke
     assert measured.mv_bandwidth_bytes_per_s == pytest.approx(8 * 2**20 / 0.05)
     m, k, n = calibration.PREFILL_SHAPES[1]
     assert measured.matmul_shape == (m, k, n)
-    assert measured.matmul_flops_per_s == pytest.approx(2 * m * k * n / 0.1)
+    assert measured.matmul_flops_per_s == pytest.approx(2e10)
 
 
 def test_the_memory_roof_is_never_below_mv_and_reads_beyond_the_last_level_cache(
@@ -88,7 +96,7 @@ def test_the_memory_roof_is_never_below_mv_and_reads_beyond_the_last_level_cache
     from lmgauge.measure import calibration
     from lmgauge.measure.environment import cpu_caches
 
-    script = iter([[0.02, 0.03], [0.03, 0.04], [0.01, 0.06], [1.0], [0.1], [1.0]])
+    script = iter([[0.02, 0.03], [0.03, 0.04], [0.01, 0.06], *matmul_times(fastest=1)])
     monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))
     measured = calibrate(torch.device("cpu"), torch.float32, rounds=2, read_mib=8)
     assert measured.bandwidth_kernel == "mv"

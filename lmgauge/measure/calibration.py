@@ -8,8 +8,11 @@ These are the roofs of the roofline, each shaped like the work it bounds:
   came out below what `mv` reached in the same calibration). The roof is never below any read
   kernel of the same calibration; `mv`'s own rate is recorded beside it.
 - compute: prefill runs matmuls of (prompt tokens x hidden) by (hidden x wider), so its roof is
-  the best FLOP/s of matmuls of those shapes (`PREFILL_SHAPES`: the MLP matmuls of a 128-token
-  prefill in GPT-2 small, GPT-2 medium and SmolLM2; larger ones on a GPU).
+  the best FLOP/s of matmuls of those shapes (`PREFILL_SHAPES`: the MLP matmuls of GPT-2 small,
+  GPT-2 medium and SmolLM2 at 128 tokens, the quick tier's longest prompt, and at 1024 tokens,
+  the longest forward any bench runs: on this 2-core EPYC, 1024-row matmuls reached 157-174
+  GFLOP/s against 140-143 at 128 rows, and a roof from 128 rows alone let the slow tier's
+  1024-position steps run "1.29x faster than their bound"; larger shapes on a GPU).
 Each is the best of several rounds (a roof is what the machine can reach), measured with the
 device, dtype and thread count of the run. On CUDA each sample is CUDA-event time over many
 iterations of the kernel.
@@ -23,7 +26,8 @@ from lmgauge.measure.timing import kernel_seconds
 from lmgauge.runtime import dtype_name
 
 READ_KERNELS = ("sum", "amax")
-PREFILL_SHAPES = ((128, 768, 3072), (128, 1024, 4096), (128, 576, 1536))
+MLP_SHAPES = ((768, 3072), (1024, 4096), (576, 1536), (3072, 768))
+PREFILL_SHAPES = tuple((tokens, k, n) for tokens in (128, 1024) for k, n in MLP_SHAPES)
 GPU_PREFILL_SHAPES = ((2048, 4096, 16384), (2048, 4096, 4096), (512, 4096, 4096))
 
 
