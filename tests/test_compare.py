@@ -215,6 +215,29 @@ def test_another_machine_names_the_differences_and_raises_no_false_regression():
     assert "machines differ: CPU model: AMD EPYC -> Intel Xeon" in result.message()
 
 
+def with_efficiency(document: dict, value: float) -> dict:
+    document["results"].append({**document["results"][0], "metric": "decode_roofline_efficiency",
+                                "unit": "ratio", "direction": "higher", "value": value,
+                                "samples": [], "rounds": [], "probe_seconds": []})  # fmt: skip
+    return document
+
+
+def test_an_efficiency_across_machines_is_same_within_the_roofs_own_spread():
+    """One calibration's memory roof moves 12.5 % (sd of log) from run to run on one machine, so
+    an efficiency 1.25x higher on another machine says nothing; 2x still shows."""
+    other = {**ENVIRONMENT, "cpu_model": "Intel Xeon"}
+    close = compare(with_efficiency(make_report(1), 0.28),
+                    with_efficiency(make_report(2, environment=other), 0.35), RULES)  # fmt: skip
+    row = close.rows.query("metric == 'decode_roofline_efficiency'").iloc[0]
+    assert (row.verdict, row.tolerance) == ("same", "±41 %")
+    far = compare(with_efficiency(make_report(1), 0.28),
+                  with_efficiency(make_report(2, environment=other), 0.56), RULES)  # fmt: skip
+    assert verdicts(far)["gpt2", "decode_roofline_efficiency"] == "better"
+    here = compare(with_efficiency(make_report(1), 0.28),
+                   with_efficiency(make_report(2), 0.35), RULES)  # fmt: skip
+    assert verdicts(here)["gpt2", "decode_roofline_efficiency"] == "better", "one machine: ±15 %"
+
+
 def test_fewer_threads_is_a_setup_difference_whose_slowdown_fails_the_gate():
     result = run_gate(make_report(1), make_report(2, slowdown=1.8, threads=1, matmul=0.7e11))
     assert result.comparison.setup == ["threads: 2 -> 1"]
