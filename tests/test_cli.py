@@ -126,5 +126,12 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     write_atomic(slowed, tmp_path / "slow" / "9.json")
     assert main(["stored-check", str(tmp_path / "same"), "--slowed", str(tmp_path / "slow")]) == 0
     output = capsys.readouterr().out
-    assert "false alarms: 0 of 30 ordered same-code pairs" in output
-    assert "detections: 6 of 6 trials (1 slowed runs x 6 same-code bases" in output
+    assert "false alarms: 0 of 30 same-code trials" in output
+    assert "detections: 6 of 6 trials (1 slowed runs; slowed: +60 % in" in output
+    folder = ["stored-check", str(tmp_path / "same"), "--slowed", str(tmp_path / "slow")]
+    assert main([*folder, "--new-runs", "1"]) == 0
+    output = capsys.readouterr().out
+    assert "false alarms: 0 of 6 same-code trials" in output
+    assert "detections: 1 of 1 trials" in output
+    assert main([*folder, "--new-runs", "4"]) == 2
+    assert "too few for a new side of 4" in capsys.readouterr().err

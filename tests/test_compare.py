@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from lmgauge.judge.compare import compare
@@ -190,6 +191,58 @@ def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_p
     (tmp_path / "ok" / "9.json").write_text('{"format": "lmgauge-run-report", "schema_ver')
     with pytest.raises(ReportError, match="baseline folder .*not valid JSON"):
         read_baseline(tmp_path / "ok")
+
+
+def with_independent_timings(document: dict, seed: int, slowed: str = "", factor: float = 1.3):
+    """Eight more gated timings per model, each with its own run-to-run noise (12 % sd of log,
+    as one timing moves on the 2-core VM), `slowed`'s made `factor` slower."""
+    rng = np.random.default_rng(seed)
+    for template in [r for r in document["results"] if r["metric"] == "ttft_seconds"]:
+        for length in range(8):
+            value = 0.01 * math.exp(rng.normal(0, 0.12)) * (
+                factor if template["model"] == slowed else 1.0)  # fmt: skip
+            document["results"].append({
+                **template, "bench": "cache_cost", "metric": "position_step_seconds",
+                "params": {"length": length}, "value": value, "samples": [value],
+                "rounds": [value],
+            })  # fmt: skip
+    return document
+
+
+def test_a_model_slower_in_every_timing_fails_with_its_family_where_no_timing_alone_can():
+    """Each timing alone moves 12 % from run to run: 1.3x in one run is not significant for
+    any of them, but a model's ten timings together are."""
+    base = combined([with_independent_timings(make_report(s), s) for s in range(11, 16)])
+    slowed = with_independent_timings(make_report(2), 2, slowed="gpt2")
+    result = run_gate(base, slowed)
+    families = {verdict.family: verdict for verdict in result.comparison.families}
+    assert families["gpt2"].worse and not families["gpt2-medium"].worse
+    assert families["gpt2"].adjusted_p <= 0.025
+    failing = result.failures
+    assert set(failing["model"]) == {"gpt2"}
+    assert failing["note"].str.contains("worse with its model family").any()
+    assert "model family gpt2: its 10 gated timings are" in result.message()
+    one_stored_run = run_gate(make_report(11), slowed).comparison
+    assert one_stored_run.families == [], "one stored run has no family spread"
+    same = run_gate(base, with_independent_timings(make_report(3), 3))
+    assert same.passed, same.message()
+    assert "2 model families judged together" in same.message()
+
+
+def test_a_new_side_of_several_runs_is_judged_as_their_median(tmp_path, capsys):
+    from lmgauge.cli.main import main
+    from lmgauge.record.report import write_atomic
+
+    for seed in range(11, 16):
+        write_atomic(make_report(seed), tmp_path / "base" / f"{seed}.json")
+    for seed in range(1, 4):
+        write_atomic(make_report(seed, slowdown=1.25), tmp_path / "new" / f"{seed}.json")
+    assert main(["gate", str(tmp_path / "base"), str(tmp_path / "new")]) == 1
+    output = capsys.readouterr().out
+    assert "against 5 base runs (the new side: the median of 3 runs)" in output
+    for seed in range(1, 4):
+        write_atomic(make_report(seed), tmp_path / "new" / f"{seed}.json")
+    assert main(["gate", str(tmp_path / "base"), str(tmp_path / "new")]) == 0
 
 
 def test_a_gate_that_judged_nothing_fails():

@@ -22,7 +22,9 @@ def add_report_commands(commands) -> None:
         help="exit 1 when a gated figure of NEW got worse than in BASE, or could not be judged",
         description="BASE is one run report, or a folder of run reports of the same code on "
         "this runner (a baseline of several runs: their medians, and each figure's run-to-run "
-        "spread from them).",
+        "spread from them). NEW is one run report, or a folder of several runs of the code under "
+        "test (their medians): on a noisy runner one run cannot show a 1.3x slowdown of one "
+        "model, three can (README, Regression gate).",
     )
     add_pair(gate)
     gate.set_defaults(handler=run_gate_command)
@@ -41,6 +43,11 @@ def add_report_commands(commands) -> None:
         "--rules-spreads", action="store_true",
         help="judge with the rules' stated run_spread, as a gate against one stored run does, "
         "instead of spreads estimated from the other runs",
+    )  # fmt: skip
+    check.add_argument(
+        "--new-runs", type=int, metavar="N",
+        help="judge a new side of N runs against a folder of the other same-code runs (as "
+        "`lmgauge gate BASE_FOLDER NEW_FOLDER` does), instead of one run against one stored run",
     )  # fmt: skip
     check.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
     check.set_defaults(handler=run_stored_check)
@@ -114,9 +121,8 @@ def run_compare(arguments) -> int:
 
 def run_gate_command(arguments) -> int:
     from lmgauge.judge.gate import read_baseline, run_gate
-    from lmgauge.record.report import read_report
 
-    base, new = read_baseline(arguments.base), read_report(arguments.new)
+    base, new = read_baseline(arguments.base), read_baseline(arguments.new, "new side")
     result = run_gate(base, new, load_rules(arguments.rules), arguments.base, arguments.new)
     print(result.message())
     return 0 if result.passed else 1
@@ -132,17 +138,25 @@ def reports_in(folder: str) -> list[dict]:
 
 
 def run_stored_check(arguments) -> int:
-    from lmgauge.runs.stored_check import rates_markdown, stored_rates
+    from lmgauge.runs.stored_check import folder_rates, rates_markdown, stored_rates
 
     rules = load_rules(arguments.rules)
     same = reports_in(arguments.same)
     slowed = reports_in(arguments.slowed) if arguments.slowed else []
+    if arguments.new_runs is not None and arguments.new_runs < 1:
+        raise LmgaugeError(f"--new-runs must be 1 or more, got {arguments.new_runs}.")
     try:
-        rates = stored_rates(same, slowed, rules, not arguments.rules_spreads)
+        if arguments.new_runs:
+            rates = folder_rates(same, slowed, rules, arguments.new_runs)
+        else:
+            rates = stored_rates(same, slowed, rules, not arguments.rules_spreads)
     except ValueError as error:
         raise LmgaugeError(str(error)) from None
     source = "the rules' run_spread (one stored run as the base)" if arguments.rules_spreads else ""
-    print(rates_markdown(rates, len(same), rules.alpha, source), end="")
+    if arguments.new_runs:
+        source = (f"a new side of {arguments.new_runs} run(s) against a folder of the other "
+                  "same-code runs; model families judged")  # fmt: skip
+    print(rates_markdown(rates, len(same), rules.alpha, source, len(slowed)), end="")
     return 0
 
 

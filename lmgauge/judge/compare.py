@@ -21,11 +21,13 @@ from lmgauge.judge.drift import (
     setup_differences,
     speed_drift,
 )
+from lmgauge.judge.family import FamilyVerdict, family_of
 from lmgauge.judge.gate_rules import GateRules, Rule
 from lmgauge.judge.keys import indexed, params_text, result_key
-from lmgauge.judge.spread import Baseline, Spread, holm, single
+from lmgauge.judge.run_family import run_family_verdicts
+from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, Spread, holm, single
 from lmgauge.judge.verdicts import BETTER, NOISY, NOT_COMPARABLE, NOT_JUDGED, WORSE, judge
-from lmgauge.record.units import UNITS
+from lmgauge.record.units import MACHINE_BOUND_UNITS, UNITS
 
 __all__ = ["COLUMNS", "Comparison", "compare", "indexed", "params_text", "result_key"]
 
@@ -51,8 +53,10 @@ class Comparison:
     """rows: one per figure found in either report (COLUMNS); hardware / setup: 'field: base ->
     new' lines; drift: how the calibrated machine speed moved (lmgauge.judge.drift.speed_drift);
     base_name / new_name: where the reports came from; tests: one line per test that failed or
-    errored in the new run but not in the base; base_runs: how many runs the base stands for;
-    family: how many gated timing figures share the family-wise false-alarm rate alpha."""
+    errored in the new run but not in the base; base_runs / new_runs: how many runs each side
+    stands for; family: how many gated timing figures share the family-wise false-alarm rate
+    alpha (half of it when `families` were judged); families: the model families' verdicts
+    (lmgauge.judge.run_family; none without a base of several runs)."""
 
     rows: pd.DataFrame
     hardware: list[str]
@@ -63,6 +67,8 @@ class Comparison:
     tests: list[str] = field(default_factory=list)
     base_runs: int = 1
     family: int = 0
+    families: list[FamilyVerdict] = field(default_factory=list)
+    new_runs: int = 1
     unfinished: str = ""
     """A sentence when the new run did not finish (killed, interrupted, error): its figures
     are what it had recorded, and the gate fails on it."""
@@ -78,12 +84,19 @@ class Comparison:
 
 
 def compare(
-    base: dict | Baseline, new: dict, rules: GateRules, base_name="base", new_name="new"
+    base: dict | Baseline,
+    new: dict | Baseline,
+    rules: GateRules,
+    base_name="base",
+    new_name="new",
 ) -> Comparison:
-    """Every figure of `base` (a validated report document, or a Baseline of several runs) and
-    `new`, judged; gated timing figures as one family (Holm, alpha = rules.alpha)."""
+    """Every figure of `base` and `new` (each a validated report document, or a Baseline of
+    several runs of one code) judged. Gated timings are controlled by Holm over all of them
+    (alpha = rules.alpha); with a base of several runs, also by model family
+    (lmgauge.judge.run_family), each way with half of alpha."""
     baseline = base if isinstance(base, Baseline) else single(base)
-    base = baseline.document
+    newside = new if isinstance(new, Baseline) else single(new)
+    base, new = baseline.document, newside.document
     hardware = hardware_differences(base, new)
     setup, drift = setup_differences(base, new), speed_drift(base, new)
     unexplained = Drift() if setup else drift
@@ -120,24 +133,59 @@ def compare(
                 old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=normalize,
                 spread=spread_for(key, rule, baseline),
                 base_runs=(baseline.counts or {}).get(key, baseline.runs),
+                new_runs=(newside.counts or {}).get(key, newside.runs),
             )  # fmt: skip
             row.update(base=old["value"], new=fresh["value"], **asdict(judgement))
         rows.append(row)
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    family = control_family(frame, rules.alpha)
+    families = []
+    if baseline.runs >= MIN_SPREAD_RUNS and not hardware:
+        families = run_family_verdicts(
+            frame.to_dict("records"),
+            baseline.run_values or {},
+            newside.runs,
+            rules.alpha / 2,
+            rules.paired_relative,
+        )
+    family = control_family(frame, rules.alpha / 2 if families else rules.alpha)
+    confirm_by_run_family(frame, families, rules)
     return Comparison(
         frame, hardware, setup, [*drift.lines, *probes], base_name, new_name,
         tests=test_regressions(base, new), base_runs=baseline.runs, family=family,
-        unfinished=unfinished(new),
+        unfinished=unfinished(new), families=families, new_runs=newside.runs,
     )  # fmt: skip
+
+
+def confirm_by_run_family(frame: pd.DataFrame, families: list, rules: GateRules) -> None:
+    """Every gated timing of a worse model family whose own ratio is beyond the family
+    tolerance the worse way is worse and fails the gate, whatever its own test said."""
+    worse = {verdict.family: verdict for verdict in families if verdict.worse}
+    if not worse:
+        return
+    limit = math.log1p(rules.paired_relative)
+    for index, row in frame.iterrows():
+        verdict = worse.get(family_of(row.to_dict()))
+        if verdict is None or not row["gated"] or row["unit"] not in MACHINE_BOUND_UNITS:
+            continue
+        sign = 1.0 if row["direction"] == "lower" else -1.0
+        if not (math.isfinite(row["ratio"]) and row["ratio"] > 0):
+            continue
+        if sign * math.log(row["ratio"]) > limit and row["verdict"] != WORSE:
+            frame.at[index, "verdict"] = WORSE
+            frame.at[index, "fails_gate"] = True
+            note = (f"worse with its model family ({verdict.ratio:.3f}x together, Holm-adjusted "
+                    f"p = {verdict.adjusted_p:.3g})")  # fmt: skip
+            frame.at[index, "note"] = "; ".join(filter(None, [frame.at[index, "note"], note]))
 
 
 def cross_machine_efficiency_rule(rule: Rule) -> Rule:
     """`rule` with its tolerance widened to ROOF_CROSS_MACHINE_BAND: an efficiency against each
     machine's own roof, compared across machines, moves that much with the roofs' readings alone."""
     relative = max(rule.relative or 0.0, ROOF_CROSS_MACHINE_BAND)
-    reason = (f"across machines the two roofs' own run-to-run spread (sd {ROOF_RUN_SPREAD} in "
-              f"log) makes efficiencies within ±{100 * relative:.0f} % indistinguishable")
+    reason = (
+        f"across machines the two roofs' own run-to-run spread (sd {ROOF_RUN_SPREAD} in "
+        f"log) makes efficiencies within ±{100 * relative:.0f} % indistinguishable"
+    )
     return replace(rule, relative=relative, reason=reason)
 
 
@@ -150,7 +198,8 @@ def probe_difference(base: dict, new: dict) -> list[str]:
         return []
     describe = lambda probe: (  # noqa: E731
         f"{probe.get('kind')}, numpy {probe.get('numpy')}, {probe.get('threads')} threads"
-        if probe else "a probe inside the process under test (report before format 4)"
+        if probe
+        else "a probe inside the process under test (report before format 4)"
     )
     return [f"speed probes differ ({describe(before)} -> {describe(after)}): timings are "
             "not normalised by them"]  # fmt: skip

@@ -44,8 +44,9 @@ class FamilyVerdict:
     """A model's gated timings judged together over the pairs.
 
     ratio: exp of the trimmed mean over pairs of the per-pair mean signed log ratio (above 1:
-    slower or lower throughput on the new side); p_value: one-sided Yuen test that the family
-    got worse;
+    slower or lower throughput on the new side; for the stored gate, exp of the mean signed log
+    ratio to the base, lmgauge.judge.run_family); p_value: one-sided test that the family got
+    worse;
     adjusted_p: Holm's adjustment over all families of the run."""
 
     family: str
@@ -56,11 +57,14 @@ class FamilyVerdict:
     adjusted_p: float
     worse: bool
     borderline: bool
+    unit: str = "pairs"
+    """What `pairs` counts: A/B pairs, or the base runs of a stored-baseline gate."""
+    test: str = "one-sided Yuen t"
 
     def sentence(self) -> str:
         return (
             f"{self.family}: its {self.figures} gated timings are {self.ratio:.3f}x worse "
-            f"together over {self.pairs} pairs (one-sided Yuen t, Holm-adjusted p = "
+            f"together over {self.pairs} {self.unit} ({self.test}, Holm-adjusted p = "
             f"{self.adjusted_p:.3g} over the run's model families)"
         )
 

@@ -45,11 +45,17 @@ class GateResult:
         comparison = self.comparison
         gated = int(comparison.rows["gated"].sum())
         judged = comparison.judged()
+        new_side = (f" (the new side: the median of {comparison.new_runs} runs)"
+                    if comparison.new_runs > 1 else "")  # fmt: skip
+        shared = (f"{comparison.family} figures judged by their run-to-run spread and "
+                  f"{len(comparison.families)} model families judged together"
+                  if comparison.families else
+                  f"{comparison.family} figures judged by their run-to-run spread")  # fmt: skip
         scope = (
             f"{judged} of {gated} gated figures judged against "
-            f"{comparison.base_runs} base run{'s' if comparison.base_runs > 1 else ''}; "
-            f"{comparison.family} figures judged by their run-to-run spread share a false-alarm "
-            f"rate of at most {100 * self.alpha:g} % per run"
+            f"{comparison.base_runs} base run{'s' if comparison.base_runs > 1 else ''}"
+            f"{new_side}; {shared} share a false-alarm rate of at most {100 * self.alpha:g} % "
+            "per run"
         )
         if self.passed:
             return f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)"
@@ -59,6 +65,8 @@ class GateResult:
         if judged == 0:
             lines.append("  the gate judged no gated figure: a gate that compared nothing fails")
         lines += [f"  test {line}" for line in comparison.tests]
+        lines += [f"  model family {verdict.sentence()}"
+                  for verdict in comparison.families if verdict.worse]  # fmt: skip
         lines += context_lines(comparison)
         lines += [failure_line(row) for row in self.failures.itertuples()]
         return "\n".join(lines)
@@ -83,10 +91,11 @@ def failure_line(row) -> str:
     )
 
 
-def read_baseline(path: str | Path) -> Baseline:
-    """The baseline at `path`: one run report, or a folder of run reports of the same code
-    (their medians, and each figure's run-to-run spread from them); ReportError in one sentence
-    when it holds no readable run report."""
+def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
+    """The runs at `path` (the baseline, or with role "new side" the run or runs under test):
+    one run report, or a folder of run reports of the same code (their medians, and each
+    figure's run-to-run spread from them); ReportError in one sentence when it holds no
+    readable run report."""
     from lmgauge.errors import ReportError
     from lmgauge.record.report import read_report
 
@@ -99,10 +108,10 @@ def read_baseline(path: str | Path) -> Baseline:
             documents.append(read_report(candidate))
         except ReportError as error:
             if looks_like_run_report(candidate):
-                raise ReportError(f"baseline folder {path}: {error}") from None
+                raise ReportError(f"{role} folder {path}: {error}") from None
     if not documents:
         raise ReportError(f"{path} holds no lmgauge run report (*.json) to gate against.")
-    check_one_code_on_one_machine(path, documents)
+    check_one_code_on_one_machine(path, documents, role)
     return combined(documents)
 
 
@@ -115,9 +124,9 @@ def looks_like_run_report(path: Path) -> bool:
         return False
 
 
-def check_one_code_on_one_machine(path: Path, documents: list[dict]) -> None:
-    """ReportError when the runs of a baseline folder differ in machine, setup or commit: their
-    spread would then be the spread of those differences, not of runs of one code here."""
+def check_one_code_on_one_machine(path: Path, documents: list[dict], role="baseline") -> None:
+    """ReportError when the runs of a folder differ in machine, setup or commit: their spread
+    would then be the spread of those differences, not of runs of one code here."""
     from lmgauge.errors import ReportError
     from lmgauge.judge.drift import field, hardware_differences, setup_differences
 
@@ -129,19 +138,20 @@ def check_one_code_on_one_machine(path: Path, documents: list[dict]) -> None:
             differences.append(f"commit: {commits[0]} -> {commits[1]}")
         if differences:
             raise ReportError(
-                f"baseline folder {path} mixes runs that differ ({'; '.join(differences[:3])}): "
-                f"a baseline is several runs of one code on one machine."
+                f"{role} folder {path} mixes runs that differ ({'; '.join(differences[:3])}): "
+                f"a {role} of several runs is several runs of one code on one machine."
             )
 
 
 def run_gate(
     base: dict | Baseline,
-    new: dict,
+    new: dict | Baseline,
     rules: GateRules | None = None,
     base_name="base",
     new_name="new",
 ) -> GateResult:
-    """`new` judged against `base` (one report, or a Baseline of several runs of one code)."""
+    """`new` judged against `base` (each one report, or a Baseline of several runs of one
+    code)."""
     rules = rules or load_gate_rules(DEFAULT_RULES)
     return GateResult(compare(base, new, rules, base_name, new_name), rules.alpha)
 

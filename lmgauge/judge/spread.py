@@ -47,22 +47,25 @@ class Spread:
     source: str
     normalised: bool = False
 
-    def p_worse(self, log_change: float, base_runs: int) -> float:
-        """One-sided p that a new run of the same code lies `log_change` (natural log, worse
-        direction positive) or further beyond a base that is the median of `base_runs` runs.
-        The difference of a new run and the base has standard deviation sigma x sqrt(1 + 1/k)
-        (the median of k runs taken as precise as their mean: slightly optimistic for k > 2);
-        Student's t with runs - 1 degrees of freedom when sigma was estimated, normal when it
-        is a stated default."""
-        scale = max(self.sigma, MIN_SIGMA) * math.sqrt(1 + 1 / max(base_runs, 1))
-        statistic = log_change / scale
+    def scale(self, base_runs: int, new_runs: int = 1) -> float:
+        """Standard deviation of the log difference of a new side that is the median of
+        `new_runs` runs and a base that is the median of `base_runs`: sigma x sqrt(1/n + 1/k)
+        (a median of several runs taken as precise as their mean: slightly optimistic)."""
+        return max(self.sigma, MIN_SIGMA) * math.sqrt(1 / max(new_runs, 1) + 1 / max(base_runs, 1))
+
+    def p_worse(self, log_change: float, base_runs: int, new_runs: int = 1) -> float:
+        """One-sided p that a new side of the same code (`new_runs` runs) lies `log_change`
+        (natural log, worse direction positive) or further beyond a base that is the median of
+        `base_runs` runs; Student's t with runs - 1 degrees of freedom when sigma was
+        estimated, normal when it is a stated default."""
+        statistic = log_change / self.scale(base_runs, new_runs)
         if self.runs >= 2:
             return float(stats.t.sf(statistic, self.runs - 1))
         return float(stats.norm.sf(statistic))
 
-    def interval(self, log_change: float, base_runs: int) -> tuple[float, float]:
+    def interval(self, log_change: float, base_runs: int, new_runs: int = 1) -> tuple[float, float]:
         """95 % interval of the new / base ratio of the code's speed (as a ratio)."""
-        scale = max(self.sigma, MIN_SIGMA) * math.sqrt(1 + 1 / max(base_runs, 1))
+        scale = self.scale(base_runs, new_runs)
         quantile = stats.t.ppf(0.975, self.runs - 1) if self.runs >= 2 else 1.96
         return math.exp(log_change - quantile * scale), math.exp(log_change + quantile * scale)
 
@@ -72,17 +75,19 @@ class Baseline:
     """What a run is gated against: `document` (one run, or for several runs of one code a run
     whose values are the medians over them, and whose failed tests are those of any run),
     `runs` (how many runs it stands for), `spreads` (per result key, the run-to-run spread
-    estimated from those runs) and `counts` (per result key, how many runs have a finite
-    value: the k of the base median)."""
+    estimated from those runs), `counts` (per result key, how many runs have a finite
+    value: the k of the base median) and `run_values` (per result key, its value in each run,
+    in run order, nan where a run lacks it: what a model family's spread is estimated from)."""
 
     document: dict
     runs: int = 1
     spreads: dict | None = None
     counts: dict | None = None
+    run_values: dict | None = None
 
 
 def single(document: dict) -> Baseline:
-    return Baseline(document, 1, {})
+    return Baseline(document, 1, {}, {}, {})
 
 
 def combined(documents: list[dict]) -> Baseline:
@@ -96,10 +101,14 @@ def combined(documents: list[dict]) -> Baseline:
     failed = [item for document in documents
               for item in document.get("tests", {}).get("not_passed", [])]  # fmt: skip
     base = {**documents[0], "results": [], "tests": {"not_passed": failed}}
-    spreads, counts = {}, {}
+    spreads, counts, run_values = {}, {}, {}
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
         results = [index[key] for index in indexes if key in index]
+        run_values[key] = [
+            float(index[key]["value"]) if key in index and is_finite(index[key]["value"])
+            else math.nan for index in indexes
+        ]  # fmt: skip
         values = [float(r["value"]) for r in results if is_finite(r["value"])]
         probes = [p for r in results for p in r.get("probe_seconds", [])]
         merged = {**results[0], "rounds": [], "samples": [], "probe_seconds": probes}
@@ -110,7 +119,7 @@ def combined(documents: list[dict]) -> Baseline:
         spread = estimated_spread(results)
         if spread is not None:
             spreads[key] = spread
-    return Baseline(base, len(documents), spreads, counts)
+    return Baseline(base, len(documents), spreads, counts, run_values)
 
 
 def estimated_spread(results: list[dict]) -> Spread | None:

@@ -78,6 +78,7 @@ def judge(
     interval: bool = True,
     spread: Spread | None = None,
     base_runs: int = 1,
+    new_runs: int = 1,
 ) -> Judgement:
     """Compare one result of the base report with the same result of the new report.
 
@@ -87,7 +88,7 @@ def judge(
     moved (off when the setup differs, e.g. threads, since the probe then moves with the setup,
     not with the machine). interval: compute intervals (the bootstrap of non-timing figures is
     slow; simulations leave it out). spread: the figure's run-to-run spread (needed to judge a
-    timing figure); base_runs: how many runs the base value is the median of."""
+    timing figure); base_runs / new_runs: how many runs each side's value is the median of."""
     if not (is_finite(base.get("value")) and is_finite(new.get("value"))):
         sides = [name for name, r in (("base", base), ("new", new))
                  if not is_finite(r.get("value"))]  # fmt: skip
@@ -105,7 +106,8 @@ def judge(
         verdict = CHANGED if changed else SAME
         return Judgement(verdict, ratio, change, fails_gate=changed and rule.gated, raw_ratio=ratio)
     if new["unit"] in MACHINE_BOUND_UNITS or (rule.run_spread and not rule.deterministic):
-        return judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs)
+        return judge_timing(base, new, rule, alpha, drift, normalize, spread,
+                            (base_runs, new_runs))
     return judge_by_rounds(base, new, rule, alpha, interval, change)
 
 
@@ -130,10 +132,11 @@ def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
                      raw_ratio=ratio)  # fmt: skip
 
 
-def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) -> Judgement:
+def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) -> Judgement:
     """A time or throughput, or another figure that moves from run to run (a memory peak: its
     rule has a run_spread and is not deterministic), the run as the unit (see the module
-    docstring); excuses apply to times and throughputs only."""
+    docstring); excuses apply to times and throughputs only. runs: (base runs, new runs) that
+    the two values are medians of."""
     before, after = float(base["value"]), float(new["value"])
     raw_ratio = after / before if before and after else math.nan
     if not (before > 0 and after > 0):
@@ -153,9 +156,9 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, base_runs) ->
     common = {"raw_ratio": raw_ratio}
     tested = {}
     if spread is not None:
-        low, high = spread.interval(math.log(ratio), base_runs)
+        low, high = spread.interval(math.log(ratio), *runs)
         notes.append(f"run-to-run spread {100 * spread.sigma:.1f} % ({spread.source})")
-        tested = {"p_value": spread.p_worse(abs(worse_log), base_runs), "ci_low": low,
+        tested = {"p_value": spread.p_worse(abs(worse_log), *runs), "ci_low": low,
                   "ci_high": high}  # fmt: skip
     if not rule.beyond(before, normalised_after):
         return Judgement(SAME, ratio, change, **tested, note="; ".join(notes), **common)

@@ -5,7 +5,9 @@ the same code with a known slowdown injected (`--inject-slowdown F --inject-slow
 M`), every ordered pair of same-code runs is gated (N (N - 1) false-alarm trials) and every
 slowed run is gated against every same-code run (detection trials). Each trial's run-to-run
 spreads are estimated from the *other* same-code runs only (leave the pair out), so no trial
-judges a run with a spread its own value helped estimate.
+judges a run with a spread its own value helped estimate. That is a gate against one stored
+run. `folder_rates` measures the gate against a folder of stored runs, with a new side of one
+or several runs (model families judged too): every choice of new runs against the rest.
 
 The heavy tail of run-to-run noise is measured too: the share of same-code run pairs (runs 1-2,
 3-4, ...) in which a gated timing is 1.3x or more apart, the figure the A/B simulation's tail
@@ -17,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from lmgauge.judge.gate import run_gate
 from lmgauge.judge.gate_rules import GateRules
@@ -99,6 +102,45 @@ def stored_rates(
     return rates
 
 
+def folder_rates(
+    same: list[dict], slowed: list[dict], rules: GateRules, new_runs: int
+) -> StoredRates:
+    """The rates of a gate whose base is a folder of same-code runs and whose new side is the
+    median of `new_runs` runs (`lmgauge gate BASE_FOLDER NEW_FOLDER`): every choice of
+    `new_runs` same-code runs is gated against the other same-code runs (false-alarm trials),
+    and every choice of `new_runs` slowed runs against all same-code runs (detection trials).
+    Model families are judged, since the base has several runs."""
+    if len(same) < new_runs + MIN_SPREAD_RUNS:
+        raise ValueError(
+            f"{len(same)} same-code runs are too few for a new side of {new_runs}: give at least "
+            f"{new_runs + MIN_SPREAD_RUNS}, so that every trial's base has {MIN_SPREAD_RUNS} runs."
+        )
+    rates = StoredRates()
+    for chosen in combinations(range(len(same)), new_runs):
+        base = combined([document for i, document in enumerate(same) if i not in chosen])
+        result = run_gate(base, combined([same[i] for i in chosen]), rules)
+        rates.same_trials += 1
+        rates.family = max(rates.family, result.comparison.family)
+        if not result.passed:
+            rates.false_alarms += 1
+            failing = result.failures
+            rates.failing_figures.update(f"{m} {x}" for m, x in zip(
+                failing["model"], failing["metric"], strict=True))  # fmt: skip
+            runs = ", ".join(str(i + 1) for i in chosen)
+            rates.reasons.append(f"runs {runs} against the others: " + first_reason(result))
+    base = combined(same)
+    for chosen in combinations(range(len(slowed)), new_runs):
+        new = [slowed[i] for i in chosen]
+        result = run_gate(base, combined(new), rules)
+        rates.slowed_trials += 1
+        failed_models = set(result.failures["model"])
+        rates.detections += bool(failed_models & slowed_models(new[0]))
+        rates.slowed_elsewhere += bool(failed_models - slowed_models(new[0]))
+    rates.tail_logs = pair_log_ratios(same, rules)
+    rates.slowdown = ", ".join(sorted({injected(document) for document in slowed})) or "none"
+    return rates
+
+
 def injected(document: dict) -> str:
     options = document["run"]["options"]
     where = ", ".join(sorted(slowed_models(document))) or "no model"
@@ -126,9 +168,11 @@ def pair_log_ratios(same: list[dict], rules: GateRules) -> list[float]:
     return logs
 
 
-def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = "") -> str:
+def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = "",
+                   slowed_runs: int | None = None) -> str:  # fmt: skip
     tail = sum(value >= math.log(1.3) for value in rates.tail_logs)
-    slowed = rates.slowed_trials // runs if runs else 0
+    slowed = slowed_runs if slowed_runs is not None else (
+        rates.slowed_trials // runs if runs else 0)  # fmt: skip
     lines = [
         f"# Stored-baseline gate on this runner: {runs} same-code runs, {slowed} slowed",
         "",
@@ -136,11 +180,11 @@ def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = ""
         "Trials reuse the same runs (each run is in many pairs): they are not independent, and "
         "a rate is only as good as the runs are typical of this runner.",
         "",
-        f"- false alarms: {rates.false_alarms} of {rates.same_trials} ordered same-code pairs "
+        f"- false alarms: {rates.false_alarms} of {rates.same_trials} same-code trials "
         f"(the gate expects at most {100 * alpha:g} % per run from its {rates.family} figures "
         "judged by their run-to-run spread)",
-        f"- detections: {rates.detections} of {rates.slowed_trials} trials ({slowed} slowed runs "
-        f"x {runs} same-code bases; slowed: {rates.slowdown}) failed on a slowed model; "
+        f"- detections: {rates.detections} of {rates.slowed_trials} trials ({slowed} slowed runs; "
+        f"slowed: {rates.slowdown}) failed on a slowed model; "
         f"{rates.slowed_elsewhere} trials failed on a model that was not slowed",
         f"- heavy tail: {tail} of {len(rates.tail_logs)} same-code figure pairs (gated timings, "
         "runs 1-2, 3-4, ...) were 1.3x or more apart",

@@ -1,0 +1,75 @@
+"""Family control for the stored-baseline gate: a model's gated timings are judged together.
+
+A quick-tier run gated against a stored baseline judges about 100 timings, each against its
+own run-to-run spread, with Holm over all of them. On the 2-core VM each timing moves 10-14 %
+from run to run, so no single timing of a model slowed 1.3x survives Holm over 100: such a
+model was missed in all 16 trials. What moves together is tested together, as in A/B
+(lmgauge.judge.family): per model in one setup (configuration, dtype, threads), the mean over
+its timings of the signed log deviation from the base (positive = worse). The base runs give
+that mean's own run-to-run spread: each base run's family mean against the median of the
+other base runs (leave one out, then scaled back to one run's spread). The new side, one run
+or the median of several, is judged against it with a one-sided Student's t on k - 1 degrees
+of freedom for k base runs; Holm over the families. A family is worse when its adjusted p is
+at most its share of alpha and its ratio is beyond the tolerance.
+
+It needs a baseline of at least MIN_SPREAD_RUNS runs (a folder); against one stored run there
+is no family spread, and only each figure's own test applies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+from lmgauge.judge.family import FamilyVerdict, family_of
+from lmgauge.judge.spread import MIN_SIGMA, MIN_SPREAD_RUNS, holm
+from lmgauge.record.units import MACHINE_BOUND_UNITS
+
+
+def run_family_verdicts(
+    rows: list[dict], run_values: dict, new_runs: int, alpha: float, tolerance: float
+) -> list[FamilyVerdict]:
+    """One verdict per model family of the gated timings in `rows` (compare's rows, whose
+    `ratio` is the normalised new / base ratio) that have a finite positive value in every
+    base run (`run_values`: key -> value per base run) and on the new side."""
+    members: dict[str, list[tuple[np.ndarray, float]]] = {}
+    for row in rows:
+        key = (row["model"], row["bench"], row["metric"], row["params"])
+        base = np.asarray(run_values.get(key, []), dtype=float)
+        if not (row["gated"] and row["unit"] in MACHINE_BOUND_UNITS and
+                len(base) >= MIN_SPREAD_RUNS and np.all(base > 0) and
+                math.isfinite(row["ratio"]) and row["ratio"] > 0):  # fmt: skip
+            continue
+        sign = 1.0 if row["direction"] == "lower" else -1.0
+        members.setdefault(family_of(row), []).append(
+            (sign * np.log(base), sign * math.log(row["ratio"]))
+        )
+    names = sorted(members)
+    tests = [family_test(members[name], new_runs) for name in names]
+    adjusted = holm([p_value for _, p_value, _ in tests])
+    limit = math.log1p(tolerance)
+    verdicts = []
+    for name, (shift, p_value, runs), adjusted_p in zip(names, tests, adjusted, strict=True):
+        worse = adjusted_p <= alpha and shift > limit
+        borderline = (shift > limit and not worse) or limit / 2 <= shift <= limit
+        verdicts.append(FamilyVerdict(
+            name, len(members[name]), runs, math.exp(shift), p_value, adjusted_p, worse,
+            borderline, unit="base runs", test="one-sided t against the base runs' family spread",
+        ))  # fmt: skip
+    return verdicts
+
+
+def family_test(members: list[tuple[np.ndarray, float]], new_runs: int) -> tuple[float, float, int]:
+    """(shift, one-sided p, base runs): shift is the mean over the family's timings of the new
+    side's signed log ratio to the base; p that a new side of the same code lies that far
+    beyond, given the family mean's run-to-run spread in the base runs."""
+    base = np.stack([logs for logs, _ in members])
+    shift = float(np.mean([new for _, new in members]))
+    runs = base.shape[1]
+    others = [np.median(np.delete(base, run, axis=1), axis=1) for run in range(runs)]
+    deviations = [float(np.mean(base[:, run] - others[run])) for run in range(runs)]
+    sigma = float(np.std(deviations, ddof=1)) / math.sqrt(1 + 1 / (runs - 1))
+    scale = max(sigma, MIN_SIGMA) * math.sqrt(1 / max(new_runs, 1) + 1 / runs)
+    return shift, float(stats.t.sf(shift / scale, runs - 1)), runs
