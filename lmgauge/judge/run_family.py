@@ -31,20 +31,21 @@ from lmgauge.record.units import MACHINE_BOUND_UNITS
 def run_family_verdicts(
     rows: list[dict], run_values: dict, new_runs: int, alpha: float, tolerance: float
 ) -> list[FamilyVerdict]:
-    """One verdict per model family of the gated timings in `rows` (compare's rows, whose
-    `ratio` is the normalised new / base ratio) that have a finite positive value in every
-    base run (`run_values`: key -> value per base run) and on the new side."""
+    """One verdict per model family of the gated timings in `rows` (compare's rows) that have
+    a finite positive value in every base run (`run_values`: key -> value per base run) and on
+    the new side. The new side's raw ratio is used, not the probe-normalised one: the base
+    runs' family spread is a spread of raw values, machine drift included, so the two agree."""
     members: dict[str, list[tuple[np.ndarray, float]]] = {}
     for row in rows:
         key = (row["model"], row["bench"], row["metric"], row["params"])
         base = np.asarray(run_values.get(key, []), dtype=float)
         if not (row["gated"] and row["unit"] in MACHINE_BOUND_UNITS and
                 len(base) >= MIN_SPREAD_RUNS and np.all(base > 0) and
-                math.isfinite(row["ratio"]) and row["ratio"] > 0):  # fmt: skip
+                math.isfinite(row["raw_ratio"]) and row["raw_ratio"] > 0):  # fmt: skip
             continue
         sign = 1.0 if row["direction"] == "lower" else -1.0
         members.setdefault(family_of(row), []).append(
-            (sign * np.log(base), sign * math.log(row["ratio"]))
+            (sign * np.log(base), sign * math.log(row["raw_ratio"]))
         )
     names = sorted(members)
     tests = [family_test(members[name], new_runs) for name in names]
