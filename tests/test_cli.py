@@ -135,3 +135,13 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     assert "detections: 1 of 1 trials" in output
     assert main([*folder, "--new-runs", "4"]) == 2
     assert "too few for a new side of 4" in capsys.readouterr().err
+    assert main([*folder, "--new-runs", "2", "--rules-spreads"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
+    (tmp_path / "same" / "notes.json").write_text('{"other": "json"}')
+    assert main([*folder, "--new-runs", "1"]) == 0, "JSON that is not a report is skipped"
+    capsys.readouterr()
+    other = make_report(7)
+    other["environment"]["git"] = {**other["environment"].get("git", {}), "commit": "abc"}
+    write_atomic(other, tmp_path / "same" / "7.json")
+    assert main([*folder, "--new-runs", "1"]) == 2
+    assert "mixes runs that differ" in capsys.readouterr().err

@@ -41,8 +41,9 @@ def test_a_real_slowdown_is_significant_across_runs_and_fails_the_gate():
     assert 1.3 < row.ci_low < 1.6 < row.ci_high < 2.0
     assert row.change.endswith("x slower") and "5 base runs" in row.note
     assert not result.passed and "decode_step_seconds" in result.message()
-    assert "6 figures judged by their run-to-run spread and 2 model families judged together " \
-        "share a false-alarm rate of at most 5 % per run" in result.message()
+    assert "6 figures judged by their run-to-run spread and 2 model families (each model's " \
+        "timings in one setup, judged together) share a false-alarm rate of at most 5 % per " \
+        "run" in result.message()
 
 
 def test_the_run_is_the_unit_not_the_round():
@@ -226,7 +227,7 @@ def test_a_model_slower_in_every_timing_fails_with_its_family_where_no_timing_al
     assert one_stored_run.families == [], "one stored run has no family spread"
     same = run_gate(base, with_independent_timings(make_report(3), 3))
     assert same.passed, same.message()
-    assert "2 model families judged together" in same.message()
+    assert "2 model families (each model's timings" in same.message()
 
 
 def test_a_new_side_of_several_runs_is_judged_as_their_median(tmp_path, capsys):
@@ -243,6 +244,49 @@ def test_a_new_side_of_several_runs_is_judged_as_their_median(tmp_path, capsys):
     for seed in range(1, 4):
         write_atomic(make_report(seed), tmp_path / "new" / f"{seed}.json")
     assert main(["gate", str(tmp_path / "base"), str(tmp_path / "new")]) == 0
+
+
+def test_a_new_side_of_several_runs_fails_when_any_of_them_is_incomplete():
+    """The median of three runs hides neither a run that did not finish nor a figure that one
+    of them lacks, whatever the order of the runs."""
+    from lmgauge.judge.spread import combined
+
+    base = combined([make_report(seed) for seed in range(11, 16)])
+    runs = [make_report(seed) for seed in range(1, 4)]
+    assert run_gate(base, combined(runs)).passed
+    killed = [*runs[:2], {**runs[2], "run": {**runs[2]["run"], "status": "interrupted"}}]
+    for order in (killed, killed[::-1]):
+        result = run_gate(base, combined(order))
+        assert not result.passed and "status interrupted" in result.message()
+    gone = {**runs[1], "results": [r for r in runs[1]["results"]
+                                   if not (r["metric"] == "ttft_seconds" and r["model"] == "gpt2")]}
+    result = run_gate(base, combined([runs[0], gone, runs[2]]))
+    assert not result.passed
+    assert "missing or not a finite number in 1 of the 3 new runs" in result.message()
+
+
+def test_a_busy_flag_on_one_of_several_new_runs_excuses_nothing():
+    from lmgauge.judge.spread import combined
+
+    base = combined([make_report(seed) for seed in range(11, 16)])
+    runs = [make_report(1, slowdown=1.3, busy=True), *[make_report(s, slowdown=1.3)
+                                                       for s in (2, 3)]]  # fmt: skip
+    for order in (runs, runs[::-1]):
+        row = compare(base, combined(order), RULES).rows.query(
+            "metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
+        assert row.verdict == "worse" and "busy" not in row.note
+
+
+def test_a_worse_family_fails_the_gate_even_with_no_timing_beyond_its_own_tolerance():
+    """Ten timings each 1.2x slower (inside their ±25 %): the model is worse together."""
+    base = combined([with_independent_timings(make_report(s), s) for s in range(11, 16)])
+    slowed = with_independent_timings(make_report(2, slowdown=1.2), 2, slowed="gpt2", factor=1.2)
+    result = run_gate(base, slowed)
+    families = {verdict.family: verdict for verdict in result.comparison.families}
+    assert families["gpt2"].worse, families
+    assert not result.passed
+    assert "model family gpt2: its 10 gated timings are" in result.message()
+    assert "beyond the ±10 % family tolerance" in result.message()
 
 
 def test_a_gate_that_judged_nothing_fails():
@@ -268,8 +312,8 @@ def test_another_machine_names_the_differences_and_raises_no_false_regression():
     assert "machines differ: CPU model: AMD EPYC -> Intel Xeon" in result.message()
 
 
-def with_efficiency(document: dict, value: float) -> dict:
-    document["results"].append({**document["results"][0], "metric": "decode_roofline_efficiency",
+def with_efficiency(document: dict, value: float, metric="decode_roofline_efficiency") -> dict:
+    document["results"].append({**document["results"][0], "metric": metric,
                                 "unit": "ratio", "direction": "higher", "value": value,
                                 "samples": [], "rounds": [], "probe_seconds": []})  # fmt: skip
     return document
@@ -289,6 +333,11 @@ def test_an_efficiency_across_machines_is_same_within_the_roofs_own_spread():
     here = compare(with_efficiency(make_report(1), 0.28),
                    with_efficiency(make_report(2), 0.35), RULES)  # fmt: skip
     assert verdicts(here)["gpt2", "decode_roofline_efficiency"] == "better", "one machine: ±15 %"
+    prefill = "prefill_roofline_efficiency"
+    compute = compare(with_efficiency(make_report(1), 0.28, prefill),
+                      with_efficiency(make_report(2, environment=other), 0.45, prefill), RULES)
+    row = compute.rows.query(f"metric == '{prefill}'").iloc[0]
+    assert (row.verdict, row.tolerance) == ("same", "±79 %"), "the compute roof moves more"
 
 
 def test_fewer_threads_is_a_setup_difference_whose_slowdown_fails_the_gate():

@@ -23,10 +23,12 @@ def add_report_commands(commands) -> None:
         description="BASE is one run report, or a folder of run reports of the same code on "
         "this runner (a baseline of several runs: their medians, and each figure's run-to-run "
         "spread from them). NEW is one run report, or a folder of several runs of the code under "
-        "test (their medians): on a noisy runner one run cannot show a 1.3x slowdown of one "
-        "model, three can (README, Regression gate).",
+        "test, judged as their medians: on a noisy runner a 1.3x slowdown of one model is caught "
+        "more often by several new runs than by one (the measured rates are in the README, "
+        "Comparing runs).",
     )
-    add_pair(gate)
+    add_pair(gate, "the run report, or folder of run reports of one code, to judge against",
+             "the run report, or folder of run reports of one code, being judged")
     gate.set_defaults(handler=run_gate_command)
 
     check = commands.add_parser(
@@ -74,9 +76,11 @@ def add_report_commands(commands) -> None:
     export.set_defaults(handler=run_export)
 
 
-def add_pair(parser) -> None:
-    parser.add_argument("base", help="the run report to compare against")
-    parser.add_argument("new", help="the run report being judged")
+def add_pair(
+    parser, base_help="the run report to compare against", new_help="the run report being judged"
+) -> None:
+    parser.add_argument("base", help=base_help)
+    parser.add_argument("new", help=new_help)
     parser.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
 
 
@@ -128,23 +132,25 @@ def run_gate_command(arguments) -> int:
     return 0 if result.passed else 1
 
 
-def reports_in(folder: str) -> list[dict]:
-    from lmgauge.record.report import read_report
+def reports_in(folder: str, role: str) -> list[dict]:
+    from lmgauge.judge.gate import read_run_folder
 
-    paths = sorted(Path(folder).glob("*.json"))
-    if not paths:
-        raise LmgaugeError(f"{folder} holds no run report (*.json).")
-    return [read_report(path) for path in paths]
+    if not Path(folder).is_dir():
+        raise LmgaugeError(f"{role} folder {folder} is not a folder.")
+    return read_run_folder(folder, role)
 
 
 def run_stored_check(arguments) -> int:
     from lmgauge.runs.stored_check import folder_rates, rates_markdown, stored_rates
 
     rules = load_rules(arguments.rules)
-    same = reports_in(arguments.same)
-    slowed = reports_in(arguments.slowed) if arguments.slowed else []
     if arguments.new_runs is not None and arguments.new_runs < 1:
         raise LmgaugeError(f"--new-runs must be 1 or more, got {arguments.new_runs}.")
+    if arguments.new_runs and arguments.rules_spreads:
+        raise LmgaugeError("--rules-spreads and --new-runs exclude each other: a base folder "
+                           "always gives its own spreads.")  # fmt: skip
+    same = reports_in(arguments.same, "same-code")
+    slowed = reports_in(arguments.slowed, "slowed") if arguments.slowed else []
     try:
         if arguments.new_runs:
             rates = folder_rates(same, slowed, rules, arguments.new_runs)

@@ -4,8 +4,9 @@ and verdict, plus what differs between the two machines.
 When the machines differ, raw times and throughputs are "not comparable"; what still means
 something is compared instead: efficiencies against each machine's own roofline and, per
 latency, each model's time relative to a reference model of the same run (rows whose model
-reads "gpt2-medium / gpt2"). An efficiency across machines rests on two single calibrations,
-each as uncertain as ROOF_RUN_SPREAD, so it is "same" within ROOF_CROSS_MACHINE_BAND.
+reads "gpt2-medium / gpt2"). An efficiency across machines rests on two single calibrations of
+its roof, each as uncertain as that roof's ROOF_RUN_SPREAD, so it is "same" within the roof's
+ROOF_CROSS_MACHINE_BAND.
 """
 
 from __future__ import annotations
@@ -24,23 +25,31 @@ from lmgauge.judge.drift import (
 from lmgauge.judge.family import FamilyVerdict, family_of
 from lmgauge.judge.gate_rules import GateRules, Rule
 from lmgauge.judge.keys import indexed, params_text, result_key
-from lmgauge.judge.run_family import run_family_verdicts
-from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, Spread, holm, single
+from lmgauge.judge.run_family import run_family_verdicts, worse_log
+from lmgauge.judge.spread import FINISHED, MIN_SPREAD_RUNS, Baseline, Spread, holm, single
 from lmgauge.judge.verdicts import BETTER, NOISY, NOT_COMPARABLE, NOT_JUDGED, WORSE, judge
 from lmgauge.record.units import MACHINE_BOUND_UNITS, UNITS
 
 __all__ = ["COLUMNS", "Comparison", "compare", "indexed", "params_text", "result_key"]
 
 CROSS_MODEL_RULE = Rule(relative=0.15, deterministic=True, reason="ratio of two models in one run")
-ROOF_RUN_SPREAD = 0.125
-"""Standard deviation of the natural log of one run's calibrated memory roof between runs of
-the same code on one machine: 40 quick-tier and A/B runs over six hours and five sessions on
-the 2-core AMD EPYC VM, 2026-11-30 (median 30.5 GB/s, 19.0-38.7; the end-of-run calibration
-differed from the start by more than 1.25x in 6 of 39 runs). The compute roof moved more
-(0.21)."""
-ROOF_CROSS_MACHINE_BAND = round(math.exp(1.96 * math.sqrt(2) * ROOF_RUN_SPREAD) - 1, 2)
-"""Relative tolerance of a roofline efficiency compared across machines (0.41): the 95 % band
-of the ratio of two single calibrations, one per machine, each with ROOF_RUN_SPREAD."""
+ROOF_RUN_SPREAD = {"memory": 0.125, "compute": 0.21}
+"""Standard deviation of the natural log of one run's calibrated roof between runs of the same
+code on one machine: 40 quick-tier and A/B runs over six hours and five sessions on the 2-core
+AMD EPYC VM, 2026-11-30 (memory roof median 30.5 GB/s, 19.0-38.7; the end-of-run calibration
+differed from the start by more than 1.25x in 6 of 39 runs)."""
+EFFICIENCY_ROOF = {"decode_roofline_efficiency": "memory"}
+"""Which roof an efficiency's bound rests on: a decode step at batch 1 with its KV cache reads
+every weight for a few FLOPs per byte (memory); prefill, encoder forwards and training steps
+are matmuls over many tokens (compute). An efficiency not named here is taken as compute-bound,
+the wider band."""
+ROOF_CROSS_MACHINE_BAND = {
+    roof: round(math.exp(1.96 * math.sqrt(2) * spread) - 1, 2)
+    for roof, spread in ROOF_RUN_SPREAD.items()
+}
+"""Relative tolerance of a roofline efficiency compared across machines, per roof (memory
+0.41, compute 0.79): the 95 % band of the ratio of two single calibrations, one per machine,
+each with that roof's ROOF_RUN_SPREAD."""
 COLUMNS = [
     "model", "bench", "metric", "params", "unit", "direction", "base", "new", "raw_ratio",
     "ratio", "change", "p_value", "p_adjusted", "ci_low", "ci_high", "verdict", "gated",
@@ -99,9 +108,10 @@ def compare(
     base, new = baseline.document, newside.document
     hardware = hardware_differences(base, new)
     setup, drift = setup_differences(base, new), speed_drift(base, new)
-    unexplained = Drift() if setup else drift
+    several = newside.runs > 1
+    unexplained = Drift() if setup or several else drift
     probes = probe_difference(base, new)
-    normalize = not setup and not probes
+    normalize = not setup and not probes and not several
     before, after = indexed(base), indexed(new)
     cross_model: set[tuple] = set()
     if hardware:
@@ -116,7 +126,7 @@ def compare(
         shown = fresh or old
         rule = CROSS_MODEL_RULE if key in cross_model else rules.rule_for(metric, shown["unit"])
         if hardware and metric.endswith("_roofline_efficiency"):
-            rule = cross_machine_efficiency_rule(rule)
+            rule = cross_machine_efficiency_rule(rule, EFFICIENCY_ROOF.get(metric, "compute"))
         row = {
             "model": model, "bench": bench, "metric": metric, "params": params,
             "unit": shown["unit"], "direction": shown["direction"], "gated": rule.gated,
@@ -124,6 +134,10 @@ def compare(
         }  # fmt: skip
         if old is None or fresh is None:
             row.update(one_sided_row(old, fresh, rule))
+        elif several and rule.gated and (lacking := newside.runs - newside.counts.get(key, 0)):
+            row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
+                       note=f"missing or not a finite number in {lacking} of the "
+                            f"{newside.runs} new runs")  # fmt: skip
         elif problem := unit_problem(old["unit"], fresh["unit"]):
             gated = rule.gated or rules.rule_for(metric, old["unit"]).gated
             row.update(one_sided_row(old, fresh, rule), gated=gated, verdict=NOT_COMPARABLE,
@@ -131,7 +145,7 @@ def compare(
         else:
             judgement = judge(
                 old, fresh, rule, rules.alpha, bool(hardware), unexplained, normalize=normalize,
-                spread=spread_for(key, rule, baseline),
+                spread=spread_for(key, rule, baseline, normalize),
                 base_runs=(baseline.counts or {}).get(key, baseline.runs),
                 new_runs=(newside.counts or {}).get(key, newside.runs),
             )  # fmt: skip
@@ -157,34 +171,41 @@ def compare(
 
 
 def confirm_by_run_family(frame: pd.DataFrame, families: list, rules: GateRules) -> None:
-    """Every gated timing of a worse model family whose own ratio is beyond the family
-    tolerance the worse way is worse and fails the gate, whatever its own test said."""
+    """Every gated timing of a worse model family whose change as the family counted it
+    (run_family.worse_log) is beyond its own rule's tolerance the worse way is worse and fails
+    the gate, whatever its own test said. The worse family fails the gate by itself in any
+    case (GateResult.passed), also when none of its members is beyond its own tolerance."""
     worse = {verdict.family: verdict for verdict in families if verdict.worse}
     if not worse:
         return
-    limit = math.log1p(rules.paired_relative)
     for index, row in frame.iterrows():
         verdict = worse.get(family_of(row.to_dict()))
         if verdict is None or not row["gated"] or row["unit"] not in MACHINE_BOUND_UNITS:
             continue
-        sign = 1.0 if row["direction"] == "lower" else -1.0
-        if not (math.isfinite(row["ratio"]) and row["ratio"] > 0):
+        change, base = worse_log(row.to_dict()), row["base"]
+        if not (math.isfinite(change) and change > 0 and math.isfinite(base)):
             continue
-        if sign * math.log(row["ratio"]) > limit and row["verdict"] != WORSE:
+        sign = 1.0 if row["direction"] == "lower" else -1.0
+        rule = rules.rule_for(row["metric"], row["unit"])
+        if rule.beyond(base, base * math.exp(sign * change)) and row["verdict"] != WORSE:
             frame.at[index, "verdict"] = WORSE
             frame.at[index, "fails_gate"] = True
             note = (f"worse with its model family ({verdict.ratio:.3f}x together, Holm-adjusted "
-                    f"p = {verdict.adjusted_p:.3g})")  # fmt: skip
-            frame.at[index, "note"] = "; ".join(filter(None, [frame.at[index, "note"], note]))
+                    f"p = {verdict.adjusted_p:.3g}; {math.exp(change):.3f}x here)")  # fmt: skip
+            alone = frame.at[index, "note"]
+            frame.at[index, "note"] = f"on its own {row['verdict']} ({alone}); {note}" if alone \
+                else note
 
 
-def cross_machine_efficiency_rule(rule: Rule) -> Rule:
-    """`rule` with its tolerance widened to ROOF_CROSS_MACHINE_BAND: an efficiency against each
-    machine's own roof, compared across machines, moves that much with the roofs' readings alone."""
-    relative = max(rule.relative or 0.0, ROOF_CROSS_MACHINE_BAND)
+def cross_machine_efficiency_rule(rule: Rule, roof: str) -> Rule:
+    """`rule` with its tolerance widened to the `roof`'s ROOF_CROSS_MACHINE_BAND: an efficiency
+    against each machine's own roof, compared across machines, moves that much with the roofs'
+    readings alone."""
+    relative = max(rule.relative or 0.0, ROOF_CROSS_MACHINE_BAND[roof])
     reason = (
-        f"across machines the two roofs' own run-to-run spread (sd {ROOF_RUN_SPREAD} in "
-        f"log) makes efficiencies within ±{100 * relative:.0f} % indistinguishable"
+        f"across machines the two {roof} roofs' own run-to-run spread (sd "
+        f"{ROOF_RUN_SPREAD[roof]} in log) makes efficiencies within ±{100 * relative:.0f} % "
+        "indistinguishable"
     )
     return replace(rule, relative=relative, reason=reason)
 
@@ -236,12 +257,13 @@ def unit_problem(before: str, after: str) -> str:
     return ""
 
 
-def spread_for(key: tuple, rule: Rule, baseline: Baseline) -> Spread | None:
-    """The run-to-run spread a timing figure is judged by: estimated from the baseline's runs,
-    else the rule's stated run_spread, else None (not judged)."""
+def spread_for(key: tuple, rule: Rule, baseline: Baseline, normalize: bool) -> Spread | None:
+    """The run-to-run spread a timing figure is judged by: estimated from the baseline's runs
+    (of raw values unless `normalize`d ratios are judged), else the rule's stated run_spread,
+    else None (not judged)."""
     found = (baseline.spreads or {}).get(key)
     if found is not None:
-        return found
+        return found if normalize else found.unnormalised()
     if rule.run_spread is not None:
         return Spread(rule.run_spread, 0, "gate rules default")
     return None
@@ -264,9 +286,6 @@ def control_family(frame: pd.DataFrame, alpha: float) -> int:
             note = f"Holm-adjusted p = {p_adjusted:.3g} > {alpha} over {int(timing.sum())} figures"
             frame.at[index, "note"] = "; ".join(filter(None, [frame.at[index, "note"], note]))
     return int(timing.sum())
-
-
-FINISHED = ("passed", "failed")
 
 
 def unfinished(new: dict) -> str:

@@ -60,11 +60,22 @@ class FamilyVerdict:
     unit: str = "pairs"
     """What `pairs` counts: A/B pairs, or the base runs of a stored-baseline gate."""
     test: str = "one-sided Yuen t"
+    tolerance: float = math.nan
+    """The family's relative tolerance (the paired tolerance): its ratio must be beyond it."""
+    new_runs: int = 0
+    """Stored gate only: how many runs the new side is the median of."""
 
     def sentence(self) -> str:
+        beyond = (f", beyond the ±{100 * self.tolerance:g} % family tolerance"
+                  if math.isfinite(self.tolerance) else "")  # fmt: skip
+        if self.unit == "base runs":
+            side = "the new run" if self.new_runs <= 1 else f"the new side's {self.new_runs} runs"
+            over = f"in {side} against {self.pairs} base runs"
+        else:
+            over = f"over {self.pairs} {self.unit}"
         return (
             f"{self.family}: its {self.figures} gated timings are {self.ratio:.3f}x worse "
-            f"together over {self.pairs} {self.unit} ({self.test}, Holm-adjusted p = "
+            f"together {over}{beyond} ({self.test}, Holm-adjusted p = "
             f"{self.adjusted_p:.3g} over the run's model families)"
         )
 
@@ -115,7 +126,8 @@ def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[Fa
         worse = adjusted_p <= alpha and shift > limit
         undecided = (shift > limit and adjusted_p > alpha) or limit / 2 <= shift <= limit
         verdicts.append(FamilyVerdict(name, len(members[name]), len(mean), math.exp(shift),
-                                      p_value, adjusted_p, worse, undecided))  # fmt: skip
+                                      p_value, adjusted_p, worse, undecided,
+                                      tolerance=tolerance))  # fmt: skip
     return verdicts
 
 

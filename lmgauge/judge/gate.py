@@ -5,8 +5,11 @@ A run fails the gate, each with a sentence saying why, when: a gated figure (lmg
 gate.toml) got worse beyond its tolerance and, for timings, beyond the run-to-run spread with
 the family of gated timings controlled (lmgauge.judge.compare); an exact figure such as a
 parameter count changed; a gated figure is on one side only, not a finite number, or has
-nothing to be judged by; a test failed or errored in the new run that did not in the base; or
-the gate judged no gated figure at all. It fails closed: what it could not judge is a failure.
+nothing to be judged by; a model family (a model's gated timings in one setup, judged together
+against a base of several runs: lmgauge.judge.run_family) got worse; a test failed or errored in
+the new run that did not in the base; the new run (any run of a new side of several) did not
+finish; or the gate judged no gated figure at all. It fails closed: what it could not judge is
+a failure.
 """
 
 from __future__ import annotations
@@ -36,8 +39,12 @@ class GateResult:
         comparison = self.comparison
         return (
             self.failures.empty and not comparison.tests and comparison.judged() > 0
-            and not comparison.unfinished
-        )  # fmt: skip
+            and not comparison.unfinished and not self.worse_families
+        )
+
+    @property
+    def worse_families(self) -> list:
+        return [verdict for verdict in self.comparison.families if verdict.worse]  # fmt: skip
 
     def message(self) -> str:
         """Multi-line verdict: PASSED or FAILED with every failing figure and test, and the
@@ -48,7 +55,8 @@ class GateResult:
         new_side = (f" (the new side: the median of {comparison.new_runs} runs)"
                     if comparison.new_runs > 1 else "")  # fmt: skip
         shared = (f"{comparison.family} figures judged by their run-to-run spread and "
-                  f"{len(comparison.families)} model families judged together"
+                  f"{len(comparison.families)} model families (each model's timings in one "
+                  "setup, judged together)"
                   if comparison.families else
                   f"{comparison.family} figures judged by their run-to-run spread")  # fmt: skip
         scope = (
@@ -65,8 +73,7 @@ class GateResult:
         if judged == 0:
             lines.append("  the gate judged no gated figure: a gate that compared nothing fails")
         lines += [f"  test {line}" for line in comparison.tests]
-        lines += [f"  model family {verdict.sentence()}"
-                  for verdict in comparison.families if verdict.worse]  # fmt: skip
+        lines += [f"  model family {verdict.sentence()}" for verdict in self.worse_families]
         lines += context_lines(comparison)
         lines += [failure_line(row) for row in self.failures.itertuples()]
         return "\n".join(lines)
@@ -96,12 +103,23 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
     one run report, or a folder of run reports of the same code (their medians, and each
     figure's run-to-run spread from them); ReportError in one sentence when it holds no
     readable run report."""
-    from lmgauge.errors import ReportError
     from lmgauge.record.report import read_report
 
     path = Path(path)
     if not path.is_dir():
         return single(read_report(path))
+    return combined(read_run_folder(path, role))
+
+
+def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
+    """The run reports in folder `path`, all of one code on one machine, in file name order.
+    Other JSON files are skipped; a file that says it is a run report but does not read as one,
+    a folder without run reports, or runs that differ in machine, setup or commit are a
+    ReportError in one sentence that names the folder's `role`."""
+    from lmgauge.errors import ReportError
+    from lmgauge.record.report import read_report
+
+    path = Path(path)
     documents = []
     for candidate in sorted(path.glob("*.json")):
         try:
@@ -110,9 +128,9 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
             if looks_like_run_report(candidate):
                 raise ReportError(f"{role} folder {path}: {error}") from None
     if not documents:
-        raise ReportError(f"{path} holds no lmgauge run report (*.json) to gate against.")
+        raise ReportError(f"{role} folder {path} holds no lmgauge run report (*.json).")
     check_one_code_on_one_machine(path, documents, role)
-    return combined(documents)
+    return documents
 
 
 def looks_like_run_report(path: Path) -> bool:

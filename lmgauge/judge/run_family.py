@@ -6,11 +6,11 @@ from run to run, so no single timing of a model slowed 1.3x survives Holm over 1
 model was missed in all 16 trials. What moves together is tested together, as in A/B
 (lmgauge.judge.family): per model in one setup (configuration, dtype, threads), the mean over
 its timings of the signed log deviation from the base (positive = worse). The base runs give
-that mean's own run-to-run spread: each base run's family mean against the median of the
-other base runs (leave one out, then scaled back to one run's spread). The new side, one run
-or the median of several, is judged against it with a one-sided Student's t on k - 1 degrees
-of freedom for k base runs; Holm over the families. A family is worse when its adjusted p is
-at most its share of alpha and its ratio is beyond the tolerance.
+that mean's own run-to-run spread: the standard deviation over the base runs of each run's
+mean log value over the family's timings. The new side, one run or the median of several, is
+judged against it with a one-sided Student's t on k - 1 degrees of freedom for k base runs;
+Holm over the families. A family is worse when its adjusted p is at most its share of alpha
+and its ratio is beyond the tolerance; a worse family fails the gate by itself.
 
 It needs a baseline of at least MIN_SPREAD_RUNS runs (a folder); against one stored run there
 is no family spread, and only each figure's own test applies.
@@ -33,20 +33,20 @@ def run_family_verdicts(
 ) -> list[FamilyVerdict]:
     """One verdict per model family of the gated timings in `rows` (compare's rows) that have
     a finite positive value in every base run (`run_values`: key -> value per base run) and on
-    the new side. The new side's raw ratio is used, not the probe-normalised one: the base
-    runs' family spread is a spread of raw values, machine drift included, so the two agree."""
+    the new side. Each timing counts with worse_log (its raw change, or less where an excuse
+    shrank it): the base runs' family spread is a spread of raw values, machine drift
+    included, so a ratio normalised both ways by the probe would not match it."""
     members: dict[str, list[tuple[np.ndarray, float]]] = {}
     for row in rows:
         key = (row["model"], row["bench"], row["metric"], row["params"])
         base = np.asarray(run_values.get(key, []), dtype=float)
+        change = worse_log(row)
         if not (row["gated"] and row["unit"] in MACHINE_BOUND_UNITS and
                 len(base) >= MIN_SPREAD_RUNS and np.all(base > 0) and
-                math.isfinite(row["raw_ratio"]) and row["raw_ratio"] > 0):  # fmt: skip
+                math.isfinite(change)):  # fmt: skip
             continue
         sign = 1.0 if row["direction"] == "lower" else -1.0
-        members.setdefault(family_of(row), []).append(
-            (sign * np.log(base), sign * math.log(row["raw_ratio"]))
-        )
+        members.setdefault(family_of(row), []).append((sign * np.log(base), change))
     names = sorted(members)
     tests = [family_test(members[name], new_runs) for name in names]
     adjusted = holm([p_value for _, p_value, _ in tests])
@@ -58,6 +58,7 @@ def run_family_verdicts(
         verdicts.append(FamilyVerdict(
             name, len(members[name]), runs, math.exp(shift), p_value, adjusted_p, worse,
             borderline, unit="base runs", test="one-sided t against the base runs' family spread",
+            tolerance=tolerance, new_runs=new_runs,
         ))  # fmt: skip
     return verdicts
 
@@ -69,8 +70,18 @@ def family_test(members: list[tuple[np.ndarray, float]], new_runs: int) -> tuple
     base = np.stack([logs for logs, _ in members])
     shift = float(np.mean([new for _, new in members]))
     runs = base.shape[1]
-    others = [np.median(np.delete(base, run, axis=1), axis=1) for run in range(runs)]
-    deviations = [float(np.mean(base[:, run] - others[run])) for run in range(runs)]
-    sigma = float(np.std(deviations, ddof=1)) / math.sqrt(1 + 1 / (runs - 1))
+    sigma = float(np.std(np.mean(base, axis=0), ddof=1))
     scale = max(sigma, MIN_SIGMA) * math.sqrt(1 / max(new_runs, 1) + 1 / runs)
     return shift, float(stats.t.sf(shift / scale, runs - 1)), runs
+
+
+def worse_log(row: dict) -> float:
+    """A compared timing's change as natural log, positive the worse way: its raw ratio, or its
+    normalised ratio where the excuses (lmgauge.judge.verdicts.excused) shrank a worsening;
+    never worse than raw, since a probe that happens to be fast must not make a change. nan
+    without two finite positive ratios."""
+    raw, excused = row["raw_ratio"], row["ratio"]
+    if not all(isinstance(r, float | int) and math.isfinite(r) and r > 0 for r in (raw, excused)):
+        return math.nan
+    sign = 1.0 if row["direction"] == "lower" else -1.0
+    return min(sign * math.log(raw), sign * math.log(excused))

@@ -46,6 +46,15 @@ class Spread:
     runs: int
     source: str
     normalised: bool = False
+    raw_sigma: float | None = None
+    """For a normalised spread: the spread of the raw log value, which judges a ratio that the
+    probe did not normalise (probes that differ, a setup change, a new side of several runs)."""
+
+    def unnormalised(self) -> Spread:
+        """This spread as one of raw values (itself when it already is one)."""
+        if not self.normalised or self.raw_sigma is None:
+            return self
+        return Spread(self.raw_sigma, self.runs, f"{self.runs} base runs")
 
     def scale(self, base_runs: int, new_runs: int = 1) -> float:
         """Standard deviation of the log difference of a new side that is the median of
@@ -94,13 +103,16 @@ def combined(documents: list[dict]) -> Baseline:
     """A baseline from several run reports of the same code: the first run's document with each
     figure's value replaced by the median over the runs that have it, and its run-to-run spread
     (standard deviation of the log values) where at least MIN_SPREAD_RUNS runs have it
-    finite and positive. A figure missing from some runs keeps the median of the others."""
+    finite and positive. A figure missing from some runs keeps the median of the others (the
+    gate fails such a figure on a new side of several runs: Comparison's rows). The status is
+    that of a run that did not finish if any did not; "busy" as merged_flags says."""
     if len(documents) == 1:
         return single(documents[0])
     indexes = [indexed(document) for document in documents]
     failed = [item for document in documents
               for item in document.get("tests", {}).get("not_passed", [])]  # fmt: skip
-    base = {**documents[0], "results": [], "tests": {"not_passed": failed}}
+    base = {**documents[0], "results": [], "tests": {"not_passed": failed},
+            "run": {**documents[0].get("run", {}), "status": combined_status(documents)}}
     spreads, counts, run_values = {}, {}, {}
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
@@ -113,13 +125,34 @@ def combined(documents: list[dict]) -> Baseline:
         probes = [p for r in results for p in r.get("probe_seconds", [])]
         merged = {**results[0], "rounds": [], "samples": [], "probe_seconds": probes}
         merged["value"] = float(np.median(values)) if values else math.nan
-        merged["flags"] = sorted({flag for r in results for flag in r.get("flags", [])})
+        merged["flags"] = merged_flags(results)
         base["results"].append(merged)
-        counts[key] = max(len(values), 1)
+        counts[key] = len(values)
         spread = estimated_spread(results)
         if spread is not None:
             spreads[key] = spread
     return Baseline(base, len(documents), spreads, counts, run_values)
+
+
+def merged_flags(results: list[dict]) -> list[str]:
+    """The flags of a figure's median over several runs: any run's, except "busy", which holds
+    for the median only when more than half of the runs were busy (one busy run of three
+    neither moves a median nor excuses it)."""
+    flags = {flag for r in results for flag in r.get("flags", []) if flag != "busy"}
+    if sum("busy" in r.get("flags", []) for r in results) * 2 > len(results):
+        flags.add("busy")
+    return sorted(flags)
+
+
+FINISHED = ("passed", "failed")
+"""Run statuses of a run that ran to its end (its tests may have failed)."""
+
+
+def combined_status(documents: list[dict]) -> str | None:
+    """The status of several runs taken together: the first that did not finish (interrupted,
+    killed ...), else the first run's."""
+    statuses = [document.get("run", {}).get("status") for document in documents]
+    return next((s for s in statuses if s is not None and s not in FINISHED), statuses[0])
 
 
 def estimated_spread(results: list[dict]) -> Spread | None:
@@ -136,7 +169,8 @@ def estimated_spread(results: list[dict]) -> Spread | None:
     if all(v is not None for v in normalised):
         in_probe_units = float(np.std(normalised, ddof=1))
         if in_probe_units < raw:
-            return Spread(in_probe_units, count, f"{count} base runs, in speed-probe units", True)
+            return Spread(in_probe_units, count, f"{count} base runs, in speed-probe units", True,
+                          raw)
     return Spread(raw, count, f"{count} base runs")
 
 

@@ -133,7 +133,9 @@ def folder_rates(
         new = [slowed[i] for i in chosen]
         result = run_gate(base, combined(new), rules)
         rates.slowed_trials += 1
-        failed_models = set(result.failures["model"])
+        failed_models = set(result.failures["model"]) | {
+            verdict.family.split()[0] for verdict in result.worse_families
+        }
         rates.detections += bool(failed_models & slowed_models(new[0]))
         rates.slowed_elsewhere += bool(failed_models - slowed_models(new[0]))
     rates.tail_logs = pair_log_ratios(same, rules)
