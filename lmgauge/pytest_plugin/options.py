@@ -11,9 +11,10 @@ from lmgauge import runtime
 from lmgauge.errors import LmgaugeError
 from lmgauge.judge.gate import read_baseline
 from lmgauge.measure.rounds import RoundPolicy
-from lmgauge.pytest_plugin.state import RUN_STATE, RunState, Subject
+from lmgauge.pytest_plugin.state import RUN_STATE, RunState, ServingOptions, Subject
 from lmgauge.pytest_plugin.sweeps import add_sweep_options, parse_counts, resolve_sweeps
 from lmgauge.record.recording import RunRecorder
+from lmgauge.serve.figures import Slo
 from lmgauge.sources import configs, models
 from lmgauge.sources.data import EMBEDDED_DATASET
 from lmgauge.store.engine import NO_STORE_VARIABLE, checked_url, default_url
@@ -25,6 +26,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_timing_options(group)
     add_report_options(group)
     add_sweep_options(group)
+    add_serving_options(group)
 
 
 def add_setup_options(group) -> None:
@@ -112,6 +114,47 @@ def add_timing_options(group) -> None:
     )
 
 
+def add_serving_options(group) -> None:
+    """Models behind servers (benches/bench_serve.py): which servers, what load, what SLO."""
+    group.addoption(
+        "--servers",
+        default=None,
+        metavar="LIST",
+        help="start each model of --models behind these OpenAI-compatible servers on "
+        "127.0.0.1 and bench them under load: llamacpp, transformers (subjects "
+        "MODEL@serve-SERVER)",
+    )
+    group.addoption(
+        "--endpoint",
+        default=None,
+        metavar="URL",
+        help="bench a server that runs already (OpenAI-compatible, e.g. http://host:8000); "
+        "the tokenizer comes from the one model of --models (subject MODEL@endpoint)",
+    )
+    group.addoption(
+        "--concurrency",
+        default=None,
+        metavar="LIST",
+        help="closed-loop load levels of the serving bench: that many users, each sending its "
+        "next request when its last one finished (default: 1,2,4,8)",
+    )
+    group.addoption(
+        "--requests",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests per load run (default: 4 per user, at least 8)",
+    )
+    group.addoption(
+        "--slo",
+        default="ttft=1,itl=0.2",
+        metavar="ttft=S,itl=S",
+        help="latency targets of goodput, in seconds (ms suffix allowed): a request counts "
+        "when its time to first token and every gap between tokens meet them "
+        "(default: %(default)s)",
+    )
+
+
 MIN_GATED_ROUNDS = 3
 """Fewest --rounds a gated run may take (see pytest_configure)."""
 
@@ -151,7 +194,7 @@ def pytest_configure(config: pytest.Config) -> None:
         specs = models.resolve_many(options.models)
         device = runtime.resolve_device(options.device)
         dtype = runtime.resolve_dtype(options.dtype)
-        run_configs = configs.parse_configs(options.configs)
+        run_configs = serving_configs(options)
         for run_config in run_configs:
             configs.check_device(run_config, device, options.dtype)
         thread_counts = (
@@ -178,6 +221,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"on, so the gate could not judge it."
             )
         gate_base = (options.gate, read_baseline(options.gate)) if options.gate else None
+        serving = serving_options(options, specs)
         report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
         store_url = (
             None if no_store(options) else checked_url(options.store or default_url(report_dir))
@@ -185,8 +229,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     run_options = recorded_options(options, specs, device, threads, thread_counts, sweeps)
-    if options.configs is not None:
+    if options.configs is not None or options.servers or options.endpoint:
         run_options["configs"] = [run_config.name for run_config in run_configs]
+    if options.servers or options.endpoint:
+        run_options["serving"] = serving.describe()
     subjects = [Subject(spec, run_config) for spec in specs for run_config in run_configs]
     config.stash[RUN_STATE] = RunState(
         subjects={subject.name: subject for subject in subjects},
@@ -204,7 +250,25 @@ def pytest_configure(config: pytest.Config) -> None:
         slowdown_models=slowdown_models,
         judge_timing_checks=options.timing_checks == "judge",
         store_url=store_url,
+        serving=serving,
     )
+
+
+def serving_configs(options) -> list:
+    """--configs (the default configuration when absent), then the served configurations of
+    --servers and --endpoint: a served model runs beside its in-process self."""
+    served = configs.served_configs(options.servers, options.endpoint)
+    return [*configs.parse_configs(options.configs), *served]
+
+
+def serving_options(options, specs) -> ServingOptions:
+    """The serving bench's load levels, request count and SLO; ValueError in one sentence."""
+    if options.endpoint and len(specs) != 1:
+        raise ValueError(f"--endpoint serves one model; give its name (for the tokenizer) as "
+                         f"the one model of --models, not {len(specs)}.")  # fmt: skip
+    if options.requests is not None and options.requests < 1:
+        raise ValueError(f"--requests must be 1 or more, got {options.requests}.")
+    return ServingOptions(options.endpoint, options.requests, Slo.parse(options.slo))
 
 
 def no_store(options) -> bool:

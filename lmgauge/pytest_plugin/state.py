@@ -11,6 +11,7 @@ from lmgauge.judge.spread import Baseline
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.record.recording import RunRecorder
+from lmgauge.serve.figures import Slo
 from lmgauge.sources import models
 from lmgauge.sources.configs import RunConfig, subject_name
 
@@ -25,6 +26,21 @@ class Subject:
     @property
     def name(self) -> str:
         return subject_name(self.spec.name, self.config)
+
+
+@dataclass(frozen=True)
+class ServingOptions:
+    """What the serving bench loads a server with: `endpoint` (a running server's URL, or
+    None), `requests` per load run (None: the bench's default) and `slo`
+    (lmgauge.serve.figures.Slo). The load levels are the --concurrency sweep."""
+
+    endpoint: str | None = None
+    requests: int | None = None
+    slo: Slo = Slo()
+
+    def describe(self) -> dict:
+        return {"endpoint": self.endpoint, "requests": self.requests,
+                "slo": {"ttft_s": self.slo.ttft_s, "itl_s": self.slo.itl_s}}  # fmt: skip
 
 
 @dataclass
@@ -54,7 +70,7 @@ class RunState:
     write_failure: str | None = None
     store_url: str | None = None
     store_message: str | None = None
-
+    serving: ServingOptions = ServingOptions()
 
     def slowdown_of(self, model: str) -> float:
         """The injected slowdown of `model` (a fraction; 0 when it is not slowed)."""

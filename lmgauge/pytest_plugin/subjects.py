@@ -8,8 +8,8 @@ and finishes `loaded_model` for one subject before loading the next: one model i
 time. A model that fails to load fails its own tests with one sentence; the others run on.
 Benches marked `causal_lm` or `encoder` are parametrized only over models of that task (models
 whose task only the loaded config can tell are kept and skip at run time if they differ).
-Benches marked `runtime("llamacpp")` take only llama.cpp subjects; all others take only the
-transformers ones.
+Benches marked `runtime("llamacpp")` take only llama.cpp subjects, `runtime("serve")` only
+models behind servers (--servers, --endpoint); all others take only the transformers ones.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lmgauge.measure.slowdown import inject as inject_slowdown
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.runtime import dtype_name
 from lmgauge.sources import loading
-from lmgauge.sources.configs import LLAMACPP, TRANSFORMERS
+from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS
 from lmgauge.sources.data import load_polarity
 from lmgauge.sources.llamacpp import load_llamacpp
 from lmgauge.sources.models import CAUSAL_LM, ENCODER
@@ -100,7 +100,11 @@ def load_for_session(model_name: str, request: pytest.FixtureRequest):
         model_name, {**loaded.describe(), "config": subject.config.describe(),
                      "slowdown": slowdown},
     )  # fmt: skip
-    yield loaded
+    try:
+        yield loaded
+    finally:
+        if hasattr(loaded, "close"):
+            loaded.close()
     state.recorder.model_released(model_name)
     del loaded
     gc.collect()
@@ -111,9 +115,15 @@ def load_for_session(model_name: str, request: pytest.FixtureRequest):
 
 
 def load_subject(subject, state):
-    """Prepare (untimed, output shown) and load one subject; RuntimeMissing or ModelLoadError."""
+    """Prepare (untimed, output shown) and load one subject; RuntimeMissing or ModelLoadError.
+    A served subject is its server, started (or reached) and serving."""
     if subject.config.runtime == LLAMACPP:
         return load_llamacpp(subject.spec, state.threads)
+    if subject.config.runtime == SERVE:
+        from lmgauge.serve.subject import serve_subject
+
+        return serve_subject(subject.spec, subject.config, state.threads,
+                             state.report_dir / "servers", state.serving.endpoint)  # fmt: skip
     folder, gguf_file = loading.prepare(subject.spec)
     loaded = loading.load_prepared(
         subject.spec, folder, gguf_file, state.device, state.dtype, subject.config

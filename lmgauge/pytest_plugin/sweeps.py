@@ -16,9 +16,9 @@ from lmgauge import runtime
 from lmgauge.pytest_plugin.state import run_state
 
 AXES = {"prompt_tokens": "--prompt-tokens", "new_tokens": "--new-tokens",
-        "batch_sizes": "--batch-sizes"}  # fmt: skip
+        "batch_sizes": "--batch-sizes", "concurrency": "--concurrency"}  # fmt: skip
 ARGUMENT_AXIS = {"prompt_tokens": "prompt_tokens", "new_tokens": "new_tokens",
-                 "seq_len": "prompt_tokens"}  # fmt: skip
+                 "seq_len": "prompt_tokens", "concurrency": "concurrency"}  # fmt: skip
 THREADS_PARAMETER = "torch_threads"
 
 

@@ -34,6 +34,7 @@ TABLE = (
     Unit("tokens/s", "tokens per second", -1, "faster", "slower"),
     Unit("sequences/s", "sequences per second", -1, "faster", "slower"),
     Unit("sentences/s", "sentences per second", -1, "faster", "slower"),
+    Unit("requests/s", "requests per second", -1, "faster", "slower"),
     Unit("bytes/s", "bytes per second", -1, "faster", "slower"),
     Unit("FLOP/s", "floating-point operations per second", -1, "faster", "slower"),
     Unit("bytes", "bytes", 0, "more", "less"),

@@ -16,6 +16,10 @@ from lmgauge.errors import LmgaugeError
 DEFAULT = "default"
 TRANSFORMERS = "transformers"
 LLAMACPP = "llamacpp"
+SERVE = "serve"
+"""The runtime of a model behind an OpenAI-compatible server (lmgauge.serve)."""
+ENDPOINT = "endpoint"
+"""The configuration of a server that runs already (--endpoint URL)."""
 
 PRESETS = {
     "eager": "transformers with attn_implementation='eager'",
@@ -30,7 +34,13 @@ PRESETS = {
     "rounded to int8 with one scale per tensor and kept in float32",
     "llamacpp": "llama.cpp through llama-cpp-python on the model's GGUF file, as quantized",
     "auto": "accelerate device_map='auto': the model spread over the CUDA devices there are",
+    "serve-llamacpp": "the model's GGUF file behind llama-cpp-python's OpenAI-compatible server "
+    "(--servers llamacpp)",
+    "serve-transformers": "the model folder behind `transformers serve` with continuous "
+    "batching (--servers transformers)",
 }
+SERVED = {"serve-llamacpp": "llamacpp", "serve-transformers": "transformers"}
+"""Server presets and the server (lmgauge.serve.servers.SERVERS) each starts."""
 
 QUANTIZATIONS = ("int8", "int8-dynamic", "naive-int8")
 INSTALL_HINTS = {
@@ -51,6 +61,8 @@ class RunConfig:
     compile: bool = False
     quantization: str | None = None
     device_map: str | None = None
+    server: str | None = None
+    """For runtime SERVE: which server (SERVERS' key, or ENDPOINT)."""
 
     @property
     def is_default(self) -> bool:
@@ -66,6 +78,7 @@ class RunConfig:
             "compile": self.compile,
             "quantization": self.quantization,
             "device_map": self.device_map,
+            "server": self.server,
         }
 
 
@@ -85,6 +98,11 @@ def parse_config(text: str) -> RunConfig:
             f"(join several with +, e.g. sdpa+bf16)."
         )
     config = RunConfig(name="+".join(p for p in PRESETS if p in presets))
+    if len(presets) == 1 and presets[0] in SERVED:
+        return replace(config, runtime=SERVE, server=SERVED[presets[0]])
+    if set(presets) & set(SERVED):
+        raise ConfigError(f"configuration '{text}': a served model runs as its server runs it "
+                          "and combines with no other preset.")  # fmt: skip
     for preset in dict.fromkeys(presets):
         config = _apply(config, preset, text)
     return config
@@ -127,6 +145,20 @@ def parse_configs(text: str | None) -> list[RunConfig]:
     for config in configs.values():
         check_combination(config)
     return list(configs.values())
+
+
+def served_configs(servers: str | None, endpoint: str | None) -> list[RunConfig]:
+    """The configurations --servers LIST and --endpoint URL add: serve-<server> for each server
+    named, and `endpoint` for a server that runs already; ConfigError for an unknown server."""
+    added = []
+    for server in filter(None, (part.strip() for part in (servers or "").split(","))):
+        if f"serve-{server}" not in SERVED:
+            raise ConfigError(f"unknown server '{server}' in --servers; servers: "
+                              f"{', '.join(SERVED.values())}.")  # fmt: skip
+        added.append(parse_config(f"serve-{server}"))
+    if endpoint:
+        added.append(RunConfig(name=ENDPOINT, runtime=SERVE, server=ENDPOINT))
+    return added
 
 
 def check_combination(config: RunConfig) -> None:

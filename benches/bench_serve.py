@@ -1,0 +1,137 @@
+"""Models behind real servers under concurrent load (`--servers llamacpp,transformers` or
+`--endpoint URL`): latency percentiles, throughput, goodput against the SLO, and whether the
+answers stay the same under load.
+
+Each load level (--concurrency, closed loop) runs `rounds` load runs; a load run is the
+statistical unit (its requests share the server's state), so every figure is one sample per
+load run and its value the median over them. Prompts are held-out polarity sentences drawn
+with a fixed seed; answers are greedy and ask for exactly NEW_TOKENS tokens.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+import pytest
+
+from lmgauge.pytest_plugin.state import run_state
+from lmgauge.serve.figures import QUANTILES, agreement, run_figures
+from lmgauge.serve.load import run_load
+
+pytestmark = [pytest.mark.causal_lm, pytest.mark.runtime("serve")]
+
+CONCURRENCY = [1, 2, 4, 8]
+NEW_TOKENS = 32
+PROMPTS = 16
+"""Distinct prompts, drawn with seed 0 from the test split; requests take them in turn."""
+GOODPUT_SHARE = 0.9
+"""A load level meets the SLO when at least this share of its requests met it."""
+
+
+@pytest.fixture(scope="session")
+def serve_prompts(polarity) -> list[str]:
+    """PROMPTS held-out sentences (seeded), each the start of a review to continue."""
+    sentences = polarity["test"]["text"]
+    chosen = np.random.default_rng(0).choice(len(sentences), PROMPTS, replace=False)
+    return [sentences[int(index)] for index in chosen]
+
+
+@pytest.fixture(scope="session")
+def load_levels() -> dict:
+    """Per subject, per concurrency: the median share of requests that met the SLO, and the
+    answers by prompt index of its first load run (concurrency 1's are the solo answers)."""
+    return {}
+
+
+@pytest.mark.sweep(concurrency=CONCURRENCY)
+def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, request,
+              concurrency):  # fmt: skip
+    """`rounds` closed-loop load runs at `concurrency` users after one untimed request per user
+    (the first requests of a `transformers serve` took 20 s); every figure per load run."""
+    serving = run_state(request.config).serving
+    server = loaded_model.server
+    requests = serving.requests or max(8, 4 * concurrency)
+    shape = {"concurrency": concurrency, "new_tokens": NEW_TOKENS}
+    runs, per_run, met_shares = [], [], []
+    run_load(
+        server.url,
+        loaded_model.model_id,
+        serve_prompts,
+        NEW_TOKENS,
+        concurrency=concurrency,
+        requests=concurrency,
+        exact=loaded_model.exact_fields,
+    )
+    for _ in range(round_policy.min_rounds):
+        run = run_load(server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
+                       concurrency=concurrency, requests=requests,
+                       exact=loaded_model.exact_fields)  # fmt: skip
+        if not server.alive():
+            pytest.fail(f"{server.death()} during the load run at concurrency {concurrency}.",
+                        pytrace=False)  # fmt: skip
+        failed = [r for r in run.requests if not r.ok]
+        if len(failed) == len(run.requests):
+            pytest.fail(f"every request at concurrency {concurrency} failed; the first: "
+                        f"{failed[0].error}", pytrace=False)  # fmt: skip
+        runs.append(run)
+        per_run.append(run_figures(run, serving.slo, loaded_model.output_tokens))
+        met_shares.append(sum(serving.slo.met(r) for r in run.requests) / len(run.requests))
+    for name, unit_metric in (
+        ("ttft", "served_ttft_seconds"),
+        ("itl", "served_itl_seconds"),
+        ("tpot", "served_tpot_seconds"),
+        ("e2e", "served_e2e_seconds"),
+    ):
+        for quantile in QUANTILES:
+            samples = [figures[f"{name}_p{quantile}"] for figures in per_run]
+            record(unit_metric, samples=samples, quantile=f"p{quantile}", **shape)
+    for key, metric in (("output_tokens_per_second", "served_output_tokens_per_second"),
+                        ("requests_per_second", "served_requests_per_second"),
+                        ("goodput_requests_per_second", "served_goodput_requests_per_second"),
+                        ("failed_requests", "served_failed_requests")):  # fmt: skip
+        record(metric, samples=[figures[key] for figures in per_run], **shape)
+    answered = [r for run in runs for r in run.requests if r.ok]
+    lengths = [loaded_model.count_tokens(r.text) for r in answered]
+    record("served_output_tokens", statistics.median(lengths), **shape)
+    short = [loaded_model.output_tokens(r) for r in answered
+             if loaded_model.output_tokens(r) < NEW_TOKENS - 1]  # fmt: skip
+    if loaded_model.exact_fields and short:
+        pytest.fail(f"the server took {'/'.join(loaded_model.exact_fields)} for exactly "
+                    f"{NEW_TOKENS} tokens, and {len(short)} of {len(answered)} answers at "
+                    f"concurrency {concurrency} were shorter ({min(short)} tokens): its per-token "
+                    "figures would not be comparable.", pytrace=False)  # fmt: skip
+    usage = [(r.usage_tokens, n) for r, n in zip(answered, lengths, strict=True)
+             if r.usage_tokens is not None]  # fmt: skip
+    if usage:
+        record("served_usage_agreement_share",
+               sum(abs(u - n) <= 1 for u, n in usage) / len(usage), **shape)  # fmt: skip
+    answers = {r.prompt_index % len(serve_prompts): r.text for r in runs[0].requests if r.ok}
+    levels = load_levels.setdefault(loaded_model.config.name, {})
+    levels[concurrency] = (statistics.median(met_shares), answers)
+    solo = levels.get(1, (None, None))[1]
+    if concurrency > 1 and solo:
+        differing, position = agreement(answers, solo)
+        record("served_answers_differing_share", differing, **shape)
+        if not math.isnan(position):
+            record("served_first_difference_chars", position, **shape)
+    medians = {key: statistics.median(figures[key] for figures in per_run)
+               for key in ("ttft_p50", "e2e_p50", "itl_p50")}  # fmt: skip
+    assert medians["ttft_p50"] <= medians["e2e_p50"], "a first token after the end of its answer"
+    failed = [r.error for run in runs for r in run.requests if not r.ok]
+    assert not failed, f"{len(failed)} requests failed at concurrency {concurrency}: {failed[0]}"
+
+
+def test_slo_concurrency(loaded_model, record, load_levels):
+    """The highest concurrency of the sweep at which the SLO still held (GOODPUT_SHARE of the
+    requests met it), every lower level included; 0 when none did."""
+    levels = load_levels.get(loaded_model.config.name)
+    if not levels:
+        pytest.skip("no load level of this subject was measured")
+    meeting = 0
+    for concurrency in sorted(levels):
+        if levels[concurrency][0] < GOODPUT_SHARE:
+            break
+        meeting = concurrency
+    record("served_slo_concurrency", meeting, levels=",".join(map(str, sorted(levels))))

@@ -1,0 +1,189 @@
+"""Load shaped like traffic, sent to a server: streamed completions timed token by token.
+
+Closed loop (`concurrency` users, each sending its next request when its last one finished)
+or open loop (Poisson arrivals at `rate` requests per second). Each request is a streamed
+(server-sent events) `/v1/completions` call, greedy, asking for exactly `max_tokens` new
+tokens where the server allows it; its send time, the arrival time of every chunk that carries
+text, and the server's `usage` are kept. Everything is bounded: a request by `request_timeout`
+seconds, a load run by its request count and `run_timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+REQUEST_TIMEOUT_S = 120.0
+RUN_TIMEOUT_S = 600.0
+
+
+@dataclass
+class Request:
+    """One request as it happened: `sent` and `chunk_times` in seconds on the run's clock
+    (time.perf_counter), the text of each chunk, the server's completion token count (None
+    when it gave none), and `error` (one sentence) when it failed."""
+
+    prompt_index: int
+    sent: float
+    chunk_times: list[float] = field(default_factory=list)
+    chunks: list[str] = field(default_factory=list)
+    usage_tokens: int | None = None
+    finish_reason: str | None = None
+    ended: float = float("nan")
+    error: str = ""
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chunks)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and bool(self.chunk_times)
+
+
+@dataclass
+class LoadRun:
+    """One load run: its requests, in the order they were sent, and its wall time (s) from
+    the first send to the last end."""
+
+    requests: list[Request]
+    wall_seconds: float
+    level: str
+
+
+EXACT_LENGTH = ("min_tokens", "ignore_eos")
+"""Request fields that make a server produce exactly max_tokens tokens (vLLM takes both,
+llama-cpp-python min_tokens; `transformers serve` refuses any field it does not know)."""
+
+
+def completion_body(model: str, prompt: str, max_tokens: int, exact: tuple = ()) -> dict:
+    """A greedy, streamed completion of `max_tokens` tokens; with the `exact` fields of
+    EXACT_LENGTH the server accepts, of exactly that many (otherwise the real lengths count)."""
+    fields = {"min_tokens": max_tokens, "ignore_eos": True}
+    return {
+        "model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0,
+        "top_p": 1.0, "seed": 0, "stream": True, "stream_options": {"include_usage": True},
+        **{name: fields[name] for name in exact},
+    }  # fmt: skip
+
+
+def accepted_length_fields(url: str, model: str, timeout: float = 60.0) -> tuple[str, ...]:
+    """The EXACT_LENGTH fields the server accepts: a two-token request with both, then with
+    min_tokens alone; () when it refuses both."""
+    import httpx
+
+    for fields in (EXACT_LENGTH, EXACT_LENGTH[:1]):
+        body = {**completion_body(model, "Hello", 2, fields), "stream": False}
+        body.pop("stream_options")
+        answer = httpx.post(f"{url}/v1/completions", json=body, timeout=timeout)
+        if answer.status_code == 200:
+            return fields
+    return ()
+
+
+async def send(client, url: str, body: dict, index: int, timeout: float) -> Request:
+    """One streamed completion; failures become the request's `error` sentence."""
+    import httpx
+
+    request = Request(index, time.perf_counter())
+    try:
+        async with asyncio.timeout(timeout):
+            async with client.stream("POST", f"{url}/v1/completions", json=body) as answer:
+                if answer.status_code != 200:
+                    detail = (await answer.aread()).decode(errors="replace")[:200]
+                    request.error = f"HTTP {answer.status_code}: {detail}"
+                    return request
+                async for line in answer.aiter_lines():
+                    read_event(line, request)
+    except TimeoutError:
+        request.error = f"no complete answer within {timeout:g} s"
+    except httpx.HTTPError as error:
+        request.error = f"{type(error).__name__}: {error}"[:200] or type(error).__name__
+    finally:
+        request.ended = time.perf_counter()
+    if not request.error and not request.chunk_times:
+        request.error = "the server streamed no text"
+    return request
+
+
+def read_event(line: str, request: Request) -> None:
+    """Take one server-sent-events line into `request`: a text chunk (timed), usage, finish."""
+    if not line.startswith("data:"):
+        return
+    payload = line[5:].strip()
+    if payload == "[DONE]" or not payload:
+        return
+    event = json.loads(payload)
+    for choice in event.get("choices") or []:
+        text = choice.get("text") or ""
+        if text:
+            request.chunk_times.append(time.perf_counter())
+            request.chunks.append(text)
+        request.finish_reason = choice.get("finish_reason") or request.finish_reason
+    usage = event.get("usage")
+    if usage and usage.get("completion_tokens") is not None:
+        request.usage_tokens = int(usage["completion_tokens"])
+
+
+async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, timeout, exact):
+    """`concurrency` users share `requests` requests, prompts taken in turn."""
+    import httpx
+
+    counter = iter(range(requests))
+    done: list[Request] = []
+
+    async def user(client):
+        for index in counter:
+            body = completion_body(model, prompts[index % len(prompts)], max_tokens, exact)
+            done.append(await send(client, url, body, index, timeout))
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        await asyncio.gather(*(user(client) for _ in range(concurrency)))
+    return done
+
+
+async def open_loop(url, model, prompts, max_tokens, rate, requests, timeout, exact, seed=0):
+    """Poisson arrivals at `rate` requests/s (seeded gaps), whatever the server's backlog."""
+    import httpx
+
+    gaps = np.random.default_rng(seed).exponential(1.0 / rate, requests)
+    async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None)) \
+            as client:  # fmt: skip
+        tasks = []
+        for index, gap in enumerate(gaps):
+            await asyncio.sleep(gap)
+            body = completion_body(model, prompts[index % len(prompts)], max_tokens, exact)
+            tasks.append(asyncio.create_task(send(client, url, body, index, timeout)))
+        return list(await asyncio.gather(*tasks))
+
+
+def run_load(
+    url: str, model: str, prompts: list[str], max_tokens: int, *, concurrency: int = 0,
+    rate: float = 0.0, requests: int, exact: tuple = (), request_timeout: float = REQUEST_TIMEOUT_S,
+    run_timeout: float = RUN_TIMEOUT_S,
+) -> LoadRun:  # fmt: skip
+    """One load run of `requests` requests: closed loop at `concurrency`, or open loop at
+    `rate` requests/s; `exact`: the EXACT_LENGTH fields to send; a run past `run_timeout` s
+    raises TimeoutError."""
+    if concurrency:
+        level = f"concurrency={concurrency}"
+        load = closed_loop(url, model, prompts, max_tokens, concurrency, requests,
+                           request_timeout, exact)  # fmt: skip
+    else:
+        level = f"rate={rate:g}"
+        load = open_loop(url, model, prompts, max_tokens, rate, requests, request_timeout, exact)
+
+    async def bounded():
+        async with asyncio.timeout(run_timeout):
+            return await load
+
+    started = time.perf_counter()
+    done = asyncio.run(bounded())
+    done.sort(key=lambda request: request.sent)
+    ends = [request.ended for request in done]
+    return LoadRun(done, (max(ends) if ends else started) - started, level)

@@ -1,0 +1,227 @@
+"""Real OpenAI-compatible servers on 127.0.0.1: started for a model, waited for, stopped.
+
+A server runs in a process group of its own, on a free port of the loopback interface, with its
+output in a log file beside the run report. It is ready when `GET /v1/models` answers; a server
+that exits before that, or is not ready within the timeout, is a ServerError in one sentence
+with the last line of its log. It is stopped with SIGTERM to its group, then SIGKILL. No server
+outlives lmgauge: on Linux the kernel sends it SIGKILL when the process that started it dies
+(prctl PR_SET_PDEATHSIG), also when that process is killed with SIGKILL itself.
+
+Servers (SERVERS): `llamacpp`, llama-cpp-python's server on the model's GGUF file (the `serve`
+extra); `transformers`, `transformers serve` with continuous batching on the model folder.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from lmgauge.errors import LmgaugeError
+
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 120.0
+"""How long a server may take to answer `/v1/models` after it was started."""
+STOP_GRACE_S = 10.0
+"""How long a server gets to exit after SIGTERM before it is killed."""
+
+
+class ServerError(LmgaugeError):
+    """A server that could not be started, never became ready, died, or answered wrongly."""
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    """How to start one kind of server: `package` (its version goes into the report) and
+    `command(model_path, port, threads)` -> argv."""
+
+    name: str
+    package: str
+    install: str
+    command: object
+
+
+def llamacpp_command(model_path: Path, port: int, threads: int, context: int = 2048) -> list[str]:
+    """llama-cpp-python's server answers one request at a time; by default a new request
+    interrupts the one being streamed (7 of 8 requests at concurrency 4 were cut off after one
+    token), so requests queue instead (--interrupt_requests False)."""
+    return [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", HOST,
+        "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads),
+        "--n_ctx", str(context), "--verbose", "False", "--interrupt_requests", "False",
+    ]  # fmt: skip
+
+
+def transformers_command(model_path: Path, port: int, threads: int) -> list[str]:
+    """`transformers serve` with the model folder preloaded (FORCE_MODEL), continuous batching,
+    float32 on the CPU unless a GPU is there, seeded."""
+    executable = Path(sys.executable).with_name("transformers")
+    return [
+        str(executable), "serve", str(model_path), "--continuous-batching", "--host", HOST,
+        "--port", str(port), "--dtype", "float32", "--default-seed", "0",
+    ]  # fmt: skip
+
+
+SERVERS = {
+    "llamacpp": ServerKind("llamacpp", "llama_cpp_python", "pip install -e .[serve]",
+                           llamacpp_command),
+    "transformers": ServerKind("transformers", "transformers", "pip install -e .[serve]",
+                               transformers_command),
+}  # fmt: skip
+
+
+@dataclass
+class RunningServer:
+    """A started server: `url` (http://127.0.0.1:PORT), `process`, `log` (its output file) and
+    `describe()` for the report."""
+
+    kind: str
+    url: str
+    process: subprocess.Popen | None
+    log: Path | None
+    version: str
+    argv: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        return {"server": self.kind, "version": self.version, "url": self.url,
+                "command": " ".join(self.argv)}  # fmt: skip
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
+
+    def death(self) -> str:
+        """One sentence on how the server's process ended, with the last line of its log."""
+        code = self.process.poll() if self.process else None
+        if code is None:
+            return f"the {self.kind} server at {self.url} is still running"
+        how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
+               else f"exited with status {code}")  # fmt: skip
+        return f"the {self.kind} server {how}{log_tail(self.log)}"
+
+    def stop(self) -> None:
+        """SIGTERM to the server's process group, SIGKILL after STOP_GRACE_S; idempotent."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sent, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.process.pid, sent)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def package_version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: a process group of its own, and SIGKILL when lmgauge dies."""
+    os.setpgrp()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def start_server(
+    kind: str, model_path: Path, threads: int, log: Path, ready_timeout: float = READY_TIMEOUT_S
+) -> RunningServer:
+    """Start a `kind` server (SERVERS) on `model_path` and wait until it answers; ServerError in
+    one sentence when it is not installed, dies, or is not ready within `ready_timeout` s (the
+    server is then stopped)."""
+    if kind not in SERVERS:
+        raise ServerError(f"unknown server '{kind}'; servers: {', '.join(SERVERS)}.")
+    server_kind = SERVERS[kind]
+    version = package_version(server_kind.package)
+    if not version:
+        raise ServerError(f"the {kind} server is not installed; install it with "
+                          f"`{server_kind.install}`.")  # fmt: skip
+    port = free_port()
+    argv = server_kind.command(model_path, port, threads)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            argv, stdout=output, stderr=subprocess.STDOUT, env=environment,
+            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
+        )  # fmt: skip
+    server = RunningServer(kind, f"http://{HOST}:{port}", process, log, version, argv)
+    try:
+        wait_ready(server, ready_timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def wait_ready(server: RunningServer, timeout: float) -> None:
+    """Poll `GET /v1/models` until it answers 200; ServerError when the process exits first or
+    `timeout` seconds pass."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise ServerError(f"{server.death()} before it became ready.")
+        try:
+            if httpx.get(f"{server.url}/v1/models", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise ServerError(f"the {server.kind} server at {server.url} was not ready within "
+                      f"{timeout:g} s{log_tail(server.log)}.")  # fmt: skip
+
+
+def endpoint(url: str, timeout: float = 10.0) -> RunningServer:
+    """A server someone else runs at `url` (OpenAI-compatible), checked to answer `/v1/models`;
+    ServerError in one sentence when it does not."""
+    import httpx
+
+    url = url.rstrip("/").removesuffix("/v1")
+    try:
+        answer = httpx.get(f"{url}/v1/models", timeout=timeout)
+    except httpx.HTTPError as error:
+        raise ServerError(f"the endpoint {url} does not answer ({type(error).__name__}: "
+                          f"{error}).") from None  # fmt: skip
+    if answer.status_code != 200:
+        raise ServerError(
+            f"the endpoint {url} answered /v1/models with HTTP "
+            f"{answer.status_code}; it is not an OpenAI-compatible server."
+        )
+    return RunningServer("endpoint", url, None, None, answer.headers.get("server", ""))
+
+
+def served_model_ids(server: RunningServer) -> list[str]:
+    """The model ids the server lists at /v1/models."""
+    import httpx
+
+    answer = httpx.get(f"{server.url}/v1/models", timeout=10.0).json()
+    return [entry.get("id", "") for entry in answer.get("data", [])]
+
+
+def log_tail(log: Path | None) -> str:
+    """': <last non-empty line of the log>' or ''."""
+    if log is None or not log.exists():
+        return ""
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return f" (its log ends: {lines[-1][:200]})" if lines else ""

@@ -1,0 +1,111 @@
+"""A model behind a server, as a bench subject: the server started (or reached), the model id it
+serves, the model's own tokenizer, and what the report says of it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmgauge.errors import ModelLoadError
+from lmgauge.serve.load import accepted_length_fields
+from lmgauge.serve.servers import (
+    RunningServer,
+    ServerError,
+    endpoint,
+    served_model_ids,
+    start_server,
+)
+from lmgauge.sources import loading
+from lmgauge.sources.configs import ENDPOINT, RunConfig
+from lmgauge.sources.llamacpp import gguf_path
+from lmgauge.sources.models import CAUSAL_LM, ModelSpec
+
+
+@dataclass
+class ServedModel:
+    """`server` serves the model as `model_id`; `tokenizer` is the model's transformers
+    tokenizer (the figures count tokens with it and check the server's counts against it)."""
+
+    spec: ModelSpec
+    config: RunConfig
+    server: RunningServer
+    model_id: str
+    tokenizer: Any
+    threads: int
+    exact_fields: tuple = ()
+    """The request fields (lmgauge.serve.load.EXACT_LENGTH) that this server accepts."""
+    task: str = CAUSAL_LM
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` by the model's own tokenizer."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def output_tokens(self, request) -> int:
+        """A served answer's length in tokens: the server's `usage` where it gave one (checked
+        against count_tokens by the bench), else the model's own tokenizer's count."""
+        if request.usage_tokens is not None:
+            return request.usage_tokens
+        return self.count_tokens(request.text)
+
+    def describe(self) -> dict:
+        return {
+            **self.spec.describe(),
+            "task": self.task,
+            "architecture": f"served by {self.server.kind}",
+            "description": f"{self.spec.name} behind the {self.server.kind} server "
+            f"{self.server.version} at {self.server.url}",
+            "device": "server",
+            "served": {
+                **self.server.describe(),
+                "model_id": self.model_id,
+                "exact_length_fields": list(self.exact_fields),
+            },
+        }
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_dir: Path,
+                  endpoint_url: str | None = None) -> ServedModel:  # fmt: skip
+    """Start `config.server` on the model's files (or reach --endpoint) and wait until it
+    serves; ModelLoadError in one sentence when the server cannot serve it (the server is
+    stopped then)."""
+    try:
+        tokenizer = loading.reference_tokenizer(spec)
+        if tokenizer is None:
+            raise ModelLoadError(f"model '{spec.name}' has no tokenizer to count served tokens "
+                                 "with.")  # fmt: skip
+        if config.server == ENDPOINT:
+            server = endpoint(endpoint_url or "")
+        else:
+            files = gguf_path(spec) if config.server == "llamacpp" else loading.prepare(spec)[0]
+            safe = re.sub(r"[^\w.@-]+", "_", f"{spec.name}@{config.name}").strip("_")
+            log = log_dir / f"{safe}.server.log"
+            server = start_server(config.server, files, threads, log)
+    except ServerError as error:
+        raise ModelLoadError(str(error)) from None
+    try:
+        if config.server == "transformers":
+            model_id = str(files)
+        else:
+            ids = served_model_ids(server)
+            if not ids:
+                raise ServerError(f"the {server.kind} server at {server.url} lists no model.")
+            named = [served for served in ids if spec.name in served or served in spec.name]
+            if not named and len(ids) > 1:
+                raise ServerError(f"it serves {', '.join(ids)}, none of them named like "
+                                  f"'{spec.name}'")  # fmt: skip
+            model_id = (named or ids)[0]
+        exact = accepted_length_fields(server.url, model_id)
+    except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+        server.stop()
+        raise ModelLoadError(f"the {server.kind} server did not serve model '{spec.name}': "
+                             f"{type(error).__name__}: {error}") from None  # fmt: skip
+    return ServedModel(spec, config, server, model_id, tokenizer, threads, exact)

@@ -1,0 +1,239 @@
+"""Servers on loopback: started, waited for, loaded, stopped; and what breaks them, each in one
+sentence with no process left behind."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from lmgauge.serve import servers
+from lmgauge.serve.figures import Slo, agreement, run_figures
+from lmgauge.serve.load import run_load
+from lmgauge.serve.servers import ServerError, ServerKind, endpoint, free_port, start_server
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def fake_kind(monkeypatch, code: str) -> None:
+    """A server kind `fake` whose process runs Python `code` (installed: pytest is)."""
+    command = lambda path, port, threads: [sys.executable, "-c", code]  # noqa: E731
+    monkeypatch.setitem(servers.SERVERS, "fake", ServerKind("fake", "pytest", "-", command))
+
+
+def test_a_server_that_exits_before_it_is_ready_is_one_sentence_with_its_log(monkeypatch, tmp_path):
+    fake_kind(monkeypatch, "import sys; print('no such model file'); sys.exit(3)")
+    with pytest.raises(ServerError, match=r"exited with status 3 \(its log ends: no such model "
+                                          r"file\) before it became ready"):  # fmt: skip
+        start_server("fake", tmp_path, 1, tmp_path / "fake.log")
+
+
+def test_a_server_that_never_becomes_ready_is_stopped(monkeypatch, tmp_path):
+    fake_kind(monkeypatch, "import os, time; print(os.getpid(), flush=True); time.sleep(60)")
+    with pytest.raises(ServerError, match="was not ready within 1.5 s"):
+        start_server("fake", tmp_path, 1, tmp_path / "fake.log", ready_timeout=1.5)
+    pid = int((tmp_path / "fake.log").read_text().split()[0])
+    time.sleep(0.2)
+    assert not alive(pid), "the server that never became ready was left running"
+
+
+def test_an_unknown_or_missing_server_is_one_sentence(monkeypatch, tmp_path):
+    with pytest.raises(ServerError, match="unknown server 'tgi'; servers: llamacpp, transformers"):
+        start_server("tgi", tmp_path, 1, tmp_path / "log")
+    monkeypatch.setitem(servers.SERVERS, "gone", ServerKind("gone", "no-such-package-x", "pip x",
+                                                            lambda *a: []))  # fmt: skip
+    with pytest.raises(ServerError, match="not installed; install it with `pip x`"):
+        start_server("gone", tmp_path, 1, tmp_path / "log")
+
+
+def test_an_endpoint_that_refuses_connections_is_one_sentence():
+    with pytest.raises(ServerError, match=r"the endpoint http://127.0.0.1:\d+ does not answer"):
+        endpoint(f"http://127.0.0.1:{free_port()}", timeout=2)
+
+
+def test_a_server_dies_with_the_process_that_started_it(tmp_path):
+    """SIGKILL to lmgauge cannot run its clean-up; the kernel still ends the server."""
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "models").write_text('{"data": []}')
+    script = f"""
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {str(os.getcwd())!r})
+from lmgauge.serve import servers
+from lmgauge.serve.servers import ServerKind, start_server
+servers.SERVERS["fake"] = ServerKind("fake", "pytest", "-", lambda *a: [
+    sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "-d", {str(tmp_path)!r}, str(a[1])])
+server = start_server("fake", {str(tmp_path)!r}, 1, Path({str(tmp_path)!r}) / "s.log", 20)
+print(server.process.pid, flush=True)
+time.sleep(60)
+"""
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())
+        assert alive(pid)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(pid), "the server outlived the process that started it"
+    finally:
+        parent.kill()
+
+
+class FakeCompletions(BaseHTTPRequestHandler):
+    """An OpenAI-style server whose answers are set per test: `events` are streamed as SSE."""
+
+    events: list[dict] = []
+
+    def do_GET(self):
+        self.reply(200, {"data": [{"id": "fake-model"}]})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for event in self.events:
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
+            time.sleep(0.01)
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCompletions)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def text_events(*texts, usage=None):
+    events = [{"choices": [{"text": text, "finish_reason": None}]} for text in texts]
+    if usage is not None:
+        events.append({"choices": [], "usage": {"completion_tokens": usage}})
+    return events
+
+
+def test_streamed_answers_are_timed_chunk_by_chunk_and_summed_per_load_run(fake_server):
+    FakeCompletions.events = text_events(" a", " b", " c", " d", usage=4)
+    run = run_load(fake_server, "fake-model", ["p1", "p2"], 4, concurrency=2, requests=4)
+    assert [r.prompt_index for r in run.requests] == sorted(r.prompt_index for r in run.requests)
+    assert all(r.ok and r.text == " a b c d" and r.usage_tokens == 4 for r in run.requests)
+    figures = run_figures(run, Slo(ttft_s=1.0, itl_s=0.5), lambda r: 4)
+    assert 0 < figures["ttft_p50"] <= figures["e2e_p50"]
+    assert 0.005 < figures["itl_p50"] < 0.5 and figures["failed_requests"] == 0
+    assert figures["goodput_requests_per_second"] == pytest.approx(figures["requests_per_second"])
+    strict = run_figures(run, Slo(ttft_s=1.0, itl_s=0.001), lambda r: 4)
+    assert strict["goodput_requests_per_second"] == 0, "every gap was beyond a 1 ms ITL target"
+
+
+def test_a_server_that_streams_nothing_fails_each_request_in_one_sentence(fake_server):
+    FakeCompletions.events = text_events(usage=0)
+    run = run_load(fake_server, "fake-model", ["p"], 4, concurrency=1, requests=2)
+    assert [r.error for r in run.requests] == ["the server streamed no text"] * 2
+    assert run_figures(run, Slo(), lambda r: 0)["failed_requests"] == 2
+
+
+def test_answers_under_load_are_compared_with_the_answers_sent_alone():
+    solo = {0: "the cat sat", 1: "a dog"}
+    share, position = agreement({0: "the cat sat", 1: "a dog"}, solo)
+    assert share == 0.0 and math.isnan(position)
+    share, position = agreement({0: "the cap", 1: "a dog"}, solo)
+    assert share == 0.5 and position == 6
+
+
+def test_the_slo_is_read_in_seconds_or_milliseconds():
+    assert Slo.parse("ttft=500ms,itl=0.1") == Slo(ttft_s=0.5, itl_s=0.1)
+    with pytest.raises(ValueError, match="--slo takes ttft=SECONDS,itl=SECONDS"):
+        Slo.parse("latency=3")
+
+
+def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_llamacpp_gguf):
+    """The whole path on a real server: start, load levels, figures, agreement, stop."""
+    pytest.importorskip("llama_cpp.server")
+    from tests.test_plugin import run_benches
+
+    result, (report,) = run_benches(
+        pytester, "--models", str(tiny_llamacpp_gguf), "--servers", "llamacpp",
+        "--concurrency", "1,2", "--requests", "4", "--rounds", "2",
+        target=str(PROJECT / "benches" / "bench_serve.py"),
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    subject = f"{tiny_llamacpp_gguf}@serve-llamacpp"
+    served = report["models"][subject]["served"]
+    assert served["server"] == "llamacpp" and served["version"]
+    assert served["exact_length_fields"], "llama.cpp's server takes min_tokens"
+    figures = {(r["metric"], r["params"].get("concurrency"), r["params"].get("quantile")): r
+               for r in report["results"]}  # fmt: skip
+    ttft = figures["served_ttft_seconds", 2, "p90"]
+    assert ttft["params"]["config"] == "serve-llamacpp" and len(ttft["samples"]) == 2
+    assert figures["served_failed_requests", 1, None]["value"] == 0
+    assert figures["served_output_tokens", 2, None]["value"] > 0
+    assert ("served_answers_differing_share", 2, None) in figures
+    assert ("served_slo_concurrency", None, None) in figures
+    assert list((pytester.path / "reports" / "servers").glob("*.server.log")), "the log is kept"
+
+
+def test_an_endpoint_is_benched_and_a_short_answer_fails_its_test(pytester, fake_server,
+                                                                 tiny_llamacpp_gguf):  # fmt: skip
+    """--endpoint reaches a running server; it says it takes min_tokens, then streams 4 of the
+    32 tokens asked for: the load test fails in one sentence, the report keeps its figures."""
+    from tests.test_plugin import run_benches
+
+    FakeCompletions.events = text_events(" a", " b", " c", " d", usage=4)
+    result, (report,) = run_benches(
+        pytester, "--models", str(tiny_llamacpp_gguf), "--endpoint", fake_server,
+        "--concurrency", "1", "--requests", "2", "--rounds", "1",
+        target=str(PROJECT / "benches" / "bench_serve.py"),
+    )  # fmt: skip
+    assert result.ret == 1
+    served = report["models"][f"{tiny_llamacpp_gguf}@endpoint"]["served"]
+    assert served["server"] == "endpoint" and served["model_id"] == "fake-model"
+    (failure,) = [t for t in report["tests"]["not_passed"] if t["outcome"] == "failed"]
+    assert "were shorter (4 tokens)" in failure["message"]
+    assert any(r["metric"] == "served_ttft_seconds" for r in report["results"])
+
+
+def test_an_endpoint_with_several_models_none_like_ours_is_refused(monkeypatch, tiny_gpt2_dir):
+    from lmgauge.errors import ModelLoadError
+    from lmgauge.serve import subject
+    from lmgauge.sources import models
+    from lmgauge.sources.configs import ENDPOINT, RunConfig
+
+    monkeypatch.setattr(subject, "endpoint", lambda url: servers.RunningServer(
+        "endpoint", url, None, None, ""))  # fmt: skip
+    monkeypatch.setattr(subject, "served_model_ids", lambda server: ["llama-70b", "qwen-7b"])
+    spec = models.resolve_many(str(tiny_gpt2_dir))[0]
+    config = RunConfig(name=ENDPOINT, runtime="serve", server=ENDPOINT)
+    with pytest.raises(ModelLoadError, match="serves llama-70b, qwen-7b, none of them named"):
+        subject.serve_subject(spec, config, 1, Path("."), "http://127.0.0.1:1")
