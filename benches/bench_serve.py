@@ -95,8 +95,8 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     answered = [r for run in runs for r in run.requests if r.ok]
     lengths = [loaded_model.count_tokens(r.text) for r in answered]
     record("served_output_tokens", statistics.median(lengths), **shape)
-    short = [loaded_model.output_tokens(r) for r in answered
-             if loaded_model.output_tokens(r) < NEW_TOKENS - 1]  # fmt: skip
+    short = [r.usage_tokens for r in answered
+             if r.usage_tokens is not None and r.usage_tokens < NEW_TOKENS]  # fmt: skip
     if loaded_model.exact_fields and short:
         pytest.fail(f"the server took {'/'.join(loaded_model.exact_fields)} for exactly "
                     f"{NEW_TOKENS} tokens, and {len(short)} of {len(answered)} answers at "
@@ -135,3 +135,48 @@ def test_slo_concurrency(loaded_model, record, load_levels):
             break
         meeting = concurrency
     record("served_slo_concurrency", meeting, levels=",".join(map(str, sorted(levels))))
+
+
+def test_solo_answers_match_the_in_process_reference(loaded_model, record, load_levels,
+                                                     serve_prompts, request):  # fmt: skip
+    """The answers sent alone (concurrency 1's first load run) against greedy continuations of
+    the same prompts by the model in this process, float32 and eager attention (the reference
+    bench_fidelity compares configurations with): the share of prompts whose answers agree as
+    far as both go (the reference stops at its end-of-sequence token, the server may be asked
+    to go on), and where differing answers part."""
+    import gc
+
+    from lmgauge.errors import ModelLoadError
+    from lmgauge.quality.textgen import continue_texts
+    from lmgauge.runtime import resolve_dtype
+    from lmgauge.sources import loading
+    from lmgauge.sources.configs import REFERENCE
+
+    solo = load_levels.get(loaded_model.config.name, {}).get(1, (None, None))[1]
+    if not solo:
+        pytest.skip("concurrency 1 was not measured, so there are no answers sent alone")
+    try:
+        reference = loading.load(loaded_model.spec, run_state(request.config).device,
+                                 resolve_dtype("float32"), REFERENCE)  # fmt: skip
+    except ModelLoadError as error:
+        pytest.fail(f"the float32 eager reference: {error}", pytrace=False)
+    indexes = sorted(solo)
+    texts = continue_texts(reference, [serve_prompts[i] for i in indexes], NEW_TOKENS)
+    del reference
+    gc.collect()
+    parts = [first_difference(solo[i], text) for i, text in zip(indexes, texts, strict=True)]
+    differing = [position for position in parts if position is not None]
+    record("served_reference_agreement_share", 1 - len(differing) / len(parts),
+           prompts=len(parts), new_tokens=NEW_TOKENS)  # fmt: skip
+    if differing:
+        record("served_reference_first_difference_chars", statistics.median(differing),
+               prompts=len(parts), new_tokens=NEW_TOKENS)  # fmt: skip
+
+
+def first_difference(served: str, reference: str) -> int | None:
+    """The first character position where two answers differ, as far as both go; None when
+    one is the start of the other."""
+    for position, (left, right) in enumerate(zip(served, reference, strict=False)):
+        if left != right:
+            return position
+    return None

@@ -107,7 +107,12 @@ class FakeCompletions(BaseHTTPRequestHandler):
         self.reply(200, {"data": [{"id": "fake-model"}]})
 
     def do_POST(self):
-        self.rfile.read(int(self.headers["Content-Length"]))
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if not body.get("stream"):
+            tokens = body["max_tokens"]
+            self.reply(200, {"choices": [{"text": " x" * tokens}],
+                             "usage": {"completion_tokens": tokens}})  # fmt: skip
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -201,6 +206,7 @@ def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_l
     assert figures["served_output_tokens", 2, None]["value"] > 0
     assert ("served_answers_differing_share", 2, None) in figures
     assert ("served_slo_concurrency", None, None) in figures
+    assert ("served_reference_agreement_share", None, None) in figures
     assert list((pytester.path / "reports" / "servers").glob("*.server.log")), "the log is kept"
 
 

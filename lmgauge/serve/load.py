@@ -71,16 +71,21 @@ def completion_body(model: str, prompt: str, max_tokens: int, exact: tuple = ())
     }  # fmt: skip
 
 
-def accepted_length_fields(url: str, model: str, timeout: float = 60.0) -> tuple[str, ...]:
-    """The EXACT_LENGTH fields the server accepts: a two-token request with both, then with
-    min_tokens alone; () when it refuses both."""
+def accepted_length_fields(url: str, model: str, tokens: int = 8,
+                           timeout: float = 60.0) -> tuple[str, ...]:  # fmt: skip
+    """The EXACT_LENGTH fields the server accepts and honours: a non-streamed request for
+    `tokens` tokens with both, then with min_tokens alone, taken when it is answered and its
+    usage (where given) counts `tokens`; () when neither is."""
     import httpx
 
     for fields in (EXACT_LENGTH, EXACT_LENGTH[:1]):
-        body = {**completion_body(model, "Hello", 2, fields), "stream": False}
+        body = {**completion_body(model, "Hello", tokens, fields), "stream": False}
         body.pop("stream_options")
         answer = httpx.post(f"{url}/v1/completions", json=body, timeout=timeout)
-        if answer.status_code == 200:
+        if answer.status_code != 200:
+            continue
+        usage = (answer.json().get("usage") or {}).get("completion_tokens")
+        if usage is None or usage == tokens:
             return fields
     return ()
 

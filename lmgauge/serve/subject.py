@@ -48,10 +48,12 @@ class ServedModel:
 
     def output_tokens(self, request) -> int:
         """A served answer's length in tokens: the server's `usage` where it gave one (checked
-        against count_tokens by the bench), else the model's own tokenizer's count."""
+        against count_tokens by the bench), else the larger of its streamed text chunks and the
+        model's own tokenizer's count of the text. Both can undercount: a chunk may carry
+        several tokens, and byte tokens that decode to one character re-tokenize as fewer."""
         if request.usage_tokens is not None:
             return request.usage_tokens
-        return self.count_tokens(request.text)
+        return max(len(request.chunks), self.count_tokens(request.text))
 
     def describe(self) -> dict:
         return {
