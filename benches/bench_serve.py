@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from lmgauge.pytest_plugin.state import run_state
-from lmgauge.serve.figures import QUANTILES, agreement, run_figures
+from lmgauge.serve.figures import QUANTILES, agreement, first_difference, run_figures
 from lmgauge.serve.load import run_load
 
 pytestmark = [pytest.mark.causal_lm, pytest.mark.runtime("serve")]
@@ -54,7 +54,7 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     server = loaded_model.server
     requests = serving.requests or max(8, 4 * concurrency)
     shape = {"concurrency": concurrency, "new_tokens": NEW_TOKENS}
-    runs, per_run, met_shares = [], [], []
+    runs, per_run = [], []
     run_load(
         server.url,
         loaded_model.model_id,
@@ -77,7 +77,6 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
                         f"{failed[0].error}", pytrace=False)  # fmt: skip
         runs.append(run)
         per_run.append(run_figures(run, serving.slo, loaded_model.output_tokens))
-        met_shares.append(sum(serving.slo.met(r) for r in run.requests) / len(run.requests))
     for name, unit_metric in (
         ("ttft", "served_ttft_seconds"),
         ("itl", "served_itl_seconds"),
@@ -108,8 +107,8 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
         record("served_usage_agreement_share",
                sum(abs(u - n) <= 1 for u, n in usage) / len(usage), **shape)  # fmt: skip
     answers = {r.prompt_index % len(serve_prompts): r.text for r in runs[0].requests if r.ok}
-    levels = load_levels.setdefault(loaded_model.config.name, {})
-    levels[concurrency] = (statistics.median(met_shares), answers)
+    levels = load_levels.setdefault(subject_of(loaded_model), {})
+    levels[concurrency] = (statistics.median(f["slo_met_share"] for f in per_run), answers)
     solo = levels.get(1, (None, None))[1]
     if concurrency > 1 and solo:
         differing, position = agreement(answers, solo)
@@ -126,7 +125,7 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
 def test_slo_concurrency(loaded_model, record, load_levels):
     """The highest concurrency of the sweep at which the SLO still held (GOODPUT_SHARE of the
     requests met it), every lower level included; 0 when none did."""
-    levels = load_levels.get(loaded_model.config.name)
+    levels = load_levels.get(subject_of(loaded_model))
     if not levels:
         pytest.skip("no load level of this subject was measured")
     meeting = 0
@@ -137,13 +136,16 @@ def test_slo_concurrency(loaded_model, record, load_levels):
     record("served_slo_concurrency", meeting, levels=",".join(map(str, sorted(levels))))
 
 
-def test_solo_answers_match_the_in_process_reference(loaded_model, record, load_levels,
-                                                     serve_prompts, request):  # fmt: skip
-    """The answers sent alone (concurrency 1's first load run) against greedy continuations of
-    the same prompts by the model in this process, float32 and eager attention (the reference
-    bench_fidelity compares configurations with): the share of prompts whose answers agree as
-    far as both go (the reference stops at its end-of-sequence token, the server may be asked
-    to go on), and where differing answers part."""
+@pytest.fixture(scope="session")
+def _reference_answers() -> dict:
+    return {}
+
+
+@pytest.fixture
+def reference_answers(serve_prompts, _reference_answers, request):
+    """`reference_answers(spec)`: greedy continuations of every serving prompt by the model in
+    this process, float32 and eager attention (the reference bench_fidelity compares
+    configurations with), computed once per model and session, however many servers serve it."""
     import gc
 
     from lmgauge.errors import ModelLoadError
@@ -152,19 +154,33 @@ def test_solo_answers_match_the_in_process_reference(loaded_model, record, load_
     from lmgauge.sources import loading
     from lmgauge.sources.configs import REFERENCE
 
-    solo = load_levels.get(loaded_model.config.name, {}).get(1, (None, None))[1]
+    def answers(spec) -> list[str]:
+        if spec.name not in _reference_answers:
+            try:
+                reference = loading.load(spec, run_state(request.config).device,
+                                         resolve_dtype("float32"), REFERENCE)  # fmt: skip
+            except ModelLoadError as error:
+                pytest.fail(f"the float32 eager reference: {error}", pytrace=False)
+            _reference_answers[spec.name] = continue_texts(reference, serve_prompts, NEW_TOKENS)
+            del reference
+            gc.collect()
+        return _reference_answers[spec.name]
+
+    return answers
+
+
+def test_solo_answers_match_the_in_process_reference(loaded_model, record, load_levels,
+                                                     reference_answers):  # fmt: skip
+    """The answers sent alone (concurrency 1's first load run) against the reference answers:
+    the share of prompts whose answers agree as far as both go (the reference stops at its
+    end-of-sequence token, the server may be asked to go on), and where differing answers
+    part."""
+    solo = load_levels.get(subject_of(loaded_model), {}).get(1, (None, None))[1]
     if not solo:
         pytest.skip("concurrency 1 was not measured, so there are no answers sent alone")
-    try:
-        reference = loading.load(loaded_model.spec, run_state(request.config).device,
-                                 resolve_dtype("float32"), REFERENCE)  # fmt: skip
-    except ModelLoadError as error:
-        pytest.fail(f"the float32 eager reference: {error}", pytrace=False)
-    indexes = sorted(solo)
-    texts = continue_texts(reference, [serve_prompts[i] for i in indexes], NEW_TOKENS)
-    del reference
-    gc.collect()
-    parts = [first_difference(solo[i], text) for i, text in zip(indexes, texts, strict=True)]
+    texts = reference_answers(loaded_model.spec)
+    parts = [first_difference(answer, texts[index], prefix_agrees=True)
+             for index, answer in sorted(solo.items())]  # fmt: skip
     differing = [position for position in parts if position is not None]
     record("served_reference_agreement_share", 1 - len(differing) / len(parts),
            prompts=len(parts), new_tokens=NEW_TOKENS)  # fmt: skip
@@ -173,10 +189,6 @@ def test_solo_answers_match_the_in_process_reference(loaded_model, record, load_
                prompts=len(parts), new_tokens=NEW_TOKENS)  # fmt: skip
 
 
-def first_difference(served: str, reference: str) -> int | None:
-    """The first character position where two answers differ, as far as both go; None when
-    one is the start of the other."""
-    for position, (left, right) in enumerate(zip(served, reference, strict=False)):
-        if left != right:
-            return position
-    return None
+def subject_of(served) -> str:
+    """The key of a served subject in `load_levels`: its model and its configuration."""
+    return f"{served.name}@{served.config.name}"

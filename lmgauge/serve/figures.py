@@ -4,8 +4,9 @@ Per request: TTFT (send to first text chunk), ITL (every gap between text chunks
 ((last chunk - first chunk) / (tokens - 1)), end to end (send to end of stream). Per load run:
 those at p50 / p90 / p99 over its requests (ITL over all its gaps), output tokens/s and
 requests/s over the run's wall time, and goodput: requests/s that met the SLO (TTFT and every
-ITL within their limits). A failed request counts against goodput and in `failed_requests`.
-The statistical unit is the load run: the requests of one run share the server's state.
+ITL within their limits), with the share of the run's requests that met it. A failed request
+counts against goodput and in `failed_requests`. The statistical unit is the load run: the
+requests of one run share the server's state.
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def run_figures(run: LoadRun, slo: Slo, tokens_of) -> dict[str, float]:
             figures[f"{name}_{quantile}"] = value
     figures["output_tokens_per_second"] = sum(tokens.values()) / wall
     figures["requests_per_second"] = len(ok) / wall
-    figures["goodput_requests_per_second"] = float(sum(slo.met(r) for r in run.requests)) / wall
+    met = sum(slo.met(r) for r in run.requests)
+    figures["goodput_requests_per_second"] = float(met) / wall
+    figures["slo_met_share"] = met / len(run.requests) if run.requests else math.nan
     figures["failed_requests"] = float(len(run.requests) - len(ok))
     return figures
 
@@ -104,8 +107,13 @@ def agreement(answers: dict[int, str], solo: dict[int, str]) -> tuple[float, flo
     return share, float(np.median(differing)) if differing else math.nan
 
 
-def first_difference(left: str, right: str) -> int | None:
+def first_difference(left: str, right: str, prefix_agrees: bool = False) -> int | None:
+    """The first character position where two answers differ; None when they are equal, or
+    with `prefix_agrees` when one is the start of the other (an answer that stopped at its
+    end-of-sequence token against one asked to go on)."""
     for position, (a, b) in enumerate(zip(left, right, strict=False)):
         if a != b:
             return position
-    return None if len(left) == len(right) else min(len(left), len(right))
+    if len(left) == len(right) or prefix_agrees:
+        return None
+    return min(len(left), len(right))

@@ -1,7 +1,7 @@
 """Load shaped like traffic, sent to a server: streamed completions timed token by token.
 
-Closed loop (`concurrency` users, each sending its next request when its last one finished)
-or open loop (Poisson arrivals at `rate` requests per second). Each request is a streamed
+Closed loop: `concurrency` users, each sending its next request when its last one finished
+(an open loop of Poisson arrivals, --request-rate, is not built yet). Each request is a streamed
 (server-sent events) `/v1/completions` call, greedy, asking for exactly `max_tokens` new
 tokens where the server allows it; its send time, the arrival time of every chunk that carries
 text, and the server's `usage` are kept. Everything is bounded: a request by `request_timeout`
@@ -14,8 +14,6 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-
-import numpy as np
 
 REQUEST_TIMEOUT_S = 120.0
 RUN_TIMEOUT_S = 600.0
@@ -152,36 +150,15 @@ async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, ti
     return done
 
 
-async def open_loop(url, model, prompts, max_tokens, rate, requests, timeout, exact, seed=0):
-    """Poisson arrivals at `rate` requests/s (seeded gaps), whatever the server's backlog."""
-    import httpx
-
-    gaps = np.random.default_rng(seed).exponential(1.0 / rate, requests)
-    async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=None)) \
-            as client:  # fmt: skip
-        tasks = []
-        for index, gap in enumerate(gaps):
-            await asyncio.sleep(gap)
-            body = completion_body(model, prompts[index % len(prompts)], max_tokens, exact)
-            tasks.append(asyncio.create_task(send(client, url, body, index, timeout)))
-        return list(await asyncio.gather(*tasks))
-
-
 def run_load(
-    url: str, model: str, prompts: list[str], max_tokens: int, *, concurrency: int = 0,
-    rate: float = 0.0, requests: int, exact: tuple = (), request_timeout: float = REQUEST_TIMEOUT_S,
+    url: str, model: str, prompts: list[str], max_tokens: int, *, concurrency: int,
+    requests: int, exact: tuple = (), request_timeout: float = REQUEST_TIMEOUT_S,
     run_timeout: float = RUN_TIMEOUT_S,
 ) -> LoadRun:  # fmt: skip
-    """One load run of `requests` requests: closed loop at `concurrency`, or open loop at
-    `rate` requests/s; `exact`: the EXACT_LENGTH fields to send; a run past `run_timeout` s
-    raises TimeoutError."""
-    if concurrency:
-        level = f"concurrency={concurrency}"
-        load = closed_loop(url, model, prompts, max_tokens, concurrency, requests,
-                           request_timeout, exact)  # fmt: skip
-    else:
-        level = f"rate={rate:g}"
-        load = open_loop(url, model, prompts, max_tokens, rate, requests, request_timeout, exact)
+    """One closed-loop load run of `requests` requests at `concurrency` users; `exact`: the
+    EXACT_LENGTH fields to send; a run past `run_timeout` s raises TimeoutError."""
+    load = closed_loop(url, model, prompts, max_tokens, concurrency, requests, request_timeout,
+                       exact)  # fmt: skip
 
     async def bounded():
         async with asyncio.timeout(run_timeout):
@@ -191,4 +168,4 @@ def run_load(
     done = asyncio.run(bounded())
     done.sort(key=lambda request: request.sent)
     ends = [request.ended for request in done]
-    return LoadRun(done, (max(ends) if ends else started) - started, level)
+    return LoadRun(done, (max(ends) if ends else started) - started, f"concurrency={concurrency}")
