@@ -59,7 +59,7 @@ def test_an_unknown_or_missing_server_is_one_sentence(monkeypatch, tmp_path):
         start_server("tgi", tmp_path, 1, tmp_path / "log")
     monkeypatch.setitem(servers.SERVERS, "gone", ServerKind("gone", "no-such-package-x", "pip x",
                                                             lambda *a: []))  # fmt: skip
-    with pytest.raises(ServerError, match="not installed; install it with `pip x`"):
+    with pytest.raises(servers.ServerMissing, match="not installed; install it with `pip x`"):
         start_server("gone", tmp_path, 1, tmp_path / "log")
 
 

@@ -94,15 +94,8 @@ async def send(client, url: str, body: dict, index: int, timeout: float) -> Requ
 
     request = Request(index, time.perf_counter())
     try:
-        async with asyncio.timeout(timeout):
-            async with client.stream("POST", f"{url}/v1/completions", json=body) as answer:
-                if answer.status_code != 200:
-                    detail = (await answer.aread()).decode(errors="replace")[:200]
-                    request.error = f"HTTP {answer.status_code}: {detail}"
-                    return request
-                async for line in answer.aiter_lines():
-                    read_event(line, request)
-    except TimeoutError:
+        await asyncio.wait_for(stream_into(request, client, url, body), timeout)
+    except asyncio.TimeoutError:
         request.error = f"no complete answer within {timeout:g} s"
     except httpx.HTTPError as error:
         request.error = f"{type(error).__name__}: {error}"[:200] or type(error).__name__
@@ -111,6 +104,18 @@ async def send(client, url: str, body: dict, index: int, timeout: float) -> Requ
     if not request.error and not request.chunk_times:
         request.error = "the server streamed no text"
     return request
+
+
+async def stream_into(request: Request, client, url: str, body: dict) -> None:
+    """POST `body` and read its server-sent events into `request` (an HTTP error status
+    becomes its `error`)."""
+    async with client.stream("POST", f"{url}/v1/completions", json=body) as answer:
+        if answer.status_code != 200:
+            detail = (await answer.aread()).decode(errors="replace")[:200]
+            request.error = f"HTTP {answer.status_code}: {detail}"
+            return
+        async for line in answer.aiter_lines():
+            read_event(line, request)
 
 
 def read_event(line: str, request: Request) -> None:
@@ -160,12 +165,8 @@ def run_load(
     load = closed_loop(url, model, prompts, max_tokens, concurrency, requests, request_timeout,
                        exact)  # fmt: skip
 
-    async def bounded():
-        async with asyncio.timeout(run_timeout):
-            return await load
-
     started = time.perf_counter()
-    done = asyncio.run(bounded())
+    done = asyncio.run(asyncio.wait_for(load, run_timeout))
     done.sort(key=lambda request: request.sent)
     ends = [request.ended for request in done]
     return LoadRun(done, (max(ends) if ends else started) - started, f"concurrency={concurrency}")

@@ -14,6 +14,7 @@ extra); `transformers`, `transformers serve` with continuous batching on the mod
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from lmgauge.errors import LmgaugeError
+from lmgauge.errors import LmgaugeError, RuntimeMissing
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 120.0
@@ -37,6 +38,10 @@ class ServerError(LmgaugeError):
     """A server that could not be started, never became ready, died, or answered wrongly."""
 
 
+class ServerMissing(RuntimeMissing):
+    """A server whose package or web framework is not installed: its subjects skip."""
+
+
 @dataclass(frozen=True)
 class ServerKind:
     """How to start one kind of server: `package` (its version goes into the report) and
@@ -46,6 +51,8 @@ class ServerKind:
     package: str
     install: str
     command: object
+    modules: tuple[str, ...] = ()
+    """Modules the server imports beyond its package (its extra's web framework)."""
 
 
 def llamacpp_command(model_path: Path, port: int, threads: int, context: int = 2048) -> list[str]:
@@ -71,9 +78,9 @@ def transformers_command(model_path: Path, port: int, threads: int) -> list[str]
 
 SERVERS = {
     "llamacpp": ServerKind("llamacpp", "llama_cpp_python", "pip install -e .[serve]",
-                           llamacpp_command),
+                           llamacpp_command, ("fastapi", "uvicorn", "sse_starlette")),
     "transformers": ServerKind("transformers", "transformers", "pip install -e .[serve]",
-                               transformers_command),
+                               transformers_command, ("fastapi", "uvicorn", "openai")),
 }  # fmt: skip
 
 
@@ -152,9 +159,10 @@ def start_server(
         raise ServerError(f"unknown server '{kind}'; servers: {', '.join(SERVERS)}.")
     server_kind = SERVERS[kind]
     version = package_version(server_kind.package)
-    if not version:
-        raise ServerError(f"the {kind} server is not installed; install it with "
-                          f"`{server_kind.install}`.")  # fmt: skip
+    missing = [name for name in server_kind.modules if importlib.util.find_spec(name) is None]
+    if not version or missing:
+        raise ServerMissing(f"the {kind} server is not installed; install it with "
+                            f"`{server_kind.install}`.")  # fmt: skip
     port = free_port()
     argv = server_kind.command(model_path, port, threads)
     log.parent.mkdir(parents=True, exist_ok=True)
