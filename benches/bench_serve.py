@@ -26,6 +26,9 @@ CONCURRENCY = [1, 2, 4, 8]
 NEW_TOKENS = 32
 PROMPTS = 16
 """Distinct prompts, drawn with seed 0 from the test split; requests take them in turn."""
+CHUNKS_PER_TOKEN = 0.67
+"""Fewest streamed text chunks per token (by the server's usage) for chunk gaps to stand for
+token gaps; a server that sends several tokens per chunk fails the load test."""
 GOODPUT_SHARE = 0.9
 """A load level meets the SLO when at least this share of its requests met it."""
 
@@ -53,7 +56,7 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     serving = run_state(request.config).serving
     server = loaded_model.server
     requests = serving.requests or max(8, 4 * concurrency)
-    shape = {"concurrency": concurrency, "new_tokens": NEW_TOKENS}
+    shape = {"concurrency": concurrency, "new_tokens": NEW_TOKENS, "requests": requests}
     runs, per_run = [], []
     run_load(
         server.url,
@@ -96,6 +99,13 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     record("served_output_tokens", statistics.median(lengths), **shape)
     short = [r.usage_tokens for r in answered
              if r.usage_tokens is not None and r.usage_tokens < NEW_TOKENS]  # fmt: skip
+    streamed = [(len(r.chunks), r.usage_tokens) for r in answered if r.usage_tokens]
+    chunks, tokens = sum(c for c, _ in streamed), sum(t for _, t in streamed)
+    if tokens and chunks < CHUNKS_PER_TOKEN * tokens:
+        message = (f"the server streamed {tokens} tokens in {chunks} chunks at concurrency "
+                   f"{concurrency}: gaps between chunks are not gaps between tokens, so "
+                   "inter-token latency and goodput cannot be measured.")  # fmt: skip
+        pytest.fail(message, pytrace=False)
     if loaded_model.exact_fields and short:
         pytest.fail(f"the server took {'/'.join(loaded_model.exact_fields)} for exactly "
                     f"{NEW_TOKENS} tokens, and {len(short)} of {len(answered)} answers at "

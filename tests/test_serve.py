@@ -117,7 +117,8 @@ class FakeCompletions(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         for event in self.events:
-            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            text = event if isinstance(event, str) else json.dumps(event)
+            self.wfile.write(f"data: {text}\n\n".encode())
             self.wfile.flush()
             time.sleep(0.01)
         self.wfile.write(b"data: [DONE]\n\n")
@@ -181,6 +182,15 @@ def test_the_slo_is_read_in_seconds_or_milliseconds():
     assert Slo.parse("ttft=500ms,itl=0.1") == Slo(ttft_s=0.5, itl_s=0.1)
     with pytest.raises(ValueError, match="--slo takes ttft=SECONDS,itl=SECONDS"):
         Slo.parse("latency=3")
+    for nonsense in ("ttft=-1", "itl=nan"):
+        with pytest.raises(ValueError, match="--slo takes positive numbers of seconds"):
+            Slo.parse(nonsense)
+
+
+def test_an_event_that_is_not_json_fails_its_request_in_one_sentence(fake_server):
+    FakeCompletions.events = ["{bad json"]
+    run = run_load(fake_server, "fake-model", ["p"], 4, concurrency=1, requests=1)
+    assert run.requests[0].error.startswith("the server sent an event that is not JSON")
 
 
 def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_llamacpp_gguf):
@@ -243,3 +253,32 @@ def test_an_endpoint_with_several_models_none_like_ours_is_refused(monkeypatch, 
     config = RunConfig(name=ENDPOINT, runtime="serve", server=ENDPOINT)
     with pytest.raises(ModelLoadError, match="serves llama-70b, qwen-7b, none of them named"):
         subject.serve_subject(spec, config, 1, Path("."), "http://127.0.0.1:1")
+
+
+def test_a_server_that_streams_many_tokens_per_chunk_fails_its_load_test(
+    pytester, fake_server, tiny_llamacpp_gguf
+):
+    """Gaps between chunks of several tokens are not gaps between tokens."""
+    from tests.test_plugin import run_benches
+
+    FakeCompletions.events = text_events(" a b c d" * 8, usage=32)
+    result, (report,) = run_benches(
+        pytester, "--models", str(tiny_llamacpp_gguf), "--endpoint", fake_server,
+        "--concurrency", "1", "--requests", "2", "--rounds", "1",
+        target=str(PROJECT / "benches" / "bench_serve.py"),
+    )  # fmt: skip
+    assert result.ret == 1
+    failures = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "failed"]
+    assert any("streamed 64 tokens in 2 chunks" in message for message in failures), failures
+
+
+def test_fewer_requests_than_users_is_refused(pytester, tiny_llamacpp_gguf):
+    from tests.test_plugin import run_benches
+
+    result, _ = run_benches(
+        pytester, "--models", str(tiny_llamacpp_gguf), "--servers", "llamacpp",
+        "--concurrency", "1,8", "--requests", "4",
+        target=str(PROJECT / "benches" / "bench_serve.py"),
+    )  # fmt: skip
+    assert result.ret == 4
+    assert "--requests 4 is fewer than --concurrency 8" in result.stderr.str()

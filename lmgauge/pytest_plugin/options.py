@@ -268,6 +268,10 @@ def serving_options(options, specs) -> ServingOptions:
                          f"the one model of --models, not {len(specs)}.")  # fmt: skip
     if options.requests is not None and options.requests < 1:
         raise ValueError(f"--requests must be 1 or more, got {options.requests}.")
+    levels = parse_counts(options.concurrency, "--concurrency") if options.concurrency else []
+    if options.requests is not None and levels and options.requests < max(levels):
+        raise ValueError(f"--requests {options.requests} is fewer than --concurrency "
+                         f"{max(levels)}: that level would never have all its users at once.")
     return ServingOptions(options.endpoint, options.requests, Slo.parse(options.slo))
 
 

@@ -43,6 +43,8 @@ class Slo:
                     * scale  # fmt: skip
             except ValueError:
                 raise ValueError(f"--slo value '{number}' is not a number of seconds.") from None
+        if not all(math.isfinite(v) and v > 0 for v in values.values()):
+            raise ValueError(f"--slo takes positive numbers of seconds, got '{text}'.")
         return cls(**values)
 
     def met(self, request: Request) -> bool:

@@ -99,6 +99,8 @@ async def send(client, url: str, body: dict, index: int, timeout: float) -> Requ
         request.error = f"no complete answer within {timeout:g} s"
     except httpx.HTTPError as error:
         request.error = f"{type(error).__name__}: {error}"[:200] or type(error).__name__
+    except json.JSONDecodeError as error:
+        request.error = f"the server sent an event that is not JSON ({error.msg})"
     finally:
         request.ended = time.perf_counter()
     if not request.error and not request.chunk_times:

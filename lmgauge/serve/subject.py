@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmgauge.errors import ModelLoadError
+from lmgauge.errors import ModelLoadError, NotApplicable
 from lmgauge.serve.load import accepted_length_fields
 from lmgauge.serve.servers import (
     RunningServer,
@@ -79,15 +79,16 @@ def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_dir: Pat
     """Start `config.server` on the model's files (or reach --endpoint) and wait until it
     serves; ModelLoadError in one sentence when the server cannot serve it (the server is
     stopped then)."""
+    files = gguf_path(spec) if config.server == "llamacpp" else None
+    tokenizer = loading.reference_tokenizer(spec)
+    if tokenizer is None:
+        raise NotApplicable(f"model '{spec.name}' has no tokenizer to count served tokens with "
+                            "(synthetic weights), so it is not served.")  # fmt: skip
     try:
-        tokenizer = loading.reference_tokenizer(spec)
-        if tokenizer is None:
-            raise ModelLoadError(f"model '{spec.name}' has no tokenizer to count served tokens "
-                                 "with.")  # fmt: skip
         if config.server == ENDPOINT:
             server = endpoint(endpoint_url or "")
         else:
-            files = gguf_path(spec) if config.server == "llamacpp" else loading.prepare(spec)[0]
+            files = files or loading.prepare(spec)[0]
             safe = re.sub(r"[^\w.@-]+", "_", f"{spec.name}@{config.name}").strip("_")
             log = log_dir / f"{safe}.server.log"
             server = start_server(config.server, files, threads, log)
