@@ -1,5 +1,7 @@
 """Roofline bounds, the KV-cache formula against a real cache, prompts of exact length."""
 
+import time
+
 import pytest
 import torch
 
@@ -133,3 +135,25 @@ def test_pad_token_falls_back_to_eos(tiny_gpt2_dir):
     tokenizer.pad_token = None
     assert prompts.pad_token_id(tokenizer, None) == tokenizer.eos_token_id
     assert tokenizer.pad_token is None, "the shared tokenizer is left as it was"
+
+
+def test_a_dtype_slow_on_this_device_spends_the_matmul_budget_on_the_first_shape(monkeypatch):
+    """bfloat16 emulated on a CPU without native instructions: the first prefill shape's two
+    rounds spend the budget, and the other shapes are not measured (and said so)."""
+    from lmgauge.measure import calibration
+
+    script = iter([[0.02, 0.03], [0.01, 0.04], [0.05, 0.06], [1.5, 1.4]])
+    monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))
+    measured = calibrate(torch.device("cpu"), torch.bfloat16, rounds=7, read_mib=8)
+    assert measured.matmul_shapes_measured == [calibration.PREFILL_SHAPES[0]]
+    assert measured.matmul_samples_s == [1.5, 1.4]
+
+
+def test_timed_rounds_stop_once_their_budget_is_spent_but_never_below_two():
+    from lmgauge.measure.timing import sample_seconds
+
+    calls = []
+    samples = sample_seconds(lambda: calls.append(time.sleep(0.02)), 10, budget_s=0.05)
+    assert 2 < len(samples) < 10 and len(calls) == len(samples)
+    assert len(sample_seconds(lambda: time.sleep(0.03), 10, budget_s=0.0)) == 2
+    assert len(sample_seconds(lambda: None, 5)) == 5

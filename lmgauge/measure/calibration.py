@@ -15,12 +15,14 @@ These are the roofs of the roofline, each shaped like the work it bounds:
   1024-position steps run "1.29x faster than their bound"; larger shapes on a GPU).
 Each is the best of several rounds (a roof is what the machine can reach), measured with the
 device, dtype and thread count of the run. On CUDA each sample is CUDA-event time over many
-iterations of the kernel.
+iterations of the kernel. The compute roof's matmuls have a time budget (MATMUL_BUDGET_S): a
+dtype the CPU has no native instructions for measures fewer rounds and fewer shapes, and the
+calibration records the shapes it measured.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from lmgauge.measure.timing import kernel_seconds
 from lmgauge.runtime import dtype_name
@@ -29,6 +31,12 @@ READ_KERNELS = ("sum", "amax")
 MLP_SHAPES = ((768, 3072), (1024, 4096), (576, 1536), (3072, 768))
 PREFILL_SHAPES = tuple((tokens, k, n) for tokens in (128, 1024) for k, n in MLP_SHAPES)
 GPU_PREFILL_SHAPES = ((2048, 4096, 16384), (2048, 4096, 4096), (512, 4096, 4096))
+MATMUL_BUDGET_S = 2.0
+"""Seconds of timed matmuls the compute roof may spend (each shape's untimed first call aside):
+once spent, a shape takes no further round (at least two are taken) and no further shape is
+measured. Without it, bfloat16 on the 2-core AMD EPYC (no AVX-512 BF16, so torch emulates it:
+a 512x1024x1024 product took 1.14 s against 13 ms in float32) spent 160 s on one calibration;
+float32 at two threads fits in the budget with all rounds of all shapes."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,9 @@ class Calibration:
     sum, amax or mv) over `read_bytes`; read_samples_s: seconds per call of each read kernel
     (mv included); mv_bandwidth_bytes_per_s: matrix bytes read per second by torch.mv over a
     matrix of `read_bytes`; matmul_flops_per_s: FLOP/s (2 m k n per product) of the best matmul of
-    `matmul_shape` (m, k, n) among the prefill shapes; matmul_samples_s: its seconds."""
+    `matmul_shape` (m, k, n) among the prefill shapes; matmul_samples_s: its seconds;
+    matmul_shapes_measured: the prefill shapes measured within MATMUL_BUDGET_S (all of them
+    unless the dtype is slow on this device)."""
 
     device: str
     dtype: str
@@ -51,6 +61,7 @@ class Calibration:
     matmul_flops_per_s: float
     matmul_shape: tuple
     matmul_samples_s: list
+    matmul_shapes_measured: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,8 +93,14 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int | None = None) -> Ca
     kernel = min(read, key=lambda name: min(read[name]))
     best = None
     shapes = GPU_PREFILL_SHAPES if device.type == "cuda" else PREFILL_SHAPES
+    measured = []
+    left_s = MATMUL_BUDGET_S
     for m, k, n in shapes:
-        samples = _matmul_seconds(m, k, n, device, dtype, rounds)
+        if measured and left_s <= 0:
+            break
+        samples = _matmul_seconds(m, k, n, device, dtype, rounds, max(left_s, 0.0))
+        left_s -= sum(samples)
+        measured.append((m, k, n))
         flops = 2 * m * k * n / min(samples)
         if best is None or flops > best[0]:
             best = (flops, (m, k, n), samples)
@@ -100,6 +117,7 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int | None = None) -> Ca
         matmul_flops_per_s=best[0],
         matmul_shape=best[1],
         matmul_samples_s=best[2],
+        matmul_shapes_measured=measured,
     )
 
 
@@ -119,10 +137,12 @@ def _read_seconds(mib: int, device, dtype, rounds: int) -> tuple[dict, list, int
     return read, mv, data.numel() * dtype.itemsize
 
 
-def _matmul_seconds(m: int, k: int, n: int, device, dtype, rounds: int) -> list[float]:
+def _matmul_seconds(
+    m: int, k: int, n: int, device, dtype, rounds: int, budget_s: float
+) -> list[float]:
     import torch
 
     left = torch.randn(m, k, device=device).to(dtype)
     right = torch.randn(k, n, device=device).to(dtype)
     with torch.inference_mode():
-        return kernel_seconds(lambda: left @ right, rounds, device)
+        return kernel_seconds(lambda: left @ right, rounds, device, budget_s=budget_s)

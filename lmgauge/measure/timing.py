@@ -29,10 +29,20 @@ class Stopwatch:
         self.seconds = time.perf_counter() - self._started
 
 
-def sample_seconds(function: Callable[[], object], rounds: int, device=None) -> list[float]:
-    """Wall time in seconds of `rounds` calls of `function`, one sample per call."""
+def sample_seconds(
+    function: Callable[[], object],
+    rounds: int,
+    device=None,
+    budget_s: float | None = None,
+    min_rounds: int = 2,
+) -> list[float]:
+    """Wall time in seconds of `rounds` calls of `function`, one sample per call; with
+    `budget_s`, no further call once the samples add up to budget_s, but never fewer than
+    min(rounds, min_rounds) calls."""
     samples = []
     for _ in range(rounds):
+        if budget_s is not None and len(samples) >= min_rounds and sum(samples) >= budget_s:
+            break
         with Stopwatch(device) as watch:
             function()
         samples.append(watch.seconds)
@@ -40,17 +50,22 @@ def sample_seconds(function: Callable[[], object], rounds: int, device=None) -> 
 
 
 def kernel_seconds(
-    function: Callable[[], object], rounds: int, device=None, gpu_iterations: int = 20
+    function: Callable[[], object],
+    rounds: int,
+    device=None,
+    gpu_iterations: int = 20,
+    budget_s: float | None = None,
 ) -> list[float]:
     """Seconds per call of a short kernel, one sample per round, after one untimed call.
 
     On CUDA a sample is the CUDA-event time of `gpu_iterations` calls divided by their number
     (a single launch is too short for a host clock), the events recorded on `device`'s current
     stream (with --device cuda:1 the current device is still cuda:0 unless it is made current);
-    on the CPU one call's wall time."""
+    on the CPU one call's wall time, and with `budget_s` fewer rounds (at least two) once
+    they add up to budget_s seconds (sample_seconds)."""
     function()
     if getattr(device, "type", "cpu") != "cuda":
-        return sample_seconds(function, rounds, device)
+        return sample_seconds(function, rounds, device, budget_s)
     import torch
 
     samples = []
