@@ -218,6 +218,10 @@ def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_l
     assert ("served_slo_concurrency", None, None) in figures
     assert ("served_reference_agreement_share", None, None) in figures
     assert list((pytester.path / "reports" / "servers").glob("*.server.log")), "the log is kept"
+    (table,) = (pytester.path / "reports").glob("*.serving.md")
+    assert f"| {subject} |" in table.read_text()
+    assert list((pytester.path / "reports").glob("*.serving.png"))
+    assert not list((pytester.path / "reports").glob("*.configs.png")), "no empty speed chart"
 
 
 def test_an_endpoint_is_benched_and_a_short_answer_fails_its_test(pytester, fake_server,

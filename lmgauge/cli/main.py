@@ -146,6 +146,7 @@ def run_show(arguments) -> int:
     from lmgauge.record.report import read_report
     from lmgauge.render.configs_table import configs_markdown, has_configs
     from lmgauge.render.cost_tables import costs_markdown, has_costs
+    from lmgauge.render.serving_table import has_served, serving_markdown
 
     document = read_report(arguments.report)
     run = document["run"]
@@ -165,6 +166,9 @@ def run_show(arguments) -> int:
     if has_costs(document):
         print()
         print(costs_markdown(document))
+    if has_served(document):
+        print()
+        print(serving_markdown(document))
     return 0
 
 

@@ -45,13 +45,15 @@ positions is 0.009, and positions within a sentence are correlated)."""
 
 
 def configs_frame(document: dict) -> pd.DataFrame:
-    """One row per subject (index: its name), one column per COLUMNS figure found (numbers,
+    """One row per in-process subject (index: its name; served subjects are in
+    lmgauge.render.serving_table), one column per COLUMNS figure found (numbers,
     NaN where absent), plus `quality` ("fails" when any of its judged figures failed its
     threshold, else "passes" or "unjudged") and `pareto` (True on its model's front)."""
-    rows = {name: {} for name in document["models"]}
+    rows = {name: {} for name, entry in document["models"].items() if not entry.get("served")}
     for column, (metric, params, scale, _) in COLUMNS.items():
         for subject, value in values_by_model(document, metric, **params).items():
-            rows.setdefault(subject, {})[column] = value * scale
+            if not document["models"].get(subject, {}).get("served"):
+                rows.setdefault(subject, {})[column] = value * scale
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(COLUMNS))
     frame = frame.dropna(axis=1, how="all")
     frame["quality"] = [quality_verdict(document, subject) for subject in frame.index]
@@ -131,5 +133,8 @@ def configs_path(report_path: Path) -> Path:
 
 
 def has_configs(document: dict) -> bool:
-    """True when the run compared configurations (--configs given)."""
-    return bool(document["run"].get("options", {}).get("configs"))
+    """True when the run compared in-process configurations: --configs named one other than
+    the default (served subjects have their own table, lmgauge.render.serving_table)."""
+    return any(
+        "@" in name and not entry.get("served") for name, entry in document["models"].items()
+    )

@@ -18,6 +18,7 @@ from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import values_by_model
 from lmgauge.render.configs_table import configs_shown, has_configs
 from lmgauge.render.dashboard_charts import history_chart, machine_label, scaling_chart
+from lmgauge.render.serving_table import has_served, serving_frame
 from lmgauge.store.queries import (
     figure_rows,
     figures_of,
@@ -76,6 +77,10 @@ def newest_run_section(engine, newest: pd.Series) -> list[str]:
     ]  # fmt: skip
     if has_configs(document):
         parts += ["<h2>Configurations</h2>", configs_shown(document).to_html()]
+    if has_served(document):
+        served = serving_frame(document).reset_index()
+        table = served.to_html(index=False, float_format="{:.4g}".format)
+        parts += ["<h2>Served under load</h2>", table]
     scaling = scaling_chart(document, values_by_model)
     if scaling is not None:
         parts.append(chart_html(scaling, "scaling"))

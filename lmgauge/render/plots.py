@@ -118,9 +118,11 @@ def draw(paths: list[Path], out: str | None = None) -> list[Path]:
     stem = last.stem
     from lmgauge.render.configs_chart import configs_chart
     from lmgauge.render.cost_charts import cache_cost_chart, scaling_chart
+    from lmgauge.render.serving_chart import serving_chart
 
     charts = [
         configs_chart(documents[-1], folder / f"{stem}.configs.png"),
+        serving_chart(documents[-1], folder / f"{stem}.serving.png"),
         scaling_chart(documents[-1], folder / f"{stem}.scaling.png"),
         cache_cost_chart(documents[-1], folder / f"{stem}.cache_cost.png"),
         batch_chart(documents[-1], folder / f"{stem}.batch.png"),

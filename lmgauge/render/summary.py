@@ -12,6 +12,7 @@ import pandas as pd
 
 from lmgauge.record.report import values_by_model
 from lmgauge.render.cost_tables import has_costs
+from lmgauge.render.serving_table import has_served, slo_lines
 
 QUICK_GENERATION = {"prompt_tokens": 128, "new_tokens": 32, "batch": 1}
 HEADLINES = {
@@ -99,6 +100,13 @@ def summary_markdown(document: dict, report_name: str) -> str:
             f"- what generation and training cost: tables in `{stem}.costs.md`, charts "
             f"`{stem}.cache_cost.png` and `{stem}.scaling.png` where the run has their figures"
         )
+    if has_served(document):
+        stem = report_name.removesuffix(".json")
+        lines.append(
+            f"- served under load: every load level in `{stem}.serving.md`, latency against "
+            f"throughput in `{stem}.serving.png`"
+        )
+        lines += [f"  - {line}" for line in slo_lines(document)]
     thresholds = threshold_line(document["results"])
     if thresholds:
         lines.append(f"- {thresholds}")

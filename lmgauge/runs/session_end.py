@@ -14,6 +14,7 @@ from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import write_atomic, write_text_atomic
 from lmgauge.render.configs_table import configs_markdown, configs_path, has_configs
 from lmgauge.render.cost_tables import costs_markdown, costs_path, has_costs
+from lmgauge.render.serving_table import has_served, serving_markdown, serving_path
 from lmgauge.render.summary import summary_markdown
 from lmgauge.render.text_tables import write_text_tables
 
@@ -66,6 +67,11 @@ def finish(
             configs_chart(document, path.with_suffix(".configs.png"))
         if has_costs(document):
             write_costs(document, path)
+        if has_served(document):
+            from lmgauge.render.serving_chart import serving_chart
+
+            write_text_atomic(serving_markdown(document), serving_path(path))
+            serving_chart(document, path.with_suffix(".serving.png"))
     except OSError as error:
         return Finished(
             None,

@@ -1,0 +1,60 @@
+"""Latency against throughput of the served subjects (`<report>.serving.png`): one curve per
+subject through its load levels, output tokens/s across, time to first token (left panel) and
+inter-token latency (right panel) up on a log scale, p50 solid and p99 dashed, each point
+labelled with its concurrency and the SLO drawn as a line. Where a curve turns upward while
+the throughput stops growing, the server is saturated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+from lmgauge.render.plots import run_label, save  # noqa: E402
+from lmgauge.render.serving_table import serving_frame  # noqa: E402
+
+PANELS = (("TTFT", "ttft_s", "time to first token (ms)"),
+          ("ITL", "itl_s", "inter-token latency (ms)"))  # fmt: skip
+THROUGHPUT = "output tokens/s"
+
+
+def serving_chart(document: dict, path: Path) -> Path | None:
+    """The chart, or None when no served subject has throughput and latency figures."""
+    frame = serving_frame(document)
+    if frame.empty or THROUGHPUT not in frame.columns:
+        return None
+    slo = document["run"].get("options", {}).get("serving", {}).get("slo") or {}
+    figure, panels = plt.subplots(1, 2, figsize=(13, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axes, (name, slo_key, label) in zip(panels, PANELS, strict=True):
+        for index, subject in enumerate(frame.index.get_level_values("subject").unique()):
+            rows = frame.loc[subject].dropna(subset=[THROUGHPUT])
+            colour = colours[index % len(colours)]
+            for quantile, style in (("p50", "-o"), ("p99", "--^")):
+                column = f"{name} {quantile} (ms)"
+                if column not in rows.columns:
+                    continue
+                axes.plot(rows[THROUGHPUT], rows[column], style, color=colour, alpha=0.85,
+                          label=f"{subject} {quantile}")  # fmt: skip
+            median = rows.get(f"{name} p50 (ms)")
+            for concurrency, x, y in zip(rows.index, rows[THROUGHPUT], median, strict=True):
+                axes.annotate(f"c={concurrency}", (x, y), textcoords="offset points",
+                              xytext=(5, -11), fontsize=8, color=colour)  # fmt: skip
+        if slo.get(slo_key):
+            axes.axhline(slo[slo_key] * 1e3, color="tab:red", linestyle=":",
+                         label=f"SLO {slo[slo_key] * 1e3:g} ms")  # fmt: skip
+        axes.set(xlabel="output tokens/s (all users together)", ylabel=label, yscale="log",
+                 xlim=(0, frame[THROUGHPUT].max() * 1.15))  # fmt: skip
+        low, high = axes.get_ylim()
+        axes.set_ylim(low, max(high, slo.get(slo_key, 0) * 1e3 * 1.3))
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        axes.yaxis.set_major_formatter(plain)
+        axes.yaxis.set_minor_formatter(plain)
+        axes.grid(alpha=0.3, which="both")
+        axes.legend(fontsize=8, loc="upper left")
+    figure.suptitle(f"Latency under load, closed loop: {run_label(document)}")
+    return save(figure, path)

@@ -1,0 +1,75 @@
+"""The served subjects' table and latency-against-throughput chart, from a report's figures."""
+
+from __future__ import annotations
+
+import math
+
+from lmgauge.render.configs_table import configs_frame
+from lmgauge.render.serving_chart import serving_chart
+from lmgauge.render.serving_table import serving_frame, serving_markdown
+from lmgauge.render.summary import summary_markdown
+
+SUBJECT = "smollm2-135m@serve-llamacpp"
+
+
+def served_figure(metric, samples, concurrency=None, quantile=None, **params):
+    shape = {"concurrency": concurrency, "new_tokens": 32} if concurrency else {}
+    extra = {"quantile": quantile} if quantile else {}
+    return {"model": "smollm2-135m", "bench": "serve", "metric": metric, "value":
+            sorted(samples)[len(samples) // 2], "samples": samples, "unit": "s",
+            "params": {"config": "serve-llamacpp", **shape, **extra, **params}}  # fmt: skip
+
+
+def served_document() -> dict:
+    results = []
+    for concurrency, ttft, itl, rate in ((1, 0.05, 0.02, 45.0), (2, 0.08, 0.03, 60.0),
+                                         (4, 0.3, 0.05, 66.0)):  # fmt: skip
+        for quantile, scale in (("p50", 1.0), ("p90", 1.5), ("p99", 2.0)):
+            results.append(served_figure("served_ttft_seconds", [ttft * scale] * 3, concurrency,
+                                         quantile))  # fmt: skip
+            results.append(served_figure("served_itl_seconds", [itl * scale] * 3, concurrency,
+                                         quantile))  # fmt: skip
+        results.append(served_figure("served_output_tokens_per_second",
+                                     [rate * 0.9, rate, rate * 1.1], concurrency))  # fmt: skip
+        results.append(served_figure("served_failed_requests", [0, 0, 0], concurrency))
+    results.append(served_figure("served_slo_concurrency", [2], levels="1,2,4"))
+    results.append({"model": "smollm2-135m", "bench": "generate", "metric": "ttft_seconds",
+                    "value": 0.04, "unit": "s", "params": {}})  # fmt: skip
+    return {
+        "created_utc": "2026-12-01T06:00:00",
+        "run": {"status": "passed", "options": {"configs": ["default", "serve-llamacpp"],
+                "serving": {"slo": {"ttft_s": 0.25, "itl_s": 0.1}}}},  # fmt: skip
+        "environment": {},
+        "models": {"smollm2-135m": {"name": "smollm2-135m"},
+                   SUBJECT: {"name": "smollm2-135m", "served": {"server": "llamacpp"}}},
+        "results": results,
+    }
+
+
+def test_each_load_level_is_a_row_with_its_runs_and_spread():
+    frame = serving_frame(served_document())
+    assert list(frame.index) == [(SUBJECT, 1), (SUBJECT, 2), (SUBJECT, 4)]
+    assert frame.loc[(SUBJECT, 4), "TTFT p99 (ms)"] == 600
+    assert frame.loc[(SUBJECT, 2), "runs"] == 3
+    assert math.isclose(frame.loc[(SUBJECT, 2), "spread"], 1.1 / 0.9)
+
+
+def test_the_markdown_names_the_slo_and_the_highest_level_that_met_it():
+    text = serving_markdown(served_document())
+    assert "time to first token at most 250 ms and every gap between tokens at most 100 ms" in text
+    assert f"{SUBJECT}: met the SLO up to concurrency 2 (levels measured: 1,2,4)" in text
+    assert f"| {SUBJECT} |             4 |" in text and "1.22x" in text
+    summary = summary_markdown(served_document(), "20261201T060000Z_run.json")
+    assert "`20261201T060000Z_run.serving.md`" in summary
+
+
+def test_served_subjects_stay_out_of_the_configurations_table():
+    assert list(configs_frame(served_document()).index) == ["smollm2-135m"]
+
+
+def test_the_chart_is_drawn_and_a_run_without_served_figures_has_none(tmp_path):
+    document = served_document()
+    path = serving_chart(document, tmp_path / "run.serving.png")
+    assert path is not None and path.stat().st_size > 10_000
+    document["models"].pop(SUBJECT)
+    assert serving_chart(document, tmp_path / "none.png") is None
