@@ -145,3 +145,11 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     write_atomic(other, tmp_path / "same" / "7.json")
     assert main([*folder, "--new-runs", "1"]) == 2
     assert "mixes runs that differ" in capsys.readouterr().err
+
+
+def test_a_worse_family_is_traced_to_its_model_even_when_the_name_holds_spaces():
+    from lmgauge.judge.family import FamilyVerdict
+    from lmgauge.runs.stored_check import family_models
+
+    worse = [FamilyVerdict("/models/my gpt threads=2", 10, 3, 1.3, 0.01, 0.01, True, False)]
+    assert family_models(worse, {"/models/my gpt", "/models/my", "other"}) == {"/models/my gpt"}

@@ -133,14 +133,26 @@ def folder_rates(
         new = [slowed[i] for i in chosen]
         result = run_gate(base, combined(new), rules)
         rates.slowed_trials += 1
-        failed_models = set(result.failures["model"]) | {
-            verdict.family.split()[0] for verdict in result.worse_families
-        }
+        failed_models = set(result.failures["model"]) | family_models(
+            result.worse_families, {r["model"] for r in base.document["results"] if r.get("model")}
+        )
         rates.detections += bool(failed_models & slowed_models(new[0]))
         rates.slowed_elsewhere += bool(failed_models - slowed_models(new[0]))
     rates.tail_logs = pair_log_ratios(same, rules)
     rates.slowdown = ", ".join(sorted({injected(document) for document in slowed})) or "none"
     return rates
+
+
+def family_models(families, models: set[str]) -> set[str]:
+    """The models among `models` that a family of `families` belongs to: a family is named by
+    its model, then its setup (lmgauge.judge.family.family_of), and a model's name may hold
+    spaces (the longest model name that names the family is its model)."""
+    found = set()
+    for verdict in families:
+        named = [m for m in models if verdict.family == m or verdict.family.startswith(f"{m} ")]
+        if named:
+            found.add(max(named, key=len))
+    return found
 
 
 def injected(document: dict) -> str:
