@@ -2,10 +2,12 @@
 `--endpoint URL`): latency percentiles, throughput, goodput against the SLO, and whether the
 answers stay the same under load.
 
-Each load level (--concurrency, closed loop) runs `rounds` load runs; a load run is the
-statistical unit (its requests share the server's state), so every figure is one sample per
-load run and its value the median over them. Prompts are held-out polarity sentences drawn
-with a fixed seed; answers are greedy and ask for exactly NEW_TOKENS tokens.
+Each load level (--concurrency, closed loop; --request-rate, open loop) runs `rounds` load
+runs; a load run is the statistical unit (its requests share the server's state), so every
+figure is one sample per load run and its value the median over them. The sweep's end finds
+the highest load that met the SLO and where the server saturates. Prompts are held-out
+polarity sentences drawn with a fixed seed; answers are greedy and ask for exactly NEW_TOKENS
+tokens.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ def serve_prompts(polarity) -> list[str]:
 
 @pytest.fixture(scope="session")
 def load_levels() -> dict:
-    """Per subject, per concurrency: the median share of requests that met the SLO, and the
-    answers by prompt index of its first load run (concurrency 1's are the solo answers)."""
+    """Per subject, per load level (a tuple of its load items: (("concurrency", 2),) or
+    (("request_rate", 1.0), ("burstiness", 1.0))): the median share of requests that met the
+    SLO, the answers by prompt index of its first load run (SOLO's are the answers sent alone)
+    and the per-run figures."""
     return {}
 
 
@@ -54,30 +58,62 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     """`rounds` closed-loop load runs at `concurrency` users after one untimed request per user
     (the first requests of a `transformers serve` took 20 s); every figure per load run."""
     serving = run_state(request.config).serving
-    server = loaded_model.server
     requests = serving.requests or max(8, 4 * concurrency)
-    shape = {"concurrency": concurrency, "new_tokens": NEW_TOKENS, "requests": requests}
+    run_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
+             concurrency=concurrency, requests=concurrency,
+             exact=loaded_model.exact_fields)  # fmt: skip
+    levels = load_levels.setdefault(subject_of(loaded_model), {})
+    per_run = measure_level(loaded_model, record, round_policy, serve_prompts, levels, serving,
+                            {"concurrency": concurrency}, requests)  # fmt: skip
+    medians = {key: statistics.median(figures[key] for figures in per_run)
+               for key in ("ttft_p50", "e2e_p50")}  # fmt: skip
+    assert medians["ttft_p50"] <= medians["e2e_p50"], "a first token after the end of its answer"
+
+
+OPEN_LOOP_OFF = pytest.param(
+    None, marks=pytest.mark.skip(reason="no --request-rate given: the open loop is not run")
+)
+
+
+@pytest.mark.sweep(request_rate=[OPEN_LOOP_OFF])
+def test_open_load(loaded_model, record, round_policy, serve_prompts, load_levels, request,
+                   request_rate):  # fmt: skip
+    """`rounds` open-loop load runs at `request_rate` requests/s (seeded gamma arrivals of
+    --burstiness, a different seed each run), after one untimed request; every figure per load
+    run, and how much the time to first token grew from the run's first half to its second
+    (served_ttft_growth): a server past saturation queues ever more requests."""
+    serving = run_state(request.config).serving
+    requests = serving.requests or max(8, math.ceil(8 * request_rate))
+    run_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
+             concurrency=1, requests=1, exact=loaded_model.exact_fields)  # fmt: skip
+    levels = load_levels.setdefault(subject_of(loaded_model), {})
+    shape = {"request_rate": request_rate, "burstiness": serving.burstiness}
+    measure_level(loaded_model, record, round_policy, serve_prompts, levels, serving, shape,
+                  requests)  # fmt: skip
+
+
+def measure_level(loaded_model, record, round_policy, serve_prompts, levels, serving,
+                  load: dict, requests: int) -> list[dict]:  # fmt: skip
+    """`round_policy.min_rounds` load runs of `requests` requests at the `load` level
+    (concurrency, or request_rate with burstiness), recorded with the load in every figure's
+    parameters; the level's SLO share and first run's answers go into `levels`; the per-run
+    figures are returned. A dead server, a load run whose requests all failed, chunks that are
+    not tokens, answers shorter than asked, or any failed request fail the test."""
+    server = loaded_model.server
+    shape = {**load, "new_tokens": NEW_TOKENS, "requests": requests}
+    where = ", ".join(f"{key} {value:g}" for key, value in load.items())
     runs, per_run = [], []
-    run_load(
-        server.url,
-        loaded_model.model_id,
-        serve_prompts,
-        NEW_TOKENS,
-        concurrency=concurrency,
-        requests=concurrency,
-        exact=loaded_model.exact_fields,
-    )
-    for _ in range(round_policy.min_rounds):
+    for index in range(round_policy.min_rounds):
         run = run_load(server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
-                       concurrency=concurrency, requests=requests,
-                       exact=loaded_model.exact_fields)  # fmt: skip
+                       requests=requests, exact=loaded_model.exact_fields,
+                       concurrency=load.get("concurrency"), rate=load.get("request_rate"),
+                       burstiness=load.get("burstiness", 1.0), seed=index)  # fmt: skip
         if not server.alive():
-            pytest.fail(f"{server.death()} during the load run at concurrency {concurrency}.",
-                        pytrace=False)  # fmt: skip
+            pytest.fail(f"{server.death()} during the load run at {where}.", pytrace=False)
         failed = [r for r in run.requests if not r.ok]
         if len(failed) == len(run.requests):
-            pytest.fail(f"every request at concurrency {concurrency} failed; the first: "
-                        f"{failed[0].error}", pytrace=False)  # fmt: skip
+            pytest.fail(f"every request at {where} failed; the first: {failed[0].error}",
+                        pytrace=False)  # fmt: skip
         runs.append(run)
         per_run.append(run_figures(run, serving.slo, loaded_model.output_tokens))
     for name, unit_metric in (
@@ -92,8 +128,13 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     for key, metric in (("output_tokens_per_second", "served_output_tokens_per_second"),
                         ("requests_per_second", "served_requests_per_second"),
                         ("goodput_requests_per_second", "served_goodput_requests_per_second"),
-                        ("failed_requests", "served_failed_requests")):  # fmt: skip
-        record(metric, samples=[figures[key] for figures in per_run], **shape)
+                        ("failed_requests", "served_failed_requests"),
+                        ("ttft_growth", "served_ttft_growth")):  # fmt: skip
+        samples = [figures[key] for figures in per_run]
+        if key != "ttft_growth":
+            record(metric, samples=samples, **shape)
+        elif "request_rate" in load and all(map(math.isfinite, samples)):
+            record(metric, samples=samples, **shape)  # open loop, four requests or more
     answered = [r for run in runs for r in run.requests if r.ok]
     lengths = [loaded_model.count_tokens(r.text) for r in answered]
     record("served_output_tokens", statistics.median(lengths), **shape)
@@ -102,48 +143,113 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     streamed = [(len(r.chunks), r.usage_tokens) for r in answered if r.usage_tokens]
     chunks, tokens = sum(c for c, _ in streamed), sum(t for _, t in streamed)
     if tokens and chunks < CHUNKS_PER_TOKEN * tokens:
-        message = (f"the server streamed {tokens} tokens in {chunks} chunks at concurrency "
-                   f"{concurrency}: gaps between chunks are not gaps between tokens, so "
-                   "inter-token latency and goodput cannot be measured.")  # fmt: skip
+        message = (f"the server streamed {tokens} tokens in {chunks} chunks at {where}: gaps "
+                   "between chunks are not gaps between tokens, so inter-token latency and "
+                   "goodput cannot be measured.")  # fmt: skip
         pytest.fail(message, pytrace=False)
     if loaded_model.exact_fields and short:
         pytest.fail(f"the server took {'/'.join(loaded_model.exact_fields)} for exactly "
                     f"{NEW_TOKENS} tokens, and {len(short)} of {len(answered)} answers at "
-                    f"concurrency {concurrency} were shorter ({min(short)} tokens): its per-token "
-                    "figures would not be comparable.", pytrace=False)  # fmt: skip
+                    f"{where} were shorter ({min(short)} tokens): its per-token figures would "
+                    "not be comparable.", pytrace=False)  # fmt: skip
     usage = [(r.usage_tokens, n) for r, n in zip(answered, lengths, strict=True)
              if r.usage_tokens is not None]  # fmt: skip
     if usage:
         record("served_usage_agreement_share",
                sum(abs(u - n) <= 1 for u, n in usage) / len(usage), **shape)  # fmt: skip
     answers = {r.prompt_index % len(serve_prompts): r.text for r in runs[0].requests if r.ok}
-    levels = load_levels.setdefault(subject_of(loaded_model), {})
-    levels[concurrency] = (statistics.median(f["slo_met_share"] for f in per_run), answers)
-    solo = levels.get(1, (None, None))[1]
-    if concurrency > 1 and solo:
+    level = tuple(load.items())
+    levels[level] = (statistics.median(f["slo_met_share"] for f in per_run), answers, per_run)
+    solo = levels.get(SOLO, (None, None))[1]
+    if level != SOLO and solo:
         differing, position = agreement(answers, solo)
         record("served_answers_differing_share", differing, **shape)
         if not math.isnan(position):
             record("served_first_difference_chars", position, **shape)
-    medians = {key: statistics.median(figures[key] for figures in per_run)
-               for key in ("ttft_p50", "e2e_p50", "itl_p50")}  # fmt: skip
-    assert medians["ttft_p50"] <= medians["e2e_p50"], "a first token after the end of its answer"
     failed = [r.error for run in runs for r in run.requests if not r.ok]
-    assert not failed, f"{len(failed)} requests failed at concurrency {concurrency}: {failed[0]}"
+    assert not failed, f"{len(failed)} requests failed at {where}: {failed[0]}"
+    return per_run
 
 
-def test_slo_concurrency(loaded_model, record, load_levels):
-    """The highest concurrency of the sweep at which the SLO still held (GOODPUT_SHARE of the
-    requests met it), every lower level included; 0 when none did."""
+SOLO = (("concurrency", 1),)
+"""The load level whose answers are the answers sent alone."""
+
+
+def loop_levels(levels: dict, axis: str) -> list[tuple]:
+    """[(load, SLO share, per-run figures)] of one loop (`concurrency` or `request_rate`), from
+    the lowest load up."""
+    found = [(dict(key)[axis], value[0], value[2]) for key, value in levels.items()
+             if dict(key).get(axis) is not None]  # fmt: skip
+    return sorted(found, key=lambda level: level[0])
+
+
+def test_slo_load(loaded_model, record, load_levels):
+    """Per loop: the highest load of the sweep at which the SLO still held (GOODPUT_SHARE of
+    the requests met it), every lower level included; 0 when none did."""
     levels = load_levels.get(subject_of(loaded_model))
     if not levels:
         pytest.skip("no load level of this subject was measured")
-    meeting = 0
-    for concurrency in sorted(levels):
-        if levels[concurrency][0] < GOODPUT_SHARE:
-            break
-        meeting = concurrency
-    record("served_slo_concurrency", meeting, levels=",".join(map(str, sorted(levels))))
+    for axis, metric in (("concurrency", "served_slo_concurrency"),
+                         ("request_rate", "served_slo_request_rate")):  # fmt: skip
+        measured = loop_levels(levels, axis)
+        if not measured:
+            continue
+        meeting = 0
+        for load, share, _ in measured:
+            if share < GOODPUT_SHARE:
+                break
+            meeting = load
+        record(metric, meeting, levels=",".join(f"{load:g}" for load, _, _ in measured))
+
+
+SATURATION_GAIN = 1.1
+"""Closed loop: past the concurrency whose next level adds less than this factor of output
+tokens/s, more users only queue."""
+SATURATION_GROWTH = 2.0
+"""Open loop: a request rate at which the later half of a run's requests waited (TTFT) more
+than this factor longer than the earlier half is past saturation (the backlog grows)."""
+
+
+def test_saturation(loaded_model, record, load_levels):
+    """Where the server saturates. Closed loop: the lowest concurrency after which the next
+    level adds less than SATURATION_GAIN of output tokens/s (median over load runs). Open loop:
+    the highest request rate, every lower one included, whose TTFT growth along the run
+    (median over load runs) stays within SATURATION_GROWTH. A sweep that never reaches
+    saturation says so and records nothing, since the point lies beyond it."""
+    levels = load_levels.get(subject_of(loaded_model)) or {}
+    notes = []
+    closed = loop_levels(levels, "concurrency")
+    if len(closed) >= 2:
+        rates = [statistics.median(f["output_tokens_per_second"] for f in runs)
+                 for _, _, runs in closed]  # fmt: skip
+        knee = next((closed[i][0] for i in range(len(closed) - 1)
+                     if rates[i + 1] < SATURATION_GAIN * rates[i]), None)  # fmt: skip
+        levels_text = ",".join(f"{load:g}" for load, _, _ in closed)
+        if knee is None:
+            notes.append(f"output tokens/s still grew at concurrency {closed[-1][0]}, so the "
+                         "closed loop's saturation lies beyond the sweep")  # fmt: skip
+        else:
+            record("served_saturation_concurrency", knee, levels=levels_text)
+    opened = loop_levels(levels, "request_rate")
+    growth = [statistics.median(f["ttft_growth"] for f in runs) for _, _, runs in opened]
+    if not all(map(math.isfinite, growth)):
+        notes.append("the open loop's TTFT growth needs 4 answered requests a run or more")
+    elif opened:
+        kept_up = 0.0
+        for (load, _, _), grew in zip(opened, growth, strict=True):
+            if not grew <= SATURATION_GROWTH:
+                break
+            kept_up = load
+        if kept_up == opened[-1][0]:
+            notes.append(f"the server kept up with {kept_up:g} requests/s, the highest rate "
+                         "of the sweep")  # fmt: skip
+        else:
+            record("served_saturation_request_rate", kept_up,
+                   levels=",".join(f"{load:g}" for load, _, _ in opened))  # fmt: skip
+    if len(closed) < 2 and not opened:
+        pytest.skip("saturation needs two concurrency levels or a --request-rate sweep")
+    if notes:
+        pytest.skip("; ".join(notes))
 
 
 @pytest.fixture(scope="session")
@@ -185,7 +291,7 @@ def test_solo_answers_match_the_in_process_reference(loaded_model, record, load_
     the share of prompts whose answers agree as far as both go (the reference stops at its
     end-of-sequence token, the server may be asked to go on), and where differing answers
     part."""
-    solo = load_levels.get(subject_of(loaded_model), {}).get(1, (None, None))[1]
+    solo = load_levels.get(subject_of(loaded_model), {}).get(SOLO, (None, None))[1]
     if not solo:
         pytest.skip("concurrency 1 was not measured, so there are no answers sent alone")
     texts = reference_answers(loaded_model.spec)

@@ -11,7 +11,7 @@ from tests.tiny_models import tiny_bert, tiny_gpt2, tiny_llama_gguf
 
 PROJECT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.fake_openai"]
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +56,47 @@ def cache(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("LMGAUGE_CACHE", str(folder))
     return folder
+
+
+SLOW_TESTS = "slow"
+"""The marker of lmgauge's own end-to-end tests that run whole bench sessions or A/B runs in
+subprocesses (10-160 s each on the 2-core VM). `pytest tests` leaves them out unless -m or -k
+selects, or the command line names them; `pytest tests -m slow` runs only them, and CI runs
+both (.ci/run)."""
+
+
+LEFT_OUT = pytest.StashKey[int]()
+
+
+def named_tests(config) -> list[str]:
+    """The test ids named on the command line (`path::test`), relative to the root folder."""
+    named = []
+    for argument in config.args:
+        path, separator, rest = argument.partition("::")
+        if separator:
+            relative = Path(path).resolve().relative_to(config.rootpath).as_posix()
+            named.append(f"{relative}::{rest}")
+    return named
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without -m or -k, leave out the tests marked slow (unless named one by one on the
+    command line) and say so once at the end."""
+    if config.option.markexpr or config.option.keyword:
+        return
+    named = named_tests(config)
+    slow = [item for item in items if item.get_closest_marker(SLOW_TESTS)
+            and not any(item.nodeid.startswith(test) for test in named)]  # fmt: skip
+    if slow:
+        items[:] = [item for item in items if item not in slow]
+        config.hook.pytest_deselected(items=slow)
+        config.stash[LEFT_OUT] = len(slow)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    left_out = config.stash.get(LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"lmgauge tests: {left_out} slow end-to-end test{'s' * (left_out > 1)} left out; "
+            "`./dev pytest tests -m slow` runs them (CI runs both)"
+        )

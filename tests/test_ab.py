@@ -279,6 +279,7 @@ def test_untimed_tests_run_once_a_side():
     assert timed_only(report) == ["--deselect", "b"]
 
 
+@pytest.mark.slow
 def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     reports = tmp_path / "reports"
     done = lmgauge_ab(PROJECT, "--new-args", DOUBLED, "--runs", "3", "--report-dir",
@@ -298,6 +299,7 @@ def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
         2 * pairs - 2)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_commit_whose_bench_crashes_fails_the_a_b_run(tmp_path, tiny_gpt2_dir):
     reports = tmp_path / "reports"
     done = lmgauge_ab(PROJECT, "--new-args", "-p tests.crash_generate", "--runs", "3",
@@ -311,6 +313,7 @@ def test_a_commit_whose_bench_crashes_fails_the_a_b_run(tmp_path, tiny_gpt2_dir)
     assert not document["passed"] and document["test_regressions"]
 
 
+@pytest.mark.slow
 def test_another_python_environment_as_a_side(tmp_path, tiny_gpt2_dir):
     """A wrapper interpreter whose environment makes every forward pass three times as slow
     stands for an environment with a slower library version. Four pairs, not three: with a
@@ -328,6 +331,7 @@ def test_another_python_environment_as_a_side(tmp_path, tiny_gpt2_dir):
     assert decode_row(document)["verdict"] == "worse"
 
 
+@pytest.mark.slow
 def test_two_git_refs_as_sides(tmp_path, tiny_gpt2_dir):
     """A clone whose second commit doubles every forward pass: base is its parent."""
     clone = tmp_path / "clone"
@@ -368,6 +372,7 @@ def test_bad_input_is_one_sentence(tmp_path, options, message):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_identical_sides_are_an_a_a_run_said_in_one_sentence(tmp_path, tiny_gpt2_dir):
     reports = tmp_path / "reports"
     done = lmgauge_ab(PROJECT, "--runs", "3", "--report-dir", str(reports),
@@ -377,6 +382,7 @@ def test_identical_sides_are_an_a_a_run_said_in_one_sentence(tmp_path, tiny_gpt2
     assert len(ab_report(reports)["runs"]) >= 6
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_way_stops_the_a_b_run_in_one_sentence_and_keeps_the_rest(
     tmp_path, tiny_gpt2_dir
 ):
@@ -397,6 +403,7 @@ def test_a_run_killed_mid_way_stops_the_a_b_run_in_one_sentence_and_keeps_the_re
     assert document["runs"][0]["report"], "the base run that finished is kept"
 
 
+@pytest.mark.slow
 def test_a_side_whose_environment_cannot_be_built_is_one_sentence(tmp_path):
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True)

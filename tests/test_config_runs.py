@@ -3,6 +3,8 @@ table and chart written beside the report."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import PROJECT
 from tests.test_plugin import run_benches
 
@@ -10,6 +12,7 @@ BENCHES = str(PROJECT / "benches")
 QUICK = ("--rounds", "2", "--round-budget", "0", "--new-tokens", "4", "--prompt-tokens", "8")
 
 
+@pytest.mark.slow
 def test_each_configuration_is_a_subject_of_its_own(pytester, tiny_gpt2_dir):
     model = str(tiny_gpt2_dir)
     result, (report,) = run_benches(
@@ -40,6 +43,7 @@ def test_a_bad_configuration_stops_the_run_in_one_sentence(pytester, tiny_gpt2_d
     result.stderr.fnmatch_lines(["*unknown configuration 'eager+fast'; presets: default, eager*"])
 
 
+@pytest.mark.slow
 def test_a_control_that_breaks_nothing_fails_the_fidelity_bench(pytester, tiny_gpt2_dir):
     """A tiny random model has no outlier weights, so rounding it to int8 per tensor changes
     hardly a token: the control cannot show that the threshold would catch a break, and says

@@ -102,6 +102,7 @@ def test_naive_quantization_rounds_every_matrix_to_few_levels():
             assert torch.allclose(levels * scale, parameter) and levels.unique().numel() <= 15
 
 
+@pytest.mark.slow
 def test_compile_records_its_time_and_keeps_the_outputs(tiny_gpt2_dir):
     ids = torch.arange(1, 9).unsqueeze(0)
     compiled = load(tiny_gpt2_dir, "compile")

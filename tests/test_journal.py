@@ -106,6 +106,7 @@ def test_an_unwritable_folder_is_one_sentence(tmp_path):
         check_writable(blocker / "reports")
 
 
+@pytest.mark.slow
 def test_a_bench_run_killed_halfway_keeps_every_recorded_result(tmp_path, tiny_gpt2_dir):
     """SIGKILL in the middle of a real bench run; the next run in the folder recovers it."""
     reports = tmp_path / "reports"

@@ -25,6 +25,7 @@ def run_benches(pytester, *args, target=BENCHES):
     return result, [json.loads(path.read_text()) for path in reports]
 
 
+@pytest.mark.slow
 def test_quick_tier_loads_each_model_once_and_reports_every_bench(
     pytester, tiny_gpt2_dir, tiny_bert_dir
 ):
@@ -64,6 +65,7 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
     assert any("no published parameter count" in message for message in skips)
 
 
+@pytest.mark.slow
 def test_slow_tier_on_a_tiny_model(pytester, tiny_gpt2_dir):
     result, (report,) = run_benches(
         pytester,
@@ -205,6 +207,7 @@ def test_timing_checks_fail_on_a_quiet_machine_and_are_skipped_on_a_busy_one(pyt
     assert "timing-check-failed" in result["flags"]
 
 
+@pytest.mark.slow
 def test_quality_checks_skip_synthetic_weights_but_the_anatomy(pytester, tmp_path, tiny_gpt2_dir):
     import shutil
 
@@ -233,6 +236,7 @@ def test_step(record):
 """
 
 
+@pytest.mark.slow
 def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypatch):
     pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
     pytester.makepyfile(bench_gated=GATED_BENCH)
@@ -256,6 +260,7 @@ def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypa
     missing.stderr.fnmatch_lines(["*cannot read report nowhere.json*"])
 
 
+@pytest.mark.slow
 def test_every_bench_of_both_tiers_runs_or_skips_on_a_tokenizer_less_model(pytester, tmp_path):
     """Skips come before expensive or impossible setup: no bench may error on a model
     without a tokenizer (the synthetic twins have none)."""

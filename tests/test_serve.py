@@ -3,15 +3,12 @@ sentence with no process left behind."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +17,7 @@ from lmgauge.serve import servers
 from lmgauge.serve.figures import Slo, agreement, run_figures
 from lmgauge.serve.load import run_load
 from lmgauge.serve.servers import ServerError, ServerKind, endpoint, free_port, start_server
+from tests.fake_openai import FakeCompletions, text_events
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +39,8 @@ def fake_kind(monkeypatch, code: str) -> None:
 def test_a_server_that_exits_before_it_is_ready_is_one_sentence_with_its_log(monkeypatch, tmp_path):
     fake_kind(monkeypatch, "import sys; print('no such model file'); sys.exit(3)")
     with pytest.raises(ServerError, match=r"exited with status 3 \(its log ends: no such model "
-                                          r"file\) before it became ready"):  # fmt: skip
+                                          r"file; all of it in .*fake.log\) before it became "
+                                          r"ready"):  # fmt: skip
         start_server("fake", tmp_path, 1, tmp_path / "fake.log")
 
 
@@ -98,58 +97,6 @@ time.sleep(60)
         parent.kill()
 
 
-class FakeCompletions(BaseHTTPRequestHandler):
-    """An OpenAI-style server whose answers are set per test: `events` are streamed as SSE."""
-
-    events: list[dict] = []
-
-    def do_GET(self):
-        self.reply(200, {"data": [{"id": "fake-model"}]})
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if not body.get("stream"):
-            tokens = body["max_tokens"]
-            self.reply(200, {"choices": [{"text": " x" * tokens}],
-                             "usage": {"completion_tokens": tokens}})  # fmt: skip
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for event in self.events:
-            text = event if isinstance(event, str) else json.dumps(event)
-            self.wfile.write(f"data: {text}\n\n".encode())
-            self.wfile.flush()
-            time.sleep(0.01)
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def reply(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def fake_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCompletions)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def text_events(*texts, usage=None):
-    events = [{"choices": [{"text": text, "finish_reason": None}]} for text in texts]
-    if usage is not None:
-        events.append({"choices": [], "usage": {"completion_tokens": usage}})
-    return events
-
-
 def test_streamed_answers_are_timed_chunk_by_chunk_and_summed_per_load_run(fake_server):
     FakeCompletions.events = text_events(" a", " b", " c", " d", usage=4)
     run = run_load(fake_server, "fake-model", ["p1", "p2"], 4, concurrency=2, requests=4)
@@ -193,14 +140,16 @@ def test_an_event_that_is_not_json_fails_its_request_in_one_sentence(fake_server
     assert run.requests[0].error.startswith("the server sent an event that is not JSON")
 
 
+@pytest.mark.slow
 def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_llamacpp_gguf):
-    """The whole path on a real server: start, load levels, figures, agreement, stop."""
+    """The whole path on a real server: start, load levels (run from the lowest up, whatever
+    their order), figures, agreement, the table and chart, stop."""
     pytest.importorskip("llama_cpp.server")
     from tests.test_plugin import run_benches
 
     result, (report,) = run_benches(
         pytester, "--models", str(tiny_llamacpp_gguf), "--servers", "llamacpp",
-        "--concurrency", "1,2", "--requests", "4", "--rounds", "2",
+        "--concurrency", "2,1", "--request-rate", "20", "--requests", "4", "--rounds", "2",
         target=str(PROJECT / "benches" / "bench_serve.py"),
     )  # fmt: skip
     assert result.ret == 0, result.stdout.str()[-3000:]
@@ -216,14 +165,19 @@ def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_l
     assert figures["served_output_tokens", 2, None]["value"] > 0
     assert ("served_answers_differing_share", 2, None) in figures
     assert ("served_slo_concurrency", None, None) in figures
+    assert ("served_slo_request_rate", None, None) in figures
+    growth = [r for r in report["results"] if r["metric"] == "served_ttft_growth"]
+    assert [r["params"]["request_rate"] for r in growth] == [20.0]
+    assert len(growth[0]["samples"]) == 2 and growth[0]["params"]["burstiness"] == 1.0
     assert ("served_reference_agreement_share", None, None) in figures
-    assert list((pytester.path / "reports" / "servers").glob("*.server.log")), "the log is kept"
+    assert Path(served["log"]).is_file() and served["log"].endswith(".server.log")
     (table,) = (pytester.path / "reports").glob("*.serving.md")
     assert f"| {subject} |" in table.read_text()
     assert list((pytester.path / "reports").glob("*.serving.png"))
     assert not list((pytester.path / "reports").glob("*.configs.png")), "no empty speed chart"
 
 
+@pytest.mark.slow
 def test_an_endpoint_is_benched_and_a_short_answer_fails_its_test(pytester, fake_server,
                                                                  tiny_llamacpp_gguf):  # fmt: skip
     """--endpoint reaches a running server; it says it takes min_tokens, then streams 4 of the
@@ -239,6 +193,7 @@ def test_an_endpoint_is_benched_and_a_short_answer_fails_its_test(pytester, fake
     assert result.ret == 1
     served = report["models"][f"{tiny_llamacpp_gguf}@endpoint"]["served"]
     assert served["server"] == "endpoint" and served["model_id"] == "fake-model"
+    assert served["model_id_names_the_model"] is False, "the report says the ids differ"
     (failure,) = [t for t in report["tests"]["not_passed"] if t["outcome"] == "failed"]
     assert "were shorter (4 tokens)" in failure["message"]
     assert any(r["metric"] == "served_ttft_seconds" for r in report["results"])
@@ -259,6 +214,7 @@ def test_an_endpoint_with_several_models_none_like_ours_is_refused(monkeypatch, 
         subject.serve_subject(spec, config, 1, Path("."), "http://127.0.0.1:1")
 
 
+@pytest.mark.slow
 def test_a_server_that_streams_many_tokens_per_chunk_fails_its_load_test(
     pytester, fake_server, tiny_llamacpp_gguf
 ):

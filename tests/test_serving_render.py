@@ -12,8 +12,9 @@ from lmgauge.render.summary import summary_markdown
 SUBJECT = "smollm2-135m@serve-llamacpp"
 
 
-def served_figure(metric, samples, concurrency=None, quantile=None, **params):
+def served_figure(metric, samples, concurrency=None, quantile=None, rate=None, **params):
     shape = {"concurrency": concurrency, "new_tokens": 32} if concurrency else {}
+    shape = {"request_rate": rate, "burstiness": 1.0, "new_tokens": 32} if rate else shape
     extra = {"quantile": quantile} if quantile else {}
     return {"model": "smollm2-135m", "bench": "serve", "metric": metric, "value":
             sorted(samples)[len(samples) // 2], "samples": samples, "unit": "s",
@@ -33,6 +34,9 @@ def served_document() -> dict:
                                      [rate * 0.9, rate, rate * 1.1], concurrency))  # fmt: skip
         results.append(served_figure("served_failed_requests", [0, 0, 0], concurrency))
     results.append(served_figure("served_slo_concurrency", [2], levels="1,2,4"))
+    results.append(served_figure("served_ttft_seconds", [0.06] * 3, quantile="p50", rate=0.5))
+    results.append(served_figure("served_output_tokens_per_second", [15.0] * 3, rate=0.5))
+    results.append(served_figure("served_saturation_request_rate", [0.5], levels="0.5,1"))
     results.append({"model": "smollm2-135m", "bench": "generate", "metric": "ttft_seconds",
                     "value": 0.04, "unit": "s", "params": {}})  # fmt: skip
     return {
@@ -48,17 +52,20 @@ def served_document() -> dict:
 
 def test_each_load_level_is_a_row_with_its_runs_and_spread():
     frame = serving_frame(served_document())
-    assert list(frame.index) == [(SUBJECT, 1), (SUBJECT, 2), (SUBJECT, 4)]
-    assert frame.loc[(SUBJECT, 4), "TTFT p99 (ms)"] == 600
-    assert frame.loc[(SUBJECT, 2), "runs"] == 3
-    assert math.isclose(frame.loc[(SUBJECT, 2), "spread"], 1.1 / 0.9)
+    assert list(frame.index) == [(SUBJECT, "closed", 1), (SUBJECT, "closed", 2),
+                                 (SUBJECT, "closed", 4), (SUBJECT, "open", 0.5)]  # fmt: skip
+    assert frame.loc[(SUBJECT, "closed", 4), "TTFT p99 (ms)"] == 600
+    assert frame.loc[(SUBJECT, "closed", 2), "runs"] == 3
+    assert math.isclose(frame.loc[(SUBJECT, "closed", 2), "spread"], 1.1 / 0.9)
+    assert frame.loc[(SUBJECT, "open", 0.5), "TTFT p50 (ms)"] == 60
 
 
 def test_the_markdown_names_the_slo_and_the_highest_level_that_met_it():
     text = serving_markdown(served_document())
     assert "time to first token at most 250 ms and every gap between tokens at most 100 ms" in text
     assert f"{SUBJECT}: met the SLO up to concurrency 2 (levels measured: 1,2,4)" in text
-    assert f"| {SUBJECT} |             4 |" in text and "1.22x" in text
+    assert f"{SUBJECT}: kept up with at most 0.5 requests/s (levels measured: 0.5,1)" in text
+    assert f"| {SUBJECT} | closed | c=4    |" in text and "1.22x" in text
     summary = summary_markdown(served_document(), "20261201T060000Z_run.json")
     assert "`20261201T060000Z_run.serving.md`" in summary
 

@@ -192,6 +192,7 @@ def test_postgresql_stores_runs_and_answers_history(postgres_url, tmp_path, caps
     assert "24 runs, 1 step(s)" in out and "first at run 15 2026-11-15" in out
 
 
+@pytest.mark.slow
 def test_a_bench_run_is_stored_at_its_end_unless_told_not_to(pytester, tiny_gpt2_dir):
     from tests.conftest import PROJECT
     from tests.test_plugin import run_benches

@@ -13,6 +13,7 @@ BATCH = str(PROJECT / "benches" / "bench_batch.py")
 QUICK = ("--rounds", "2", "--round-budget", "0")
 
 
+@pytest.mark.slow
 def test_prompt_new_tokens_and_threads_replace_the_defaults(pytester, tiny_gpt2_dir):
     """The tiny GPT-2 holds 256 positions: a 300-token prompt skips with the reason."""
     result, (report,) = run_benches(

@@ -23,7 +23,7 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
-SUPPORTED_VERSIONS = (1, 2, 3, 4, 5)
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6)
 DEFAULT_ALPHA = 0.05
 DEFAULT_PAIRED_RELATIVE = 0.10
 

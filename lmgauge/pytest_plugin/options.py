@@ -139,6 +139,21 @@ def add_serving_options(group) -> None:
         "next request when its last one finished (default: 1,2,4,8)",
     )
     group.addoption(
+        "--request-rate",
+        default=None,
+        metavar="LIST",
+        help="open-loop load levels of the serving bench, in requests/s, e.g. 0.5,1,2: "
+        "requests arrive at that rate whatever the server's backlog (default: none)",
+    )
+    group.addoption(
+        "--burstiness",
+        type=float,
+        default=1.0,
+        metavar="SHAPE",
+        help="shape of the gamma-distributed gaps between open-loop arrivals: 1 is a Poisson "
+        "process, below 1 burstier, above 1 more even (default: %(default)s)",
+    )
+    group.addoption(
         "--requests",
         type=int,
         default=None,
@@ -272,7 +287,10 @@ def serving_options(options, specs) -> ServingOptions:
     if options.requests is not None and levels and options.requests < max(levels):
         raise ValueError(f"--requests {options.requests} is fewer than --concurrency "
                          f"{max(levels)}: that level would never have all its users at once.")
-    return ServingOptions(options.endpoint, options.requests, Slo.parse(options.slo))
+    if not options.burstiness > 0:
+        raise ValueError(f"--burstiness must be above 0, got {options.burstiness:g}.")
+    return ServingOptions(options.endpoint, options.requests, Slo.parse(options.slo),
+                          options.burstiness)  # fmt: skip
 
 
 def no_store(options) -> bool:

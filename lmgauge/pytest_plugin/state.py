@@ -32,15 +32,18 @@ class Subject:
 class ServingOptions:
     """What the serving bench loads a server with: `endpoint` (a running server's URL, or
     None), `requests` per load run (None: the bench's default) and `slo`
-    (lmgauge.serve.figures.Slo). The load levels are the --concurrency sweep."""
+    (lmgauge.serve.figures.Slo). The load levels are the --concurrency and --request-rate
+    sweeps; `burstiness` shapes the open loop's arrivals (lmgauge.serve.load.arrival_times)."""
 
     endpoint: str | None = None
     requests: int | None = None
     slo: Slo = Slo()
+    burstiness: float = 1.0
 
     def describe(self) -> dict:
         return {"endpoint": self.endpoint, "requests": self.requests,
-                "slo": {"ttft_s": self.slo.ttft_s, "itl_s": self.slo.itl_s}}  # fmt: skip
+                "slo": {"ttft_s": self.slo.ttft_s, "itl_s": self.slo.itl_s},
+                "burstiness": self.burstiness}  # fmt: skip
 
 
 @dataclass

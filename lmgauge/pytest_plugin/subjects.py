@@ -122,8 +122,10 @@ def load_subject(subject, state):
     if subject.config.runtime == SERVE:
         from lmgauge.serve.subject import serve_subject
 
+        run_stem = state.report_path.stem if state.report_path else "run"
         return serve_subject(subject.spec, subject.config, state.threads,
-                             state.report_dir / "servers", state.serving.endpoint)  # fmt: skip
+                             state.report_dir / "servers" / run_stem,
+                             state.serving.endpoint)  # fmt: skip
     folder, gguf_file = loading.prepare(subject.spec)
     loaded = loading.load_prepared(
         subject.spec, folder, gguf_file, state.device, state.dtype, subject.config

@@ -16,9 +16,13 @@ from lmgauge import runtime
 from lmgauge.pytest_plugin.state import run_state
 
 AXES = {"prompt_tokens": "--prompt-tokens", "new_tokens": "--new-tokens",
-        "batch_sizes": "--batch-sizes", "concurrency": "--concurrency"}  # fmt: skip
+        "batch_sizes": "--batch-sizes", "concurrency": "--concurrency",
+        "request_rate": "--request-rate"}  # fmt: skip
 ARGUMENT_AXIS = {"prompt_tokens": "prompt_tokens", "new_tokens": "new_tokens",
-                 "seq_len": "prompt_tokens", "concurrency": "concurrency"}  # fmt: skip
+                 "seq_len": "prompt_tokens", "concurrency": "concurrency",
+                 "request_rate": "request_rate"}  # fmt: skip
+RATE_AXES = {"request_rate"}
+"""Axes of positive numbers (requests/s), not whole counts."""
 THREADS_PARAMETER = "torch_threads"
 
 
@@ -58,19 +62,37 @@ def parse_counts(text: str, option: str) -> list[int]:
     return values
 
 
+def parse_rates(text: str, option: str) -> list[float]:
+    """`"0.5,1,2"` -> [0.5, 1.0, 2.0]: positive finite numbers, each once."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(0 < value < float("inf") for value in values) or len(
+        set(values)
+    ) != len(values):
+        raise ValueError(f"{option} takes distinct positive numbers separated by commas, "
+                         f"got '{text}'.")  # fmt: skip
+    return values
+
+
 MIN_NEW_TOKENS = 2
 """Fewest new tokens a generation figure can be made from: the first token ends the prefill,
 so one new token has no decode step to time."""
 
 
 def resolve_sweeps(options) -> dict[str, list[int]]:
-    """The axes given on the command line, parsed: {axis: values}; ValueError in one sentence
-    for a list that cannot be measured."""
+    """The axes given on the command line, parsed: {axis: values}, load levels from the lowest
+    up (answers under load are compared with concurrency 1's, and a sweep towards saturation
+    starts unloaded); ValueError in one sentence for a list that cannot be measured."""
     sweeps = {
-        axis: parse_counts(getattr(options, axis), option)
+        axis: (parse_rates if axis in RATE_AXES else parse_counts)(getattr(options, axis), option)
         for axis, option in AXES.items()
         if getattr(options, axis) is not None
     }
+    for axis in ("concurrency", "request_rate"):
+        if axis in sweeps:
+            sweeps[axis] = sorted(sweeps[axis])
     if min(sweeps.get("new_tokens", [MIN_NEW_TOKENS])) < MIN_NEW_TOKENS:
         raise ValueError(
             f"--new-tokens {options.new_tokens} is refused: the first new token ends the "

@@ -1,8 +1,9 @@
 """Latency against throughput of the served subjects (`<report>.serving.png`): one curve per
-subject through its load levels, output tokens/s across, time to first token (left panel) and
-inter-token latency (right panel) up on a log scale, p50 solid and p99 dashed, each point
-labelled with its concurrency and the SLO drawn as a line. Where a curve turns upward while
-the throughput stops growing, the server is saturated."""
+subject and loop (closed: concurrency levels; open: request rates) through its load levels,
+output tokens/s across, time to first token (left panel) and inter-token latency (right panel)
+up on a log scale, p50 solid and p99 dashed, each point labelled with its load and the SLO
+drawn as a line. Where a curve turns upward while the throughput stops growing, the server is
+saturated."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from lmgauge.render.plots import run_label, save  # noqa: E402
-from lmgauge.render.serving_table import serving_frame  # noqa: E402
+from lmgauge.render.serving_table import level_label, serving_frame  # noqa: E402
 
 PANELS = (("TTFT", "ttft_s", "time to first token (ms)"),
           ("ITL", "itl_s", "inter-token latency (ms)"))  # fmt: skip
@@ -31,18 +32,21 @@ def serving_chart(document: dict, path: Path) -> Path | None:
     figure, panels = plt.subplots(1, 2, figsize=(13, 5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for axes, (name, slo_key, label) in zip(panels, PANELS, strict=True):
-        for index, subject in enumerate(frame.index.get_level_values("subject").unique()):
-            rows = frame.loc[subject].dropna(subset=[THROUGHPUT])
+        curves = frame.index.droplevel("load").unique()
+        for index, (subject, loop) in enumerate(curves):
+            rows = frame.loc[(subject, loop)].dropna(subset=[THROUGHPUT])
             colour = colours[index % len(colours)]
             for quantile, style in (("p50", "-o"), ("p99", "--^")):
                 column = f"{name} {quantile} (ms)"
                 if column not in rows.columns:
                     continue
                 axes.plot(rows[THROUGHPUT], rows[column], style, color=colour, alpha=0.85,
-                          label=f"{subject} {quantile}")  # fmt: skip
+                          label=f"{subject}, {loop} loop, {quantile}")  # fmt: skip
             median = rows.get(f"{name} p50 (ms)")
-            for concurrency, x, y in zip(rows.index, rows[THROUGHPUT], median, strict=True):
-                axes.annotate(f"c={concurrency}", (x, y), textcoords="offset points",
+            if median is None:
+                continue
+            for load, x, y in zip(rows.index, rows[THROUGHPUT], median, strict=True):
+                axes.annotate(level_label(loop, load), (x, y), textcoords="offset points",
                               xytext=(5, -11), fontsize=8, color=colour)  # fmt: skip
         if slo.get(slo_key):
             axes.axhline(slo[slo_key] * 1e3, color="tab:red", linestyle=":",
@@ -56,5 +60,5 @@ def serving_chart(document: dict, path: Path) -> Path | None:
         axes.yaxis.set_minor_formatter(plain)
         axes.grid(alpha=0.3, which="both")
         axes.legend(fontsize=8, loc="upper left")
-    figure.suptitle(f"Latency under load, closed loop: {run_label(document)}")
+    figure.suptitle(f"Latency under load: {run_label(document)}")
     return save(figure, path)

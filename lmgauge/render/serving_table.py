@@ -40,16 +40,27 @@ def served_subjects(document: dict) -> list[str]:
     return [name for name, entry in document["models"].items() if entry.get("served")]
 
 
+LOOPS = {"concurrency": "closed", "request_rate": "open"}
+"""The parameter that names a load level, and its loop."""
+
+
+def level_label(loop: str, load: float) -> str:
+    """How a load level is written on the chart: `c=4` (users) or `2/s` (requests/s)."""
+    return f"c={load:g}" if loop == "closed" else f"{load:g}/s"
+
+
 def serving_frame(document: dict) -> pd.DataFrame:
-    """Rows indexed by (subject, concurrency), one column per COLUMNS figure found (numbers,
-    NaN where absent), plus `runs` and `spread` (see the module docstring)."""
+    """Rows indexed by (subject, loop, load): loop "closed" (load: concurrency) or "open"
+    (load: requests/s), one column per COLUMNS figure found (numbers, NaN where absent), plus
+    `runs` and `spread` (see the module docstring)."""
     served = set(served_subjects(document))
     rows: dict[tuple, dict] = {}
     for result in document["results"]:
         subject, params = subject_of(result), result["params"]
-        if subject not in served or "concurrency" not in params:
+        axis = next((name for name in LOOPS if name in params), None)
+        if subject not in served or axis is None:
             continue
-        row = rows.setdefault((subject, params["concurrency"]), {})
+        row = rows.setdefault((subject, LOOPS[axis], params[axis]), {})
         for column, (metric, quantile, scale, _) in COLUMNS.items():
             if result["metric"] == metric and params.get("quantile") == quantile:
                 row[column] = result["value"] * scale if result["value"] is not None else None
@@ -61,7 +72,7 @@ def serving_frame(document: dict) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["subject", "concurrency"])
+    frame.index = pd.MultiIndex.from_tuples(frame.index, names=["subject", "loop", "load"])
     ordered = [column for column in [*COLUMNS, "runs", "spread"] if column in frame.columns]
     return frame[ordered].sort_index()
 
@@ -74,14 +85,22 @@ def slo_lines(document: dict) -> list[str]:
     if slo:
         lines.append(f"SLO: time to first token at most {slo['ttft_s'] * 1e3:g} ms and every gap "
                      f"between tokens at most {slo['itl_s'] * 1e3:g} ms")  # fmt: skip
+    said = {
+        "served_slo_concurrency": ("met the SLO up to concurrency {:g}",
+                                   "met the SLO at no concurrency"),
+        "served_slo_request_rate": ("met the SLO up to {:g} requests/s",
+                                    "met the SLO at no request rate"),
+        "served_saturation_concurrency": ("saturated past concurrency {:g}", ""),
+        "served_saturation_request_rate": ("kept up with at most {:g} requests/s",
+                                           "kept up with no request rate of the sweep"),
+    }  # fmt: skip
     for result in document["results"]:
-        if result["metric"] == "served_slo_concurrency":
+        if result["metric"] in said:
+            some, none = said[result["metric"]]
+            line = some.format(result["value"]) if result["value"] else none
             levels = result["params"].get("levels", "")
-            met = int(result["value"])
-            lines.append(f"{subject_of(result)}: met the SLO up to concurrency {met}"
-                         if met else f"{subject_of(result)}: met the SLO at no load level")
-            if levels:
-                lines[-1] += f" (levels measured: {levels})"
+            lines.append(f"{subject_of(result)}: {line}"
+                         + (f" (levels measured: {levels})" if levels else ""))  # fmt: skip
     return lines
 
 
@@ -99,7 +118,10 @@ def serving_markdown(document: dict) -> str:
             shown[column] = [form.format(v) if pd.notna(v) else "" for v in shown[column]]
     if "spread" in shown.columns:
         shown["spread"] = [f"{v:.2f}x" if pd.notna(v) else "" for v in shown["spread"]]
-    return "\n".join(lines) + "\n" + shown.reset_index().to_markdown(index=False) + "\n"
+    shown = shown.reset_index()
+    pairs = zip(shown["loop"], shown["load"], strict=True)
+    shown["load"] = [level_label(loop, load) for loop, load in pairs]
+    return "\n".join(lines) + "\n" + shown.to_markdown(index=False) + "\n"
 
 
 def has_served(document: dict) -> bool:

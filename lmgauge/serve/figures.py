@@ -94,7 +94,21 @@ def run_figures(run: LoadRun, slo: Slo, tokens_of) -> dict[str, float]:
     figures["goodput_requests_per_second"] = float(met) / wall
     figures["slo_met_share"] = met / len(run.requests) if run.requests else math.nan
     figures["failed_requests"] = float(len(run.requests) - len(ok))
+    figures["ttft_growth"] = ttft_growth(ok)
     return figures
+
+
+def ttft_growth(answered: list[Request]) -> float:
+    """Median time to first token of the later half of the answered requests (by send time)
+    over that of the earlier half; nan with fewer than four. Near 1 while the server keeps up;
+    a server past saturation queues every new request behind more of the earlier ones, so
+    its later requests wait ever longer."""
+    if len(answered) < 4:
+        return math.nan
+    ordered = sorted(answered, key=lambda request: request.sent)
+    half = len(ordered) // 2
+    early, late = (np.median([ttft(r) for r in part]) for part in (ordered[:half], ordered[-half:]))
+    return float(late / early) if early > 0 else math.nan
 
 
 def agreement(answers: dict[int, str], solo: dict[int, str]) -> tuple[float, float]:

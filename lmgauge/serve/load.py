@@ -1,7 +1,10 @@
 """Load shaped like traffic, sent to a server: streamed completions timed token by token.
 
-Closed loop: `concurrency` users, each sending its next request when its last one finished
-(an open loop of Poisson arrivals, --request-rate, is not built yet). Each request is a streamed
+Closed loop: `concurrency` users, each sending its next request when its last one finished.
+Open loop: requests arrive at `rate` per second whatever the server's backlog, the gaps between
+arrivals drawn (seeded) from a gamma distribution of mean 1 / rate and shape `burstiness` (1 is
+a Poisson process; below 1 the arrivals come in bursts, above 1 more evenly; vLLM's `bench
+serve` draws them the same way). Each request is a streamed
 (server-sent events) `/v1/completions` call, greedy, asking for exactly `max_tokens` new
 tokens where the server allows it; its send time, the arrival time of every chunk that carries
 text, and the server's `usage` are kept. Everything is bounded: a request by `request_timeout`
@@ -157,18 +160,51 @@ async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, ti
     return done
 
 
+def arrival_times(rate: float, requests: int, burstiness: float = 1.0, seed: int = 0) -> list:
+    """Seconds from the start of an open-loop run at which each of `requests` requests is
+    sent: the first at 0, then gamma-distributed gaps of mean 1 / rate and shape burstiness."""
+    import numpy as np
+
+    gaps = np.random.default_rng(seed).gamma(burstiness, 1.0 / (rate * burstiness), requests)
+    return [0.0, *np.cumsum(gaps[: requests - 1]).tolist()]
+
+
+async def open_loop(url, model, prompts, max_tokens, arrivals, timeout, exact):
+    """One request sent at each of `arrivals` (s from the start), prompts taken in turn."""
+    import httpx
+
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+        start, sent = time.perf_counter(), []
+        for index, at in enumerate(arrivals):
+            await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
+            body = completion_body(model, prompts[index % len(prompts)], max_tokens, exact)
+            sent.append(asyncio.create_task(send(client, url, body, index, timeout)))
+        return list(await asyncio.gather(*sent))
+
+
 def run_load(
-    url: str, model: str, prompts: list[str], max_tokens: int, *, concurrency: int,
-    requests: int, exact: tuple = (), request_timeout: float = REQUEST_TIMEOUT_S,
-    run_timeout: float = RUN_TIMEOUT_S,
+    url: str, model: str, prompts: list[str], max_tokens: int, *, requests: int,
+    concurrency: int | None = None, rate: float | None = None, burstiness: float = 1.0,
+    exact: tuple = (), request_timeout: float = REQUEST_TIMEOUT_S,
+    run_timeout: float = RUN_TIMEOUT_S, seed: int = 0,
 ) -> LoadRun:  # fmt: skip
-    """One closed-loop load run of `requests` requests at `concurrency` users; `exact`: the
-    EXACT_LENGTH fields to send; a run past `run_timeout` s raises TimeoutError."""
-    load = closed_loop(url, model, prompts, max_tokens, concurrency, requests, request_timeout,
-                       exact)  # fmt: skip
+    """One load run of `requests` requests: closed loop at `concurrency` users, or open loop at
+    `rate` requests/s (arrival_times with `burstiness` and `seed`); `exact`: the EXACT_LENGTH
+    fields to send; a run past `run_timeout` s raises TimeoutError."""
+    if (concurrency is None) == (rate is None):
+        raise ValueError("a load run is closed loop (concurrency) or open loop (rate), not both")
+    if concurrency is not None:
+        load = closed_loop(url, model, prompts, max_tokens, concurrency, requests,
+                           request_timeout, exact)  # fmt: skip
+        level = f"concurrency={concurrency}"
+    else:
+        arrivals = arrival_times(rate, requests, burstiness, seed)
+        load = open_loop(url, model, prompts, max_tokens, arrivals, request_timeout, exact)
+        level = f"rate={rate:g}"
 
     started = time.perf_counter()
     done = asyncio.run(asyncio.wait_for(load, run_timeout))
     done.sort(key=lambda request: request.sent)
     ends = [request.ended for request in done]
-    return LoadRun(done, (max(ends) if ends else started) - started, f"concurrency={concurrency}")
+    return LoadRun(done, (max(ends) if ends else started) - started, level)

@@ -98,7 +98,8 @@ class RunningServer:
 
     def describe(self) -> dict:
         return {"server": self.kind, "version": self.version, "url": self.url,
-                "command": " ".join(self.argv)}  # fmt: skip
+                "command": " ".join(self.argv),
+                "log": str(self.log) if self.log else None}  # fmt: skip
 
     def alive(self) -> bool:
         return self.process is None or self.process.poll() is None
@@ -228,8 +229,8 @@ def served_model_ids(server: RunningServer) -> list[str]:
 
 
 def log_tail(log: Path | None) -> str:
-    """': <last non-empty line of the log>' or ''."""
+    """' (its log ends: <last non-empty line>; all of it in <path>)', or ''."""
     if log is None or not log.exists():
         return ""
     lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    return f" (its log ends: {lines[-1][:200]})" if lines else ""
+    return f" (its log ends: {lines[-1][:200]}; all of it in {log})" if lines else ""

@@ -37,6 +37,10 @@ class ServedModel:
     exact_fields: tuple = ()
     """The request fields (lmgauge.serve.load.EXACT_LENGTH) that this server accepts."""
     task: str = CAUSAL_LM
+    named_like_model: bool = True
+    """False when the server's one model id does not name the model of --models (an endpoint
+    serving another model than the tokenizer's would miscount tokens: served_usage_agreement_share
+    shows it)."""
 
     @property
     def name(self) -> str:
@@ -67,6 +71,7 @@ class ServedModel:
                 **self.server.describe(),
                 "model_id": self.model_id,
                 "exact_length_fields": list(self.exact_fields),
+                "model_id_names_the_model": self.named_like_model,
             },
         }
 
@@ -74,11 +79,12 @@ class ServedModel:
         self.server.stop()
 
 
-def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_dir: Path,
+def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_prefix: Path,
                   endpoint_url: str | None = None) -> ServedModel:  # fmt: skip
     """Start `config.server` on the model's files (or reach --endpoint) and wait until it
-    serves; ModelLoadError in one sentence when the server cannot serve it (the server is
-    stopped then)."""
+    serves, its output in `<log_prefix>.<subject>.server.log` (the run's report stem, so that
+    no run overwrites another's log); ModelLoadError in one sentence when the server cannot
+    serve it (the server is stopped then)."""
     files = gguf_path(spec) if config.server == "llamacpp" else None
     tokenizer = loading.reference_tokenizer(spec)
     if tokenizer is None:
@@ -90,7 +96,7 @@ def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_dir: Pat
         else:
             files = files or loading.prepare(spec)[0]
             safe = re.sub(r"[^\w.@-]+", "_", f"{spec.name}@{config.name}").strip("_")
-            log = log_dir / f"{safe}.server.log"
+            log = log_prefix.with_name(f"{log_prefix.name}.{safe}.server.log")
             server = start_server(config.server, files, threads, log)
     except ServerError as error:
         raise ModelLoadError(str(error)) from None
@@ -101,7 +107,7 @@ def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_dir: Pat
             ids = served_model_ids(server)
             if not ids:
                 raise ServerError(f"the {server.kind} server at {server.url} lists no model.")
-            named = [served for served in ids if spec.name in served or served in spec.name]
+            named = [served for served in ids if named_like(served, spec.name)]
             if not named and len(ids) > 1:
                 raise ServerError(f"it serves {', '.join(ids)}, none of them named like "
                                   f"'{spec.name}'")  # fmt: skip
@@ -111,4 +117,11 @@ def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_dir: Pat
         server.stop()
         raise ModelLoadError(f"the {server.kind} server did not serve model '{spec.name}': "
                              f"{type(error).__name__}: {error}") from None  # fmt: skip
-    return ServedModel(spec, config, server, model_id, tokenizer, threads, exact)
+    named = config.server == "transformers" or named_like(model_id, spec.name)
+    return ServedModel(spec, config, server, model_id, tokenizer, threads, exact,
+                       named_like_model=named)  # fmt: skip
+
+
+def named_like(served_id: str, model: str) -> bool:
+    """Whether a served model id and a model name name each other (one contains the other)."""
+    return model in served_id or served_id in model
