@@ -79,12 +79,17 @@ def newest_run_section(engine, newest: pd.Series) -> list[str]:
         parts += ["<h2>Configurations</h2>", configs_shown(document).to_html()]
     if has_served(document):
         served = serving_frame(document).reset_index()
-        table = served.to_html(index=False, float_format="{:.4g}".format)
+        table = served.to_html(index=False, na_rep="", float_format=readable_number)
         parts += ["<h2>Served under load</h2>", table]
     scaling = scaling_chart(document, values_by_model)
     if scaling is not None:
         parts.append(chart_html(scaling, "scaling"))
     return parts
+
+
+def readable_number(value: float) -> str:
+    """Four significant digits, without exponent below a million: 18600, 0.1293."""
+    return f"{value:.0f}" if 1e4 <= abs(value) < 1e6 else f"{value:.4g}"
 
 
 def run_title(run: pd.Series) -> str:

@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from lmgauge.render.plots import run_label, save  # noqa: E402
 from lmgauge.render.serving_table import level_label, serving_frame  # noqa: E402
@@ -29,10 +29,11 @@ def serving_chart(document: dict, path: Path) -> Path | None:
     if frame.empty or THROUGHPUT not in frame.columns:
         return None
     slo = document["run"].get("options", {}).get("serving", {}).get("slo") or {}
-    figure, panels = plt.subplots(1, 2, figsize=(13, 5))
+    curves = frame.index.droplevel("load").unique()
+    figure, panels = plt.subplots(1, 2, figsize=(13, 5.5 + 0.25 * len(curves)),
+                                  layout="constrained")  # fmt: skip
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for axes, (name, slo_key, label) in zip(panels, PANELS, strict=True):
-        curves = frame.index.droplevel("load").unique()
         for index, (subject, loop) in enumerate(curves):
             rows = frame.loc[(subject, loop)].dropna(subset=[THROUGHPUT])
             colour = colours[index % len(colours)]
@@ -49,16 +50,19 @@ def serving_chart(document: dict, path: Path) -> Path | None:
                 axes.annotate(level_label(loop, load), (x, y), textcoords="offset points",
                               xytext=(5, -11), fontsize=8, color=colour)  # fmt: skip
         if slo.get(slo_key):
-            axes.axhline(slo[slo_key] * 1e3, color="tab:red", linestyle=":",
-                         label=f"SLO {slo[slo_key] * 1e3:g} ms")  # fmt: skip
+            axes.axhline(slo[slo_key] * 1e3, color="tab:red", linestyle=":")
+            axes.annotate(f"SLO {slo[slo_key] * 1e3:g} ms", (1.0, slo[slo_key] * 1e3),
+                          xycoords=("axes fraction", "data"), xytext=(-4, 3), ha="right",
+                          textcoords="offset points", fontsize=8, color="tab:red")  # fmt: skip
         axes.set(xlabel="output tokens/s (all users together)", ylabel=label, yscale="log",
                  xlim=(0, frame[THROUGHPUT].max() * 1.15))  # fmt: skip
         low, high = axes.get_ylim()
         axes.set_ylim(low, max(high, slo.get(slo_key, 0) * 1e3 * 1.3))
-        plain = FuncFormatter(lambda value, _: f"{value:g}")
-        axes.yaxis.set_major_formatter(plain)
-        axes.yaxis.set_minor_formatter(plain)
+        axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        axes.yaxis.set_minor_formatter(NullFormatter())
         axes.grid(alpha=0.3, which="both")
-        axes.legend(fontsize=8, loc="upper left")
+    handles, labels = panels[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
     figure.suptitle(f"Latency under load: {run_label(document)}")
     return save(figure, path)
