@@ -80,3 +80,11 @@ def test_the_chart_is_drawn_and_a_run_without_served_figures_has_none(tmp_path):
     assert path is not None and path.stat().st_size > 10_000
     document["models"].pop(SUBJECT)
     assert serving_chart(document, tmp_path / "none.png") is None
+
+
+def test_the_saturation_points_the_run_recorded_are_ringed():
+    from lmgauge.render.serving_chart import saturation_points
+
+    document = served_document()
+    document["results"].append(served_figure("served_saturation_concurrency", [2], levels="1,2,4"))
+    assert saturation_points(document) == {(SUBJECT, "closed"): 2, (SUBJECT, "open"): 0.5}
