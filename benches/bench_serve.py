@@ -12,6 +12,7 @@ tokens.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import statistics
 
@@ -20,7 +21,7 @@ import pytest
 
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.serve.figures import QUANTILES, agreement, first_difference, run_figures
-from lmgauge.serve.load import run_load
+from lmgauge.serve.load import RUN_TIMEOUT_S, open_loop_requests, run_load
 
 pytestmark = [pytest.mark.causal_lm, pytest.mark.runtime("serve")]
 
@@ -59,7 +60,7 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     (the first requests of a `transformers serve` took 20 s); every figure per load run."""
     serving = run_state(request.config).serving
     requests = serving.requests or max(8, 4 * concurrency)
-    run_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
+    bounded_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
              concurrency=concurrency, requests=concurrency,
              exact=loaded_model.exact_fields)  # fmt: skip
     levels = load_levels.setdefault(subject_of(loaded_model), {})
@@ -83,8 +84,8 @@ def test_open_load(loaded_model, record, round_policy, serve_prompts, load_level
     run, and how much the time to first token grew from the run's first half to its second
     (served_ttft_growth): a server past saturation queues ever more requests."""
     serving = run_state(request.config).serving
-    requests = serving.requests or max(8, math.ceil(8 * request_rate))
-    run_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
+    requests = serving.requests or open_loop_requests(request_rate)
+    bounded_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
              concurrency=1, requests=1, exact=loaded_model.exact_fields)  # fmt: skip
     levels = load_levels.setdefault(subject_of(loaded_model), {})
     shape = {"request_rate": request_rate, "burstiness": serving.burstiness}
@@ -104,7 +105,7 @@ def measure_level(loaded_model, record, round_policy, serve_prompts, levels, ser
     where = ", ".join(f"{key} {value:g}" for key, value in load.items())
     runs, per_run = [], []
     for index in range(round_policy.min_rounds):
-        run = run_load(server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
+        run = bounded_load(server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
                        requests=requests, exact=loaded_model.exact_fields,
                        concurrency=load.get("concurrency"), rate=load.get("request_rate"),
                        burstiness=load.get("burstiness", 1.0), seed=index)  # fmt: skip
@@ -171,6 +172,18 @@ def measure_level(loaded_model, record, round_policy, serve_prompts, levels, ser
     return per_run
 
 
+def bounded_load(*args, **kwargs):
+    """lmgauge.serve.load.run_load; a load run past RUN_TIMEOUT_S fails the test in one
+    sentence."""
+    try:
+        return run_load(*args, **kwargs)
+    except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
+        load = kwargs.get("concurrency") or kwargs.get("rate")
+        kind = "concurrency" if kwargs.get("concurrency") else "request rate"
+        pytest.fail(f"the load run at {kind} {load:g} ({kwargs.get('requests')} requests) did "
+                    f"not finish within {RUN_TIMEOUT_S:g} s.", pytrace=False)  # fmt: skip
+
+
 SOLO = (("concurrency", 1),)
 """The load level whose answers are the answers sent alone."""
 
@@ -206,15 +219,18 @@ SATURATION_GAIN = 1.1
 """Closed loop: past the concurrency whose next level adds less than this factor of output
 tokens/s, more users only queue."""
 SATURATION_GROWTH = 2.0
-"""Open loop: a request rate at which the later half of a run's requests waited (TTFT) more
-than this factor longer than the earlier half is past saturation (the backlog grows)."""
+"""Open loop: a request rate at which, in every load run, the later half of the requests
+waited (TTFT) more than this factor longer than the earlier half is past saturation (the
+backlog grows)."""
 
 
 def test_saturation(loaded_model, record, load_levels):
     """Where the server saturates. Closed loop: the lowest concurrency after which the next
     level adds less than SATURATION_GAIN of output tokens/s (median over load runs). Open loop:
-    the highest request rate, every lower one included, whose TTFT growth along the run
-    (median over load runs) stays within SATURATION_GROWTH. A sweep that never reaches
+    the highest request rate, every lower one included, at which at least one load run's TTFT
+    growth stayed within SATURATION_GROWTH: a server past saturation queues in every run, while
+    one unlucky run of a server that keeps up (its early half queued nothing, one late request
+    waited) can show a large growth by chance. A sweep that never reaches
     saturation says so and records nothing, since the point lies beyond it."""
     levels = load_levels.get(subject_of(loaded_model)) or {}
     notes = []
@@ -231,7 +247,7 @@ def test_saturation(loaded_model, record, load_levels):
         else:
             record("served_saturation_concurrency", knee, levels=levels_text)
     opened = loop_levels(levels, "request_rate")
-    growth = [statistics.median(f["ttft_growth"] for f in runs) for _, _, runs in opened]
+    growth = [min(f["ttft_growth"] for f in runs) for _, _, runs in opened]
     if not all(map(math.isfinite, growth)):
         notes.append("the open loop's TTFT growth needs 4 answered requests a run or more")
     elif opened:

@@ -73,9 +73,9 @@ def named_tests(config) -> list[str]:
     named = []
     for argument in config.args:
         path, separator, rest = argument.partition("::")
-        if separator:
-            relative = Path(path).resolve().relative_to(config.rootpath).as_posix()
-            named.append(f"{relative}::{rest}")
+        resolved = Path(path).resolve()
+        if separator and resolved.is_relative_to(config.rootpath):
+            named.append(f"{resolved.relative_to(config.rootpath).as_posix()}::{rest}")
     return named
 
 

@@ -4,6 +4,8 @@ the time to first token that marks a saturated server."""
 from __future__ import annotations
 
 import math
+import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -69,3 +71,28 @@ def test_a_load_runs_figures_include_its_ttft_growth(fake_server):
     FakeCompletions.events = text_events(" a", " b", usage=2)
     run = run_load(fake_server, "fake-model", ["p"], 2, requests=4, concurrency=1)
     assert math.isfinite(run_figures(run, Slo(), lambda r: 2)["ttft_growth"])
+
+
+def serving_command_line(**given):
+    options = dict(servers="llamacpp", endpoint=None, concurrency=None, request_rate=None,
+                   requests=None, burstiness=1.0, slo="ttft=1,itl=0.2", threads=None)  # fmt: skip
+    return SimpleNamespace(**{**options, **given})
+
+
+@pytest.mark.parametrize(
+    ("given", "threads", "sentence"),
+    [
+        ({"burstiness": math.inf}, [2], "--burstiness must be a finite number above 0, got inf"),
+        ({"request_rate": "0.01"}, [2], "--request-rate 0.01 would spread its requests over "
+                                        "1200 s, beyond what a load run may take (600 s)"),
+        ({"threads": "1,2"}, [1, 2], "--threads 1,2 with a server is refused"),
+        ({"servers": None, "request_rate": "1"}, [2],
+         "--request-rate loads a server: give --servers or --endpoint with it."),
+    ],
+)  # fmt: skip
+def test_serving_options_that_cannot_be_measured_are_one_sentence(given, threads, sentence):
+    from lmgauge.pytest_plugin.options import serving_options
+
+    with pytest.raises(ValueError, match=re.escape(sentence)):
+        serving_options(serving_command_line(**given), ["m"], threads)
+    assert serving_options(serving_command_line(request_rate="0.5"), ["m"], [2]).burstiness == 1

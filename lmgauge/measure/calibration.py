@@ -15,9 +15,9 @@ These are the roofs of the roofline, each shaped like the work it bounds:
   1024-position steps run "1.29x faster than their bound"; larger shapes on a GPU).
 Each is the best of several rounds (a roof is what the machine can reach), measured with the
 device, dtype and thread count of the run. On CUDA each sample is CUDA-event time over many
-iterations of the kernel. The compute roof's matmuls have a time budget (MATMUL_BUDGET_S): a
-dtype the CPU has no native instructions for measures fewer rounds and fewer shapes, and the
-calibration records the shapes it measured.
+iterations of the kernel. The compute roof's matmuls have a projected time budget
+(MATMUL_BUDGET_S): a dtype the CPU has no native instructions for measures fewer rounds of
+fewer shapes, and the calibration records the shapes it measured.
 """
 
 from __future__ import annotations
@@ -31,12 +31,18 @@ READ_KERNELS = ("sum", "amax")
 MLP_SHAPES = ((768, 3072), (1024, 4096), (576, 1536), (3072, 768))
 PREFILL_SHAPES = tuple((tokens, k, n) for tokens in (128, 1024) for k, n in MLP_SHAPES)
 GPU_PREFILL_SHAPES = ((2048, 4096, 16384), (2048, 4096, 4096), (512, 4096, 4096))
-MATMUL_BUDGET_S = 2.0
-"""Seconds of timed matmuls the compute roof may spend (each shape's untimed first call aside):
-once spent, a shape takes no further round (at least two are taken) and no further shape is
-measured. Without it, bfloat16 on the 2-core AMD EPYC (no AVX-512 BF16, so torch emulates it:
-a 512x1024x1024 product took 1.14 s against 13 ms in float32) spent 160 s on one calibration;
-float32 at two threads fits in the budget with all rounds of all shapes."""
+MATMUL_BUDGET_S = 10.0
+"""Seconds the compute roof's matmuls may be projected to take: the first prefill shape is
+timed (at most FIRST_SHAPE_BUDGET_S of rounds, at least two), and a further shape is measured
+only when its rounds, at the best FLOP/s so far, fit in what is left. Float32 takes 1.8-2.8 s
+on the 2-core VMs (two and one threads), twice that when busy, so every shape is measured;
+bfloat16 on the AMD EPYC (no AVX-512 BF16, so torch emulates it: a 512x1024x1024 product took
+1.14 s against 13 ms in float32) is projected at minutes, and had spent 160 s on one
+calibration: now it measures the first shape and what fits (8-12 s), and the report's
+`matmul_shapes_measured` says which.
+The decision rests on a factor of about 50 between the two, not on a wall clock that a busy
+machine moves."""
+FIRST_SHAPE_BUDGET_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -96,9 +102,10 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int | None = None) -> Ca
     measured = []
     left_s = MATMUL_BUDGET_S
     for m, k, n in shapes:
-        if measured and left_s <= 0:
-            break
-        samples = _matmul_seconds(m, k, n, device, dtype, rounds, max(left_s, 0.0))
+        if best and rounds * 2 * m * k * n / best[0] > left_s:
+            continue
+        budget = None if best else FIRST_SHAPE_BUDGET_S
+        samples = _matmul_seconds(m, k, n, device, dtype, rounds, budget)
         left_s -= sum(samples)
         measured.append((m, k, n))
         flops = 2 * m * k * n / min(samples)
@@ -138,7 +145,7 @@ def _read_seconds(mib: int, device, dtype, rounds: int) -> tuple[dict, list, int
 
 
 def _matmul_seconds(
-    m: int, k: int, n: int, device, dtype, rounds: int, budget_s: float
+    m: int, k: int, n: int, device, dtype, rounds: int, budget_s: float | None
 ) -> list[float]:
     import torch
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -12,9 +13,15 @@ from lmgauge.errors import LmgaugeError
 from lmgauge.judge.gate import read_baseline
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.pytest_plugin.state import RUN_STATE, RunState, ServingOptions, Subject
-from lmgauge.pytest_plugin.sweeps import add_sweep_options, parse_counts, resolve_sweeps
+from lmgauge.pytest_plugin.sweeps import (
+    add_sweep_options,
+    parse_counts,
+    parse_rates,
+    resolve_sweeps,
+)
 from lmgauge.record.recording import RunRecorder
 from lmgauge.serve.figures import Slo
+from lmgauge.serve.load import RUN_TIMEOUT_S, open_loop_requests
 from lmgauge.sources import configs, models
 from lmgauge.sources.data import EMBEDDED_DATASET
 from lmgauge.store.engine import NO_STORE_VARIABLE, checked_url, default_url
@@ -236,7 +243,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"on, so the gate could not judge it."
             )
         gate_base = (options.gate, read_baseline(options.gate)) if options.gate else None
-        serving = serving_options(options, specs)
+        serving = serving_options(options, specs, thread_counts)
         report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"
         store_url = (
             None if no_store(options) else checked_url(options.store or default_url(report_dir))
@@ -276,8 +283,17 @@ def serving_configs(options) -> list:
     return [*configs.parse_configs(options.configs), *served]
 
 
-def serving_options(options, specs) -> ServingOptions:
+def serving_options(options, specs, thread_counts: list[int]) -> ServingOptions:
     """The serving bench's load levels, request count and SLO; ValueError in one sentence."""
+    served = options.servers or options.endpoint
+    for name in ("concurrency", "request_rate"):
+        if getattr(options, name) and not served:
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} loads a server: give --servers or --endpoint with it.")
+    if served and len(thread_counts) > 1:
+        raise ValueError(f"--threads {options.threads} with a server is refused: a server is "
+                         "started once, with one thread count; run each count on its "
+                         "own.")  # fmt: skip
     if options.endpoint and len(specs) != 1:
         raise ValueError(f"--endpoint serves one model; give its name (for the tokenizer) as "
                          f"the one model of --models, not {len(specs)}.")  # fmt: skip
@@ -287,8 +303,16 @@ def serving_options(options, specs) -> ServingOptions:
     if options.requests is not None and levels and options.requests < max(levels):
         raise ValueError(f"--requests {options.requests} is fewer than --concurrency "
                          f"{max(levels)}: that level would never have all its users at once.")
-    if not options.burstiness > 0:
-        raise ValueError(f"--burstiness must be above 0, got {options.burstiness:g}.")
+    if not 0 < options.burstiness < math.inf:
+        raise ValueError(f"--burstiness must be a finite number above 0, got "
+                         f"{options.burstiness:g}.")  # fmt: skip
+    for rate in parse_rates(options.request_rate, "--request-rate") if options.request_rate else []:
+        seconds = (options.requests or open_loop_requests(rate)) / rate
+        if seconds > 0.8 * RUN_TIMEOUT_S:
+            raise ValueError(f"--request-rate {rate:g} would spread its requests over "
+                             f"{seconds:.0f} s, beyond what a load run may take "
+                             f"({RUN_TIMEOUT_S:.0f} s); raise the rate or lower "
+                             "--requests.")  # fmt: skip
     return ServingOptions(options.endpoint, options.requests, Slo.parse(options.slo),
                           options.burstiness)  # fmt: skip
 

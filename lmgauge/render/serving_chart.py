@@ -56,10 +56,10 @@ def serving_chart(document: dict, path: Path) -> Path | None:
                     axes.scatter([x], [y], s=220, facecolors="none", edgecolors="black",
                                  linewidths=1.2, zorder=4)  # fmt: skip
         if slo.get(slo_key):
-            axes.axhline(slo[slo_key] * 1e3, color="tab:red", linestyle=":")
+            axes.axhline(slo[slo_key] * 1e3, color="black", linestyle=":")
             axes.annotate(f"SLO {slo[slo_key] * 1e3:g} ms", (1.0, slo[slo_key] * 1e3),
                           xycoords=("axes fraction", "data"), xytext=(-4, 3), ha="right",
-                          textcoords="offset points", fontsize=8, color="tab:red")  # fmt: skip
+                          textcoords="offset points", fontsize=8, color="black")  # fmt: skip
         axes.set(xlabel="output tokens/s (all users together)", ylabel=label, yscale="log",
                  xlim=(0, frame[THROUGHPUT].max() * 1.15))  # fmt: skip
         low, high = axes.get_ylim()

@@ -3,10 +3,13 @@ percentiles, throughput, goodput and failures, as a pandas table and as Markdown
 report (`<report>.serving.md`).
 
 Every figure is the median over the level's load runs (the statistical unit: a load run's
-requests share the server's state); `runs` is how many there were, and `spread` the fastest
-load run's output tokens/s over the slowest's, so that a reader sees how far one run's figure
-can be trusted. The SLO line gives the targets the goodput was counted against and the
-highest load level that met them (`served_slo_concurrency`).
+requests share the server's state), but failed requests (the most in one run) and the TTFT
+growth (the least, what bench_serve's saturation test reads); `runs` is how many there were, and
+`spread`, for the closed loop, the fastest load run's output tokens/s over the slowest's, so
+that a reader sees how far one run's figure can be trusted (an open loop's throughput follows
+its seeded arrival schedule, so its spread is not the server's). The SLO line gives the targets
+the goodput was counted against and the highest load level that met them
+(`served_slo_concurrency`).
 """
 
 from __future__ import annotations
@@ -29,10 +32,14 @@ COLUMNS = {
     "output tokens/s": ("served_output_tokens_per_second", None, 1, "{:.1f}"),
     "requests/s": ("served_requests_per_second", None, 1, "{:.2f}"),
     "goodput (req/s)": ("served_goodput_requests_per_second", None, 1, "{:.2f}"),
-    "failed": ("served_failed_requests", None, 1, "{:.0f}"),
+    "failed (most in a run)": ("served_failed_requests", None, 1, "{:.0f}"),
+    "TTFT growth (least)": ("served_ttft_growth", None, 1, "{:.2f}"),
     "answers differing": ("served_answers_differing_share", None, 1, "{:.2f}"),
 }
 THROUGHPUT = "served_output_tokens_per_second"
+WHOLE_RUN_VIEW = {"served_failed_requests": max, "served_ttft_growth": min}
+"""Figures shown as the worst (failures) or least (TTFT growth: the saturation test's own
+reading) over the load runs, not their median; the report keeps the median as the value."""
 
 
 def served_subjects(document: dict) -> list[str]:
@@ -61,11 +68,13 @@ def serving_frame(document: dict) -> pd.DataFrame:
         if subject not in served or axis is None:
             continue
         row = rows.setdefault((subject, LOOPS[axis], params[axis]), {})
+        samples = result.get("samples") or []
         for column, (metric, quantile, scale, _) in COLUMNS.items():
             if result["metric"] == metric and params.get("quantile") == quantile:
-                row[column] = result["value"] * scale if result["value"] is not None else None
-        samples = result.get("samples") or []
-        if result["metric"] == THROUGHPUT and samples:
+                view = WHOLE_RUN_VIEW.get(metric)
+                value = view(samples) if view and samples else result["value"]
+                row[column] = value * scale if value is not None else None
+        if result["metric"] == THROUGHPUT and samples and axis == "concurrency":
             row["runs"] = len(samples)
             positive = [sample for sample in samples if sample and sample > 0]
             row["spread"] = max(positive) / min(positive) if positive else None
@@ -108,8 +117,9 @@ def serving_markdown(document: dict) -> str:
     frame = serving_frame(document)
     lines = ["# Served models under load", ""]
     lines += [f"- {line}" for line in slo_lines(document)]
-    lines += ["- every figure: the median over the level's load runs (`runs`); `spread`: the "
-              "fastest load run's output tokens/s over the slowest's", ""]  # fmt: skip
+    lines += ["- every figure: the median over the level's load runs (`runs`), failures the most "
+              "in one run, TTFT growth the least; `spread` (closed loop): the fastest load run's "
+              "output tokens/s over the slowest's", ""]  # fmt: skip
     if frame.empty:
         return "\n".join([*lines, "_no served figures_"]) + "\n"
     shown = frame.copy()

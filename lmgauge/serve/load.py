@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -158,6 +159,17 @@ async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, ti
     async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
         await asyncio.gather(*(user(client) for _ in range(concurrency)))
     return done
+
+
+OPEN_LOOP_SECONDS = 8.0
+OPEN_LOOP_MIN_REQUESTS = 12
+
+
+def open_loop_requests(rate: float) -> int:
+    """Requests of an open-loop load run at `rate` requests/s when --requests is not given:
+    OPEN_LOOP_SECONDS of arrivals, at least OPEN_LOOP_MIN_REQUESTS (six a half for the TTFT
+    growth, lmgauge.serve.figures.ttft_growth)."""
+    return max(OPEN_LOOP_MIN_REQUESTS, math.ceil(OPEN_LOOP_SECONDS * rate))
 
 
 def arrival_times(rate: float, requests: int, burstiness: float = 1.0, seed: int = 0) -> list:
