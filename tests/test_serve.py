@@ -177,19 +177,26 @@ def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_l
     assert not list((pytester.path / "reports").glob("*.configs.png")), "no empty speed chart"
 
 
+def bench_endpoint(pytester, model: Path, url: str):
+    """The serving bench against the fake server at `url`: one load run of two requests at
+    concurrency 1; (pytest's result, the report)."""
+    from tests.test_plugin import run_benches
+
+    result, (report,) = run_benches(
+        pytester, "--models", str(model), "--endpoint", url,
+        "--concurrency", "1", "--requests", "2", "--rounds", "1",
+        target=str(PROJECT / "benches" / "bench_serve.py"),
+    )  # fmt: skip
+    return result, report
+
+
 @pytest.mark.slow
 def test_an_endpoint_is_benched_and_a_short_answer_fails_its_test(pytester, fake_server,
                                                                  tiny_llamacpp_gguf):  # fmt: skip
     """--endpoint reaches a running server; it says it takes min_tokens, then streams 4 of the
     32 tokens asked for: the load test fails in one sentence, the report keeps its figures."""
-    from tests.test_plugin import run_benches
-
     FakeCompletions.events = text_events(" a", " b", " c", " d", usage=4)
-    result, (report,) = run_benches(
-        pytester, "--models", str(tiny_llamacpp_gguf), "--endpoint", fake_server,
-        "--concurrency", "1", "--requests", "2", "--rounds", "1",
-        target=str(PROJECT / "benches" / "bench_serve.py"),
-    )  # fmt: skip
+    result, report = bench_endpoint(pytester, tiny_llamacpp_gguf, fake_server)
     assert result.ret == 1
     served = report["models"][f"{tiny_llamacpp_gguf}@endpoint"]["served"]
     assert served["server"] == "endpoint" and served["model_id"] == "fake-model"
@@ -219,14 +226,8 @@ def test_a_server_that_streams_many_tokens_per_chunk_fails_its_load_test(
     pytester, fake_server, tiny_llamacpp_gguf
 ):
     """Gaps between chunks of several tokens are not gaps between tokens."""
-    from tests.test_plugin import run_benches
-
     FakeCompletions.events = text_events(" a b c d" * 8, usage=32)
-    result, (report,) = run_benches(
-        pytester, "--models", str(tiny_llamacpp_gguf), "--endpoint", fake_server,
-        "--concurrency", "1", "--requests", "2", "--rounds", "1",
-        target=str(PROJECT / "benches" / "bench_serve.py"),
-    )  # fmt: skip
+    result, report = bench_endpoint(pytester, tiny_llamacpp_gguf, fake_server)
     assert result.ret == 1
     failures = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "failed"]
     assert any("streamed 64 tokens in 2 chunks" in message for message in failures), failures

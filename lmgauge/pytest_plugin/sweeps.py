@@ -51,28 +51,24 @@ def add_sweep_options(group) -> None:
 
 def parse_counts(text: str, option: str) -> list[int]:
     """`"1,2,4"` -> [1, 2, 4]: positive integers, each once, in the order given."""
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1 or len(set(values)) != len(values):
-        raise ValueError(
-            f"{option} takes distinct positive whole numbers separated by commas, got '{text}'."
-        )
-    return values
+    return parse_list(text, option, int, lambda value: value >= 1, "positive whole numbers")
 
 
 def parse_rates(text: str, option: str) -> list[float]:
     """`"0.5,1,2"` -> [0.5, 1.0, 2.0]: positive finite numbers, each once."""
+    return parse_list(text, option, float, lambda value: 0 < value < float("inf"),
+                      "positive numbers")  # fmt: skip
+
+
+def parse_list(text: str, option: str, convert, valid, what: str) -> list:
+    """The comma-separated values of `text`, converted; ValueError in one sentence when one is
+    not `valid`, none is given or one repeats."""
     try:
-        values = [float(part) for part in text.split(",") if part.strip()]
+        values = [convert(part) for part in text.split(",") if part.strip()]
     except ValueError:
         values = []
-    if not values or not all(0 < value < float("inf") for value in values) or len(
-        set(values)
-    ) != len(values):
-        raise ValueError(f"{option} takes distinct positive numbers separated by commas, "
-                         f"got '{text}'.")  # fmt: skip
+    if not values or not all(map(valid, values)) or len(set(values)) != len(values):
+        raise ValueError(f"{option} takes distinct {what} separated by commas, got '{text}'.")
     return values
 
 
