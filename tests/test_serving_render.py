@@ -88,3 +88,29 @@ def test_the_saturation_points_the_run_recorded_are_ringed():
     document = served_document()
     document["results"].append(served_figure("served_saturation_concurrency", [2], levels="1,2,4"))
     assert saturation_points(document) == {(SUBJECT, "closed"): 2, (SUBJECT, "open"): 0.5}
+
+
+def test_a_goodput_of_zero_is_judged_as_a_value_and_a_timing_of_zero_is_not():
+    """No request meeting the SLO is a measured goodput of 0: 0 -> 0 is the same, 1.9 -> 0 is
+    worse and fails; a time of zero stays a broken measurement that fails unjudged."""
+    from lmgauge.judge.gate import DEFAULT_RULES
+    from lmgauge.judge.gate_rules import load_gate_rules
+    from lmgauge.judge.spread import Spread
+    from lmgauge.judge.verdicts import judge
+
+    rules = load_gate_rules(DEFAULT_RULES)
+
+    def goodput(value, metric="served_goodput_requests_per_second", unit="requests/s",
+                direction="higher"):
+        return {"metric": metric, "value": value, "unit": unit, "direction": direction,
+                "params": {}}  # fmt: skip
+
+    rule = rules.rule_for("served_goodput_requests_per_second", "requests/s")
+    spread = Spread(0.1, 8, "test")
+    assert judge(goodput(0.0), goodput(0.0), rule, 0.05, spread=spread).verdict == "same"
+    worse = judge(goodput(1.9), goodput(0.0), rule, 0.05, spread=spread)
+    assert worse.verdict == "worse" and worse.fails_gate
+    time = rules.rule_for("served_ttft_seconds", "s")
+    broken = judge(goodput(0.1, "served_ttft_seconds", "s", "lower"),
+                   goodput(0.0, "served_ttft_seconds", "s", "lower"), time, 0.05, spread=spread)
+    assert broken.verdict == "not judged" and broken.fails_gate

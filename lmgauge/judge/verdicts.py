@@ -132,6 +132,17 @@ def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
                      raw_ratio=ratio)  # fmt: skip
 
 
+def zero_measured(metric: str, before: float, after: float) -> bool:
+    """Whether a zero on either side is a measured outcome of `metric` (its catalogue entry's
+    zero_is_a_value) rather than a broken timing, the other side being finite and not below
+    zero."""
+    from lmgauge.record.metrics import METRICS
+
+    known = METRICS.get(metric)
+    return bool(known and known.zero_is_a_value and 0 in (before, after)
+                and min(before, after) >= 0 and math.isfinite(before + after))  # fmt: skip
+
+
 def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) -> Judgement:
     """A time or throughput, or another figure that moves from run to run (a memory peak: its
     rule has a run_spread and is not deterministic), the run as the unit (see the module
@@ -139,6 +150,12 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) 
     the two values are medians of."""
     before, after = float(base["value"]), float(new["value"])
     raw_ratio = after / before if before and after else math.nan
+    if zero_measured(new.get("metric", ""), before, after):
+        verdict = SAME if before == after else WORSE if (after > before) == (
+            new["direction"] == "lower") else BETTER  # fmt: skip
+        return Judgement(verdict, raw_ratio, f"{before:g} -> {after:g}",
+                         fails_gate=verdict == WORSE and rule.gated, raw_ratio=raw_ratio,
+                         note="zero is a measured value of this figure")  # fmt: skip
     if not (before > 0 and after > 0):
         return Judgement(NOT_JUDGED, raw_ratio, "", fails_gate=rule.gated,
                          note="a timing of zero or less", raw_ratio=raw_ratio)  # fmt: skip

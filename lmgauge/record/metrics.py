@@ -29,6 +29,9 @@ class Metric:
     meaning: str
     title: str = ""
     """A chart's title in words ("Decode step"); the name with spaces when not given."""
+    zero_is_a_value: bool = False
+    """True when 0 is a measured outcome (goodput: no request met the SLO), not a broken
+    measurement; a time or rate of zero is otherwise not judged."""
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -36,7 +39,8 @@ class Metric:
         check_unit(self.unit, f"metric {self.name}")
 
     def to_dict(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if key not in ("name", "title")}
+        hidden = ("name", "title") + (() if self.zero_is_a_value else ("zero_is_a_value",))
+        return {key: value for key, value in asdict(self).items() if key not in hidden}
 
     @property
     def heading(self) -> str:
