@@ -42,8 +42,10 @@ def extract(
     batch_size: int = 64,
     max_length: int = 128,
     description: str = "features",
+    progress: bool = True,
 ) -> Features:
-    """Features of `texts` from the loaded model's final hidden states."""
+    """Features of `texts` from the loaded model's final hidden states (`progress`: a tqdm bar
+    per call)."""
     import torch
 
     tokenizer, device = loaded_model.tokenizer, loaded_model.device
@@ -54,7 +56,8 @@ def extract(
     chunks = {first: [], second: []}
     started = time.perf_counter()
     with torch.inference_mode(), padding(tokenizer, "right"):
-        for start in tqdm(range(0, len(texts), batch_size), desc=description, unit="batch"):
+        for start in tqdm(range(0, len(texts), batch_size), desc=description, unit="batch",
+                          disable=not progress):  # fmt: skip
             chunk = [texts[index] for index in order[start : start + batch_size]]
             batch = tokenizer(
                 chunk, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
