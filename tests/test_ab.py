@@ -435,3 +435,43 @@ def test_a_memory_peak_measured_once_a_side_still_fails_when_it_triples():
     assert row["verdict"] == "worse" and row["fails_gate"]
     (row,) = paired_rows(base, [memory(100e6)] + [run_document([]) for _ in range(4)], RULES)
     assert row["verdict"] == "same"
+
+
+def test_a_goodput_of_zero_is_judged_as_a_value_in_pairs():
+    """Goodput is 0 when no request met the SLO: a measured value, not a broken timing. Zero on
+    both sides is the same; a side that falls to zero in every pair is worse; a time of zero
+    stays broken (test above)."""
+    metric, unit = "served_goodput_requests_per_second", "requests/s"
+    same = judge_paired([0.0] * 5, [0.0] * 5, unit, "higher", metric, RULES)
+    assert same.verdict == "same" and not same.fails_gate
+    fell = judge_paired([1.9, 2.0, 1.8, 2.1, 1.9], [0.0] * 5, unit, "higher", metric, RULES)
+    assert fell.verdict == "worse" and fell.fails_gate
+    rose = judge_paired([0.0, 0.0, 0.1, 0.0, 0.0], [1.9, 2.0, 1.8, 2.1, 1.9], unit, "higher",
+                        metric, RULES)  # fmt: skip
+    assert rose.verdict == "better" and not rose.fails_gate
+    few = judge_paired([1.9, 2.0, 1.8], [0.0] * 3, unit, "higher", metric, RULES)
+    assert few.verdict == "not judged" and few.fails_gate
+
+
+@pytest.mark.slow
+def test_a_served_subject_flows_through_an_a_b_run(tmp_path, fake_server, tiny_llamacpp_gguf):
+    """An endpoint (here the fake OpenAI server) benched on both sides: its load-run figures
+    are paired and judged like any subject's, under the subject's own name."""
+    from tests.fake_openai import FakeCompletions, text_events
+
+    FakeCompletions.events = text_events(*[" a"] * 32, usage=32)
+    reports = tmp_path / "reports"
+    arguments = ["benches/bench_serve.py", "--models", str(tiny_llamacpp_gguf), "--endpoint",
+                 fake_server, "--concurrency", "1", "--requests", "2", "--benchmark-disable",
+                 "-k", "test_load"]  # fmt: skip
+    done = lmgauge_ab(PROJECT, "--runs", "3", "--max-runs", "5", "--report-dir", str(reports),
+                      pytest_args=arguments)  # fmt: skip
+    document = ab_report(reports)
+    served = [row for row in document["rows"] if row["metric"].startswith("served_")]
+    assert {row["model"] for row in served} == {str(tiny_llamacpp_gguf)}
+    assert all("config=endpoint" in row["params"] for row in served)
+    ttft = [row for row in served if row["metric"] == "served_ttft_seconds"]
+    assert ttft and all(row["gated"] and len(row["new_runs"]) >= 3 for row in ttft)
+    assert not document["test_regressions"], document["test_regressions"]
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr

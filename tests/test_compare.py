@@ -409,11 +409,16 @@ def test_the_probe_normalises_throughputs_the_way_it_normalises_times():
 
 
 def test_probes_of_another_kind_are_not_divided():
-    """A report before format 4 timed a torch probe inside the process under test."""
+    """A report before format 4 timed a torch probe inside the process under test; a run with
+    no in-process bench (served models only) has no probe."""
     new = make_report(2, machine=1.35)
     del new["run"]["speed_probe"]
     comparison = compare(baseline(), new, RULES)
-    assert any("speed probes differ" in line for line in comparison.drift)
+    (line,) = [line for line in comparison.drift if "speed probes differ" in line]
+    assert "before format 4" in line
+    new["results"] = [{**r, "metric": f"served_{r['metric']}"} for r in new["results"]]
+    (line,) = [line for line in compare(baseline(), new, RULES).drift if "probes" in line]
+    assert "nothing was timed in process" in line
     row = comparison.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
     assert "speed probe" not in row.note and row.raw_ratio == row.ratio
 

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from lmgauge.errors import NotApplicable, RuntimeMissing
+from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing
+from lmgauge.sources import llamacpp
 from lmgauge.sources.llamacpp import gguf_path, load_llamacpp, require_binding
 from lmgauge.sources.models import resolve
 from tests.conftest import PROJECT
@@ -24,6 +25,20 @@ def test_without_the_binding_the_sentence_names_the_install_command(monkeypatch)
 def test_a_model_without_a_gguf_file_is_not_for_llamacpp():
     with pytest.raises(NotApplicable, match="llama.cpp runs GGUF files, and model 'gpt2'"):
         gguf_path(resolve("gpt2"))
+
+
+def test_a_llamacpp_that_crashes_fails_its_subject_in_one_sentence(tiny_llamacpp_gguf,
+                                                                   monkeypatch):  # fmt: skip
+    """Found on an Intel Xeon VM: a native build ran an AMX instruction the VM does not allow
+    and SIGILL killed the whole pytest run. llama.cpp runs in a child process first."""
+    pytest.importorskip("llama_cpp")
+    monkeypatch.chdir(PROJECT)
+    monkeypatch.setattr(llamacpp, "SMOKE_MODULE", "tests.crashing_child")
+    with pytest.raises(ModelLoadError) as caught:
+        load_llamacpp(resolve(str(tiny_llamacpp_gguf)), threads=1)
+    message = str(caught.value)
+    assert "killed by SIGILL (illegal instruction" in message and "\n" not in message
+    assert "rebuild it portably" in message
 
 
 def test_generation_is_timed_per_token_and_by_llamacpps_own_counters(tiny_llamacpp_gguf):

@@ -65,6 +65,8 @@ def test_request_rates_are_positive_distinct_numbers():
     for bad in ("0", "-1", "1,1", "fast", "inf", ""):
         with pytest.raises(ValueError, match="--request-rate takes distinct positive numbers"):
             parse_rates(bad, "--request-rate")
+    with pytest.raises(ValueError, match="differ in their first six significant digits"):
+        parse_rates("1,1.0000000001", "--request-rate")
 
 
 def test_a_load_runs_figures_include_its_ttft_growth(fake_server):

@@ -217,13 +217,20 @@ def probe_difference(base: dict, new: dict) -> list[str]:
     before, after = (document["run"].get("speed_probe") for document in (base, new))
     if before is not None and after is not None and comparable_probes(before, after):
         return []
-    describe = lambda probe: (  # noqa: E731
-        f"{probe.get('kind')}, numpy {probe.get('numpy')}, {probe.get('threads')} threads"
-        if probe
-        else "a probe inside the process under test (report before format 4)"
-    )
-    return [f"speed probes differ ({describe(before)} -> {describe(after)}): timings are "
+    described = [describe_probe(document) for document in (base, new)]
+    return [f"speed probes differ ({described[0]} -> {described[1]}): timings are "
             "not normalised by them"]  # fmt: skip
+
+
+def describe_probe(document: dict) -> str:
+    """The run's speed probe in a few words, or why it has none."""
+    probe = document["run"].get("speed_probe")
+    if probe:
+        return f"{probe.get('kind')}, numpy {probe.get('numpy')}, {probe.get('threads')} threads"
+    if not any(result["unit"] in MACHINE_BOUND_UNITS and not result["metric"].startswith("served_")
+               for result in document["results"]):  # fmt: skip
+        return "no probe: nothing was timed in process (served models only)"
+    return "a probe inside the process under test (report before format 4)"
 
 
 def comparable_probes(before: dict, after: dict) -> bool:

@@ -37,6 +37,7 @@ from lmgauge.judge.verdicts import (
     WORSE,
     Judgement,
     describe_change,
+    zero_measured,
 )
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 
@@ -115,6 +116,9 @@ def judge_paired(
         verdict = CHANGED if changed else SAME
         return Judgement(verdict, median_ratio, change, fails_gate=changed and rule.gated)
     if unit in MACHINE_BOUND_UNITS and min(base + new) <= 0:
+        pairs = zip(base, new, strict=True)
+        if all(zero_measured(metric, b, n) or min(b, n) > 0 for b, n in pairs):
+            return judge_with_zeros(base, new, direction, rule, rules.alpha, change)
         return Judgement(NOT_JUDGED, median_ratio, change, fails_gate=rule.gated,
                          note="a time or rate of zero or less in some run: a broken "
                          "measurement, not judged")  # fmt: skip
@@ -145,6 +149,28 @@ def judge_paired(
         return Judgement(NOISY, ratio, change, **interval, note=note)
     verdict = WORSE if worse else BETTER
     return Judgement(verdict, ratio, change, **interval, fails_gate=worse and rule.gated)
+
+
+def judge_with_zeros(base, new, direction, rule, alpha, change) -> Judgement:
+    """A rate whose zero is a measured value (goodput: no request met the SLO) with a zero in
+    some run, where log ratios do not exist: the medians decide the size of the change (a
+    median falling to zero is beyond any relative tolerance) and the one-sided signed-rank test
+    of the per-pair differences its significance."""
+    before, after = float(np.median(base)), float(np.median(new))
+    ratio = after / before if before else math.nan
+    if not rule.beyond(before, after):
+        return Judgement(SAME, ratio, change, note="zero is a measured value of this figure")
+    worse = (after > before) == (direction == "lower")
+    differences = np.subtract(new, base)
+    if len(differences) < MIN_PAIRS_FOR_SIGNIFICANCE:
+        note = f"not judged: {len(differences)} pairs cannot reach p <= {alpha}"
+        return Judgement(NOT_JUDGED, ratio, change, fails_gate=rule.gated and worse, note=note)
+    p_value = signed_rank_p(differences, greater=after > before)
+    if p_value > alpha:
+        return Judgement(NOISY, ratio, change, p_value=p_value, note=f"p = {p_value:.3f} > {alpha}")
+    verdict = WORSE if worse else BETTER
+    return Judgement(verdict, ratio, change, p_value=p_value, fails_gate=worse and rule.gated,
+                     note="zero is a measured value of this figure")  # fmt: skip
 
 
 def judge_by_run_spread(before, after, runs, worse, change, rule, alpha) -> Judgement:

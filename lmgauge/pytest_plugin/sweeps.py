@@ -55,9 +55,14 @@ def parse_counts(text: str, option: str) -> list[int]:
 
 
 def parse_rates(text: str, option: str) -> list[float]:
-    """`"0.5,1,2"` -> [0.5, 1.0, 2.0]: positive finite numbers, each once."""
-    return parse_list(text, option, float, lambda value: 0 < value < float("inf"),
-                      "positive numbers")  # fmt: skip
+    """`"0.5,1,2"` -> [0.5, 1.0, 2.0]: positive finite numbers, each once, and distinct in the
+    six significant digits a level is named by (`rate=1`)."""
+    rates = parse_list(text, option, float, lambda value: 0 < value < float("inf"),
+                       "positive numbers")  # fmt: skip
+    if len({f"{rate:g}" for rate in rates}) != len(rates):
+        raise ValueError(f"{option} takes rates that differ in their first six significant "
+                         f"digits (each names its load level), got '{text}'.")  # fmt: skip
+    return rates
 
 
 def parse_list(text: str, option: str, convert, valid, what: str) -> list:

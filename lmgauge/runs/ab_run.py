@@ -6,13 +6,12 @@ both sides of a pair and the pair's ratio cancels it (asv continuous and pyperf 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmgauge.errors import LmgaugeError, ReportError
+from lmgauge.errors import LmgaugeError, ReportError, describe_signal
 from lmgauge.record.recovery import recover_folder
 from lmgauge.record.report import read_report
 from lmgauge.runs.ab_sides import Side
@@ -81,7 +80,7 @@ def describe_failure(record: RunRecord) -> str:
     )
     last = lines[-1] if lines else "no output"
     if record.exit_status < 0:
-        name = signal.Signals(-record.exit_status).name
+        name = describe_signal(-record.exit_status)
         kept = f"; what it recorded is in {record.report}" if record.report else ""
         return f"the {record.side} run of pair {record.pair + 1} was killed by {name}{kept}"
     return (

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from lmgauge.errors import LmgaugeError, RuntimeMissing
+from lmgauge.errors import LmgaugeError, RuntimeMissing, describe_signal
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 120.0
@@ -109,7 +109,7 @@ class RunningServer:
         code = self.process.poll() if self.process else None
         if code is None:
             return f"the {self.kind} server at {self.url} is still running"
-        how = (f"was killed by signal {signal.Signals(-code).name}" if code < 0
+        how = (f"was killed by {describe_signal(-code)}" if code < 0
                else f"exited with status {code}")  # fmt: skip
         return f"the {self.kind} server {how}{log_tail(self.log)}"
 

@@ -7,12 +7,20 @@ run here; any other model gets one sentence saying so.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing, first_line
+from lmgauge.errors import (
+    ModelLoadError,
+    NotApplicable,
+    RuntimeMissing,
+    describe_signal,
+    first_line,
+)
 from lmgauge.sources import assets
 from lmgauge.sources.configs import INSTALL_HINTS, LLAMACPP
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
@@ -114,11 +122,48 @@ def open_llama(path: Path, threads: int, context: int, logits_all: bool = False)
     )
 
 
+SMOKE_MODULE = "lmgauge.sources.llamacpp_smoke"
+SMOKE_TIMEOUT_S = 120.0
+"""Longest a child process may take to load the file and run a prompt through llama.cpp."""
+PORTABLE_BUILD = (
+    'CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" '
+    "pip install --force-reinstall --no-cache-dir llama-cpp-python"
+)
+"""A build of llama.cpp for AVX2 machines (x86-64-v3) without AVX-512 or AMX kernels."""
+
+
+def survives_a_child_run(path: Path, threads: int, name: str) -> None:
+    """Run llama.cpp on `path` in a child process first (lmgauge.sources.llamacpp_smoke);
+    ModelLoadError in one sentence, naming the signal and its likely cause, when the child dies:
+    a crash in native code then fails this subject's tests instead of killing the run."""
+    command = [sys.executable, "-m", SMOKE_MODULE, str(path), str(threads)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
+                              check=False)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise ModelLoadError(
+            f"llama.cpp did not load and run model '{name}' ({path}) within {SMOKE_TIMEOUT_S:g} "
+            f"s in a child process."
+        ) from None
+    if done.returncode < 0:
+        raise ModelLoadError(
+            f"llama.cpp was killed by {describe_signal(-done.returncode)} when a child process "
+            f"ran model '{name}' ({path}), so it is not run in this process; if llama.cpp was "
+            f"built on this machine with -march=native, rebuild it portably: {PORTABLE_BUILD}."
+        )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        raise ModelLoadError(
+            f"llama.cpp could not load and run model '{name}' ({path}) in a child process: {last}"
+        )
+
+
 def load_llamacpp(spec: ModelSpec, threads: int) -> LlamaCppModel:
-    """Load the GGUF file of `spec` into llama.cpp; RuntimeMissing or ModelLoadError, each one
-    sentence, when that cannot be done."""
+    """Load the GGUF file of `spec` into llama.cpp, after a child process has run it without
+    crashing; RuntimeMissing or ModelLoadError, each one sentence, when that cannot be done."""
     require_binding()
     path = gguf_path(spec)
+    survives_a_child_run(path, threads, spec.name)
     started = time.perf_counter()
     try:
         llama = open_llama(path, threads, CONTEXT_TOKENS)
