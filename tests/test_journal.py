@@ -140,6 +140,36 @@ def test_a_bench_run_killed_halfway_keeps_every_recorded_result(tmp_path, tiny_g
     assert document["environment"]["python"]
 
 
+@pytest.mark.slow
+def test_ctrl_c_in_a_bench_writes_the_report_with_what_teardown_recorded(tmp_path, tiny_gpt2_dir):
+    """Found by review: after Ctrl-C pytest tears the session's fixtures down in its own
+    session-finish hook, and the noise reading and model release they record hit a journal the
+    report writer had already closed (an ExceptionGroup of "I/O operation on closed file")."""
+    reports, log = tmp_path / "reports", tmp_path / "pytest.log"
+    command = [sys.executable, "-m", "pytest", str(PROJECT / "benches" / "bench_generate.py"),
+               "-m", "not slow", "--models", str(tiny_gpt2_dir), "--report-dir", str(reports),
+               "--threads", "1", "--inject-slowdown", "9", "-p", "no:cacheprovider",
+               "-q"]  # fmt: skip
+    with open(log, "w") as output:
+        process = subprocess.Popen(command, cwd=PROJECT, stdout=output, stderr=subprocess.STDOUT)
+        deadline, started = time.monotonic() + 240, False
+        while time.monotonic() < deadline and not started:
+            time.sleep(0.2)
+            journals = list(reports.glob("*.journal.jsonl")) if reports.exists() else []
+            started = bool(journals) and '"event": "model_loaded"' in journals[0].read_text()
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    text = log.read_text()
+    assert started, text[-2000:]
+    assert "KeyboardInterrupt" in text and "closed file" not in text, text[-3000:]
+    (report,) = reports.glob("*.json")
+    document = validate(json.loads(report.read_text()))
+    assert document["run"]["status"] == "interrupted"
+    assert any("test_generate" in reading["test"] for reading in document["noise"]), \
+        "the interrupted bench's noise reading is in the report"
+
+
 def test_cli_write_failures_are_one_sentence(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "lmgauge.cli.main", "recover", str(tmp_path / "missing")],

@@ -41,6 +41,13 @@ def test_a_llamacpp_that_crashes_fails_its_subject_in_one_sentence(tiny_llamacpp
     assert "rebuild it portably" in message
 
 
+def test_a_failing_child_is_named_by_its_error_line_not_its_last_log_line():
+    stderr = "Traceback ...\nValueError: the real cause\nllama_model_loader: done\n"
+    assert llamacpp.error_line(stderr) == "ValueError: the real cause"
+    assert llamacpp.error_line("") == "no output"
+    assert llamacpp.error_line("x" * 400, limit=10) == "x" * 9 + "…"
+
+
 def test_generation_is_timed_per_token_and_by_llamacpps_own_counters(tiny_llamacpp_gguf):
     pytest.importorskip("llama_cpp")
     from lmgauge.measure.llamacpp_timing import llamacpp_logits, timed_llamacpp_generate

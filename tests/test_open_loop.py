@@ -88,6 +88,10 @@ def serving_command_line(**given):
         ({"request_rate": "0.01"}, [2], "--request-rate 0.01 would spread its requests over "
                                         "1200 s, beyond what a load run may take (600 s)"),
         ({"threads": "1,2"}, [1, 2], "--threads 1,2 with a server is refused"),
+        ({"request_rate": "1e308"}, [2], "--request-rate 1e+308 would send more than 4096 "
+                                         "requests in one load run"),
+        ({"request_rate": "1e6"}, [2], "give at most 512 requests/s, or --requests."),
+        ({"requests": 10**9}, [2], "--requests must be from 1 to 4096, got 1000000000."),
         ({"servers": None, "request_rate": "1"}, [2],
          "--request-rate loads a server: give --servers or --endpoint with it."),
     ],

@@ -212,14 +212,23 @@ def cross_machine_efficiency_rule(rule: Rule, roof: str) -> Rule:
 
 def probe_difference(base: dict, new: dict) -> list[str]:
     """A line when the two runs' speed probes ran different things (another kind, numpy or
-    thread count; a report before format 4 had a torch probe inside the process under test):
-    their times cannot be divided, so timings are not normalised. [] when they match."""
+    thread count), or one run has none: their times cannot be divided, so timings are not
+    normalised. [] when they match, or when neither run timed anything in process."""
     before, after = (document["run"].get("speed_probe") for document in (base, new))
     if before is not None and after is not None and comparable_probes(before, after):
+        return []
+    if before is None and after is None and not (timed_in_process(base) or timed_in_process(new)):
         return []
     described = [describe_probe(document) for document in (base, new)]
     return [f"speed probes differ ({described[0]} -> {described[1]}): timings are "
             "not normalised by them"]  # fmt: skip
+
+
+def timed_in_process(document: dict) -> bool:
+    """Whether the run holds a timing of an in-process bench (served figures are timed by the
+    load generator, against a server)."""
+    return any(result["unit"] in MACHINE_BOUND_UNITS and not result["metric"].startswith("served_")
+               for result in document.get("results", []))  # fmt: skip
 
 
 def describe_probe(document: dict) -> str:
@@ -227,10 +236,9 @@ def describe_probe(document: dict) -> str:
     probe = document["run"].get("speed_probe")
     if probe:
         return f"{probe.get('kind')}, numpy {probe.get('numpy')}, {probe.get('threads')} threads"
-    if not any(result["unit"] in MACHINE_BOUND_UNITS and not result["metric"].startswith("served_")
-               for result in document["results"]):  # fmt: skip
-        return "no probe: nothing was timed in process (served models only)"
-    return "a probe inside the process under test (report before format 4)"
+    if not timed_in_process(document):
+        return "no probe: nothing was timed in process"
+    return "no probe recorded (reports before format 4 timed a torch probe in process)"
 
 
 def comparable_probes(before: dict, after: dict) -> bool:

@@ -118,7 +118,10 @@ def judge_paired(
     if unit in MACHINE_BOUND_UNITS and min(base + new) <= 0:
         pairs = zip(base, new, strict=True)
         if all(zero_measured(metric, b, n) or min(b, n) > 0 for b, n in pairs):
-            return judge_with_zeros(base, new, direction, rule, rules.alpha, change)
+            change = describe_change(float(np.mean(base)), float(np.mean(new)), unit, direction,
+                                     rule)  # fmt: skip
+            return judge_with_zeros(base, new, direction, rules.paired_relative, rules.alpha,
+                                    change, rule.gated)  # fmt: skip
         return Judgement(NOT_JUDGED, median_ratio, change, fails_gate=rule.gated,
                          note="a time or rate of zero or less in some run: a broken "
                          "measurement, not judged")  # fmt: skip
@@ -151,26 +154,31 @@ def judge_paired(
     return Judgement(verdict, ratio, change, **interval, fails_gate=worse and rule.gated)
 
 
-def judge_with_zeros(base, new, direction, rule, alpha, change) -> Judgement:
+def judge_with_zeros(base, new, direction, tolerance, alpha, change, gated=True) -> Judgement:
     """A rate whose zero is a measured value (goodput: no request met the SLO) with a zero in
-    some run, where log ratios do not exist: the medians decide the size of the change (a
-    median falling to zero is beyond any relative tolerance) and the one-sided signed-rank test
-    of the per-pair differences its significance."""
-    before, after = float(np.median(base)), float(np.median(new))
+    some run, where log ratios do not exist. The size of the change is the ratio of the means
+    over runs (a run that fell to zero counts; a median would hide two zero runs of five),
+    against the paired tolerance; its significance is the one-sided signed-rank test of the
+    per-pair differences. A change beyond the tolerance the worse way that is not significant
+    is not judged and fails (lmgauge ab adds pairs while it waits): it never passes."""
+    before, after = float(np.mean(base)), float(np.mean(new))
     ratio = after / before if before else math.nan
-    if not rule.beyond(before, after):
-        return Judgement(SAME, ratio, change, note="zero is a measured value of this figure")
+    note = "zero is a measured value of this figure; means over runs"
+    beyond = after != before if before == 0 else abs(after / before - 1) > tolerance
+    if not beyond:
+        return Judgement(SAME, ratio, change, note=note)
     worse = (after > before) == (direction == "lower")
     differences = np.subtract(new, base)
-    if len(differences) < MIN_PAIRS_FOR_SIGNIFICANCE:
-        note = f"not judged: {len(differences)} pairs cannot reach p <= {alpha}"
-        return Judgement(NOT_JUDGED, ratio, change, fails_gate=rule.gated and worse, note=note)
     p_value = signed_rank_p(differences, greater=after > before)
-    if p_value > alpha:
-        return Judgement(NOISY, ratio, change, p_value=p_value, note=f"p = {p_value:.3f} > {alpha}")
-    verdict = WORSE if worse else BETTER
-    return Judgement(verdict, ratio, change, p_value=p_value, fails_gate=worse and rule.gated,
-                     note="zero is a measured value of this figure")  # fmt: skip
+    if p_value <= alpha:
+        return Judgement(WORSE if worse else BETTER, ratio, change, p_value=p_value,
+                         fails_gate=worse and gated, note=note)  # fmt: skip
+    tested = f"p = {p_value:.3f} > {alpha} over {len(differences)} pairs"
+    if not worse:
+        return Judgement(NOISY, ratio, change, p_value=p_value, note=tested)
+    return Judgement(NOT_JUDGED, ratio, change, p_value=p_value, fails_gate=gated,
+                     note=f"not judged: worse by more than {100 * tolerance:g} % in the mean "
+                     f"over runs, {tested}")  # fmt: skip
 
 
 def judge_by_run_spread(before, after, runs, worse, change, rule, alpha) -> Judgement:

@@ -21,7 +21,7 @@ from lmgauge.pytest_plugin.sweeps import (
 )
 from lmgauge.record.recording import RunRecorder
 from lmgauge.serve.figures import Slo
-from lmgauge.serve.load import RUN_TIMEOUT_S, open_loop_requests
+from lmgauge.serve.load import MAX_REQUESTS, OPEN_LOOP_SECONDS, RUN_TIMEOUT_S, open_loop_requests
 from lmgauge.sources import configs, models
 from lmgauge.sources.data import EMBEDDED_DATASET
 from lmgauge.store.engine import NO_STORE_VARIABLE, checked_url, default_url
@@ -297,8 +297,8 @@ def serving_options(options, specs, thread_counts: list[int]) -> ServingOptions:
     if options.endpoint and len(specs) != 1:
         raise ValueError(f"--endpoint serves one model; give its name (for the tokenizer) as "
                          f"the one model of --models, not {len(specs)}.")  # fmt: skip
-    if options.requests is not None and options.requests < 1:
-        raise ValueError(f"--requests must be 1 or more, got {options.requests}.")
+    if options.requests is not None and not 1 <= options.requests <= MAX_REQUESTS:
+        raise ValueError(f"--requests must be from 1 to {MAX_REQUESTS}, got {options.requests}.")
     levels = parse_counts(options.concurrency, "--concurrency") if options.concurrency else []
     if options.requests is not None and levels and options.requests < max(levels):
         raise ValueError(f"--requests {options.requests} is fewer than --concurrency "
@@ -307,6 +307,11 @@ def serving_options(options, specs, thread_counts: list[int]) -> ServingOptions:
         raise ValueError(f"--burstiness must be a finite number above 0, got "
                          f"{options.burstiness:g}.")  # fmt: skip
     for rate in parse_rates(options.request_rate, "--request-rate") if options.request_rate else []:
+        if options.requests is None and rate * OPEN_LOOP_SECONDS > MAX_REQUESTS:
+            raise ValueError(f"--request-rate {rate:g} would send more than {MAX_REQUESTS} "
+                             f"requests in one load run ({OPEN_LOOP_SECONDS:g} s of arrivals); "
+                             f"give at most {MAX_REQUESTS / OPEN_LOOP_SECONDS:g} requests/s, or "
+                             f"--requests.")  # fmt: skip
         seconds = (options.requests or open_loop_requests(rate)) / rate
         if seconds > 0.8 * RUN_TIMEOUT_S:
             raise ValueError(f"--request-rate {rate:g} would spread its requests over "

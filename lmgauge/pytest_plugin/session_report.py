@@ -69,8 +69,12 @@ class OutcomeCollector:
         self.recorder.outcome(report.nodeid, report.outcome, report.when, message)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Write the report (lmgauge.runs.session_end); a failed gate fails the session."""
+    """Write the report (lmgauge.runs.session_end); a failed gate fails the session. Runs
+    last: after a Ctrl-C, pytest tears the session's fixtures down in its own session-finish
+    hook, and what those teardowns record (the interrupted bench's noise reading, a model
+    released) must reach the journal before it is closed."""
     config = session.config
     if RUN_STATE not in config.stash or config.option.collectonly:
         return

@@ -85,14 +85,17 @@ def load_for_session(model_name: str, request: pytest.FixtureRequest):
     state = run_state(request.config)
     subject = state.subjects[model_name]
     capture = request.config.pluginmanager.getplugin("capturemanager")
+    failure = None
     try:
         with capture.global_and_fixture_disabled():
             loaded = load_subject(subject, state)
     except (RuntimeMissing, NotApplicable) as error:
         pytest.skip(str(error))
     except ModelLoadError as error:
-        state.recorder.model_failed(model_name, subject_facts(subject), str(error))
-        pytest.fail(str(error), pytrace=False)
+        failure = str(error)
+    if failure is not None:  # failed outside the except block: one sentence, no chained error
+        state.recorder.model_failed(model_name, subject_facts(subject), failure)
+        pytest.fail(failure, pytrace=False)
     slowdown = state.slowdown_of(subject.spec.name)
     if slowdown and subject.config.runtime == TRANSFORMERS:
         inject_slowdown(loaded.model, slowdown, state.device)

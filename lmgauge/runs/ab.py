@@ -23,7 +23,9 @@ from lmgauge.errors import LmgaugeError
 from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE
+from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import NOT_JUDGED
+from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import strict_json, write_text_atomic
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_report import (
@@ -138,14 +140,24 @@ def undecided(records: list[RunRecord], rules: GateRules) -> bool:
     """Whether more pairs could change the verdict on the complete pairs so far: a model family
     of gated timings is borderline (worse beyond the tolerance but not significant, or "same"
     by less than half of it), or a gated timing beyond the tolerance the worse way is not
-    judged yet (its rank test needs 5 pairs) and its family does not already say worse."""
+    judged yet (its rank test needs 5 pairs, or a goodput with zeros is not significant yet)."""
     base_runs, new_runs = complete_pairs(records)
     if not base_runs:
         return False
     rows, families = judged_rows(base_runs, new_runs, rules)
-    waiting = any(row["verdict"] == NOT_JUDGED and row["fails_gate"] and judged_timing(row)
+    waiting = any(row["verdict"] == NOT_JUDGED and row["fails_gate"] and decidable(row)
                   for row in rows)  # fmt: skip
     return waiting or any(family.borderline for family in families)
+
+
+def decidable(row: dict) -> bool:
+    """Whether more pairs could judge `row`: a timing with finite positive values in every run,
+    or a rate whose zero is a measured value (goodput) with finite values of zero or more."""
+    values = [*row["base_runs"], *row["new_runs"]]
+    known = METRICS.get(row["metric"])
+    zero_valued = bool(known and known.zero_is_a_value
+                       and all(is_finite(value) and value >= 0 for value in values))  # fmt: skip
+    return judged_timing(row) or zero_valued
 
 
 def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutcome:

@@ -163,6 +163,9 @@ async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, ti
 
 OPEN_LOOP_SECONDS = 8.0
 OPEN_LOOP_MIN_REQUESTS = 12
+MAX_REQUESTS = 4096
+"""Most requests one load run may send (--requests, or an open loop's OPEN_LOOP_SECONDS of
+arrivals: at most 512 requests/s): a bound on what one mistyped option can send."""
 
 
 def open_loop_requests(rate: float) -> int:

@@ -7,6 +7,7 @@ run here; any other model gets one sentence saying so.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -125,18 +126,41 @@ def open_llama(path: Path, threads: int, context: int, logits_all: bool = False)
 SMOKE_MODULE = "lmgauge.sources.llamacpp_smoke"
 SMOKE_TIMEOUT_S = 120.0
 """Longest a child process may take to load the file and run a prompt through llama.cpp."""
-PORTABLE_BUILD = (
-    'CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" '
-    "pip install --force-reinstall --no-cache-dir llama-cpp-python"
-)
+SMOKE_PROMPT_TOKENS = 160
+"""Prompt tokens the child evaluates in one batch: past the 128-token prompts of the benches,
+so that kernels chosen by batch size (repacked or AMX matrix paths) run there first."""
+PORTABLE_FLAGS = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
 """A build of llama.cpp for AVX2 machines (x86-64-v3) without AVX-512 or AMX kernels."""
 
 
+def portable_rebuild() -> str:
+    """The command that rebuilds the installed llama-cpp-python without -march=native."""
+    from importlib import metadata
+
+    try:
+        version = f"=={metadata.version('llama_cpp_python')}"
+    except metadata.PackageNotFoundError:
+        version = ""
+    return (f'CMAKE_ARGS="{PORTABLE_FLAGS}" python -m pip install --force-reinstall --no-deps '
+            f"--no-cache-dir llama-cpp-python{version}")  # fmt: skip
+
+
+def error_line(stderr: str, limit: int = 300) -> str:
+    """The line of a child's stderr that names its error (the last one mentioning an Error or
+    Exception, else the last line), cut to `limit` characters with an ellipsis."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    named = [line for line in lines if "Error" in line or "Exception" in line]
+    line = (named or lines or ["no output"])[-1]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def survives_a_child_run(path: Path, threads: int, name: str) -> None:
-    """Run llama.cpp on `path` in a child process first (lmgauge.sources.llamacpp_smoke);
-    ModelLoadError in one sentence, naming the signal and its likely cause, when the child dies:
-    a crash in native code then fails this subject's tests instead of killing the run."""
-    command = [sys.executable, "-m", SMOKE_MODULE, str(path), str(threads)]
+    """Run llama.cpp on `path` in a child process first (lmgauge.sources.llamacpp_smoke, with
+    the contexts this module opens); ModelLoadError in one sentence when the child dies by a
+    signal (named, with its likely cause), fails or hangs: a crash in native code then fails
+    this subject's tests instead of killing the run."""
+    command = [sys.executable, "-m", SMOKE_MODULE, str(path), str(threads), str(CONTEXT_TOKENS),
+               str(SCORER_CONTEXT_TOKENS), str(SMOKE_PROMPT_TOKENS)]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
                               check=False)  # fmt: skip
@@ -146,15 +170,17 @@ def survives_a_child_run(path: Path, threads: int, name: str) -> None:
             f"s in a child process."
         ) from None
     if done.returncode < 0:
+        advice = (f"; if llama.cpp was built on this machine with -march=native, rebuild it "
+                  f"portably: {portable_rebuild()}" if -done.returncode == signal.SIGILL
+                  else "")  # fmt: skip
         raise ModelLoadError(
             f"llama.cpp was killed by {describe_signal(-done.returncode)} when a child process "
-            f"ran model '{name}' ({path}), so it is not run in this process; if llama.cpp was "
-            f"built on this machine with -march=native, rebuild it portably: {PORTABLE_BUILD}."
+            f"ran model '{name}' ({path}), so it is not run in this process{advice}."
         )
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
         raise ModelLoadError(
-            f"llama.cpp could not load and run model '{name}' ({path}) in a child process: {last}"
+            f"llama.cpp could not load and run model '{name}' ({path}) in a child process "
+            f"(exit status {done.returncode}): {error_line(done.stderr).rstrip('.')}."
         )
 
 
