@@ -116,8 +116,7 @@ def judge_paired(
         verdict = CHANGED if changed else SAME
         return Judgement(verdict, median_ratio, change, fails_gate=changed and rule.gated)
     if unit in MACHINE_BOUND_UNITS and min(base + new) <= 0:
-        pairs = zip(base, new, strict=True)
-        if all(zero_measured(metric, b, n) or min(b, n) > 0 for b, n in pairs):
+        if zero_valued(metric, base, new):
             change = describe_change(float(np.mean(base)), float(np.mean(new)), unit, direction,
                                      rule)  # fmt: skip
             return judge_with_zeros(base, new, direction, rules.paired_relative, rules.alpha,
@@ -152,6 +151,13 @@ def judge_paired(
         return Judgement(NOISY, ratio, change, **interval, note=note)
     verdict = WORSE if worse else BETTER
     return Judgement(verdict, ratio, change, **interval, fails_gate=worse and rule.gated)
+
+
+def zero_valued(metric: str, base: list[float], new: list[float]) -> bool:
+    """Whether every pair of runs is either positive on both sides or holds a zero that is a
+    measured value of `metric` (goodput): the pairs `judge_with_zeros` can judge."""
+    return len(base) == len(new) and all(
+        zero_measured(metric, b, n) or min(b, n) > 0 for b, n in zip(base, new, strict=True))
 
 
 def judge_with_zeros(base, new, direction, tolerance, alpha, change, gated=True) -> Judgement:

@@ -22,10 +22,8 @@ from pathlib import Path
 from lmgauge.errors import LmgaugeError
 from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
-from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE
-from lmgauge.judge.spread import is_finite
+from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, zero_valued
 from lmgauge.judge.verdicts import NOT_JUDGED
-from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import strict_json, write_text_atomic
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_report import (
@@ -152,12 +150,8 @@ def undecided(records: list[RunRecord], rules: GateRules) -> bool:
 
 def decidable(row: dict) -> bool:
     """Whether more pairs could judge `row`: a timing with finite positive values in every run,
-    or a rate whose zero is a measured value (goodput) with finite values of zero or more."""
-    values = [*row["base_runs"], *row["new_runs"]]
-    known = METRICS.get(row["metric"])
-    zero_valued = bool(known and known.zero_is_a_value
-                       and all(is_finite(value) and value >= 0 for value in values))  # fmt: skip
-    return judged_timing(row) or zero_valued
+    or a rate whose zero is a measured value (goodput) in pairs `judge_with_zeros` can judge."""
+    return judged_timing(row) or zero_valued(row["metric"], row["base_runs"], row["new_runs"])
 
 
 def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutcome:
