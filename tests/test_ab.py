@@ -14,6 +14,7 @@ import pytest
 from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.judge.gate_rules import load_gate_rules
 from lmgauge.judge.paired import judge_paired
+from lmgauge.runs.ab import decidable
 from lmgauge.runs.ab_run import pair_order
 from tests.conftest import PROJECT
 
@@ -151,6 +152,7 @@ def test_a_crashed_bench_on_the_new_side_fails_the_a_b_verdict():
     (decode,) = [row for row in rows if row["metric"] == "decode_step_seconds"]
     assert decode["verdict"] == "not judged" and decode["fails_gate"]
     assert "vanished from the new side" in decode["note"]
+    assert not decidable(decode), "no number of pairs judges a figure that is gone"
     document = ab_document({}, [], [], "complete", rows, test_regressions(base, new))
     assert not document["passed"]
     assert any("test_generate[m]: failed in call (RuntimeError: boom)" in r
@@ -165,6 +167,7 @@ def test_a_nan_in_one_run_fails_and_an_a_b_run_that_judged_nothing_fails():
     new = [run_document([figure("perplexity", float("nan"), "ratio")]) for _ in range(5)]
     rows = paired_rows(base, new, RULES)
     assert rows[0]["verdict"] == "not judged" and rows[0]["fails_gate"]
+    assert not decidable(rows[0])
     document = ab_document({}, [], [], "complete", rows)
     assert not document["passed"] and json.loads(json.dumps(document, allow_nan=False))
     nothing = ab_document({}, [], [], "complete", [])

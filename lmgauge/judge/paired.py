@@ -155,9 +155,11 @@ def judge_paired(
 
 def zero_valued(metric: str, base: list[float], new: list[float]) -> bool:
     """Whether every pair of runs is either positive on both sides or holds a zero that is a
-    measured value of `metric` (goodput): the pairs `judge_with_zeros` can judge."""
+    measured value of `metric` (goodput): the pairs `judge_with_zeros` can judge. A run
+    without the figure (None) or with a non-finite value makes the pairs unjudgeable."""
     return len(base) == len(new) and all(
-        zero_measured(metric, b, n) or min(b, n) > 0 for b, n in zip(base, new, strict=True))
+        is_finite(b) and is_finite(n) and (zero_measured(metric, b, n) or min(b, n) > 0)
+        for b, n in zip(base, new, strict=True))  # fmt: skip
 
 
 def judge_with_zeros(base, new, direction, tolerance, alpha, change, gated=True) -> Judgement:
