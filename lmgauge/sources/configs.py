@@ -38,8 +38,10 @@ PRESETS = {
     "(--servers llamacpp)",
     "serve-transformers": "the model folder behind `transformers serve` with continuous "
     "batching (--servers transformers)",
+    "serve-vllm": "the model folder behind vLLM's OpenAI server, run from an environment of its "
+    "own (--servers vllm; lmgauge.serve.vllm_env)",
 }
-SERVED = {"serve-llamacpp": "llamacpp", "serve-transformers": "transformers"}
+SERVED = {"serve-llamacpp": "llamacpp", "serve-transformers": "transformers", "serve-vllm": "vllm"}
 """Server presets and the server (lmgauge.serve.servers.SERVERS) each starts."""
 
 QUANTIZATIONS = ("int8", "int8-dynamic", "naive-int8")
