@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from lmgauge.errors import RuntimeMissing
-from lmgauge.sources import configs, loading
+from lmgauge.sources import configs
 from lmgauge.sources.configs import ConfigError, parse_config, parse_configs, subject_name
 from lmgauge.sources.models import resolve
-from lmgauge.sources.transforms import apply_config, naive_quantize
+from lmgauge.sources.runtimes import LoadSettings, load_subject
+from lmgauge.sources.transforms import naive_quantize
 
 
 def test_presets_combine_in_one_canonical_order():
@@ -55,10 +58,15 @@ def test_subjects_are_named_model_at_config():
 
 
 def load(folder, text):
-    spec = resolve(str(folder))
-    loaded = loading.load(spec, torch.device("cpu"), torch.float32, parse_config(text))
-    apply_config(loaded)
-    return loaded
+    """A subject as the benches load it, from plain Python (lmgauge.sources.runtimes)."""
+    return load_subject(resolve(str(folder)), parse_config(text), LoadSettings())
+
+
+def test_an_unknown_runtime_is_one_sentence(tiny_gpt2_dir):
+    config = replace(parse_config("default"), runtime="onnx")
+    expected = "names the runtime 'onnx', which lmgauge does not have; runtimes: transformers"
+    with pytest.raises(ConfigError, match=expected):
+        load_subject(resolve(str(tiny_gpt2_dir)), config, LoadSettings())
 
 
 def logits(loaded, ids):

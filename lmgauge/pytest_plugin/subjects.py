@@ -23,12 +23,11 @@ from lmgauge.measure.cold_load import run_cold_load
 from lmgauge.measure.slowdown import inject as inject_slowdown
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.runtime import dtype_name
-from lmgauge.sources import loading
-from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS
+from lmgauge.sources import runtimes
+from lmgauge.sources.configs import TRANSFORMERS
 from lmgauge.sources.data import load_polarity
-from lmgauge.sources.llamacpp import load_llamacpp
 from lmgauge.sources.models import CAUSAL_LM, ENCODER
-from lmgauge.sources.transforms import apply_config
+from lmgauge.sources.runtimes import LoadSettings
 
 TASK_MARKERS = {"causal_lm": CAUSAL_LM, "encoder": ENCODER}
 
@@ -118,23 +117,14 @@ def load_for_session(model_name: str, request: pytest.FixtureRequest):
 
 
 def load_subject(subject, state):
-    """Prepare (untimed, output shown) and load one subject; RuntimeMissing or ModelLoadError.
-    A served subject is its server, started (or reached) and serving."""
-    if subject.config.runtime == LLAMACPP:
-        return load_llamacpp(subject.spec, state.threads)
-    if subject.config.runtime == SERVE:
-        from lmgauge.serve.subject import serve_subject
-
-        run_stem = state.report_path.stem if state.report_path else "run"
-        return serve_subject(subject.spec, subject.config, state.threads,
-                             state.report_dir / "servers" / run_stem,
-                             state.serving.endpoint)  # fmt: skip
-    folder, gguf_file = loading.prepare(subject.spec)
-    loaded = loading.load_prepared(
-        subject.spec, folder, gguf_file, state.device, state.dtype, subject.config
-    )
-    apply_config(loaded)
-    return loaded
+    """Prepare (untimed, output shown) and load one subject in its runtime with its
+    configuration (lmgauge.sources.runtimes); RuntimeMissing or ModelLoadError. A served subject
+    is its server, started (or reached) and serving."""
+    run_stem = state.report_path.stem if state.report_path else "run"
+    settings = LoadSettings(device=state.device, dtype=state.dtype, threads=state.threads,
+                            server_log_prefix=state.report_dir / "servers" / run_stem,
+                            endpoint=state.serving.endpoint)  # fmt: skip
+    return runtimes.load_subject(subject.spec, subject.config, settings)
 
 
 def subject_facts(subject) -> dict:
