@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from lmgauge.errors import RuntimeMissing
+from lmgauge.runtimes import LoadSettings, load_subject
 from lmgauge.sources import configs
 from lmgauge.sources.configs import ConfigError, parse_config, parse_configs, subject_name
 from lmgauge.sources.models import resolve
-from lmgauge.sources.runtimes import LoadSettings, load_subject
 from lmgauge.sources.transforms import naive_quantize
 
 
@@ -58,7 +58,7 @@ def test_subjects_are_named_model_at_config():
 
 
 def load(folder, text):
-    """A subject as the benches load it, from plain Python (lmgauge.sources.runtimes)."""
+    """A subject as the benches load it, from plain Python (lmgauge.runtimes)."""
     return load_subject(resolve(str(folder)), parse_config(text), LoadSettings())
 
 

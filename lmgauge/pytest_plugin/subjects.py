@@ -18,16 +18,15 @@ import gc
 
 import pytest
 
+from lmgauge import runtimes
 from lmgauge.errors import LmgaugeError, ModelLoadError, NotApplicable, RuntimeMissing
 from lmgauge.measure.cold_load import run_cold_load
 from lmgauge.measure.slowdown import inject as inject_slowdown
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.runtime import dtype_name
-from lmgauge.sources import runtimes
 from lmgauge.sources.configs import TRANSFORMERS
 from lmgauge.sources.data import load_polarity
 from lmgauge.sources.models import CAUSAL_LM, ENCODER
-from lmgauge.sources.runtimes import LoadSettings
 
 TASK_MARKERS = {"causal_lm": CAUSAL_LM, "encoder": ENCODER}
 
@@ -67,9 +66,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect the benches of runtimes that no configuration of the run uses (llama.cpp
     benches without --configs llamacpp), rather than report each as an empty skip."""
-    runtimes = {subject.config.runtime for subject in run_state(config).subjects.values()}
+    used = {subject.config.runtime for subject in run_state(config).subjects.values()}
     measures = [item for item in items if "model_name" in getattr(item, "fixturenames", ())]
-    unused = [item for item in measures if wanted_runtime(item) not in runtimes]
+    unused = [item for item in measures if wanted_runtime(item) not in used]
     if unused:
         config.hook.pytest_deselected(items=unused)
         dropped = {id(item) for item in unused}
@@ -118,12 +117,13 @@ def load_for_session(model_name: str, request: pytest.FixtureRequest):
 
 def load_subject(subject, state):
     """Prepare (untimed, output shown) and load one subject in its runtime with its
-    configuration (lmgauge.sources.runtimes); RuntimeMissing or ModelLoadError. A served subject
+    configuration (lmgauge.runtimes); RuntimeMissing or ModelLoadError. A served subject
     is its server, started (or reached) and serving."""
     run_stem = state.report_path.stem if state.report_path else "run"
-    settings = LoadSettings(device=state.device, dtype=state.dtype, threads=state.threads,
-                            server_log_prefix=state.report_dir / "servers" / run_stem,
-                            endpoint=state.serving.endpoint)  # fmt: skip
+    settings = runtimes.LoadSettings(
+        device=state.device, dtype=state.dtype, threads=state.threads,
+        server_log_prefix=state.report_dir / "servers" / run_stem, endpoint=state.serving.endpoint,
+    )  # fmt: skip
     return runtimes.load_subject(subject.spec, subject.config, settings)
 
 

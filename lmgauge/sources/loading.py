@@ -133,7 +133,7 @@ def _prepare(spec: ModelSpec) -> tuple[Path, str | None]:
 def load(spec: ModelSpec, device, dtype, config: RunConfig | None = None) -> LoadedModel:
     """Prepare and load `spec` on `device` in `dtype` (or the configuration's), in eval mode;
     ModelLoadError on failure. The configuration's quantization and compilation are not applied:
-    lmgauge.sources.runtimes.load_subject loads a subject as the benches see it."""
+    lmgauge.runtimes.load_subject loads a subject as the benches see it."""
     folder, gguf_file = prepare(spec)
     return load_prepared(spec, folder, gguf_file, device, dtype, config)
 

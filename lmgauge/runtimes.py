@@ -10,7 +10,7 @@ stops). The bench fixtures call `load_subject`, and so can plain Python:
 
     from lmgauge.sources.configs import parse_config
     from lmgauge.sources.models import resolve
-    from lmgauge.sources.runtimes import LoadSettings, load_subject
+    from lmgauge.runtimes import LoadSettings, load_subject
 
     loaded = load_subject(resolve("smollm2-135m"), parse_config("int8"), LoadSettings(threads=2))
 
