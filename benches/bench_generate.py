@@ -1,6 +1,8 @@
-"""Generation latency of causal LMs: prefill (time to first token), every decode step, end to
-end, tokens/s, each next to its roofline bound; and a cross-check of the step timer against a
-minimal hand-written decode loop."""
+"""Generation latency of causal LMs in every runtime that generates in process (transformers,
+llama.cpp: lmgauge.runtimes): prefill (time to first token), every decode step, end to end,
+tokens/s; for transformers each next to its roofline bound and, in the slow tier, the step timer
+against a minimal hand-written decode loop; for llama.cpp every decode figure against llama.cpp's
+own per-token counters from the same calls."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import statistics
 
 import pytest
 
+from lmgauge import runtimes
+from lmgauge.errors import NotApplicable
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.hand_loop import alternate, greedy_hand_loop, median_paired_ratio
 from lmgauge.measure.kv_cache import keeps_kv_cache
@@ -21,7 +25,8 @@ from lmgauge.model.roofline import (
     no_cache_step_bound_s,
 )
 from lmgauge.pytest_plugin.record_fixtures import record_generation
-from lmgauge.sources.prompts import context_shortfall, model_inputs, pad_token_id
+from lmgauge.sources.configs import TRANSFORMERS
+from lmgauge.sources.prompts import model_inputs, pad_token_id
 
 pytestmark = pytest.mark.causal_lm
 
@@ -36,46 +41,53 @@ CROSS_CHECK_ROUNDS = 10
 CROSS_CHECK_PROMPT = 64
 CROSS_CHECK_NEW_TOKENS = 16
 CROSS_CHECK_SHORTEST_STEP_S = 0.04
+PERF_AGREEMENT = 0.10
+"""Our decode step and llama.cpp's own t_eval/n_eval must agree within 10 % (measured: 1-2 %)."""
 
 
+@pytest.mark.runtime(*runtimes.GENERATING)
 @pytest.mark.sweep(prompt_tokens=PROMPT_TOKENS, new_tokens=NEW_TOKENS)
-def test_generate(
-    loaded_model,
-    benchmark,
-    record,
-    round_policy,
-    speed_probe,
-    calibration,
-    judge_timing,
-    prompt_tokens,
-    new_tokens,
-):
-    model, device = loaded_model.model, loaded_model.device
-    if reason := context_shortfall(loaded_model, prompt_tokens + new_tokens):
-        pytest.skip(reason)
-    ids, mask = model_inputs(loaded_model, prompt_tokens)
-    pad = pad_token_id(loaded_model.tokenizer, model.config)
-    benchmark.group = f"generate prompt={prompt_tokens} new={new_tokens}"
+def test_generate(loaded_model, benchmark, record, round_policy, speed_probe, judge_timing,
+                  request, prompt_tokens, new_tokens):  # fmt: skip
+    """Every runtime of lmgauge.runtimes.GENERATING, timed alike: the warmup a whole generate
+    call, the speed probe beside the rounds, each figure's stop reason. Then what only the
+    runtime has: transformers' roofline bounds, llama.cpp's own per-token counters."""
+    try:
+        generate = runtimes.timed_generate(loaded_model, prompt_tokens, new_tokens)
+    except NotApplicable as reason:
+        pytest.skip(str(reason))
+    label = "" if generate.label == "transformers" else f"{generate.label} "
+    benchmark.group = f"{label}generate prompt={prompt_tokens} new={new_tokens}"
     measured = run_rounds(
-        benchmark,
-        lambda: timed_generate(model, ids, mask, new_tokens, device, pad)[0],
-        round_policy,
+        benchmark, generate.call, round_policy,
         judged=lambda timings: {
             "ttft": [t.prefill_s for t in timings],
             "decode step": [statistics.median(t.step_s) for t in timings],
         },
         probe=speed_probe.probe,
-    )
+    )  # fmt: skip
     shape = {"batch": 1, "prompt_tokens": prompt_tokens, "new_tokens": new_tokens}
     ttft, step = record_generation(record, measured, shape)
     benchmark.extra_info.update(
         model=loaded_model.name, weights=loaded_model.spec.weights, **shape,
         ttft_s=ttft.summary, decode_step_s=step.summary,
     )  # fmt: skip
+    if generate.counters:
+        check_against_own_counters(measured.results, generate.counters[1:], record,
+                                   judge_timing, shape)  # fmt: skip
+    if loaded_model.runtime == TRANSFORMERS:
+        check_roofline(loaded_model, request.getfixturevalue("calibration"), ttft, step, record,
+                       judge_timing, benchmark, shape)  # fmt: skip
+
+
+def check_roofline(loaded_model, calibration, ttft, step, record, judge_timing, benchmark, shape):
+    """The decode step and the prefill next to their roofline bounds on this machine."""
     cost = configured_cost(loaded_model, causal=True)
     if cost is None:
         return
-    step_bound_s = decode_step_bound_s if keeps_kv_cache(model) else no_cache_step_bound_s
+    prompt_tokens, new_tokens = shape["prompt_tokens"], shape["new_tokens"]
+    keeps_cache = keeps_kv_cache(loaded_model.model)
+    step_bound_s = decode_step_bound_s if keeps_cache else no_cache_step_bound_s
     decode_bound = step_bound_s(cost, 1, prompt_tokens + new_tokens / 2, calibration)
     prefill_bound = forward_bound_s(cost, 1, prompt_tokens, calibration)
     record("decode_step_bound_seconds", decode_bound, **shape)
@@ -85,6 +97,21 @@ def test_generate(
     benchmark.extra_info.update(decode_step_bound_s=decode_bound, prefill_bound_s=prefill_bound)
     for efficiency in (decode_bound / step.value, prefill_bound / ttft.value):
         judge_timing(efficiency <= ROOF_TOLERANCE, f"{ROOF_BROKEN} ({efficiency:.2f})")
+
+
+def check_against_own_counters(timings, perfs, record, judge_timing, shape):
+    """llama.cpp's own decode time per token (t_eval / n_eval) of each timed round (the warmup
+    call's counters left out) against our mean decode step of the same round."""
+    own = [perf.decode_step_s for perf in perfs]
+    record("llamacpp_perf_decode_step_seconds", samples=own, **shape)
+    ratio = statistics.median(
+        t.decode_s / len(t.step_s) / perf for t, perf in zip(timings, own, strict=True)
+    )
+    record("llamacpp_perf_ratio", ratio, **shape)
+    judge_timing(
+        abs(ratio - 1) <= PERF_AGREEMENT,
+        f"our mean decode step is {ratio:.3f}x llama.cpp's own t_eval/n_eval (median of rounds)",
+    )
 
 
 @pytest.mark.slow

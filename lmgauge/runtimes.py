@@ -8,7 +8,8 @@ torch.compile after it (timed apart, in `transform_seconds`). Every loaded subje
 `describe()` (its entry in the report's `models` section) and may have `close()` (a server
 stops). The bench fixtures call `load_subject`, and so can plain Python:
 
-    from lmgauge.sources.configs import parse_config
+    from lmgauge.errors import NotApplicable
+from lmgauge.sources.configs import parse_config
     from lmgauge.sources.models import resolve
     from lmgauge.runtimes import LoadSettings, load_subject
 
@@ -16,19 +17,20 @@ stops). The bench fixtures call `load_subject`, and so can plain Python:
 
 Adding a runtime (ONNX Runtime or OpenVINO, say): a module with its loaded-subject class and its
 loader; one line in RUNTIMES; its name in lmgauge.sources.configs (a runtime constant and a
-preset that names it); and benches marked `runtime("<name>")` for its figures. What is not one
-interface yet: the timed generate loops of transformers (lmgauge.measure.generation) and of
-llama.cpp (lmgauge.measure.llamacpp_timing) are two, each with its own generate bench, and the
-quality benches read logits in each runtime's own way.
+preset that names it); its `timed_generate` (below), which puts it into bench_generate's
+test_generate; and benches marked `runtime("<name>")` for the figures that only it has. What
+is not one interface yet: the quality benches (perplexity, known answers, fidelity) read logits
+and text in each runtime's own way, in bench_quality and bench_llamacpp.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmgauge.errors import NotApplicable
 from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS, ConfigError, RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -75,21 +77,90 @@ def load_served(spec: ModelSpec, config: RunConfig, settings: LoadSettings):
                          settings.endpoint)  # fmt: skip
 
 
-RUNTIMES: dict[str, Callable] = {
-    TRANSFORMERS: load_transformers,
-    LLAMACPP: load_llama,
-    SERVE: load_served,
+@dataclass
+class TimedGenerate:
+    """One shape of a subject's timed greedy generation, as bench_generate times it: `call()`
+    generates `new_tokens` tokens after a `prompt_tokens`-token prompt from an empty cache and
+    returns the GenerationTiming (time to first token, every decode step, end to end, in
+    seconds); `counters` gathers, per call, what the runtime measured of it itself (llama.cpp's
+    own perf counters; empty for runtimes that count nothing); `label` names the runtime in the
+    benchmark group."""
+
+    call: Callable
+    label: str
+    counters: list = field(default_factory=list)
+
+
+def transformers_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate:
+    """`generate` with lmgauge's step timer (lmgauge.measure.generation) on seeded prompt ids."""
+    from lmgauge.measure.generation import timed_generate
+    from lmgauge.sources.prompts import context_shortfall, model_inputs, pad_token_id
+
+    if reason := context_shortfall(loaded, prompt_tokens + new_tokens):
+        raise NotApplicable(reason)
+    ids, mask = model_inputs(loaded, prompt_tokens)
+    pad = pad_token_id(loaded.tokenizer, loaded.model.config)
+    return TimedGenerate(
+        lambda: timed_generate(loaded.model, ids, mask, new_tokens, loaded.device, pad)[0],
+        "transformers",
+    )
+
+
+def llama_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate:
+    """llama.cpp's token loop, each token stamped as it comes (lmgauge.measure.llamacpp_timing),
+    on seeded prompt ids; each call's perf counters kept."""
+    from lmgauge.measure.llamacpp_timing import timed_llamacpp_generate
+    from lmgauge.sources.prompts import prompt_ids
+
+    llama = loaded.llama
+    if prompt_tokens + new_tokens > llama.n_ctx():
+        raise NotApplicable(f"{prompt_tokens} + {new_tokens} tokens exceed the context of "
+                            f"{llama.n_ctx()}")  # fmt: skip
+    prompt = prompt_ids(None, prompt_tokens, llama.n_vocab())[0].tolist()
+    generate = TimedGenerate(None, "llamacpp")
+
+    def call():
+        timing, perf, _ = timed_llamacpp_generate(llama, prompt, new_tokens)
+        generate.counters.append(perf)
+        return timing
+
+    generate.call = call
+    return generate
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """`load(spec, config, settings)` -> the loaded subject; `timed_generate(loaded,
+    prompt_tokens, new_tokens)` -> TimedGenerate, NotApplicable when the shape does not fit, or
+    None where bench_generate does not time this runtime (a server is timed under load)."""
+
+    load: Callable
+    timed_generate: Callable | None = None
+
+
+RUNTIMES: dict[str, Runtime] = {
+    TRANSFORMERS: Runtime(load_transformers, transformers_generate),
+    LLAMACPP: Runtime(load_llama, llama_generate),
+    SERVE: Runtime(load_served),
 }
+GENERATING = tuple(name for name, runtime in RUNTIMES.items() if runtime.timed_generate)
+"""The runtimes bench_generate times."""
+
+
+def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate:
+    """The timed generation of one shape by `loaded`, a subject of one of GENERATING (its
+    `runtime` attribute says which); NotApplicable when the shape does not fit its context."""
+    return RUNTIMES[loaded.runtime].timed_generate(loaded, prompt_tokens, new_tokens)
 
 
 def load_subject(spec: ModelSpec, config: RunConfig, settings: LoadSettings):
     """`spec` loaded in `config`'s runtime with the configuration applied. RuntimeMissing when
     the runtime is not installed, NotApplicable when it cannot run this model, ModelLoadError
     when loading fails: each one sentence."""
-    loader = RUNTIMES.get(config.runtime)
-    if loader is None:
+    runtime = RUNTIMES.get(config.runtime)
+    if runtime is None:
         raise ConfigError(
             f"configuration '{config.name}' names the runtime '{config.runtime}', which lmgauge "
             f"does not have; runtimes: {', '.join(RUNTIMES)}."
         )
-    return loader(spec, config, settings)
+    return runtime.load(spec, config, settings)

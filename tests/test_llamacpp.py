@@ -93,7 +93,7 @@ def test_the_llamacpp_benches_run_on_a_gguf_file_and_skip_other_models(
     result, (report,) = run_benches(
         pytester, "-k", "generate or load", "--models", models, "--configs", "llamacpp",
         "--rounds", "2", "--round-budget", "0", "--prompt-tokens", "8", "--new-tokens", "4",
-        target=LLAMACPP_BENCH,
+        str(PROJECT / "benches" / "bench_generate.py"), target=LLAMACPP_BENCH,
     )  # fmt: skip
     assert result.ret == 0, result.stdout.str()[-2000:]
     subject = f"{tiny_llamacpp_gguf}@llamacpp"

@@ -9,7 +9,8 @@ time. A model that fails to load fails its own tests with one sentence; the othe
 Benches marked `causal_lm` or `encoder` are parametrized only over models of that task (models
 whose task only the loaded config can tell are kept and skip at run time if they differ).
 Benches marked `runtime("llamacpp")` take only llama.cpp subjects, `runtime("serve")` only
-models behind servers (--servers, --endpoint); all others take only the transformers ones.
+models behind servers (--servers, --endpoint), `runtime("transformers", "llamacpp")` both (as
+bench_generate's test_generate does); all others take only the transformers ones.
 """
 
 from __future__ import annotations
@@ -38,14 +39,15 @@ def wanted_task(node) -> str | None:
     return None
 
 
-def wanted_runtime(node) -> str:
+def wanted_runtimes(node) -> tuple[str, ...]:
     marker = node.get_closest_marker("runtime")
-    return marker.args[0] if marker else TRANSFORMERS
+    return marker.args if marker else (TRANSFORMERS,)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "runtime(name): the bench measures subjects of this runtime (e.g. llamacpp)"
+        "markers", "runtime(name, ...): the bench measures subjects of these runtimes (e.g. "
+        "llamacpp; lmgauge.runtimes.RUNTIMES)",
     )
 
 
@@ -53,12 +55,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "model_name" not in metafunc.fixturenames:
         return
     task = wanted_task(metafunc.definition)
-    runtime_name = wanted_runtime(metafunc.definition)
+    wanted = wanted_runtimes(metafunc.definition)
     names = [
         subject.name
         for subject in run_state(metafunc.config).subjects.values()
         if (task is None or subject.spec.task in (None, task))
-        and subject.config.runtime == runtime_name
+        and subject.config.runtime in wanted
     ]
     metafunc.parametrize("model_name", names, scope="session")
 
@@ -68,7 +70,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     benches without --configs llamacpp), rather than report each as an empty skip."""
     used = {subject.config.runtime for subject in run_state(config).subjects.values()}
     measures = [item for item in items if "model_name" in getattr(item, "fixturenames", ())]
-    unused = [item for item in measures if wanted_runtime(item) not in used]
+    unused = [item for item in measures if used.isdisjoint(wanted_runtimes(item))]
     if unused:
         config.hook.pytest_deselected(items=unused)
         dropped = {id(item) for item in unused}

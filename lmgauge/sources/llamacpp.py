@@ -74,6 +74,7 @@ class LlamaCppModel:
     threads: int
     load_seconds: float
     task: str = CAUSAL_LM
+    runtime: str = LLAMACPP
 
     @property
     def name(self) -> str:

@@ -62,6 +62,11 @@ class LoadedModel:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def runtime(self) -> str:
+        """The runtime it runs in (lmgauge.runtimes.RUNTIMES): transformers."""
+        return self.config.runtime
+
     def weight_files(self) -> list[Path]:
         """The files the weights were read from (safetensors, .bin or .gguf)."""
         if self.gguf_file:
