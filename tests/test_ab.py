@@ -294,7 +294,10 @@ def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     assert f"lmgauge ab: FAILED ({pairs} pairs" in done.stdout
     assert f"verdict stored as A/B run 1 in sqlite:///{reports}/lmgauge.db" in done.stdout
     row = decode_row(document)
-    assert row["verdict"] == "worse" and row["ratio"] > 1.5 and len(row["new_runs"]) == pairs
+    # the slowdown doubles each forward pass, not generate's own per-step bookkeeping, which on
+    # a tiny model is about as long as the forward pass: the step ratio lies between 1 and 2
+    # (1.45 in one CI run, above 1.5 in others)
+    assert row["verdict"] == "worse" and row["ratio"] > 1.25 and len(row["new_runs"]) == pairs
     assert document["sides"]["new"]["arguments"] == DOUBLED.split()
     order = [side for pair in range(pairs) for side in (("base", "new"), ("new", "base"))[pair % 2]]
     assert [run["side"] for run in document["runs"]] == order
