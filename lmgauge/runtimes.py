@@ -8,12 +8,15 @@ torch.compile after it (timed apart, in `transform_seconds`). Every loaded subje
 `describe()` (its entry in the report's `models` section) and may have `close()` (a server
 stops). The bench fixtures call `load_subject`, and so can plain Python:
 
-    from lmgauge.errors import NotApplicable
-from lmgauge.sources.configs import parse_config
-    from lmgauge.sources.models import resolve
     from lmgauge.runtimes import LoadSettings, load_subject
+    from lmgauge.sources.configs import parse_config
+    from lmgauge.sources.models import resolve
 
-    loaded = load_subject(resolve("smollm2-135m"), parse_config("int8"), LoadSettings(threads=2))
+    loaded = load_subject(resolve("smollm2-135m"), parse_config("int8"), LoadSettings())
+
+(`threads` reaches llama.cpp and servers; torch's own thread count is the caller's to set, as the
+benches set it from --threads.) A loaded subject has `runtime` (its key here), `spec`, `name`,
+`task` and `describe()`, which the fixtures and benches read.
 
 Adding a runtime (ONNX Runtime or OpenVINO, say): a module with its loaded-subject class and its
 loader; one line in RUNTIMES; its name in lmgauge.sources.configs (a runtime constant and a
@@ -148,15 +151,21 @@ GENERATING = tuple(name for name, runtime in RUNTIMES.items() if runtime.timed_g
 
 
 def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate:
-    """The timed generation of one shape by `loaded`, a subject of one of GENERATING (its
-    `runtime` attribute says which); NotApplicable when the shape does not fit its context."""
-    return RUNTIMES[loaded.runtime].timed_generate(loaded, prompt_tokens, new_tokens)
+    """The timed generation of one shape by `loaded` (its `runtime` attribute says which
+    runtime); NotApplicable when the runtime is not one of GENERATING or the shape does not fit
+    the context: for transformers the model's positions, for llama.cpp the context it was
+    opened with (2048 tokens; llama.cpp only warns past the file's trained context)."""
+    generate = RUNTIMES[loaded.runtime].timed_generate
+    if generate is None:
+        raise NotApplicable(f"the {loaded.runtime} runtime does not generate in lmgauge's process; "
+                            f"runtimes that do: {', '.join(GENERATING)}.")  # fmt: skip
+    return generate(loaded, prompt_tokens, new_tokens)
 
 
 def load_subject(spec: ModelSpec, config: RunConfig, settings: LoadSettings):
     """`spec` loaded in `config`'s runtime with the configuration applied. RuntimeMissing when
     the runtime is not installed, NotApplicable when it cannot run this model, ModelLoadError
-    when loading fails: each one sentence."""
+    when loading fails, ConfigError for a runtime not in RUNTIMES: each one sentence."""
     runtime = RUNTIMES.get(config.runtime)
     if runtime is None:
         raise ConfigError(

@@ -18,7 +18,7 @@ from lmgauge.serve.servers import (
     start_server,
 )
 from lmgauge.sources import loading
-from lmgauge.sources.configs import ENDPOINT, RunConfig
+from lmgauge.sources.configs import ENDPOINT, SERVE, RunConfig
 from lmgauge.sources.llamacpp import gguf_path
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
 
@@ -37,6 +37,7 @@ class ServedModel:
     exact_fields: tuple = ()
     """The request fields (lmgauge.serve.load.EXACT_LENGTH) that this server accepts."""
     task: str = CAUSAL_LM
+    runtime: str = SERVE
     named_like_model: bool = True
     """False when the server's one model id does not name the model of --models (an endpoint
     serving another model than the tokenizer's would miscount tokens: served_usage_agreement_share
