@@ -75,6 +75,24 @@ def test_a_gate_check_record_without_generation_timings_says_there_is_nothing_to
     assert "No simulation" in text and "|" not in text
 
 
+def test_gate_check_keeps_each_shape_and_configuration_of_a_figure_apart():
+    from lmgauge.runs.gate_check import run_values
+
+    def result(value, **params):
+        return {"model": "gpt2", "bench": "generate", "metric": "decode_step_seconds",
+                "unit": "s", "value": value, "params": params, "samples": [value]}  # fmt: skip
+
+    document = {"results": [result(0.01, new_tokens=32), result(0.02, new_tokens=128),
+                            result(0.03, new_tokens=32, config="int8")]}  # fmt: skip
+    values = run_values({"base": [document]})["base"]
+    assert sorted(values) == [
+        "gpt2 new_tokens=128 decode_step_seconds",
+        "gpt2 new_tokens=32 config=int8 decode_step_seconds",
+        "gpt2 new_tokens=32 decode_step_seconds",
+    ]
+    assert all(key.endswith("decode_step_seconds") for key in values), "the simulation's filter"
+
+
 def test_the_tail_is_estimated_from_pairs_far_apart():
     from lmgauge.judge.gate_sim import tail_from_pairs
 
@@ -103,3 +121,18 @@ def test_the_a_b_gate_with_the_measured_heavy_tail():
         lambda rng: ab_fails(MEASURED_TAIL, rng, 4, 1.15, RULES), 1000, seed=1
     )
     assert false_alarms <= 0.01 and detections >= 0.85, (false_alarms, detections)
+
+
+NOT_RECORDS = ["[1, 2]", '{"trials": 3, "runs": 2, "slowdown": 0.1}',
+               '{"trials": [], "runs": 4, "slowdown": 0.15}', "not json"]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", NOT_RECORDS)
+def test_an_earlier_record_that_is_not_one_is_one_sentence(tmp_path, text):
+    from lmgauge.errors import LmgaugeError
+    from lmgauge.runs.gate_check import read_record
+
+    path = tmp_path / "gate-check.json"
+    path.write_text(text)
+    with pytest.raises(LmgaugeError, match=r"is not a gate-check record|cannot read .* as JSON"):
+        read_record(path)

@@ -39,7 +39,11 @@ def add_ab_commands(commands) -> None:
         "pass busy-waits that fraction of its own time: a validation aid).",
     )
     check.add_argument("--trials", type=int, default=10, help="trials (default: 10)")
-    check.add_argument("--runs", type=int, default=5, help="runs per side (default: 5)")
+    check.add_argument("--runs", type=int, default=4, help="runs per side first (default: 4)")
+    check.add_argument(
+        "--max-runs", type=int, default=8,
+        help="most runs per side, added as lmgauge ab adds them (default: 8)",
+    )  # fmt: skip
     check.add_argument("--slowdown", type=float, default=0.15, help="injected (default: 0.15)")
     check.add_argument(
         "--from", dest="from_file", metavar="JSON",
@@ -116,22 +120,19 @@ def run_ab(arguments) -> int:
 
 def run_gate_check(arguments) -> int:
     from lmgauge.cli.reports import load_rules
-    from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE
+    from lmgauge.runs.ab import check_counts
     from lmgauge.runs.gate_check import analyse, gate_check
 
     if arguments.from_file:
         try:
-            print(analyse(Path(arguments.from_file), load_rules(arguments.rules)), end="")
-        except (ValueError, KeyError, IndexError) as error:
+            analyse(Path(arguments.from_file), load_rules(arguments.rules),
+                    lambda text: print(text, flush=True))  # fmt: skip
+        except (ValueError, KeyError, IndexError, TypeError) as error:
             raise LmgaugeError(
                 f"{arguments.from_file} is not a gate-check record ({error})."
             ) from None
         return 0
-    if arguments.runs < MIN_PAIRS_FOR_SIGNIFICANCE:
-        raise LmgaugeError(
-            f"--runs {arguments.runs} is too few for gate-check: it judges a fixed number of "
-            f"pairs, and fewer than {MIN_PAIRS_FOR_SIGNIFICANCE} can never reach p < 0.05."
-        )
+    check_counts(arguments.runs, arguments.max_runs)
     if arguments.trials < 1 or not 0 < arguments.slowdown <= 10:
         raise LmgaugeError("--trials must be at least 1 and --slowdown a fraction above 0.")
     if not arguments.pytest_args:
@@ -139,7 +140,7 @@ def run_gate_check(arguments) -> int:
     out = output_folder(arguments.report_dir, "gate-check")
     summary = gate_check(
         arguments.pytest_args, arguments.trials, arguments.runs, arguments.slowdown,
-        load_rules(arguments.rules), out,
+        load_rules(arguments.rules), out, arguments.max_runs,
     )  # fmt: skip
     print(summary)
     return 0

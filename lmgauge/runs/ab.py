@@ -139,7 +139,11 @@ def undecided(records: list[RunRecord], rules: GateRules) -> bool:
     of gated timings is borderline (worse beyond the tolerance but not significant, or "same"
     by less than half of it), or a gated timing beyond the tolerance the worse way is not
     judged yet (its rank test needs 5 pairs, or a goodput with zeros is not significant yet)."""
-    base_runs, new_runs = complete_pairs(records)
+    return undecided_pairs(*complete_pairs(records), rules)
+
+
+def undecided_pairs(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -> bool:
+    """`undecided` on the report documents of complete pairs, base and new in pair order."""
     if not base_runs:
         return False
     rows, families = judged_rows(base_runs, new_runs, rules)
@@ -166,4 +170,5 @@ def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutc
 
 
 __all__ = ["AbOutcome", "AbPlan", "MIN_RUNS", "check_counts", "run_ab", "timed_only",
+           "undecided_pairs",
            "verdict_line"]  # fmt: skip

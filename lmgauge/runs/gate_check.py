@@ -4,7 +4,9 @@ Each trial runs three sides interleaved on this machine: the base, the same code
 same code with every forward pass slowed by a known fraction (--inject-slowdown, a validation
 aid). The same-code pair measures false alarms, the slowed pair detections, both in A/B mode
 (lmgauge.judge.paired) and in stored-baseline mode (lmgauge.judge.gate on one report against
-another).
+another). A/B mode follows `lmgauge ab`'s rule: `runs` pairs first, then one more at a time
+while either comparison is undecided, up to `max_runs`; each comparison is judged on the pairs
+`lmgauge ab` would have stopped at for it.
 Everything is written to gate-check.json after every trial, with the per-run values that the
 drift model of the simulation (lmgauge.judge.gate_sim) is estimated from.
 """
@@ -30,10 +32,11 @@ from lmgauge.judge.gate_sim import (
     suggested_tolerance,
     tail_from_pairs,
 )
+from lmgauge.judge.keys import params_text
 from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import round_values
 from lmgauge.record.report import read_report, strict_json, write_text_atomic
-from lmgauge.runs.ab import RUN_DEFAULTS
+from lmgauge.runs.ab import RUN_DEFAULTS, undecided_pairs
 from lmgauge.runs.ab_run import describe_failure, run_one
 from lmgauge.runs.ab_sides import Side
 
@@ -57,11 +60,16 @@ def trial_sides(slowdown: float, repository: Path) -> dict[str, Side]:
     }
 
 
-def run_trial(sides, pytest_arguments, runs, out: Path) -> dict[str, list[dict]]:
-    """Per side, the report documents of its runs in pair order."""
+def run_trial(sides, pytest_arguments, runs, max_runs, rules, out: Path) -> dict[str, list]:
+    """Per side, the report documents of its runs in pair order: `runs` pairs, then more while
+    the same-code or the slowed comparison is undecided (lmgauge.runs.ab.undecided_pairs), up
+    to `max_runs`."""
     documents: dict[str, list[dict]] = defaultdict(list)
     number = 0
-    for pair in range(runs):
+    for pair in range(max_runs):
+        if pair >= runs and not any(undecided_pairs(documents["base"], documents[other], rules)
+                                    for other in ("same", "slow")):  # fmt: skip
+            break
         for label in ROTATIONS[pair % len(ROTATIONS)]:
             number += 1
             record = run_one(sides[label], pair, number, [*RUN_DEFAULTS, *pytest_arguments], out)
@@ -71,13 +79,24 @@ def run_trial(sides, pytest_arguments, runs, out: Path) -> dict[str, list[dict]]
     return documents
 
 
-def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
-    """A/B and stored-baseline verdicts of one trial, per kind (same-code, slowed)."""
+def stopping_pairs(base: list[dict], new: list[dict], runs: int, rules: GateRules) -> int:
+    """The pairs `lmgauge ab` would have judged this comparison on: the first count from `runs`
+    on at which it is decided, else every pair there is."""
+    for count in range(runs, len(base)):
+        if not undecided_pairs(base[:count], new[:count], rules):
+            return count
+    return len(base)
+
+
+def judge_trial(documents: dict[str, list[dict]], runs: int, rules: GateRules) -> dict:
+    """A/B and stored-baseline verdicts of one trial, per kind (same-code, slowed); A/B on the
+    pairs `lmgauge ab` would have stopped at, stored-baseline on every pair."""
     from lmgauge.runs.ab_report import judged_rows
 
     judged = {}
     for kind, other in (("same", "same"), ("slowed", "slow")):
-        rows, families = judged_rows(documents["base"], documents[other], rules)
+        pairs = stopping_pairs(documents["base"], documents[other], runs, rules)
+        rows, families = judged_rows(documents["base"][:pairs], documents[other][:pairs], rules)
         stored = []
         for base, new in zip(documents["base"], documents[other], strict=False):
             failures = run_gate(base, new, rules).failures
@@ -90,19 +109,23 @@ def judge_trial(documents: dict[str, list[dict]], rules: GateRules) -> dict:
             "ab_failures": [f"{r['model']} {r['metric']}" for r in rows if r["fails_gate"]]
             + [f"{family.family} (its family)" for family in families if family.worse],
             "ab_ratios": {f"{r['model']} {r['metric']}": r["ratio"] for r in rows if r["gated"]},
+            "ab_pairs": pairs,
             "stored_failures": stored,
         }
     return judged
 
 
 def run_values(documents: dict[str, list[dict]]) -> dict:
-    """Per side and gated timing figure: each run's value and per-round values."""
+    """Per side and gated timing figure ("model params metric": each shape and configuration
+    apart): each run's value and per-round values."""
     values: dict = defaultdict(dict)
     for label, runs in documents.items():
         for document in runs:
             for result in document["results"]:
                 if result["unit"] in ("s", "tokens/s") and result["bench"] == "generate":
-                    key = f"{result['model']} {result['metric']}"
+                    shape = params_text(result["params"])
+                    key = " ".join(part for part in (result["model"], shape, result["metric"])
+                                   if part)  # fmt: skip
                     values[label].setdefault(key, []).append(
                         {
                             "value": result["value"],
@@ -113,14 +136,21 @@ def run_values(documents: dict[str, list[dict]]) -> dict:
     return values
 
 
-def gate_check(pytest_arguments, trials, runs, slowdown, rules: GateRules, out: Path) -> str:
+def gate_check(pytest_arguments, trials, runs, slowdown, rules: GateRules, out: Path,
+               max_runs: int | None = None) -> str:  # fmt: skip
+    """Run `trials` trials (see the module docstring), writing gate-check.json after each, and
+    return the rates and the simulation as Markdown (also written to gate-check.md).
+    max_runs None: `runs` pairs and no more (gate-check before 2026-12-01)."""
+    max_runs = max_runs or runs
     sides = trial_sides(slowdown, Path.cwd())
-    record = {"pytest_arguments": pytest_arguments, "runs": runs, "slowdown": slowdown,
-              "trials": []}  # fmt: skip
+    record = {"pytest_arguments": pytest_arguments, "runs": runs, "max_runs": max_runs,
+              "slowdown": slowdown, "trials": []}  # fmt: skip
     for trial in range(trials):
         print(f"lmgauge gate-check: trial {trial + 1}/{trials}", flush=True)
-        documents = run_trial(sides, pytest_arguments, runs, out / f"trial-{trial + 1:02d}")
-        record["trials"].append({**judge_trial(documents, rules), "values": run_values(documents)})
+        documents = run_trial(sides, pytest_arguments, runs, max_runs, rules,
+                              out / f"trial-{trial + 1:02d}")  # fmt: skip
+        record["trials"].append({**judge_trial(documents, runs, rules),
+                                 "values": run_values(documents)})  # fmt: skip
         write_text_atomic(strict_json(record, indent=1) + "\n", out / "gate-check.json")
     text = rates_text(record) + simulation_text(record, rules)
     write_text_atomic(text, out / "gate-check.md")
@@ -228,25 +258,50 @@ def smallest_caught(model: NoiseModel, rules: GateRules, trials: int = 200) -> f
     return float("inf")
 
 
-def analyse(path: Path, rules: GateRules) -> str:
-    """The rates and the simulation from a gate-check.json written earlier."""
-    record = json.loads(Path(path).read_text())
-    return rates_text(record) + simulation_text(record, rules)
+def read_record(path: Path) -> dict:
+    """A gate-check.json written earlier; LmgaugeError in one sentence when it cannot be read
+    or is not a gate-check record (an object with at least one trial, its run count and its
+    slowdown)."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise LmgaugeError(f"cannot read {path} as JSON: {error}.") from None
+    shaped = (isinstance(record, dict) and isinstance(record.get("trials"), list)
+              and record["trials"] and all(isinstance(t, dict) for t in record["trials"])
+              and isinstance(record.get("runs"), int)
+              and isinstance(record.get("slowdown"), (int, float)))  # fmt: skip
+    if not shaped:
+        raise LmgaugeError(f"{path} is not a gate-check record: it needs an object with a "
+                           f"non-empty list of trials, `runs` and `slowdown`.")  # fmt: skip
+    return record
+
+
+def analyse(path: Path, rules: GateRules, show=print) -> None:
+    """Show the rates, then the simulation (about a minute), of a gate-check.json written
+    earlier."""
+    record = read_record(path)
+    show(rates_text(record))
+    show("Simulating 1000 comparisons of each kind per figure (about a minute) ...")
+    show(simulation_text(record, rules))
 
 
 def rates_text(record: dict) -> str:
     """False-alarm and detection rates, per run and per figure, as Markdown."""
     trials = record["trials"]
     count = len(trials)
-    lines = [f"# Gate check: {count} trials, {record['runs']} runs a side, slowdown "
-             f"{record['slowdown']:g}", ""]  # fmt: skip
+    most = record.get("max_runs", record["runs"])
+    runs = f"{record['runs']} runs a side" + (f", up to {most}" if most > record["runs"] else "")
+    lines = [f"# Gate check: {count} trials, {runs}, slowdown {record['slowdown']:g}", ""]
+    pairs = {kind: [t[kind].get("ab_pairs", record["runs"]) for t in trials]
+             for kind in ("same", "slowed")}  # fmt: skip
     ab_false = sum(bool(t["same"]["ab_failures"]) for t in trials)
     ab_found = sum(bool(t["slowed"]["ab_failures"]) for t in trials)
     stored_same = [bool(f) for t in trials for f in t["same"]["stored_failures"]]
     stored_slow = [bool(f) for t in trials for f in t["slowed"]["stored_failures"]]
     lines += [
-        f"- A/B mode: false alarms {ab_false} of {count} same-code pairs; detections "
-        f"{ab_found} of {count} slowed pairs",
+        f"- A/B mode: false alarms {ab_false} of {count} same-code comparisons (judged on "
+        f"{min(pairs['same'])}-{max(pairs['same'])} pairs); detections {ab_found} of {count} "
+        f"slowed comparisons (judged on {min(pairs['slowed'])}-{max(pairs['slowed'])} pairs)",
         f"- stored-baseline mode (one report against one report): false alarms "
         f"{sum(stored_same)} of {len(stored_same)}; detections {sum(stored_slow)} of "
         f"{len(stored_slow)}",
