@@ -1,5 +1,6 @@
 """Fidelity of each configuration to the float32 eager reference of the same model, so that a
-fast configuration that broke the model fails in the run that measured its speed.
+fast configuration that broke the model fails in the run that measured its speed. Causal LMs
+are compared in every runtime that gives logits (lmgauge.runtimes.SCORING).
 
 The reference runs the same token ids once per model (lmgauge.quality.fidelity). Thresholds
 are for every model (`model = "*"` in benches/thresholds.toml), and each has a broken control
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 import pytest
 
+from lmgauge import runtimes
 from lmgauge.pytest_plugin.quality_fixtures import require_real_weights
 from lmgauge.quality.fidelity import (
     CAUSAL_FIGURES,
     ENCODER_FIGURES,
-    causal_logits,
     compare_logits,
     compare_pooled,
     pooled_states,
@@ -24,10 +25,14 @@ from lmgauge.quality.fidelity import (
 
 
 @pytest.mark.causal_lm
+@pytest.mark.runtime(*runtimes.SCORING)
 def test_next_token_fidelity(loaded_model, fidelity_reference, check_fidelity, record):
+    """The reference's token ids through the subject's runtime, one text at a time (for
+    llama.cpp on smollm2-135m the reference is the same Q4_1 weights de-quantised, so the gap is
+    llama.cpp's arithmetic)."""
     require_real_weights(loaded_model)
     reference = fidelity_reference(loaded_model.spec)
-    logits = causal_logits(loaded_model.model, reference.ids, loaded_model.device)
+    logits = runtimes.logits(loaded_model, reference.ids)
     measured = compare_logits(reference.outputs, logits, reference.ids)
     record("fidelity_positions", measured.positions)
     check_fidelity(measured, reference, CAUSAL_FIGURES)

@@ -11,7 +11,6 @@ import statistics
 import pytest
 
 from lmgauge import runtimes
-from lmgauge.errors import NotApplicable
 from lmgauge.measure.generation import timed_generate
 from lmgauge.measure.hand_loop import alternate, greedy_hand_loop, median_paired_ratio
 from lmgauge.measure.kv_cache import keeps_kv_cache
@@ -52,10 +51,7 @@ def test_generate(loaded_model, benchmark, record, round_policy, speed_probe, ju
     """Every runtime of lmgauge.runtimes.GENERATING, timed alike: the warmup a whole generate
     call, the speed probe beside the rounds, each figure's stop reason. Then what only the
     runtime has: transformers' roofline bounds, llama.cpp's own per-token counters."""
-    try:
-        generate = runtimes.timed_generate(loaded_model, prompt_tokens, new_tokens)
-    except NotApplicable as reason:
-        pytest.skip(str(reason))
+    generate = runtimes.timed_generate(loaded_model, prompt_tokens, new_tokens)
     label = "" if generate.label == "transformers" else f"{generate.label} "
     benchmark.group = f"{label}generate prompt={prompt_tokens} new={new_tokens}"
     measured = run_rounds(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from lmgauge.compute import dtype_name
 from lmgauge.model import anatomy
-from lmgauge.runtime import dtype_name
 
 
 @pytest.fixture(autouse=True)

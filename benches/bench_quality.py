@@ -5,21 +5,25 @@ against benches/thresholds.toml, and each has a broken control that must fail th
 threshold (answers rotated between prompts; the sentences' words shuffled), so a threshold
 that cannot fail would show. The course prompts' greedy and sampled continuations go to the
 `outputs` table beside the run report, one column per model. Models with synthetic weights
-skip every check but the anatomy, whose shapes hold for any weights.
+skip every check but the anatomy, whose shapes hold for any weights. Known answers, perplexity
+and the greedy outputs are measured in every runtime that offers greedy text or logits
+(lmgauge.runtimes: transformers and llama.cpp, on the same token ids); the anatomy, the
+temperature sweep and the re-initialised control reach inside a transformers model.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from lmgauge import runtimes
 from lmgauge.model.next_token import dissect
 from lmgauge.pytest_plugin.quality_fixtures import require_real_weights
 from lmgauge.quality.controls import control_escapes, reinitialised, shuffled_words
 from lmgauge.quality.diversity import distinct_n, mean_repetition_rate
 from lmgauge.quality.known_answers import ANSWERS, CONTINUATION_TOKENS, PROMPTS, answered, score
-from lmgauge.quality.perplexity import perplexity
 from lmgauge.quality.textgen import continue_texts
 from lmgauge.quality.thresholds import find
+from lmgauge.runtimes.scoring import subject_perplexity
 from lmgauge.sources.models import SYNTHETIC
 from lmgauge.sources.prompts import pad_token_id, prompt_ids
 
@@ -86,10 +90,11 @@ def test_next_token_anatomy(loaded_model, record, record_text):
             )
 
 
+@pytest.mark.runtime(*runtimes.CONTINUING)
 def test_known_answers(loaded_model, thresholds, record, record_judged, record_text):
     require_real_weights(loaded_model)
     prompts, answers = list(PROMPTS), list(ANSWERS)
-    continuations = continue_texts(loaded_model, prompts, CONTINUATION_TOKENS)
+    continuations = runtimes.greedy_texts(loaded_model, prompts, CONTINUATION_TOKENS)
     for prompt, answer, text in zip(prompts, answers, continuations, strict=True):
         record_text("known_answers", text, prompt=prompt, expected=answer)
     accuracy = score(continuations, answers)
@@ -113,17 +118,21 @@ def held_out_sentences(polarity, count: int) -> list[str]:
     return list(polarity[PERPLEXITY_SPLIT]["text"][:count])
 
 
+@pytest.mark.runtime(*runtimes.SCORING)
 def test_perplexity(loaded_model, polarity, thresholds, record, record_judged):
+    """Perplexity of the first 100 held-out test sentences, each cut to 128 token ids of the
+    model's transformers tokenizer, in every runtime that gives logits: the same tokens scored
+    in each. The same sentences with their words shuffled must fail the threshold."""
     require_real_weights(loaded_model)
     where = {"split": PERPLEXITY_SPLIT, "sentences": PERPLEXITY_SENTENCES}
-    measured = perplexity(loaded_model, held_out_sentences(polarity, PERPLEXITY_SENTENCES))
+    measured = subject_perplexity(loaded_model, held_out_sentences(polarity, PERPLEXITY_SENTENCES))
     failure = record_judged("perplexity", measured.perplexity, **where)
     record("nll_per_token", measured.nats_per_token, **where)
     record("perplexity_tokens", measured.tokens, **where)
     control_sentences = shuffled_words(held_out_sentences(polarity, SHUFFLED_SENTENCES))
     control = record(
         "control_perplexity",
-        perplexity(loaded_model, control_sentences).perplexity,
+        subject_perplexity(loaded_model, control_sentences).perplexity,
         control="shuffled-words",
         split=PERPLEXITY_SPLIT,
         sentences=SHUFFLED_SENTENCES,
@@ -134,10 +143,12 @@ def test_perplexity(loaded_model, polarity, thresholds, record, record_judged):
     assert escape is None, f"shuffled words: {escape}"
 
 
+@pytest.mark.runtime(*runtimes.CONTINUING)
 def test_greedy_outputs(loaded_model, record_text):
-    """The course prompts' greedy continuations, side by side across models in `outputs`."""
+    """The course prompts' greedy continuations, side by side across models and runtimes in
+    `outputs`."""
     require_real_weights(loaded_model)
-    continuations = continue_texts(loaded_model, list(COURSE_PROMPTS), OUTPUT_TOKENS)
+    continuations = runtimes.greedy_texts(loaded_model, list(COURSE_PROMPTS), OUTPUT_TOKENS)
     for prompt, text in zip(COURSE_PROMPTS, continuations, strict=True):
         record_text("outputs", text, decoding="greedy", prompt=prompt)
     assert all(text.strip() for text in continuations), "a prompt was continued with nothing"
@@ -196,7 +207,7 @@ def test_reinitialised_weights_fail_the_quality_thresholds(
     ).value
     broken_perplexity = record(
         "control_perplexity",
-        perplexity(broken, held_out_sentences(polarity, PERPLEXITY_SENTENCES)).perplexity,
+        subject_perplexity(broken, held_out_sentences(polarity, PERPLEXITY_SENTENCES)).perplexity,
         control="reinitialised-weights",
         **where,
     ).value

@@ -280,9 +280,9 @@ def reference_answers(serve_prompts, _reference_answers, request):
     configurations with), computed once per model and session, however many servers serve it."""
     import gc
 
+    from lmgauge.compute import resolve_dtype
     from lmgauge.errors import ModelLoadError
     from lmgauge.quality.textgen import continue_texts
-    from lmgauge.runtime import resolve_dtype
     from lmgauge.sources import loading
     from lmgauge.sources.configs import REFERENCE
 

@@ -3,10 +3,11 @@
 The subpackages follow the data flow, lowest layer first (each may import only those above it
 in this list, enforced by import-linter, see pyproject.toml):
 
-    errors, runtime  one-sentence errors; device, dtype and thread settings
+    errors, compute  one-sentence errors; device, dtype, threads and seeding for torch
     sources          models, data and inputs: registry, offline assets, cache, loading
     measure, model   timing, memory, rounds, calibration; parameter anatomy and roofline bounds
     quality          features, baselines, fine-tuning, perplexity, generated text, thresholds
+    runtimes         every runtime (transformers, llama.cpp, servers) behind one interface
     record           metric catalogue, journal, recorder, the versioned report
     store            the results database (SQLite or PostgreSQL): schema, writing, queries
     judge            significance, verdicts, drift, compare, gate, steps in a history

@@ -1,4 +1,5 @@
-"""Device, dtype and thread settings: the one place that turns option strings into torch values."""
+"""Where and how torch computes: device, dtype, threads and seeding, the one place that turns
+option strings into torch values."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lmgauge import runtime
+from lmgauge import compute
 from lmgauge.quality import baselines
 from lmgauge.quality.features import extract
 from lmgauge.quality.thresholds import find, load_thresholds
@@ -17,8 +17,8 @@ def test_features_keep_sentence_order_and_ignore_padding(tiny_bert_dir, tiny_gpt
     for folder in (tiny_bert_dir, tiny_gpt2_dir):
         loaded = loading.load(
             models.resolve(str(folder)),
-            runtime.resolve_device("cpu"),
-            runtime.resolve_dtype("float32"),
+            compute.resolve_device("cpu"),
+            compute.resolve_dtype("float32"),
         )
         together = extract(loaded, SENTENCES, batch_size=4)
         alone = [extract(loaded, [text]) for text in SENTENCES]

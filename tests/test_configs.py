@@ -118,15 +118,3 @@ def test_compile_records_its_time_and_keeps_the_outputs(tiny_gpt2_dir):
     assert compiled.model.generation_config.cache_implementation == "static"
     reference = logits(load(tiny_gpt2_dir, "default"), ids)
     assert torch.allclose(logits(compiled, ids), reference, atol=1e-4)
-
-
-def test_a_runtime_that_does_not_generate_in_process_is_one_sentence():
-    from types import SimpleNamespace
-
-    from lmgauge.errors import NotApplicable
-    from lmgauge.runtimes import timed_generate
-
-    served = SimpleNamespace(runtime="serve")
-    with pytest.raises(NotApplicable, match="the serve runtime does not generate in lmgauge's "
-                                            "process; runtimes that do: transformers, llamacpp"):
-        timed_generate(served, 8, 4)

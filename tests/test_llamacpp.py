@@ -106,3 +106,20 @@ def test_the_llamacpp_benches_run_on_a_gguf_file_and_skip_other_models(
     assert len(step["probe_seconds"]) == 2 and step["stopped"], "timed as bench_generate times"
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("llama.cpp runs GGUF files" in message for message in skips)
+
+
+def test_the_quality_benches_score_and_continue_in_llamacpp(pytester, tiny_llamacpp_gguf):
+    """Perplexity, known answers and greedy outputs are bench_quality's, for every runtime that
+    gives logits or text (lmgauge.runtimes): the tiny GGUF's figures come from llama.cpp."""
+    pytest.importorskip("llama_cpp")
+    result, (report,) = run_benches(
+        pytester, "-k", "perplexity or known_answers or greedy_outputs", "--models",
+        str(tiny_llamacpp_gguf), "--configs", "llamacpp",
+        target=str(PROJECT / "benches" / "bench_quality.py"),
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    figures = {r["metric"]: r for r in report["results"]}
+    assert figures["perplexity"]["bench"] == "quality"
+    assert figures["perplexity"]["params"]["config"] == "llamacpp"
+    assert figures["perplexity_tokens"]["value"] > 0
+    assert {"known_answer_accuracy", "control_perplexity"} <= set(figures)

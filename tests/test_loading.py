@@ -4,13 +4,13 @@ import shutil
 
 import pytest
 
-from lmgauge import runtime
+from lmgauge import compute
 from lmgauge.errors import ModelLoadError
 from lmgauge.sources import loading, models
 from tests.tiny_models import hub_cache_entry
 
-CPU = runtime.resolve_device("cpu")
-FP32 = runtime.resolve_dtype("float32")
+CPU = compute.resolve_device("cpu")
+FP32 = compute.resolve_dtype("float32")
 
 
 def test_local_causal_lm_and_encoder(tiny_gpt2_dir, tiny_bert_dir):
@@ -26,9 +26,9 @@ def test_local_causal_lm_and_encoder(tiny_gpt2_dir, tiny_bert_dir):
 
 def test_half_precision_load(tiny_gpt2_dir):
     loaded = loading.load(
-        models.resolve(str(tiny_gpt2_dir)), CPU, runtime.resolve_dtype("bfloat16")
+        models.resolve(str(tiny_gpt2_dir)), CPU, compute.resolve_dtype("bfloat16")
     )
-    assert next(loaded.model.parameters()).dtype == runtime.resolve_dtype("bfloat16")
+    assert next(loaded.model.parameters()).dtype == compute.resolve_dtype("bfloat16")
 
 
 def test_corrupt_weights_fail_with_one_sentence(tmp_path, tiny_gpt2_dir):

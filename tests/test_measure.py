@@ -121,18 +121,18 @@ def test_the_default_thread_count_follows_affinity_and_cgroup_quotas(tmp_path, m
     import subprocess
     import sys
 
-    from lmgauge import runtime
+    from lmgauge import compute
 
     limit = tmp_path / "cpu.max"
     limit.write_text("150000 100000\n")
-    assert runtime.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) == 1.5
+    assert compute.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) == 1.5
     limit.write_text("max 100000\n")
-    assert runtime.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) is None
-    monkeypatch.setattr(runtime, "cpu_quota", lambda: 1.5)
-    assert runtime.default_threads() == 1, "a quota of 1.5 CPUs gives one thread"
+    assert compute.cpu_quota(limit, (tmp_path / "no", tmp_path / "no")) is None
+    monkeypatch.setattr(compute, "cpu_quota", lambda: 1.5)
+    assert compute.default_threads() == 1, "a quota of 1.5 CPUs gives one thread"
     pinned = subprocess.run(
         ["taskset", "-c", "0", sys.executable, "-c",
-         "from lmgauge.runtime import default_threads; print(default_threads())"],
+         "from lmgauge.compute import default_threads; print(default_threads())"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert pinned.stdout.strip() == "1", "taskset -c 0: one CPU, one thread"
@@ -229,8 +229,8 @@ def test_a_model_spread_over_gpus_is_synchronised_and_tracked_on_every_one(monke
     the current GPU only. Needs no GPU: torch.cuda is watched."""
     import torch
 
+    from lmgauge.compute import synchronizer
     from lmgauge.measure.memory import track_memory
-    from lmgauge.runtime import synchronizer
     from lmgauge.sources.loading import device_map_facts
 
     synced, reset = [], []

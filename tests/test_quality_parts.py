@@ -8,10 +8,10 @@ import pytest
 from lmgauge.model.next_token import dissect
 from lmgauge.quality.diversity import distinct_n, mean_repetition_rate, repetition_rate
 from lmgauge.quality.known_answers import KNOWN_ANSWERS, first_word, score
-from lmgauge.quality.perplexity import perplexity
 from lmgauge.quality.textgen import continue_texts
 from lmgauge.quality.thresholds import find, load_thresholds
 from lmgauge.render.text_tables import write_text_tables
+from lmgauge.runtimes.scoring import subject_perplexity
 from tests.conftest import PROJECT
 from tests.tiny_models import load_on_cpu
 
@@ -44,14 +44,14 @@ def test_known_answers_score_the_first_word_only():
 def test_perplexity_matches_the_models_own_loss_and_ignores_padding(tiny_lm):
     import torch
 
-    single = perplexity(tiny_lm, [SENTENCES[2]])
+    single = subject_perplexity(tiny_lm, [SENTENCES[2]])
     ids = tiny_lm.tokenizer(SENTENCES[2], return_tensors="pt")["input_ids"]
     with torch.inference_mode():
         loss = tiny_lm.model(input_ids=ids, labels=ids).loss
     assert single.tokens == ids.shape[1] - 1
     assert math.isclose(single.perplexity, math.exp(float(loss)), rel_tol=1e-5)
-    together = perplexity(tiny_lm, SENTENCES, batch_size=4)
-    alone = [perplexity(tiny_lm, [text]) for text in SENTENCES]
+    together = subject_perplexity(tiny_lm, SENTENCES, batch_size=4)
+    alone = [subject_perplexity(tiny_lm, [text]) for text in SENTENCES]
     assert together.tokens == sum(p.tokens for p in alone)
     assert math.isclose(together.nll_nats, sum(p.nll_nats for p in alone), rel_tol=1e-5)
 

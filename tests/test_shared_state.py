@@ -8,8 +8,8 @@ import torch
 
 from lmgauge.quality.controls import reinitialised
 from lmgauge.quality.features import extract
-from lmgauge.quality.perplexity import perplexity
 from lmgauge.quality.textgen import continue_texts
+from lmgauge.runtimes.scoring import subject_perplexity
 from lmgauge.sources.prompts import pad_token_id
 from tests.tiny_models import load_on_cpu
 
@@ -41,7 +41,7 @@ def test_text_helpers_leave_the_tokenizer_as_they_found_it(tiny_lm, side):
     before = tokenizer_state(tokenizer)
     continue_texts(tiny_lm, SENTENCES, 4)
     assert tokenizer_state(tokenizer) == before, "continue_texts"
-    perplexity(tiny_lm, SENTENCES)
+    subject_perplexity(tiny_lm, SENTENCES)
     assert tokenizer_state(tokenizer) == before, "perplexity"
     extract(tiny_lm, SENTENCES)
     assert tokenizer_state(tokenizer) == before, "extract"

@@ -166,9 +166,9 @@ def hub_cache_entry(cache: Path, repo_id: str, model_folder: Path) -> Path:
 
 def load_on_cpu(path: Path):
     """A tiny model folder or GGUF file loaded by lmgauge, on the CPU in float32."""
-    from lmgauge import runtime
+    from lmgauge import compute
     from lmgauge.sources import loading, models
 
     return loading.load(
-        models.resolve(str(path)), runtime.resolve_device("cpu"), runtime.resolve_dtype("float32")
+        models.resolve(str(path)), compute.resolve_device("cpu"), compute.resolve_dtype("float32")
     )

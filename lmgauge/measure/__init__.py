@@ -3,6 +3,6 @@ speed probe, adaptive timed rounds, device calibration, cold loads in a fresh pr
 environment fingerprint, and the injected slowdown used to validate the gate. Trackers return
 frozen dataclasses whose fields say their unit in their name (`_s` seconds, `_bytes` bytes).
 
-May import: lmgauge.sources, lmgauge.errors, lmgauge.runtime. Never pytest: a bench hands in
+May import: lmgauge.sources, lmgauge.errors, lmgauge.compute. Never pytest: a bench hands in
 pytest-benchmark's fixture as an argument.
 """

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from lmgauge.compute import dtype_name
 from lmgauge.measure.timing import kernel_seconds
-from lmgauge.runtime import dtype_name
 
 READ_KERNELS = ("sum", "amax")
 MLP_SHAPES = ((768, 3072), (1024, 4096), (576, 1536), (3072, 768))

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     import transformers  # noqa: F401
 
     import_s = time.perf_counter() - started
-    from lmgauge import runtime
+    from lmgauge import compute
     from lmgauge.measure.memory import current_rss, track_memory
     from lmgauge.sources import loading, models
     from lmgauge.sources.configs import parse_config
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--config", default=DEFAULT)
     arguments = parser.parse_args(argv)
-    runtime.set_threads(arguments.threads)
-    device = runtime.resolve_device(arguments.device)
+    compute.set_threads(arguments.threads)
+    device = compute.resolve_device(arguments.device)
     spec = models.resolve(arguments.model)
     config = parse_config(arguments.config)
     with track_memory(device) as tracker:
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
             arguments.folder,
             arguments.gguf_file or None,
             device,
-            runtime.resolve_dtype(arguments.dtype),
+            compute.resolve_dtype(arguments.dtype),
             config,
         )
         if config.quantization:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from lmgauge.runtime import usable_cpus
+from lmgauge.compute import usable_cpus
 
 LIBRARIES = (
     "torch",

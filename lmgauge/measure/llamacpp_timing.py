@@ -10,6 +10,7 @@ its own per-token decode time, the independent figure our decode step is checked
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lmgauge.measure.generation import GenerationTiming
@@ -72,14 +73,12 @@ def timed_llamacpp_generate(llama, prompt: list[int], new_tokens: int):
     return timing, perf, tokens
 
 
-def llamacpp_logits(scorer, ids: list[list[int]]) -> list:
-    """Float32 logits (tokens x vocab, torch tensors) of each id list from a llama.cpp context
-    created with logits_all=True, one text at a time from an empty cache."""
+def llamacpp_logits(scorer, ids: list[list[int]]) -> Iterator:
+    """Float32 logits (tokens x vocab, torch tensors) of each id list, in order, from a
+    llama.cpp context created with logits_all=True, one text at a time from an empty cache."""
     import torch
 
-    outputs = []
     for row in ids:
         scorer.reset()
         scorer.eval(row)
-        outputs.append(torch.from_numpy(scorer.scores[: len(row)].copy()))
-    return outputs
+        yield torch.from_numpy(scorer.scores[: len(row)].copy())

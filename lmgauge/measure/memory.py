@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from lmgauge.runtime import cuda_indices, synchronizer
+from lmgauge.compute import cuda_indices, synchronizer
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")

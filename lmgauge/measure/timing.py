@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lmgauge.runtime import synchronizer
+from lmgauge.compute import synchronizer
 
 __all__ = ["Stopwatch", "kernel_seconds", "sample_seconds", "synchronizer", "timed_forward"]
 

@@ -22,9 +22,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from lmgauge.compute import seeded
 from lmgauge.measure.memory import track_memory
 from lmgauge.measure.timing import synchronizer
-from lmgauge.runtime import seeded
 
 LEARNING_RATE = 1e-4
 OPTIMIZER_BYTES_PER_PARAMETER = 7 * 4

@@ -2,5 +2,5 @@
 roofline bounds its size implies on a calibrated machine, and the next-token anatomy of a
 causal LM (hidden states -> LM head -> token).
 
-May import: lmgauge.sources, lmgauge.errors, lmgauge.runtime.
+May import: lmgauge.sources, lmgauge.errors, lmgauge.compute.
 """

@@ -11,7 +11,7 @@ from collections import Counter
 
 from torch import nn
 
-from lmgauge.runtime import dtype_name
+from lmgauge.compute import dtype_name
 
 
 def owned_parameters(model: nn.Module):

@@ -8,7 +8,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from lmgauge import runtime
+from lmgauge import compute
 from lmgauge.measure.calibration import calibrate
 from lmgauge.measure.noise import SHORTEST_JUDGED_S, NoiseMonitor
 from lmgauge.measure.probe import SpeedProbe
@@ -24,9 +24,9 @@ def _calibrations(request: pytest.FixtureRequest):
     if calibrations:
         state = run_state(request.config)
         threads = torch.get_num_threads()
-        runtime.set_threads(next(iter(calibrations))[0])
+        compute.set_threads(next(iter(calibrations))[0])
         calibrate_again(state)
-        runtime.set_threads(threads)
+        compute.set_threads(threads)
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def calibration(request: pytest.FixtureRequest, _calibrations: dict, torch_threa
     dtype = state.dtype
     if "loaded_model" in request.fixturenames:
         dtype = request.getfixturevalue("loaded_model").dtype
-    key = (torch_threads, runtime.dtype_name(dtype))
+    key = (torch_threads, compute.dtype_name(dtype))
     if key not in _calibrations:
         swept = swept_parameters(request.node)
         swept.pop("config", None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lmgauge import runtime
+from lmgauge import compute
 from lmgauge.errors import LmgaugeError
 from lmgauge.judge.gate import read_baseline
 from lmgauge.measure.rounds import RoundPolicy
@@ -60,7 +60,7 @@ def add_setup_options(group) -> None:
     group.addoption(
         "--dtype",
         default="float32",
-        choices=runtime.DTYPES,
+        choices=compute.DTYPES,
         help="dtype the weights are loaded in (default: float32)",
     )
     group.addoption(
@@ -215,17 +215,17 @@ def pytest_configure(config: pytest.Config) -> None:
     options = config.option
     try:
         specs = models.resolve_many(options.models)
-        device = runtime.resolve_device(options.device)
-        dtype = runtime.resolve_dtype(options.dtype)
+        device = compute.resolve_device(options.device)
+        dtype = compute.resolve_dtype(options.dtype)
         run_configs = serving_configs(options)
         for run_config in run_configs:
             configs.check_device(run_config, device, options.dtype)
         thread_counts = (
             parse_counts(options.threads, "--threads")
             if options.threads is not None
-            else [runtime.default_threads()]
+            else [compute.default_threads()]
         )
-        threads = runtime.set_threads(thread_counts[0])
+        threads = compute.set_threads(thread_counts[0])
         sweeps = resolve_sweeps(options)
         policy = RoundPolicy(min_rounds=options.rounds, budget_s=options.round_budget)
         if not 0 <= options.inject_slowdown <= 10:

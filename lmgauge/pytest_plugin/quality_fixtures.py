@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from lmgauge.compute import resolve_dtype
 from lmgauge.errors import ModelLoadError
 from lmgauge.pytest_plugin.state import bench_and_model, run_state
 from lmgauge.quality.features import extract_splits
@@ -25,9 +26,8 @@ from lmgauge.quality.fidelity import (
     token_ids,
 )
 from lmgauge.quality.thresholds import find, load_thresholds, verdict
-from lmgauge.runtime import resolve_dtype
 from lmgauge.sources import loading
-from lmgauge.sources.configs import REFERENCE
+from lmgauge.sources.configs import REFERENCE, TRANSFORMERS
 from lmgauge.sources.models import CAUSAL_LM, SYNTHETIC
 
 THRESHOLDS_FILE = "benches/thresholds.toml"
@@ -78,13 +78,14 @@ def frozen_features(loaded_model, polarity, _feature_cache):
 
 
 def require_real_weights(loaded_model) -> None:
-    """Skip, with the reason, a model whose weights are synthetic or that has no tokenizer."""
+    """Skip, with the reason, a model whose weights are synthetic, or a transformers subject
+    without a tokenizer (other runtimes' calls say for themselves what they lack)."""
     if loaded_model.spec.weights == SYNTHETIC:
         pytest.skip(
             f"{loaded_model.name} has synthetic weights: "
             "its accuracy and output quality would mean nothing"
         )
-    if loaded_model.tokenizer is None:
+    if loaded_model.runtime == TRANSFORMERS and loaded_model.tokenizer is None:
         pytest.skip(f"{loaded_model.name} has no tokenizer")
 
 
@@ -129,10 +130,10 @@ def build_reference(spec, polarity, device) -> Reference:
     ids = token_ids(loaded.tokenizer, fidelity_texts(polarity))
     causal = loaded.task == CAUSAL_LM
     outputs_of = causal_logits if causal else pooled_states
-    outputs = outputs_of(loaded.model, ids, device)
+    outputs = list(outputs_of(loaded.model, ids, device))
     controls = {}
     for control, bits in CONTROL_BITS.items():  # fewer bits last: rounding twice is harmless
-        broken = outputs_of(naive_quantize(loaded.model, bits), ids, device)
+        broken = list(outputs_of(naive_quantize(loaded.model, bits), ids, device))
         controls[control] = (
             compare_logits(outputs, broken, ids) if causal else compare_pooled(outputs, broken)
         )

@@ -20,11 +20,11 @@ import gc
 import pytest
 
 from lmgauge import runtimes
+from lmgauge.compute import dtype_name
 from lmgauge.errors import LmgaugeError, ModelLoadError, NotApplicable, RuntimeMissing
 from lmgauge.measure.cold_load import run_cold_load
 from lmgauge.measure.slowdown import inject as inject_slowdown
 from lmgauge.pytest_plugin.state import run_state
-from lmgauge.runtime import dtype_name
 from lmgauge.sources.configs import TRANSFORMERS
 from lmgauge.sources.data import load_polarity
 from lmgauge.sources.models import CAUSAL_LM, ENCODER
@@ -40,8 +40,40 @@ def wanted_task(node) -> str | None:
 
 
 def wanted_runtimes(node) -> tuple[str, ...]:
+    """The runtimes named by the node's runtime marker (transformers without one)."""
     marker = node.get_closest_marker("runtime")
     return marker.args if marker else (TRANSFORMERS,)
+
+
+def check_runtime_markers(items) -> None:
+    """A runtime marker naming a runtime lmgauge does not have stops the run with one sentence
+    (pytest's usage error), rather than leaving its bench out in silence."""
+    for item in items:
+        wanted = wanted_runtimes(item)
+        if not wanted or not all(isinstance(name, str) for name in wanted):
+            raise pytest.UsageError(
+                f"{item.nodeid}: its runtime marker must name runtimes as strings, as in "
+                f"runtime(\"transformers\", \"llamacpp\"); it has {wanted!r}."
+            )
+        if unknown := [name for name in wanted if name not in runtimes.RUNTIMES]:
+            raise pytest.UsageError(
+                f"{item.nodeid}: its runtime marker names {', '.join(map(repr, unknown))}, "
+                f"which lmgauge does not have; runtimes: {', '.join(runtimes.RUNTIMES)}."
+            )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """A bench that asks its subject for what the subject's runtime or model cannot do
+    (NotApplicable, from lmgauge.runtimes or the model's own checks) skips with that sentence.
+    Only benches (tests of `loaded_model`): in lmgauge's own tests NotApplicable stays an
+    error."""
+    if "loaded_model" not in pyfuncitem.fixturenames:
+        return (yield)
+    try:
+        return (yield)
+    except NotApplicable as reason:
+        pytest.skip(str(reason))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -70,6 +102,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     benches without --configs llamacpp), rather than report each as an empty skip."""
     used = {subject.config.runtime for subject in run_state(config).subjects.values()}
     measures = [item for item in items if "model_name" in getattr(item, "fixturenames", ())]
+    check_runtime_markers(measures)
     unused = [item for item in measures if used.isdisjoint(wanted_runtimes(item))]
     if unused:
         config.hook.pytest_deselected(items=unused)

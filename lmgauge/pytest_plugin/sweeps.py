@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmgauge import runtime
+from lmgauge import compute
 from lmgauge.pytest_plugin.state import run_state
 
 AXES = {"prompt_tokens": "--prompt-tokens", "new_tokens": "--new-tokens",
@@ -133,7 +133,7 @@ def torch_threads(request: pytest.FixtureRequest) -> int:
 def _apply_threads(request: pytest.FixtureRequest, torch_threads: int) -> None:
     """With several --threads values, set this bench's thread count before it runs."""
     if len(run_state(request.config).thread_counts) > 1:
-        runtime.set_threads(torch_threads)
+        compute.set_threads(torch_threads)
 
 
 @pytest.fixture(scope="session")

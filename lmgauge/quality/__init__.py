@@ -3,5 +3,5 @@ LoRA), perplexity, generated text, known answers, diversity, the thresholds they
 against, and the broken controls that must fail those thresholds.
 
 May import: lmgauge.measure (memory of a fine-tuning run), lmgauge.model, lmgauge.sources,
-lmgauge.errors, lmgauge.runtime.
+lmgauge.errors, lmgauge.compute.
 """

@@ -11,8 +11,8 @@ import copy
 import random
 from collections.abc import Callable
 
+from lmgauge.compute import seeded
 from lmgauge.quality.thresholds import Threshold
-from lmgauge.runtime import seeded
 
 SEED = 0
 

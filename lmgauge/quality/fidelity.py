@@ -10,6 +10,7 @@ text's own next tokens, configuration minus reference, in nats per token; 0.01 n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 FIDELITY_SENTENCES = 24
@@ -50,17 +51,23 @@ def token_ids(tokenizer, texts: list[str]) -> list[list[int]]:
     return [tokenizer(text)["input_ids"] for text in texts]
 
 
-def causal_logits(model, ids: list[list[int]], device) -> list:
-    """Float32 CPU logits (tokens x vocab) of each id list, one forward pass per text."""
+def causal_logits(model, ids: list[list[int]], device, batch_size: int = 1) -> Iterator:
+    """Float32 CPU logits (tokens x vocab) of each id list, in order: `batch_size` lists at a
+    time in one forward pass, right-padded and masked (1: one pass per text, no padding; pass
+    longer batches ids sorted by length, so that little is padded)."""
     import torch
 
-    outputs = []
-    with torch.inference_mode():
-        for row in ids:
-            tensor = torch.tensor([row], device=device)
-            logits = model(input_ids=tensor, attention_mask=torch.ones_like(tensor)).logits
-            outputs.append(logits[0].float().cpu())
-    return outputs
+    for start in range(0, len(ids), batch_size):
+        rows = ids[start : start + batch_size]
+        tensor = torch.zeros((len(rows), max(len(row) for row in rows)), dtype=torch.long)
+        mask = torch.zeros_like(tensor)
+        for index, row in enumerate(rows):
+            tensor[index, : len(row)] = torch.tensor(row)
+            mask[index, : len(row)] = 1
+        with torch.inference_mode():
+            output = model(input_ids=tensor.to(device), attention_mask=mask.to(device)).logits
+        for index, row in enumerate(rows):
+            yield output[index, : len(row)].float().cpu()
 
 
 def pooled_states(model, ids: list[list[int]], device) -> list:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from lmgauge.compute import seeded
 from lmgauge.measure.memory import track_memory
 from lmgauge.measure.timing import Stopwatch, synchronizer
 from lmgauge.quality.baselines import scores
-from lmgauge.runtime import seeded
 
 QUERY = re.compile(r"^(query|q|q_proj|q_lin|query_proj|q_head)$")
 VALUE = re.compile(r"^(value|v|v_proj|v_lin|value_proj|v_head)$")

@@ -1,26 +1,31 @@
 """Perplexity of a causal LM on a list of texts, each scored on its own.
 
-Every text is tokenized as the tokenizer does by default (with its BOS token when it adds
-one) and scored from its second token on: the loss of predicting each token from the ones
-before it. Perplexity = exp(total negative log-likelihood / scored tokens), so long texts
-weigh by their length. Padding is on the right and masked out of the loss.
+Each text's token ids (as the model's tokenizer makes them by default, with its BOS token when
+it adds one) are scored from the second token on: the loss of predicting each token from the
+ones before it, from the logits of whichever runtime ran them (lmgauge.runtimes.logits).
+Perplexity = exp(total negative log-likelihood / scored tokens), so long texts weigh by their
+length.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from lmgauge.sources.prompts import padding
+from lmgauge.quality.fidelity import next_token_nll
+
+MAX_TOKENS = 128
+"""Texts are cut to their first MAX_TOKENS token ids before scoring."""
 
 
 @dataclass(frozen=True)
 class Perplexity:
     """nll_nats: summed negative log-likelihood in nats; tokens: tokens scored; seconds: wall
-    time of the scoring passes."""
+    time of the scoring passes and the loss."""
 
     nll_nats: float
     tokens: int
@@ -36,28 +41,23 @@ class Perplexity:
         return math.exp(self.nats_per_token)
 
 
-def perplexity(
-    loaded_model, texts: list[str], batch_size: int = 32, max_length: int = 128
-) -> Perplexity:
-    """Perplexity of `texts` under the loaded causal LM (texts truncated to `max_length`)."""
+def scored_ids(ids: list[list[int]], max_tokens: int = MAX_TOKENS) -> list[list[int]]:
+    """Each id list cut to its first `max_tokens` ids, shortest first (so that batched passes
+    pad little), texts with fewer than two tokens left out (nothing to predict). For causal LMs
+    whose tokenizer adds nothing at the end (GPT-2, SmolLM2) this is the tokenizer's own
+    right-side truncation."""
+    return sorted((row[:max_tokens] for row in ids if len(row) > 1), key=len)
+
+
+def perplexity(logits: Iterable, ids: list[list[int]]) -> Perplexity:
+    """Perplexity of `ids` under `logits`, an iterable of (tokens x vocab) tensors in the same
+    order (consumed here, so a lazy runtime iterator is timed too)."""
     import torch
 
-    tokenizer, model = loaded_model.tokenizer, loaded_model.model
-    texts = sorted(texts, key=len)
-    nll, tokens = 0.0, 0
     started = time.perf_counter()
-    with torch.inference_mode(), padding(tokenizer, "right"):
-        for start in tqdm(range(0, len(texts), batch_size), desc="perplexity", unit="batch"):
-            batch = tokenizer(
-                texts[start : start + batch_size],
-                padding=True,
-                truncation=True,
-                max_length=max_length,
-                return_tensors="pt",
-            ).to(loaded_model.device)
-            scored = batch["attention_mask"][:, 1:].bool()
-            logits = model(**batch).logits[:, :-1][scored].float()
-            targets = batch["input_ids"][:, 1:][scored]
-            nll += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
-            tokens += int(scored.sum())
-    return Perplexity(nll, tokens, len(texts), time.perf_counter() - started)
+    nll = 0.0
+    rows = tqdm(zip(logits, ids, strict=True), total=len(ids), desc="perplexity", unit="text")
+    for scores, row in rows:
+        nll += next_token_nll(scores, torch.tensor(row[1:]))
+    tokens = sum(len(row) - 1 for row in ids)
+    return Perplexity(nll, tokens, len(ids), time.perf_counter() - started)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
-from lmgauge.runtime import seeded
+from lmgauge.compute import seeded
 from lmgauge.sources.prompts import pad_token_id, padding
 
 

@@ -2,6 +2,6 @@
 cache, Hub snapshots, model builds (synthetic twins, GGUF), loading a model into memory, the
 sentence-polarity data set, and input ids of exact token lengths.
 
-May import: lmgauge.errors, lmgauge.runtime, and other sources modules. Nothing here measures,
+May import: lmgauge.errors, lmgauge.compute, and other sources modules. Nothing here measures,
 records or judges.
 """

@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from lmgauge.compute import seeded
 from lmgauge.errors import AssetError
-from lmgauge.runtime import seeded
 from lmgauge.sources import assets
 from lmgauge.sources.cache import building, cache_root, manifest_problems
 from lmgauge.sources.models import SYNTHETIC, ModelSpec

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmgauge.compute import dtype_name, resolve_dtype, synchronizer
 from lmgauge.errors import LmgaugeError, ModelLoadError, first_line
-from lmgauge.runtime import dtype_name, resolve_dtype, synchronizer
 from lmgauge.sources import builders, hub
 from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.decoding import neutralise

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 import warnings
 
+from lmgauge.compute import synchronizer
 from lmgauge.errors import ModelLoadError, RuntimeMissing, first_line
-from lmgauge.runtime import synchronizer
 from lmgauge.sources.configs import INSTALL_HINTS
 from lmgauge.sources.models import CAUSAL_LM
 

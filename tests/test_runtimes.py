@@ -1,0 +1,119 @@
+"""Every runtime of lmgauge.runtimes behind the same calls, on tiny models: the calls agree
+with the runtime's own ways of doing the same thing, and a call a runtime lacks is one
+sentence."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from lmgauge import runtimes
+from lmgauge.errors import NotApplicable
+from lmgauge.measure.llamacpp_timing import timed_llamacpp_generate
+from lmgauge.quality.textgen import continue_texts
+from lmgauge.runtimes import LoadSettings, load_subject
+from lmgauge.runtimes.scoring import subject_perplexity
+from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS, parse_config
+from lmgauge.sources.models import resolve
+from tests.conftest import PROJECT
+from tests.tiny_models import VOCAB_SIZE
+
+TEXTS = ["the film was good .", "a very dull plot and awful actors .", "fun"]
+
+
+def test_the_table_says_which_runtime_offers_which_call():
+    assert set(runtimes.RUNTIMES) == {TRANSFORMERS, LLAMACPP, SERVE}
+    for offered in (runtimes.GENERATING, runtimes.SCORING, runtimes.CONTINUING):
+        assert offered == (TRANSFORMERS, LLAMACPP)
+
+
+@pytest.mark.parametrize("call", ["timed_generate", "logits", "greedy_texts", "token_ids"])
+def test_a_call_the_runtime_lacks_is_one_sentence(call):
+    served = SimpleNamespace(runtime=SERVE)
+    arguments = {"timed_generate": (8, 4), "logits": ([[1, 2]],), "greedy_texts": (["a"], 2),
+                 "token_ids": (["a"],)}[call]  # fmt: skip
+    expected = f"the serve runtime gives no {runtimes.CALLS[call]} in lmgauge's process; "
+    with pytest.raises(NotApplicable, match=expected + "runtimes that do: transformers, llamacpp"):
+        getattr(runtimes, call)(served, *arguments)
+
+
+def test_a_subject_of_a_runtime_lmgauge_does_not_have_is_one_sentence():
+    from lmgauge.sources.configs import ConfigError
+
+    with pytest.raises(ConfigError, match="names the runtime 'onnx', which lmgauge does not have"):
+        runtimes.logits(SimpleNamespace(runtime="onnx"), [[1, 2]])
+
+
+def test_transformers_batched_logits_match_one_text_at_a_time(tiny_gpt2_dir):
+    loaded = load_subject(resolve(str(tiny_gpt2_dir)), parse_config("eager"), LoadSettings())
+    ids = runtimes.token_ids(loaded, TEXTS)
+    assert ids == [loaded.tokenizer(text)["input_ids"] for text in TEXTS]
+    alone = list(runtimes.logits(loaded, ids))
+    padded = list(runtimes.logits(loaded, ids, batch_size=3))
+    assert [tuple(t.shape) for t in padded] == [(len(row), VOCAB_SIZE) for row in ids]
+    for one, batched in zip(alone, padded, strict=True):
+        assert torch.allclose(one, batched, atol=1e-4), "padding changed a real position's logits"
+    with torch.inference_mode():
+        own = loaded.model(input_ids=torch.tensor([ids[1]])).logits[0]
+    assert torch.allclose(alone[1], own, atol=1e-5)
+    assert runtimes.greedy_texts(loaded, TEXTS, 4) == continue_texts(loaded, TEXTS, 4)
+
+
+def test_a_transformers_model_without_a_tokenizer_cannot_read_text(tiny_gpt2_dir):
+    loaded = load_subject(resolve(str(tiny_gpt2_dir)), parse_config("default"), LoadSettings())
+    loaded.tokenizer = None
+    with pytest.raises(NotApplicable, match="has no tokenizer, so it cannot read or write text"):
+        runtimes.greedy_texts(loaded, TEXTS, 4)
+
+
+def test_llamacpp_scores_and_continues_as_its_token_loop_does(tiny_llamacpp_gguf):
+    pytest.importorskip("llama_cpp")
+    loaded = load_subject(resolve(str(tiny_llamacpp_gguf)), parse_config("llamacpp"),
+                          LoadSettings())  # fmt: skip
+    prompt = loaded.tokenize("the theatre")
+    _, _, tokens = timed_llamacpp_generate(loaded.llama, prompt, 5)
+    (logits,) = runtimes.logits(loaded, [prompt])
+    assert tuple(logits.shape) == (len(prompt), 258)
+    assert int(logits[-1].argmax()) == tokens[0], "the scorer and the token loop disagree"
+    eos = loaded.llama.token_eos()
+    expected = loaded.detokenize(tokens[: tokens.index(eos)] if eos in tokens else tokens)
+    assert runtimes.greedy_texts(loaded, ["the theatre"], 5) == [expected]
+    with pytest.raises(NotApplicable, match="longer than llama.cpp's scoring context of 512"):
+        runtimes.logits(loaded, [[1] * 600])
+    with pytest.raises(NotApplicable, match="or the file's trained context of 64"):
+        runtimes.timed_generate(loaded, 60, 8)
+
+
+def test_perplexity_is_the_same_figure_batched_or_one_text_at_a_time(tiny_gpt2_dir):
+    loaded = load_subject(resolve(str(tiny_gpt2_dir)), parse_config("default"), LoadSettings())
+    alone, batched = subject_perplexity(loaded, TEXTS, 1), subject_perplexity(loaded, TEXTS, 3)
+    assert alone.tokens == batched.tokens == sum(len(row) - 1 for row in
+                                                 runtimes.token_ids(loaded, TEXTS))  # fmt: skip
+    assert alone.perplexity == pytest.approx(batched.perplexity, rel=1e-5)
+
+
+def test_a_misspelt_runtime_marker_stops_the_run_in_one_sentence(
+    pytester, monkeypatch, tiny_gpt2_dir
+):
+    pytester.makepyfile(
+        bench_misspelt="""
+        import pytest
+
+        @pytest.mark.runtime("transformers", "llamacp")
+        def test_x(loaded_model):
+            pass
+        """
+    )
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT))
+    result = pytester.runpytest_subprocess(
+        "bench_misspelt.py", "-p", "no:cacheprovider", "-o", "python_files=bench_*.py",
+        "--models", str(tiny_gpt2_dir), "--report-dir", "out",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
+    result.stderr.fnmatch_lines(
+        ["ERROR: *bench_misspelt.py::test_x*: its runtime marker names 'llamacp', which lmgauge "
+         "does not have; runtimes: transformers, llamacpp, serve."]
+    )  # fmt: skip
