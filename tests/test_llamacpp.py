@@ -108,6 +108,7 @@ def test_the_llamacpp_benches_run_on_a_gguf_file_and_skip_other_models(
     assert any("llama.cpp runs GGUF files" in message for message in skips)
 
 
+@pytest.mark.slow
 def test_the_quality_benches_score_and_continue_in_llamacpp(pytester, tiny_llamacpp_gguf):
     """Perplexity, known answers and greedy outputs are bench_quality's, for every runtime that
     gives logits or text (lmgauge.runtimes): the tiny GGUF's figures come from llama.cpp."""
