@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from lmgauge.quality.fidelity import compare_logits, compare_pooled, judge_fidelity, mean_nll
+from lmgauge.quality.fidelity import compare_logits, compare_pooled, judge_fidelity
+from lmgauge.quality.perplexity import perplexity
 from lmgauge.quality.thresholds import Threshold, find
 from lmgauge.render.configs_chart import configs_chart
 from lmgauge.render.configs_table import configs_frame, configs_markdown, has_configs
@@ -30,7 +31,8 @@ def test_a_flipped_argmax_and_a_worse_fit_are_measured():
     fidelity = compare_logits([reference], [measured], ids)
     assert fidelity.top1_agreement == pytest.approx(2 / 3)
     assert fidelity.max_logit_difference == 10.0
-    expected = mean_nll([measured], ids) - mean_nll([reference], ids)
+    expected = (perplexity([measured], ids).nats_per_token
+                - perplexity([reference], ids).nats_per_token)
     assert fidelity.nll_increase_nats == pytest.approx(expected) and expected > 4.9
 
 

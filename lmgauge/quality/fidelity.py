@@ -125,16 +125,6 @@ def compare_pooled(reference: list, measured: list) -> EncoderFidelity:
     )
 
 
-def mean_nll(logits: list, ids: list[list[int]]) -> float:
-    """Mean next-token NLL (nats per token) of each id list under its logits, every text
-    scored from its second token on."""
-    import torch
-
-    pairs = zip(logits, ids, strict=True)
-    nll = sum(next_token_nll(rows, torch.tensor(row[1:])) for rows, row in pairs)
-    return nll / sum(len(row) - 1 for row in ids)
-
-
 CAUSAL_FIGURES = {
     # metric: (Fidelity attribute, the direction that is better, the control that must fail it)
     "top1_agreement": ("top1_agreement", "higher", "naive-int8"),
