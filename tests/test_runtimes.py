@@ -117,3 +117,31 @@ def test_a_misspelt_runtime_marker_stops_the_run_in_one_sentence(
         ["ERROR: *bench_misspelt.py::test_x*: its runtime marker names 'llamacp', which lmgauge "
          "does not have; runtimes: transformers, llamacpp, serve."]
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("call", "arguments", "message"),
+    [
+        ("logits", ([[5, 6], []],), "id list 1 is empty; a text to score needs at least one"),
+        ("logits", ([[5, VOCAB_SIZE]],), f"id list 0 holds {VOCAB_SIZE}, which is not a token id "
+                                         f"of this model \\(0 to {VOCAB_SIZE - 1}\\)."),
+        ("logits", ([[5, -1]],), "id list 0 holds -1, which is not a token id"),
+        ("logits", ([[5, 6]], 0), "batch_size must be a whole number of at least 1, not 0."),
+        ("greedy_texts", (["a", ""], 4), "prompt 1 is empty; a greedy continuation needs a"),
+        ("greedy_texts", (["a"], 0), "new_tokens must be a whole number of at least 1, not 0."),
+        ("timed_generate", (0, 4), "prompt_tokens must be a whole number of at least 1, not 0."),
+        ("timed_generate", (8, 2.5), "new_tokens must be a whole number of at least 1, not 2.5."),
+    ],
+)  # fmt: skip
+def test_input_no_runtime_can_take_is_one_sentence(tiny_gpt2_dir, call, arguments, message):
+    loaded = load_subject(resolve(str(tiny_gpt2_dir)), parse_config("default"), LoadSettings())
+    with pytest.raises(ValueError, match=message):
+        getattr(runtimes, call)(loaded, *arguments)
+
+
+def test_llamacpp_refuses_an_id_outside_its_vocabulary(tiny_llamacpp_gguf):
+    pytest.importorskip("llama_cpp")
+    loaded = load_subject(resolve(str(tiny_llamacpp_gguf)), parse_config("llamacpp"),
+                          LoadSettings())  # fmt: skip
+    with pytest.raises(ValueError, match="id list 0 holds 258, which is not a token id"):
+        runtimes.logits(loaded, [[1, 258]])

@@ -68,6 +68,19 @@ def test_the_markdown_names_the_slo_and_the_highest_level_that_met_it():
     assert f"| {SUBJECT} | closed | c=4    |" in text and "1.22x" in text
     summary = summary_markdown(served_document(), "20261201T060000Z_run.json")
     assert "`20261201T060000Z_run.serving.md`" in summary
+    assert "configs.png" not in summary, "served subjects alone draw no configurations chart"
+
+
+def test_the_summary_names_each_dtype_its_subjects_ran_in():
+    document = served_document()
+    document["run"]["options"]["dtype"] = "float32"
+    document["models"] = {"smollm2-135m": {"dtype": "float32"},
+                          "smollm2-135m@llamacpp": {"dtype": "Q4_1"}}  # fmt: skip
+    summary = summary_markdown(document, "run.json")
+    assert "dtypes float32 (smollm2-135m), Q4_1 (smollm2-135m@llamacpp)" in summary
+    assert "`run.configs.png`" in summary
+    document["models"].pop("smollm2-135m@llamacpp")
+    assert ", dtype float32, threads" in summary_markdown(document, "run.json")
 
 
 def test_served_subjects_stay_out_of_the_configurations_table():

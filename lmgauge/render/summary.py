@@ -11,6 +11,7 @@ from collections import Counter
 import pandas as pd
 
 from lmgauge.record.report import values_by_model
+from lmgauge.render.configs_table import has_configs
 from lmgauge.render.cost_tables import has_costs
 from lmgauge.render.serving_table import has_served, slo_lines
 
@@ -61,6 +62,17 @@ def threshold_line(results: list[dict]) -> str | None:
     return f"quality thresholds: {line}"
 
 
+def subject_dtypes(document: dict, options: dict) -> str:
+    """`dtype X` when every subject ran in the run's --dtype (or no subject says), else each
+    dtype the subjects ran in with the subjects that ran in it (a GGUF file keeps its own)."""
+    ran_in: dict[str, list[str]] = {}
+    for name, entry in document.get("models", {}).items():
+        ran_in.setdefault(str(entry.get("dtype") or options.get("dtype")), []).append(name)
+    if len(ran_in) <= 1:
+        return f"dtype {next(iter(ran_in), options.get('dtype'))}"
+    return "dtypes " + ", ".join(f"{dtype} ({', '.join(names)})" for dtype, names in ran_in.items())
+
+
 def summary_markdown(document: dict, report_name: str) -> str:
     run, environment = document["run"], document["environment"]
     options = run.get("options", {})
@@ -70,7 +82,7 @@ def summary_markdown(document: dict, report_name: str) -> str:
         f"- report: `{report_name}`, status **{run['status']}**, {run.get('duration_s', 0):.0f} s",
         f"- machine: {environment.get('cpu_model')}, {environment.get('cpu_cores_physical')} "
         f"physical cores, GPU {environment.get('gpu') or 'none'}",
-        f"- setup: device {options.get('device')}, dtype {options.get('dtype')}, threads "
+        f"- setup: device {options.get('device')}, {subject_dtypes(document, options)}, threads "
         f"{options.get('threads')}, torch {environment.get('libraries', {}).get('torch')}",
     ]
     calibration = document.get("calibration") or {}
@@ -88,7 +100,7 @@ def summary_markdown(document: dict, report_name: str) -> str:
         verdict = "passed" if gate["passed"] else f"FAILED ({len(gate['failures'])} figures)"
         lines.append(f"- gate against `{gate['base']}`: {verdict}")
     configs = run.get("options", {}).get("configs")
-    if configs:
+    if configs and has_configs(document):
         stem = report_name.removesuffix(".json")
         lines.append(
             f"- configurations {', '.join(configs)}: side by side in `{stem}.configs.md`, speed "

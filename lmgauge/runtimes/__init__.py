@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from lmgauge.errors import NotApplicable
 from lmgauge.runtimes import llamacpp, served, transformers
-from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate
+from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate, check_lengths
 from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS, ConfigError, RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -83,7 +83,9 @@ def offered(loaded, call: str):
 
 
 def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate:
-    """The timed greedy generation of one shape by `loaded` (Runtime.timed_generate)."""
+    """The timed greedy generation of one shape by `loaded` (Runtime.timed_generate); ValueError
+    for a count of tokens under 1."""
+    check_lengths(prompt_tokens=prompt_tokens, new_tokens=new_tokens)
     return offered(loaded, "timed_generate")(loaded, prompt_tokens, new_tokens)
 
 
@@ -93,12 +95,20 @@ def token_ids(loaded, texts: list[str]) -> list[list[int]]:
 
 
 def logits(loaded, ids: list[list[int]], batch_size: int = 1):
-    """An iterator of float32 CPU logits (tokens x vocab), one per id list (Runtime.logits)."""
+    """An iterator of float32 CPU logits (tokens x vocab), one per id list (Runtime.logits);
+    ValueError for an empty id list, an id outside the model's vocabulary or a batch_size
+    under 1."""
+    check_lengths(batch_size=batch_size)
     return offered(loaded, "logits")(loaded, ids, batch_size)
 
 
 def greedy_texts(loaded, prompts: list[str], new_tokens: int) -> list[str]:
-    """Each prompt's greedy continuation as text (Runtime.greedy_texts)."""
+    """Each prompt's greedy continuation as text (Runtime.greedy_texts); ValueError for an
+    empty prompt or a count of tokens under 1."""
+    check_lengths(new_tokens=new_tokens)
+    empty = [index for index, prompt in enumerate(prompts) if not prompt]
+    if empty:
+        raise ValueError(f"prompt {empty[0]} is empty; a greedy continuation needs a prompt.")
     return offered(loaded, "greedy_texts")(loaded, prompts, new_tokens)
 
 

@@ -59,3 +59,22 @@ class Runtime:
     token_ids: Callable | None = None
     logits: Callable | None = None
     greedy_texts: Callable | None = None
+
+
+def check_ids(ids: list[list[int]], vocabulary: int) -> None:
+    """ValueError in one sentence unless every id list is non-empty and every id is a token of
+    a `vocabulary`-token model (0 to vocabulary - 1)."""
+    for index, row in enumerate(ids):
+        if len(row) == 0:
+            raise ValueError(f"id list {index} is empty; a text to score needs at least one token.")
+        outside = [token for token in row if not 0 <= int(token) < vocabulary]
+        if outside:
+            raise ValueError(f"id list {index} holds {outside[0]}, which is not a token id of "
+                             f"this model (0 to {vocabulary - 1}).")  # fmt: skip
+
+
+def check_lengths(**lengths: int) -> None:
+    """ValueError in one sentence unless every named count is a whole number of at least 1."""
+    for name, value in lengths.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")

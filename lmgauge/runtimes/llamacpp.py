@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lmgauge.errors import ModelLoadError, NotApplicable
-from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate
+from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate, check_ids
 from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -77,6 +77,7 @@ def logits(loaded, ids: list[list[int]], batch_size: int = 1) -> Iterator:
     from lmgauge.measure.llamacpp_timing import llamacpp_logits
     from lmgauge.sources.llamacpp import SCORER_CONTEXT_TOKENS
 
+    check_ids(ids, loaded.llama.n_vocab())
     longest = max((len(row) for row in ids), default=0)
     if longest > SCORER_CONTEXT_TOKENS:
         raise NotApplicable(f"a text of {longest} tokens is longer than llama.cpp's scoring "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lmgauge.errors import NotApplicable
-from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate
+from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate, check_ids
 from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -53,6 +53,7 @@ def logits(loaded, ids: list[list[int]], batch_size: int = 1) -> Iterator:
     """Float32 CPU logits of each id list (lmgauge.quality.fidelity.causal_logits)."""
     from lmgauge.quality.fidelity import causal_logits
 
+    check_ids(ids, loaded.model.get_input_embeddings().num_embeddings)
     return causal_logits(loaded.model, ids, loaded.device, batch_size)
 
 
