@@ -30,15 +30,83 @@ def test_a_model_without_a_gguf_file_is_not_for_llamacpp():
 def test_a_llamacpp_that_crashes_fails_its_subject_in_one_sentence(tiny_llamacpp_gguf,
                                                                    monkeypatch):  # fmt: skip
     """Found on an Intel Xeon VM: a native build ran an AMX instruction the VM does not allow
-    and SIGILL killed the whole pytest run. llama.cpp runs in a child process first."""
+    and SIGILL killed the whole pytest run. llama.cpp runs in a child process first (here a
+    build with its CPU backend linked in, as pip builds it)."""
+    from lmgauge.sources import llamacpp_kernels
+
     pytest.importorskip("llama_cpp")
     monkeypatch.chdir(PROJECT)
     monkeypatch.setattr(llamacpp, "SMOKE_MODULE", "tests.crashing_child")
+    monkeypatch.setattr(llamacpp_kernels, "cpu_variants", lambda folder=None: {})
     with pytest.raises(ModelLoadError) as caught:
         load_llamacpp(resolve(str(tiny_llamacpp_gguf)), threads=1)
     message = str(caught.value)
     assert "killed by SIGILL (illegal instruction" in message and "\n" not in message
-    assert "rebuild it portably" in message
+    assert "rebuild llama.cpp with every CPU level" in message
+    assert "GGML_CPU_ALL_VARIANTS" in message
+
+
+def every_level_build(monkeypatch, levels: list[str], loaded: str | None = None) -> None:
+    """Make lmgauge see a llama.cpp built with every CPU level, `levels` listed by this CPU
+    best first, whose child process (tests/crashing_child.py) survives only on haswell."""
+    from lmgauge.sources import llamacpp_kernels
+
+    built = {name: f"libggml-cpu-{name}.so" for name in ("x64", "haswell", "icelake",
+                                                         "sapphirerapids")}  # fmt: skip
+    monkeypatch.setattr(llamacpp_kernels, "cpu_variants", lambda folder=None: built)
+    monkeypatch.setattr(llamacpp_kernels, "ranked", lambda variants: levels)
+    monkeypatch.setattr(llamacpp_kernels, "_loaded", loaded)
+    monkeypatch.chdir(PROJECT)
+    monkeypatch.setattr(llamacpp, "SMOKE_MODULE", "tests.crashing_child")
+
+
+def test_a_build_with_every_cpu_level_runs_the_best_level_that_does_not_crash(monkeypatch):
+    """CPUID ranks sapphirerapids (AMX) first on the Intel VM that traps AMX; it crashes in a
+    child, and the next level listed runs."""
+    every_level_build(monkeypatch, ["sapphirerapids", "icelake", "haswell", "x64"])
+    assert llamacpp.surviving_kernels("model.gguf", 1, "tiny") == "haswell"
+
+
+def test_when_every_cpu_level_crashes_each_is_named_with_its_signal(monkeypatch):
+    every_level_build(monkeypatch, ["sapphirerapids", "icelake"])
+    with pytest.raises(ModelLoadError) as caught:
+        llamacpp.surviving_kernels("model.gguf", 1, "tiny")
+    message = str(caught.value)
+    assert message.startswith("every CPU level of llama.cpp that this CPU lists crashed when a "
+                              "child process ran model 'tiny' (model.gguf): sapphirerapids "
+                              "(SIGILL (illegal instruction")  # fmt: skip
+    assert "icelake (SIGILL" in message and "\n" not in message
+    every_level_build(monkeypatch, [])
+    with pytest.raises(ModelLoadError, match="this CPU lacks the instructions of every CPU level"):
+        llamacpp.surviving_kernels("model.gguf", 1, "tiny")
+
+
+def test_a_process_that_runs_one_cpu_level_tries_no_other(monkeypatch):
+    """ggml keeps one CPU backend per process: once icelake is loaded, a file it crashes on
+    fails, though haswell would run it."""
+    every_level_build(monkeypatch, ["icelake", "haswell"], loaded="icelake")
+    with pytest.raises(ModelLoadError, match=r"\(model.gguf\): icelake \(SIGILL"):
+        llamacpp.surviving_kernels("model.gguf", 1, "tiny")
+    every_level_build(monkeypatch, ["icelake", "haswell"], loaded="haswell")
+    assert llamacpp.surviving_kernels("model.gguf", 1, "tiny") == "haswell"
+
+
+def test_cpu_levels_are_read_from_the_library_folder_and_one_process_loads_one(
+    tmp_path, monkeypatch
+):
+    from lmgauge.sources import llamacpp_kernels
+
+    for name in ("libggml-cpu-haswell.so", "libggml-cpu-x64.so", "libggml-base.so", "libggml.so"):
+        (tmp_path / name).write_bytes(b"")
+    assert list(llamacpp_kernels.cpu_variants(tmp_path)) == ["haswell", "x64"]
+    assert llamacpp_kernels.cpu_variants(tmp_path / "missing") == {}
+    monkeypatch.setattr(llamacpp_kernels, "_loaded", "haswell")
+    llamacpp_kernels.load_variant("haswell", tmp_path)
+    with pytest.raises(RuntimeError, match="runs llama.cpp's 'haswell' CPU kernels already"):
+        llamacpp_kernels.load_variant("x64", tmp_path)
+    monkeypatch.setattr(llamacpp_kernels, "_loaded", None)
+    with pytest.raises(RuntimeError, match="llama.cpp has no 'zen4' CPU kernels in"):
+        llamacpp_kernels.load_variant("zen4", tmp_path)
 
 
 def test_a_failing_child_is_named_by_its_error_line_not_its_last_log_line():
@@ -124,3 +192,40 @@ def test_the_quality_benches_score_and_continue_in_llamacpp(pytester, tiny_llama
     assert figures["perplexity"]["params"]["config"] == "llamacpp"
     assert figures["perplexity_tokens"]["value"] > 0
     assert {"known_answer_accuracy", "control_perplexity"} <= set(figures)
+
+
+def test_the_every_level_build_is_made_once_and_a_failed_build_keeps_pips(
+    tmp_path, monkeypatch, capsys
+):
+    import subprocess
+
+    from lmgauge.sources import llamacpp_levels_wheel as levels
+
+    calls = []
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(levels.metadata, "version", lambda name: "9.9.9")
+    monkeypatch.setattr(levels, "cpu_variants", lambda: {"haswell": "libggml-cpu-haswell.so"})
+    monkeypatch.setattr(levels.subprocess, "run", lambda command, **_: calls.append(command))
+    assert levels.main() == 0 and calls == [], "a build with every level is left as it is"
+
+    monkeypatch.setattr(levels, "cpu_variants", lambda: {})
+    folder = levels.wheel_folder("9.9.9")
+    assert folder == tmp_path / "lmgauge" / "wheels" / "llama-cpp-python-9.9.9-every-cpu-level"
+    folder.mkdir(parents=True)
+    (folder / "llama_cpp_python-9.9.9-py3-none-linux_x86_64.whl").write_bytes(b"")
+    assert levels.main() == 0
+    assert [command[3:6] for command in calls] == [["install", "-q", "--no-deps"]], "cached"
+
+    def failing(command, **_):
+        raise subprocess.CalledProcessError(1, command)
+
+    folder.with_name(folder.name + ".partial").mkdir()
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    monkeypatch.setattr(levels.subprocess, "run", failing)
+    assert levels.main() == 0
+    err = capsys.readouterr().err
+    assert "llama.cpp could not be built with every CPU level" in err
+    assert "so pip's build for this machine's CPU stays installed" in err
+    assert not folder.exists(), "a failed build leaves nothing that looks finished"

@@ -66,12 +66,31 @@ def llamacpp_command(python: str, model_path: Path, port: int, threads: int,
                      context: int = 2048) -> list[str]:  # fmt: skip
     """llama-cpp-python's server answers one request at a time; by default a new request
     interrupts the one being streamed (7 of 8 requests at concurrency 4 were cut off after one
-    token), so requests queue instead (--interrupt_requests False)."""
+    token), so requests queue instead (--interrupt_requests False). A llama.cpp built with
+    every CPU level serves on the level a child process has run the file with
+    (lmgauge.sources.llamacpp.surviving_kernels)."""
     return [
-        python, "-m", "llama_cpp.server", "--model", str(model_path), "--host", HOST,
-        "--port", str(port), "--n_threads", str(threads), "--n_threads_batch", str(threads),
-        "--n_ctx", str(context), "--verbose", "False", "--interrupt_requests", "False",
+        python, *llamacpp_server_module(model_path, threads), "--model", str(model_path),
+        "--host", HOST, "--port", str(port), "--n_threads", str(threads), "--n_threads_batch",
+        str(threads), "--n_ctx", str(context), "--verbose", "False", "--interrupt_requests",
+        "False",
     ]  # fmt: skip
+
+
+def llamacpp_server_module(model_path: Path, threads: int) -> list[str]:
+    """`-m llama_cpp.server`, or lmgauge's launcher of it on a CPU level for a llama.cpp built
+    with every level; ModelLoadError in one sentence when every level crashes."""
+    from lmgauge.sources.llamacpp import surviving_kernels
+    from lmgauge.sources.llamacpp_kernels import cpu_variants
+
+    try:
+        built_with_levels = bool(cpu_variants())
+    except ImportError:
+        built_with_levels = False
+    if not built_with_levels:
+        return ["-m", "llama_cpp.server"]
+    level = surviving_kernels(model_path, threads, model_path.name)
+    return ["-m", "lmgauge.sources.llamacpp_server", level]
 
 
 def transformers_command(python: str, model_path: Path, port: int, threads: int) -> list[str]:

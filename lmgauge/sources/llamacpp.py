@@ -24,6 +24,7 @@ from lmgauge.errors import (
 )
 from lmgauge.sources import assets
 from lmgauge.sources.configs import INSTALL_HINTS, LLAMACPP
+from lmgauge.sources.llamacpp_kernels import LINKED_IN, VARIANTS_CMAKE_ARGS
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
 
 CONTEXT_TOKENS = 2048
@@ -64,8 +65,10 @@ class LlamaCppModel:
     """A GGUF model loaded by llama.cpp.
 
     load_seconds: wall time of creating the generator (`Llama(...)`: reading the file,
-    mmap, context allocation), in seconds. `llama` keeps no per-position logits (timing);
-    `scorer()` opens a second context on the same file that does (quality).
+    mmap, context allocation), in seconds. cpu_kernels: the CPU level llama.cpp runs
+    (lmgauge.sources.llamacpp_kernels), or "linked in" for a build with one CPU backend.
+    `llama` keeps no per-position logits (timing); `scorer()` opens a second context on the
+    same file that does (quality).
     """
 
     spec: ModelSpec
@@ -73,6 +76,7 @@ class LlamaCppModel:
     path: Path
     threads: int
     load_seconds: float
+    cpu_kernels: str = LINKED_IN
     task: str = CAUSAL_LM
     runtime: str = LLAMACPP
 
@@ -107,6 +111,7 @@ class LlamaCppModel:
             "load_seconds": self.load_seconds,
             "weight_files": [str(self.path)],
             "context_tokens": CONTEXT_TOKENS,
+            "cpu_kernels": self.cpu_kernels,
             "tokenizer": None,
         }
 
@@ -130,20 +135,18 @@ SMOKE_TIMEOUT_S = 120.0
 SMOKE_PROMPT_TOKENS = 160
 """Prompt tokens the child evaluates in one batch: past the 128-token prompts of the benches,
 so that kernels chosen by batch size (repacked or AMX matrix paths) run there first."""
-PORTABLE_FLAGS = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
-"""A build of llama.cpp for AVX2 machines (x86-64-v3) without AVX-512 or AMX kernels."""
 
 
-def portable_rebuild() -> str:
-    """The command that rebuilds the installed llama-cpp-python without -march=native."""
+def levels_rebuild() -> str:
+    """The command that rebuilds the installed llama-cpp-python with every CPU level."""
     from importlib import metadata
 
     try:
         version = f"=={metadata.version('llama_cpp_python')}"
     except metadata.PackageNotFoundError:
         version = ""
-    return (f'CMAKE_ARGS="{PORTABLE_FLAGS}" python -m pip install --force-reinstall --no-deps '
-            f"--no-cache-dir llama-cpp-python{version}")  # fmt: skip
+    return (f'CMAKE_ARGS="{VARIANTS_CMAKE_ARGS}" python -m pip install --force-reinstall '
+            f"--no-deps --no-cache-dir llama-cpp-python{version}")  # fmt: skip
 
 
 def error_line(stderr: str, limit: int = 300) -> str:
@@ -155,13 +158,13 @@ def error_line(stderr: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def survives_a_child_run(path: Path, threads: int, name: str) -> None:
-    """Run llama.cpp on `path` in a child process first (lmgauge.sources.llamacpp_smoke, with
-    the contexts this module opens); ModelLoadError in one sentence when the child dies by a
-    signal (named, with its likely cause), fails or hangs: a crash in native code then fails
-    this subject's tests instead of killing the run."""
+def child_run(path: Path, threads: int, name: str, variant: str | None) -> int:
+    """Run llama.cpp on `path` in a child process (lmgauge.sources.llamacpp_smoke, with the
+    contexts this module opens, on the CPU level `variant` when given); its exit status, negative
+    when a signal killed it. ModelLoadError in one sentence when it fails or hangs."""
     command = [sys.executable, "-m", SMOKE_MODULE, str(path), str(threads), str(CONTEXT_TOKENS),
-               str(SCORER_CONTEXT_TOKENS), str(SMOKE_PROMPT_TOKENS)]  # fmt: skip
+               str(SCORER_CONTEXT_TOKENS), str(SMOKE_PROMPT_TOKENS), *([variant] if variant
+                                                                        else [])]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S,
                               check=False)  # fmt: skip
@@ -170,19 +173,53 @@ def survives_a_child_run(path: Path, threads: int, name: str) -> None:
             f"llama.cpp did not load and run model '{name}' ({path}) within {SMOKE_TIMEOUT_S:g} "
             f"s in a child process."
         ) from None
-    if done.returncode < 0:
-        advice = (f"; if llama.cpp was built on this machine with -march=native, rebuild it "
-                  f"portably: {portable_rebuild()}" if -done.returncode == signal.SIGILL
-                  else "")  # fmt: skip
-        raise ModelLoadError(
-            f"llama.cpp was killed by {describe_signal(-done.returncode)} when a child process "
-            f"ran model '{name}' ({path}), so it is not run in this process{advice}."
-        )
-    if done.returncode != 0:
+    if done.returncode > 0:
         raise ModelLoadError(
             f"llama.cpp could not load and run model '{name}' ({path}) in a child process "
             f"(exit status {done.returncode}): {error_line(done.stderr).rstrip('.')}."
         )
+    return done.returncode
+
+
+def surviving_kernels(path: Path, threads: int, name: str) -> str | None:
+    """The CPU kernels to run `path` with, after a child process has run them without crashing:
+    None for a build with its CPU backend linked in; for a build with every CPU level, the
+    level this process has loaded already, else the best-ranked level that survives (a level
+    that crashes is skipped). ModelLoadError in one sentence naming each crash (its signal and
+    likely cause) when none survives: a crash in native code fails this subject's tests
+    instead of killing the run."""
+    from lmgauge.sources.llamacpp_kernels import cpu_variants, loaded_variant, ranked
+
+    variants = cpu_variants()
+    if not variants:
+        candidates = [None]
+    else:
+        candidates = [loaded_variant()] if loaded_variant() else ranked(variants)
+    if not candidates:
+        raise ModelLoadError(f"this CPU lacks the instructions of every CPU level llama.cpp was "
+                             f"built with ({', '.join(variants)}), so model '{name}' cannot run "
+                             f"there.")  # fmt: skip
+    crashes = []
+    for variant in candidates:
+        status = child_run(path, threads, name, variant)
+        if status == 0:
+            return variant
+        crashes.append((variant, -status))
+    if not variants:
+        number = crashes[0][1]
+        advice = (f"; a build for another CPU does that: rebuild llama.cpp with every CPU level, "
+                  f"which lmgauge chooses among by what this machine runs ({levels_rebuild()}, "
+                  f"or ./dev with the llamacpp extra)" if number == signal.SIGILL
+                  else "")  # fmt: skip
+        raise ModelLoadError(
+            f"llama.cpp was killed by {describe_signal(number)} when a child process ran model "
+            f"'{name}' ({path}), so it is not run in this process{advice}."
+        )
+    tried = ", ".join(f"{variant} ({describe_signal(number)})" for variant, number in crashes)
+    raise ModelLoadError(
+        f"every CPU level of llama.cpp that this CPU lists crashed when a child process ran "
+        f"model '{name}' ({path}): {tried}, so it is not run in this process."
+    )
 
 
 def load_llamacpp(spec: ModelSpec, threads: int) -> LlamaCppModel:
@@ -190,7 +227,14 @@ def load_llamacpp(spec: ModelSpec, threads: int) -> LlamaCppModel:
     crashing; RuntimeMissing or ModelLoadError, each one sentence, when that cannot be done."""
     require_binding()
     path = gguf_path(spec)
-    survives_a_child_run(path, threads, spec.name)
+    kernels = surviving_kernels(path, threads, spec.name)
+    if kernels:
+        from lmgauge.sources.llamacpp_kernels import load_variant
+
+        try:
+            load_variant(kernels)
+        except RuntimeError as error:
+            raise ModelLoadError(str(error)) from None
     started = time.perf_counter()
     try:
         llama = open_llama(path, threads, CONTEXT_TOKENS)
@@ -201,5 +245,5 @@ def load_llamacpp(spec: ModelSpec, threads: int) -> LlamaCppModel:
         ) from None
     return LlamaCppModel(
         spec=spec, llama=llama, path=path, threads=threads,
-        load_seconds=time.perf_counter() - started,
+        load_seconds=time.perf_counter() - started, cpu_kernels=kernels or LINKED_IN,
     )  # fmt: skip

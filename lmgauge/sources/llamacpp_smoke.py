@@ -1,8 +1,11 @@
-"""`python -m lmgauge.sources.llamacpp_smoke GGUF THREADS CONTEXT SCORER_CONTEXT PROMPT_TOKENS`:
+"""`python -m lmgauge.sources.llamacpp_smoke GGUF THREADS CONTEXT SCORER_CONTEXT PROMPT_TOKENS
+[CPU_LEVEL]`:
 llama.cpp's code paths in a child process, so that a crash in native code (an illegal
 instruction, a segfault) kills the child, not the benchmark run. It opens the generator's and
 the scorer's contexts as lmgauge.sources.llamacpp does, evaluates a prompt of PROMPT_TOKENS in
-one batch in each, then samples a few greedy tokens. Imports nothing but llama_cpp."""
+one batch in each, then samples a few greedy tokens, on the CPU level CPU_LEVEL when llama.cpp
+was built with every level (lmgauge.sources.llamacpp_kernels). Imports nothing but llama_cpp
+and that module."""
 
 from __future__ import annotations
 
@@ -11,9 +14,14 @@ import sys
 PROMPT = b"The movie was a quiet, patient film about a family that learns to listen. "
 
 
-def main(path: str, threads: int, context: int, scorer_context: int, prompt_tokens: int) -> None:
+def main(path: str, threads: int, context: int, scorer_context: int, prompt_tokens: int,
+         variant: str | None = None) -> None:  # fmt: skip
     import llama_cpp
 
+    if variant:
+        from lmgauge.sources.llamacpp_kernels import load_variant
+
+        load_variant(variant)
     for size, logits_all in ((context, False), (scorer_context, True)):
         llama = llama_cpp.Llama(model_path=path, n_ctx=size, n_batch=size, n_threads=threads,
                                 n_threads_batch=threads, logits_all=logits_all,
@@ -28,4 +36,4 @@ def main(path: str, threads: int, context: int, scorer_context: int, prompt_toke
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], *map(int, sys.argv[2:6]))
+    main(sys.argv[1], *map(int, sys.argv[2:6]), *sys.argv[6:7])
