@@ -72,10 +72,10 @@ def test_when_every_cpu_level_crashes_each_is_named_with_its_signal(monkeypatch)
     with pytest.raises(ModelLoadError) as caught:
         llamacpp.surviving_kernels("model.gguf", 1, "tiny")
     message = str(caught.value)
-    assert message.startswith("every CPU level of llama.cpp that this CPU lists crashed when a "
-                              "child process ran model 'tiny' (model.gguf): sapphirerapids "
-                              "(SIGILL (illegal instruction")  # fmt: skip
-    assert "icelake (SIGILL" in message and "\n" not in message
+    assert message.startswith("every CPU level of llama.cpp that this CPU lists was killed when "
+                              "a child process ran model 'tiny' (model.gguf), so it is not run "
+                              "in this process: sapphirerapids by SIGILL (")  # fmt: skip
+    assert "; icelake by SIGILL (" in message and "\n" not in message
     every_level_build(monkeypatch, [])
     with pytest.raises(ModelLoadError, match="this CPU lacks the instructions of every CPU level"):
         llamacpp.surviving_kernels("model.gguf", 1, "tiny")
@@ -85,7 +85,8 @@ def test_a_process_that_runs_one_cpu_level_tries_no_other(monkeypatch):
     """ggml keeps one CPU backend per process: once icelake is loaded, a file it crashes on
     fails, though haswell would run it."""
     every_level_build(monkeypatch, ["icelake", "haswell"], loaded="icelake")
-    with pytest.raises(ModelLoadError, match=r"\(model.gguf\): icelake \(SIGILL"):
+    with pytest.raises(ModelLoadError, match=r"^llama.cpp's 'icelake' CPU kernels, which this "
+                                              r"process runs already, were killed by SIGILL"):
         llamacpp.surviving_kernels("model.gguf", 1, "tiny")
     every_level_build(monkeypatch, ["icelake", "haswell"], loaded="haswell")
     assert llamacpp.surviving_kernels("model.gguf", 1, "tiny") == "haswell"
@@ -105,7 +106,7 @@ def test_cpu_levels_are_read_from_the_library_folder_and_one_process_loads_one(
     with pytest.raises(RuntimeError, match="runs llama.cpp's 'haswell' CPU kernels already"):
         llamacpp_kernels.load_variant("x64", tmp_path)
     monkeypatch.setattr(llamacpp_kernels, "_loaded", None)
-    with pytest.raises(RuntimeError, match="llama.cpp has no 'zen4' CPU kernels in"):
+    with pytest.raises(RuntimeError, match="no 'zen4' CPU kernels; its levels here: haswell, x64."):
         llamacpp_kernels.load_variant("zen4", tmp_path)
 
 
@@ -202,7 +203,7 @@ def test_the_every_level_build_is_made_once_and_a_failed_build_keeps_pips(
     from lmgauge.sources import llamacpp_levels_wheel as levels
 
     calls = []
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("LMGAUGE_CACHE", str(tmp_path))
     monkeypatch.setattr(levels.metadata, "version", lambda name: "9.9.9")
     monkeypatch.setattr(levels, "cpu_variants", lambda: {"haswell": "libggml-cpu-haswell.so"})
     monkeypatch.setattr(levels.subprocess, "run", lambda command, **_: calls.append(command))
@@ -210,22 +211,39 @@ def test_the_every_level_build_is_made_once_and_a_failed_build_keeps_pips(
 
     monkeypatch.setattr(levels, "cpu_variants", lambda: {})
     folder = levels.wheel_folder("9.9.9")
-    assert folder == tmp_path / "lmgauge" / "wheels" / "llama-cpp-python-9.9.9-every-cpu-level"
+    assert folder == tmp_path / "wheels" / "llama-cpp-python-9.9.9-every-cpu-level"
     folder.mkdir(parents=True)
-    (folder / "llama_cpp_python-9.9.9-py3-none-linux_x86_64.whl").write_bytes(b"")
+    wheel = folder / "llama_cpp_python-9.9.9-py3-none-linux_x86_64.whl"
+    wheel.write_bytes(b"")
     assert levels.main() == 0
     assert [command[3:6] for command in calls] == [["install", "-q", "--no-deps"]], "cached"
 
     def failing(command, **_):
         raise subprocess.CalledProcessError(1, command)
 
-    folder.with_name(folder.name + ".partial").mkdir()
-    for path in folder.iterdir():
-        path.unlink()
-    folder.rmdir()
     monkeypatch.setattr(levels.subprocess, "run", failing)
     assert levels.main() == 0
     err = capsys.readouterr().err
-    assert "llama.cpp could not be built with every CPU level" in err
-    assert "so pip's build for this machine's CPU stays installed" in err
-    assert not folder.exists(), "a failed build leaves nothing that looks finished"
+    assert f"the wheel {wheel} could not be installed (pip install exited with status 1); it " \
+           "is removed from the cache" in err  # fmt: skip
+    assert not folder.exists(), "a broken cached wheel is not reused"
+
+    folder.mkdir()
+    (folder / "stray.txt").write_text("")
+    folder.with_name(folder.name + ".partial").mkdir()
+    assert levels.main() == 0
+    err = capsys.readouterr().err
+    assert "could not be built with every CPU level (pip wheel exited with status 1), so pip's " \
+           "build for this machine's CPU stays installed; `python -m " \
+           "lmgauge.sources.llamacpp_levels_wheel` tries again" in err  # fmt: skip
+    assert not folder.exists() and not folder.with_name(folder.name + ".partial").exists()
+
+    def building(command, **_):
+        if command[3] == "wheel":
+            built = tmp_path / "wheels" / command[-1].rsplit("/", 1)[-1]
+            built.mkdir()
+            (built / wheel.name).write_bytes(b"")
+
+    folder.mkdir()
+    monkeypatch.setattr(levels.subprocess, "run", building)
+    assert levels.main() == 0 and (folder / wheel.name).exists(), "a folder without a wheel builds"

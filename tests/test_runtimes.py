@@ -131,6 +131,12 @@ def test_a_misspelt_runtime_marker_stops_the_run_in_one_sentence(
         ("greedy_texts", (["a"], 0), "new_tokens must be a whole number of at least 1, not 0."),
         ("timed_generate", (0, 4), "prompt_tokens must be a whole number of at least 1, not 0."),
         ("timed_generate", (8, 2.5), "new_tokens must be a whole number of at least 1, not 2.5."),
+        ("logits", ([[5.7]],), "id list 0 holds 5.7, which is not a token id \\(ids are whole"),
+        ("logits", ([[True]],), "id list 0 holds True, which is not a token id \\(a bool\\)."),
+        ("logits", ([5, 6],), "id list 0 is 5 \\(int\\), not a list of token ids"),
+        ("logits", ("hello",), "ids must be a list of id lists, one per text, not str."),
+        ("greedy_texts", ("ab", 2), "prompts must be a list of texts, not str."),
+        ("greedy_texts", ([None], 2), "prompt 0 is None \\(NoneType\\), not text."),
     ],
 )  # fmt: skip
 def test_input_no_runtime_can_take_is_one_sentence(tiny_gpt2_dir, call, arguments, message):
@@ -139,9 +145,26 @@ def test_input_no_runtime_can_take_is_one_sentence(tiny_gpt2_dir, call, argument
         getattr(runtimes, call)(loaded, *arguments)
 
 
+def test_numpy_counts_and_ids_are_whole_numbers_and_a_text_past_the_context_is_not_applicable(
+    tiny_gpt2_dir,
+):
+    import numpy as np
+
+    loaded = load_subject(resolve(str(tiny_gpt2_dir)), parse_config("default"), LoadSettings())
+    (one,) = runtimes.logits(loaded, [np.array([5, 6])], np.int64(1))
+    assert tuple(one.shape) == (2, VOCAB_SIZE)
+    positions = loaded.model.config.max_position_embeddings
+    with pytest.raises(NotApplicable, match=f"holds {positions} positions"):
+        runtimes.logits(loaded, [[5] * (positions + 1)])
+    with pytest.raises(NotApplicable, match=f"holds {positions} positions"):
+        runtimes.greedy_texts(loaded, ["the film"], positions)
+
+
 def test_llamacpp_refuses_an_id_outside_its_vocabulary(tiny_llamacpp_gguf):
     pytest.importorskip("llama_cpp")
     loaded = load_subject(resolve(str(tiny_llamacpp_gguf)), parse_config("llamacpp"),
                           LoadSettings())  # fmt: skip
     with pytest.raises(ValueError, match="id list 0 holds 258, which is not a token id"):
         runtimes.logits(loaded, [[1, 258]])
+    with pytest.raises(NotApplicable, match="or the file's trained context of 64"):
+        runtimes.greedy_texts(loaded, ["the theatre"], 60)

@@ -78,7 +78,15 @@ def test_the_summary_names_each_dtype_its_subjects_ran_in():
                           "smollm2-135m@llamacpp": {"dtype": "Q4_1"}}  # fmt: skip
     summary = summary_markdown(document, "run.json")
     assert "dtypes float32 (smollm2-135m), Q4_1 (smollm2-135m@llamacpp)" in summary
-    assert "`run.configs.png`" in summary
+    assert "`run.configs.md`" in summary and "configs.png" not in summary, "no figures to chart"
+    shape = {"config": "llamacpp", "prompt_tokens": 128, "new_tokens": 32, "batch": 1}
+    document["results"] += [
+        {"model": "smollm2-135m", "bench": "generate", "metric": "decode_tokens_per_second",
+         "value": 170.0, "unit": "tokens/s", "params": shape},
+        {"model": "smollm2-135m", "bench": "fidelity", "metric": "top1_agreement",
+         "value": 0.95, "unit": "ratio", "params": {"config": "llamacpp"}},
+    ]  # fmt: skip
+    assert "speed against quality in `run.configs.png`" in summary_markdown(document, "run.json")
     document["models"].pop("smollm2-135m@llamacpp")
     assert ", dtype float32, threads" in summary_markdown(document, "run.json")
 

@@ -10,19 +10,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from lmgauge.render.configs_table import configs_frame  # noqa: E402
+from lmgauge.render.configs_table import QUALITY_COLUMN, SPEED_COLUMN, charted_configs  # noqa: E402
 from lmgauge.render.plots import run_label, save  # noqa: E402
-
-SPEED_COLUMN = "tokens/s"
-QUALITY_COLUMN = "top-1 agreement"
 
 
 def configs_chart(document: dict, path: Path) -> Path | None:
     """The chart, or None when no subject has both a speed and a quality figure."""
-    frame = configs_frame(document)
-    if not {SPEED_COLUMN, QUALITY_COLUMN} <= set(frame.columns):
-        return None
-    frame = frame.dropna(subset=[SPEED_COLUMN, QUALITY_COLUMN])
+    frame = charted_configs(document)
     if frame.empty:
         return None
     frame["model"] = [document["models"].get(s, {}).get("name", s) for s in frame.index]

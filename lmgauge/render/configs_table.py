@@ -132,6 +132,19 @@ def configs_path(report_path: Path) -> Path:
     return report_path.with_suffix(".configs.md")
 
 
+SPEED_COLUMN = "tokens/s"
+QUALITY_COLUMN = "top-1 agreement"
+
+
+def charted_configs(document: dict) -> pd.DataFrame:
+    """The rows of configs_frame that the speed-against-quality chart draws: subjects with both
+    a speed and a quality figure (empty when none has both)."""
+    frame = configs_frame(document)
+    if not {SPEED_COLUMN, QUALITY_COLUMN} <= set(frame.columns):
+        return frame.iloc[0:0]
+    return frame.dropna(subset=[SPEED_COLUMN, QUALITY_COLUMN])
+
+
 def has_configs(document: dict) -> bool:
     """True when the run compared in-process configurations: --configs named one other than
     the default (served subjects have their own table, lmgauge.render.serving_table)."""

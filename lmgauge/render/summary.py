@@ -11,7 +11,7 @@ from collections import Counter
 import pandas as pd
 
 from lmgauge.record.report import values_by_model
-from lmgauge.render.configs_table import has_configs
+from lmgauge.render.configs_table import charted_configs, has_configs
 from lmgauge.render.cost_tables import has_costs
 from lmgauge.render.serving_table import has_served, slo_lines
 
@@ -63,11 +63,13 @@ def threshold_line(results: list[dict]) -> str | None:
 
 
 def subject_dtypes(document: dict, options: dict) -> str:
-    """`dtype X` when every subject ran in the run's --dtype (or no subject says), else each
-    dtype the subjects ran in with the subjects that ran in it (a GGUF file keeps its own)."""
+    """`dtype X` when every subject that says its dtype ran in X (the run's --dtype when none
+    says: served and failed subjects do not), else each dtype with the subjects that ran in it
+    (a GGUF file keeps its own)."""
     ran_in: dict[str, list[str]] = {}
     for name, entry in document.get("models", {}).items():
-        ran_in.setdefault(str(entry.get("dtype") or options.get("dtype")), []).append(name)
+        if entry.get("dtype"):
+            ran_in.setdefault(str(entry["dtype"]), []).append(name)
     if len(ran_in) <= 1:
         return f"dtype {next(iter(ran_in), options.get('dtype'))}"
     return "dtypes " + ", ".join(f"{dtype} ({', '.join(names)})" for dtype, names in ran_in.items())
@@ -102,10 +104,10 @@ def summary_markdown(document: dict, report_name: str) -> str:
     configs = run.get("options", {}).get("configs")
     if configs and has_configs(document):
         stem = report_name.removesuffix(".json")
-        lines.append(
-            f"- configurations {', '.join(configs)}: side by side in `{stem}.configs.md`, speed "
-            f"against quality in `{stem}.configs.png`"
-        )
+        chart = (f", speed against quality in `{stem}.configs.png`"
+                 if not charted_configs(document).empty else "")  # fmt: skip
+        lines.append(f"- configurations {', '.join(configs)}: side by side in "
+                     f"`{stem}.configs.md`{chart}")  # fmt: skip
     if has_costs(document):
         stem = report_name.removesuffix(".json")
         lines.append(

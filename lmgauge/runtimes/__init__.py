@@ -35,7 +35,13 @@ from __future__ import annotations
 
 from lmgauge.errors import NotApplicable
 from lmgauge.runtimes import llamacpp, served, transformers
-from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate, check_lengths
+from lmgauge.runtimes.interface import (
+    LoadSettings,
+    Runtime,
+    TimedGenerate,
+    check_lengths,
+    check_prompts,
+)
 from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS, ConfigError, RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -96,19 +102,19 @@ def token_ids(loaded, texts: list[str]) -> list[list[int]]:
 
 def logits(loaded, ids: list[list[int]], batch_size: int = 1):
     """An iterator of float32 CPU logits (tokens x vocab), one per id list (Runtime.logits);
-    ValueError for an empty id list, an id outside the model's vocabulary or a batch_size
-    under 1."""
+    ValueError for ids that are not a list of non-empty id lists of whole numbers within the
+    model's vocabulary, or a batch_size under 1; NotApplicable for a text longer than the
+    model's context."""
     check_lengths(batch_size=batch_size)
     return offered(loaded, "logits")(loaded, ids, batch_size)
 
 
 def greedy_texts(loaded, prompts: list[str], new_tokens: int) -> list[str]:
-    """Each prompt's greedy continuation as text (Runtime.greedy_texts); ValueError for an
-    empty prompt or a count of tokens under 1."""
+    """Each prompt's greedy continuation as text (Runtime.greedy_texts); ValueError for prompts
+    that are not a list of non-empty texts or a count of tokens under 1, NotApplicable when a
+    prompt and new_tokens do not fit the model's context."""
     check_lengths(new_tokens=new_tokens)
-    empty = [index for index, prompt in enumerate(prompts) if not prompt]
-    if empty:
-        raise ValueError(f"prompt {empty[0]} is empty; a greedy continuation needs a prompt.")
+    check_prompts(prompts)
     return offered(loaded, "greedy_texts")(loaded, prompts, new_tokens)
 
 

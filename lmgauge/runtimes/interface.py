@@ -3,6 +3,7 @@ generation, and the Runtime record of one runtime's calls (lmgauge.runtimes.RUNT
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,20 +62,56 @@ class Runtime:
     greedy_texts: Callable | None = None
 
 
-def check_ids(ids: list[list[int]], vocabulary: int) -> None:
-    """ValueError in one sentence unless every id list is non-empty and every id is a token of
-    a `vocabulary`-token model (0 to vocabulary - 1)."""
+def token_id(token) -> int:
+    """`token` as an int when it is a whole number (int, numpy or 0-d torch integer), else
+    ValueError naming it and why it is not a token id (a float, bool or text)."""
+    if isinstance(token, bool):
+        raise ValueError(f"{token!r}, which is not a token id (a bool)")
+    try:
+        return operator.index(token)
+    except TypeError:
+        raise ValueError(f"{token!r}, which is not a token id (ids are whole numbers)") from None
+
+
+def check_ids(ids, vocabulary: int) -> None:
+    """ValueError in one sentence unless `ids` is a list of id lists, every list non-empty and
+    every id a token of a `vocabulary`-token model (a whole number from 0 to vocabulary - 1)."""
+    if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+        raise ValueError(f"ids must be a list of id lists, one per text, not {type(ids).__name__}.")
     for index, row in enumerate(ids):
+        if isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
+            raise ValueError(f"id list {index} is {row!r} ({type(row).__name__}), not a list of "
+                             f"token ids (ids are a list of id lists, one per text).")  # fmt: skip
         if len(row) == 0:
             raise ValueError(f"id list {index} is empty; a text to score needs at least one token.")
-        outside = [token for token in row if not 0 <= int(token) < vocabulary]
-        if outside:
-            raise ValueError(f"id list {index} holds {outside[0]}, which is not a token id of "
-                             f"this model (0 to {vocabulary - 1}).")  # fmt: skip
+        for token in row:
+            try:
+                value = token_id(token)
+            except ValueError as error:
+                raise ValueError(f"id list {index} holds {error}.") from None
+            if not 0 <= value < vocabulary:
+                raise ValueError(f"id list {index} holds {value}, which is not a token id of "
+                                 f"this model (0 to {vocabulary - 1}).")  # fmt: skip
 
 
-def check_lengths(**lengths: int) -> None:
-    """ValueError in one sentence unless every named count is a whole number of at least 1."""
+def check_lengths(**lengths) -> None:
+    """ValueError in one sentence unless every named count is a whole number (int or numpy
+    integer, not bool) of at least 1."""
     for name, value in lengths.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        try:
+            whole = not isinstance(value, bool) and operator.index(value) >= 1
+        except TypeError:
+            whole = False
+        if not whole:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}.")
+
+
+def check_prompts(prompts) -> None:
+    """ValueError in one sentence unless `prompts` is a list of non-empty texts."""
+    if isinstance(prompts, (str, bytes)) or not hasattr(prompts, "__len__"):
+        raise ValueError(f"prompts must be a list of texts, not {type(prompts).__name__}.")
+    for index, prompt in enumerate(prompts):
+        if not isinstance(prompt, str):
+            raise ValueError(f"prompt {index} is {prompt!r} ({type(prompt).__name__}), not text.")
+        if not prompt:
+            raise ValueError(f"prompt {index} is empty; a greedy continuation needs a prompt.")

@@ -19,6 +19,17 @@ def load(spec: ModelSpec, config: RunConfig, settings: LoadSettings):
     return load_llamacpp(spec, settings.threads)
 
 
+def check_context(llama, prompt_tokens: int, new_tokens: int) -> None:
+    """NotApplicable when a prompt and its new tokens exceed the context the generator was
+    opened with or the file's trained context, whichever is shorter."""
+    trained = llama._model.n_ctx_train()
+    if prompt_tokens + new_tokens > min(llama.n_ctx(), trained):
+        raise NotApplicable(
+            f"{prompt_tokens} + {new_tokens} tokens exceed llama.cpp's context of "
+            f"{llama.n_ctx()} or the file's trained context of {trained}"
+        )
+
+
 def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate:
     """llama.cpp's token loop, each token stamped as it comes (lmgauge.measure.llamacpp_timing),
     on seeded prompt ids; each call's perf counters kept. NotApplicable past the context the
@@ -28,12 +39,7 @@ def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate
     from lmgauge.sources.prompts import prompt_ids
 
     llama = loaded.llama
-    trained = llama._model.n_ctx_train()
-    if prompt_tokens + new_tokens > min(llama.n_ctx(), trained):
-        raise NotApplicable(
-            f"{prompt_tokens} + {new_tokens} tokens exceed llama.cpp's context of "
-            f"{llama.n_ctx()} or the file's trained context of {trained}"
-        )
+    check_context(llama, prompt_tokens, new_tokens)
     prompt = prompt_ids(None, prompt_tokens, llama.n_vocab())[0].tolist()
     generate = TimedGenerate(None, "llamacpp")
 
@@ -87,12 +93,18 @@ def logits(loaded, ids: list[list[int]], batch_size: int = 1) -> Iterator:
 
 def greedy_texts(loaded, prompts: list[str], new_tokens: int) -> list[str]:
     """Each prompt (its GGUF tokens, no BOS) continued greedily, one at a time, cut at the end
-    of sequence token."""
+    of sequence token; ValueError for a prompt without tokens, NotApplicable past the
+    context."""
     from lmgauge.measure.llamacpp_timing import timed_llamacpp_generate
 
+    prompt_tokens = [loaded.tokenize(prompt) for prompt in prompts]
+    for index, tokens in enumerate(prompt_tokens):
+        if not tokens:
+            raise ValueError(f"prompt {index} makes no tokens, so it has nothing to continue.")
+        check_context(loaded.llama, len(tokens), new_tokens)
     texts = []
-    for prompt in prompts:
-        _, _, tokens = timed_llamacpp_generate(loaded.llama, loaded.tokenize(prompt), new_tokens)
+    for prompt in prompt_tokens:
+        _, _, tokens = timed_llamacpp_generate(loaded.llama, prompt, new_tokens)
         if loaded.llama.token_eos() in tokens:
             tokens = tokens[: tokens.index(loaded.llama.token_eos())]
         texts.append(loaded.detokenize(tokens))

@@ -52,16 +52,27 @@ def token_ids(loaded, texts: list[str]) -> list[list[int]]:
 def logits(loaded, ids: list[list[int]], batch_size: int = 1) -> Iterator:
     """Float32 CPU logits of each id list (lmgauge.quality.fidelity.causal_logits)."""
     from lmgauge.quality.fidelity import causal_logits
+    from lmgauge.sources.prompts import context_shortfall
 
     check_ids(ids, loaded.model.get_input_embeddings().num_embeddings)
+    if reason := context_shortfall(loaded, max(len(row) for row in ids)):
+        raise NotApplicable(reason)
     return causal_logits(loaded.model, ids, loaded.device, batch_size)
 
 
 def greedy_texts(loaded, prompts: list[str], new_tokens: int) -> list[str]:
-    """Greedy continuations through `generate` (lmgauge.quality.textgen.continue_texts)."""
+    """Greedy continuations through `generate` (lmgauge.quality.textgen.continue_texts);
+    ValueError for a prompt without tokens, NotApplicable past the model's positions."""
     from lmgauge.quality.textgen import continue_texts
+    from lmgauge.sources.prompts import context_shortfall
 
     require_tokenizer(loaded)
+    lengths = [len(row) for row in token_ids(loaded, prompts)]
+    if 0 in lengths:
+        raise ValueError(f"prompt {lengths.index(0)} makes no tokens, so it has nothing to "
+                         f"continue.")  # fmt: skip
+    if reason := context_shortfall(loaded, max(lengths, default=0) + new_tokens):
+        raise NotApplicable(reason)
     return continue_texts(loaded, prompts, new_tokens) if prompts else []
 
 

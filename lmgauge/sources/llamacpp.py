@@ -185,16 +185,22 @@ def surviving_kernels(path: Path, threads: int, name: str) -> str | None:
     """The CPU kernels to run `path` with, after a child process has run them without crashing:
     None for a build with its CPU backend linked in; for a build with every CPU level, the
     level this process has loaded already, else the best-ranked level that survives (a level
-    that crashes is skipped). ModelLoadError in one sentence naming each crash (its signal and
-    likely cause) when none survives: a crash in native code fails this subject's tests
-    instead of killing the run."""
+    whose child is killed by a signal is skipped; a child that fails otherwise or hangs stops
+    the search, since that is the file's or the setup's fault, not the kernels'). ModelLoadError
+    in one sentence naming each crash (its signal and likely cause) when none survives: a crash
+    in native code fails this subject's tests instead of killing the run."""
     from lmgauge.sources.llamacpp_kernels import cpu_variants, loaded_variant, ranked
 
     variants = cpu_variants()
     if not variants:
         candidates = [None]
+    elif loaded_variant():
+        candidates = [loaded_variant()]
     else:
-        candidates = [loaded_variant()] if loaded_variant() else ranked(variants)
+        try:
+            candidates = ranked(variants)
+        except RuntimeError as error:
+            raise ModelLoadError(str(error)) from None
     if not candidates:
         raise ModelLoadError(f"this CPU lacks the instructions of every CPU level llama.cpp was "
                              f"built with ({', '.join(variants)}), so model '{name}' cannot run "
@@ -215,10 +221,16 @@ def surviving_kernels(path: Path, threads: int, name: str) -> str | None:
             f"llama.cpp was killed by {describe_signal(number)} when a child process ran model "
             f"'{name}' ({path}), so it is not run in this process{advice}."
         )
-    tried = ", ".join(f"{variant} ({describe_signal(number)})" for variant, number in crashes)
+    if loaded_variant():
+        raise ModelLoadError(
+            f"llama.cpp's '{candidates[0]}' CPU kernels, which this process runs already, were "
+            f"killed by {describe_signal(crashes[0][1])} when a child process ran model "
+            f"'{name}' ({path}), so it is not run in this process."
+        )
+    tried = "; ".join(f"{variant} by {describe_signal(number)}" for variant, number in crashes)
     raise ModelLoadError(
-        f"every CPU level of llama.cpp that this CPU lists crashed when a child process ran "
-        f"model '{name}' ({path}): {tried}, so it is not run in this process."
+        f"every CPU level of llama.cpp that this CPU lists was killed when a child process ran "
+        f"model '{name}' ({path}), so it is not run in this process: {tried}."
     )
 
 

@@ -14,6 +14,9 @@ without crashing. With the default build there are no levels to choose and nothi
 from __future__ import annotations
 
 import ctypes
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 VARIANTS_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON"
@@ -58,9 +61,10 @@ def cpu_variants(folder: Path | None = None) -> dict[str, Path]:
 
 
 def ggml(folder: Path | None = None) -> ctypes.CDLL:
-    """The libggml that libllama links, from llama_cpp's library folder: the file named by its
-    soname (`libggml.so.0`), since a wheel holds `libggml.so`, `.so.0` and `.so.0.x.y` as
-    three copies, each its own library with its own backend registry once loaded. It loads
+    """The libggml that libllama links, from llama_cpp's library folder: the shortest
+    `libggml.so.<n>` name, which is the soname libllama asks for (`libggml.so.0`), since a
+    wheel holds `libggml.so`, `.so.0` and `.so.0.x.y` as three copies, each its own library
+    with its own backend registry once loaded. It loads
     libggml-base, which every level's file needs and finds only among the libraries loaded
     already (the files carry no search path)."""
     folder = folder or library_dir()
@@ -78,8 +82,18 @@ def score(path: Path) -> int:
 
 
 def ranked(variants: dict[str, Path]) -> list[str]:
-    """The levels this CPU's CPUID lists every instruction of, best first."""
-    scores = {name: score(path) for name, path in variants.items()}
+    """The levels this CPU's CPUID lists every instruction of, best first, scored in a child
+    process (`python -m lmgauge.sources.llamacpp_kernels`): opening a level's file runs its
+    static initialisers, which may use instructions this CPU lacks. RuntimeError in one
+    sentence when the child dies or fails."""
+    if not variants:
+        return []
+    command = [sys.executable, "-m", __name__, *map(str, variants.values())]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"scoring llama.cpp's CPU levels in a child process failed (exit "
+                           f"status {done.returncode}): {done.stderr.strip()[-300:]}")  # fmt: skip
+    scores = dict(zip(variants, json.loads(done.stdout), strict=True))
     return sorted((name for name, value in scores.items() if value > 0), key=lambda n: -scores[n])
 
 
@@ -91,7 +105,8 @@ def loaded_variant() -> str | None:
 def load_variant(name: str, folder: Path | None = None) -> None:
     """Register the CPU level `name` as this process's CPU backend (ggml_backend_load of
     libggml, which llama_cpp loads too); a no-op when it is loaded already. RuntimeError in one
-    sentence when another level is loaded already or ggml cannot load the file."""
+    sentence when another level is loaded already, there is no such level, or ggml cannot load
+    it (ImportError without llama_cpp, OSError without libggml)."""
     global _loaded
     if _loaded == name:
         return
@@ -99,12 +114,20 @@ def load_variant(name: str, folder: Path | None = None) -> None:
         raise RuntimeError(f"this process runs llama.cpp's '{_loaded}' CPU kernels already, "
                            f"and ggml keeps one CPU backend per process, not also "
                            f"'{name}'.")  # fmt: skip
-    path = cpu_variants(folder).get(name)
+    variants = cpu_variants(folder)
+    path = variants.get(name)
     if path is None:
-        raise RuntimeError(f"llama.cpp has no '{name}' CPU kernels in {folder or library_dir()}.")
+        levels = ", ".join(variants) or "none (one CPU backend linked in)"
+        raise RuntimeError(f"llama.cpp has no '{name}' CPU kernels; its levels here: {levels}.")
     library = ggml(folder)
     library.ggml_backend_load.restype = ctypes.c_void_p
     library.ggml_backend_load.argtypes = [ctypes.c_char_p]
     if not library.ggml_backend_load(str(path).encode()):
-        raise RuntimeError(f"ggml could not load llama.cpp's '{name}' CPU kernels from {path}.")
+        why = " (this CPU lacks its instructions)" if score(path) == 0 else ""
+        raise RuntimeError(f"ggml could not load llama.cpp's '{name}' CPU kernels from "
+                           f"{path}{why}.")  # fmt: skip
     _loaded = name
+
+
+if __name__ == "__main__":
+    print(json.dumps([score(Path(path)) for path in sys.argv[1:]]))
