@@ -153,6 +153,7 @@ def test_numpy_counts_and_ids_are_whole_numbers_and_a_text_past_the_context_is_n
     loaded = load_subject(resolve(str(tiny_gpt2_dir)), parse_config("default"), LoadSettings())
     (one,) = runtimes.logits(loaded, [np.array([5, 6])], np.int64(1))
     assert tuple(one.shape) == (2, VOCAB_SIZE)
+    assert list(runtimes.logits(loaded, [])) == [], "no texts, no logits"
     positions = loaded.model.config.max_position_embeddings
     with pytest.raises(NotApplicable, match=f"holds {positions} positions"):
         runtimes.logits(loaded, [[5] * (positions + 1)])

@@ -55,7 +55,7 @@ def logits(loaded, ids: list[list[int]], batch_size: int = 1) -> Iterator:
     from lmgauge.sources.prompts import context_shortfall
 
     check_ids(ids, loaded.model.get_input_embeddings().num_embeddings)
-    if reason := context_shortfall(loaded, max(len(row) for row in ids)):
+    if reason := context_shortfall(loaded, max((len(row) for row in ids), default=0)):
         raise NotApplicable(reason)
     return causal_logits(loaded.model, ids, loaded.device, batch_size)
 
