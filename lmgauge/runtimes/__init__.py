@@ -39,7 +39,7 @@ from lmgauge.runtimes.interface import (
     LoadSettings,
     Runtime,
     TimedGenerate,
-    check_lengths,
+    check_counts,
     check_prompts,
 )
 from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS, ConfigError, RunConfig
@@ -91,7 +91,7 @@ def offered(loaded, call: str):
 def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate:
     """The timed greedy generation of one shape by `loaded` (Runtime.timed_generate); ValueError
     for a count of tokens under 1."""
-    check_lengths(prompt_tokens=prompt_tokens, new_tokens=new_tokens)
+    check_counts(prompt_tokens=prompt_tokens, new_tokens=new_tokens)
     return offered(loaded, "timed_generate")(loaded, prompt_tokens, new_tokens)
 
 
@@ -105,7 +105,7 @@ def logits(loaded, ids: list[list[int]], batch_size: int = 1):
     ValueError for ids that are not a list of non-empty id lists of whole numbers within the
     model's vocabulary, or a batch_size under 1; NotApplicable for a text longer than the
     model's context."""
-    check_lengths(batch_size=batch_size)
+    check_counts(batch_size=batch_size)
     return offered(loaded, "logits")(loaded, ids, batch_size)
 
 
@@ -113,7 +113,7 @@ def greedy_texts(loaded, prompts: list[str], new_tokens: int) -> list[str]:
     """Each prompt's greedy continuation as text (Runtime.greedy_texts); ValueError for prompts
     that are not a list of non-empty texts or a count of tokens under 1, NotApplicable when a
     prompt and new_tokens do not fit the model's context."""
-    check_lengths(new_tokens=new_tokens)
+    check_counts(new_tokens=new_tokens)
     check_prompts(prompts)
     return offered(loaded, "greedy_texts")(loaded, prompts, new_tokens)
 

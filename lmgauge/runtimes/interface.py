@@ -94,10 +94,10 @@ def check_ids(ids, vocabulary: int) -> None:
                                  f"this model (0 to {vocabulary - 1}).")  # fmt: skip
 
 
-def check_lengths(**lengths) -> None:
+def check_counts(**counts) -> None:
     """ValueError in one sentence unless every named count is a whole number (int or numpy
     integer, not bool) of at least 1."""
-    for name, value in lengths.items():
+    for name, value in counts.items():
         try:
             whole = not isinstance(value, bool) and operator.index(value) >= 1
         except TypeError:
@@ -115,3 +115,11 @@ def check_prompts(prompts) -> None:
             raise ValueError(f"prompt {index} is {prompt!r} ({type(prompt).__name__}), not text.")
         if not prompt:
             raise ValueError(f"prompt {index} is empty; a greedy continuation needs a prompt.")
+
+
+def check_prompt_tokens(prompt_tokens: list) -> None:
+    """ValueError in one sentence when a prompt made no tokens (a runtime's own tokenization of
+    each prompt, in order): there is nothing to continue."""
+    for index, tokens in enumerate(prompt_tokens):
+        if len(tokens) == 0:
+            raise ValueError(f"prompt {index} makes no tokens, so it has nothing to continue.")

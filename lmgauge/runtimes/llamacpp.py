@@ -7,7 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from lmgauge.errors import ModelLoadError, NotApplicable
-from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate, check_ids
+from lmgauge.runtimes.interface import (
+    LoadSettings,
+    Runtime,
+    TimedGenerate,
+    check_ids,
+    check_prompt_tokens,
+)
 from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -98,9 +104,8 @@ def greedy_texts(loaded, prompts: list[str], new_tokens: int) -> list[str]:
     from lmgauge.measure.llamacpp_timing import timed_llamacpp_generate
 
     prompt_tokens = [loaded.tokenize(prompt) for prompt in prompts]
-    for index, tokens in enumerate(prompt_tokens):
-        if not tokens:
-            raise ValueError(f"prompt {index} makes no tokens, so it has nothing to continue.")
+    check_prompt_tokens(prompt_tokens)
+    for tokens in prompt_tokens:
         check_context(loaded.llama, len(tokens), new_tokens)
     texts = []
     for prompt in prompt_tokens:

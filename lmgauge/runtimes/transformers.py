@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lmgauge.errors import NotApplicable
-from lmgauge.runtimes.interface import LoadSettings, Runtime, TimedGenerate, check_ids
+from lmgauge.runtimes.interface import (
+    LoadSettings,
+    Runtime,
+    TimedGenerate,
+    check_ids,
+    check_prompt_tokens,
+)
 from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -67,11 +73,9 @@ def greedy_texts(loaded, prompts: list[str], new_tokens: int) -> list[str]:
     from lmgauge.sources.prompts import context_shortfall
 
     require_tokenizer(loaded)
-    lengths = [len(row) for row in token_ids(loaded, prompts)]
-    if 0 in lengths:
-        raise ValueError(f"prompt {lengths.index(0)} makes no tokens, so it has nothing to "
-                         f"continue.")  # fmt: skip
-    if reason := context_shortfall(loaded, max(lengths, default=0) + new_tokens):
+    prompt_tokens = token_ids(loaded, prompts)
+    check_prompt_tokens(prompt_tokens)
+    if reason := context_shortfall(loaded, max(map(len, prompt_tokens), default=0) + new_tokens):
         raise NotApplicable(reason)
     return continue_texts(loaded, prompts, new_tokens) if prompts else []
 
