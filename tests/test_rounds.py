@@ -64,6 +64,44 @@ def test_relative_half_width_and_bad_policies():
     assert relative_half_width([0.9, 1.0, 1.0, 1.0, 1.1]) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="--rounds must be at least 1"):
         RoundPolicy(min_rounds=0)
+    with pytest.raises(ValueError, match="--round-width must be a fraction above 0"):
+        RoundPolicy(width=0)
+
+
+def test_rounds_stop_at_the_width_the_gate_needs_and_say_so():
+    """Rounds spread ±8 % stop at the minimum under the gate's width (±11.1 % from gate.toml's
+    latency spread 0.17) and run on to the budget under a fixed ±5 %."""
+    from lmgauge.judge.gate import DEFAULT_RULES
+    from lmgauge.judge.gate_rules import load_gate_rules, round_width
+
+    width, reason = round_width(load_gate_rules(DEFAULT_RULES))
+    assert width == pytest.approx(1.96 * 0.17 / 3, rel=1e-3)
+    assert reason == "a third of the gate's run-to-run spread of latencies, 0.17"
+    values = [1.0, 0.92, 1.08, 0.95, 1.05] * 20
+
+    def rounds(policy):
+        calls = iter(values)
+        return run_rounds(None, lambda: next(calls), policy, lambda v: {"x": v})
+
+    gate_width = rounds(RoundPolicy(min_rounds=5, width=width, width_reason=reason))
+    assert len(gate_width.results) == 5
+    assert gate_width.stopped == (
+        "interval within ±8.0 % after 5 rounds; target ±11.1 % (a third of the gate's "
+        "run-to-run spread of latencies, 0.17)"
+    )
+    fixed = rounds(RoundPolicy(min_rounds=5, max_rounds=12, budget_s=60, width=0.05))
+    assert len(fixed.results) == 12 and "max_rounds 12" in fixed.stopped
+    assert "target ±5.0 %" in fixed.stopped
+
+
+def test_rules_without_a_latency_spread_keep_the_fixed_width(tmp_path):
+    from lmgauge.judge.gate_rules import FALLBACK_ROUND_WIDTH, load_gate_rules, round_width
+
+    rules = tmp_path / "gate.toml"
+    rules.write_text('version = 6\n[[rule]]\nunits = ["s"]\nrelative = 0.25\ngated = true\n'
+                     'reason = "latency"\n')  # fmt: skip
+    width, reason = round_width(load_gate_rules(rules))
+    assert width == FALLBACK_ROUND_WIDTH and "no run spread" in reason
 
 
 def test_the_budget_is_for_rounds_beyond_the_minimum():

@@ -26,6 +26,13 @@ except ImportError:  # Python 3.10: the same parser, packaged as tomli
 SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6)
 DEFAULT_ALPHA = 0.05
 DEFAULT_PAIRED_RELATIVE = 0.10
+ROUND_SHARE = 1 / 3
+"""A run's own uncertainty (the standard error of its median over rounds) may be this share of
+the run-to-run spread the gate judges it by: its variance then adds at most 1/9 to the spread's,
+which widens the spread by at most 5.4 %. Rounds that narrow the interval further are not run:
+runs differ by more than rounds can pin down (lmgauge.judge.spread)."""
+Z_95 = 1.959964
+FALLBACK_ROUND_WIDTH = 0.05
 
 
 @dataclass(frozen=True)
@@ -125,3 +132,16 @@ def load_gate_rules(path: Path) -> GateRules:
         float(document.get("alpha", DEFAULT_ALPHA)),
         float(paired.get("relative", DEFAULT_PAIRED_RELATIVE)),
     )
+
+
+def round_width(rules: GateRules) -> tuple[float, str]:
+    """The relative half-width of the 95 % interval of a latency's median over rounds at which
+    its timed rounds stop (lmgauge.measure.rounds), and why: 1.96 x ROUND_SHARE x the run spread
+    of the rule that judges latencies in seconds (0.17 in gate.toml version 6 gives ±11.1 %);
+    every figure whose rounds decide the stop is such a latency. FALLBACK_ROUND_WIDTH (±5 %)
+    when that rule states no run spread."""
+    rule = rules.rule_for("decode_step_seconds", "s")
+    if rule.run_spread is None:
+        return FALLBACK_ROUND_WIDTH, "the gate rules state no run spread for latencies"
+    width = Z_95 * ROUND_SHARE * rule.run_spread
+    return width, f"a third of the gate's run-to-run spread of latencies, {rule.run_spread:g}"

@@ -2,7 +2,9 @@
 
 One untimed warmup call first, then timed rounds: at least `min_rounds`, then more until the
 95 % interval of the median of every judged figure is within `width` of that median (relative
-half-width), or the round `budget_s` is spent, or `max_rounds` is reached. The result says
+half-width), or the round `budget_s` is spent, or `max_rounds` is reached. The pytest plugin
+takes `width` from the gate's run-to-run spread of latencies (lmgauge.judge.spread.round_width):
+rounds beyond what the gate can use are not run. The result says
 which of these stopped it. The speed probe (lmgauge.measure.probe) is timed before the warmup
 call and after the last round: beside the measurement, never between two timed rounds, where
 its own memory traffic would evict what the next round had in cache.
@@ -33,18 +35,29 @@ class RoundPolicy:
     """min_rounds: fewest timed rounds; max_rounds: most; budget_s: seconds that rounds beyond
     min_rounds may take (counted from the end of the min_rounds-th round: the minimum is never
     charged to it) (s); width: target relative half-width of the median's 95 % interval (0.05 =
-    the median is known within ±5 %)."""
+    the median is known within ±5 %); width_reason: where `width` came from, in words (quoted in
+    each stop reason)."""
 
     min_rounds: int = 5
     max_rounds: int = 30
     budget_s: float = 10.0
     width: float = 0.05
+    width_reason: str = ""
 
     def __post_init__(self):
         if self.min_rounds < 1:
             raise ValueError(f"--rounds must be at least 1, got {self.min_rounds}.")
         if self.budget_s < 0:
             raise ValueError(f"--round-budget must be 0 s or more, got {self.budget_s}.")
+        if not 0 < self.width < 1:
+            raise ValueError(
+                f"--round-width must be a fraction above 0 and below 1, got {self.width}."
+            )
+
+    def target(self) -> str:
+        """The interval target in words: "±11.3 % (a third of the gate's spread)"."""
+        reason = f" ({self.width_reason})" if self.width_reason else ""
+        return f"±{100 * self.width:.1f} %{reason}"
 
 
 @dataclass
@@ -89,14 +102,16 @@ def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) ->
     widths = {name: relative_half_width(values) for name, values in judged.items()}
     widest = max(widths.values(), default=0.0)
     if widest <= policy.width:
-        return f"interval within ±{100 * widest:.1f} % after {count} rounds"
+        return (f"interval within ±{100 * widest:.1f} % after {count} rounds; "
+                f"target {policy.target()}")  # fmt: skip
     if count >= policy.max_rounds:
-        return f"max_rounds {policy.max_rounds} reached (widest ±{100 * widest:.1f} %)"
+        return (f"max_rounds {policy.max_rounds} reached (widest ±{100 * widest:.1f} %, "
+                f"target {policy.target()})")  # fmt: skip
     if spent_s >= policy.budget_s:
         widest_text = f"widest ±{100 * widest:.1f} %"
         extra = count - policy.min_rounds
         return (f"budget {policy.budget_s:g} s for extra rounds spent after {count} rounds "
-                f"({extra} extra; {widest_text})")  # fmt: skip
+                f"({extra} extra; {widest_text}, target {policy.target()})")  # fmt: skip
     return ""
 
 

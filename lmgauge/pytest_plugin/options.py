@@ -10,7 +10,8 @@ import pytest
 
 from lmgauge import compute
 from lmgauge.errors import LmgaugeError
-from lmgauge.judge.gate import read_baseline
+from lmgauge.judge.gate import DEFAULT_RULES, read_baseline
+from lmgauge.judge.gate_rules import load_gate_rules, round_width
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.pytest_plugin.state import RUN_STATE, RunState, ServingOptions, Subject
 from lmgauge.pytest_plugin.sweeps import (
@@ -85,8 +86,17 @@ def add_timing_options(group) -> None:
         type=int,
         default=RoundPolicy.min_rounds,
         help="fewest timed rounds of each latency measurement, after one untimed warmup call; "
-        "more run until the median's 95 %% interval is narrow enough or --round-budget is "
-        "spent (default: %(default)s)",
+        "more run until the median's 95 %% interval is within --round-width or --round-budget "
+        "is spent (default: %(default)s)",
+    )
+    group.addoption(
+        "--round-width",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="relative half-width of the median's 95 %% interval at which a latency's rounds stop "
+        "(default: a third of the gate's run-to-run spread of latencies in "
+        "lmgauge/judge/gate.toml, as a 95 %% half-width: 0.111)",
     )
     group.addoption(
         "--round-budget",
@@ -227,7 +237,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         threads = compute.set_threads(thread_counts[0])
         sweeps = resolve_sweeps(options)
-        policy = RoundPolicy(min_rounds=options.rounds, budget_s=options.round_budget)
+        policy = round_policy(options)
         if not 0 <= options.inject_slowdown <= 10:
             raise ValueError(
                 f"--inject-slowdown must be a fraction from 0 to 10, got {options.inject_slowdown}."
@@ -252,6 +262,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     run_options = recorded_options(options, specs, device, threads, thread_counts, sweeps)
+    run_options["round_width"] = round(policy.width, 4)
     if options.configs is not None or options.servers or options.endpoint:
         run_options["configs"] = [run_config.name for run_config in run_configs]
     if options.servers or options.endpoint:
@@ -325,6 +336,16 @@ def serving_options(options, specs, thread_counts: list[int]) -> ServingOptions:
 
 def no_store(options) -> bool:
     return bool(options.no_store or os.environ.get(NO_STORE_VARIABLE))
+
+
+def round_policy(options) -> RoundPolicy:
+    """--rounds, --round-budget and --round-width; the width by default from the gate's rules."""
+    if options.round_width is not None:
+        width, reason = options.round_width, "--round-width"
+    else:
+        width, reason = round_width(load_gate_rules(DEFAULT_RULES))
+    return RoundPolicy(min_rounds=options.rounds, budget_s=options.round_budget, width=width,
+                       width_reason=reason)  # fmt: skip
 
 
 def recorded_options(options, specs, device, threads, thread_counts, sweeps) -> dict:
