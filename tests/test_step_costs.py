@@ -52,6 +52,27 @@ def test_a_model_with_a_cache_is_timed_both_ways_and_one_without_only_recomputin
                    for times in costs.seconds[mode].values())  # fmt: skip
 
 
+def test_a_cropped_cache_is_the_prefills_cache_again():
+    """The cached step reuses its cache cropped back to n - 1 tokens instead of a new prefill:
+    the next step on it gives the logits of a step on a fresh prefill."""
+    from lmgauge.measure.kv_cache import cache_keyword, cache_of
+    from lmgauge.measure.position_cost import cached_step, cropped_back
+
+    _, twin = small_pair()
+    ids = torch.randint(0, SMALL.vocab_size, (1, 12), generator=torch.Generator().manual_seed(0))
+    caches = {}
+    with torch.inference_mode():
+        cached_step(twin, ids, lambda: None, caches)
+        assert 12 in caches and caches[12].get_seq_length() == 11, "kept, cropped back"
+        cached_step(twin, ids, lambda: None, caches)
+        assert caches[12].get_seq_length() == 11
+        fresh = cache_of(twin(input_ids=ids[:, :-1], use_cache=True))
+        expected = twin(input_ids=ids[:, -1:], **{cache_keyword(twin): fresh}).logits
+        reused = twin(input_ids=ids[:, -1:], **{cache_keyword(twin): caches[12]}).logits
+    torch.testing.assert_close(reused, expected)
+    assert not cropped_back(("a", "tuple"), 3), "a cache without crop is prefilled again"
+
+
 def test_the_no_cache_bound_outgrows_the_cached_bound():
     cost = ModelCost(body_parameters=85_000_000, head_parameters=38_000_000,
                      weight_bytes=492_000_000, kv_bytes_per_token=73_728)  # fmt: skip

@@ -3,7 +3,8 @@
 A step at length n produces token n + 1 from n tokens. Without a cache (the course's
 `generate`, or transformers' with `use_cache=False`) it is a forward over all n tokens, asking
 for the last position's logits only; with a cache it is a forward of one token against a cache
-of n - 1 tokens, built by an untimed prefill before every timed step. Both return the same
+of n - 1 tokens, built by an untimed prefill and, after each timed step, cropped back to n - 1
+tokens for the next (a new prefill only where the cache cannot be cropped). Both return the same
 logits. Lengths on one machine are measured interleaved (no-cache, cached, at each length in
 turn, `repeats` times), so that a slow spell hits both modes.
 
@@ -61,13 +62,14 @@ def measure_position_costs(model, vocab: int, lengths: list[int], repeats: int, 
     steps = {NO_CACHE: no_cache_step, CACHED: cached_step}
     seconds = {mode: {n: [] for n in lengths} for mode in modes}
     sync = synchronizer(device)
+    caches: dict[int, object] = {}
     with torch.inference_mode():
         for mode in modes:
-            steps[mode](model, ids[:, :8], sync)  # warm the code path
+            steps[mode](model, ids[:, :8], sync, {})  # warm the code path
         for _ in range(repeats):
             for n in lengths:
                 for mode in modes:
-                    seconds[mode][n].append(steps[mode](model, ids[:, :n], sync))
+                    seconds[mode][n].append(steps[mode](model, ids[:, :n], sync, caches))
     return PositionCosts(seconds)
 
 
@@ -76,7 +78,7 @@ def last_logits_only(model) -> dict:
     return {"logits_to_keep": 1} if "logits_to_keep" in signature(model.forward).parameters else {}
 
 
-def no_cache_step(model, ids, sync) -> float:
+def no_cache_step(model, ids, sync, caches: dict) -> float:
     keep = last_logits_only(model)
     sync()
     started = time.perf_counter()
@@ -85,14 +87,39 @@ def no_cache_step(model, ids, sync) -> float:
     return time.perf_counter() - started
 
 
-def cached_step(model, ids, sync) -> float:
+def cached_step(model, ids, sync, caches: dict) -> float:
+    """The step at length n = ids' length, against the cache of its first n - 1 tokens: built
+    by an untimed prefill the first time, then taken from `caches` (by n), where the step's
+    cache is kept cropped back to n - 1 tokens when it can be (transformers' DynamicCache.crop):
+    the same cache as a fresh prefill gives, without running the prefill again."""
     keep = last_logits_only(model)
-    cache = cache_of(model(input_ids=ids[:, :-1], use_cache=True, **keep))
+    n = ids.shape[1]
+    cache = caches.pop(n, None)
+    if cache is None:
+        cache = cache_of(model(input_ids=ids[:, :-1], use_cache=True, **keep))
     sync()
     started = time.perf_counter()
-    model(input_ids=ids[:, -1:], use_cache=True, **keep, **{cache_keyword(model): cache})
+    output = model(input_ids=ids[:, -1:], use_cache=True, **keep, **{cache_keyword(model): cache})
     sync()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if cropped_back(cache_of(output), n - 1):
+        caches[n] = cache_of(output)
+    return seconds
+
+
+def cropped_back(cache, length: int) -> bool:
+    """Crop a cache in place to its first `length` tokens (transformers' `crop` takes the
+    negative count of tokens to remove); False when it cannot be."""
+    crop = getattr(cache, "crop", None)
+    if crop is None:
+        return False
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        try:
+            crop(-extra)
+        except (ValueError, RuntimeError):
+            return False
+    return cache.get_seq_length() == length
 
 
 def step_bound_s(cost, layers: int, width: int, n: int, cached: bool, calibration) -> float:
