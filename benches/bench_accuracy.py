@@ -16,10 +16,11 @@ import pytest
 
 from lmgauge.measure.rounds import run_rounds
 from lmgauge.pytest_plugin.quality_fixtures import require_real_weights
-from lmgauge.quality.baselines import CLASSIFIERS, fit_and_score
+from lmgauge.quality.baselines import CLASSIFIERS, QUICK_TRAIN_SENTENCES, fit_and_score
 from lmgauge.quality.controls import judge_control, reinitialised
 from lmgauge.quality.features import extract, extract_splits, poolings
 from lmgauge.quality.finetune import FineTuneSettings, fine_tune
+from lmgauge.sources.data import stratified_rows
 
 EVALUATED = ("validation", "test")
 SPLITS = ("train", *EVALUATED)
@@ -35,8 +36,11 @@ FINE_TUNING = {
 }
 
 
-def guarded(thresholds: list, model: str) -> list:
-    return [t for t in thresholds if t.model == model and t.metric == "baseline_accuracy"]
+def guarded(thresholds: list, model: str, train_sentences: int | None = None) -> list:
+    """The baseline_accuracy thresholds of `model` for a baseline trained on `train_sentences`
+    (None: the whole train split)."""
+    return [t for t in thresholds if t.model == model and t.metric == "baseline_accuracy"
+            and t.params.get("train_sentences") == train_sentences]  # fmt: skip
 
 
 def test_dataset_splits(polarity, record):
@@ -59,16 +63,30 @@ def test_token_lengths(loaded_model, polarity, record):
 
 
 @pytest.mark.encoder
+def test_frozen_encoder_baseline_on_a_train_subset(loaded_model, polarity, quick_frozen_features,
+                                                   record, record_judged):  # fmt: skip
+    """The quick tier's baseline: QUICK_TRAIN_SENTENCES stratified training sentences, scored on
+    the whole validation and test splits, judged by thresholds of its own (their params name
+    train_sentences); the whole train split's baseline is in the slow tier."""
+    features, labels = quick_frozen_features
+    judge_frozen_baseline(loaded_model, polarity, features, labels, record, record_judged,
+                          train_sentences=QUICK_TRAIN_SENTENCES)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.encoder
 def test_frozen_encoder_baseline(loaded_model, polarity, frozen_features, record, record_judged):
     require_real_weights(loaded_model)
-    judge_frozen_baseline(loaded_model, polarity, frozen_features, record, record_judged)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, polarity["train"]["label"],
+                          record, record_judged)  # fmt: skip
 
 
 @pytest.mark.slow
 @pytest.mark.causal_lm
 def test_frozen_causal_lm_baseline(loaded_model, polarity, frozen_features, record, record_judged):
     require_real_weights(loaded_model)
-    judge_frozen_baseline(loaded_model, polarity, frozen_features, record, record_judged)
+    judge_frozen_baseline(loaded_model, polarity, frozen_features, polarity["train"]["label"],
+                          record, record_judged)  # fmt: skip
 
 
 @pytest.mark.encoder
@@ -111,15 +129,17 @@ def measure_feature_throughput(loaded_model, polarity, benchmark, record, policy
         assert np.isfinite(vectors).all(), f"{pooling} features hold non-finite values"
 
 
-def judge_frozen_baseline(loaded_model, polarity, features, record, record_judged) -> None:
+def judge_frozen_baseline(loaded_model, polarity, features, train_labels, record, record_judged,
+                          **train) -> None:  # fmt: skip
     """Every pooling x classifier x split: accuracy judged against thresholds.toml (unjudged
-    where the model has none), precision, recall, F1 and the confusion counts recorded."""
+    where the model has none), precision, recall, F1 and the confusion counts recorded; `train`
+    (train_sentences=N for a subset) goes into every figure's params."""
     failures = []
     for pooling in poolings(loaded_model.task):
         for classifier in CLASSIFIERS:
-            results = classify(features, polarity, pooling, classifier, polarity["train"]["label"])
+            results = classify(features, polarity, pooling, classifier, train_labels)
             for split, score in results.items():
-                where = {"features": pooling, "classifier": classifier, "split": split}
+                where = {"features": pooling, "classifier": classifier, "split": split, **train}
                 failure = record_judged("baseline_accuracy", score["accuracy"], **where)
                 for name in ("precision", "recall", "f1"):
                     record(f"baseline_{name}", score[name], **where)
@@ -142,23 +162,39 @@ def classify(features, polarity, pooling, classifier, train_labels) -> dict:
     return fit_and_score(classifier, features["train"].pooled[pooling], train_labels, evaluations)
 
 
-def require_guards(thresholds: list, loaded_model) -> list:
-    guards = guarded(thresholds, loaded_model.name)
+def require_guards(thresholds: list, loaded_model, train_sentences: int | None = None) -> list:
+    guards = guarded(thresholds, loaded_model.name, train_sentences)
     if not guards:
-        pytest.skip(f"no accuracy thresholds for {loaded_model.name} in thresholds.toml")
+        trained_on = f" trained on {train_sentences} sentences" if train_sentences else ""
+        pytest.skip(f"no accuracy thresholds for {loaded_model.name}{trained_on} in "
+                    f"thresholds.toml")  # fmt: skip
     return guards
 
 
 @pytest.mark.encoder
+def test_shuffled_labels_fail_the_subset_thresholds(loaded_model, polarity, quick_frozen_features,
+                                                    thresholds, record):  # fmt: skip
+    features, labels = quick_frozen_features
+    judge_shuffled_labels(require_guards(thresholds, loaded_model, QUICK_TRAIN_SENTENCES),
+                          features, polarity, labels, record)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.encoder
 def test_shuffled_labels_fail_the_thresholds(
     loaded_model, polarity, frozen_features, thresholds, record
 ):
-    guards = require_guards(thresholds, loaded_model)
-    shuffled = np.random.default_rng(0).permutation(polarity["train"]["label"])
+    judge_shuffled_labels(require_guards(thresholds, loaded_model), frozen_features, polarity,
+                          polarity["train"]["label"], record)  # fmt: skip
+
+
+def judge_shuffled_labels(guards, features, polarity, train_labels, record) -> None:
+    """The baseline refitted on seeded shuffled training labels must fail every guard."""
+    shuffled = np.random.default_rng(0).permutation(np.asarray(train_labels))
     passed = judge_control(
         guards,
         "shuffled-labels",
-        lambda pooling, name: classify(frozen_features, polarity, pooling, name, shuffled),
+        lambda pooling, name: classify(features, polarity, pooling, name, shuffled),
         record,
     )
     assert not passed, f"thresholds that shuffled labels pass: {'; '.join(passed)}"
@@ -167,15 +203,24 @@ def test_shuffled_labels_fail_the_thresholds(
 @pytest.mark.slow
 @pytest.mark.encoder
 def test_reinitialised_weights_fail_the_thresholds(loaded_model, polarity, thresholds, record):
+    """Both the whole train split's thresholds and the quick tier's (train on the same
+    QUICK_TRAIN_SENTENCES rows of the re-initialised model's features)."""
     guards = require_guards(thresholds, loaded_model)
     features = extract_splits(reinitialised(loaded_model), polarity, SPLITS, "re-initialised")
-    labels = polarity["train"]["label"]
-    passed = judge_control(
-        guards,
-        "reinitialised-weights",
-        lambda pooling, name: classify(features, polarity, pooling, name, labels),
-        record,
-    )
+    labels = list(polarity["train"]["label"])
+    rows = stratified_rows(labels, QUICK_TRAIN_SENTENCES)
+    subset = {**features, "train": features["train"].rows(rows)}
+    subset_labels = [labels[index] for index in rows]
+    passed = [
+        *judge_control(guards, "reinitialised-weights",
+                       lambda pooling, name: classify(features, polarity, pooling, name, labels),
+                       record),
+        *judge_control(guarded(thresholds, loaded_model.name, QUICK_TRAIN_SENTENCES),
+                       "reinitialised-weights",
+                       lambda pooling, name: classify(subset, polarity, pooling, name,
+                                                      subset_labels),
+                       record),
+    ]  # fmt: skip
     assert not passed, f"thresholds that re-initialised weights pass: {'; '.join(passed)}"
 
 

@@ -29,6 +29,28 @@ def test_features_keep_sentence_order_and_ignore_padding(tiny_bert_dir, tiny_gpt
         assert together.sentences == 4
 
 
+def test_a_subset_of_features_is_the_same_rows_and_its_share_of_the_time(tiny_bert_dir):
+    loaded = loading.load(models.resolve(str(tiny_bert_dir)), compute.resolve_device("cpu"),
+                          compute.resolve_dtype("float32"))  # fmt: skip
+    whole = extract(loaded, SENTENCES)
+    part = whole.rows([3, 1])
+    for pooling, matrix in part.pooled.items():
+        np.testing.assert_array_equal(matrix, whole.pooled[pooling][[3, 1]])
+    assert part.sentences == 2 and part.seconds == pytest.approx(whole.seconds / 2)
+
+
+def test_a_stratified_subset_keeps_the_label_shares_and_its_seed():
+    from lmgauge.sources.data import stratified_rows
+
+    labels = [0] * 300 + [1] * 100
+    rows = stratified_rows(labels, 80)
+    assert len(rows) == 80 and rows == sorted(set(rows))
+    assert sum(labels[index] for index in rows) == 20, "a quarter positive, as in the whole"
+    assert rows == stratified_rows(labels, 80), "seeded"
+    assert rows != stratified_rows(labels, 80, seed=1)
+    assert stratified_rows(labels, 400) == list(range(400)) == stratified_rows(labels, 1000)
+
+
 def test_scores_of_known_predictions():
     score = baselines.scores([1, 1, 0, 0], [1, 0, 0, 1])
     assert score["accuracy"] == 0.5 and score["precision"] == 0.5 and score["recall"] == 0.5

@@ -14,7 +14,8 @@ import pytest
 from lmgauge.compute import resolve_dtype
 from lmgauge.errors import ModelLoadError
 from lmgauge.pytest_plugin.state import bench_and_model, run_state
-from lmgauge.quality.features import extract_splits
+from lmgauge.quality.baselines import QUICK_TRAIN_SENTENCES
+from lmgauge.quality.features import extract
 from lmgauge.quality.fidelity import (
     CONTROL_BITS,
     causal_logits,
@@ -28,9 +29,11 @@ from lmgauge.quality.fidelity import (
 from lmgauge.quality.thresholds import find, load_thresholds, verdict
 from lmgauge.sources import loading
 from lmgauge.sources.configs import REFERENCE, TRANSFORMERS
+from lmgauge.sources.data import stratified_rows
 from lmgauge.sources.models import CAUSAL_LM, SYNTHETIC
 
 THRESHOLDS_FILE = "benches/thresholds.toml"
+SPLITS = ("train", "validation", "test")
 
 
 @pytest.fixture(scope="session")
@@ -67,14 +70,42 @@ def _feature_cache() -> dict:
 @pytest.fixture
 def frozen_features(loaded_model, polarity, _feature_cache):
     """{split: Features} of the polarity train, validation and test splits under this model
-    in this configuration, extracted once per session; a model without real weights or a
+    in this configuration, each extracted once per session; a model without real weights or a
     tokenizer skips first."""
     require_real_weights(loaded_model)
-    key = (loaded_model.name, loaded_model.config.name)
-    if key not in _feature_cache:
-        splits = ("train", "validation", "test")
-        _feature_cache[key] = extract_splits(loaded_model, polarity, splits)
-    return _feature_cache[key]
+    return {split: split_features(loaded_model, polarity, _feature_cache, split)
+            for split in SPLITS}  # fmt: skip
+
+
+@pytest.fixture
+def quick_frozen_features(loaded_model, polarity, _feature_cache):
+    """({split: Features}, train labels) of the quick tier's baseline: train reduced to
+    QUICK_TRAIN_SENTENCES stratified rows (sliced from the whole split's features when this
+    session has them, else extracted for those rows alone), validation and test whole."""
+    require_real_weights(loaded_model)
+    labels = list(polarity["train"]["label"])
+    rows = stratified_rows(labels, QUICK_TRAIN_SENTENCES)
+    features = {
+        split: split_features(loaded_model, polarity, _feature_cache, split,
+                              rows if split == "train" else None)
+        for split in SPLITS
+    }  # fmt: skip
+    return features, [labels[index] for index in rows]
+
+
+def split_features(loaded_model, polarity, cache: dict, split: str, rows=None):
+    """Features of one split (of its `rows` only, when given), extracted once per session,
+    model and configuration; a subset comes from the whole split's features where the cache
+    has them."""
+    whole = (loaded_model.name, loaded_model.config.name, split, None)
+    if rows is not None and whole in cache:
+        return cache[whole].rows(rows)
+    key = whole if rows is None else (*whole[:3], tuple(rows))
+    if key not in cache:
+        texts = polarity[split]["text"]
+        texts = texts if rows is None else [texts[index] for index in rows]
+        cache[key] = extract(loaded_model, texts, description=f"{split} features")
+    return cache[key]
 
 
 def require_real_weights(loaded_model) -> None:

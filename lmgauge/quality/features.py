@@ -31,6 +31,14 @@ class Features:
     def sentences_per_s(self) -> float:
         return self.sentences / self.seconds
 
+    def rows(self, indices) -> Features:
+        """The features of the sentences at `indices`, in that order; `seconds` is their share
+        of the extraction's wall time."""
+        indices = np.asarray(indices, dtype=int)
+        share = len(indices) / self.sentences if self.sentences else 0.0
+        pooled = {name: vectors[indices] for name, vectors in self.pooled.items()}
+        return Features(pooled=pooled, seconds=self.seconds * share, sentences=len(indices))
+
 
 def poolings(task: str) -> tuple[str, str]:
     return ("last", "mean") if task == CAUSAL_LM else ("cls", "mean")

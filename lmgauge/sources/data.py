@@ -67,6 +67,21 @@ def split_stratified(frame, validation: float = 0.1, test: float = 0.1, seed: in
     )
 
 
+def stratified_rows(labels, count: int, seed: int = SPLIT_SEED) -> list[int]:
+    """The indices (ascending) of `count` rows drawn stratified by `labels` with a fixed seed,
+    so that the subset keeps the labels' shares; every index when `count` covers them all."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    labels = np.asarray(labels)
+    if count >= len(labels):
+        return list(range(len(labels)))
+    chosen, _ = train_test_split(
+        np.arange(len(labels)), train_size=count, stratify=labels, random_state=seed
+    )
+    return sorted(int(index) for index in chosen)
+
+
 def load_embedded_polarity():
     """The embedded Pang & Lee sentence polarity data, split 80/10/10."""
     folder = assets.ensure(EMBEDDED_DATASET)
