@@ -27,6 +27,31 @@ def test_a_model_without_a_gguf_file_is_not_for_llamacpp():
         gguf_path(resolve("gpt2"))
 
 
+def test_a_gguf_files_weight_type_is_read_without_loading_it(tmp_path, tiny_llamacpp_gguf):
+    import gguf
+
+    from tests.tiny_models import tiny_llama_gguf
+
+    assert llamacpp.gguf_file_type(tiny_llamacpp_gguf) is None, "the file does not say"
+    q4 = tiny_llama_gguf(tmp_path / "q.gguf", file_type=gguf.LlamaFileType.MOSTLY_Q4_1)
+    assert llamacpp.gguf_file_type(q4) == "Q4_1"
+    f32 = tiny_llama_gguf(tmp_path / "f.gguf", file_type=gguf.LlamaFileType.ALL_F32)
+    assert llamacpp.gguf_file_type(f32) == "F32", "as llama.cpp's own description names it"
+
+
+def test_a_server_command_says_its_dtype_and_cpu_level():
+    from lmgauge.serve.servers import served_setup
+
+    levels = ["python", "-m", "lmgauge.sources.llamacpp_server", "haswell", "--model", "m.gguf"]
+    assert served_setup("llamacpp", levels) == {"cpu_kernels": "haswell"}
+    assert served_setup("llamacpp", ["python", "-m", "llama_cpp.server", "--model", "m.gguf"]) == {
+        "cpu_kernels": "linked in"
+    }
+    transformers = ["transformers", "serve", "folder", "--dtype", "float32", "--port", "1"]
+    assert served_setup("transformers", transformers) == {"dtype": "float32"}
+    assert served_setup("endpoint", []) == {}, "an endpoint's setup is not lmgauge's to see"
+
+
 def test_a_llamacpp_that_crashes_fails_its_subject_in_one_sentence(tiny_llamacpp_gguf,
                                                                    monkeypatch):  # fmt: skip
     """Found on an Intel Xeon VM: a native build ran an AMX instruction the VM does not allow

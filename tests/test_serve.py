@@ -176,6 +176,8 @@ def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_l
     subject = f"{tiny_llamacpp_gguf}@serve-llamacpp"
     served = report["models"][subject]["served"]
     assert served["server"] == "llamacpp" and served["version"]
+    assert report["models"][subject]["cpu_kernels"] in (*levels_here(), "linked in")
+    assert "dtype" in report["models"][subject], "the file's own type (None: it does not say)"
     assert served["exact_length_fields"], "llama.cpp's server takes min_tokens"
     figures = {(r["metric"], r["params"].get("concurrency"), r["params"].get("quantile")): r
                for r in report["results"]}  # fmt: skip
@@ -195,6 +197,12 @@ def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_l
     assert f"| {subject} |" in table.read_text()
     assert list((pytester.path / "reports").glob("*.serving.png"))
     assert not list((pytester.path / "reports").glob("*.configs.png")), "no empty speed chart"
+
+
+def levels_here() -> list[str]:
+    from lmgauge.sources.llamacpp_kernels import cpu_variants
+
+    return list(cpu_variants())
 
 
 def bench_endpoint(pytester, model: Path, url: str):

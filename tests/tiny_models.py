@@ -97,9 +97,11 @@ def tiny_bert(folder: Path) -> Path:
 
 
 def tiny_llama_gguf(
-    path: Path, hidden: int = 16, ffn: int = 32, heads: int = 2, merges: tuple[str, ...] = ()
+    path: Path, hidden: int = 16, ffn: int = 32, heads: int = 2, merges: tuple[str, ...] = (),
+    file_type: int | None = None,
 ) -> Path:
-    """A 1-layer Llama in GGUF (float32 tensors) with a byte-level BPE vocabulary of 257 tokens.
+    """A 1-layer Llama in GGUF (float32 tensors) with a byte-level BPE vocabulary of 257 tokens;
+    `general.file_type` is written only when `file_type` is given.
 
     Parameters: embedding and untied output 2 x 257 x 16, one block (2 norms of 16, four 16x16
     attention projections, three 16x32 MLP matrices) and a final norm: 10,832 in all.
@@ -128,6 +130,8 @@ def tiny_llama_gguf(
     writer.add_token_merges(list(merges))
     writer.add_bos_token_id(vocab - 1)
     writer.add_eos_token_id(vocab - 1)
+    if file_type is not None:
+        writer.add_file_type(file_type)
     random = np.random.default_rng(0)
     shapes = {
         "token_embd.weight": (vocab, hidden),

@@ -64,8 +64,8 @@ def threshold_line(results: list[dict]) -> str | None:
 
 def subject_dtypes(document: dict, options: dict) -> str:
     """`dtype X` when every subject that says its dtype ran in X (the run's --dtype when none
-    says: served and failed subjects do not), else each dtype with the subjects that ran in it
-    (a GGUF file keeps its own)."""
+    says: subjects that failed to load and --endpoint subjects do not), else each dtype with the
+    subjects that ran in it (a GGUF file keeps its own)."""
     ran_in: dict[str, list[str]] = {}
     for name, entry in document.get("models", {}).items():
         if entry.get("dtype"):

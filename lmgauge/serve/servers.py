@@ -90,7 +90,25 @@ def llamacpp_server_module(model_path: Path, threads: int) -> list[str]:
     if not built_with_levels:
         return ["-m", "llama_cpp.server"]
     level = surviving_kernels(model_path, threads, model_path.name)
-    return ["-m", "lmgauge.sources.llamacpp_server", level]
+    return ["-m", LEVEL_LAUNCHER, level]
+
+
+LEVEL_LAUNCHER = "lmgauge.sources.llamacpp_server"
+
+
+def served_setup(kind: str, argv: list[str]) -> dict:
+    """What a server command says of how it runs the model: `dtype` (its --dtype) and, for
+    llama.cpp, `cpu_kernels` (the CPU level it was launched on, or "linked in" for pip's build
+    of llama.cpp); nothing for an endpoint lmgauge did not start."""
+    from lmgauge.sources.llamacpp_kernels import LINKED_IN
+
+    setup = {}
+    if "--dtype" in argv[:-1]:
+        setup["dtype"] = argv[argv.index("--dtype") + 1]
+    if kind == "llamacpp" and argv:
+        launched = LEVEL_LAUNCHER in argv[:-1]
+        setup["cpu_kernels"] = argv[argv.index(LEVEL_LAUNCHER) + 1] if launched else LINKED_IN
+    return setup
 
 
 def transformers_command(python: str, model_path: Path, port: int, threads: int) -> list[str]:

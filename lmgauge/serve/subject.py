@@ -15,11 +15,12 @@ from lmgauge.serve.servers import (
     ServerError,
     endpoint,
     served_model_ids,
+    served_setup,
     start_server,
 )
 from lmgauge.sources import loading
 from lmgauge.sources.configs import ENDPOINT, SERVE, RunConfig
-from lmgauge.sources.llamacpp import gguf_path
+from lmgauge.sources.llamacpp import gguf_file_type, gguf_path
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
 
 
@@ -68,6 +69,7 @@ class ServedModel:
             "description": f"{self.spec.name} behind the {self.server.kind} server "
             f"{self.server.version} at {self.server.url}",
             "device": "server",
+            **self.precision(),
             "served": {
                 **self.server.describe(),
                 "model_id": self.model_id,
@@ -75,6 +77,15 @@ class ServedModel:
                 "model_id_names_the_model": self.named_like_model,
             },
         }
+
+    def precision(self) -> dict:
+        """`dtype` the server runs the model in (a GGUF file's own weight type for llama.cpp,
+        the server's --dtype otherwise) and llama.cpp's `cpu_kernels`; neither for an
+        --endpoint, whose setup lmgauge cannot see."""
+        setup = served_setup(self.server.kind, self.server.argv)
+        if self.server.kind == "llamacpp":
+            setup["dtype"] = gguf_file_type(gguf_path(self.spec))
+        return setup
 
     def close(self) -> None:
         self.server.stop()

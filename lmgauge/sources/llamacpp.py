@@ -60,6 +60,17 @@ def gguf_path(spec: ModelSpec) -> Path:
     )
 
 
+def gguf_file_type(path: Path) -> str | None:
+    """A GGUF file's weight type as llama.cpp names it ("Q4_1", "F32"; its `general.file_type`),
+    read with the gguf package without loading the weights; None when the file does not say."""
+    from gguf import GGUFReader, LlamaFileType
+
+    field = GGUFReader(path).get_field("general.file_type")
+    if field is None:
+        return None
+    return LlamaFileType(int(field.contents())).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+
+
 @dataclass
 class LlamaCppModel:
     """A GGUF model loaded by llama.cpp.
