@@ -117,4 +117,4 @@ def test_the_budget_is_for_rounds_beyond_the_minimum():
 
     policy = RoundPolicy(min_rounds=3, max_rounds=30, budget_s=0.01)
     measured = run_rounds(None, slow_round, policy, lambda v: {"x": v})
-    assert len(measured.results) == 4 and "(1 extra;" in measured.stopped
+    assert len(measured.results) == 4 and "(1 extra):" in measured.stopped

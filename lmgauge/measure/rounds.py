@@ -105,13 +105,13 @@ def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) ->
         return (f"interval within ±{100 * widest:.1f} % after {count} rounds; "
                 f"target {policy.target()}")  # fmt: skip
     if count >= policy.max_rounds:
-        return (f"max_rounds {policy.max_rounds} reached (widest ±{100 * widest:.1f} %, "
-                f"target {policy.target()})")  # fmt: skip
+        return (f"max_rounds {policy.max_rounds} reached: widest ±{100 * widest:.1f} %, "
+                f"target {policy.target()}")  # fmt: skip
     if spent_s >= policy.budget_s:
         widest_text = f"widest ±{100 * widest:.1f} %"
         extra = count - policy.min_rounds
         return (f"budget {policy.budget_s:g} s for extra rounds spent after {count} rounds "
-                f"({extra} extra; {widest_text}, target {policy.target()})")  # fmt: skip
+                f"({extra} extra): {widest_text}, target {policy.target()}")  # fmt: skip
     return ""
 
 
