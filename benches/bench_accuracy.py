@@ -65,12 +65,13 @@ def test_token_lengths(loaded_model, polarity, record):
 @pytest.mark.encoder
 def test_frozen_encoder_baseline_on_a_train_subset(loaded_model, polarity, quick_frozen_features,
                                                    record, record_judged):  # fmt: skip
-    """The quick tier's baseline: QUICK_TRAIN_SENTENCES stratified training sentences, scored on
-    the whole validation and test splits, judged by thresholds of its own (their params name
+    """The quick tier's baseline: QUICK_TRAIN_SENTENCES stratified training sentences (all of
+    them when the split has fewer; the figures' train_sentences says how many), scored on the
+    whole validation and test splits, judged by thresholds of its own (their params name
     train_sentences); the whole train split's baseline is in the slow tier."""
     features, labels = quick_frozen_features
     judge_frozen_baseline(loaded_model, polarity, features, labels, record, record_judged,
-                          train_sentences=QUICK_TRAIN_SENTENCES)  # fmt: skip
+                          train_sentences=len(labels))  # fmt: skip
 
 
 @pytest.mark.slow
@@ -175,7 +176,7 @@ def require_guards(thresholds: list, loaded_model, train_sentences: int | None =
 def test_shuffled_labels_fail_the_subset_thresholds(loaded_model, polarity, quick_frozen_features,
                                                     thresholds, record):  # fmt: skip
     features, labels = quick_frozen_features
-    judge_shuffled_labels(require_guards(thresholds, loaded_model, QUICK_TRAIN_SENTENCES),
+    judge_shuffled_labels(require_guards(thresholds, loaded_model, len(labels)),
                           features, polarity, labels, record)  # fmt: skip
 
 

@@ -49,6 +49,8 @@ def test_a_stratified_subset_keeps_the_label_shares_and_its_seed():
     assert rows == stratified_rows(labels, 80), "seeded"
     assert rows != stratified_rows(labels, 80, seed=1)
     assert stratified_rows(labels, 400) == list(range(400)) == stratified_rows(labels, 1000)
+    rare = stratified_rows([0] * 99 + [1], 10)
+    assert len(rare) == 10 == len(set(rare)), "a label too rare to stratify by: drawn seeded"
 
 
 def test_scores_of_known_predictions():

@@ -37,6 +37,8 @@ def test_a_gguf_files_weight_type_is_read_without_loading_it(tmp_path, tiny_llam
     assert llamacpp.gguf_file_type(q4) == "Q4_1"
     f32 = tiny_llama_gguf(tmp_path / "f.gguf", file_type=gguf.LlamaFileType.ALL_F32)
     assert llamacpp.gguf_file_type(f32) == "F32", "as llama.cpp's own description names it"
+    unnamed = tiny_llama_gguf(tmp_path / "u.gguf", file_type=1024 + 34)
+    assert llamacpp.gguf_file_type(unnamed) == "file type 1058", "said, not a traceback"
 
 
 def test_a_server_command_says_its_dtype_and_cpu_level():

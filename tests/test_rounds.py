@@ -76,7 +76,7 @@ def test_rounds_stop_at_the_width_the_gate_needs_and_say_so():
 
     width, reason = round_width(load_gate_rules(DEFAULT_RULES))
     assert width == pytest.approx(1.96 * 0.17 / 3, rel=1e-3)
-    assert reason == "a third of the gate's run-to-run spread of latencies, 0.17"
+    assert reason == "1.96 x a third of the gate's run-to-run spread of latencies, 0.17"
     values = [1.0, 0.92, 1.08, 0.95, 1.05] * 20
 
     def rounds(policy):
@@ -86,7 +86,7 @@ def test_rounds_stop_at_the_width_the_gate_needs_and_say_so():
     gate_width = rounds(RoundPolicy(min_rounds=5, width=width, width_reason=reason))
     assert len(gate_width.results) == 5
     assert gate_width.stopped == (
-        "interval within ±8.0 % after 5 rounds; target ±11.1 % (a third of the gate's "
+        "interval within ±8.0 % after 5 rounds; target ±11.1 % (1.96 x a third of the gate's "
         "run-to-run spread of latencies, 0.17)"
     )
     fixed = rounds(RoundPolicy(min_rounds=5, max_rounds=12, budget_s=60, width=0.05))

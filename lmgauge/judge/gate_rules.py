@@ -138,10 +138,13 @@ def round_width(rules: GateRules) -> tuple[float, str]:
     """The relative half-width of the 95 % interval of a latency's median over rounds at which
     its timed rounds stop (lmgauge.measure.rounds), and why: 1.96 x ROUND_SHARE x the run spread
     of the rule that judges latencies in seconds (0.17 in gate.toml version 6 gives ±11.1 %);
-    every figure whose rounds decide the stop is such a latency. FALLBACK_ROUND_WIDTH (±5 %)
-    when that rule states no run spread."""
+    the rounds that decide the stop time latencies. A throughput made of the same rounds
+    (decode tokens/s, sentences/s) is judged by the throughputs' spread, 0.15: for it the
+    rounds' share widens the spread by at most 6.9 %. FALLBACK_ROUND_WIDTH (±5 %) when the
+    latency rule states no run spread."""
     rule = rules.rule_for("decode_step_seconds", "s")
     if rule.run_spread is None:
         return FALLBACK_ROUND_WIDTH, "the gate rules state no run spread for latencies"
     width = Z_95 * ROUND_SHARE * rule.run_spread
-    return width, f"a third of the gate's run-to-run spread of latencies, {rule.run_spread:g}"
+    return width, (f"1.96 x a third of the gate's run-to-run spread of latencies, "
+                   f"{rule.run_spread:g}")  # fmt: skip

@@ -3,7 +3,7 @@
 One untimed warmup call first, then timed rounds: at least `min_rounds`, then more until the
 95 % interval of the median of every judged figure is within `width` of that median (relative
 half-width), or the round `budget_s` is spent, or `max_rounds` is reached. The pytest plugin
-takes `width` from the gate's run-to-run spread of latencies (lmgauge.judge.spread.round_width):
+takes `width` from the gate's run-to-run spread of latencies (lmgauge.judge.gate_rules.round_width):
 rounds beyond what the gate can use are not run. The result says
 which of these stopped it. The speed probe (lmgauge.measure.probe) is timed before the warmup
 call and after the last round: beside the measurement, never between two timed rounds, where
@@ -55,7 +55,7 @@ class RoundPolicy:
             )
 
     def target(self) -> str:
-        """The interval target in words: "±11.3 % (a third of the gate's spread)"."""
+        """The interval target in words: "±11.1 % (--round-width)"."""
         reason = f" ({self.width_reason})" if self.width_reason else ""
         return f"±{100 * self.width:.1f} %{reason}"
 

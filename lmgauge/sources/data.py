@@ -69,16 +69,20 @@ def split_stratified(frame, validation: float = 0.1, test: float = 0.1, seed: in
 
 def stratified_rows(labels, count: int, seed: int = SPLIT_SEED) -> list[int]:
     """The indices (ascending) of `count` rows drawn stratified by `labels` with a fixed seed,
-    so that the subset keeps the labels' shares; every index when `count` covers them all."""
+    so that the subset keeps the labels' shares (drawn seeded but not stratified when a label
+    is too rare to stratify by); every index when `count` covers them all."""
     import numpy as np
     from sklearn.model_selection import train_test_split
 
     labels = np.asarray(labels)
     if count >= len(labels):
         return list(range(len(labels)))
-    chosen, _ = train_test_split(
-        np.arange(len(labels)), train_size=count, stratify=labels, random_state=seed
-    )
+    try:
+        chosen, _ = train_test_split(
+            np.arange(len(labels)), train_size=count, stratify=labels, random_state=seed
+        )
+    except ValueError:  # a label with a single row, or fewer rows per label than labels
+        chosen = np.random.default_rng(seed).choice(len(labels), size=count, replace=False)
     return sorted(int(index) for index in chosen)
 
 

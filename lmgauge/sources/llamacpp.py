@@ -62,13 +62,18 @@ def gguf_path(spec: ModelSpec) -> Path:
 
 def gguf_file_type(path: Path) -> str | None:
     """A GGUF file's weight type as llama.cpp names it ("Q4_1", "F32"; its `general.file_type`),
-    read with the gguf package without loading the weights; None when the file does not say."""
+    read with the gguf package without loading the weights; "file type N" for a type this gguf
+    package does not name; None when the file does not say."""
     from gguf import GGUFReader, LlamaFileType
 
     field = GGUFReader(path).get_field("general.file_type")
     if field is None:
         return None
-    return LlamaFileType(int(field.contents())).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    value = int(field.contents())
+    try:
+        return LlamaFileType(value).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    except ValueError:
+        return f"file type {value}"
 
 
 @dataclass
