@@ -77,6 +77,10 @@ def llamacpp_command(python: str, model_path: Path, port: int, threads: int,
     ]  # fmt: skip
 
 
+LEVEL_LAUNCHER = "lmgauge.sources.llamacpp_server"
+"""The module that runs llama_cpp.server on one CPU level (its first argument)."""
+
+
 def llamacpp_server_module(model_path: Path, threads: int) -> list[str]:
     """`-m llama_cpp.server`, or lmgauge's launcher of it on a CPU level for a llama.cpp built
     with every level; ModelLoadError in one sentence when every level crashes."""
@@ -91,9 +95,6 @@ def llamacpp_server_module(model_path: Path, threads: int) -> list[str]:
         return ["-m", "llama_cpp.server"]
     level = surviving_kernels(model_path, threads, model_path.name)
     return ["-m", LEVEL_LAUNCHER, level]
-
-
-LEVEL_LAUNCHER = "lmgauge.sources.llamacpp_server"
 
 
 def served_setup(kind: str, argv: list[str]) -> dict:
