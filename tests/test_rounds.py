@@ -66,6 +66,11 @@ def test_relative_half_width_and_bad_policies():
         RoundPolicy(min_rounds=0)
     with pytest.raises(ValueError, match="--round-width must be a fraction above 0"):
         RoundPolicy(width=0)
+    with pytest.raises(ValueError, match="--round-budget must be 0 s or more, got nan"):
+        RoundPolicy(budget_s=float("nan"))
+    many = run_rounds(None, iter(range(1, 100)).__next__, RoundPolicy(min_rounds=40),
+                      lambda v: {"x": v})  # fmt: skip
+    assert len(many.results) == 40 and many.stopped.startswith("max_rounds 40 reached")
 
 
 def test_rounds_stop_at_the_width_the_gate_needs_and_say_so():

@@ -32,11 +32,11 @@ CONFIDENCE = 0.95
 
 @dataclass(frozen=True)
 class RoundPolicy:
-    """min_rounds: fewest timed rounds; max_rounds: most; budget_s: seconds that rounds beyond
-    min_rounds may take (counted from the end of the min_rounds-th round: the minimum is never
-    charged to it) (s); width: target relative half-width of the median's 95 % interval (0.05 =
-    the median is known within ±5 %); width_reason: where `width` came from, in words (quoted in
-    each stop reason)."""
+    """min_rounds: fewest timed rounds; max_rounds: most (never fewer than min_rounds);
+    budget_s: seconds that rounds beyond min_rounds may take (counted from the end of the
+    min_rounds-th round: the minimum is never charged to it) (s); width: target relative
+    half-width of the median's 95 % interval (0.05 = the median is known within ±5 %);
+    width_reason: where `width` came from, in words (quoted in each stop reason)."""
 
     min_rounds: int = 5
     max_rounds: int = 30
@@ -47,7 +47,7 @@ class RoundPolicy:
     def __post_init__(self):
         if self.min_rounds < 1:
             raise ValueError(f"--rounds must be at least 1, got {self.min_rounds}.")
-        if self.budget_s < 0:
+        if not self.budget_s >= 0:  # also refuses nan, which no budget check would ever stop
             raise ValueError(f"--round-budget must be 0 s or more, got {self.budget_s}.")
         if not 0 < self.width < 1:
             raise ValueError(
@@ -104,8 +104,9 @@ def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) ->
     if widest <= policy.width:
         return (f"interval within ±{100 * widest:.1f} % after {count} rounds; "
                 f"target {policy.target()}")  # fmt: skip
-    if count >= policy.max_rounds:
-        return (f"max_rounds {policy.max_rounds} reached: widest ±{100 * widest:.1f} %, "
+    most = max(policy.max_rounds, policy.min_rounds)
+    if count >= most:
+        return (f"max_rounds {most} reached: widest ±{100 * widest:.1f} %, "
                 f"target {policy.target()}")  # fmt: skip
     if spent_s >= policy.budget_s:
         widest_text = f"widest ±{100 * widest:.1f} %"
