@@ -110,12 +110,37 @@ def test_a_new_side_that_silently_sets_torch_to_one_thread_still_fails_the_store
     change that slowed every torch operation slowed the probe too and was normalised away.
     It also shows the probe's quiet threads: with OpenBLAS spinning after each probe, the
     2-thread rounds beside it were slowed about 3x and this gate passed."""
+    attempts = []
+    for _ in range(ATTEMPTS):  # until the gate fails on one
+        attempts.append(one_thread_verdict())
+        if not isinstance(attempts[-1], str) and not attempts[-1][1].passed:
+            break
+    judged = [attempt for attempt in attempts if not isinstance(attempt, str)]
+    if not judged:
+        pytest.skip(attempts[-1])
+    caught = [(row, result) for row, result in judged if not result.passed]
+    assert caught, "; ".join(f"{row.ratio:.2f}x (raw {row.raw_ratio:.2f}x): {result.message()}"
+                             for row, result in judged)  # fmt: skip
+    row, result = caught[0]
+    assert row.ratio > 1.25 and row.raw_ratio > 1.25, "the probe did not absorb the slowdown"
+    assert "decode_step_seconds" in result.message()
+
+
+ATTEMPTS = 3
+"""A one-thread side is measured up to this many times: one stored gate against five base runs
+judged by their own spread (Student's t on 4 degrees of freedom) let about 1 in 8 real 1.3x
+slowdowns through here, while a probe that absorbs the slowdown lets every attempt through."""
+
+
+def one_thread_verdict():
+    """(the gate's row, the gate's result) of a one-thread side against five two-thread runs,
+    or the reason, in one sentence, why this attempt could not judge it."""
     from lmgauge.judge.gate import run_gate
     from lmgauge.judge.spread import combined
 
     if (speedup := two_thread_speedup()) < 1.4:
-        pytest.skip(f"two torch threads are only {speedup:.2f}x as fast as one here: the "
-                    "machine's CPUs are busy, so one thread is no slowdown to catch")
+        return (f"two torch threads are only {speedup:.2f}x as fast as one here: the machine's "
+                "CPUs are busy, so one thread is no slowdown to catch")  # fmt: skip
     probe = SpeedProbe(threads=2)
     try:
         *two_threads, one_thread = interleaved_runs(probe)
@@ -124,10 +149,14 @@ def test_a_new_side_that_silently_sets_torch_to_one_thread_still_fails_the_store
     slowdown = statistics.median(value(one_thread)) / statistics.median(
         statistics.median(value(run)) for run in two_threads)  # fmt: skip
     if slowdown < 1.3:
-        pytest.skip(f"the rounds at one thread were only {slowdown:.2f}x as slow as at two here: "
-                    "the machine's CPUs were busy, so there was no slowdown to catch")
+        return (f"the rounds at one thread were only {slowdown:.2f}x as slow as at two here: the "
+                "machine's CPUs were busy, so there was no slowdown to catch")  # fmt: skip
     result = run_gate(combined(two_threads), one_thread)
     row = result.comparison.rows.iloc[0]
-    assert row.ratio > 1.25 and row.raw_ratio > 1.25, "the probe did not absorb the slowdown"
-    assert not result.passed, result.message()
-    assert "decode_step_seconds" in result.message()
+    probe_shift = row.raw_ratio / row.ratio
+    if row.ratio <= 1.25 and probe_shift < 1.15:
+        return (f"one thread was {row.raw_ratio:.2f}x as slow, and the probe, in its own "
+                f"process, read the machine {probe_shift:.2f}x slower on that side, leaving "
+                f"{row.ratio:.2f}x, under the gate's 25 % tolerance: the machine's speed moved "
+                "(a probe that absorbed the slowdown would move by all of it)")  # fmt: skip
+    return row, result
