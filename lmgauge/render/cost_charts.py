@@ -17,7 +17,7 @@ from lmgauge.render.cost_tables import (  # noqa: E402
     BOUND_METRIC,
     FIT_MINIMUM,
     cache_frame,
-    scaling_points,
+    chartable_scaling,
     step_curves,
 )
 from lmgauge.render.plots import run_label, save  # noqa: E402
@@ -73,10 +73,7 @@ def scaling_chart(document: dict, path: Path) -> Path | None:
     """Parameters against decode step, resident memory and training step across models, with
     the power law fitted when FIT_MINIMUM models have the figure, next to the roofline's; a
     panel needs two sizes at least, the chart one panel (else None)."""
-    points = {
-        figure: frame for figure, frame in scaling_points(document).items()
-        if frame["parameters"].nunique() >= 2
-    }  # fmt: skip
+    points = chartable_scaling(document)
     if not points:
         return None
     figure, panels = plt.subplots(1, len(points), figsize=(5.5 * len(points), 4.8), squeeze=False)

@@ -135,6 +135,14 @@ def scaling_points(document: dict) -> dict[str, pd.DataFrame]:
     return points
 
 
+def chartable_scaling(document: dict) -> dict[str, pd.DataFrame]:
+    """The scaling figures that a chart can show: those measured on two sizes at least."""
+    return {
+        figure: frame for figure, frame in scaling_points(document).items()
+        if frame["parameters"].nunique() >= 2
+    }  # fmt: skip
+
+
 def scaling_frame(document: dict) -> pd.DataFrame:
     """Per scaling figure with at least FIT_MINIMUM models: the fitted exponent of the measured
     figure against parameters, and of the roofline's prediction."""
@@ -175,7 +183,9 @@ def costs_markdown(document: dict) -> str:
     for title, frame, legend in sections:
         if frame.empty:
             continue
-        parts += [f"## {title}", "", frame.to_markdown(index=False, floatfmt=".4g"), "", legend, ""]
+        shown = frame.astype(object).where(frame.notna(), None)
+        table = shown.to_markdown(index=False, floatfmt=".4g", missingval="–")
+        parts += [f"## {title}", "", table, "", legend + " –: not measured or not computable.", ""]
     return "\n".join(parts)
 
 

@@ -10,12 +10,14 @@ from collections import Counter
 
 import pandas as pd
 
-from lmgauge.record.report import values_by_model
+from lmgauge.record.report import subject_of
 from lmgauge.render.configs_table import charted_configs, has_configs
-from lmgauge.render.cost_tables import has_costs
+from lmgauge.render.cost_tables import chartable_scaling, has_costs, step_curves
 from lmgauge.render.serving_table import has_served, slo_lines
 
 QUICK_GENERATION = {"prompt_tokens": 128, "new_tokens": 32, "batch": 1}
+SOME = object()  # a param that must be present, with any value
+FROZEN_SVM = {"classifier": "svm-rbf", "split": "test", "features": "mean"}
 HEADLINES = {
     # column: (metric, params that must match, scale, format)
     "parameters (M)": ("parameters_total", {}, 1e-6, "{:.1f}"),
@@ -27,21 +29,46 @@ HEADLINES = {
     "forward peak (MB)": ("forward_peak_bytes", {"seq_len": 128}, 1e-6, "{:.0f}"),
     "known answers": ("known_answer_accuracy", {}, 1, "{:.3f}"),
     "perplexity": ("perplexity", {}, 1, "{:.1f}"),
-    "frozen SVM": ("baseline_accuracy", {"classifier": "svm-rbf", "split": "test"}, 1, "{:.3f}"),
+    # mean-pooled features + SVM on the test split, trained on a subset of train (the quick
+    # tier's) or on all of it (the slow tier's); a value of None matches a figure without it
+    "frozen SVM (train subset)": ("baseline_accuracy", FROZEN_SVM | {"train_sentences": SOME}, 1,
+                                  "{:.3f}"),
+    "frozen SVM (full train)": ("baseline_accuracy", FROZEN_SVM | {"train_sentences": None}, 1,
+                                "{:.3f}"),
 }
 
 
 def headline_table(document: dict) -> pd.DataFrame:
-    """One row per model, one column per headline figure found (the first match of each)."""
-    rows = {}
+    """One row per model, one column per headline figure found (the first match of each). A
+    column that matched a subset figure names the subset's size, e.g. `frozen SVM (800 train)`."""
+    rows, renamed = {}, {}
     for name in document["models"]:
         row = {"weights": document["models"][name].get("weights", "")}
         for column, (metric, params, scale, form) in HEADLINES.items():
-            found = values_by_model(document, metric, **params).get(name)
-            row[column] = form.format(found * scale) if found is not None else ""
+            found = first_match(document, name, metric, params)
+            row[column] = form.format(found["value"] * scale) if found else ""
+            if found and params.get("train_sentences") is SOME:
+                sentences = found["params"]["train_sentences"]
+                renamed[column] = column.replace("train subset", f"{sentences} train")
         rows[name] = row
     frame = pd.DataFrame.from_dict(rows, orient="index")
-    return frame.loc[:, (frame != "").any(axis=0)]
+    return frame.loc[:, (frame != "").any(axis=0)].rename(columns=renamed)
+
+
+def first_match(document: dict, subject: str, metric: str, params: dict) -> dict | None:
+    """The first finite result of `metric` for `subject` whose params match `params` (SOME: the
+    param is present; None: it is absent)."""
+    for result in document["results"]:
+        if result["metric"] != metric or not result["model"] or subject_of(result) != subject:
+            continue
+        if result.get("value") is None:
+            continue
+        if all(
+            key in result["params"] if value is SOME else result["params"].get(key) == value
+            for key, value in params.items()
+        ):
+            return result
+    return None
 
 
 def threshold_line(results: list[dict]) -> str | None:
@@ -110,10 +137,11 @@ def summary_markdown(document: dict, report_name: str) -> str:
                      f"`{stem}.configs.md`{chart}")  # fmt: skip
     if has_costs(document):
         stem = report_name.removesuffix(".json")
-        lines.append(
-            f"- what generation and training cost: tables in `{stem}.costs.md`, charts "
-            f"`{stem}.cache_cost.png` and `{stem}.scaling.png` where the run has their figures"
-        )
+        charts = [f"`{stem}.{name}.png`" for name, drawn in
+                  (("cache_cost", step_curves(document)), ("scaling", chartable_scaling(document)))
+                  if drawn]  # fmt: skip
+        lines.append(f"- what generation and training cost: tables in `{stem}.costs.md`"
+                     + (f", charts {' and '.join(charts)}" if charts else ""))  # fmt: skip
     if has_served(document):
         stem = report_name.removesuffix(".json")
         lines.append(
