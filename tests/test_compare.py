@@ -382,6 +382,16 @@ def test_a_figure_missing_for_a_benched_model_fails_the_gate():
     assert math.isnan(result.failures.iloc[0]["new"])
 
 
+def test_a_model_missing_from_the_new_run_is_one_line_with_its_count():
+    new = make_report(2)
+    new["results"] = [r for r in new["results"] if r["model"] != "gpt2-medium"]
+    message = run_gate(make_report(1), new).message()
+    assert "FAILED" in message
+    assert ("gpt2-medium: all 4 gated figures missing from the new run (the model did not run "
+            "there") in message
+    assert "gpt2-medium decode_step_seconds" not in message
+
+
 @pytest.mark.parametrize("form", ["text", "markdown", "csv"])
 def test_every_format_renders(form):
     text = render(compare(make_report(1), make_report(2, slowdown=1.6), RULES), form)

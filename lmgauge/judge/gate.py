@@ -75,8 +75,21 @@ class GateResult:
         lines += [f"  test {line}" for line in comparison.tests]
         lines += [f"  model family {verdict.sentence()}" for verdict in self.worse_families]
         lines += context_lines(comparison)
-        lines += [failure_line(row) for row in self.failures.itertuples()]
+        lines += failure_lines(self.failures, comparison.rows)
         return "\n".join(lines)
+
+
+def failure_lines(failures, rows) -> list[str]:
+    """One line per failing figure; but one line per model whose every figure is missing from
+    the new run (a model left out of --models, or one that failed to load), with its count."""
+    present = set(rows.loc[rows["verdict"] != "only in base", "model"])
+    absent = failures[(failures["verdict"] == "only in base") & ~failures["model"].isin(present)]
+    lines = [
+        f"  {model}: all {count} gated figures missing from the new run (the model did not run "
+        f"there: left out of --models, or it failed to load)"
+        for model, count in absent.groupby("model", sort=False).size().items()
+    ]
+    return lines + [failure_line(row) for row in failures.drop(absent.index).itertuples()]
 
 
 def context_lines(comparison: Comparison) -> list[str]:
