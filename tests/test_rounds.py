@@ -4,7 +4,13 @@ the budget or max_rounds; pytest-benchmark gets the same rounds."""
 import numpy as np
 import pytest
 
-from lmgauge.measure.rounds import RoundPolicy, median_interval, relative_half_width, run_rounds
+from lmgauge.measure.rounds import (
+    RoundPolicy,
+    median_interval,
+    percent,
+    relative_half_width,
+    run_rounds,
+)
 
 
 class FakeStats:
@@ -123,3 +129,8 @@ def test_the_budget_is_for_rounds_beyond_the_minimum():
     policy = RoundPolicy(min_rounds=3, max_rounds=30, budget_s=0.01)
     measured = run_rounds(None, slow_round, policy, lambda v: {"x": v})
     assert len(measured.results) == 4 and "(1 extra):" in measured.stopped
+
+
+def test_a_tiny_width_keeps_its_digits():
+    assert (percent(0.111), percent(0.0004), percent(0.0)) == ("11.1", "0.04", "0.0")
+    assert RoundPolicy(min_rounds=3, budget_s=1, width=0.00012).target() == "±0.012 %"

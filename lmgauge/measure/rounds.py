@@ -57,7 +57,7 @@ class RoundPolicy:
     def target(self) -> str:
         """The interval target in words: "±11.1 % (--round-width)"."""
         reason = f" ({self.width_reason})" if self.width_reason else ""
-        return f"±{100 * self.width:.1f} %{reason}"
+        return f"±{percent(self.width)} %{reason}"
 
 
 @dataclass
@@ -72,6 +72,13 @@ class Rounds:
     probe_seconds: list
     round_seconds: list
     stopped: str
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a percentage with one decimal, or two significant digits below 0.1 %."""
+    value = 100 * fraction
+    small = 0 < value < 0.1
+    return f"{value:.2g}" if small else f"{value:.1f}"
 
 
 def median_interval(values) -> tuple[float, float]:
@@ -102,14 +109,14 @@ def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) ->
     widths = {name: relative_half_width(values) for name, values in judged.items()}
     widest = max(widths.values(), default=0.0)
     if widest <= policy.width:
-        return (f"interval within ±{100 * widest:.1f} % after {count} rounds; "
+        return (f"interval within ±{percent(widest)} % after {count} rounds; "
                 f"target {policy.target()}")  # fmt: skip
     most = max(policy.max_rounds, policy.min_rounds)
     if count >= most:
-        return (f"max_rounds {most} reached: widest ±{100 * widest:.1f} %, "
+        return (f"max_rounds {most} reached: widest ±{percent(widest)} %, "
                 f"target {policy.target()}")  # fmt: skip
     if spent_s >= policy.budget_s:
-        widest_text = f"widest ±{100 * widest:.1f} %"
+        widest_text = f"widest ±{percent(widest)} %"
         extra = count - policy.min_rounds
         return (f"budget {policy.budget_s:g} s for extra rounds spent after {count} rounds "
                 f"({extra} extra): {widest_text}, target {policy.target()}")  # fmt: skip
