@@ -114,6 +114,12 @@ def test_the_pareto_front_leaves_out_dominated_and_broken_configurations():
     assert front == {"m", "m@compile", "m@bf16"}, "int8 and sdpa are slower than m and bf16"
     # compile is 3.6 % faster than m: within the 5 % the rounds can tell, a tie
     assert frame.loc["m@bf16", "tokens/s"] == 40.0
+    document = configs_document()
+    document["run"]["options"]["round_width"] = 0.02
+    narrow = configs_frame(document)
+    assert set(narrow.index[narrow["pareto"]]) == {"m@compile", "m@bf16"}, (
+        "rounds that aimed at ±2 % tell 3.6 % apart: compile beats m"
+    )
 
 
 def test_the_markdown_table_and_the_chart_are_written(tmp_path):

@@ -37,8 +37,8 @@ COLUMNS = {
 SPEED = ("decode_tokens_per_second", QUICK_GENERATION)
 QUALITY = ("top1_agreement", {})
 SPEED_TIE = 0.05
-"""Speeds within 5 % count as equal: the rounds stop once the median is known within about
-±5 % (lmgauge.measure.rounds), so a smaller gap is not a measured difference."""
+"""Speeds within this fraction count as equal in reports that do not record their round
+target (before run.options.round_width): their rounds stopped at about ±5 %."""
 QUALITY_TIE = 0.01
 """Agreements within 0.01 count as equal (the binomial standard error over SmolLM2's 648
 positions is 0.009, and positions within a sentence are correlated)."""
@@ -80,10 +80,11 @@ def pareto_front(document: dict, subjects: list[str]) -> list[str]:
     speed = values_by_model(document, SPEED[0], **SPEED[1])
     quality = values_by_model(document, QUALITY[0], **QUALITY[1])
     measured = [s for s in subjects if s in speed and s in quality]
+    tie = speed_tie(document)
 
     def beats(other: str, subject: str) -> bool:
-        faster = speed[other] > speed[subject] * (1 + SPEED_TIE)
-        as_fast = speed[other] >= speed[subject] * (1 - SPEED_TIE)
+        faster = speed[other] > speed[subject] * (1 + tie)
+        as_fast = speed[other] >= speed[subject] * (1 - tie)
         better = quality[other] > quality[subject] + QUALITY_TIE
         as_good = quality[other] >= quality[subject] - QUALITY_TIE
         return as_fast and as_good and (faster or better)
@@ -96,6 +97,13 @@ def pareto_front(document: dict, subjects: list[str]) -> list[str]:
         )
 
     return [subject for subject in measured if not dominated(subject)]
+
+
+def speed_tie(document: dict) -> float:
+    """Speeds within this fraction count as equal: the run's round target (the half-width of
+    the 95 % interval that its rounds aimed at, run.options.round_width; SPEED_TIE when the
+    report does not say), since a smaller gap is not a measured difference."""
+    return document["run"].get("options", {}).get("round_width") or SPEED_TIE
 
 
 def configs_shown(document: dict) -> pd.DataFrame:
