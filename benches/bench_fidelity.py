@@ -31,7 +31,7 @@ def test_next_token_fidelity(loaded_model, fidelity_reference, check_fidelity, r
     llama.cpp on smollm2-135m the reference is the same Q4_1 weights de-quantised, so the gap is
     llama.cpp's arithmetic)."""
     require_real_weights(loaded_model)
-    reference = fidelity_reference(loaded_model.spec)
+    reference = fidelity_reference(loaded_model)
     logits = runtimes.logits(loaded_model, reference.ids)
     measured = compare_logits(reference.outputs, logits, reference.ids)
     record("fidelity_positions", measured.positions)
@@ -41,7 +41,7 @@ def test_next_token_fidelity(loaded_model, fidelity_reference, check_fidelity, r
 @pytest.mark.encoder
 def test_embedding_fidelity(loaded_model, fidelity_reference, check_fidelity, record):
     require_real_weights(loaded_model)
-    reference = fidelity_reference(loaded_model.spec)
+    reference = fidelity_reference(loaded_model)
     pooled = pooled_states(loaded_model.model, reference.ids, loaded_model.device)
     measured = compare_pooled(reference.outputs, pooled)
     record("embedding_mean_cosine", measured.mean_cosine)

@@ -6,6 +6,8 @@ Accuracy and quality mean nothing for synthetic weights, so those benches skip s
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import gc
 from dataclasses import dataclass
 
@@ -18,10 +20,11 @@ from lmgauge.quality.baselines import QUICK_TRAIN_SENTENCES
 from lmgauge.quality.features import extract
 from lmgauge.quality.fidelity import (
     CONTROL_BITS,
-    causal_logits,
+    REFERENCE_BATCH,
     compare_logits,
     compare_pooled,
     fidelity_texts,
+    in_order_of_length,
     judge_fidelity,
     pooled_states,
     token_ids,
@@ -139,37 +142,62 @@ def _references() -> dict:
 
 @pytest.fixture
 def fidelity_reference(request: pytest.FixtureRequest, polarity, _references):
-    """`fidelity_reference(spec)`: the Reference of model `spec`, computed once per session on
-    a transient load of the model as float32 + eager attention (freed before returning)."""
+    """`fidelity_reference(subject)`: the Reference of the subject's model, computed once per
+    session on float32 + eager attention weights that are freed before returning: a copy of
+    the subject when it is that model's default configuration in float32 (the same weights,
+    not read again), else a transient load."""
     state = run_state(request.config)
 
-    def reference(spec) -> Reference:
+    def reference(subject) -> Reference:
+        spec = subject.spec
         if spec.name not in _references:
             try:
-                _references[spec.name] = build_reference(spec, polarity, state.device)
+                source = reusable(subject, state.device) or loading.load(
+                    spec, state.device, resolve_dtype("float32"), REFERENCE)  # fmt: skip
+                _references[spec.name] = build_reference(source, polarity, state.device)
             except ModelLoadError as error:
                 pytest.fail(f"the float32 eager reference: {error}", pytrace=False)
+            gc.collect()
         return _references[spec.name]
 
     return reference
 
 
-def build_reference(spec, polarity, device) -> Reference:
+def reusable(subject, device):
+    """A copy of `subject` switched to the reference's eager attention, when the subject is
+    its model's default configuration in float32 transformers on `device` (then the copy holds
+    exactly the weights a fresh reference load would); else None."""
+    import torch
+
+    if (subject.runtime != TRANSFORMERS or not subject.config.is_default
+            or subject.dtype != torch.float32 or subject.device != device):  # fmt: skip
+        return None
+    model = copy.deepcopy(subject.model)
+    model.set_attn_implementation(REFERENCE.attention)
+    return dataclasses.replace(subject, model=model, config=REFERENCE)
+
+
+def build_reference(loaded, polarity, device) -> Reference:
+    """The Reference from `loaded` (float32, eager attention), whose weights the broken
+    controls then overwrite: the caller drops it afterwards. Causal LMs run REFERENCE_BATCH
+    texts per forward pass (right-padded; the padding is masked and never attended to)."""
     from lmgauge.sources.transforms import naive_quantize
 
-    loaded = loading.load(spec, device, resolve_dtype("float32"), REFERENCE)
     ids = token_ids(loaded.tokenizer, fidelity_texts(polarity))
     causal = loaded.task == CAUSAL_LM
-    outputs_of = causal_logits if causal else pooled_states
-    outputs = list(outputs_of(loaded.model, ids, device))
+
+    def outputs_of(model):
+        if causal:
+            return in_order_of_length(model, ids, device, REFERENCE_BATCH)
+        return pooled_states(model, ids, device)
+
+    outputs = outputs_of(loaded.model)
     controls = {}
     for control, bits in CONTROL_BITS.items():  # fewer bits last: rounding twice is harmless
-        broken = list(outputs_of(naive_quantize(loaded.model, bits), ids, device))
+        broken = outputs_of(naive_quantize(loaded.model, bits))
         controls[control] = (
             compare_logits(outputs, broken, ids) if causal else compare_pooled(outputs, broken)
         )
-    del loaded
-    gc.collect()
     return Reference(ids=ids, outputs=outputs, controls=controls)
 
 

@@ -70,6 +70,22 @@ def causal_logits(model, ids: list[list[int]], device, batch_size: int = 1) -> I
             yield output[index, : len(row)].float().cpu()
 
 
+REFERENCE_BATCH = 8
+"""Texts per forward pass of the reference and its controls: on a 2-core CPU, SmolLM2's 24
+texts took 2.2-2.7 s in batches of 8 against 4.5-4.7 s one at a time."""
+
+
+def in_order_of_length(model, ids: list[list[int]], device, batch_size: int) -> list:
+    """causal_logits of `ids` computed `batch_size` texts at a time in order of length (so that
+    little is padded), returned in the order of `ids`."""
+    order = sorted(range(len(ids)), key=lambda index: len(ids[index]))
+    computed = causal_logits(model, [ids[index] for index in order], device, batch_size)
+    outputs: list = [None] * len(ids)
+    for index, logits in zip(order, computed, strict=True):
+        outputs[index] = logits
+    return outputs
+
+
 def pooled_states(model, ids: list[list[int]], device) -> list:
     """Float32 CPU mean of the last hidden state over each text's tokens."""
     import torch
