@@ -115,6 +115,13 @@ class LlamaCppModel:
         """A llama.cpp context on the same file that keeps logits for every position."""
         return open_llama(self.path, self.threads, SCORER_CONTEXT_TOKENS, logits_all=True)
 
+    def weight_type(self) -> str:
+        """The file's weight type as the served subjects name it (gguf_file_type: "Q4_K_M");
+        for a file that does not say, the type llama.cpp inferred from its tensors, the end of
+        its model description ("llama 135M Q4_K - Medium" gives "Q4_K - Medium")."""
+        said = gguf_file_type(self.path)
+        return said or self.llama._model.desc().split(" ", 2)[-1].removeprefix("all ")
+
     def describe(self) -> dict:
         """JSON-ready facts for the run report."""
         return {
@@ -123,7 +130,7 @@ class LlamaCppModel:
             "architecture": self.architecture,
             "description": f"GGUF file {self.path.name} run by llama.cpp as quantized",
             "device": "cpu",
-            "dtype": self.llama._model.desc().rsplit(" ", 1)[-1],
+            "dtype": self.weight_type(),
             "load_seconds": self.load_seconds,
             "weight_files": [str(self.path)],
             "context_tokens": CONTEXT_TOKENS,
