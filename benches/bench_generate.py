@@ -35,11 +35,15 @@ PROMPT_TOKENS = [
     pytest.param(512, marks=pytest.mark.slow),
 ]
 NEW_TOKENS = [32, pytest.param(128, marks=pytest.mark.slow)]
-HAND_LOOP_AGREEMENT = 0.05
+HAND_LOOP_AGREEMENT = 0.02
+"""generate's decode step must be within 2 % of a bare loop's (measured with EOS ignored on a
+2-core Xeon: SmolLM2 0.75 %, gpt2 0.5 %, distilgpt2 0.4 %)."""
 CROSS_CHECK_ROUNDS = 10
 CROSS_CHECK_PROMPT = 64
 CROSS_CHECK_NEW_TOKENS = 16
-CROSS_CHECK_SHORTEST_STEP_S = 0.04
+CROSS_CHECK_SHORTEST_STEP_S = 0.01
+"""Shorter steps are not compared: generate's fixed bookkeeping, 0.1-0.2 ms a step, would be
+over 2 % of them."""
 PERF_AGREEMENT = 0.10
 """Our decode step and llama.cpp's own t_eval/n_eval must agree within 10 % (measured: 1-2 %)."""
 
@@ -117,9 +121,8 @@ def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge
     The two run in alternating order, CROSS_CHECK_ROUNDS times each; the ratio compared is the
     median over rounds of (median generate step / median hand-loop step) of the paired rounds,
     so that a slow spell of the machine hits both sides of a pair. Run for real-weight models
-    only: generate adds about 2 ms of bookkeeping per step on a 2-core CPU, under 5 % of a step
-    only for steps of 40 ms and more (SmolLM2 on 2 cores: about 75 ms), and the synthetic GPT-2
-    twins are timed by the same tracker on the same code path.
+    only (the synthetic GPT-2 twins are timed by the same tracker on the same code path), on
+    steps of CROSS_CHECK_SHORTEST_STEP_S and more.
     """
     if loaded_model.spec.weights != "real":
         pytest.skip("the timer cross-check runs on real-weight models; this one is synthetic")
@@ -130,8 +133,9 @@ def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge
     probe = statistics.median(greedy_hand_loop(model, ids, mask, 6, device).step_s)
     if probe < CROSS_CHECK_SHORTEST_STEP_S:
         pytest.skip(
-            f"a decode step of {probe * 1e3:.1f} ms is too short for a 5 % comparison: "
-            f"generate's fixed per-step bookkeeping alone is about 2 ms"
+            f"a decode step of {probe * 1e3:.1f} ms is too short for a "
+            f"{100 * HAND_LOOP_AGREEMENT:g} % comparison: generate's fixed per-step bookkeeping "
+            f"alone is 0.1-0.2 ms"
         )
 
     def generate_steps():

@@ -32,6 +32,19 @@ def test_the_hand_loop_decodes_the_tokens_generate_picks(tiny_gpt2_dir):
     assert hand.tokens == generated[0, ids.shape[1] :].tolist()
 
 
+def test_generation_runs_past_an_end_of_sequence_token_as_a_bare_loop_would(tiny_gpt2_dir):
+    """Fixed length by ignoring EOS: a model whose first greedy token is its EOS still makes
+    every token, and they are the bare argmax loop's (forbidding EOS would change them)."""
+    from lmgauge.measure.generation import timed_generate
+
+    loaded = load_on_cpu(tiny_gpt2_dir)
+    ids, mask = model_inputs(loaded, 8)
+    hand = greedy_hand_loop(loaded.model, ids, mask, 6, loaded.device)
+    loaded.model.generation_config.eos_token_id = hand.tokens[0]
+    timing, generated = timed_generate(loaded.model, ids, mask, 6, loaded.device, pad_token_id=0)
+    assert generated[0, ids.shape[1] :].tolist() == hand.tokens and len(timing.step_s) == 5
+
+
 def test_alternation_takes_turns_and_pairs_each_round():
     calls = []
     pairs = alternate(lambda: calls.append("a") or 2.0, lambda: calls.append("b") or 1.0, 4)

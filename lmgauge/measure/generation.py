@@ -2,8 +2,12 @@
 
 The processor runs once per generated token, right after that step's forward pass: the first
 stamp ends the prefill (time to first token), and each later gap is one decode step. Generation
-is greedy and of fixed length (min_new_tokens == max_new_tokens), and the produced length is
-checked, so every run does the same work.
+is greedy and of fixed length: the end-of-sequence token is ignored (eos_token_id=None, as
+serving benchmarks ignore it), so generation runs to max_new_tokens, and the produced length is
+checked, so every run does the same work. Ignoring EOS rather than forbidding it
+(min_new_tokens) keeps generate's per-step work to the forward pass and the argmax: on SmolLM2
+(2-core Xeon, 31 ms steps) forbidding it made each step 2.1 % slower than a bare loop's,
+ignoring it 0.4 %.
 """
 
 from __future__ import annotations
@@ -61,7 +65,8 @@ class GenerationTiming:
 def timed_generate(
     model, input_ids, attention_mask, new_tokens: int, device=None, pad_token_id: int | None = None
 ):
-    """Greedy generation of exactly `new_tokens` tokens; returns (GenerationTiming, output ids)."""
+    """Greedy generation of exactly `new_tokens` tokens, the end-of-sequence token ignored;
+    returns (GenerationTiming, output ids)."""
     import torch
     from transformers import LogitsProcessorList
 
@@ -75,8 +80,8 @@ def timed_generate(
             attention_mask=attention_mask,
             do_sample=False,
             num_beams=1,
-            min_new_tokens=new_tokens,
             max_new_tokens=new_tokens,
+            eos_token_id=None,
             pad_token_id=pad_token_id,
             logits_processor=LogitsProcessorList([clock]),
         )

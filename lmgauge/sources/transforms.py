@@ -111,7 +111,7 @@ def compile_call(model, task: str, prompt_tokens: int, new_tokens: int, device) 
         if task == CAUSAL_LM:
             model.generate(
                 input_ids=ids, attention_mask=mask, do_sample=False, num_beams=1,
-                min_new_tokens=new_tokens,
+                eos_token_id=None,
                 max_new_tokens=new_tokens, pad_token_id=0,
             )  # fmt: skip
         else:
