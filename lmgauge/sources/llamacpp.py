@@ -118,9 +118,15 @@ class LlamaCppModel:
     def weight_type(self) -> str:
         """The file's weight type as the served subjects name it (gguf_file_type: "Q4_K_M");
         for a file that does not say, the type llama.cpp inferred from its tensors, the end of
-        its model description ("llama 135M Q4_K - Medium" gives "Q4_K - Medium")."""
+        its model description with "(guessed)" ("llama ?B (guessed) all F32" gives
+        "F32 (guessed)")."""
         said = gguf_file_type(self.path)
-        return said or self.llama._model.desc().split(" ", 2)[-1].removeprefix("all ")
+        if said:
+            return said
+        described = self.llama._model.desc().split(" ", 2)[-1]
+        guessed = described.startswith("(guessed) ")
+        kind = described.removeprefix("(guessed) ").removeprefix("all ")
+        return f"{kind} (guessed)" if guessed else kind
 
     def describe(self) -> dict:
         """JSON-ready facts for the run report."""
