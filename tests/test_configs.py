@@ -38,6 +38,8 @@ def test_the_configs_option_keeps_order_and_drops_repeats():
         ("bf16+fp16", "sets the dtype twice"),
         ("llamacpp+bf16", "combines with no other preset"),
         ("bf16+llamacpp", "combines with no other preset"),
+        ("onnx-genai+sdpa", "onnx-genai runs the model as its builder exported it"),
+        ("bf16+onnx-genai", "combines with no other preset"),
         ("int8-dynamic+bf16", "works on float32 weights"),
         (",", "names no configuration"),
     ],

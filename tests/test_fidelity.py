@@ -120,6 +120,8 @@ def test_the_pareto_front_leaves_out_dominated_and_broken_configurations():
     assert set(narrow.index[narrow["pareto"]]) == {"m@compile", "m@bf16"}, (
         "rounds that aimed at ±2 % tell 3.6 % apart: compile beats m"
     )
+    assert "speeds within 2 % (the run's round target)" in configs_markdown(document)
+    assert "speeds within 5 % (the report does not" in configs_markdown(configs_document())
 
 
 def test_the_markdown_table_and_the_chart_are_written(tmp_path):

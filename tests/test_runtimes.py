@@ -15,7 +15,7 @@ from lmgauge.measure.llamacpp_timing import timed_llamacpp_generate
 from lmgauge.quality.textgen import continue_texts
 from lmgauge.runtimes import LoadSettings, load_subject
 from lmgauge.runtimes.scoring import subject_perplexity
-from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS, parse_config
+from lmgauge.sources.configs import LLAMACPP, ONNX_GENAI, SERVE, TRANSFORMERS, parse_config
 from lmgauge.sources.models import resolve
 from tests.conftest import PROJECT
 from tests.tiny_models import VOCAB_SIZE
@@ -24,9 +24,9 @@ TEXTS = ["the film was good .", "a very dull plot and awful actors .", "fun"]
 
 
 def test_the_table_says_which_runtime_offers_which_call():
-    assert set(runtimes.RUNTIMES) == {TRANSFORMERS, LLAMACPP, SERVE}
+    assert set(runtimes.RUNTIMES) == {TRANSFORMERS, LLAMACPP, ONNX_GENAI, SERVE}
     for offered in (runtimes.GENERATING, runtimes.SCORING, runtimes.CONTINUING):
-        assert offered == (TRANSFORMERS, LLAMACPP)
+        assert offered == (TRANSFORMERS, LLAMACPP, ONNX_GENAI)
 
 
 @pytest.mark.parametrize("call", ["timed_generate", "logits", "greedy_texts", "token_ids"])
@@ -86,6 +86,41 @@ def test_llamacpp_scores_and_continues_as_its_token_loop_does(tiny_llamacpp_gguf
         runtimes.timed_generate(loaded, 60, 8)
 
 
+def test_onnx_genai_scores_generates_and_continues_as_transformers_does(tmp_path, cache):
+    """The builder's export of a tiny Llama folder (heads of 16, the least its attention
+    kernel takes), against the same folder in transformers: the same logits, the same greedy
+    text, every decode step stamped; exported once."""
+    pytest.importorskip("onnxruntime_genai")
+    from lmgauge.sources import builders
+    from tests.tiny_models import tiny_llama_gguf
+
+    gguf_file = tiny_llama_gguf(tmp_path / "llama.gguf", hidden=32, ffn=64, heads=2)
+    folder = builders.convert_gguf(gguf_file, tmp_path / "llama", about={"model": "t"})
+    spec = resolve(str(folder))
+    loaded = load_subject(spec, parse_config("onnx-genai"), LoadSettings())
+    reference = load_subject(spec, parse_config("eager"), LoadSettings())
+    assert loaded.export_seconds > 0 and loaded.describe()["dtype"] == "float32"
+    ids = runtimes.token_ids(loaded, TEXTS)
+    assert ids == runtimes.token_ids(reference, TEXTS)
+    for ours, theirs in zip(runtimes.logits(loaded, ids), runtimes.logits(reference, ids),
+                            strict=True):  # fmt: skip
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert runtimes.greedy_texts(loaded, TEXTS, 4) == runtimes.greedy_texts(reference, TEXTS, 4)
+    timing = runtimes.timed_generate(loaded, 8, 5).call()
+    assert (timing.prompt_tokens, timing.new_tokens, len(timing.step_s)) == (8, 5, 4)
+    assert timing.prefill_s > 0 and timing.end_to_end_s >= timing.prefill_s + sum(timing.step_s)
+    with pytest.raises(NotApplicable, match="exceed the exported model's context of 64"):
+        runtimes.timed_generate(loaded, 60, 8)
+    again = load_subject(spec, parse_config("onnx-genai"), LoadSettings())
+    assert again.export_seconds is None and again.folder == loaded.folder, "exported once"
+
+
+def test_onnx_genai_on_an_architecture_its_builder_lacks_is_not_applicable(tiny_gpt2_dir, cache):
+    pytest.importorskip("onnxruntime_genai")
+    with pytest.raises(NotApplicable, match="does not export the GPT2LMHeadModel architecture"):
+        load_subject(resolve(str(tiny_gpt2_dir)), parse_config("onnx-genai"), LoadSettings())
+
+
 def test_perplexity_is_the_same_figure_batched_or_one_text_at_a_time(tiny_gpt2_dir):
     loaded = load_subject(resolve(str(tiny_gpt2_dir)), parse_config("default"), LoadSettings())
     alone, batched = subject_perplexity(loaded, TEXTS, 1), subject_perplexity(loaded, TEXTS, 3)
@@ -115,7 +150,7 @@ def test_a_misspelt_runtime_marker_stops_the_run_in_one_sentence(
     assert result.ret == pytest.ExitCode.USAGE_ERROR, result.stdout.str()[-2000:]
     result.stderr.fnmatch_lines(
         ["ERROR: *bench_misspelt.py::test_x*: its runtime marker names 'llamacp', which lmgauge "
-         "does not have; runtimes: transformers, llamacpp, serve."]
+         "does not have; runtimes: transformers, llamacpp, onnx-genai, serve."]
     )  # fmt: skip
 
 

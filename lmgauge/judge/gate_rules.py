@@ -8,7 +8,8 @@ whether the figure is `gated` (a change for the worse fails `lmgauge gate`), and
 deterministic (memory peaks, counts, accuracy), because no significance test can be made.
 File versions: 1 (first); 2 adds `[paired]`: the tolerance of A/B runs judged pair by pair
 (lmgauge.judge.paired); 3 adds `figures`; 4 adds `run_spread` and `spread_reason` (the
-run-to-run spread of timings, lmgauge.judge.spread); 5 adds the served figures' rules.
+run-to-run spread of timings, lmgauge.judge.spread); 5 adds the served figures' rules; 6 and 7
+change which figures are gated, not the format.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
-SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6)
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 DEFAULT_ALPHA = 0.05
 DEFAULT_PAIRED_RELATIVE = 0.10
 ROUND_SHARE = 1 / 3

@@ -106,6 +106,11 @@ def speed_tie(document: dict) -> float:
     return document["run"].get("options", {}).get("round_width") or SPEED_TIE
 
 
+def tie_source(document: dict) -> str:
+    recorded = document["run"].get("options", {}).get("round_width")
+    return "the run's round target" if recorded else "the report does not record its round target"
+
+
 def configs_shown(document: dict) -> pd.DataFrame:
     """The table with its numbers formatted as text, the Pareto front marked `yes`."""
     frame = configs_frame(document)
@@ -128,8 +133,9 @@ def configs_markdown(document: dict) -> str:
         "Speed at batch 1, prompt 128, 32 new tokens; quality against the float32 eager "
         "reference of the same model (benches/thresholds.toml). Pareto: among the "
         "configurations that pass their quality thresholds, none of the same model is both "
-        "faster (tokens/s) and more faithful (top-1 agreement); speeds within 5 % and "
-        "agreements within 0.01 are ties.",
+        "faster (tokens/s) and more faithful (top-1 agreement); speeds within "
+        f"{100 * speed_tie(document):.3g} % ({tie_source(document)}) and agreements within "
+        "0.01 are ties.",
         "",
         shown.to_markdown(disable_numparse=True),
     ]

@@ -20,21 +20,25 @@ report's `models` section), and may have `close()` (a server stops). The bench f
 (`threads` reaches llama.cpp and servers; torch's own thread count is the caller's to set, as the
 benches set it from --threads.)
 
-Adding a runtime (ONNX Runtime or OpenVINO, say): one module here with its loaded-subject
-class (or one from lmgauge.sources) and its calls, ending in `RUNTIME = Runtime(load, ...)`;
-one line in RUNTIMES; its name in lmgauge.sources.configs (a runtime constant and a preset that
-names it). Each call it offers puts it into the benches that use that call (the runtime marker
-of bench_generate's test_generate is GENERATING, of perplexity and fidelity SCORING, of known
-answers and greedy outputs CONTINUING); benches marked `runtime("<name>")` hold what only it
-has. tests/test_runtimes.py holds each runtime's calls to the runtime's own way of doing the
-same (transformers on a tiny GPT-2, llama.cpp on a tiny GGUF file). scoring.py computes quality
+Adding a runtime (OpenVINO, say): one module here with its loaded-subject class (or one from
+lmgauge.sources) and its calls, ending in `RUNTIME = Runtime(load, ...)`; one line in RUNTIMES;
+its name in lmgauge.sources.configs (a runtime constant and a preset that names it). Each call
+it offers puts it into the benches that use that call (the runtime marker of bench_generate's
+test_generate is GENERATING, of perplexity and fidelity SCORING, of known answers and greedy
+outputs CONTINUING); benches marked `runtime("<name>")` hold what only it has.
+tests/test_runtimes.py holds each runtime's calls to the runtime's own way of doing the same
+(transformers on a tiny GPT-2, llama.cpp on a tiny GGUF file, ONNX Runtime GenAI on a tiny
+Llama folder against transformers). onnx_genai.py, the latest added, shows the whole path:
+lmgauge.sources.onnx_genai exports and loads, lmgauge.measure.onnx_genai_timing stamps its
+token loop, reference_tokens.py gives it the transformers tokenizer's ids, and
+benches/bench_onnx_genai.py holds its export, load and memory. scoring.py computes quality
 figures of a subject in any runtime from these calls (perplexity).
 """
 
 from __future__ import annotations
 
 from lmgauge.errors import NotApplicable
-from lmgauge.runtimes import llamacpp, served, transformers
+from lmgauge.runtimes import llamacpp, onnx_genai, served, transformers
 from lmgauge.runtimes.interface import (
     LoadSettings,
     Runtime,
@@ -42,7 +46,14 @@ from lmgauge.runtimes.interface import (
     check_counts,
     check_prompts,
 )
-from lmgauge.sources.configs import LLAMACPP, SERVE, TRANSFORMERS, ConfigError, RunConfig
+from lmgauge.sources.configs import (
+    LLAMACPP,
+    ONNX_GENAI,
+    SERVE,
+    TRANSFORMERS,
+    ConfigError,
+    RunConfig,
+)
 from lmgauge.sources.models import ModelSpec
 
 __all__ = ["LoadSettings", "Runtime", "TimedGenerate", "RUNTIMES", "GENERATING", "SCORING",
@@ -52,6 +63,7 @@ __all__ = ["LoadSettings", "Runtime", "TimedGenerate", "RUNTIMES", "GENERATING",
 RUNTIMES: dict[str, Runtime] = {
     TRANSFORMERS: transformers.RUNTIME,
     LLAMACPP: llamacpp.RUNTIME,
+    ONNX_GENAI: onnx_genai.RUNTIME,
     SERVE: served.RUNTIME,
 }
 

@@ -16,6 +16,8 @@ from lmgauge.errors import LmgaugeError
 DEFAULT = "default"
 TRANSFORMERS = "transformers"
 LLAMACPP = "llamacpp"
+ONNX_GENAI = "onnx-genai"
+"""ONNX Runtime GenAI on the model exported by its model builder (lmgauge.sources.onnx_genai)."""
 SERVE = "serve"
 """The runtime of a model behind an OpenAI-compatible server (lmgauge.serve)."""
 ENDPOINT = "endpoint"
@@ -33,6 +35,8 @@ PRESETS = {
     "naive-int8": "control, not for shipping: every weight matrix, embedding and head included, "
     "rounded to int8 with one scale per tensor and kept in float32",
     "llamacpp": "llama.cpp through llama-cpp-python on the model's GGUF file, as quantized",
+    "onnx-genai": "ONNX Runtime GenAI on the model exported once by onnxruntime-genai's model "
+    "builder (float32, CPU; Llama-family architectures such as SmolLM2's)",
     "auto": "accelerate device_map='auto': the model spread over the CUDA devices there are",
     "serve-llamacpp": "the model's GGUF file behind llama-cpp-python's OpenAI-compatible server "
     "(--servers llamacpp)",
@@ -47,6 +51,7 @@ SERVED = {"serve-llamacpp": "llamacpp", "serve-transformers": "transformers", "s
 QUANTIZATIONS = ("int8", "int8-dynamic", "naive-int8")
 INSTALL_HINTS = {
     LLAMACPP: "pip install -e .[llamacpp]",
+    ONNX_GENAI: "pip install -e .[onnx]",
     "int8": "pip install -e .[quantize]",
 }
 
@@ -119,6 +124,7 @@ def _apply(config: RunConfig, preset: str, text: str) -> RunConfig:
         "compile": ("compile", True),
         "auto": ("device_map", "auto"),
         "llamacpp": ("runtime", LLAMACPP),
+        "onnx-genai": ("runtime", ONNX_GENAI),
         **{name: ("quantization", name) for name in QUANTIZATIONS},
     }
     field, value = fields[preset]
@@ -128,6 +134,11 @@ def _apply(config: RunConfig, preset: str, text: str) -> RunConfig:
         raise ConfigError(
             f"configuration '{text}': llamacpp runs the GGUF file as it is and combines with "
             f"no other preset."
+        )
+    if config.runtime == ONNX_GENAI or (preset == ONNX_GENAI and config.name != ONNX_GENAI):
+        raise ConfigError(
+            f"configuration '{text}': onnx-genai runs the model as its builder exported it "
+            f"(float32) and combines with no other preset."
         )
     return replace(config, **{field: value})
 

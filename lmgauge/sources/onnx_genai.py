@@ -1,0 +1,219 @@
+"""ONNX Runtime GenAI's files and model for a transformers model: the model folder exported once by
+onnxruntime-genai's own model builder (float32, CPU) into the cache, then opened with the run's
+thread count.
+
+The builder exports the architectures it knows (Llama, SmolLM2's, among them; GPT-2 and BERT
+are not) from a transformers folder; any other model fails its own subject in one sentence.
+The export runs in a child process (it imports torch and transformers in its own way) and is
+reused across runs, keyed by the source folder's files, the builder's version and precision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing, first_line
+from lmgauge.sources.cache import building, cache_root, read_manifest
+from lmgauge.sources.configs import INSTALL_HINTS, ONNX_GENAI
+from lmgauge.sources.models import CAUSAL_LM, ModelSpec
+
+PRECISION = "fp32"
+"""The builder's precision: float32 weights and activations, as the transformers reference."""
+EXPORT_TIMEOUT_S = 1800
+
+
+def require_genai():
+    """The onnxruntime_genai module; RuntimeMissing naming the install command when absent."""
+    try:
+        import onnxruntime_genai
+    except ImportError:
+        raise RuntimeMissing(
+            f"ONNX Runtime GenAI is not installed, so the {ONNX_GENAI} configuration cannot "
+            f"run; install it with `{INSTALL_HINTS[ONNX_GENAI]}`."
+        ) from None
+    return onnxruntime_genai
+
+
+def source_folder(spec: ModelSpec) -> Path:
+    """The transformers folder the builder exports; NotApplicable for a GGUF file."""
+    from lmgauge.sources.loading import prepare
+
+    folder, gguf_file = prepare(spec)
+    if gguf_file:
+        raise NotApplicable(
+            f"ONNX Runtime GenAI's builder exports transformers folders, and model "
+            f"'{spec.name}' is the GGUF file {gguf_file}"
+        )
+    return folder
+
+
+def export_key(folder: Path, builder_version: str) -> str:
+    """A hash of what the export depends on: every file's name, size and modification time in
+    the source folder, the builder's version and the precision."""
+    files = sorted(
+        (str(path.relative_to(folder)), path.stat().st_size, path.stat().st_mtime_ns)
+        for path in folder.rglob("*") if path.is_file()
+    )  # fmt: skip
+    text = json.dumps([files, builder_version, PRECISION])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def exported_folder(spec: ModelSpec) -> tuple[Path, float | None]:
+    """(the exported ONNX folder of `spec`, seconds the export took in this call, or None when
+    it was in the cache already); ModelLoadError with the builder's own error line."""
+    genai = require_genai()
+    folder = source_folder(spec)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in spec.name)
+    final = cache_root() / "onnx-genai" / f"{safe}-{export_key(folder, genai.__version__)}"
+    if read_manifest(final) is not None:
+        return final, None
+    about = {"model": spec.name, "source": str(folder), "builder": genai.__version__,
+             "precision": PRECISION}  # fmt: skip
+    started = time.perf_counter()
+    with building(final, about) as staging:
+        run_builder(spec, folder, staging)
+    return final, time.perf_counter() - started
+
+
+def run_builder(spec: ModelSpec, folder: Path, out: Path) -> None:
+    """The builder in a child process, exporting `folder` into `out`, its downloads and
+    intermediate files in a temporary folder of their own."""
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    with tempfile.TemporaryDirectory(prefix="lmgauge-onnx-builder-") as scratch:
+        command = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(folder),
+                   "-o", str(out), "-p", PRECISION, "-e", "cpu", "-c", scratch]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=environment,
+                                  timeout=EXPORT_TIMEOUT_S, check=False)  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise ModelLoadError(
+                f"ONNX Runtime GenAI's builder did not export model '{spec.name}' within "
+                f"{EXPORT_TIMEOUT_S} s"
+            ) from None
+    output = done.stdout + done.stderr
+    if done.returncode != 0 and "is not currently supported" in output:
+        raise NotApplicable(
+            f"ONNX Runtime GenAI's builder does not export the {architecture(folder)} "
+            f"architecture of model '{spec.name}'"
+        )
+    if done.returncode != 0:
+        raise ModelLoadError(
+            f"ONNX Runtime GenAI's builder could not export model '{spec.name}': "
+            f"{builder_error(output)}"
+        )
+
+
+def architecture(folder: Path) -> str:
+    """The model class its config.json names, or "unnamed" when it names none."""
+    try:
+        return (json.loads((folder / "config.json").read_text()).get("architectures") or
+                ["unnamed"])[0]  # fmt: skip
+    except (OSError, ValueError):
+        return "unnamed"
+
+
+def builder_error(output: str) -> str:
+    """The builder's error in one line: the last line naming an error or exception, else the
+    last line it printed."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    named = [line for line in lines if "Error" in line or "Exception" in line]
+    return first_line((named or lines or ["no output"])[-1], 300)
+
+
+@dataclass
+class OnnxGenAiModel:
+    """A model exported by ONNX Runtime GenAI's builder and opened by it.
+
+    model: the onnxruntime_genai.Model; folder: the exported folder; load_seconds: wall time of
+    opening it (reading the ONNX file, creating the session), in seconds; export_seconds: wall
+    time of the export in this run, in seconds (None: reused from the cache); tokenizer: the
+    transformers tokenizer of the source files (the same token ids as the transformers benches).
+    """
+
+    spec: ModelSpec
+    model: Any
+    folder: Path
+    threads: int
+    load_seconds: float
+    export_seconds: float | None
+    tokenizer: Any
+    vocabulary: int
+    context: int
+    task: str = CAUSAL_LM
+    runtime: str = ONNX_GENAI
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def architecture(self) -> str:
+        return f"ONNX Runtime GenAI {self.model_type}"
+
+    @property
+    def model_type(self) -> str:
+        return genai_config(self.folder)["model"].get("type", "?")
+
+    def describe(self) -> dict:
+        """JSON-ready facts for the run report."""
+        genai = require_genai()
+        return {
+            **self.spec.describe(),
+            "task": self.task,
+            "architecture": self.architecture,
+            "description": f"exported by onnxruntime-genai {genai.__version__}'s model builder "
+                           f"({PRECISION}, CPU), run by ONNX Runtime GenAI",
+            "device": "cpu",
+            "dtype": "float32",
+            "load_seconds": self.load_seconds,
+            "export_seconds": self.export_seconds,
+            "weight_files": [str(path) for path in sorted(self.folder.glob("*.onnx*"))],
+            "context_tokens": self.context,
+            "threads": self.threads,
+            "tokenizer": None,
+        }
+
+
+def genai_config(folder: Path) -> dict:
+    return json.loads((folder / "genai_config.json").read_text())
+
+
+def open_genai(folder: Path, threads: int):
+    """An onnxruntime_genai.Model of the exported `folder` with `threads` intra-op threads."""
+    genai = require_genai()
+    config = genai.Config(str(folder))
+    options = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+    config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
+    return genai.Model(config)
+
+
+def load_onnx_genai(spec: ModelSpec, threads: int) -> OnnxGenAiModel:
+    """Export `spec` (once; see exported_folder) and open it with `threads` intra-op threads;
+    RuntimeMissing, NotApplicable or ModelLoadError in one sentence when that cannot be done."""
+    from lmgauge.sources.loading import reference_tokenizer
+
+    folder, export_seconds = exported_folder(spec)
+    started = time.perf_counter()
+    try:
+        model = open_genai(folder, threads)
+    except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
+        raise ModelLoadError(
+            f"ONNX Runtime GenAI could not open model '{spec.name}' from {folder}: "
+            f"{type(error).__name__}: {first_line(error, 300)}"
+        ) from None
+    load_seconds = time.perf_counter() - started
+    settings = genai_config(folder)["model"]
+    return OnnxGenAiModel(
+        spec=spec, model=model, folder=folder, threads=threads, load_seconds=load_seconds,
+        export_seconds=export_seconds, tokenizer=reference_tokenizer(spec),
+        vocabulary=settings["vocab_size"], context=settings["context_length"],
+    )  # fmt: skip
