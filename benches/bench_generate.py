@@ -37,13 +37,13 @@ PROMPT_TOKENS = [
 NEW_TOKENS = [32, pytest.param(128, marks=pytest.mark.slow)]
 HAND_LOOP_AGREEMENT = 0.02
 """generate's decode step must be within 2 % of a bare loop's (measured with EOS ignored on a
-2-core Xeon: SmolLM2 0.75 %, gpt2 0.5 %, distilgpt2 0.4 %)."""
+2-core Xeon: SmolLM2 0.6-0.8 %, gpt2 0.5 %, distilgpt2 0.4 %)."""
 CROSS_CHECK_ROUNDS = 10
 CROSS_CHECK_PROMPT = 64
 CROSS_CHECK_NEW_TOKENS = 16
-CROSS_CHECK_SHORTEST_STEP_S = 0.01
+CROSS_CHECK_SHORTEST_STEP_S = 0.02
 """Shorter steps are not compared: generate's fixed bookkeeping, 0.1-0.2 ms a step, would be
-over 2 % of them."""
+over 1 % of them, leaving too little of the 2 % for the machine's noise."""
 PERF_AGREEMENT = 0.10
 """Our decode step and llama.cpp's own t_eval/n_eval must agree within 10 % (measured: 1-2 %)."""
 

@@ -387,9 +387,18 @@ def test_a_model_missing_from_the_new_run_is_one_line_with_its_count():
     new["results"] = [r for r in new["results"] if r["model"] != "gpt2-medium"]
     message = run_gate(make_report(1), new).message()
     assert "FAILED" in message
-    assert ("gpt2-medium: all 4 gated figures missing from the new run (the model did not run "
-            "there") in message
+    assert ("gpt2-medium: all 4 gated figures missing from the new run (the subject did not "
+            "run there") in message
     assert "gpt2-medium decode_step_seconds" not in message
+
+
+def test_a_configuration_missing_from_the_new_run_is_one_line_too():
+    base = make_report(1)
+    base["results"] += [{**r, "params": {**r["params"], "config": "int8"}}
+                        for r in base["results"] if r["model"] == "gpt2"]  # fmt: skip
+    message = run_gate(base, make_report(2)).message()
+    assert "gpt2@int8: all 5 gated figures missing from the new run" in message
+    assert "gpt2 decode_step_seconds" not in message and "gpt2-medium:" not in message
 
 
 @pytest.mark.parametrize("form", ["text", "markdown", "csv"])

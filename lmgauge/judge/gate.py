@@ -80,16 +80,24 @@ class GateResult:
 
 
 def failure_lines(failures, rows) -> list[str]:
-    """One line per failing figure; but one line per model whose every figure is missing from
-    the new run (a model left out of --models, or one that failed to load), with its count."""
-    present = set(rows.loc[rows["verdict"] != "only in base", "model"])
-    absent = failures[(failures["verdict"] == "only in base") & ~failures["model"].isin(present)]
+    """One line per failing figure; but one line per subject (a model in a configuration) whose
+    every figure is missing from the new run, with its count."""
+    subjects = rows.apply(row_subject, axis=1)
+    present = set(subjects[rows["verdict"] != "only in base"])
+    failing = subjects[failures.index]
+    absent = failures[(failures["verdict"] == "only in base") & ~failing.isin(present)]
     lines = [
-        f"  {model}: all {count} gated figures missing from the new run (the model did not run "
-        f"there: left out of --models, or it failed to load)"
-        for model, count in absent.groupby("model", sort=False).size().items()
+        f"  {subject}: all {count} gated figures missing from the new run (the subject did not "
+        f"run there: left out of --models, --configs or -k, another tier, or it failed to load)"
+        for subject, count in failing[absent.index].value_counts(sort=False).items()
     ]
     return lines + [failure_line(row) for row in failures.drop(absent.index).itertuples()]
+
+
+def row_subject(row) -> str:
+    """`model` or `model@config`, from a compared row's model and params text."""
+    configs = [part for part in str(row["params"]).split() if part.startswith("config=")]
+    return f"{row['model']}@{configs[0].removeprefix('config=')}" if configs else row["model"]
 
 
 def context_lines(comparison: Comparison) -> list[str]:

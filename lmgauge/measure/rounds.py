@@ -20,6 +20,7 @@ import; each round's wall time is handed to pytest-benchmark's statistics so tha
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,8 +78,9 @@ class Rounds:
 def percent(fraction: float) -> str:
     """A fraction as a percentage with one decimal, or two significant digits below 0.1 %."""
     value = 100 * fraction
-    small = 0 < value < 0.1
-    return f"{value:.2g}" if small else f"{value:.1f}"
+    if 0 < value < 0.1:
+        return f"{value:.{1 - math.floor(math.log10(value))}f}"
+    return f"{value:.1f}"
 
 
 def median_interval(values) -> tuple[float, float]:

@@ -262,7 +262,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (LmgaugeError, ValueError) as error:
         raise pytest.UsageError(str(error)) from None
     run_options = recorded_options(options, specs, device, threads, thread_counts, sweeps)
-    run_options["round_width"] = round(policy.width, 4)
+    run_options["round_width"] = policy.width
     if options.configs is not None or options.servers or options.endpoint:
         run_options["configs"] = [run_config.name for run_config in run_configs]
     if options.servers or options.endpoint:

@@ -103,12 +103,15 @@ def speed_tie(document: dict) -> float:
     """Speeds within this fraction count as equal: the run's round target (the half-width of
     the 95 % interval that its rounds aimed at, run.options.round_width; SPEED_TIE when the
     report does not say), since a smaller gap is not a measured difference."""
-    return document["run"].get("options", {}).get("round_width") or SPEED_TIE
+    recorded = document["run"].get("options", {}).get("round_width")
+    return SPEED_TIE if recorded is None else recorded
 
 
 def tie_source(document: dict) -> str:
     recorded = document["run"].get("options", {}).get("round_width")
-    return "the run's round target" if recorded else "the report does not record its round target"
+    if recorded is None:
+        return "the report does not record its round target"
+    return "the run's round target"
 
 
 def configs_shown(document: dict) -> pd.DataFrame:

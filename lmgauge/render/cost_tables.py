@@ -165,6 +165,10 @@ def has_costs(document: dict) -> bool:
     return any(result["metric"] in wanted for result in document["results"])
 
 
+MISSING_LEGEND = (" –: no value (not measured, does not apply, or, for the tenfold position, "
+                  "not reached within the lengths measured).")
+
+
 def costs_markdown(document: dict) -> str:
     """The three tables as Markdown (sections without figures left out)."""
     sections = [
@@ -185,7 +189,7 @@ def costs_markdown(document: dict) -> str:
             continue
         shown = frame.astype(object).where(frame.notna(), None)
         table = shown.to_markdown(index=False, floatfmt=".4g", missingval="–")
-        parts += [f"## {title}", "", table, "", legend + " –: not measured or not computable.", ""]
+        parts += [f"## {title}", "", table, "", legend + MISSING_LEGEND, ""]
     return "\n".join(parts)
 
 

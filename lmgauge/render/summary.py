@@ -6,6 +6,7 @@ not pass, and links to the text tables, pytest-benchmark's file and the gate's v
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import pandas as pd
@@ -61,7 +62,7 @@ def first_match(document: dict, subject: str, metric: str, params: dict) -> dict
     for result in document["results"]:
         if result["metric"] != metric or not result["model"] or subject_of(result) != subject:
             continue
-        if result.get("value") is None:
+        if result.get("value") is None or not math.isfinite(result["value"]):
             continue
         if all(
             key in result["params"] if value is SOME else result["params"].get(key) == value

@@ -116,10 +116,10 @@ class LlamaCppModel:
         return open_llama(self.path, self.threads, SCORER_CONTEXT_TOKENS, logits_all=True)
 
     def weight_type(self) -> str:
-        """The file's weight type as the served subjects name it (gguf_file_type: "Q4_K_M");
-        for a file that does not say, the type llama.cpp inferred from its tensors, the end of
-        its model description with "(guessed)" ("llama ?B (guessed) all F32" gives
-        "F32 (guessed)")."""
+        """The file's weight type from its header (gguf_file_type: "Q4_K_M"), as served
+        subjects name it; for a file that does not say (served subjects then record none), the
+        type llama.cpp inferred from its tensors, the end of its model description, marked
+        "(guessed)" ("llama ?B (guessed) all F32" gives "F32 (guessed)")."""
         said = gguf_file_type(self.path)
         if said:
             return said
