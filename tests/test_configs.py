@@ -120,3 +120,13 @@ def test_compile_records_its_time_and_keeps_the_outputs(tiny_gpt2_dir):
     assert compiled.model.generation_config.cache_implementation == "static"
     reference = logits(load(tiny_gpt2_dir, "default"), ids)
     assert torch.allclose(logits(compiled, ids), reference, atol=1e-4)
+
+
+def test_a_thread_sweep_with_a_runtime_that_opens_once_is_one_sentence():
+    from lmgauge.pytest_plugin.options import check_thread_sweep
+
+    native = parse_configs("default,llamacpp,onnx-genai")
+    with pytest.raises(ValueError, match=r"--threads 1,2 with llamacpp, onnx-genai is refused"):
+        check_thread_sweep(native, [1, 2], "1,2")
+    check_thread_sweep(native, [2], "2")
+    check_thread_sweep(parse_configs("default,sdpa"), [1, 2], "1,2")

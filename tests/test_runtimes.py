@@ -87,7 +87,7 @@ def test_llamacpp_scores_and_continues_as_its_token_loop_does(tiny_llamacpp_gguf
 
 
 def test_onnx_genai_scores_generates_and_continues_as_transformers_does(tmp_path, cache):
-    """The builder's export of a tiny Llama folder (heads of 16, the least its attention
+    """The builder's export of a tiny Llama folder (head size 16, the least its attention
     kernel takes), against the same folder in transformers: the same logits, the same greedy
     text, every decode step stamped; exported once."""
     pytest.importorskip("onnxruntime_genai")
@@ -113,12 +113,20 @@ def test_onnx_genai_scores_generates_and_continues_as_transformers_does(tmp_path
         runtimes.timed_generate(loaded, 60, 8)
     again = load_subject(spec, parse_config("onnx-genai"), LoadSettings())
     assert again.export_seconds is None and again.folder == loaded.folder, "exported once"
+    (loaded.folder / "model.onnx.data").write_bytes(b"damaged")
+    repaired = load_subject(spec, parse_config("onnx-genai"), LoadSettings())
+    assert repaired.export_seconds > 0, "an export that no longer matches its manifest is redone"
+    (logits,) = runtimes.logits(repaired, ids[:1])
+    torch.testing.assert_close(logits, next(runtimes.logits(reference, ids[:1])), rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
 
 
 def test_onnx_genai_on_an_architecture_its_builder_lacks_is_not_applicable(tiny_gpt2_dir, cache):
     pytest.importorskip("onnxruntime_genai")
     with pytest.raises(NotApplicable, match="does not export the GPT2LMHeadModel architecture"):
         load_subject(resolve(str(tiny_gpt2_dir)), parse_config("onnx-genai"), LoadSettings())
+    with pytest.raises(NotApplicable, match="is of type lmgauge-scratch-gpt, which transformers"):
+        load_subject(resolve("scratch-gpt2"), parse_config("onnx-genai"), LoadSettings())
 
 
 def test_perplexity_is_the_same_figure_batched_or_one_text_at_a_time(tiny_gpt2_dir):

@@ -235,6 +235,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if options.threads is not None
             else [compute.default_threads()]
         )
+        check_thread_sweep(run_configs, thread_counts, options.threads)
         threads = compute.set_threads(thread_counts[0])
         sweeps = resolve_sweeps(options)
         policy = round_policy(options)
@@ -286,6 +287,17 @@ def pytest_configure(config: pytest.Config) -> None:
         store_url=store_url,
         serving=serving,
     )
+
+
+def check_thread_sweep(run_configs: list, thread_counts: list[int], text) -> None:
+    """ValueError in one sentence for a --threads sweep with a native runtime (llama.cpp, ONNX
+    Runtime GenAI): it opens the model once, with the first count, so the later counts' figures
+    would be labelled with a thread count they did not run with."""
+    fixed = [c.name for c in run_configs if c.runtime in (configs.LLAMACPP, configs.ONNX_GENAI)]
+    if fixed and len(thread_counts) > 1:
+        raise ValueError(f"--threads {text} with {', '.join(fixed)} is refused: that runtime "
+                         f"opens the model once, with one thread count; run each count on its "
+                         f"own.")  # fmt: skip
 
 
 def serving_configs(options) -> list:

@@ -17,8 +17,8 @@ report's `models` section), and may have `close()` (a server stops). The bench f
     ids = token_ids(loaded, ["A quiet, moving film."])
     first = next(logits(loaded, ids))        # float32, (tokens, vocabulary)
 
-(`threads` reaches llama.cpp and servers; torch's own thread count is the caller's to set, as the
-benches set it from --threads.)
+(`threads` reaches llama.cpp, ONNX Runtime GenAI and servers; torch's own thread count is the
+caller's to set, as the benches set it from --threads.)
 
 Adding a runtime (OpenVINO, say): one module here with its loaded-subject class (or one from
 lmgauge.sources) and its calls, ending in `RUNTIME = Runtime(load, ...)`; one line in RUNTIMES;

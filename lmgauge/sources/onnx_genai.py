@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing, first_line
-from lmgauge.sources.cache import building, cache_root, read_manifest
+from lmgauge.sources.cache import building, cache_root, manifest_problems
 from lmgauge.sources.configs import INSTALL_HINTS, ONNX_GENAI
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
 
@@ -68,20 +68,40 @@ def export_key(folder: Path, builder_version: str) -> str:
 
 
 def exported_folder(spec: ModelSpec) -> tuple[Path, float | None]:
-    """(the exported ONNX folder of `spec`, seconds the export took in this call, or None when
-    it was in the cache already); ModelLoadError with the builder's own error line."""
+    """(the exported ONNX folder of `spec`, seconds the builder took in this call, or None when
+    an intact export was in the cache: one whose files match its manifest; a damaged one is
+    exported again); ModelLoadError with the builder's own error line."""
     genai = require_genai()
     folder = source_folder(spec)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in spec.name)
     final = cache_root() / "onnx-genai" / f"{safe}-{export_key(folder, genai.__version__)}"
-    if read_manifest(final) is not None:
+    if final.exists() and not manifest_problems(final):
         return final, None
+    check_readable(spec, folder)
     about = {"model": spec.name, "source": str(folder), "builder": genai.__version__,
              "precision": PRECISION}  # fmt: skip
-    started = time.perf_counter()
     with building(final, about) as staging:
+        started = time.perf_counter()
         run_builder(spec, folder, staging)
-    return final, time.perf_counter() - started
+        seconds = time.perf_counter() - started
+    return final, seconds
+
+
+def check_readable(spec: ModelSpec, folder: Path) -> None:
+    """NotApplicable when the folder's model type is not one transformers itself knows (the
+    course's from-scratch GPT, which lmgauge registers only in its own process): the builder
+    reads the folder through transformers, in a process of its own."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    try:
+        model_type = json.loads((folder / "config.json").read_text()).get("model_type")
+    except (OSError, ValueError):
+        return
+    if model_type and model_type not in CONFIG_MAPPING_NAMES:
+        raise NotApplicable(
+            f"ONNX Runtime GenAI's builder reads transformers models, and model '{spec.name}' "
+            f"is of type {model_type}, which transformers does not know"
+        )
 
 
 def run_builder(spec: ModelSpec, folder: Path, out: Path) -> None:
