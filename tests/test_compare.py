@@ -480,3 +480,11 @@ def test_a_baseline_whose_runs_agree_better_in_probe_units_is_normalised_both_wa
     row = faster_machine.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
     assert row.verdict == "worse" and row.ratio == pytest.approx(1.3, rel=0.08)
     assert "normalised by the speed probe" in row.note
+
+
+def test_a_run_whose_timings_took_no_probe_says_so_in_the_probe_line():
+    from lmgauge.judge.compare import describe_probe
+
+    document = make_report(1)
+    document["run"]["speed_probe"] = None
+    assert describe_probe(document).startswith("no probe recorded: its timed benches took none")

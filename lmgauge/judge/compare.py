@@ -238,7 +238,8 @@ def describe_probe(document: dict) -> str:
         return f"{probe.get('kind')}, numpy {probe.get('numpy')}, {probe.get('threads')} threads"
     if not timed_in_process(document):
         return "no probe: nothing was timed in process"
-    return "no probe recorded (reports before format 4 timed a torch probe in process)"
+    return ("no probe recorded: its timed benches took none (warm loads, say), or the report "
+            "is from before format 4, whose probe ran torch in process")
 
 
 def comparable_probes(before: dict, after: dict) -> bool:
