@@ -152,9 +152,11 @@ def fidelity_reference(request: pytest.FixtureRequest, polarity, _references):
         spec = subject.spec
         if spec.name not in _references:
             try:
-                source = reusable(subject, state.device) or loading.load(
-                    spec, state.device, resolve_dtype("float32"), REFERENCE)  # fmt: skip
-                _references[spec.name] = build_reference(source, polarity, state.device)
+                _references[spec.name] = build_reference(
+                    reusable(subject, state.device)
+                    or loading.load(spec, state.device, resolve_dtype("float32"), REFERENCE),
+                    polarity, state.device,
+                )  # fmt: skip
             except ModelLoadError as error:
                 pytest.fail(f"the float32 eager reference: {error}", pytrace=False)
             gc.collect()

@@ -30,9 +30,10 @@ tests/test_runtimes.py holds each runtime's calls to the runtime's own way of do
 (transformers on a tiny GPT-2, llama.cpp on a tiny GGUF file, ONNX Runtime GenAI on a tiny
 Llama folder against transformers). onnx_genai.py, the latest added, shows the whole path:
 lmgauge.sources.onnx_genai exports and loads, lmgauge.measure.onnx_genai_timing stamps its
-token loop, reference_tokens.py gives it the transformers tokenizer's ids, and
-benches/bench_onnx_genai.py holds its export, load and memory. scoring.py computes quality
-figures of a subject in any runtime from these calls (perplexity).
+token loop, its subject carries the transformers tokenizer (so its token ids are
+transformers' own), and benches/bench_onnx_genai.py holds its export, load and memory.
+scoring.py computes quality figures of a subject in any runtime from these calls
+(perplexity).
 """
 
 from __future__ import annotations

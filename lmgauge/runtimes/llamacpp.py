@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from lmgauge.errors import NotApplicable
+from lmgauge.errors import ModelLoadError, NotApplicable
 from lmgauge.runtimes.interface import (
     LoadSettings,
     Runtime,
@@ -13,7 +14,6 @@ from lmgauge.runtimes.interface import (
     check_ids,
     check_prompt_tokens,
 )
-from lmgauge.runtimes.reference_tokens import reference_token_ids
 from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -58,10 +58,28 @@ def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate
     return generate
 
 
+_TOKENIZERS: dict[tuple[str, str], Any] = {}
+"""The transformers tokenizer of each model's files, by (source, location), loaded once."""
+
+
 def token_ids(loaded, texts: list[str]) -> list[list[int]]:
-    """The ids the transformers tokenizer of the same files makes (reference_token_ids), so
-    that a perplexity here is over the same tokens as in transformers."""
-    return reference_token_ids(loaded, texts)
+    """The ids the transformers tokenizer of the same files makes (as it does by default: no
+    BOS for SmolLM2), so that a perplexity here is over the same tokens as in transformers;
+    NotApplicable when the model has no such tokenizer."""
+    from lmgauge.sources.loading import reference_tokenizer
+
+    key = (loaded.spec.source, loaded.spec.location)
+    try:
+        if key not in _TOKENIZERS:
+            _TOKENIZERS[key] = reference_tokenizer(loaded.spec)
+        tokenizer = _TOKENIZERS[key]
+    except ModelLoadError as error:
+        raise NotApplicable(f"no transformers tokenizer to make the same token ids with: "
+                            f"{error}") from None  # fmt: skip
+    if tokenizer is None:
+        raise NotApplicable(f"{loaded.name} has no transformers tokenizer to make the same token "
+                            f"ids with")  # fmt: skip
+    return [tokenizer(text)["input_ids"] for text in texts]
 
 
 def logits(loaded, ids: list[list[int]], batch_size: int = 1) -> Iterator:

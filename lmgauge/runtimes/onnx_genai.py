@@ -1,6 +1,7 @@
 """ONNX Runtime GenAI as a runtime: the model exported once by onnxruntime-genai's model builder
 (lmgauge.sources.onnx_genai), timed per token (lmgauge.measure.onnx_genai_timing), its logits
-scored on the transformers tokenizer's ids."""
+scored on the ids of the transformers tokenizer of the same files, which the subject carries
+(so token_ids is transformers' own)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from lmgauge.runtimes.interface import (
     check_ids,
     check_prompt_tokens,
 )
-from lmgauge.runtimes.reference_tokens import reference_token_ids
+from lmgauge.runtimes.transformers import token_ids
 from lmgauge.sources.configs import RunConfig
 from lmgauge.sources.models import ModelSpec
 
@@ -41,11 +42,6 @@ def timed_generate(loaded, prompt_tokens: int, new_tokens: int) -> TimedGenerate
     prompt = prompt_ids(None, prompt_tokens, loaded.vocabulary)[0].tolist()
     return TimedGenerate(lambda: timed_genai_generate(loaded.model, prompt, new_tokens)[0],
                          "onnx-genai")  # fmt: skip
-
-
-def token_ids(loaded, texts: list[str]) -> list[list[int]]:
-    """The ids the transformers tokenizer of the same files makes (reference_token_ids)."""
-    return reference_token_ids(loaded, texts)
 
 
 def logits(loaded, ids: list[list[int]], batch_size: int = 1) -> Iterator:
