@@ -21,6 +21,10 @@ from tests.conftest import PROJECT
 RULES = load_gate_rules(DEFAULT_RULES)
 DOUBLED = "--inject-slowdown 1.0"
 TRIPLED = "--inject-slowdown 2.0"
+FEW_PAIRS = ("--runs", "3", "--max-runs", "5")
+"""Three pairs, and at most five while a family is borderline: these tests show what each kind
+of side does, not how many pairs a borderline family needs (tests/test_gate_sim.py measures
+that rule), and every pair past the fifth costs CI two more bench sessions."""
 
 
 def bench_arguments(model: Path) -> list[str]:
@@ -296,12 +300,12 @@ def test_untimed_tests_run_once_a_side():
 @pytest.mark.slow
 def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     reports = tmp_path / "reports"
-    done = lmgauge_ab(PROJECT, "--new-args", DOUBLED, "--runs", "3", "--report-dir",
-                      str(reports), pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
+    done = lmgauge_ab(PROJECT, "--new-args", DOUBLED, *FEW_PAIRS, "--report-dir", str(reports),
+                      pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     document = ab_report(reports)
     pairs = document["pairs"]
-    assert 3 <= pairs <= 8, "a borderline family adds pairs, at most --max-runs"
+    assert 3 <= pairs <= 5, "a borderline family adds pairs, at most --max-runs"
     assert f"lmgauge ab: FAILED ({pairs} pairs" in done.stdout
     assert f"verdict stored as A/B run 1 in sqlite:///{reports}/lmgauge.db" in done.stdout
     row = decode_row(document)
@@ -340,8 +344,9 @@ def test_another_python_environment_as_a_side(tmp_path, tiny_gpt2_dir):
     wrapper.write_text(f'#!/bin/sh\nPYTEST_ADDOPTS="{TRIPLED}" exec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
     reports = tmp_path / "reports"
-    done = lmgauge_ab(PROJECT, "--new", f"python:{wrapper}", "--runs", "4", "--report-dir",
-                      str(reports), pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
+    done = lmgauge_ab(PROJECT, "--new", f"python:{wrapper}", "--runs", "4", "--max-runs", "5",
+                      "--report-dir", str(reports),
+                      pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     document = ab_report(reports)
     assert document["sides"]["new"]["python"] == str(wrapper)
@@ -362,7 +367,7 @@ def test_two_git_refs_as_sides(tmp_path, tiny_gpt2_dir):
     git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "commit", "-qam", "slower"], check=True)
     reports = tmp_path / "reports"
-    done = lmgauge_ab(clone, "--base", "HEAD~1", "--new", "HEAD", "--runs", "3",
+    done = lmgauge_ab(clone, "--base", "HEAD~1", "--new", "HEAD", *FEW_PAIRS,
                       "--report-dir", str(reports),
                       pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
@@ -392,7 +397,7 @@ def test_bad_input_is_one_sentence(tmp_path, options, message):
 @pytest.mark.slow
 def test_identical_sides_are_an_a_a_run_said_in_one_sentence(tmp_path, tiny_gpt2_dir):
     reports = tmp_path / "reports"
-    done = lmgauge_ab(PROJECT, "--runs", "3", "--report-dir", str(reports),
+    done = lmgauge_ab(PROJECT, *FEW_PAIRS, "--report-dir", str(reports),
                       pytest_args=bench_arguments(tiny_gpt2_dir))  # fmt: skip
     assert "this is an A/A run" in done.stderr and done.stderr.count("\n") == 1
     assert done.returncode in (0, 1), done.stderr

@@ -1,5 +1,6 @@
 """Roofline bounds, the KV-cache formula against a real cache, prompts of exact length."""
 
+import math
 import time
 
 import pytest
@@ -88,6 +89,30 @@ def test_calibration_takes_the_best_read_kernel_and_the_best_prefill_shape(monke
     m, k, n = calibration.PREFILL_SHAPES[1]
     assert measured.matmul_shape == (m, k, n)
     assert measured.matmul_flops_per_s == pytest.approx(2e10)
+
+
+def test_the_end_of_session_check_remeasures_only_the_kernel_and_shape_that_set_each_roof(
+    monkeypatch,
+):
+    """The drift check compares like with like: the read kernel and the prefill shape that won
+    the first calibration, timed once more, and nothing else."""
+    from lmgauge.measure import calibration
+
+    script = iter([[0.02, 0.03], [0.01, 0.04], [0.05, 0.06], *matmul_times(fastest=1)])
+    monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))
+    first = calibrate(torch.device("cpu"), torch.float32, rounds=2, read_mib=8)
+    timed = []
+
+    def scripted(function, rounds, device, budget_s=None):
+        timed.append(function)
+        return [[0.02, 0.025], [2 * 0.5e-9 * math.prod(first.matmul_shape)]][len(timed) - 1]
+
+    monkeypatch.setattr(calibration, "kernel_seconds", scripted)
+    again = calibration.remeasure_roofs(first, torch.device("cpu"), torch.float32, rounds=2)
+    assert len(timed) == 2, "one read kernel and one matmul shape"
+    assert again["bandwidth_kernel"] == "amax" and again["matmul_shape"] == [*first.matmul_shape]
+    assert again["bandwidth_bytes_per_s"] == pytest.approx(first.bandwidth_bytes_per_s / 2)
+    assert again["matmul_flops_per_s"] == pytest.approx(2e9)
 
 
 def test_the_memory_roof_is_never_below_mv_and_reads_beyond_the_last_level_cache(

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lmgauge import compute
-from lmgauge.measure.calibration import calibrate
+from lmgauge.measure.calibration import calibrate, remeasure_roofs
 from lmgauge.measure.noise import SHORTEST_JUDGED_S, NoiseMonitor
 from lmgauge.measure.probe import SpeedProbe
 from lmgauge.pytest_plugin.state import run_state, swept_parameters
@@ -17,15 +17,18 @@ from lmgauge.pytest_plugin.state import run_state, swept_parameters
 
 @pytest.fixture(scope="session")
 def _calibrations(request: pytest.FixtureRequest):
-    """{(thread count, dtype): Calibration} of this session; at its end the roofs are measured
-    once more, at the first calibration's thread count, in the run's dtype (calibrate_again)."""
+    """{(thread count, dtype): Calibration} of this session; at its end the roofs of the
+    report's `calibration` (the first one in the run's dtype) are measured once more, at its
+    thread count (calibrate_again)."""
     calibrations: dict = {}
     yield calibrations
-    if calibrations:
-        state = run_state(request.config)
+    state = run_state(request.config)
+    run_dtype = compute.dtype_name(state.dtype)
+    first = next(((k, c) for k, c in calibrations.items() if k[1] == run_dtype), None)
+    if first:
         threads = torch.get_num_threads()
-        compute.set_threads(next(iter(calibrations))[0])
-        calibrate_again(state)
+        compute.set_threads(first[0][0])
+        calibrate_again(state, first[1])
         compute.set_threads(threads)
 
 
@@ -81,17 +84,11 @@ def calibrate_now(state, dtype, swept: dict, first: bool):
     return measured
 
 
-def calibrate_again(state) -> None:
-    """Measure the roofs once more at the end of the session, so that a report shows whether
-    the machine's own speed moved while it ran (lmgauge.judge.drift.speed_drift)."""
-    measured = calibrate(state.device, state.dtype)
-    state.recorder.set_calibration(
-        {
-            "bandwidth_bytes_per_s": measured.bandwidth_bytes_per_s,
-            "matmul_flops_per_s": measured.matmul_flops_per_s,
-        },
-        at_end=True,
-    )
+def calibrate_again(state, first) -> None:
+    """Measure the roofs once more at the end of the session, with the kernel and the matmul
+    shape that set them in the session's first calibration (remeasure_roofs), so that a report
+    shows whether the machine's own speed moved while it ran (lmgauge.judge.drift.speed_drift)."""
+    state.recorder.set_calibration(remeasure_roofs(first, state.device, state.dtype), at_end=True)
 
 
 @pytest.fixture(scope="session")
