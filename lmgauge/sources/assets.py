@@ -207,14 +207,15 @@ def _copy_members(asset: Asset, archive: Path, names: list[str], read, staging: 
 
 
 def status() -> list[dict]:
-    """For each asset: its name, description, folder and state (missing, ready or damaged)."""
+    """For each asset: its name, description, folder and state (missing, ready or damaged),
+    every file hashed again (a stat stamp is not trusted here: lmgauge.sources.cache)."""
     rows = []
     for asset in ASSETS.values():
         folder = asset_dir(asset)
         if not folder.exists():
             state = "missing"
         else:
-            problems = manifest_problems(folder)
+            problems = manifest_problems(folder, rehash=True)
             state = "ready" if not problems else f"damaged: {problems[0]}"
         rows.append(
             {
