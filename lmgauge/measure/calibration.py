@@ -13,8 +13,9 @@ These are the roofs of the roofline, each shaped like the work it bounds:
   the longest forward any bench runs: on this 2-core EPYC, 1024-row matmuls reached 157-174
   GFLOP/s against 140-143 at 128 rows, and a roof from 128 rows alone let the slow tier's
   1024-position steps run "1.29x faster than their bound"; larger shapes on a GPU).
-Each is the best of several rounds (a roof is what the machine can reach), measured with the
-device, dtype and thread count of the run. On CUDA each sample is CUDA-event time over many
+Each is the best of several rounds (a roof is what the machine can reach: READ_ROUNDS passes of
+each read kernel, `rounds` of each matmul), measured with the device, dtype and thread count of
+the run. On CUDA each sample is CUDA-event time over many
 iterations of the kernel. The compute roof's matmuls have a projected time budget
 (MATMUL_BUDGET_S): a dtype the CPU has no native instructions for measures fewer rounds of
 fewer shapes, and the calibration records the shapes it measured.
@@ -28,6 +29,12 @@ from lmgauge.compute import dtype_name
 from lmgauge.measure.timing import kernel_seconds
 
 READ_KERNELS = ("sum", "amax")
+READ_ROUNDS = 3
+"""Timed passes of each read kernel (after its untimed one). Each pass streams the whole working
+set, 1.9 GiB on the Xeon, and passes agree within about 1 %: over four calibrations at one and
+two threads on the 2-core Xeon (2026-12-02), the best of the first three passes was within
+0.0-0.8 % of the best of seven (mv, the winner there, 0.0-0.3 %), and seven passes of three
+kernels cost 3.2 s of a one-thread session's 5.5 s calibration."""
 MLP_SHAPES = ((768, 3072), (1024, 4096), (576, 1536), (3072, 768))
 PREFILL_SHAPES = tuple((tokens, k, n) for tokens in (128, 1024) for k, n in MLP_SHAPES)
 GPU_PREFILL_SHAPES = ((2048, 4096, 16384), (2048, 4096, 4096), (512, 4096, 4096))
@@ -94,7 +101,7 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int | None = None) -> Ca
     from lmgauge.measure.environment import cpu_caches
 
     read_mib = read_mib or read_working_set_mib(device, cpu_caches())
-    read, mv, nbytes = _read_seconds(read_mib, device, dtype, rounds)
+    read, mv, nbytes = _read_seconds(read_mib, device, dtype, min(rounds, READ_ROUNDS))
     read = {**read, "mv": mv}
     kernel = min(read, key=lambda name: min(read[name]))
     best = None
@@ -130,11 +137,13 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int | None = None) -> Ca
 
 def remeasure_roofs(first: Calibration, device, dtype, rounds: int = 7) -> dict:
     """The two roofs again, each with the kernel that set it in `first` (its best read kernel
-    over the same bytes, its best prefill shape): what a drift check compares, at a third to a
-    fifth of a full calibration's cost (1.7 s against 5.6 s at one thread on the 2-core Xeon).
+    over the same bytes, its best prefill shape): what a drift check compares, at 40 % of a
+    full calibration's cost (1.5 s against 3.7 s at one thread on the 2-core Xeon, most of it
+    writing the working set once).
     Returns bandwidth_bytes_per_s, matmul_flops_per_s, and the kernel and shape measured."""
     data = _read_tensor(first.read_bytes // 2**20, device, dtype)
-    read = kernel_seconds(_read_kernel(first.bandwidth_kernel, data), rounds, device)
+    read = kernel_seconds(_read_kernel(first.bandwidth_kernel, data), min(rounds, READ_ROUNDS),
+                          device)  # fmt: skip
     m, k, n = first.matmul_shape
     matmul = _matmul_seconds(m, k, n, device, dtype, rounds, None)
     return {
