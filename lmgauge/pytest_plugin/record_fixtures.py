@@ -116,12 +116,14 @@ def _watch_noise(request: pytest.FixtureRequest):
         recorder.flag_test(request.node.nodeid, "busy")
 
 
-def record_generation(record, measured, shape: dict):
+def record_generation(record, measured, shape: dict, warmup_new_tokens: int):
     """Record every figure of the timed rounds of `generate`; return the TTFT and decode-step
-    results (a decode step's round value is the median step of that round)."""
+    results (a decode step's round value is the median step of that round). The warmup call
+    generated `warmup_new_tokens` tokens after the same prompt."""
     timed = measured.results
     per_round = {"probe_seconds": measured.probe_seconds, "stopped": measured.stopped}
-    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape)
+    record("warmup_call_seconds", measured.warmup.end_to_end_s, **shape,
+           warmup_new_tokens=warmup_new_tokens)  # fmt: skip
     ttft = record("ttft_seconds", samples=[t.prefill_s for t in timed], **per_round, **shape)
     step = record(
         "decode_step_seconds",
