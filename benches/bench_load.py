@@ -24,17 +24,16 @@ def test_cold_load(loaded_model, cold_loads, record, rounds):
 def test_warm_load(loaded_model, rounds, record):
     """from_pretrained in the configuration's dtype and attention kernel plus the move to the
     device, `rounds` times after one untimed load: each sample is that load's own
-    `load_seconds`, so reading the config, loading the tokenizer and freeing the previous copy
-    are not in it. The configuration's quantization and compilation are timed once, by
-    test_configuration_steps."""
+    `load_seconds`, so reading the config and freeing the previous copy are not in it (and the
+    tokenizer, timed by test_tokenizer_load, is not loaded). The configuration's quantization
+    and compilation are timed once, by test_configuration_steps."""
     from lmgauge.sources.loading import load_prepared
 
     spec, folder, gguf = loaded_model.spec, loaded_model.folder, loaded_model.gguf_file
 
     def load_once() -> float:
-        again = load_prepared(
-            spec, folder, gguf, loaded_model.device, loaded_model.dtype, loaded_model.config
-        )
+        again = load_prepared(spec, folder, gguf, loaded_model.device, loaded_model.dtype,
+                              loaded_model.config, with_tokenizer=False)  # fmt: skip
         seconds = again.load_seconds
         del again
         gc.collect()

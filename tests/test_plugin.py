@@ -60,6 +60,11 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
     assert all(len(r["rounds"]) == 2 for r in steps)
     assert all(len(r["probe_seconds"]) == 2 for r in steps), "probes around the rounds only"
     assert all("after 2 rounds" in r["stopped"] for r in steps), "interval or budget"
+    warmups = [r for r in report["results"] if r["metric"] == "warmup_call_seconds"
+               and r["bench"] == "generate"]  # fmt: skip
+    assert warmups and all(r["params"]["warmup_new_tokens"] == 4 for r in warmups)
+    assert report["calibration_end"]["bandwidth_kernel"] == report["calibration"][
+        "bandwidth_kernel"], "the end check times the kernel that set the roof"  # fmt: skip
     assert not list((pytester.path / "reports").glob("*.jsonl")), "journal removed at the end"
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("no published parameter count" in message for message in skips)

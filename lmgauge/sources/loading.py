@@ -159,14 +159,14 @@ def failures_as_load_errors(spec: ModelSpec) -> Iterator[None]:
 
 def load_prepared(
     spec: ModelSpec, folder: Path, gguf_file: str | None, device, dtype,
-    config: RunConfig | None = None,
+    config: RunConfig | None = None, with_tokenizer: bool = True,
 ) -> LoadedModel:  # fmt: skip
     """Load the prepared files of `spec`; see `prepare`. The configuration's attention kernel,
     dtype and device map are applied here; its quantization and compilation are not (see
-    lmgauge.sources.transforms)."""
+    lmgauge.sources.transforms). with_tokenizer False: the model alone (tokenizer None)."""
     config = config or RunConfig()
     with failures_as_load_errors(spec):
-        return _load_prepared(spec, folder, gguf_file, device, dtype, config)
+        return _load_prepared(spec, folder, gguf_file, device, dtype, config, with_tokenizer)
 
 
 def has_tokenizer(folder: Path, gguf_file: str | None) -> bool:
@@ -189,7 +189,9 @@ def reference_tokenizer(spec: ModelSpec):
         )
 
 
-def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> LoadedModel:
+def _load_prepared(
+    spec, folder: Path, gguf_file, device, dtype, config, with_tokenizer: bool
+) -> LoadedModel:
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
     import lmgauge.sources.scratch_hf  # noqa: F401 - registers the from-scratch GPT's type
@@ -212,7 +214,7 @@ def _load_prepared(spec, folder: Path, gguf_file, device, dtype, config) -> Load
     load_seconds = time.perf_counter() - started
     overridden = neutralise(model)
     tokenizer, tokenizer_seconds = None, 0.0
-    if has_tokenizer(folder, gguf_file):
+    if with_tokenizer and has_tokenizer(folder, gguf_file):
         started = time.perf_counter()
         tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
         tokenizer_seconds = time.perf_counter() - started
