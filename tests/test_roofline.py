@@ -1,6 +1,5 @@
 """Roofline bounds, the KV-cache formula against a real cache, prompts of exact length."""
 
-import math
 import time
 
 import pytest
@@ -95,21 +94,34 @@ def test_the_end_of_session_check_remeasures_only_the_kernel_and_shape_that_set_
     monkeypatch,
 ):
     """The drift check compares like with like: the read kernel and the prefill shape that won
-    the first calibration, timed once more, and nothing else."""
+    the first calibration, timed once more with as many rounds, and nothing else."""
     from lmgauge.measure import calibration
 
     script = iter([[0.02, 0.03], [0.01, 0.04], [0.05, 0.06], *matmul_times(fastest=1)])
     monkeypatch.setattr(calibration, "kernel_seconds", lambda *a, **k: next(script))
     first = calibrate(torch.device("cpu"), torch.float32, rounds=2, read_mib=8)
-    timed = []
+    kernels, shapes, rounds = [], [], []
+    real_read_kernel = calibration._read_kernel
 
-    def scripted(function, rounds, device, budget_s=None):
-        timed.append(function)
-        return [[0.02, 0.025], [2 * 0.5e-9 * math.prod(first.matmul_shape)]][len(timed) - 1]
+    def read_kernel(name, data):
+        kernels.append(name)
+        return real_read_kernel(name, data)
 
+    def matmul_seconds(m, k, n, device, dtype, count, budget_s):
+        shapes.append((m, k, n))
+        rounds.append(count)
+        return [1e-9 * m * k * n]
+
+    def scripted(function, count, device, budget_s=None):
+        rounds.append(count)
+        return [0.02, 0.025]
+
+    monkeypatch.setattr(calibration, "_read_kernel", read_kernel)
+    monkeypatch.setattr(calibration, "_matmul_seconds", matmul_seconds)
     monkeypatch.setattr(calibration, "kernel_seconds", scripted)
-    again = calibration.remeasure_roofs(first, torch.device("cpu"), torch.float32, rounds=2)
-    assert len(timed) == 2, "one read kernel and one matmul shape"
+    again = calibration.remeasure_roofs(first, torch.device("cpu"), torch.float32)
+    assert kernels == ["amax"] and shapes == [first.matmul_shape], "one kernel, one shape"
+    assert rounds == [2, 1], "as many rounds as the first calibration took of each"
     assert again["bandwidth_kernel"] == "amax" and again["matmul_shape"] == [*first.matmul_shape]
     assert again["bandwidth_bytes_per_s"] == pytest.approx(first.bandwidth_bytes_per_s / 2)
     assert again["matmul_flops_per_s"] == pytest.approx(2e9)

@@ -65,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="delete the cached copies of NAMES first and fetch or build them again",
     )
-    fetch.add_argument("--list", action="store_true", help="only show what is cached")
+    fetch.add_argument(
+        "--list",
+        action="store_true",
+        help="only show what is cached, every asset file hashed again (seconds per GB)",
+    )
     fetch.set_defaults(handler=run_assets)
 
     listing = commands.add_parser("models", help="list the registered models")

@@ -135,17 +135,17 @@ def calibrate(device, dtype, rounds: int = 7, read_mib: int | None = None) -> Ca
     )
 
 
-def remeasure_roofs(first: Calibration, device, dtype, rounds: int = 7) -> dict:
+def remeasure_roofs(first: Calibration, device, dtype) -> dict:
     """The two roofs again, each with the kernel that set it in `first` (its best read kernel
-    over the same bytes, its best prefill shape): what a drift check compares, at 40 % of a
-    full calibration's cost (1.5 s against 3.7 s at one thread on the 2-core Xeon, most of it
-    writing the working set once).
-    Returns bandwidth_bytes_per_s, matmul_flops_per_s, and the kernel and shape measured."""
+    over the same bytes, its best prefill shape) and as many rounds as `first` took of it: what
+    a drift check compares, at 40 % of a full calibration's cost (1.5 s against 3.7 s at one
+    thread on the 2-core Xeon, most of it writing the working set once). Returns
+    bandwidth_bytes_per_s, matmul_flops_per_s, and the kernel and shape measured."""
     data = _read_tensor(first.read_bytes // 2**20, device, dtype)
-    read = kernel_seconds(_read_kernel(first.bandwidth_kernel, data), min(rounds, READ_ROUNDS),
-                          device)  # fmt: skip
+    read_rounds = len(first.read_samples_s[first.bandwidth_kernel])
+    read = kernel_seconds(_read_kernel(first.bandwidth_kernel, data), read_rounds, device)
     m, k, n = first.matmul_shape
-    matmul = _matmul_seconds(m, k, n, device, dtype, rounds, None)
+    matmul = _matmul_seconds(m, k, n, device, dtype, len(first.matmul_samples_s), None)
     return {
         "bandwidth_bytes_per_s": first.read_bytes / min(read),
         "matmul_flops_per_s": 2 * m * k * n / min(matmul),

@@ -6,11 +6,14 @@ carries a manifest of each file's size and sha256 so that later runs can detect 
 
 Hashing every file at every session cost 3-4 s of each quick-tier run (2.9 GB of model files
 at about 800 MB/s), so a folder also keeps a stamp (VERIFIED_NAME) of each file's size, inode,
-mtime and ctime as they were when it last matched its sha256: a file whose stat still equals
-its stamp is not hashed again (git's index trusts stat data the same way). Any write,
-truncation, replacement or `touch` changes mtime or ctime, and the kernel sets ctime itself, so
-only damage below the file system (a flipped bit on disk) passes the stamp; `lmgauge assets
---list` hashes every asset's files again (manifest_problems with rehash=True).
+mtime and ctime as they were when it last matched its sha256 (and that sha256): a file whose
+stat still equals its stamp is not hashed again (git's index trusts stat data the same way,
+and re-checks "racily clean" files as trusted_stamps does). Any write, truncation,
+replacement or `touch` changes mtime or ctime, and the kernel sets ctime itself, so only
+damage below the file system (a flipped bit on disk) passes the stamp. `lmgauge assets --list`
+hashes every embedded asset's files again (manifest_problems with rehash=True); a model folder
+built in the cache (a conversion, a synthetic twin, an ONNX export) is hashed again when one
+of its files' stat moves, or rebuilt by `lmgauge assets --refresh NAME`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +32,10 @@ from lmgauge.files import write_text_atomic
 
 MANIFEST_NAME = "lmgauge-manifest.json"
 VERIFIED_NAME = "lmgauge-verified.json"
+RACY_NS = 2_000_000_000
+"""A stamp is trusted only for files last changed more than this before it was written: wider
+than any file system's timestamp tick (FAT's is 2 s; ext4 and xfs before Linux 6.13 read a
+clock that moves every 1-10 ms)."""
 _CHUNK = 8 * 1024 * 1024
 
 
@@ -53,11 +61,10 @@ def write_manifest(folder: Path, about: dict) -> None:
     files = {
         str(path.relative_to(folder)): {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
         for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name not in (MANIFEST_NAME, VERIFIED_NAME)
+        if path.is_file() and not is_stamp_file(path.name) and path.name != MANIFEST_NAME
     }
     text = json.dumps({"about": about, "files": files}, indent=2, sort_keys=True)
     (folder / MANIFEST_NAME).write_text(text)
-    write_stamps(folder, list(files))
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -68,32 +75,52 @@ def read_manifest(folder: Path) -> dict | None:
         return None
 
 
+def is_stamp_file(name: str) -> bool:
+    """The stamp file, or one being written (write_text_atomic's temporary name)."""
+    return name == VERIFIED_NAME or name.startswith(f".{VERIFIED_NAME}.")
+
+
 def stat_stamp(path: Path) -> list[int]:
     """What any change to a file's bytes changes: [size, inode, mtime_ns, ctime_ns]."""
     status = path.stat()
     return [status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns]
 
 
-def read_stamps(folder: Path) -> dict:
+def trusted_stamps(folder: Path, files: dict) -> dict:
+    """{name: stat} of the stamped files that may skip hashing: stamped with the sha256 the
+    manifest still expects, and changed last more than RACY_NS before the stamp was written
+    (a file changed within the file system's clock tick of its stamp could change again with
+    the same stat: git's "racily clean" entries, hashed again in the same way)."""
     try:
         stamps = json.loads((folder / VERIFIED_NAME).read_text())
-    except (OSError, ValueError):
+        written, entries = int(stamps["written_ns"]), dict(stamps["files"])
+    except (OSError, ValueError, TypeError, KeyError):
         return {}
-    return stamps if isinstance(stamps, dict) else {}
+    trusted = {}
+    for name, entry in entries.items():
+        stat = entry.get("stat") if isinstance(entry, dict) else None
+        if (name in files and entry.get("sha256") == files[name].get("sha256")
+                and isinstance(stat, list) and len(stat) == 4
+                and max(stat[2], stat[3]) < written - RACY_NS):  # fmt: skip
+            trusted[name] = stat
+    return trusted
 
 
-def write_stamps(folder: Path, names: list[str]) -> None:
-    """Stamp `names` as matching their sha256 now; a cache the user cannot write is left as it
-    is (its files are then hashed at every check)."""
-    text = json.dumps({name: stat_stamp(folder / name) for name in names})
+def write_stamps(folder: Path, verified: dict, files: dict) -> None:
+    """Stamp `verified` ({name: stat when it matched}) with the sha256 each matched; a cache
+    the user cannot write is left as it is (its files are then hashed at every check)."""
+    entries = {name: {"stat": stat, "sha256": files[name]["sha256"]}
+               for name, stat in verified.items()}  # fmt: skip
+    text = json.dumps({"written_ns": time.time_ns(), "files": entries})
     with contextlib.suppress(OSError):
         write_text_atomic(text, folder / VERIFIED_NAME)
 
 
 def manifest_problems(folder: Path, rehash: bool = False) -> list[str]:
     """What is wrong with a cache folder against its manifest; an empty list when intact. A file
-    whose stat equals its stamp from the last clean check is not hashed again, unless `rehash`
-    (see the module docstring)."""
+    whose stat equals its trusted stamp is not hashed again, unless `rehash` (see the module
+    docstring); a file that matched its sha256 with the same stat before and after hashing is
+    stamped."""
     manifest = read_manifest(folder)
     if manifest is None:
         return [f"{folder} has no readable {MANIFEST_NAME}"]
@@ -103,22 +130,26 @@ def manifest_problems(folder: Path, rehash: bool = False) -> list[str]:
     )
     if not well_formed:
         return [f"{folder}/{MANIFEST_NAME} is not a manifest of files with bytes and sha256"]
-    stamps = {} if rehash else read_stamps(folder)
-    problems, hashed = [], []
+    stamps = {} if rehash else trusted_stamps(folder, files)
+    problems, verified, hashed = [], {}, False
     for name, expected in files.items():
         path = folder / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif path.stat().st_size != expected["bytes"]:
-            problems.append(f"{name} has {path.stat().st_size} bytes, expected {expected['bytes']}")
-        elif stamps.get(name) == stat_stamp(path):
             continue
+        before = stat_stamp(path)
+        if before[0] != expected["bytes"]:
+            problems.append(f"{name} has {before[0]} bytes, expected {expected['bytes']}")
+        elif stamps.get(name) == before:
+            verified[name] = before
         elif sha256_file(path) != expected["sha256"]:
             problems.append(f"{name} does not match its recorded sha256")
         else:
-            hashed.append(name)
+            hashed = True
+            if stat_stamp(path) == before:
+                verified[name] = before
     if hashed and not problems:
-        write_stamps(folder, list(files))
+        write_stamps(folder, verified, files)
     return problems
 
 

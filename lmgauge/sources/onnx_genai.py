@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing, first_line
-from lmgauge.sources.cache import building, cache_root, manifest_problems
+from lmgauge.sources.cache import building, cache_root, is_stamp_file, manifest_problems
 from lmgauge.sources.configs import INSTALL_HINTS, ONNX_GENAI
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
 
@@ -58,10 +58,11 @@ def source_folder(spec: ModelSpec) -> Path:
 
 def export_key(folder: Path, builder_version: str) -> str:
     """A hash of what the export depends on: every file's name, size and modification time in
-    the source folder, the builder's version and the precision."""
+    the source folder (not the cache's stamp file, rewritten whenever the folder is hashed
+    again), the builder's version and the precision."""
     files = sorted(
         (str(path.relative_to(folder)), path.stat().st_size, path.stat().st_mtime_ns)
-        for path in folder.rglob("*") if path.is_file()
+        for path in folder.rglob("*") if path.is_file() and not is_stamp_file(path.name)
     )  # fmt: skip
     text = json.dumps([files, builder_version, PRECISION])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
