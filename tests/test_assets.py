@@ -126,6 +126,25 @@ def test_a_file_is_hashed_again_only_when_its_stat_moved(tmp_path, monkeypatch):
     assert hashed == ["a.bin"]
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    ['{"written_ns": 1, "files": {"a.bin": [1, 2, 3, 4]}}',
+     '{"written_ns": 1, "files": {"a.bin": {"stat": ["1", null, [], 4], "sha256": "%s"}}}',
+     '{"written_ns": Infinity, "files": {}}', '{"written_ns": 1e400, "files": {}}',
+     '{"written_ns": 1, "files": []}', "[1, 2]", "{{{", ""],
+)
+def test_a_broken_stamp_is_ignored_and_the_files_hashed(tmp_path, stamp):
+    with building(tmp_path / "folder", {}) as staging:
+        (staging / "a.bin").write_bytes(b"a" * 100)
+    folder = tmp_path / "folder"
+    digest = hashlib.sha256(b"a" * 100).hexdigest()
+    (folder / VERIFIED_NAME).write_text(stamp.replace("%s", digest))
+    assert manifest_problems(folder) == []
+    (folder / "a.bin").write_bytes(b"b" * 100)
+    (folder / VERIFIED_NAME).write_text(stamp.replace("%s", digest))
+    assert manifest_problems(folder) == ["a.bin does not match its recorded sha256"]
+
+
 def test_the_onnx_export_key_ignores_the_stamp_file(tmp_path):
     """The stamp is rewritten whenever a folder is hashed again; an export of the folder must
     not be made again for that."""

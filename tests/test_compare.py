@@ -488,3 +488,18 @@ def test_a_run_whose_timings_took_no_probe_says_so_in_the_probe_line():
     document = make_report(1)
     document["run"]["speed_probe"] = None
     assert describe_probe(document).startswith("no probe recorded: its timed benches took none")
+
+
+def test_roofs_measured_in_another_dtype_are_not_a_machine_that_moved():
+    """A bfloat16 matmul roof (1.68 TFLOP/s with AMX) against a float32 one (0.22) is the dtype,
+    not a faster machine, and must not excuse or explain anything."""
+    from lmgauge.judge.drift import speed_drift
+
+    roofs = {"device": "cpu", "dtype": "float32", "threads": 2, "matmul_flops_per_s": 2.2e11,
+             "bandwidth_bytes_per_s": 3e10}  # fmt: skip
+    base = {"calibration": roofs}
+    other_dtype = {"calibration": {**roofs, "dtype": "bfloat16", "matmul_flops_per_s": 1.68e12}}
+    assert speed_drift(base, other_dtype).lines == ()
+    assert speed_drift(other_dtype, base) == speed_drift(base, other_dtype)
+    slower = speed_drift(base, {"calibration": {**roofs, "matmul_flops_per_s": 1.5e11}})
+    assert slower.slower_in_new and slower.lines

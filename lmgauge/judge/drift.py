@@ -61,6 +61,9 @@ def setup_differences(base: dict, new: dict) -> list[str]:
 
 SPEED_TOLERANCE = 0.10
 ROOFS = {"matmul FLOP/s": "matmul_flops_per_s", "memory read bandwidth": "bandwidth_bytes_per_s"}
+ROOF_SETUP = ("device", "dtype", "threads")
+"""What a roof is measured with: roofs of two runs that differ in these are not the machine
+moving (a bfloat16 matmul roof is not a faster float32 one) and are not compared."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,11 @@ class Drift:
 def speed_drift(base: dict, new: dict) -> Drift:
     lines, slower_new, slower_base = [], False, False
     low = 1 - SPEED_TOLERANCE
+    alike = all(field(base, ("calibration", key)) == field(new, ("calibration", key))
+                for key in ROOF_SETUP)  # fmt: skip
     for name, key in ROOFS.items():
         before, after = (field(doc, ("calibration", key)) for doc in (base, new))
-        if before and after and not low <= after / before <= 1 / low:
+        if alike and before and after and not low <= after / before <= 1 / low:
             lines.append(f"{name} {before:.3g} -> {after:.3g} between the runs")
             slower_new |= after < before
             slower_base |= before < after

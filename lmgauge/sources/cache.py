@@ -93,14 +93,19 @@ def trusted_stamps(folder: Path, files: dict) -> dict:
     the same stat: git's "racily clean" entries, hashed again in the same way)."""
     try:
         stamps = json.loads((folder / VERIFIED_NAME).read_text())
-        written, entries = int(stamps["written_ns"]), dict(stamps["files"])
+        written, entries = stamps["written_ns"], stamps["files"]
     except (OSError, ValueError, TypeError, KeyError):
+        return {}
+    if type(written) is not int or not isinstance(entries, dict):
         return {}
     trusted = {}
     for name, entry in entries.items():
-        stat = entry.get("stat") if isinstance(entry, dict) else None
-        if (name in files and entry.get("sha256") == files[name].get("sha256")
-                and isinstance(stat, list) and len(stat) == 4
+        if not isinstance(entry, dict) or name not in files:
+            continue
+        stat = entry.get("stat")
+        well_formed = (isinstance(stat, list) and len(stat) == 4
+                       and all(type(value) is int for value in stat))  # fmt: skip
+        if (well_formed and entry.get("sha256") == files[name]["sha256"]
                 and max(stat[2], stat[3]) < written - RACY_NS):  # fmt: skip
             trusted[name] = stat
     return trusted
@@ -114,6 +119,9 @@ def write_stamps(folder: Path, verified: dict, files: dict) -> None:
     text = json.dumps({"written_ns": time.time_ns(), "files": entries})
     with contextlib.suppress(OSError):
         write_text_atomic(text, folder / VERIFIED_NAME)
+        for left in folder.glob(f".{VERIFIED_NAME}.*"):  # left by a writer that was killed
+            if left.stat().st_mtime < time.time() - 60:
+                left.unlink()
 
 
 def manifest_problems(folder: Path, rehash: bool = False) -> list[str]:
