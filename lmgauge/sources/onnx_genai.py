@@ -10,6 +10,7 @@ reused across runs, keyed by the source folder's files, the builder's version an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lmgauge.errors import ModelLoadError, NotApplicable, RuntimeMissing, first_line
+from lmgauge.files import write_text_atomic
 from lmgauge.sources.cache import building, cache_root, is_stamp_file, manifest_problems
 from lmgauge.sources.configs import INSTALL_HINTS, ONNX_GENAI
 from lmgauge.sources.models import CAUSAL_LM, ModelSpec
@@ -79,13 +81,42 @@ def exported_folder(spec: ModelSpec) -> tuple[Path, float | None]:
     if final.exists() and not manifest_problems(final):
         return final, None
     check_readable(spec, folder)
+    unsupported = cache_root() / "onnx-genai" / f"unsupported-{genai.__version__}.json"
+    if architecture(folder) in known_unsupported(unsupported):
+        raise unsupported_error(spec, folder)
     about = {"model": spec.name, "source": str(folder), "builder": genai.__version__,
              "precision": PRECISION}  # fmt: skip
-    with building(final, about) as staging:
-        started = time.perf_counter()
-        run_builder(spec, folder, staging)
-        seconds = time.perf_counter() - started
+    try:
+        with building(final, about) as staging:
+            started = time.perf_counter()
+            run_builder(spec, folder, staging)
+            seconds = time.perf_counter() - started
+    except NotApplicable:
+        remember_unsupported(unsupported, architecture(folder))
+        raise
     return final, seconds
+
+
+def known_unsupported(path: Path) -> list[str]:
+    """The architectures this builder version refused to export, as remembered in `path`: the
+    builder decides by architecture alone, and finding out again costs 5-10 s a run."""
+    try:
+        names = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+
+def remember_unsupported(path: Path, name: str) -> None:
+    with contextlib.suppress(OSError):
+        write_text_atomic(json.dumps(sorted({*known_unsupported(path), name})), path)
+
+
+def unsupported_error(spec: ModelSpec, folder: Path) -> NotApplicable:
+    return NotApplicable(
+        f"ONNX Runtime GenAI's builder does not export the {architecture(folder)} "
+        f"architecture of model '{spec.name}'"
+    )
 
 
 def check_readable(spec: ModelSpec, folder: Path) -> None:
@@ -122,10 +153,7 @@ def run_builder(spec: ModelSpec, folder: Path, out: Path) -> None:
             ) from None
     output = done.stdout + done.stderr
     if done.returncode != 0 and "is not currently supported" in output:
-        raise NotApplicable(
-            f"ONNX Runtime GenAI's builder does not export the {architecture(folder)} "
-            f"architecture of model '{spec.name}'"
-        )
+        raise unsupported_error(spec, folder)
     if done.returncode != 0:
         raise ModelLoadError(
             f"ONNX Runtime GenAI's builder could not export model '{spec.name}': "
