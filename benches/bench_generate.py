@@ -62,9 +62,8 @@ def test_generate(loaded_model, benchmark, record, round_policy, speed_probe, ju
                   request, prompt_tokens, new_tokens):  # fmt: skip
     """Every runtime of lmgauge.runtimes.GENERATING, timed alike: the warmup a generate call of
     the same prompt (WARMUP_NEW_TOKENS new tokens where short_warmup says so, else the whole
-    call), the speed probe beside the rounds, each
-    figure's stop reason. Then what only the runtime has: transformers' roofline bounds,
-    llama.cpp's own per-token counters."""
+    call), the speed probe beside the rounds, each figure's stop reason. Then what only the
+    runtime has: transformers' roofline bounds, llama.cpp's own per-token counters."""
     generate = runtimes.timed_generate(loaded_model, prompt_tokens, new_tokens)
     warmup_tokens = min(new_tokens, WARMUP_NEW_TOKENS) if short_warmup(loaded_model) else new_tokens
     warmup = runtimes.timed_generate(loaded_model, prompt_tokens, warmup_tokens)

@@ -15,10 +15,10 @@ These are the roofs of the roofline, each shaped like the work it bounds:
   1024-position steps run "1.29x faster than their bound"; larger shapes on a GPU).
 Each is the best of several rounds (a roof is what the machine can reach: READ_ROUNDS passes of
 each read kernel, `rounds` of each matmul), measured with the device, dtype and thread count of
-the run. On CUDA each sample is CUDA-event time over many
-iterations of the kernel. The compute roof's matmuls have a projected time budget
-(MATMUL_BUDGET_S): a dtype the CPU has no native instructions for measures fewer rounds of
-fewer shapes, and the calibration records the shapes it measured.
+the run. On CUDA each sample is CUDA-event time over many iterations of the kernel. The compute
+roof's matmuls have a projected time budget (MATMUL_BUDGET_S): a dtype the CPU has no native
+instructions for measures fewer rounds of fewer shapes, and the calibration records the shapes
+it measured.
 """
 
 from __future__ import annotations
