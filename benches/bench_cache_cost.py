@@ -35,7 +35,7 @@ def test_step_cost_by_position(loaded_model, record, rounds, calibration, judge_
     cost = configured_cost(loaded_model, causal=True)
     exponents = {}
     for mode, times in costs.seconds.items():
-        bounds = {} if cost is None else {
+        bounds = {} if cost is None or calibration is None else {
             n: step_bound_s(cost, config.num_hidden_layers, config.hidden_size, n,
                             mode == CACHED, calibration)
             for n in lengths

@@ -38,7 +38,7 @@ def test_forward(
     record("sequences_per_second", samples=[1 / seconds for seconds in timed], **per_round, **shape)
     benchmark.extra_info.update(model=loaded_model.name, **shape, forward_s=latency.summary)
     cost = configured_cost(loaded_model, causal=False)
-    if cost is None:
+    if cost is None or calibration is None:
         return
     bound = forward_bound_s(cost, 1, seq_len, calibration)
     record("forward_bound_seconds", bound, **shape)

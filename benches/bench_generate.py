@@ -103,7 +103,7 @@ def short_warmup(loaded_model) -> bool:
 def check_roofline(loaded_model, calibration, ttft, step, record, judge_timing, benchmark, shape):
     """The decode step and the prefill next to their roofline bounds on this machine."""
     cost = configured_cost(loaded_model, causal=True)
-    if cost is None:
+    if cost is None or calibration is None:
         return
     prompt_tokens, new_tokens = shape["prompt_tokens"], shape["new_tokens"]
     keeps_cache = keeps_kv_cache(loaded_model.model)

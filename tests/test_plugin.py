@@ -312,3 +312,21 @@ def test_a_quality_figure_without_a_threshold_is_recorded_as_unjudged(pytester, 
     (control,) = [r for r in report["results"] if r["metric"] == "control_known_answer_accuracy"]
     assert control["threshold"] is None, "a control is recorded, not judged"
     result.stdout.fnmatch_lines(["*quality thresholds: 1 unjudged*known_answer_accuracy x1*"])
+
+
+def test_no_calibration_records_the_timings_and_no_roofline_figure(pytester, tiny_bert_dir):
+    """What lmgauge ab's repeated runs pass: the forward timings are there, the roofs, bounds and
+    efficiencies are not, and the report says the run was not calibrated."""
+    from lmgauge.record.metrics import METRICS
+
+    target = str(PROJECT / "benches" / "bench_forward.py")
+    result, (report,) = run_benches(
+        pytester, "-m", "not slow", "--models", str(tiny_bert_dir), "--rounds", "2",
+        "--round-budget", "0", "--no-calibration", target=target,
+    )  # fmt: skip
+    result.assert_outcomes(passed=2)
+    metrics = {r["metric"] for r in report["results"]}
+    assert "forward_seconds" in metrics
+    assert not [m for m in metrics if METRICS[m].from_calibration], metrics
+    assert not report.get("calibration") and not report.get("calibration_end")
+    assert report["run"]["options"]["calibration"] is False

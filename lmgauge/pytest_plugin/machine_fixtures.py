@@ -41,9 +41,12 @@ def calibration(request: pytest.FixtureRequest, _calibrations: dict, torch_threa
 
     Taken when the first bench needs it (once per thread count and dtype), and again at the
     end of the session; flagged `busy` when other processes used the CPU meanwhile, since
-    every roofline bound of the run then rests on low roofs.
+    every roofline bound of the run then rests on low roofs. None with --no-calibration: the
+    bench then records no roofline figure.
     """
     state = run_state(request.config)
+    if not state.calibrate:
+        return None
     dtype = state.dtype
     if "loaded_model" in request.fixturenames:
         dtype = request.getfixturevalue("loaded_model").dtype

@@ -121,6 +121,13 @@ def add_timing_options(group) -> None:
         help="with --inject-slowdown: slow only these models (default: every model)",
     )
     group.addoption(
+        "--no-calibration",
+        action="store_true",
+        help="do not calibrate the machine's roofs: no roofs, roofline bounds or efficiencies "
+        "are recorded and no timing is checked against a roof (lmgauge ab passes it to the runs "
+        "that repeat only timed tests: each side's first run recorded them)",
+    )
+    group.addoption(
         "--timing-checks",
         default="judge",
         choices=("judge", "record"),
@@ -284,6 +291,7 @@ def pytest_configure(config: pytest.Config) -> None:
         slowdown=options.inject_slowdown,
         slowdown_models=slowdown_models,
         judge_timing_checks=options.timing_checks == "judge",
+        calibrate=not options.no_calibration,
         store_url=store_url,
         serving=serving,
     )
@@ -379,6 +387,8 @@ def recorded_options(options, specs, device, threads, thread_counts, sweeps) -> 
         recorded["inject_slowdown"] = options.inject_slowdown
         if options.inject_slowdown_models:
             recorded["inject_slowdown_models"] = options.inject_slowdown_models
+    if options.no_calibration:
+        recorded["calibration"] = False
     if options.timing_checks != "judge":
         recorded["timing_checks"] = options.timing_checks
     return recorded

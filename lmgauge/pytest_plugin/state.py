@@ -66,6 +66,8 @@ class RunState:
     slowdown_models: tuple[str, ...] = ()
     """The models --inject-slowdown slows (empty: every model)."""
     judge_timing_checks: bool = True
+    calibrate: bool = True
+    """False with --no-calibration: the `calibration` fixture gives None and no roof is used."""
     bench_items: int = 0
     report_path: Path | None = None
     gate_message: str | None = None

@@ -32,6 +32,10 @@ class Metric:
     zero_is_a_value: bool = False
     """True when 0 is a measured outcome (goodput: no request met the SLO), not a broken
     measurement; a time or rate of zero is otherwise not judged."""
+    from_calibration: bool = False
+    """True for the calibrated roofs and every figure computed from them (roofline bounds and
+    efficiencies): a run with --no-calibration records none of them, and so do the runs of an
+    A/B run that repeat only timed tests, which judges them on each side's first run."""
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
@@ -39,7 +43,8 @@ class Metric:
         check_unit(self.unit, f"metric {self.name}")
 
     def to_dict(self) -> dict:
-        hidden = ("name", "title") + (() if self.zero_is_a_value else ("zero_is_a_value",))
+        flags = ("zero_is_a_value", "from_calibration")
+        hidden = ("name", "title", *(flag for flag in flags if not getattr(self, flag)))
         return {key: value for key, value in asdict(self).items() if key not in hidden}
 
     @property

@@ -10,6 +10,9 @@ half of it; lmgauge.judge.family), pairs are added, up to `max_runs`. The false-
 this rule is measured by simulation (lmgauge.judge.gate_sim), not assumed. Every run gets
 `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the pair is the
 unit here, so a run needs a few rounds, not the extra rounds that narrow one run's interval.
+The later runs also get `--no-calibration`: the roofs and the roofline figures computed from
+them are judged on each side's first run (lmgauge.runs.ab_report), and a run saves the 5-10 s
+of calibrating.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ RUN_DEFAULTS = ["--round-budget", "0", "--rounds", "3"]
 rounds: a run's value is the median of its rounds, and with the round noise measured here
 (0.018 in log time) that median moves by about 0.013 with 3 rounds and 0.010 with 5, against
 run drifts of 0.022-0.07 that every pair carries whole: the pairs, not the rounds, decide."""
+TIMED_ONLY_DEFAULTS = ["--no-calibration"]
+"""pytest arguments of the runs that repeat only timed tests (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,8 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                 break
             for label in pair_order(pair):
                 arguments = [*RUN_DEFAULTS, *plan.pytest_arguments, *deselect.get(label, [])]
+                if label in deselect:
+                    arguments = [*TIMED_ONLY_DEFAULTS, *arguments]
                 progress(f"lmgauge ab: pair {pair + 1}, {label} ({sides[label].description})"
                          + (", timed tests only" if label in deselect else ""))  # fmt: skip
                 record = run_one(sides[label], pair, len(records) + 1, arguments, plan.out,

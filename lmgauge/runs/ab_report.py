@@ -31,6 +31,7 @@ from lmgauge.judge.keys import indexed
 from lmgauge.judge.paired import judge_paired
 from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import NOT_JUDGED, Judgement
+from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import finite_or_null
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_run import RunRecord
@@ -41,8 +42,9 @@ SCHEMA_VERSION = 2
 
 def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -> list[dict]:
     """One judged row per figure found in any run of either side. Timings are judged pair by
-    pair and must be in every run; other figures on the medians of the runs that have them (a
-    run that repeats only timed tests leaves them out). What cannot be judged fails when gated."""
+    pair and must be in every run; other figures, and the calibrated roofs with the figures
+    computed from them, on the medians of the runs that have them (a run that repeats only timed
+    tests leaves them out). What cannot be judged fails when gated."""
     base_index = [indexed(document) for document in base_runs]
     new_index = [indexed(document) for document in new_runs]
     keys = dict.fromkeys(key for index in base_index + new_index for key in index)
@@ -55,9 +57,10 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
         base = [index[key]["value"] if key in index else None for index in base_index]
         new = [index[key]["value"] if key in index else None for index in new_index]
         on_both_sides = any(v is not None for v in base) and any(v is not None for v in new)
+        every_run = unit in MACHINE_BOUND_UNITS and not from_calibration(metric)
         if unit in MACHINE_BOUND_UNITS and None not in base + new:
             judgement = judge_paired(base, new, unit, direction, metric, rules)
-        elif unit in MACHINE_BOUND_UNITS or not on_both_sides:
+        elif every_run or not on_both_sides:
             judgement = missing_judgement(base, new, rule.gated)
         else:
             judgement = judge_medians(
@@ -82,6 +85,12 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
             }  # fmt: skip
         )
     return rows
+
+
+def from_calibration(metric: str) -> bool:
+    """Whether `metric` is a roof or computed from one (left out by --no-calibration)."""
+    known = METRICS.get(metric)
+    return bool(known and known.from_calibration)
 
 
 def judge_medians(base, new, unit, direction, metric, rules: GateRules):
