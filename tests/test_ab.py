@@ -215,13 +215,17 @@ def test_one_pair_caught_in_a_slow_spell_does_not_hide_a_slower_model():
 
 def test_gate_check_judges_each_comparison_on_the_pairs_lmgauge_ab_would_have_stopped_at():
     """A clear 25 % slowdown is decided at the first 5 pairs; one borderline at 8 % (beyond
-    half the tolerance) asks for pairs up to the last there is, as `lmgauge ab` adds them."""
+    half the tolerance, its upper confidence bound beyond the tolerance) asks for pairs up to
+    the last there is, as `lmgauge ab` adds them; the same 8 % read so tightly that its upper
+    bound stays under the 10 % tolerance is a trusted "same" at 5."""
     from lmgauge.runs.gate_check import stopping_pairs
 
     clear = family_rows({"m": [[0.22, 0.23, 0.21, 0.22, 0.23, 0.22, 0.21, 0.22]]})
-    borderline = family_rows({"m": [[0.08, 0.07, 0.09, 0.08, 0.07, 0.08, 0.09, 0.08]]})
+    borderline = family_rows({"m": [[0.08, 0.02, 0.13, 0.06, 0.11, 0.05, 0.09, 0.08]]})
+    tight = family_rows({"m": [[0.08, 0.07, 0.09, 0.08, 0.07, 0.08, 0.09, 0.08]]})
     assert stopping_pairs(*clear, 5, RULES) == 5
     assert stopping_pairs(*borderline, 5, RULES) == 8
+    assert stopping_pairs(*tight, 5, RULES) == 5
 
 
 def test_a_configuration_is_a_family_of_its_own():

@@ -13,7 +13,9 @@ pairs (one-sided; the lowest and highest pair cut from 5 pairs on, so that one p
 a slow spell neither hides a change nor makes one); Holm's step-down over the families keeps
 the chance that any family of a same-code run is called worse at most alpha. A family is
 worse when its adjusted p <= alpha and its ratio (exp of the trimmed mean) is beyond the
-paired tolerance.
+paired tolerance. It is borderline (lmgauge ab adds a pair) when it is beyond the tolerance
+and not significant yet, or when it reads "same" by less than half the tolerance while its
+one-sided upper confidence bound (yuen_upper) still reaches the tolerance.
 
 A timing fails the gate when its own verdict is worse and its family is worse, or when its
 change is `LARGE` on its own: the whole exact interval of its ratio beyond 1.5x. Same-code
@@ -124,7 +126,8 @@ def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[Fa
     for name, mean, (shift, p_value), adjusted_p in zip(names, means, tests, adjusted,
                                                         strict=True):  # fmt: skip
         worse = adjusted_p <= alpha and shift > limit
-        undecided = (shift > limit and adjusted_p > alpha) or limit / 2 <= shift <= limit
+        near_limit = limit / 2 <= shift <= limit and yuen_upper(mean, alpha) >= limit
+        undecided = (shift > limit and adjusted_p > alpha) or near_limit
         verdicts.append(FamilyVerdict(name, len(members[name]), len(mean), math.exp(shift),
                                       p_value, adjusted_p, worse, undecided,
                                       tolerance=tolerance))  # fmt: skip
@@ -137,19 +140,37 @@ def yuen(logs: np.ndarray) -> tuple[float, float]:
     winsorized pairs, h - 1 degrees of freedom for the h pairs kept (with fewer than 5 pairs
     nothing is cut: Student's t). p is 1.0 with fewer than 2 pairs kept, and 0 or 1 when the
     kept pairs do not vary."""
+    centre, error, freedom = yuen_parts(logs)
+    if freedom < 1:
+        return centre, 1.0
+    if error == 0:
+        return centre, 0.0 if centre > 0 else 1.0
+    return centre, float(stats.t.sf(centre / error, freedom))
+
+
+def yuen_upper(logs: np.ndarray, alpha: float) -> float:
+    """The one-sided (1 - alpha) upper confidence bound of the trimmed mean (yuen): below the
+    tolerance, more pairs would not make a family that reads "same" worse. Infinite with fewer
+    than 2 pairs kept."""
+    centre, error, freedom = yuen_parts(logs)
+    if freedom < 1:
+        return math.inf
+    return centre + float(stats.t.ppf(1 - alpha, freedom)) * error
+
+
+def yuen_parts(logs: np.ndarray) -> tuple[float, float, int]:
+    """(trimmed mean, its standard error, degrees of freedom) of Yuen's test (see yuen)."""
     ordered = np.sort(np.asarray(logs, dtype=float))
     count = len(ordered)
     cut = int(TRIM * count)
     kept = ordered[cut : count - cut]
     centre = float(np.mean(kept)) if len(kept) else 0.0
     if len(kept) < 2:
-        return centre, 1.0
+        return centre, math.inf, 0
     winsorized = np.clip(ordered, kept[0], kept[-1])
     spread = float(np.var(winsorized, ddof=1))
-    if spread == 0:
-        return centre, 0.0 if centre > 0 else 1.0
     error = math.sqrt((count - 1) * spread / (len(kept) * (len(kept) - 1)))
-    return centre, float(stats.t.sf(centre / error, len(kept) - 1))
+    return centre, error, len(kept) - 1
 
 
 def large(row: dict) -> bool:

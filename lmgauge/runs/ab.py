@@ -6,8 +6,9 @@ timings (counts, accuracy, perplexity, fidelity, memory) cannot change between r
 side's code, so the later pairs repeat only the tests that recorded a timing in that side's
 first run (the others are passed to pytest as --deselect). While a model family of gated
 timings is borderline (beyond the tolerance but not yet significant, or "same" by less than
-half of it; lmgauge.judge.family), pairs are added, up to `max_runs`. The false-alarm rate of
-this rule is measured by simulation (lmgauge.judge.gate_sim), not assumed. Every run gets
+half of it with its upper confidence bound beyond it; lmgauge.judge.family), pairs are
+added, up to `max_runs`. The false-alarm rate of this rule is measured by simulation
+(lmgauge.judge.gate_sim), not assumed. Every run gets
 `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the pair is the
 unit here, so a run needs a few rounds, not the extra rounds that narrow one run's interval.
 The later runs also get `--no-calibration`: the roofs and the roofline figures computed from
@@ -144,8 +145,9 @@ def records_timing(record: RunRecord) -> bool:
 def undecided(records: list[RunRecord], rules: GateRules) -> bool:
     """Whether more pairs could change the verdict on the complete pairs so far: a model family
     of gated timings is borderline (worse beyond the tolerance but not significant, or "same"
-    by less than half of it), or a gated timing beyond the tolerance the worse way is not
-    judged yet (its rank test needs 5 pairs, or a goodput with zeros is not significant yet)."""
+    by less than half of it with its upper confidence bound beyond it), or a gated timing
+    beyond the tolerance the worse way is not judged yet (its rank test needs 5 pairs, or a
+    goodput with zeros is not significant yet)."""
     return undecided_pairs(*complete_pairs(records), rules)
 
 
