@@ -457,11 +457,21 @@ def test_a_memory_peak_measured_once_a_side_still_fails_when_it_triples():
     assert row["verdict"] == "same"
 
 
+def test_a_run_that_stopped_is_described_by_its_error_line(tmp_path):
+    """Found by review: the sentence quoted the log's last line ("rootdir: ...")."""
+    from lmgauge.runs.ab_run import RunRecord, describe_failure
+
+    log = tmp_path / "pytest.log"
+    log.write_text("usage: python -m pytest [options]\npython -m pytest: error: unrecognized "
+                   "arguments: --no-such\n  inifile: None\n  rootdir: /somewhere\n")  # fmt: skip
+    sentence = describe_failure(RunRecord("base", 1, None, 4, 3.0, log))
+    assert "exit status 4 (python -m pytest: error: unrecognized arguments: --no-such)" in sentence
+
+
 def test_roofline_figures_are_judged_on_each_side_s_first_run():
     """The runs that repeat only timed tests skip the calibration (--no-calibration): a roof or
     bound found in the first run of each side is judged there, not called missing; a timing
     missing from a later run still is."""
-    from lmgauge.runs.ab import TIMED_ONLY_DEFAULTS
     from lmgauge.runs.ab_report import paired_rows
 
     def run(*results):
@@ -473,13 +483,35 @@ def test_roofline_figures_are_judged_on_each_side_s_first_run():
     new = [run(*first)] + [run() for _ in range(4)]
     rows = {row["metric"]: row for row in paired_rows(base, new, RULES)}
     for metric in ("decode_step_bound_seconds", "memory_bandwidth"):
-        assert "missing" not in rows[metric]["note"] and not rows[metric]["fails_gate"], metric
+        assert rows[metric]["note"].startswith("measured in each side's first run only")
+        assert rows[metric]["verdict"] == "not judged" and not rows[metric]["fails_gate"]
         assert rows[metric]["base_runs"] == [rows[metric]["base"], None, None, None, None]
     assert rows["decode_step_seconds"]["verdict"] == "same"
     new[3] = run_document([])
     step = {row["metric"]: row for row in paired_rows(base, new, RULES)}["decode_step_seconds"]
     assert "missing from new run 4" in step["note"] and step["fails_gate"]
-    assert TIMED_ONLY_DEFAULTS == ["--no-calibration"]
+
+
+def test_a_side_whose_code_predates_no_calibration_is_not_given_it():
+    """Found by review: a git ref older than --no-calibration stopped at its first repeated run
+    with a usage error. Its first report's catalogue entries say whether it knows the option."""
+    from dataclasses import replace
+
+    from lmgauge.judge.gate_rules import Rule
+    from lmgauge.record.metrics import METRICS
+    from lmgauge.runs.ab import repeat_arguments
+
+    report = run_document([figure("forward_seconds", 0.01, test="a"),
+                           figure("perplexity", 9.0, "ratio", test="b")])  # fmt: skip
+    report["metrics"] = {"forward_seconds": METRICS["forward_seconds"].to_dict(),
+                         "memory_bandwidth": METRICS["memory_bandwidth"].to_dict()}  # fmt: skip
+    assert repeat_arguments(report, RULES) == ["--no-calibration", "--deselect", "b"]
+    roofs = Rule(metrics=("memory_bandwidth",), relative=0.1, gated=True, figures="roofs")
+    gating_roofs = replace(RULES, rules=(roofs, *RULES.rules))
+    assert repeat_arguments(report, gating_roofs) == ["--deselect", "b"], (
+        "a gated roof is measured in every run")  # fmt: skip
+    report["metrics"]["memory_bandwidth"].pop("from_calibration")
+    assert repeat_arguments(report, RULES) == ["--deselect", "b"]
 
 
 def test_a_goodput_of_zero_is_judged_as_a_value_in_pairs():

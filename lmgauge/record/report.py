@@ -22,6 +22,9 @@ Format history:
     (it fails wherever it is judged); `run.speed_probe` says what the speed probe ran (numpy
     in a process of its own). Reading turns null figures back into NaN. A version-3 report
     (which may hold bare NaN tokens) is read as version 4 with its non-finite values flagged.
+    Later in 4 (added fields; older readers ignore them): a metric entry may carry
+    `from_calibration: true` (a roof or a figure computed from one), and `run.options` has
+    `calibration: false` for a run made with --no-calibration (no `calibration` section then).
 """
 
 from __future__ import annotations

@@ -47,8 +47,10 @@ RUN_DEFAULTS = ["--round-budget", "0", "--rounds", "3"]
 rounds: a run's value is the median of its rounds, and with the round noise measured here
 (0.018 in log time) that median moves by about 0.013 with 3 rounds and 0.010 with 5, against
 run drifts of 0.022-0.07 that every pair carries whole: the pairs, not the rounds, decide."""
-TIMED_ONLY_DEFAULTS = ["--no-calibration"]
-"""pytest arguments of the runs that repeat only timed tests (see the module docstring)."""
+NO_CALIBRATION = "--no-calibration"
+"""What the runs that repeat only timed tests get (see the module docstring), when the side's
+code knows it: its first report's metric entries carry `from_calibration` (added together with
+the option), so a git ref older than the option is never given it."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,18 @@ class AbOutcome:
     markdown: Path
 
 
+def repeat_arguments(report: dict, rules: GateRules) -> list[str]:
+    """pytest arguments of a side's later runs, from its first run's `report`: --no-calibration
+    when its code knows the option, it calibrated, and `rules` gate none of the figures that
+    need the calibration (a gated one is then measured in every run and judged pair by pair);
+    then timed_only's --deselect arguments."""
+    entries = [(name, entry) for name, entry in (report.get("metrics") or {}).items()
+               if isinstance(entry, dict) and entry.get("from_calibration")]  # fmt: skip
+    gated = any(rules.rule_for(name, entry.get("unit", "")).gated for name, entry in entries)
+    skip = [NO_CALIBRATION] if entries and not gated else []
+    return [*skip, *timed_only(report)]
+
+
 def timed_only(report: dict) -> list[str]:
     """--deselect arguments for every test of `report` that recorded figures but no timing:
     its figures cannot change between runs of the same code."""
@@ -108,26 +122,25 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
     plan.check()
     sides = {"base": plan.base, "new": plan.new}
     records: list[RunRecord] = []
-    deselect: dict[str, list[str]] = {}
+    repeat: dict[str, list[str]] = {}
     status, pair = "complete", 0
     try:
         while status == "complete" and pair < plan.max_runs:
             if pair >= plan.runs and not undecided(records, plan.rules):
                 break
             for label in pair_order(pair):
-                arguments = [*RUN_DEFAULTS, *plan.pytest_arguments, *deselect.get(label, [])]
-                if label in deselect:
-                    arguments = [*TIMED_ONLY_DEFAULTS, *arguments]
+                arguments = [*RUN_DEFAULTS, *plan.pytest_arguments, *repeat.get(label, [])]
                 progress(f"lmgauge ab: pair {pair + 1}, {label} ({sides[label].description})"
-                         + (", timed tests only" if label in deselect else ""))  # fmt: skip
+                         + (", timed tests only" if label in repeat else ""))  # fmt: skip
                 record = run_one(sides[label], pair, len(records) + 1, arguments, plan.out,
-                                 timed_only=label in deselect)  # fmt: skip
+                                 timed_only=label in repeat)  # fmt: skip
                 records.append(record)
                 if not record.usable:
                     status = describe_failure(record)
                     break
-                if label not in deselect:
-                    deselect[label] = timed_only(json.loads(record.report.read_text()))
+                if label not in repeat:
+                    report = json.loads(record.report.read_text())
+                    repeat[label] = repeat_arguments(report, plan.rules)
             pair += 1
             if pair == 1 and not any(map(records_timing, records)):
                 break  # nothing timed: one pair judges every figure there is
@@ -178,6 +191,7 @@ def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutc
     return AbOutcome(document, report, markdown)
 
 
-__all__ = ["AbOutcome", "AbPlan", "MIN_RUNS", "check_counts", "run_ab", "timed_only",
+__all__ = ["AbOutcome", "AbPlan", "MIN_RUNS", "check_counts", "repeat_arguments", "run_ab",
+           "timed_only",
            "undecided_pairs",
            "verdict_line"]  # fmt: skip

@@ -42,9 +42,10 @@ SCHEMA_VERSION = 2
 
 def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -> list[dict]:
     """One judged row per figure found in any run of either side. Timings are judged pair by
-    pair and must be in every run; other figures, and the calibrated roofs with the figures
-    computed from them, on the medians of the runs that have them (a run that repeats only timed
-    tests leaves them out). What cannot be judged fails when gated."""
+    pair and must be in every run; other figures on the medians of the runs that have them (a
+    run that repeats only timed tests leaves them out). The calibrated roofs and the figures
+    computed from them are shown, not judged, when only each side's first run has them (the
+    later runs got --no-calibration). What cannot be judged fails when gated."""
     base_index = [indexed(document) for document in base_runs]
     new_index = [indexed(document) for document in new_runs]
     keys = dict.fromkeys(key for index in base_index + new_index for key in index)
@@ -57,10 +58,13 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
         base = [index[key]["value"] if key in index else None for index in base_index]
         new = [index[key]["value"] if key in index else None for index in new_index]
         on_both_sides = any(v is not None for v in base) and any(v is not None for v in new)
-        every_run = unit in MACHINE_BOUND_UNITS and not from_calibration(metric)
         if unit in MACHINE_BOUND_UNITS and None not in base + new:
             judgement = judge_paired(base, new, unit, direction, metric, rules)
-        elif every_run or not on_both_sides:
+        elif from_calibration(metric) and on_both_sides:
+            judgement = Judgement(NOT_JUDGED, math.nan, "", fails_gate=rule.gated, note=(
+                "measured in each side's first run only: the repeated runs skip the calibration"
+            ))  # fmt: skip
+        elif unit in MACHINE_BOUND_UNITS or not on_both_sides:
             judgement = missing_judgement(base, new, rule.gated)
         else:
             judgement = judge_medians(

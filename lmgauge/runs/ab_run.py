@@ -23,6 +23,11 @@ NO_TESTS = 5
 """pytest's exit status when no test ran: usable for a run that repeats only timed tests."""
 
 
+ERROR_STARTS = ("error", "e   ", "usageerror", "python -m pytest: error", "pytest: error")
+"""How the lines start that say why pytest stopped (a usage error, an error at collection): the
+last of them, rather than the log's last line, goes into the sentence on a failed run."""
+
+
 @dataclass
 class RunRecord:
     """One pytest process of an A/B run: side label, pair index (0-based), its report (None
@@ -78,7 +83,8 @@ def describe_failure(record: RunRecord) -> str:
     lines = (
         record.log.read_text(errors="replace").strip().splitlines() if record.log.exists() else []
     )
-    last = lines[-1] if lines else "no output"
+    errors = [line for line in lines if line.lstrip().lower().startswith(ERROR_STARTS)]
+    last = (errors or lines or ["no output"])[-1].strip()
     if record.exit_status < 0:
         name = describe_signal(-record.exit_status)
         kept = f"; what it recorded is in {record.report}" if record.report else ""
