@@ -165,6 +165,23 @@ def test_a_crashed_bench_on_the_new_side_fails_the_a_b_verdict():
     json.dumps(document, allow_nan=False)
 
 
+def test_a_bench_that_crashes_on_both_sides_fails_the_a_b_run_by_name():
+    """Found by review: a bench that crashed in every repeated run of both sides was never
+    named; the run failed only for having judged nothing. A crash is not a regression when
+    the base crashed too, but what the test measures was not judged: it fails, by test id."""
+    from lmgauge.runs.ab_report import ab_document, failed_on_both_sides, paired_rows
+
+    crash = {"test": "benches/bench_custom.py::test_roof[m]", "outcome": "failed",
+             "when": "call", "message": "AttributeError: 'NoneType' object"}  # fmt: skip
+    runs = [run_document([figure("decode_step_seconds", 0.05)], [crash]) for _ in range(5)]
+    lines = failed_on_both_sides(runs, runs)
+    assert lines == ["benches/bench_custom.py::test_roof[m]: failed in call on both sides "
+                     "(AttributeError: 'NoneType' object); what it measures was not judged"]
+    document = ab_document({}, [], [], "complete", paired_rows(runs, runs, RULES), [], [], lines)
+    assert not document["passed"] and document["reasons"] == [f"test {lines[0]}"]
+    assert failed_on_both_sides(runs, [run_document([])] * 5) == []
+
+
 def test_a_nan_in_one_run_fails_and_an_a_b_run_that_judged_nothing_fails():
     from lmgauge.runs.ab_report import ab_document, paired_rows
 

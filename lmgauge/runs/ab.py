@@ -33,6 +33,7 @@ from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_report import (
     ab_document,
     ab_markdown,
+    failed_on_both_sides,
     judged_rows,
     test_regressions,
     verdict_line,
@@ -185,7 +186,8 @@ def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutc
     rows, families = judged_rows(base_runs, new_runs, plan.rules) if base_runs else ([], [])
     sides = {side.label: side.facts() for side in (plan.base, plan.new)}
     document = ab_document(sides, plan.pytest_arguments, records, status, rows,
-                           test_regressions(base_runs, new_runs), families)  # fmt: skip
+                           test_regressions(base_runs, new_runs), families,
+                           failed_on_both_sides(base_runs, new_runs))  # fmt: skip
     report = write_text_atomic(strict_json(document) + "\n", plan.out / "ab.json")
     markdown = write_text_atomic(ab_markdown(document), plan.out / "ab.md")
     return AbOutcome(document, report, markdown)

@@ -10,7 +10,8 @@ Format history (`format`: lmgauge-ab-report):
     or errored on the new side and not on the base); `judged` (gated figures judged); runs
     gain `timed_only` (later runs repeat only the tests that recorded a timing); the paired
     test is Wilcoxon's signed rank with the Hodges-Lehmann ratio; `reasons` say why it failed.
-    Later in 2: rows gain `direction` and, for worse timings, `family_worse`; `families` holds
+    Later in 2: `tests_failed_on_both_sides` (they fail the run too: what they measure was
+    not judged); rows gain `direction` and, for worse timings, `family_worse`; `families` holds
     each model's gated timings judged together (lmgauge.judge.family), and a worse timing
     fails only when its family is worse or its change is large on its own.
 """
@@ -137,6 +138,25 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     return list(dict.fromkeys(lines))
 
 
+def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
+    """Tests that failed or errored in some new run and in some base run too, one line each:
+    not a regression, but what they measure was not judged (in the new runs)."""
+    def failed(documents):
+        return {item["test"]: item for document in documents
+                for item in document.get("tests", {}).get("not_passed", [])
+                if item["outcome"] in ("failed", "error")}  # fmt: skip
+
+    in_base = failed(base_runs)
+    lines = []
+    for test, item in failed(new_runs).items():
+        if test in in_base:
+            message = (item.get("message") or "").strip().splitlines()
+            reason = f" ({message[0][:160]})" if message else ""
+            lines.append(f"{test}: {item['outcome']} in {item['when']} on both sides{reason}; "
+                         f"what it measures was not judged")  # fmt: skip
+    return lines
+
+
 def judged_rows(
     base_runs: list[dict], new_runs: list[dict], rules: GateRules
 ) -> tuple[list[dict], list[FamilyVerdict]]:
@@ -149,10 +169,11 @@ def judged_rows(
 def ab_document(
     sides: dict, pytest_arguments: list[str], records: list[RunRecord], status: str,
     rows: list[dict], regressions: list[str] | None = None,
-    families: list[FamilyVerdict] | None = None,
+    families: list[FamilyVerdict] | None = None, failed_on_both: list[str] | None = None,
 ) -> dict:  # fmt: skip
     """The A/B report document (strict JSON: NaN is written as null)."""
     regressions = regressions or []
+    failed_on_both = failed_on_both or []
     families = families or []
     failing = [row for row in rows if row["fails_gate"]]
     judged = sum(row["gated"] and row["verdict"] != NOT_JUDGED for row in rows)
@@ -161,7 +182,7 @@ def ab_document(
         reasons.append(f"the A/B run did not complete: {status}")
     if not judged:
         reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
-    reasons += [f"test {line}" for line in regressions]
+    reasons += [f"test {line}" for line in regressions + failed_on_both]
     reasons += [verdict.sentence() for verdict in families if verdict.worse]
     reasons += [f"{row['model']} {row['metric']} {row['params']}: {row['verdict']}"
                 for row in failing]  # fmt: skip
@@ -175,6 +196,7 @@ def ab_document(
         "reasons": reasons,
         "judged": judged,
         "test_regressions": regressions,
+        "tests_failed_on_both_sides": failed_on_both,
         "families": finite_or_null([asdict(verdict) for verdict in families]),
         "sides": sides,
         "pytest_arguments": pytest_arguments,
