@@ -153,3 +153,11 @@ def test_a_worse_family_is_traced_to_its_model_even_when_the_name_holds_spaces()
 
     worse = [FamilyVerdict("/models/my gpt threads=2", 10, 3, 1.3, 0.01, 0.01, True, False)]
     assert family_models(worse, {"/models/my gpt", "/models/my", "other"}) == {"/models/my gpt"}
+
+
+def test_plot_of_a_report_with_nothing_to_chart_says_so(tmp_path, capsys):
+    """Found by review: it wrote no PNG and printed nothing."""
+    path = write_atomic(sample_document(), tmp_path / "r.json")
+    assert main(["plot", str(path)]) == 0
+    output = capsys.readouterr().out
+    assert output.startswith("lmgauge plot: nothing to draw") and not list(tmp_path.glob("*.png"))

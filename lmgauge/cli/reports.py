@@ -171,8 +171,13 @@ def run_plot(arguments) -> int:
 
     if len(arguments.reports) > 2:
         raise LmgaugeError("plot takes one report, or two (BASE NEW) to compare.")
-    for path in draw([Path(p) for p in arguments.reports], arguments.out):
+    drawn = draw([Path(p) for p in arguments.reports], arguments.out)
+    for path in drawn:
         print(path)
+    if not drawn:
+        print("lmgauge plot: nothing to draw: the report holds none of the figures the charts "
+              "show (configurations, serving levels, batch scaling, cache cost, roofline "
+              "efficiencies; a comparison needs two reports)")  # fmt: skip
     return 0
 
 
