@@ -53,3 +53,10 @@ def test_the_cost_tables_show_a_dash_where_a_figure_is_missing():
                "checkpointing"), train_figure("train_lever_time_ratio", 1.4, "checkpointing")]
     text = costs_markdown(document(results))
     assert not re.search(r"\bnan\b", text, re.IGNORECASE) and "|               –   |" in text
+
+
+def test_an_uncalibrated_run_says_it_has_no_roofs():
+    uncalibrated = document([])
+    uncalibrated["run"]["options"]["calibration"] = False
+    assert "- roofs: not measured (--no-calibration)" in summary_markdown(uncalibrated, "r.json")
+    assert "roofs" not in summary_markdown(document([]), "r.json")

@@ -121,6 +121,8 @@ def summary_markdown(document: dict, report_name: str) -> str:
             f"- roofs: memory read {calibration['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s, "
             f"matmul {calibration['matmul_flops_per_s'] / 1e9:.0f} GFLOP/s"
         )
+    elif options.get("calibration") is False:
+        lines.append("- roofs: not measured (--no-calibration): no roofline bounds or efficiencies")
     for key, label in (("benchmark_json", "pytest-benchmark file"), ("text_tables", "text tables")):
         if run.get(key):
             value = run[key] if isinstance(run[key], list) else [run[key]]
