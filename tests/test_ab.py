@@ -173,7 +173,9 @@ def test_a_bench_that_crashes_on_both_sides_fails_the_a_b_run_by_name():
 
     crash = {"test": "benches/bench_custom.py::test_roof[m]", "outcome": "failed",
              "when": "call", "message": "AttributeError: 'NoneType' object"}  # fmt: skip
-    runs = [run_document([figure("decode_step_seconds", 0.05)], [crash]) for _ in range(5)]
+    teardown = {**crash, "when": "teardown", "message": "RuntimeError: leak"}
+    runs = [run_document([figure("decode_step_seconds", 0.05)], [crash, teardown])
+            for _ in range(5)]  # fmt: skip
     lines = failed_on_both_sides(runs, runs)
     assert lines == ["benches/bench_custom.py::test_roof[m]: failed in call on both sides "
                      "(AttributeError: 'NoneType' object); what it measures was not judged"]
@@ -483,6 +485,14 @@ def test_a_run_that_stopped_is_described_by_its_error_line(tmp_path):
                    "arguments: --no-such\n  inifile: None\n  rootdir: /somewhere\n")  # fmt: skip
     sentence = describe_failure(RunRecord("base", 1, None, 4, 3.0, log))
     assert "exit status 4 (python -m pytest: error: unrecognized arguments: --no-such)" in sentence
+    log.write_text("error budget used: 3 %\nE   ModuleNotFoundError: No module named 'x'\n"
+                   "ERROR benches/bench_broken.py\n=== 1 error in 0.1s ===\n")  # fmt: skip
+    sentence = describe_failure(RunRecord("base", 1, None, 2, 3.0, log))
+    assert "(E   ModuleNotFoundError: No module named 'x')" in sentence, sentence
+    log.write_text("INTERNALERROR> Traceback\nINTERNALERROR> OSError: [Errno 28] No space\n"
+                   "=== 1 passed in 0.03s ===\n")  # fmt: skip
+    sentence = describe_failure(RunRecord("base", 1, None, 3, 3.0, log))
+    assert "(INTERNALERROR> OSError: [Errno 28] No space)" in sentence, sentence
 
 
 def test_roofline_figures_are_judged_on_each_side_s_first_run():
@@ -507,6 +517,10 @@ def test_roofline_figures_are_judged_on_each_side_s_first_run():
     new[3] = run_document([])
     step = {row["metric"]: row for row in paired_rows(base, new, RULES)}["decode_step_seconds"]
     assert "missing from new run 4" in step["note"] and step["fails_gate"]
+    every = [run(figure("forward_roofline_efficiency", 0.5, "ratio", "higher"))] * 5
+    (efficiency,) = [row for row in paired_rows(every, every, RULES)
+                     if row["metric"] == "forward_roofline_efficiency"]  # fmt: skip
+    assert efficiency["verdict"] == "same", "in every run (a rule gates a roof): judged"
 
 
 def test_a_side_whose_code_predates_no_calibration_is_not_given_it():
@@ -528,6 +542,8 @@ def test_a_side_whose_code_predates_no_calibration_is_not_given_it():
     assert repeat_arguments(report, gating_roofs) == ["--deselect", "b"], (
         "a gated roof is measured in every run")  # fmt: skip
     report["metrics"]["memory_bandwidth"].pop("from_calibration")
+    assert repeat_arguments(report, RULES) == ["--deselect", "b"]
+    report["metrics"] = ["not", "a", "section"]
     assert repeat_arguments(report, RULES) == ["--deselect", "b"]
 
 

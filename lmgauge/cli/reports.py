@@ -176,8 +176,8 @@ def run_plot(arguments) -> int:
         print(path)
     if not drawn:
         print("lmgauge plot: nothing to draw: the report holds none of the figures the charts "
-              "show (configurations, serving levels, batch scaling, cache cost, roofline "
-              "efficiencies; a comparison needs two reports)")  # fmt: skip
+              "show (configurations, serving levels, cost against model size, batch scaling, "
+              "cache cost, roofline efficiencies; a comparison needs two reports)")  # fmt: skip
     return 0
 
 

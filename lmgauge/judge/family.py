@@ -150,8 +150,8 @@ def yuen(logs: np.ndarray) -> tuple[float, float]:
 
 def yuen_upper(logs: np.ndarray, alpha: float) -> float:
     """The one-sided (1 - alpha) upper confidence bound of the trimmed mean (yuen): below the
-    tolerance, more pairs would not make a family that reads "same" worse. Infinite with fewer
-    than 2 pairs kept."""
+    tolerance, a family that reads "same" is within it at that confidence, and no pair is added
+    for it. Infinite with fewer than 2 pairs kept."""
     centre, error, freedom = yuen_parts(logs)
     if freedom < 1:
         return math.inf

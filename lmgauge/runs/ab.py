@@ -11,9 +11,10 @@ added, up to `max_runs`. The false-alarm rate of this rule is measured by simula
 (lmgauge.judge.gate_sim), not assumed. Every run gets `--round-budget 0 --rounds 3` first (a
 user's own, later on the line, win): the pair is the unit here, so a run needs a few rounds,
 not the extra rounds that narrow one run's interval. The later runs also get
-`--no-calibration`: the roofs and the roofline figures computed from them are judged on each
-side's first run (lmgauge.runs.ab_report), and a run saves the calibration at both ends (1.9
-to 2.3 s at 2 threads on the AMD EPYC VM).
+`--no-calibration` (when the side's code knows it and no rule gates a roof; repeat_arguments):
+the roofs and the roofline figures computed from them are then shown from each side's first
+run, not judged (lmgauge.runs.ab_report; none is gated by default), and a run saves the
+calibration at both ends (1.9 to 2.3 s at 2 threads on the AMD EPYC VM).
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ def repeat_arguments(report: dict, rules: GateRules) -> list[str]:
     when its code knows the option, it calibrated, and `rules` gate none of the figures that
     need the calibration (a gated one is then measured in every run and judged pair by pair);
     then timed_only's --deselect arguments."""
-    entries = [(name, entry) for name, entry in (report.get("metrics") or {}).items()
+    metrics = report.get("metrics")
+    named = metrics.items() if isinstance(metrics, dict) else ()
+    entries = [(name, entry) for name, entry in named
                if isinstance(entry, dict) and entry.get("from_calibration")]  # fmt: skip
     gated = any(rules.rule_for(name, entry.get("unit", "")).gated for name, entry in entries)
     skip = [NO_CALIBRATION] if entries and not gated else []

@@ -61,7 +61,7 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
         on_both_sides = any(v is not None for v in base) and any(v is not None for v in new)
         if unit in MACHINE_BOUND_UNITS and None not in base + new:
             judgement = judge_paired(base, new, unit, direction, metric, rules)
-        elif from_calibration(metric) and on_both_sides:
+        elif from_calibration(metric) and on_both_sides and None in base + new:
             judgement = Judgement(NOT_JUDGED, math.nan, "", fails_gate=rule.gated, note=(
                 "measured in each side's first run only: the repeated runs skip the calibration"
             ))  # fmt: skip
@@ -142,11 +142,14 @@ def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[st
     """Tests that failed or errored in some new run and in some base run too, one line each:
     not a regression, but what they measure was not judged (in the new runs)."""
     def failed(documents):
-        return {item["test"]: item for document in documents
-                for item in document.get("tests", {}).get("not_passed", [])
-                if item["outcome"] in ("failed", "error")}  # fmt: skip
+        first: dict[str, dict] = {}
+        for document in documents:
+            for item in document.get("tests", {}).get("not_passed", []):
+                if item["outcome"] in ("failed", "error"):
+                    first.setdefault(item["test"], item)
+        return first
 
-    in_base = failed(base_runs)
+    in_base = failed(base_runs)  # the first failure of each test: setup or call, not teardown
     lines = []
     for test, item in failed(new_runs).items():
         if test in in_base:

@@ -6,6 +6,7 @@ both sides of a pair and the pair's ratio cancels it (asv continuous and pyperf 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ NO_TESTS = 5
 """pytest's exit status when no test ran: usable for a run that repeats only timed tests."""
 
 
-ERROR_STARTS = ("error", "e   ", "usageerror", "python -m pytest: error", "pytest: error")
-"""How the lines start that say why pytest stopped (a usage error, an error at collection): the
-last of them, rather than the log's last line, goes into the sentence on a failed run."""
+ERROR_LINE = re.compile(r"^(INTERNALERROR> .*\S|E {3}\S|(python -m )?pytest: error:|ERROR: |"
+                        r"[A-Za-z_.]*(Error|Exception): )")  # fmt: skip
+"""The lines that say why pytest stopped: an internal error, an exception's message (`E   ...`,
+or a traceback's last line), a usage error. The last of them, rather than the log's last line
+(a summary banner, `rootdir: ...`), goes into the sentence on a failed run."""
 
 
 @dataclass
@@ -83,7 +86,7 @@ def describe_failure(record: RunRecord) -> str:
     lines = (
         record.log.read_text(errors="replace").strip().splitlines() if record.log.exists() else []
     )
-    errors = [line for line in lines if line.lstrip().lower().startswith(ERROR_STARTS)]
+    errors = [line for line in lines if ERROR_LINE.match(line)]
     last = (errors or lines or ["no output"])[-1].strip()
     if record.exit_status < 0:
         name = describe_signal(-record.exit_status)
