@@ -322,10 +322,15 @@ def test_regressions(base: dict, new: dict) -> list[str]:
     lines = []
     for item in new.get("tests", {}).get("not_passed", []):
         if item["outcome"] in ("failed", "error") and item["test"] not in failed_before:
-            message = (item.get("message") or "").strip().splitlines()
-            reason = f" ({message[0][:160]})" if message else ""
-            lines.append(f"{item['test']}: {item['outcome']} in {item['when']}{reason}")
+            lines.append(f"{item['test']}: {item['outcome']} in {item['when']}"
+                         f"{failure_reason(item)}")  # fmt: skip
     return list(dict.fromkeys(lines))
+
+
+def failure_reason(item: dict) -> str:
+    """' (<first line of its message>)' for a test outcome of a report, or '' without one."""
+    message = (item.get("message") or "").strip().splitlines()
+    return f" ({message[0][:160]})" if message else ""
 
 
 def cross_model_ratios(document: dict) -> dict[tuple, dict]:

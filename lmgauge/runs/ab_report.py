@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from lmgauge import __version__
+from lmgauge.judge.compare import failure_reason
+from lmgauge.judge.compare import test_regressions as regressions_between
 from lmgauge.judge.family import LARGE, FamilyVerdict, confirm_by_family, family_verdicts
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
@@ -127,8 +129,6 @@ def missing_judgement(base: list, new: list, gated: bool) -> Judgement:
 
 def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     """Tests that failed or errored in some new run and in no base run, one line each."""
-    from lmgauge.judge.compare import test_regressions as regressions_between
-
     failed_in_base = {"tests": {"not_passed": [
         item for document in base_runs for item in document.get("tests", {}).get("not_passed", [])
     ]}}  # fmt: skip
@@ -153,10 +153,8 @@ def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[st
     lines = []
     for test, item in failed(new_runs).items():
         if test in in_base:
-            message = (item.get("message") or "").strip().splitlines()
-            reason = f" ({message[0][:160]})" if message else ""
-            lines.append(f"{test}: {item['outcome']} in {item['when']} on both sides{reason}; "
-                         f"what it measures was not judged")  # fmt: skip
+            lines.append(f"{test}: {item['outcome']} in {item['when']} on both sides"
+                         f"{failure_reason(item)}; what it measures was not judged")  # fmt: skip
     return lines
 
 
