@@ -125,7 +125,8 @@ def add_timing_options(group) -> None:
         action="store_true",
         help="do not calibrate the machine's roofs: no roofs, roofline bounds or efficiencies "
         "are recorded and no timing is checked against a roof (lmgauge ab passes it to the runs "
-        "that repeat only timed tests: each side's first run recorded them)",
+        "that repeat only timed tests, when no rule gates a roof: each side's first run "
+        "recorded them)",
     )
     group.addoption(
         "--timing-checks",

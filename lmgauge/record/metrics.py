@@ -35,7 +35,8 @@ class Metric:
     from_calibration: bool = False
     """True for the calibrated roofs and every figure computed from them (roofline bounds and
     efficiencies): a run with --no-calibration records none of them, and so do the runs of an
-    A/B run that repeat only timed tests, which judges them on each side's first run."""
+    A/B run that repeat only timed tests, which shows them from each side's first run, not
+    judged."""
 
     def __post_init__(self):
         if self.direction not in DIRECTIONS:
