@@ -169,7 +169,8 @@ def test_a_bench_that_crashes_on_both_sides_fails_the_a_b_run_by_name():
     """Found by review: a bench that crashed in every repeated run of both sides was never
     named; the run failed only for having judged nothing. A crash is not a regression when
     the base crashed too, but what the test measures was not judged: it fails, by test id."""
-    from lmgauge.runs.ab_report import ab_document, failed_on_both_sides, paired_rows
+    from lmgauge.judge.compare import failed_on_both_sides
+    from lmgauge.runs.ab_report import ab_document, paired_rows
 
     crash = {"test": "benches/bench_custom.py::test_roof[m]", "outcome": "failed",
              "when": "call", "message": "AttributeError: 'NoneType' object"}  # fmt: skip

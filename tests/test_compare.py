@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lmgauge.judge.compare import compare
-from lmgauge.judge.gate import DEFAULT_RULES, run_gate
+from lmgauge.judge.gate import DEFAULT_RULES, gate_summary, run_gate
 from lmgauge.judge.gate_rules import load_gate_rules
 from lmgauge.judge.spread import combined
 from lmgauge.render.comparison import render
@@ -167,7 +167,14 @@ def test_a_test_that_failed_only_in_new_fails_the_gate():
     assert expected in result.message()
     base = make_report(1)
     base["tests"]["not_passed"] = new["tests"]["not_passed"]
-    assert run_gate(base, new).comparison.tests == [], "failing on both sides is no regression"
+    both = run_gate(base, new)
+    assert both.comparison.tests == [], "failing on both sides is no regression"
+    assert not both.passed, "but what the test measures was not judged: the gate fails closed"
+    assert ("test benches/bench_generate.py::test_generate[gpt2]: failed in call on both sides "
+            "(RuntimeError: boom); what it measures was not judged") in both.message()
+    assert gate_summary(both, "base.json")["tests_failed_on_both_sides"]
+    base["tests"]["not_passed"] = [{**new["tests"]["not_passed"][0], "outcome": "skipped"}]
+    assert not run_gate(base, new).passed and run_gate(base, new).comparison.tests
 
 
 def test_a_run_that_did_not_finish_fails_the_gate():

@@ -62,7 +62,9 @@ class Comparison:
     """rows: one per figure found in either report (COLUMNS); hardware / setup: 'field: base ->
     new' lines; drift: how the calibrated machine speed moved (lmgauge.judge.drift.speed_drift);
     base_name / new_name: where the reports came from; tests: one line per test that failed or
-    errored in the new run but not in the base; base_runs / new_runs: how many runs each side
+    errored in the new run but not in the base; tests_failed_before: one line per test that
+    failed or errored in both (not a regression, but what it measures was not judged);
+    base_runs / new_runs: how many runs each side
     stands for; family: how many gated timing figures share the family-wise false-alarm rate
     alpha (half of it when `families` were judged); families: the model families' verdicts
     (lmgauge.judge.run_family; none without a base of several runs)."""
@@ -74,6 +76,7 @@ class Comparison:
     base_name: str
     new_name: str
     tests: list[str] = field(default_factory=list)
+    tests_failed_before: list[str] = field(default_factory=list)
     base_runs: int = 1
     family: int = 0
     families: list[FamilyVerdict] = field(default_factory=list)
@@ -165,7 +168,8 @@ def compare(
     confirm_by_run_family(frame, families, rules)
     return Comparison(
         frame, hardware, setup, [*drift.lines, *probes], base_name, new_name,
-        tests=test_regressions(base, new), base_runs=baseline.runs, family=family,
+        tests=test_regressions(base, new), tests_failed_before=failed_on_both_sides([base], [new]),
+        base_runs=baseline.runs, family=family,
         unfinished=unfinished(new), families=families, new_runs=newside.runs,
     )  # fmt: skip
 
@@ -325,6 +329,28 @@ def test_regressions(base: dict, new: dict) -> list[str]:
             lines.append(f"{item['test']}: {item['outcome']} in {item['when']}"
                          f"{failure_reason(item)}")  # fmt: skip
     return list(dict.fromkeys(lines))
+
+
+def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
+    """Tests that failed or errored in some new run and in some base run too, one line each:
+    not a regression, but what they measure was not judged (in the new runs)."""
+    in_base = first_failures(base_runs)
+    return [
+        f"{test}: {item['outcome']} in {item['when']} on both sides{failure_reason(item)}; "
+        "what it measures was not judged"
+        for test, item in first_failures(new_runs).items() if test in in_base
+    ]  # fmt: skip
+
+
+def first_failures(documents: list[dict]) -> dict[str, dict]:
+    """Each test that failed or errored in some run of `documents`, with its first such outcome
+    (setup or call, not the teardown after it)."""
+    first: dict[str, dict] = {}
+    for document in documents:
+        for item in document.get("tests", {}).get("not_passed", []):
+            if item["outcome"] in ("failed", "error"):
+                first.setdefault(item["test"], item)
+    return first
 
 
 def failure_reason(item: dict) -> str:

@@ -7,7 +7,8 @@ the family of gated timings controlled (lmgauge.judge.compare); an exact figure 
 parameter count changed; a gated figure is on one side only, not a finite number, or has
 nothing to be judged by; a model family (a model's gated timings in one setup, judged together
 against a base of several runs: lmgauge.judge.run_family) got worse; a test failed or errored in
-the new run that did not in the base; the new run (any run of a new side of several) did not
+the new run (whether or not it did in the base: a test that failed on both sides measured
+nothing that could be judged); the new run (any run of a new side of several) did not
 finish; or the gate judged no gated figure at all. It fails closed: what it could not judge is
 a failure.
 """
@@ -38,7 +39,8 @@ class GateResult:
     def passed(self) -> bool:
         comparison = self.comparison
         return (
-            self.failures.empty and not comparison.tests and comparison.judged() > 0
+            self.failures.empty and not comparison.tests and not comparison.tests_failed_before
+            and comparison.judged() > 0
             and not comparison.unfinished and not self.worse_families
         )
 
@@ -72,7 +74,7 @@ class GateResult:
             lines.append(f"  {comparison.unfinished}")
         if judged == 0:
             lines.append("  the gate judged no gated figure: a gate that compared nothing fails")
-        lines += [f"  test {line}" for line in comparison.tests]
+        lines += [f"  test {line}" for line in comparison.tests + comparison.tests_failed_before]
         lines += [f"  model family {verdict.sentence()}" for verdict in self.worse_families]
         lines += context_lines(comparison)
         lines += failure_lines(self.failures, comparison.rows)
@@ -204,6 +206,7 @@ def gate_summary(result: GateResult, base_path: str) -> dict:
         "passed": result.passed,
         "message": result.message(),
         "test_regressions": result.comparison.tests,
+        "tests_failed_on_both_sides": result.comparison.tests_failed_before,
         "failures": [
             {key: (None if isinstance(v, float) and math.isnan(v) else v) for key, v in row.items()}
             for row in failures[list(keys)].to_dict(orient="records")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
+from lmgauge.judge.compare import failed_on_both_sides
 from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, zero_valued
@@ -34,7 +35,6 @@ from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_report import (
     ab_document,
     ab_markdown,
-    failed_on_both_sides,
     judged_rows,
     test_regressions,
     verdict_line,

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from lmgauge import __version__
-from lmgauge.judge.compare import failure_reason
 from lmgauge.judge.compare import test_regressions as regressions_between
 from lmgauge.judge.family import LARGE, FamilyVerdict, confirm_by_family, family_verdicts
 from lmgauge.judge.gate_rules import GateRules
@@ -136,26 +135,6 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
         line for document in new_runs for line in regressions_between(failed_in_base, document)
     ]
     return list(dict.fromkeys(lines))
-
-
-def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
-    """Tests that failed or errored in some new run and in some base run too, one line each:
-    not a regression, but what they measure was not judged (in the new runs)."""
-    def failed(documents):
-        first: dict[str, dict] = {}
-        for document in documents:
-            for item in document.get("tests", {}).get("not_passed", []):
-                if item["outcome"] in ("failed", "error"):
-                    first.setdefault(item["test"], item)
-        return first
-
-    in_base = failed(base_runs)  # the first failure of each test: setup or call, not teardown
-    lines = []
-    for test, item in failed(new_runs).items():
-        if test in in_base:
-            lines.append(f"{test}: {item['outcome']} in {item['when']} on both sides"
-                         f"{failure_reason(item)}; what it measures was not judged")  # fmt: skip
-    return lines
 
 
 def judged_rows(
