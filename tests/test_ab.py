@@ -248,6 +248,34 @@ def test_gate_check_judges_each_comparison_on_the_pairs_lmgauge_ab_would_have_st
     assert stopping_pairs(*tight, 5, RULES) == 5
 
 
+def test_gate_check_repeats_only_timed_tests_as_lmgauge_ab_does(tmp_path, monkeypatch):
+    """gate-check measures the runs `lmgauge ab` makes: each side's later runs repeat only its
+    timed tests (the untimed ones deselected), without the calibration."""
+    from lmgauge.record.metrics import METRICS
+    from lmgauge.runs import gate_check
+    from lmgauge.runs.ab_run import RunRecord
+
+    report = run_document([figure("decode_step_seconds", 0.05, test="timed"),
+                           figure("perplexity", 9.0, "ratio", test="untimed")])  # fmt: skip
+    report["metrics"] = {"memory_bandwidth": METRICS["memory_bandwidth"].to_dict()}
+    calls = []
+
+    def run_one(side, pair, number, arguments, out, timed_only=False):
+        calls.append((side.label, arguments, timed_only))
+        return RunRecord(side.label, pair, tmp_path / "r.json", 0, 1.0, tmp_path / "log",
+                         timed_only)  # fmt: skip
+
+    monkeypatch.setattr(gate_check, "run_one", run_one)
+    monkeypatch.setattr(gate_check, "read_report", lambda path: report)
+    sides = gate_check.trial_sides(0.15, PROJECT)
+    documents = gate_check.run_trial(sides, ["benches"], 3, 3, RULES, tmp_path)
+    assert [len(runs) for runs in documents.values()] == [3, 3, 3]
+    first, later = calls[:3], calls[3:]
+    assert all(not timed_only and "--deselect" not in args for _, args, timed_only in first)
+    assert all(timed_only and args[-3:] == ["--no-calibration", "--deselect", "untimed"]
+               for _, args, timed_only in later)  # fmt: skip
+
+
 def test_a_configuration_is_a_family_of_its_own():
     """Found by review: int8 timings 1.3x slower hid among the same model's default ones."""
     from lmgauge.runs.ab_report import judged_rows

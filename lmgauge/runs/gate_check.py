@@ -36,7 +36,7 @@ from lmgauge.judge.keys import params_text
 from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import round_values
 from lmgauge.record.report import read_report, strict_json, write_text_atomic
-from lmgauge.runs.ab import RUN_DEFAULTS, undecided_pairs
+from lmgauge.runs.ab import RUN_DEFAULTS, repeat_arguments, undecided_pairs
 from lmgauge.runs.ab_run import describe_failure, run_one
 from lmgauge.runs.ab_sides import Side
 
@@ -63,8 +63,11 @@ def trial_sides(slowdown: float, repository: Path) -> dict[str, Side]:
 def run_trial(sides, pytest_arguments, runs, max_runs, rules, out: Path) -> dict[str, list]:
     """Per side, the report documents of its runs in pair order: `runs` pairs, then more while
     the same-code or the slowed comparison is undecided (lmgauge.runs.ab.undecided_pairs), up
-    to `max_runs`."""
+    to `max_runs`. As in `lmgauge ab`, a side's later runs repeat only its timed tests, without
+    the calibration where no rule gates a roof (lmgauge.runs.ab.repeat_arguments): the
+    stored-baseline verdicts of later pairs then have no calibrated drift to excuse."""
     documents: dict[str, list[dict]] = defaultdict(list)
+    repeat: dict[str, list[str]] = {}
     number = 0
     for pair in range(max_runs):
         if pair >= runs and not any(undecided_pairs(documents["base"], documents[other], rules)
@@ -72,10 +75,13 @@ def run_trial(sides, pytest_arguments, runs, max_runs, rules, out: Path) -> dict
             break
         for label in ROTATIONS[pair % len(ROTATIONS)]:
             number += 1
-            record = run_one(sides[label], pair, number, [*RUN_DEFAULTS, *pytest_arguments], out)
+            arguments = [*RUN_DEFAULTS, *pytest_arguments, *repeat.get(label, [])]
+            record = run_one(sides[label], pair, number, arguments, out,
+                             timed_only=label in repeat)  # fmt: skip
             if not record.usable:
                 raise LmgaugeError(describe_failure(record))
             documents[label].append(read_report(record.report))
+            repeat.setdefault(label, repeat_arguments(documents[label][0], rules))
     return documents
 
 
