@@ -148,8 +148,10 @@ def test_ctrl_c_in_a_bench_writes_the_report_with_what_teardown_recorded(tmp_pat
     reports, log = tmp_path / "reports", tmp_path / "pytest.log"
     command = [sys.executable, "-m", "pytest", str(PROJECT / "benches" / "bench_generate.py"),
                "-m", "not slow", "--models", str(tiny_gpt2_dir), "--report-dir", str(reports),
-               "--threads", "1", "--inject-slowdown", "9", "-p", "no:cacheprovider",
-               "-q"]  # fmt: skip
+               "--threads", "1", "--inject-slowdown", "9", "--prompt-tokens", "16",
+               "--new-tokens", "224", "-p", "no:cacheprovider", "-q"]  # fmt: skip
+    # 224 new tokens, each forward pass 10x its time: the bench runs for about 20 s after the
+    # model is loaded (with 32 tokens, 4 s, and one CI run finished before Ctrl-C came)
     with open(log, "w") as output:
         process = subprocess.Popen(command, cwd=PROJECT, stdout=output, stderr=subprocess.STDOUT)
         deadline, started = time.monotonic() + 240, False
