@@ -24,7 +24,9 @@ Format history:
     (which may hold bare NaN tokens) is read as version 4 with its non-finite values flagged.
     Later in 4 (added fields; older readers ignore them): a metric entry may carry
     `from_calibration: true` (a roof or a figure computed from one), and `run.options` has
-    `calibration: false` for a run made with --no-calibration (no `calibration` section then).
+    `calibration: false` for a run made with --no-calibration (no `calibration` section then);
+    `run.gate` has `tests_failed_on_both_sides` (they fail the gate: what they measure was not
+    judged).
 """
 
 from __future__ import annotations
