@@ -100,6 +100,8 @@ def test_onnx_genai_scores_generates_and_continues_as_transformers_does(tmp_path
     loaded = load_subject(spec, parse_config("onnx-genai"), LoadSettings())
     reference = load_subject(spec, parse_config("eager"), LoadSettings())
     assert loaded.export_seconds > 0 and loaded.describe()["dtype"] == "float32"
+    facts = loaded.describe()["tokenizer"]
+    assert facts == {**reference.describe()["tokenizer"], "load_seconds": facts["load_seconds"]}
     ids = runtimes.token_ids(loaded, TEXTS)
     assert ids == runtimes.token_ids(reference, TEXTS)
     for ours, theirs in zip(runtimes.logits(loaded, ids), runtimes.logits(reference, ids),

@@ -92,16 +92,22 @@ class LoadedModel:
             "device_map": device_map_facts(self.model),
             **{f"{step}_seconds": seconds for step, seconds in self.transform_seconds.items()},
             "weight_files": [str(path) for path in self.weight_files()],
-            "tokenizer": None
-            if tokenizer is None
-            else {
-                "class": type(tokenizer).__name__,
-                "pad_token": tokenizer.pad_token,
-                "eos_token": tokenizer.eos_token,
-                "bos_token": tokenizer.bos_token,
-                "load_seconds": self.tokenizer_seconds,
-            },
+            "tokenizer": tokenizer_facts(tokenizer, self.tokenizer_seconds),
         }
+
+
+def tokenizer_facts(tokenizer, load_seconds: float) -> dict | None:
+    """JSON-ready facts of a transformers tokenizer for the run report (load_seconds: wall time
+    of loading it, in seconds); None without one."""
+    if tokenizer is None:
+        return None
+    return {
+        "class": type(tokenizer).__name__,
+        "pad_token": tokenizer.pad_token,
+        "eos_token": tokenizer.eos_token,
+        "bos_token": tokenizer.bos_token,
+        "load_seconds": load_seconds,
+    }
 
 
 def device_map_facts(model) -> dict | None:

@@ -185,7 +185,8 @@ class OnnxGenAiModel:
     model: the onnxruntime_genai.Model; folder: the exported folder; load_seconds: wall time of
     opening it (reading the ONNX file, creating the session), in seconds; export_seconds: wall
     time of the export in this run, in seconds (None: reused from the cache); tokenizer: the
-    transformers tokenizer of the source files (the same token ids as the transformers benches).
+    transformers tokenizer of the source files (the same token ids as the transformers benches);
+    tokenizer_seconds: wall time of loading it, in seconds.
     """
 
     spec: ModelSpec
@@ -197,6 +198,7 @@ class OnnxGenAiModel:
     tokenizer: Any
     vocabulary: int
     context: int
+    tokenizer_seconds: float = 0.0
     task: str = CAUSAL_LM
     runtime: str = ONNX_GENAI
 
@@ -214,6 +216,8 @@ class OnnxGenAiModel:
 
     def describe(self) -> dict:
         """JSON-ready facts for the run report."""
+        from lmgauge.sources.loading import tokenizer_facts
+
         genai = require_genai()
         return {
             **self.spec.describe(),
@@ -228,7 +232,7 @@ class OnnxGenAiModel:
             "weight_files": [str(path) for path in sorted(self.folder.glob("*.onnx*"))],
             "context_tokens": self.context,
             "threads": self.threads,
-            "tokenizer": None,
+            "tokenizer": tokenizer_facts(self.tokenizer, self.tokenizer_seconds),
         }
 
 
@@ -261,8 +265,11 @@ def load_onnx_genai(spec: ModelSpec, threads: int) -> OnnxGenAiModel:
         ) from None
     load_seconds = time.perf_counter() - started
     settings = genai_config(folder)["model"]
+    started = time.perf_counter()
+    tokenizer = reference_tokenizer(spec)
     return OnnxGenAiModel(
         spec=spec, model=model, folder=folder, threads=threads, load_seconds=load_seconds,
-        export_seconds=export_seconds, tokenizer=reference_tokenizer(spec),
+        export_seconds=export_seconds, tokenizer=tokenizer,
         vocabulary=settings["vocab_size"], context=settings["context_length"],
+        tokenizer_seconds=time.perf_counter() - started,
     )  # fmt: skip
