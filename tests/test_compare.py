@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lmgauge.judge.compare import compare
-from lmgauge.judge.gate import DEFAULT_RULES, gate_summary, run_gate
+from lmgauge.judge.gate import DEFAULT_RULES, gate_summary, gate_verdict, run_gate
 from lmgauge.judge.gate_rules import load_gate_rules
 from lmgauge.judge.spread import combined
 from lmgauge.render.comparison import render
@@ -173,8 +173,30 @@ def test_a_test_that_failed_only_in_new_fails_the_gate():
     assert ("test benches/bench_generate.py::test_generate[gpt2]: failed in call on both sides "
             "(RuntimeError: boom); what it measures was not judged") in both.message()
     assert gate_summary(both, "base.json")["tests_failed_on_both_sides"]
+    assert gate_verdict(gate_summary(both, "base.json")) == "FAILED (1 test)"
     base["tests"]["not_passed"] = [{**new["tests"]["not_passed"][0], "outcome": "skipped"}]
     assert not run_gate(base, new).passed and run_gate(base, new).comparison.tests
+
+
+def test_a_test_failing_in_another_phase_or_in_teardown_on_both_sides_is_said_as_it_was():
+    """Found by review: the sentence gave the new side's phase as both sides', and said
+    "not judged" of a test whose figures were recorded before its teardown failed."""
+    def failing(when):
+        report = make_report(1)
+        report["tests"]["not_passed"] = [{"test": "b.py::t", "outcome": "error", "when": when,
+                                          "message": "E"}]  # fmt: skip
+        return report
+
+    (line,) = run_gate(failing("setup"), failing("call")).comparison.tests_failed_before
+    assert line == "b.py::t: error in call (in the base: error in setup) (E); what it measures " \
+                   "was not judged"
+    teardown = run_gate(failing("teardown"), failing("teardown"))
+    assert not teardown.passed
+    assert teardown.comparison.tests_failed_before == [
+        "b.py::t: error in teardown on both sides (E); its figures were recorded, but it is "
+        "broken on both sides"]  # fmt: skip
+    assert gate_verdict({"passed": False, "failures": [], "message": "FAILED\n  the gate judged "
+                         "no gated figure"}) == "FAILED (the gate judged no gated figure)"
 
 
 def test_a_run_that_did_not_finish_fails_the_gate():

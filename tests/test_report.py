@@ -137,6 +137,18 @@ def test_a_report_breaking_the_schema_says_where(tmp_path):
         read_report(write_atomic(document, tmp_path / "r.json"))
 
 
+def test_a_malformed_test_outcome_says_where(tmp_path):
+    """Found by review: an outcome without `when`, or a not_passed that is not a list, crashed
+    the gate with a traceback; the schema now says what a test outcome holds."""
+    document = sample_document()
+    document["tests"] = {"not_passed": [{"test": "b.py::t", "outcome": "failed"}]}
+    with pytest.raises(ReportError, match="tests/not_passed/0: 'when' is a required property"):
+        read_report(write_atomic(document, tmp_path / "r.json"))
+    document["tests"] = {"not_passed": "b.py::t"}
+    with pytest.raises(ReportError, match="tests/not_passed: 'b.py::t' is not of type 'array'"):
+        read_report(write_atomic(document, tmp_path / "r.json"))
+
+
 def test_the_result_dataclass_and_the_schema_name_the_same_fields():
     """One source of truth: a field added to Result must be added to the schema, and back."""
     from dataclasses import MISSING, fields

@@ -333,18 +333,28 @@ def test_regressions(base: dict, new: dict) -> list[str]:
 
 def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     """Tests that failed or errored in some new run and in some base run too, one line each:
-    not a regression, but what they measure was not judged (in the new runs)."""
+    not a regression, but what they measure was not judged in the new runs (a failure in setup
+    or call), or the test is broken on both sides (in teardown, after its figures)."""
     in_base = first_failures(base_runs)
-    return [
-        f"{test}: {item['outcome']} in {item['when']} on both sides{failure_reason(item)}; "
-        "what it measures was not judged"
-        for test, item in first_failures(new_runs).items() if test in in_base
-    ]  # fmt: skip
+    lines = []
+    for test, item in first_failures(new_runs).items():
+        before = in_base.get(test)
+        if before is None:
+            continue
+        where = f"{item['outcome']} in {item['when']}"
+        if (before["outcome"], before["when"]) == (item["outcome"], item["when"]):
+            where += " on both sides"
+        else:
+            where += f" (in the base: {before['outcome']} in {before['when']})"
+        consequence = ("its figures were recorded, but it is broken on both sides"
+                       if item["when"] == "teardown" else "what it measures was not judged")
+        lines.append(f"{test}: {where}{failure_reason(item)}; {consequence}")
+    return lines
 
 
 def first_failures(documents: list[dict]) -> dict[str, dict]:
     """Each test that failed or errored in some run of `documents`, with its first such outcome
-    (setup or call, not the teardown after it)."""
+    in report order (a setup or call failure comes before a teardown error after it)."""
     first: dict[str, dict] = {}
     for document in documents:
         for item in document.get("tests", {}).get("not_passed", []):

@@ -212,3 +212,18 @@ def gate_summary(result: GateResult, base_path: str) -> dict:
             for row in failures[list(keys)].to_dict(orient="records")
         ],
     }
+
+
+def gate_verdict(gate: dict) -> str:
+    """A report's `run.gate` (gate_summary) in a few words: "passed", or "FAILED (2 figures,
+    1 test)" counting what failed it, or "FAILED (<its first reason>)" when neither did (a gate
+    that judged nothing, a run that did not finish)."""
+    if gate.get("passed"):
+        return "passed"
+    tests = [*(gate.get("test_regressions") or []), *(gate.get("tests_failed_on_both_sides") or [])]
+    counts = [(len(gate.get("failures") or []), "figure"), (len(tests), "test")]
+    parts = [f"{count} {noun}{'s' if count != 1 else ''}" for count, noun in counts if count]
+    if not parts:
+        lines = str(gate.get("message") or "").splitlines()
+        parts = [lines[1].strip() if len(lines) > 1 else "see its message"]
+    return f"FAILED ({', '.join(parts)})"

@@ -56,6 +56,9 @@ def header(comparison: Comparison) -> list[str]:
     if comparison.tests:
         lines.append("tests that failed in new and not in base:")
         lines += [f"  {line}" for line in comparison.tests]
+    if comparison.tests_failed_before:
+        lines.append("tests that failed in both:")
+        lines += [f"  {line}" for line in comparison.tests_failed_before]
     lines.append(
         "raw: new / base as measured, where excuses (speed probe, busy) changed it; change and "
         "verdict are on the normalised ratio"

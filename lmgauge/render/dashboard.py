@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from lmgauge.errors import LmgaugeError
+from lmgauge.judge.gate import gate_verdict
 from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import values_by_model
 from lmgauge.render.configs_table import configs_shown, has_configs
@@ -101,8 +102,8 @@ def run_title(run: pd.Series) -> str:
 def gate_text(gate) -> str:
     if not gate:
         return ""
-    verdict = "passed" if gate.get("passed") else f"FAILED on {len(gate.get('failures', []))}"
-    return f", gate against {html.escape(str(gate.get('base')))}: {verdict}"
+    return (f", gate against {html.escape(str(gate.get('base')))}: "
+            f"{html.escape(gate_verdict(gate))}")  # fmt: skip
 
 
 def runs_table(runs: pd.DataFrame) -> str:

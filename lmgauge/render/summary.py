@@ -11,6 +11,7 @@ from collections import Counter
 
 import pandas as pd
 
+from lmgauge.judge.gate import gate_verdict
 from lmgauge.record.report import subject_of
 from lmgauge.render.configs_table import charted_configs, has_configs
 from lmgauge.render.cost_tables import chartable_scaling, has_costs, step_curves
@@ -129,8 +130,7 @@ def summary_markdown(document: dict, report_name: str) -> str:
             lines.append(f"- {label}: " + ", ".join(f"`{item}`" for item in value))
     gate = run.get("gate")
     if gate:
-        verdict = "passed" if gate["passed"] else f"FAILED ({len(gate['failures'])} figures)"
-        lines.append(f"- gate against `{gate['base']}`: {verdict}")
+        lines.append(f"- gate against `{gate['base']}`: {gate_verdict(gate)}")
     configs = run.get("options", {}).get("configs")
     if configs and has_configs(document):
         stem = report_name.removesuffix(".json")

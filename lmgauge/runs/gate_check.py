@@ -45,6 +45,11 @@ ROTATIONS = [("base", "same", "slow"), ("slow", "same", "base"), ("same", "slow"
 """Order of the three sides within each pair, rotated so that no side always runs first."""
 
 
+REPEATED_RUNS = "timed tests only, without the calibration where no rule gates a roof"
+"""What a side's runs after its first ran (gate-check.json's `repeated_runs`; a record without
+it, from before 2026-12-02, ran every selected test, calibrated, in every run)."""
+
+
 def trial_sides(slowdown: float, repository: Path) -> dict[str, Side]:
     python = sys.executable
     return {
@@ -81,7 +86,8 @@ def run_trial(sides, pytest_arguments, runs, max_runs, rules, out: Path) -> dict
             if not record.usable:
                 raise LmgaugeError(describe_failure(record))
             documents[label].append(read_report(record.report))
-            repeat.setdefault(label, repeat_arguments(documents[label][0], rules))
+            if label not in repeat:
+                repeat[label] = repeat_arguments(documents[label][0], rules)
     return documents
 
 
@@ -150,7 +156,7 @@ def gate_check(pytest_arguments, trials, runs, slowdown, rules: GateRules, out: 
     max_runs = max_runs or runs
     sides = trial_sides(slowdown, Path.cwd())
     record = {"pytest_arguments": pytest_arguments, "runs": runs, "max_runs": max_runs,
-              "slowdown": slowdown, "trials": []}  # fmt: skip
+              "slowdown": slowdown, "repeated_runs": REPEATED_RUNS, "trials": []}  # fmt: skip
     for trial in range(trials):
         print(f"lmgauge gate-check: trial {trial + 1}/{trials}", flush=True)
         documents = run_trial(sides, pytest_arguments, runs, max_runs, rules,
@@ -297,7 +303,9 @@ def rates_text(record: dict) -> str:
     count = len(trials)
     most = record.get("max_runs", record["runs"])
     runs = f"{record['runs']} runs a side" + (f", up to {most}" if most > record["runs"] else "")
-    lines = [f"# Gate check: {count} trials, {runs}, slowdown {record['slowdown']:g}", ""]
+    repeated = record.get("repeated_runs", "every selected test, calibrated")
+    lines = [f"# Gate check: {count} trials, {runs}, slowdown {record['slowdown']:g}", "",
+             f"A side's runs after its first: {repeated}.", ""]  # fmt: skip
     pairs = {kind: [t[kind].get("ab_pairs", record["runs"]) for t in trials]
              for kind in ("same", "slowed")}  # fmt: skip
     ab_false = sum(bool(t["same"]["ab_failures"]) for t in trials)
