@@ -63,7 +63,7 @@ class Comparison:
     new' lines; drift: how the calibrated machine speed moved (lmgauge.judge.drift.speed_drift);
     base_name / new_name: where the reports came from; tests: one line per test that failed or
     errored in the new run but not in the base; tests_failed_before: one line per test that
-    failed or errored in both (not a regression, but what it measures was not judged);
+    failed or errored in both (not a regression, but a broken test: see failed_on_both_sides);
     base_runs / new_runs: how many runs each side
     stands for; family: how many gated timing figures share the family-wise false-alarm rate
     alpha (half of it when `families` were judged); families: the model families' verdicts

@@ -7,10 +7,10 @@ the family of gated timings controlled (lmgauge.judge.compare); an exact figure 
 parameter count changed; a gated figure is on one side only, not a finite number, or has
 nothing to be judged by; a model family (a model's gated timings in one setup, judged together
 against a base of several runs: lmgauge.judge.run_family) got worse; a test failed or errored in
-the new run (whether or not it did in the base: a test that failed on both sides measured
-nothing that could be judged); the new run (any run of a new side of several) did not
-finish; or the gate judged no gated figure at all. It fails closed: what it could not judge is
-a failure.
+the new run (whether or not it did in the base: a test that failed on both sides is broken,
+and in setup or call it measured nothing that could be judged); the new run (any run of a new
+side of several) did not finish; or the gate judged no gated figure at all. It fails closed:
+what it could not judge is a failure.
 """
 
 from __future__ import annotations

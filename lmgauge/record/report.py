@@ -25,8 +25,8 @@ Format history:
     Later in 4 (added fields; older readers ignore them): a metric entry may carry
     `from_calibration: true` (a roof or a figure computed from one), and `run.options` has
     `calibration: false` for a run made with --no-calibration (no `calibration` section then);
-    `run.gate` has `tests_failed_on_both_sides` (they fail the gate: what they measure was not
-    judged).
+    `run.gate` has `tests_failed_on_both_sides` (they fail the gate: each is a broken test);
+    `tests.not_passed` entries must hold `test`, `outcome` and `when` (every report wrote them).
 """
 
 from __future__ import annotations
