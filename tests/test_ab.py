@@ -144,7 +144,8 @@ def figure(metric, value, unit="s", direction="lower", test="t", model="m", para
 
 
 def test_a_crashed_bench_on_the_new_side_fails_the_a_b_verdict():
-    from lmgauge.runs.ab_report import ab_document, paired_rows, test_regressions
+    from lmgauge.judge.compare import test_regressions
+    from lmgauge.runs.ab_report import ab_document, paired_rows
 
     base = [run_document([figure("decode_step_seconds", 0.05), figure("parameters_total", 5,
                                                                         "count", "exact")])

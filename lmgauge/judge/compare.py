@@ -168,7 +168,8 @@ def compare(
     confirm_by_run_family(frame, families, rules)
     return Comparison(
         frame, hardware, setup, [*drift.lines, *probes], base_name, new_name,
-        tests=test_regressions(base, new), tests_failed_before=failed_on_both_sides([base], [new]),
+        tests=test_regressions([base], [new]),
+        tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
         unfinished=unfinished(new), families=families, new_runs=newside.runs,
     )  # fmt: skip
@@ -316,18 +317,15 @@ def unfinished(new: dict) -> str:
     return f"the new run did not finish (status {status}): what it recorded is not the whole run"
 
 
-def test_regressions(base: dict, new: dict) -> list[str]:
-    """'<test id>: <outcome> in new (<message>)' for each test that failed or errored in the new
-    run and did not fail in the base run."""
-    failed_before = {
-        item["test"] for item in base.get("tests", {}).get("not_passed", [])
-        if item["outcome"] in ("failed", "error")
-    }  # fmt: skip
-    lines = []
-    for item in new.get("tests", {}).get("not_passed", []):
-        if item["outcome"] in ("failed", "error") and item["test"] not in failed_before:
-            lines.append(f"{item['test']}: {item['outcome']} in {item['when']}"
-                         f"{failure_reason(item)}")  # fmt: skip
+def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
+    """'<test id>: <outcome> in <when> (<message>)' for each test that failed or errored in some
+    new run and in no base run, one line each."""
+    failed_before = first_failures(base_runs)
+    lines = [
+        f"{item['test']}: {item['outcome']} in {item['when']}{failure_reason(item)}"
+        for document in new_runs for item in document.get("tests", {}).get("not_passed", [])
+        if item["outcome"] in ("failed", "error") and item["test"] not in failed_before
+    ]  # fmt: skip
     return list(dict.fromkeys(lines))
 
 

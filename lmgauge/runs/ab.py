@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
-from lmgauge.judge.compare import failed_on_both_sides
+from lmgauge.judge.compare import failed_on_both_sides, test_regressions
 from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, zero_valued
@@ -36,7 +36,6 @@ from lmgauge.runs.ab_report import (
     ab_document,
     ab_markdown,
     judged_rows,
-    test_regressions,
     verdict_line,
 )
 from lmgauge.runs.ab_run import RunRecord, complete_pairs, describe_failure, pair_order, run_one

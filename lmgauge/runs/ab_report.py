@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 
 from lmgauge import __version__
-from lmgauge.judge.compare import test_regressions as regressions_between
 from lmgauge.judge.family import LARGE, FamilyVerdict, confirm_by_family, family_verdicts
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
@@ -124,17 +123,6 @@ def missing_judgement(base: list, new: list, gated: bool) -> Judgement:
     if all(v is None for v in new):
         note = "vanished from the new side (" + note + ")"
     return Judgement(NOT_JUDGED, math.nan, "", fails_gate=gated, note=note)
-
-
-def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
-    """Tests that failed or errored in some new run and in no base run, one line each."""
-    failed_in_base = {"tests": {"not_passed": [
-        item for document in base_runs for item in document.get("tests", {}).get("not_passed", [])
-    ]}}  # fmt: skip
-    lines = [
-        line for document in new_runs for line in regressions_between(failed_in_base, document)
-    ]
-    return list(dict.fromkeys(lines))
 
 
 def judged_rows(
