@@ -147,6 +147,24 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     assert "mixes runs that differ" in capsys.readouterr().err
 
 
+def test_stored_check_does_not_call_a_test_broken_in_every_run_a_false_alarm(tmp_path, capsys):
+    """Found by review: a bench that fails in every run failed every same-code pair (the gate
+    rightly fails a test broken on both sides), and stored-check counted them as noise."""
+    from tests.reports_for_tests import make_report
+
+    broken = {"test": "benches/bench_generate.py::test_generate[gpt2]", "outcome": "failed",
+              "when": "call", "message": "RuntimeError: boom"}  # fmt: skip
+    for seed in range(1, 7):
+        document = make_report(seed)
+        document["tests"]["not_passed"] = [broken]
+        write_atomic(document, tmp_path / "same" / f"{seed}.json")
+    assert main(["stored-check", str(tmp_path / "same")]) == 0
+    output = capsys.readouterr().out
+    assert "false alarms: 0 of 30 same-code trials" in output
+    assert "30 same-code trials failed only on tests that failed in both runs" in output
+    assert f"- {broken['test']}: 30" in output
+
+
 def test_a_worse_family_is_traced_to_its_model_even_when_the_name_holds_spaces():
     from lmgauge.judge.family import FamilyVerdict
     from lmgauge.runs.stored_check import family_models

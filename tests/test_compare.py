@@ -375,6 +375,20 @@ def test_fewer_threads_is_a_setup_difference_whose_slowdown_fails_the_gate():
     assert not result.passed
 
 
+def test_other_round_settings_are_named_as_a_setup_difference():
+    """Found by review: two runs taken with other --rounds, --round-budget or --round-width
+    were compared without saying so."""
+    new = make_report(2)
+    new["run"]["options"].update(rounds=2, round_budget_s=0.0, round_width=0.05)
+    base = make_report(1)
+    base["run"]["options"].update(rounds=5, round_budget_s=10.0, round_width=0.1111)
+    assert compare(base, new, RULES).setup == [
+        "fewest rounds (--rounds): 5 -> 2",
+        "round budget in s (--round-budget): 10.0 -> 0.0",
+        "round stop width (--round-width): 0.1111 -> 0.05",
+    ]
+
+
 def without_probes(document: dict) -> dict:
     for result in document["results"]:
         result["probe_seconds"] = []

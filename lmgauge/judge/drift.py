@@ -1,8 +1,10 @@
 """What differs between the machines and setups of two run reports.
 
 Hardware fields decide whether raw times and throughputs can be compared at all; setup fields
-(threads, dtype, library versions) are named but do not stop a comparison, since a slowdown
-from fewer threads or a new library is exactly what a gate is for.
+(threads, dtype, round settings, library versions) are named but do not stop a comparison, since
+a slowdown from fewer threads or a new library is exactly what a gate is for. A figure taken
+with other round settings is a median over other rounds: comparable, but not the figure the
+baseline's spread was measured on, so it is named too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ SETUP_FIELDS = {
     "CPU quota (cgroup)": ("environment", "cpu_quota"),
     "dtype": ("run", "options", "dtype"),
     "data set": ("run", "options", "dataset"),
+    "fewest rounds (--rounds)": ("run", "options", "rounds"),
+    "round budget in s (--round-budget)": ("run", "options", "round_budget_s"),
+    "round stop width (--round-width)": ("run", "options", "round_width"),
     "Python": ("environment", "python"),
     "OS": ("environment", "os"),
 }

@@ -45,6 +45,16 @@ class GateResult:
         )
 
     @property
+    def failed_only_on_broken_tests(self) -> bool:
+        """Failed, and only because tests failed on both sides: the code is broken on both,
+        nothing measured got worse (a same-code pair that fails this way is no false alarm)."""
+        comparison = self.comparison
+        return bool(comparison.tests_failed_before) and (
+            self.failures.empty and not comparison.tests and comparison.judged() > 0
+            and not comparison.unfinished and not self.worse_families
+        )  # fmt: skip
+
+    @property
     def worse_families(self) -> list:
         return [verdict for verdict in self.comparison.families if verdict.worse]  # fmt: skip
 

@@ -32,7 +32,9 @@ from lmgauge.record.units import MACHINE_BOUND_UNITS
 class StoredRates:
     """false_alarms / same_trials: same-code ordered pairs that failed; detections /
     slowed_trials: slowed runs that failed on a figure of a slowed model; slowed_elsewhere:
-    slowed trials that (also) failed on a model that was not slowed; failing_figures: how
+    slowed trials that (also) failed on a model that was not slowed; broken_trials: same-code
+    pairs that failed only because a test failed in both runs (a broken bench, which the gate
+    rightly fails, is not timing noise: not counted as a false alarm); failing_figures: how
     often each figure failed a same-code trial; tail_logs: per same-code run pair and gated
     timing, the absolute log ratio; family: gated timings per run."""
 
@@ -41,6 +43,8 @@ class StoredRates:
     slowed_trials: int = 0
     detections: int = 0
     slowed_elsewhere: int = 0
+    broken_trials: int = 0
+    broken_tests: Counter = field(default_factory=Counter)
     failing_figures: Counter = field(default_factory=Counter)
     reasons: list[str] = field(default_factory=list)
     tail_logs: list[float] = field(default_factory=list)
@@ -82,14 +86,7 @@ def stored_rates(
                 continue
             spreads = leave_out(same, i, j) if spreads_from_runs else {}
             result = run_gate(Baseline(base, 1, spreads), new, rules)
-            rates.same_trials += 1
-            rates.family = max(rates.family, result.comparison.family)
-            if not result.passed:
-                rates.false_alarms += 1
-                failing = result.failures
-                rates.failing_figures.update(f"{m} {x}" for m, x in zip(
-                    failing["model"], failing["metric"], strict=True))  # fmt: skip
-                rates.reasons.append(f"run {i + 1} -> run {j + 1}: " + first_reason(result))
+            count_same_code_trial(rates, result, f"run {i + 1} -> run {j + 1}")
         for new in slowed:
             spreads = leave_out(same, i) if spreads_from_runs else {}
             result = run_gate(Baseline(base, 1, spreads), new, rules)
@@ -119,15 +116,8 @@ def folder_rates(
     for chosen in combinations(range(len(same)), new_runs):
         base = combined([document for i, document in enumerate(same) if i not in chosen])
         result = run_gate(base, combined([same[i] for i in chosen]), rules)
-        rates.same_trials += 1
-        rates.family = max(rates.family, result.comparison.family)
-        if not result.passed:
-            rates.false_alarms += 1
-            failing = result.failures
-            rates.failing_figures.update(f"{m} {x}" for m, x in zip(
-                failing["model"], failing["metric"], strict=True))  # fmt: skip
-            runs = ", ".join(str(i + 1) for i in chosen)
-            rates.reasons.append(f"runs {runs} against the others: " + first_reason(result))
+        runs = ", ".join(str(i + 1) for i in chosen)
+        count_same_code_trial(rates, result, f"runs {runs} against the others")
     base = combined(same)
     for chosen in combinations(range(len(slowed)), new_runs):
         new = [slowed[i] for i in chosen]
@@ -141,6 +131,25 @@ def folder_rates(
     rates.tail_logs = pair_log_ratios(same, rules)
     rates.slowdown = ", ".join(sorted({injected(document) for document in slowed})) or "none"
     return rates
+
+
+def count_same_code_trial(rates: StoredRates, result, trial: str) -> None:
+    """Adds one same-code trial's gate result to `rates`: a false alarm, or a broken trial
+    when it failed only on tests that failed in both runs."""
+    rates.same_trials += 1
+    rates.family = max(rates.family, result.comparison.family)
+    if result.passed:
+        return
+    if result.failed_only_on_broken_tests:
+        rates.broken_trials += 1
+        rates.broken_tests.update(line.split(": ", 1)[0] for line in
+                                  result.comparison.tests_failed_before)  # fmt: skip
+        return
+    rates.false_alarms += 1
+    failing = result.failures
+    rates.failing_figures.update(f"{m} {x}" for m, x in zip(
+        failing["model"], failing["metric"], strict=True))  # fmt: skip
+    rates.reasons.append(f"{trial}: " + first_reason(result))
 
 
 def family_models(families, models: set[str]) -> set[str]:
@@ -203,6 +212,14 @@ def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = ""
         f"- heavy tail: {tail} of {len(rates.tail_logs)} same-code figure pairs (gated timings, "
         "runs 1-2, 3-4, ...) were 1.3x or more apart",
     ]
+    if rates.broken_trials:
+        lines += [
+            "",
+            f"{rates.broken_trials} same-code trials failed only on tests that failed in both runs "
+            "(a broken bench, which the gate fails; not counted as false alarms: fix the test "
+            "and measure again):",
+        ]
+        lines += [f"- {test}: {count}" for test, count in rates.broken_tests.most_common(10)]
     if rates.failing_figures:
         lines += ["", "Figures that failed same-code pairs (times):"]
         lines += [f"- {name}: {count}" for name, count in rates.failing_figures.most_common(10)]
