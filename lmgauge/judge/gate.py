@@ -37,19 +37,20 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
-        comparison = self.comparison
-        return (
-            self.failures.empty and not comparison.tests and not comparison.tests_failed_before
-            and comparison.judged() > 0
-            and not comparison.unfinished and not self.worse_families
-        )
+        return self.nothing_got_worse and not self.comparison.tests_failed_before
 
     @property
     def failed_only_on_broken_tests(self) -> bool:
         """Failed, and only because tests failed on both sides: the code is broken on both,
         nothing measured got worse (a same-code pair that fails this way is no false alarm)."""
+        return self.nothing_got_worse and bool(self.comparison.tests_failed_before)
+
+    @property
+    def nothing_got_worse(self) -> bool:
+        """Every gated figure judged and none worse, no test newly failing, the new side
+        finished, and at least one gated figure judged."""
         comparison = self.comparison
-        return bool(comparison.tests_failed_before) and (
+        return (
             self.failures.empty and not comparison.tests and comparison.judged() > 0
             and not comparison.unfinished and not self.worse_families
         )  # fmt: skip
