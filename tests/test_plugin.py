@@ -105,6 +105,20 @@ def test_an_unwritable_report_folder_stops_the_run_before_any_model_loads(pytest
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
+def test_benches_refuse_pytest_xdist_workers_in_one_sentence(pytester):
+    """lmgauge's own tests may run under -n (CI runs the slow tier so); benches may not: each
+    worker would load the models again and time them against the other workers."""
+    pytest.importorskip("xdist")
+    result, reports = run_benches(pytester, "--models", "gpt2", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*benches cannot run in pytest-xdist workers (-n)*drop -n*"])
+    assert reports == [] and "Traceback" not in result.stderr.str()
+    single = pytester.runpytest_subprocess(
+        PARAMS_BENCH, "-n", "0", "--co", "-q", "--models", "gpt2", "-p", "no:cacheprovider"
+    )  # fmt: skip
+    assert single.ret == pytest.ExitCode.OK, "-n 0 runs in one process"
+
+
 def test_unknown_model_is_a_usage_error_listing_known_models(pytester):
     result, reports = run_benches(pytester, "--models", "gpt2,gpt3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

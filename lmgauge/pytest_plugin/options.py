@@ -231,6 +231,7 @@ def add_report_options(group) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     options = config.option
+    check_not_distributed(config)
     try:
         specs = models.resolve_many(options.models)
         device = compute.resolve_device(options.device)
@@ -367,6 +368,26 @@ def round_policy(options) -> RoundPolicy:
         width, reason = round_width(load_gate_rules(DEFAULT_RULES))
     return RoundPolicy(min_rounds=options.rounds, budget_s=options.round_budget, width=width,
                        width_reason=reason)  # fmt: skip
+
+
+PARALLEL_BENCHES = (
+    "benches cannot run in pytest-xdist workers (-n): each worker would load every model again "
+    "and time it while the others load the same CPUs; run them in one process (drop -n)."
+)
+
+
+def check_not_distributed(config: pytest.Config) -> None:
+    """pytest.UsageError when pytest-xdist would spread bench files over workers (lmgauge's
+    own tests may run under -n; benches time the whole machine)."""
+    if config.getoption("dist", "no") == "no" or not config.getoption("tx", None):
+        return
+    here = config.invocation_params.dir
+    for argument in config.args:
+        path = here / argument.split("::")[0]
+        if path.is_file() and path.name.startswith("bench_") or (
+            path.is_dir() and next(path.rglob("bench_*.py"), None)
+        ):  # fmt: skip
+            raise pytest.UsageError(PARALLEL_BENCHES)
 
 
 def recorded_options(options, specs, device, threads, thread_counts, sweeps) -> dict:
