@@ -351,6 +351,40 @@ def test_untimed_tests_run_once_a_side():
     assert timed_only(report) == ["--deselect", "b"]
 
 
+def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp_path, monkeypatch):
+    """No later pair can pass an A/B run once a test passed in the base and failed on the new
+    side: it stops there and says why, instead of running every pair of a crashed commit."""
+    import lmgauge.runs.ab as ab
+    from lmgauge.record.report import write_atomic
+    from lmgauge.runs.ab_run import RunRecord
+    from lmgauge.runs.ab_sides import Side
+    from tests.reports_for_tests import make_report
+
+    crash = {"test": "benches/bench_generate.py::test_generate[gpt2]", "outcome": "failed",
+             "when": "call", "message": "RuntimeError: boom"}  # fmt: skip
+
+    def fake_run(side, pair, number, arguments, out, timed_only=False):
+        document = make_report(number)
+        if side.label == "new" and pair == 1:
+            document["tests"]["not_passed"] = [crash]
+        report = write_atomic(document, out / f"{number}.json")
+        return RunRecord(side.label, pair, report, 1 if side.label == "new" and pair else 0,
+                         1.0, out / "log", timed_only)  # fmt: skip
+
+    monkeypatch.setattr(ab, "run_one", fake_run)
+    sides = [Side(label, label, sys.executable, PROJECT) for label in ("base", "new")]
+    said = []
+    outcome = ab.run_ab(ab.AbPlan(*sides, ["benches"], 3, 5, tmp_path, RULES), said.append)
+    document = outcome.document
+    assert document["pairs"] == 2 and len(document["runs"]) == 4
+    stopped = (f"stopped after pair 2: {crash['test']} passed in the base and failed in the "
+               "new side, so no later pair can pass this A/B run")  # fmt: skip
+    assert document["stopped_early"] == stopped and said[-1] == f"lmgauge ab: {stopped}"
+    assert document["status"] == "complete" and not document["passed"]
+    assert any(reason.startswith(f"test {crash['test']}") for reason in document["reasons"])
+    assert stopped in outcome.markdown.read_text()
+
+
 @pytest.mark.slow
 def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     reports = tmp_path / "reports"
@@ -384,8 +418,11 @@ def test_a_commit_whose_bench_crashes_fails_the_a_b_run(tmp_path, tiny_gpt2_dir)
     assert "lmgauge ab: FAILED" in done.stdout
     assert "test_generate" in done.stdout and "injected crash in test_generate" in done.stdout
     assert "vanished from the new side" in done.stdout
+    assert "lmgauge ab: stopped after pair 1: benches/bench_generate.py::test_generate[" in (
+        done.stdout) and "so no later pair can pass this A/B run" in done.stdout  # fmt: skip
     document = ab_report(reports)
     assert not document["passed"] and document["test_regressions"]
+    assert document["pairs"] == 1 and document["stopped_early"].startswith("stopped after pair 1")
 
 
 @pytest.mark.slow

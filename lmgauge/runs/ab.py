@@ -7,10 +7,13 @@ side's code, so the later pairs repeat only the tests that recorded a timing in 
 first run (the others are passed to pytest as --deselect). While a model family of gated
 timings is borderline (beyond the tolerance but not yet significant, or "same" by less than
 half of it with its upper confidence bound beyond it; lmgauge.judge.family), pairs are
-added, up to `max_runs`. The false-alarm rate of this rule is measured by simulation
-(lmgauge.judge.gate_sim), not assumed. Every run gets `--round-budget 0 --rounds 3` first (a
-user's own, later on the line, win): the pair is the unit here, so a run needs a few rounds,
-not the extra rounds that narrow one run's interval. The later runs also get
+added, up to `max_runs`; the false-alarm rate of this rule is measured by simulation
+(lmgauge.judge.gate_sim), not assumed. A test that passed in the base and failed on the new
+side stops the run after that pair (`stopped_early`): no later pair can pass it.
+
+Every run gets `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the
+pair is the unit here, so a run needs a few rounds, not the extra rounds that narrow one run's
+interval. The later runs also get
 `--no-calibration` (when the side's code knows it and no rule gates a roof; repeat_arguments):
 the roofs and the roofline figures computed from them are then shown from each side's first
 run, not judged (lmgauge.runs.ab_report; none is gated by default), and a run saves the
@@ -126,7 +129,7 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
     sides = {"base": plan.base, "new": plan.new}
     records: list[RunRecord] = []
     repeat: dict[str, list[str]] = {}
-    status, pair = "complete", 0
+    status, pair, stopped = "complete", 0, None
     try:
         while status == "complete" and pair < plan.max_runs:
             if pair >= plan.runs and not undecided(records, plan.rules):
@@ -147,9 +150,24 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
             pair += 1
             if pair == 1 and not any(map(records_timing, records)):
                 break  # nothing timed: one pair judges every figure there is
+            if status == "complete" and (stopped := stop_reason(records, pair)):
+                progress(f"lmgauge ab: {stopped}")
+                break
     except KeyboardInterrupt:
         status = "interrupted"
-    return write_outcome(plan, records, status)
+    return write_outcome(plan, records, status, stopped)
+
+
+def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
+    """Why no later pair can pass the A/B run, or None: a test that passed in every base run
+    failed or errored in a new run (a regression whatever the later pairs show)."""
+    regressions = test_regressions(*complete_pairs(records))
+    if not regressions:
+        return None
+    first = regressions[0].split(": ", 1)[0]
+    others = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
+    return (f"stopped after pair {pairs}: {first}{others} passed in the base and failed in the "
+            "new side, so no later pair can pass this A/B run")  # fmt: skip
 
 
 def records_timing(record: RunRecord) -> bool:
@@ -183,13 +201,15 @@ def decidable(row: dict) -> bool:
     return judged_timing(row) or zero_valued(row["metric"], row["base_runs"], row["new_runs"])
 
 
-def write_outcome(plan: AbPlan, records: list[RunRecord], status: str) -> AbOutcome:
+def write_outcome(
+    plan: AbPlan, records: list[RunRecord], status: str, stopped: str | None = None
+) -> AbOutcome:
     base_runs, new_runs = complete_pairs(records)
     rows, families = judged_rows(base_runs, new_runs, plan.rules) if base_runs else ([], [])
     sides = {side.label: side.facts() for side in (plan.base, plan.new)}
     document = ab_document(sides, plan.pytest_arguments, records, status, rows,
                            test_regressions(base_runs, new_runs), families,
-                           failed_on_both_sides(base_runs, new_runs))  # fmt: skip
+                           failed_on_both_sides(base_runs, new_runs), stopped)  # fmt: skip
     report = write_text_atomic(strict_json(document) + "\n", plan.out / "ab.json")
     markdown = write_text_atomic(ab_markdown(document), plan.out / "ab.md")
     return AbOutcome(document, report, markdown)

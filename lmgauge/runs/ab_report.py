@@ -13,7 +13,9 @@ Format history (`format`: lmgauge-ab-report):
     Later in 2: `tests_failed_on_both_sides` (they fail the run too: what they measure was
     not judged); rows gain `direction` and, for worse timings, `family_worse`; `families` holds
     each model's gated timings judged together (lmgauge.judge.family), and a worse timing
-    fails only when its family is worse or its change is large on its own.
+    fails only when its family is worse or its change is large on its own. Later still:
+    `stopped_early` (null, or why the run stopped before --runs pairs: a test that passed in
+    the base failed on the new side, so no later pair could pass it).
 """
 
 from __future__ import annotations
@@ -138,8 +140,10 @@ def ab_document(
     sides: dict, pytest_arguments: list[str], records: list[RunRecord], status: str,
     rows: list[dict], regressions: list[str] | None = None,
     families: list[FamilyVerdict] | None = None, failed_on_both: list[str] | None = None,
+    stopped_early: str | None = None,
 ) -> dict:  # fmt: skip
-    """The A/B report document (strict JSON: NaN is written as null)."""
+    """The A/B report document (strict JSON: NaN is written as null); stopped_early: why the
+    run stopped before its pairs were done, when a test regression ended it."""
     regressions = regressions or []
     failed_on_both = failed_on_both or []
     families = families or []
@@ -160,6 +164,7 @@ def ab_document(
         "lmgauge_version": __version__,
         "created_utc": datetime.now(timezone.utc).isoformat(),
         "status": status,
+        "stopped_early": stopped_early,
         "passed": not reasons,
         "reasons": reasons,
         "judged": judged,
@@ -224,7 +229,8 @@ def ab_markdown(document: dict) -> str:
         f"- new: {sides['new']['description']} {' '.join(sides['new']['arguments'])}",
         f"- pytest arguments: `{' '.join(document['pytest_arguments'])}`",
         f"- runs: {len(document['runs'])} interleaved (A B B A ...), {document['pairs']} pairs; "
-        f"status {document['status']}",
+        f"status {document['status']}"
+        + (f" ({document['stopped_early']})" if document.get("stopped_early") else ""),
         "",
         "```",
         verdict_line(document),
