@@ -377,7 +377,7 @@ def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp
     outcome = ab.run_ab(ab.AbPlan(*sides, ["benches"], 3, 5, tmp_path, RULES), said.append)
     document = outcome.document
     assert document["pairs"] == 2 and len(document["runs"]) == 4
-    stopped = (f"stopped after pair 2: {crash['test']} passed in the base and failed in the "
+    stopped = (f"stopped after pair 2: {crash['test']} passed in the base and failed on the "
                "new side, so no later pair can pass this A/B run")  # fmt: skip
     assert document["stopped_early"] == stopped and said[-1] == f"lmgauge ab: {stopped}"
     assert document["status"] == "complete" and not document["passed"]

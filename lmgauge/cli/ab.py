@@ -113,7 +113,7 @@ def run_ab(arguments) -> int:
     if outcome.document["status"] != "complete":
         raise LmgaugeError(
             f"the A/B run did not complete: {outcome.document['status']}; judged "
-            f"{outcome.document['pairs']} pairs."
+            f"{outcome.document['pairs']} complete pair{'s' * (outcome.document['pairs'] != 1)}."
         )
     return 0 if outcome.document["passed"] else 1
 

@@ -166,7 +166,7 @@ def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
         return None
     first = regressions[0].split(": ", 1)[0]
     others = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
-    return (f"stopped after pair {pairs}: {first}{others} passed in the base and failed in the "
+    return (f"stopped after pair {pairs}: {first}{others} passed in the base and failed on the "
             "new side, so no later pair can pass this A/B run")  # fmt: skip
 
 

@@ -195,7 +195,8 @@ def verdict_line(document: dict) -> str:
     rows = document["rows"]
     gated = sum(row["gated"] for row in rows)
     judged = document.get("judged", gated)
-    head = f"{document['pairs']} pairs; {judged} of {gated} gated figures judged"
+    pairs = document["pairs"]
+    head = f"{pairs} pair{'s' * (pairs != 1)}; {judged} of {gated} gated figures judged"
     if document["passed"]:
         return f"lmgauge ab: PASSED ({head}, none worse)"
     lines = [f"lmgauge ab: FAILED ({head})"]
@@ -228,7 +229,7 @@ def ab_markdown(document: dict) -> str:
         f"- base: {sides['base']['description']} {' '.join(sides['base']['arguments'])}",
         f"- new: {sides['new']['description']} {' '.join(sides['new']['arguments'])}",
         f"- pytest arguments: `{' '.join(document['pytest_arguments'])}`",
-        f"- runs: {len(document['runs'])} interleaved (A B B A ...), {document['pairs']} pairs; "
+        f"- runs: {len(document['runs'])} interleaved (A B B A ...), pairs: {document['pairs']}; "
         f"status {document['status']}"
         + (f" ({document['stopped_early']})" if document.get("stopped_early") else ""),
         "",
