@@ -352,8 +352,8 @@ def test_untimed_tests_run_once_a_side():
 
 
 def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp_path, monkeypatch):
-    """No later pair can pass an A/B run once a test passed in the base and failed on the new
-    side: it stops there and says why, instead of running every pair of a crashed commit."""
+    """No later pair can pass an A/B run once a test failed on the new side and in no base run:
+    it stops there and says why, first, instead of running every pair of a crashed commit."""
     import lmgauge.runs.ab as ab
     from lmgauge.record.report import write_atomic
     from lmgauge.runs.ab_run import RunRecord
@@ -377,11 +377,12 @@ def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp
     outcome = ab.run_ab(ab.AbPlan(*sides, ["benches"], 3, 5, tmp_path, RULES), said.append)
     document = outcome.document
     assert document["pairs"] == 2 and len(document["runs"]) == 4
-    stopped = (f"stopped after pair 2: {crash['test']} passed in the base and failed on the "
-               "new side, so no later pair can pass this A/B run")  # fmt: skip
+    stopped = (f"stopped after pair 2: {crash['test']} failed on the new side and in no base "
+               "run, so no later pair can pass this A/B run")  # fmt: skip
     assert document["stopped_early"] == stopped and said[-1] == f"lmgauge ab: {stopped}"
     assert document["status"] == "complete" and not document["passed"]
-    assert any(reason.startswith(f"test {crash['test']}") for reason in document["reasons"])
+    assert document["reasons"][:2] == [stopped, f"test {crash['test']}: failed in call "
+                                                "(RuntimeError: boom)"]  # fmt: skip
     assert stopped in outcome.markdown.read_text()
 
 

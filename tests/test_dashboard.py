@@ -82,12 +82,22 @@ def test_a_stored_ab_verdict_shows_on_the_index(tmp_path, capsys):
     path.write_text(json.dumps(verdict))
     assert main(["store", str(path), str(path), "--store", store]) == 0
     assert "already stored as run 1" in capsys.readouterr().out
+    stopped = {**verdict, "schema_version": 2, "created_utc": "2026-11-25T10:00:00", "pairs": 1,
+               "reasons": ["stopped after pair 1: b.py::t failed on the new side and in no base "
+                           "run, so no later pair can pass this A/B run",
+                           "test b.py::t: failed in call (RuntimeError: boom)"]}  # fmt: skip
+    later = tmp_path / "ab2.json"
+    later.write_text(json.dumps(stopped))
+    assert main(["store", str(later), "--store", store]) == 0
     assert main(["dashboard", "--store", store, "--out", str(tmp_path / "site")]) == 0
     with browser_page() as page:
         page.goto((tmp_path / "site" / "index.html").as_uri())
         text = page.inner_text("body")
         assert page.errors == []
     assert "A/B verdicts" in text and "FAILED" in text and "gpt2 decode_step_seconds" in text
+    assert "why it failed" in text and "stopped after pair 1: b.py::t" in text, (
+        "a verdict's reasons are stored: the test that ended it, not unjudged figures")  # fmt: skip
+    assert "gpt2 decode_step_seconds {}: ratio 1.2" in text, "an older verdict: its failing figures"
 
 
 def test_a_store_of_one_unnamed_run_reads_without_the_catalogue(tmp_path):

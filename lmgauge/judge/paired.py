@@ -142,7 +142,8 @@ def judge_paired(
         return Judgement(SAME, ratio, change, **interval)
     worse = (estimate > 0) == (direction == "lower")
     if len(logs) < MIN_PAIRS_FOR_SIGNIFICANCE:
-        note = (f"not judged: the change is beyond the tolerance and {len(logs)} pairs cannot "
+        note = (f"not judged: the change is beyond the tolerance and {len(logs)} "
+                f"pair{'s' * (len(logs) != 1)} cannot "
                 f"reach p <= {rules.alpha}; run at least {MIN_PAIRS_FOR_SIGNIFICANCE}")
         return Judgement(NOT_JUDGED, ratio, change, **interval, fails_gate=rule.gated and worse,
                          note=note)  # fmt: skip

@@ -123,7 +123,7 @@ def ab_table(ab: pd.DataFrame) -> str:
         "time (UTC)": ab["created_utc"].dt.strftime("%Y-%m-%d %H:%M"), "base": ab["base"],
         "new": ab["new"], "pairs": ab["pairs"], "status": ab["status"],
         "verdict": ["passed" if p else "FAILED" for p in ab["passed"]],
-        "gated figures worse": ["; ".join(f or []) for f in ab["failures"]],
+        "why it failed": ["; ".join(f or []) for f in ab["failures"]],
     })  # fmt: skip
     return shown.to_html(index=False, escape=True)
 

@@ -8,8 +8,8 @@ first run (the others are passed to pytest as --deselect). While a model family 
 timings is borderline (beyond the tolerance but not yet significant, or "same" by less than
 half of it with its upper confidence bound beyond it; lmgauge.judge.family), pairs are
 added, up to `max_runs`; the false-alarm rate of this rule is measured by simulation
-(lmgauge.judge.gate_sim), not assumed. A test that passed in the base and failed on the new
-side stops the run after that pair (`stopped_early`): no later pair can pass it.
+(lmgauge.judge.gate_sim), not assumed. A test that failed on the new side and in no base run
+stops the run after that pair (`stopped_early`): no later pair can pass it.
 
 Every run gets `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the
 pair is the unit here, so a run needs a few rounds, not the extra rounds that narrow one run's
@@ -159,15 +159,16 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
 
 
 def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
-    """Why no later pair can pass the A/B run, or None: a test that passed in every base run
-    failed or errored in a new run (a regression whatever the later pairs show)."""
+    """Why no later pair can pass the A/B run, or None: a test failed or errored in a new run
+    and in no base run (a regression whatever the later pairs show: should a later base run
+    fail it too, it fails on both sides, which fails the run as well)."""
     regressions = test_regressions(*complete_pairs(records))
     if not regressions:
         return None
     first = regressions[0].split(": ", 1)[0]
     others = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
-    return (f"stopped after pair {pairs}: {first}{others} passed in the base and failed on the "
-            "new side, so no later pair can pass this A/B run")  # fmt: skip
+    return (f"stopped after pair {pairs}: {first}{others} failed on the new side and in no base "
+            "run, so no later pair can pass this A/B run")  # fmt: skip
 
 
 def records_timing(record: RunRecord) -> bool:

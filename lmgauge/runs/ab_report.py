@@ -10,12 +10,14 @@ Format history (`format`: lmgauge-ab-report):
     or errored on the new side and not on the base); `judged` (gated figures judged); runs
     gain `timed_only` (later runs repeat only the tests that recorded a timing); the paired
     test is Wilcoxon's signed rank with the Hodges-Lehmann ratio; `reasons` say why it failed.
-    Later in 2: `tests_failed_on_both_sides` (they fail the run too: what they measure was
-    not judged); rows gain `direction` and, for worse timings, `family_worse`; `families` holds
-    each model's gated timings judged together (lmgauge.judge.family), and a worse timing
-    fails only when its family is worse or its change is large on its own. Later still:
-    `stopped_early` (null, or why the run stopped before --runs pairs: a test that passed in
-    the base failed on the new side, so no later pair could pass it).
+    Later in 2: `pairs` counts the pairs whose two runs are usable (before: the runs of the
+    side with fewer, a killed run included); `tests_failed_on_both_sides` (they fail the run
+    too: what they measure was not judged); rows gain `direction` and, for worse timings,
+    `family_worse`; `families` holds each model's gated timings judged together
+    (lmgauge.judge.family), and a worse timing fails only when its family is worse or its
+    change is large on its own. Later still: `stopped_early` (null, or why the run stopped
+    before --runs pairs: a test failed on the new side and in no base run, so no later pair
+    could pass it; it is then the first reason).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from lmgauge.judge.verdicts import NOT_JUDGED, Judgement
 from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import finite_or_null
 from lmgauge.record.units import MACHINE_BOUND_UNITS
-from lmgauge.runs.ab_run import RunRecord
+from lmgauge.runs.ab_run import RunRecord, usable_pairs
 
 FORMAT = "lmgauge-ab-report"
 SCHEMA_VERSION = 2
@@ -149,15 +151,25 @@ def ab_document(
     families = families or []
     failing = [row for row in rows if row["fails_gate"]]
     judged = sum(row["gated"] and row["verdict"] != NOT_JUDGED for row in rows)
+    pairs = len(usable_pairs(records))
+    waiting = [row for row in failing if stopped_early and needs_more_pairs(row)]
     reasons = []
     if status != "complete":
         reasons.append(f"the A/B run did not complete: {status}")
+    if stopped_early:
+        reasons.append(stopped_early)
+    reasons += [f"test {line}" for line in regressions + failed_on_both]
     if not judged:
         reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
-    reasons += [f"test {line}" for line in regressions + failed_on_both]
     reasons += [verdict.sentence() for verdict in families if verdict.worse]
+    if waiting:
+        reasons.append(
+            f"{len(waiting)} gated timing{'s' * (len(waiting) != 1)} beyond the tolerance after "
+            f"{pairs} pair{'s' * (pairs != 1)} not judged: the run stopped before a rank test "
+            "could judge them"
+        )
     reasons += [f"{row['model']} {row['metric']} {row['params']}: {row['verdict']}"
-                for row in failing]  # fmt: skip
+                for row in failing if not any(row is other for other in waiting)]  # fmt: skip
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -173,10 +185,16 @@ def ab_document(
         "families": finite_or_null([asdict(verdict) for verdict in families]),
         "sides": sides,
         "pytest_arguments": pytest_arguments,
-        "pairs": min(sum(r["side"] == s for r in runs_of(records)) for s in ("base", "new")),
+        "pairs": pairs,
         "runs": runs_of(records),
         "rows": finite_or_null(rows),
     }
+
+
+def needs_more_pairs(row: dict) -> bool:
+    """Whether a row is not judged only because its pairs were too few for a rank test."""
+    return row["verdict"] == NOT_JUDGED and (row.get("note") or "").startswith(
+        "not judged: the change is beyond the tolerance")  # fmt: skip
 
 
 def runs_of(records: list[RunRecord]) -> list[dict]:

@@ -98,16 +98,22 @@ def describe_failure(record: RunRecord) -> str:
     )
 
 
+def usable_pairs(records: list[RunRecord]) -> list[dict[str, RunRecord]]:
+    """{"base": record, "new": record} of every pair whose two runs are usable, in pair
+    order."""
+    by_pair: dict[int, dict[str, RunRecord]] = {}
+    for record in records:
+        if record.usable:
+            by_pair.setdefault(record.pair, {})[record.side] = record
+    return [by_pair[pair] for pair in sorted(by_pair) if len(by_pair[pair]) == 2]
+
+
 def complete_pairs(records: list[RunRecord]) -> tuple[list[dict], list[dict]]:
     """The base and new report documents of every pair whose two runs both wrote a report,
     in pair order."""
-    by_pair: dict[int, dict[str, dict]] = {}
-    for record in records:
-        if not record.usable:
-            continue
-        try:
-            by_pair.setdefault(record.pair, {})[record.side] = read_report(record.report)
-        except ReportError as error:
-            raise LmgaugeError(str(error)) from None
-    pairs = [by_pair[pair] for pair in sorted(by_pair) if len(by_pair[pair]) == 2]
+    try:
+        pairs = [{side: read_report(record.report) for side, record in pair.items()}
+                 for pair in usable_pairs(records)]  # fmt: skip
+    except ReportError as error:
+        raise LmgaugeError(str(error)) from None
     return [pair["base"] for pair in pairs], [pair["new"] for pair in pairs]

@@ -168,14 +168,18 @@ AB_FORMAT = "lmgauge-ab-report"
 
 def store_ab(engine: Engine, document: dict, path: str | None = None) -> Stored:
     """Store an A/B report's verdict (lmgauge ab's ab.json): its sides, pairs, whether it
-    passed and the gated figures that got worse; once per report, like a run."""
+    passed and why not (its `reasons`: tests, an early stop, figures; a report written before
+    `reasons` gives its failing figures); once per report, like a run."""
     from lmgauge.store.schema import ab_runs
 
     key = hashlib.sha256(canonical([document.get("created_utc"), document.get("sides")]).encode())
     key = key.hexdigest()
     rows = document.get("rows", [])
-    failing = [f"{r['model']} {r['metric']} {r['params']}: ratio {r.get('ratio')}"
-               for r in rows if r.get("fails_gate")]  # fmt: skip
+    reasons = document.get("reasons")
+    failing = [str(reason) for reason in reasons] if isinstance(reasons, list) else [
+        f"{r['model']} {r['metric']} {r['params']}: ratio {r.get('ratio')}"
+        for r in rows if r.get("fails_gate")
+    ]  # fmt: skip
     sides = document.get("sides", {})
     values = {
         "report_key": key, "created_utc": created_at(document), "status": document["status"],
