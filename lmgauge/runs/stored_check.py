@@ -33,7 +33,7 @@ class StoredRates:
     """false_alarms / same_trials: same-code ordered pairs that failed; detections /
     slowed_trials: slowed runs that failed on a figure of a slowed model; slowed_elsewhere:
     slowed trials that (also) failed on a model that was not slowed; broken_trials: same-code
-    pairs that failed only because a test failed in both runs (a broken bench, which the gate
+    trials that failed only because a test failed on both sides (a broken bench, which the gate
     rightly fails, is not timing noise: not counted as a false alarm); failing_figures: how
     often each figure failed a same-code trial; tail_logs: per same-code run pair and gated
     timing, the absolute log ratio; family: gated timings per run."""
@@ -135,7 +135,7 @@ def folder_rates(
 
 def count_same_code_trial(rates: StoredRates, result, trial: str) -> None:
     """Adds one same-code trial's gate result to `rates`: a false alarm, or a broken trial
-    when it failed only on tests that failed in both runs."""
+    when it failed only on tests that failed on both sides."""
     rates.same_trials += 1
     rates.family = max(rates.family, result.comparison.family)
     if result.passed:
@@ -171,8 +171,12 @@ def injected(document: dict) -> str:
 
 
 def first_reason(result) -> str:
-    lines = result.message().splitlines()
-    return lines[1].strip() if len(lines) > 1 else lines[0]
+    """The first line of the gate's message that says why it failed, past a test that failed
+    on both sides (a broken bench, counted apart) when something else failed too."""
+    lines = [line.strip() for line in result.message().splitlines()[1:]]
+    broken = {f"test {line}" for line in result.comparison.tests_failed_before}
+    telling = [line for line in lines if line not in broken] or lines
+    return telling[0] if telling else result.message().splitlines()[0]
 
 
 def pair_log_ratios(same: list[dict], rules: GateRules) -> list[float]:
@@ -215,14 +219,15 @@ def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = ""
     if rates.broken_trials:
         lines += [
             "",
-            f"{rates.broken_trials} same-code trials failed only on tests that failed in both runs "
-            "(a broken bench, which the gate fails; not counted as false alarms: fix the test "
-            "and measure again):",
+            f"{rates.broken_trials} same-code trials failed only on tests that failed on both "
+            "sides (a broken bench, which the gate fails; not counted as false alarms: fix the "
+            "test and measure again):",
         ]
         lines += [f"- {test}: {count}" for test, count in rates.broken_tests.most_common(10)]
     if rates.failing_figures:
         lines += ["", "Figures that failed same-code pairs (times):"]
         lines += [f"- {name}: {count}" for name, count in rates.failing_figures.most_common(10)]
+    if rates.reasons:
         lines += ["", "First reason of each failing pair:"]
         lines += [f"- {reason}" for reason in rates.reasons[:20]]
     return "\n".join(lines) + "\n"
