@@ -216,7 +216,8 @@ def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_p
     assert read_baseline(tmp_path / "ok").runs == 3
     other = {**ENVIRONMENT, "cpu_model": "Intel Xeon"}
     write_atomic(make_report(9, environment=other), tmp_path / "ok" / "9.json")
-    with pytest.raises(ReportError, match="mixes runs that differ .CPU model"):
+    with pytest.raises(ReportError, match=r"mixes runs that differ \(0.json -> 9.json: CPU model"
+                       r".*move the runs that differ out of it"):  # fmt: skip
         read_baseline(tmp_path / "ok")
     (tmp_path / "ok" / "9.json").write_text('{"format": "lmgauge-run-report", "schema_ver')
     with pytest.raises(ReportError, match="baseline folder .*not valid JSON"):
@@ -384,9 +385,13 @@ def test_other_round_settings_are_named_as_a_setup_difference():
     base["run"]["options"].update(rounds=5, round_budget_s=10.0, round_width=0.1111)
     assert compare(base, new, RULES).setup == [
         "fewest rounds (--rounds): 5 -> 2",
-        "round budget in s (--round-budget): 10.0 -> 0.0",
+        "round budget in s (--round-budget): 10 -> 0",
         "round stop width (--round-width): 0.1111 -> 0.05",
     ]
+    result = run_gate(base, make_report(1))  # a report that does not record its rounds
+    assert result.passed, result.message()
+    assert "setup differs: fewest rounds (--rounds): 5 -> not recorded" in result.message(), (
+        "a gate that passes names what differed too")  # fmt: skip
 
 
 def without_probes(document: dict) -> dict:

@@ -45,8 +45,16 @@ def differing(base: dict, new: dict, fields: dict) -> list[str]:
     for name, path in fields.items():
         before, after = field(base, path), field(new, path)
         if before != after:
-            lines.append(f"{name}: {before} -> {after}")
+            lines.append(f"{name}: {shown(before)} -> {shown(after)}")
     return lines
+
+
+def shown(value) -> str:
+    """A field's value in a sentence: 'not recorded' for a field an older report lacks, a
+    float to 4 significant digits."""
+    if value is None:
+        return "not recorded"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def hardware_differences(base: dict, new: dict) -> list[str]:

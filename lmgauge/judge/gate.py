@@ -79,7 +79,8 @@ class GateResult:
             "per run"
         )
         if self.passed:
-            return f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)"
+            return "\n".join([f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)",
+                              *context_lines(comparison)])  # fmt: skip
         lines = [f"lmgauge gate: FAILED ({scope})"]
         if comparison.unfinished:
             lines.append(f"  {comparison.unfinished}")
@@ -154,16 +155,17 @@ def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
     from lmgauge.record.report import read_report
 
     path = Path(path)
-    documents = []
+    documents, names = [], []
     for candidate in sorted(path.glob("*.json")):
         try:
             documents.append(read_report(candidate))
+            names.append(candidate.name)
         except ReportError as error:
             if looks_like_run_report(candidate):
                 raise ReportError(f"{role} folder {path}: {error}") from None
     if not documents:
         raise ReportError(f"{role} folder {path} holds no lmgauge run report (*.json).")
-    check_one_code_on_one_machine(path, documents, role)
+    check_one_code_on_one_machine(path, documents, role, names)
     return documents
 
 
@@ -176,22 +178,27 @@ def looks_like_run_report(path: Path) -> bool:
         return False
 
 
-def check_one_code_on_one_machine(path: Path, documents: list[dict], role="baseline") -> None:
+def check_one_code_on_one_machine(
+    path: Path, documents: list[dict], role="baseline", names: list[str] | None = None
+) -> None:
     """ReportError when the runs of a folder differ in machine, setup or commit: their spread
-    would then be the spread of those differences, not of runs of one code here."""
+    would then be the spread of those differences, not of runs of one code here. `names`: the
+    documents' file names, for the message."""
     from lmgauge.errors import ReportError
     from lmgauge.judge.drift import field, hardware_differences, setup_differences
 
+    names = names or [f"run {index + 1}" for index in range(len(documents))]
     first = documents[0]
-    for document in documents[1:]:
+    for name, document in zip(names[1:], documents[1:], strict=True):
         differences = hardware_differences(first, document) + setup_differences(first, document)
         commits = [field(d, ("environment", "git", "commit")) for d in (first, document)]
         if commits[0] != commits[1]:
             differences.append(f"commit: {commits[0]} -> {commits[1]}")
         if differences:
             raise ReportError(
-                f"{role} folder {path} mixes runs that differ ({'; '.join(differences[:3])}): "
-                f"a {role} of several runs is several runs of one code on one machine."
+                f"{role} folder {path} mixes runs that differ ({names[0]} -> {name}: "
+                f"{'; '.join(differences[:3])}): a {role} of several runs is several runs of one "
+                "code with one setup on one machine; move the runs that differ out of it."
             )
 
 
