@@ -111,12 +111,16 @@ def test_benches_refuse_pytest_xdist_workers_in_one_sentence(pytester):
     pytest.importorskip("xdist")
     result, reports = run_benches(pytester, "--models", "gpt2", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*benches cannot run in pytest-xdist workers (-n)*drop -n*"])
+    result.stderr.fnmatch_lines(["*benches cannot run in pytest-xdist workers (-n or --dist)*"])
     assert reports == [] and "Traceback" not in result.stderr.str()
     single = pytester.runpytest_subprocess(
         PARAMS_BENCH, "-n", "0", "--co", "-q", "--models", "gpt2", "-p", "no:cacheprovider"
     )  # fmt: skip
     assert single.ret == pytest.ExitCode.OK, "-n 0 runs in one process"
+    listed = pytester.runpytest_subprocess(
+        PARAMS_BENCH, "-n", "2", "--co", "-q", "--models", "gpt2", "-p", "no:cacheprovider"
+    )  # fmt: skip
+    assert listed.ret == pytest.ExitCode.OK, "--collect-only runs nothing"
 
 
 def test_unknown_model_is_a_usage_error_listing_known_models(pytester):

@@ -371,22 +371,27 @@ def round_policy(options) -> RoundPolicy:
 
 
 PARALLEL_BENCHES = (
-    "benches cannot run in pytest-xdist workers (-n): each worker would load every model again "
-    "and time it while the others load the same CPUs; run them in one process (drop -n)."
+    "benches cannot run in pytest-xdist workers (-n or --dist): each worker would load every "
+    "model again and time it while the others load the same CPUs; run them in one process "
+    "(drop -n and --dist)."
 )
 
 
 def check_not_distributed(config: pytest.Config) -> None:
-    """pytest.UsageError when pytest-xdist would spread bench files over workers (lmgauge's
-    own tests may run under -n; benches time the whole machine)."""
+    """pytest.UsageError when pytest-xdist would spread bench files (bench_*.py, outside
+    --ignore) over workers; lmgauge's own tests may run under -n, and --collect-only runs
+    nothing."""
     if config.getoption("dist", "no") == "no" or not config.getoption("tx", None):
         return
+    if config.option.collectonly:
+        return
     here = config.invocation_params.dir
+    ignored = [(here / folder).resolve() for folder in config.getoption("ignore", None) or []]
     for argument in config.args:
-        path = here / argument.split("::")[0]
-        if path.is_file() and path.name.startswith("bench_") or (
-            path.is_dir() and next(path.rglob("bench_*.py"), None)
-        ):  # fmt: skip
+        path = (here / argument.split("::")[0]).resolve()
+        found = list(path.rglob("bench_*.py")) if path.is_dir() else [path]
+        benches = [bench for bench in found if bench.is_file() and bench.name.startswith("bench_")]
+        if any(not any(map(bench.is_relative_to, ignored)) for bench in benches):
             raise pytest.UsageError(PARALLEL_BENCHES)
 
 
