@@ -462,6 +462,19 @@ def test_a_git_ref_against_another_python_environment(tmp_path, tiny_gpt2_dir):
     assert decode_row(document)["verdict"] == "worse"
 
 
+def test_a_side_argument_that_is_one_dashed_word_is_read_as_the_value():
+    """Found by review: `--new-args --no-calibration` stopped with argparse's "expected one
+    argument"; only `--new-args=--no-calibration` worked."""
+    from lmgauge.cli.main import build_parser, joined_side_arguments
+
+    argv = ["ab", "--new-args", "--no-calibration", "--base-args", "-k not slow", "--runs", "3"]
+    joined = joined_side_arguments(argv)
+    assert joined == ["ab", "--new-args=--no-calibration", "--base-args=-k not slow", "--runs",
+                      "3"]  # fmt: skip
+    arguments = build_parser().parse_args(joined)
+    assert (arguments.new_args, arguments.base_args) == ("--no-calibration", "-k not slow")
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

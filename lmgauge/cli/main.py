@@ -24,10 +24,26 @@ CONVERTED_MODELS = [
 """Embedded models whose asset is converted once into a model folder (SmolLM2 from GGUF)."""
 
 
+SIDE_ARGUMENTS = ("--base-args", "--new-args")
+"""Options whose value is itself pytest options: argparse takes a value such as
+"--no-calibration" (one word starting with a dash) for an option of its own."""
+
+
+def joined_side_arguments(argv: list[str]) -> list[str]:
+    """argv with `--new-args VALUE` written as `--new-args=VALUE`, so that a value that starts
+    with a dash is read as the value."""
+    joined: list[str] = []
+    values = iter(argv)
+    for argument in values:
+        value = next(values, None) if argument in SIDE_ARGUMENTS else None
+        joined.append(f"{argument}={value}" if value is not None else argument)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     passed_on = argv[argv.index("--") + 1 :] if "--" in argv else []
-    argv = argv[: argv.index("--")] if "--" in argv else argv
+    argv = joined_side_arguments(argv[: argv.index("--")] if "--" in argv else argv)
     parser = build_parser()
     arguments = parser.parse_args(argv)
     arguments.pytest_args = passed_on
