@@ -349,6 +349,10 @@ def test_untimed_tests_run_once_a_side():
                            figure("parameters_total", 5, "count", "exact", test="a"),
                            figure("perplexity", 9.0, "ratio", test="b")])  # fmt: skip
     assert timed_only(report) == ["--deselect", "b"]
+    report["texts"] = [{"table": "outputs", "text": "Paris", "test": "c"},
+                       {"table": "outputs", "text": "0.05 s", "test": "a"}]  # fmt: skip
+    assert timed_only(report) == ["--deselect", "c", "--deselect", "b"], (
+        "a test that recorded only texts (greedy outputs) runs once a side too")  # fmt: skip
 
 
 def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp_path, monkeypatch):

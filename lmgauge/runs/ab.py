@@ -4,12 +4,13 @@ stored. `lmgauge ab` is a thin shell over `run_ab`.
 What a run costs: the first pair runs every selected test on both sides. Figures that are not
 timings (counts, accuracy, perplexity, fidelity, memory) cannot change between runs of one
 side's code, so the later pairs repeat only the tests that recorded a timing in that side's
-first run (the others are passed to pytest as --deselect). While a model family of gated
-timings is borderline (beyond the tolerance but not yet significant, or "same" by less than
-half of it with its upper confidence bound beyond it; lmgauge.judge.family), pairs are
-added, up to `max_runs`; the false-alarm rate of this rule is measured by simulation
-(lmgauge.judge.gate_sim), not assumed. A test that failed on the new side and in no base run
-stops the run after that pair (`stopped_early`): no later pair can pass it.
+first run (the others that recorded a figure or a text are passed to pytest as --deselect).
+While a model family of gated timings is borderline (beyond the tolerance but not yet
+significant, or "same" by less than half of it with its upper confidence bound beyond it;
+lmgauge.judge.family), pairs are added, up to `max_runs`; the false-alarm rate of this rule
+is measured by simulation (lmgauge.judge.gate_sim), not assumed. A test that failed on the new
+side and in no base run stops the run after that pair (`stopped_early`): no later pair can
+pass it.
 
 Every run gets `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the
 pair is the unit here, so a run needs a few rounds, not the extra rounds that narrow one run's
@@ -113,9 +114,13 @@ def repeat_arguments(report: dict, rules: GateRules) -> list[str]:
 
 
 def timed_only(report: dict) -> list[str]:
-    """--deselect arguments for every test of `report` that recorded figures but no timing:
-    its figures cannot change between runs of the same code."""
+    """--deselect arguments for every test of `report` that recorded figures or texts but no
+    timing: what it records cannot change between runs of the same code (greedy outputs are
+    texts of a fixed model on fixed prompts)."""
     units: dict[str, set] = {}
+    for text in report.get("texts") or []:
+        if isinstance(text, dict) and text.get("test"):
+            units.setdefault(text["test"], set())
     for result in report["results"]:
         if result.get("test"):
             units.setdefault(result["test"], set()).add(result["unit"])
