@@ -113,14 +113,42 @@ def test_benches_refuse_pytest_xdist_workers_in_one_sentence(pytester):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*benches cannot run in pytest-xdist workers (-n or --dist)*"])
     assert reports == [] and "Traceback" not in result.stderr.str()
-    single = pytester.runpytest_subprocess(
-        PARAMS_BENCH, "-n", "0", "--co", "-q", "--models", "gpt2", "-p", "no:cacheprovider"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "refused"),
+    [
+        (["benches", "-n", "2"], True),
+        (["benches/bench_params.py::test_parameter_counts", "--tx", "2*popen"], True),
+        (["benches", "-n", "0"], False),
+        (["benches", "-n", "2", "--co"], False),
+        ([".", "-n", "2", "--ignore", "benches"], False),
+        ([".", "-n", "2"], True),
+        (["tests", "-n", "2"], False),
+    ],
+)
+def test_which_runs_are_refused_under_xdist(arguments, refused):
+    """In process, on the options xdist leaves (a --tx list and --dist load when -n is given)."""
+    from types import SimpleNamespace
+
+    from lmgauge.pytest_plugin.options import check_not_distributed
+
+    workers = arguments[arguments.index("-n") + 1] if "-n" in arguments else None
+    tx = ["popen"] * int(workers) if workers else (["popen"] * 2 if "--tx" in arguments else [])
+    ignore = [arguments[arguments.index("--ignore") + 1]] if "--ignore" in arguments else []
+    options = {"dist": "load" if tx else "no", "tx": tx, "ignore": ignore}
+    config = SimpleNamespace(
+        getoption=lambda name, default=None: options.get(name, default),
+        getini=lambda name: ["*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules",
+                             "venv", "{arch}"],  # pytest's default norecursedirs
+        option=SimpleNamespace(collectonly="--co" in arguments),
+        invocation_params=SimpleNamespace(dir=PROJECT), args=arguments[:1],
     )  # fmt: skip
-    assert single.ret == pytest.ExitCode.OK, "-n 0 runs in one process"
-    listed = pytester.runpytest_subprocess(
-        PARAMS_BENCH, "-n", "2", "--co", "-q", "--models", "gpt2", "-p", "no:cacheprovider"
-    )  # fmt: skip
-    assert listed.ret == pytest.ExitCode.OK, "--collect-only runs nothing"
+    if refused:
+        with pytest.raises(pytest.UsageError, match="pytest-xdist workers"):
+            check_not_distributed(config)
+    else:
+        check_not_distributed(config)
 
 
 def test_unknown_model_is_a_usage_error_listing_known_models(pytester):

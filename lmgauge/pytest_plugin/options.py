@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -387,12 +388,25 @@ def check_not_distributed(config: pytest.Config) -> None:
         return
     here = config.invocation_params.dir
     ignored = [(here / folder).resolve() for folder in config.getoption("ignore", None) or []]
+    skipped = config.getini("norecursedirs")
     for argument in config.args:
         path = (here / argument.split("::")[0]).resolve()
-        found = list(path.rglob("bench_*.py")) if path.is_dir() else [path]
+        found = bench_files(path, skipped) if path.is_dir() else [path]
         benches = [bench for bench in found if bench.is_file() and bench.name.startswith("bench_")]
         if any(not any(map(bench.is_relative_to, ignored)) for bench in benches):
             raise pytest.UsageError(PARALLEL_BENCHES)
+
+
+def bench_files(folder: Path, skipped: list[str]) -> list[Path]:
+    """The bench_*.py files pytest would collect under `folder`: not in folders that match
+    norecursedirs (hidden ones, A/B worktrees under .lmgauge) or hold a virtual environment."""
+    found = []
+    for root, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders
+                      if not any(fnmatch(name, pattern) for pattern in skipped)
+                      and not (Path(root) / name / "pyvenv.cfg").exists()]  # fmt: skip
+        found += [Path(root) / name for name in files if fnmatch(name, "bench_*.py")]
+    return found
 
 
 def recorded_options(options, specs, device, threads, thread_counts, sweeps) -> dict:
