@@ -389,6 +389,16 @@ def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp
                                                 "(RuntimeError: boom)"]  # fmt: skip
     assert stopped in outcome.markdown.read_text()
 
+    from lmgauge.runs.ab_report import ab_document
+
+    waiting = {"model": "m", "metric": "decode_step_seconds", "params": "", "gated": True,
+               "fails_gate": True, "verdict": "not judged",
+               "note": "not judged: the change is beyond the tolerance and 2 pairs cannot "
+                       "reach p <= 0.05; run at least 5"}  # fmt: skip
+    killed = ab_document({}, [], [], "the new run of pair 3 was killed by SIGKILL", [waiting] * 3)
+    assert killed["reasons"][-1].startswith("3 gated figures beyond the tolerance after 0 pairs "
+                                            "not judged: the run ended before")  # fmt: skip
+
 
 @pytest.mark.slow
 def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):

@@ -173,6 +173,17 @@ def test_stored_check_does_not_call_a_test_broken_in_every_run_a_false_alarm(tmp
     assert "First reason of each failing pair:" in output and "RuntimeError: boom" in output
 
 
+def test_a_failing_pair_s_first_reason_is_what_got_worse_not_what_differed():
+    """Found by review: the machine's speed moving (context) was given as the reason."""
+    from lmgauge.judge.gate import run_gate
+    from lmgauge.runs.stored_check import first_reason
+    from tests.reports_for_tests import make_report
+
+    result = run_gate(make_report(1), make_report(6, slowdown=2.5, matmul=0.7e11))
+    assert "the machine's speed moved" in result.message()
+    assert first_reason(result).startswith("gpt2 decode_step_seconds"), first_reason(result)
+
+
 def test_a_worse_family_is_traced_to_its_model_even_when_the_name_holds_spaces():
     from lmgauge.judge.family import FamilyVerdict
     from lmgauge.runs.stored_check import family_models

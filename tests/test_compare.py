@@ -388,6 +388,17 @@ def test_other_round_settings_are_named_as_a_setup_difference():
         "round budget in s (--round-budget): 10 -> 0",
         "round stop width (--round-width): 0.1111 -> 0.05",
     ]
+    from lmgauge.judge.drift import hardware_differences, setup_differences
+
+    quota = setup_differences({"environment": {"cpu_quota": 2.0}},
+                              {"environment": {"cpu_quota": None}})  # fmt: skip
+    assert quota == ["CPU quota (cgroup): 2 -> none"], "a recorded null is not 'not recorded'"
+    assert hardware_differences({"environment": {"gpu": None}}, {"environment": {}}) == [
+        "GPU: none -> not recorded"]  # fmt: skip
+    close = setup_differences({"run": {"options": {"round_width": 0.05}}},
+                              {"run": {"options": {"round_width": 0.0500004}}})  # fmt: skip
+    assert close == ["round stop width (--round-width): 0.05 -> 0.0500004"], (
+        "two values that round alike are shown in full")  # fmt: skip
     result = run_gate(base, make_report(1))  # a report that does not record its rounds
     assert result.passed, result.message()
     assert "setup differs: fewest rounds (--rounds): 5 -> not recorded" in result.message(), (

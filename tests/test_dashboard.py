@@ -97,7 +97,8 @@ def test_a_stored_ab_verdict_shows_on_the_index(tmp_path, capsys):
     assert "A/B verdicts" in text and "FAILED" in text and "gpt2 decode_step_seconds" in text
     assert "why it failed" in text and "stopped after pair 1: b.py::t" in text, (
         "a verdict's reasons are stored: the test that ended it, not unjudged figures")  # fmt: skip
-    assert "gpt2 decode_step_seconds {}: ratio 1.2" in text, "an older verdict: its failing figures"
+    assert "gpt2 decode_step_seconds {}: failed (ratio 1.2)" in text, (
+        "an older verdict: its failing figures")  # fmt: skip
 
 
 def test_a_store_of_one_unnamed_run_reads_without_the_catalogue(tmp_path):

@@ -124,6 +124,7 @@ def test_benches_refuse_pytest_xdist_workers_in_one_sentence(pytester):
         (["benches", "-n", "2", "--co"], False),
         ([".", "-n", "2", "--ignore", "benches"], False),
         ([".", "-n", "2"], True),
+        (["benches/bench_params.py", "-n", "2", "--ignore", "benches"], True),
         (["tests", "-n", "2"], False),
     ],
 )

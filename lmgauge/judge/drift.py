@@ -32,10 +32,17 @@ SETUP_FIELDS = {
 }
 
 
-def field(document: dict, path: tuple[str, ...]):
+NOT_RECORDED = object()
+"""What `field` gives, when asked, for a field a report does not hold (an older report)."""
+
+
+def field(document: dict, path: tuple[str, ...], missing=None):
+    """The value at `path` in `document`, or `missing` when some key on the way is absent."""
     value = document
     for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, dict) or key not in value:
+            return missing
+        value = value[key]
     return value
 
 
@@ -43,17 +50,23 @@ def differing(base: dict, new: dict, fields: dict) -> list[str]:
     """'name: base -> new' for every field whose value differs."""
     lines = []
     for name, path in fields.items():
-        before, after = field(base, path), field(new, path)
-        if before != after:
-            lines.append(f"{name}: {shown(before)} -> {shown(after)}")
+        before, after = field(base, path, NOT_RECORDED), field(new, path, NOT_RECORDED)
+        if before is NOT_RECORDED and after is NOT_RECORDED or before == after:
+            continue
+        texts = [shown(before), shown(after)]
+        if texts[0] == texts[1]:
+            texts = [repr(before), repr(after)]
+        lines.append(f"{name}: {texts[0]} -> {texts[1]}")
     return lines
 
 
 def shown(value) -> str:
-    """A field's value in a sentence: 'not recorded' for a field an older report lacks, a
-    float to 4 significant digits."""
-    if value is None:
+    """A field's value in a sentence: 'not recorded' for a field an older report lacks, 'none'
+    for a recorded null (no GPU, no CPU quota), a float to 4 significant digits."""
+    if value is NOT_RECORDED:
         return "not recorded"
+    if value is None:
+        return "none"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
@@ -68,7 +81,8 @@ def setup_differences(base: dict, new: dict) -> list[str]:
     after = field(new, ("environment", "libraries")) or {}
     for library in sorted(set(before) | set(after)):
         if before.get(library) != after.get(library):
-            lines.append(f"{library}: {before.get(library)} -> {after.get(library)}")
+            versions = [side.get(library) or "not installed" for side in (before, after)]
+            lines.append(f"{library}: {versions[0]} -> {versions[1]}")
     return lines
 
 

@@ -391,9 +391,12 @@ def check_not_distributed(config: pytest.Config) -> None:
     skipped = config.getini("norecursedirs")
     for argument in config.args:
         path = (here / argument.split("::")[0]).resolve()
-        found = bench_files(path, skipped) if path.is_dir() else [path]
-        benches = [bench for bench in found if bench.is_file() and bench.name.startswith("bench_")]
-        if any(not any(map(bench.is_relative_to, ignored)) for bench in benches):
+        if path.is_dir():  # pytest leaves out --ignore'd folders it walks into, not named files
+            found = [bench for bench in bench_files(path, skipped)
+                     if not any(map(bench.is_relative_to, ignored))]  # fmt: skip
+        else:
+            found = [path] if path.is_file() and path.name.startswith("bench_") else []
+        if found:
             raise pytest.UsageError(PARALLEL_BENCHES)
 
 

@@ -152,7 +152,8 @@ def ab_document(
     failing = [row for row in rows if row["fails_gate"]]
     judged = sum(row["gated"] and row["verdict"] != NOT_JUDGED for row in rows)
     pairs = len(usable_pairs(records))
-    waiting = [row for row in failing if stopped_early and needs_more_pairs(row)]
+    cut_short = bool(stopped_early) or status != "complete"
+    waiting = [row for row in failing if cut_short and needs_more_pairs(row)]
     reasons = []
     if status != "complete":
         reasons.append(f"the A/B run did not complete: {status}")
@@ -164,8 +165,8 @@ def ab_document(
     reasons += [verdict.sentence() for verdict in families if verdict.worse]
     if waiting:
         reasons.append(
-            f"{len(waiting)} gated timing{'s' * (len(waiting) != 1)} beyond the tolerance after "
-            f"{pairs} pair{'s' * (pairs != 1)} not judged: the run stopped before a rank test "
+            f"{len(waiting)} gated figure{'s' * (len(waiting) != 1)} beyond the tolerance after "
+            f"{pairs} pair{'s' * (pairs != 1)} not judged: the run ended before a rank test "
             "could judge them"
         )
     reasons += [f"{row['model']} {row['metric']} {row['params']}: {row['verdict']}"
@@ -192,9 +193,10 @@ def ab_document(
 
 
 def needs_more_pairs(row: dict) -> bool:
-    """Whether a row is not judged only because its pairs were too few for a rank test."""
-    return row["verdict"] == NOT_JUDGED and (row.get("note") or "").startswith(
-        "not judged: the change is beyond the tolerance")  # fmt: skip
+    """Whether a row is not judged only because its pairs were too few for its test (a rank
+    test, or the means of a rate whose zero is a value)."""
+    waits = ("not judged: the change is beyond the tolerance", "not judged: worse by more than")
+    return row["verdict"] == NOT_JUDGED and (row.get("note") or "").startswith(waits)
 
 
 def runs_of(records: list[RunRecord]) -> list[dict]:

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from lmgauge.judge.gate import run_gate
+from lmgauge.judge.gate import context_lines, run_gate
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
 from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, combined, is_finite
@@ -172,10 +172,12 @@ def injected(document: dict) -> str:
 
 def first_reason(result) -> str:
     """The first line of the gate's message that says why it failed, past a test that failed
-    on both sides (a broken bench, counted apart) when something else failed too."""
+    on both sides (a broken bench, counted apart) and past what differs between the runs
+    (machine, setup, speed: context, not a cause) when something else failed too."""
     lines = [line.strip() for line in result.message().splitlines()[1:]]
     broken = {f"test {line}" for line in result.comparison.tests_failed_before}
-    telling = [line for line in lines if line not in broken] or lines
+    context = {line.strip() for line in context_lines(result.comparison)}
+    telling = [line for line in lines if line not in broken | context] or lines
     return telling[0] if telling else result.message().splitlines()[0]
 
 

@@ -166,6 +166,23 @@ def result_row(run_id: int, result: dict) -> dict:
 AB_FORMAT = "lmgauge-ab-report"
 
 
+def ab_reasons(document: dict) -> list[str]:
+    """Why an A/B verdict failed, one line a reason, a failing figure's with its ratio; for a
+    report written before `reasons`, its failing figures, or that it does not say."""
+    rows = [row for row in document.get("rows", []) if row.get("fails_gate")]
+    ratios = {f"{r['model']} {r['metric']} {r['params']}": r.get("ratio") for r in rows}
+    reasons = document.get("reasons")
+    if not isinstance(reasons, list):
+        reasons = [f"{name}: failed" for name in ratios]
+        if not reasons and not document.get("passed"):
+            reasons = ["an A/B report from before lmgauge recorded its reasons: see its ab.md"]
+    lines = []
+    for reason in map(str, reasons):
+        ratio = ratios.get(reason.rsplit(":", 1)[0])
+        lines.append(f"{reason} (ratio {ratio:.3g})" if isinstance(ratio, float | int) else reason)
+    return lines
+
+
 def store_ab(engine: Engine, document: dict, path: str | None = None) -> Stored:
     """Store an A/B report's verdict (lmgauge ab's ab.json): its sides, pairs, whether it
     passed and why not (its `reasons`: tests, an early stop, figures; a report written before
@@ -175,11 +192,7 @@ def store_ab(engine: Engine, document: dict, path: str | None = None) -> Stored:
     key = hashlib.sha256(canonical([document.get("created_utc"), document.get("sides")]).encode())
     key = key.hexdigest()
     rows = document.get("rows", [])
-    reasons = document.get("reasons")
-    failing = [str(reason) for reason in reasons] if isinstance(reasons, list) else [
-        f"{r['model']} {r['metric']} {r['params']}: ratio {r.get('ratio')}"
-        for r in rows if r.get("fails_gate")
-    ]  # fmt: skip
+    failing = ab_reasons(document)
     sides = document.get("sides", {})
     values = {
         "report_key": key, "created_utc": created_at(document), "status": document["status"],
