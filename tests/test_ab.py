@@ -28,6 +28,19 @@ five pairs only all five the same way reach p <= 0.05, and trimming a disturbed 
 six."""
 
 
+def assert_slowdown_caught(document: dict) -> None:
+    """The A/B run failed on the tiny model's slowdown: its model family is worse (the rule
+    that fails an A/B run; a single timing may read "too noisy" when one pair of five was
+    disturbed, as on two xdist workers in CI: 4 of 5 pairs give p = 0.0625) and its decode step
+    is worse or too noisy the slow way."""
+    (family,) = document["families"]
+    assert family["worse"] and family["ratio"] > 1.25, family
+    row = decode_row(document)
+    assert row["verdict"] in ("worse", "too noisy") and row["ratio"] > 1.25, row
+    assert not document["passed"] and any(reason.startswith(family["family"])
+                                          for reason in document["reasons"])  # fmt: skip
+
+
 def bench_arguments(model: Path) -> list[str]:
     return [
         "benches/bench_generate.py", "-m", "not slow", "--models", str(model), "--threads", "1",
@@ -415,7 +428,8 @@ def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     # the slowdown doubles each forward pass, not generate's own per-step bookkeeping, which on
     # a tiny model is about as long as the forward pass: the step ratio lies between 1 and 2
     # (1.45 in one CI run, above 1.5 in others)
-    assert row["verdict"] == "worse" and row["ratio"] > 1.25 and len(row["new_runs"]) == pairs
+    assert row["ratio"] > 1.25 and len(row["new_runs"]) == pairs
+    assert_slowdown_caught(document)
     assert document["sides"]["new"]["arguments"] == DOUBLED.split()
     order = [side for pair in range(pairs) for side in (("base", "new"), ("new", "base"))[pair % 2]]
     assert [run["side"] for run in document["runs"]] == order
@@ -473,7 +487,7 @@ def test_a_git_ref_against_another_python_environment(tmp_path, tiny_gpt2_dir):
     assert new["python"] == str(wrapper) and new["commit"] is None
     pytest_starts = [line for line in started.read_text().splitlines() if "-m pytest" in line]
     assert len(pytest_starts) == document["pairs"], "every new run went through the wrapper"
-    assert decode_row(document)["verdict"] == "worse"
+    assert_slowdown_caught(document)
 
 
 def test_a_side_argument_that_is_one_dashed_word_is_read_as_the_value():
