@@ -62,7 +62,7 @@ SLOW_TESTS = "slow"
 """The marker of lmgauge's own end-to-end tests that run whole bench sessions or A/B runs in
 subprocesses (7-85 s each on the 2-core VM). `pytest tests` leaves them out unless -m or -k
 selects, or the command line names them; `pytest tests -m slow` runs only them, and CI runs
-both (.ci/run; the slow ones on two pytest-xdist workers, -n 2)."""
+both (.ci/run)."""
 
 
 LEFT_OUT = pytest.StashKey[int]()
@@ -98,5 +98,5 @@ def pytest_terminal_summary(terminalreporter, config):
     if left_out:
         terminalreporter.write_line(
             f"lmgauge tests: {left_out} slow end-to-end test{'s' * (left_out > 1)} left out; "
-            "`./dev pytest tests -m slow -n 2` runs them on two workers (CI runs both)"
+            "`./dev pytest tests -m slow` runs them (CI runs both)"
         )

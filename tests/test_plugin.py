@@ -90,7 +90,9 @@ def test_slow_tier_on_a_tiny_model(pytester, tiny_gpt2_dir):
     assert metrics["largest_batch_that_fit"]["value"] == 16
     skips = [t["message"] for t in report["tests"]["not_passed"] if t["outcome"] == "skipped"]
     assert any("holds 256 positions" in message for message in skips)
-    assert any("too short for a 2 % comparison" in message for message in skips)
+    assert "hand_loop_ratio" in metrics or any(
+        "too short for a 2 % comparison" in message for message in skips
+    ), "the hand-loop cross-check ran, or said why not (a busy machine's step can be long enough)"
 
 
 def test_an_unwritable_report_folder_stops_the_run_before_any_model_loads(pytester, tmp_path):
