@@ -26,7 +26,8 @@ def add_ab_commands(commands) -> None:
     ab.add_argument(
         "--max-runs", type=int, default=8,
         help="most runs per side: pairs are added while a model family of gated timings is "
-        "borderline (default: 8)",
+        "borderline; one still worse beyond the tolerance without significance then fails "
+        "(default: 8)",
     )  # fmt: skip
     add_common(ab)
     ab.set_defaults(handler=run_ab)

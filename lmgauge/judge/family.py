@@ -67,6 +67,28 @@ class FamilyVerdict:
     new_runs: int = 0
     """Stored gate only: how many runs the new side is the median of."""
 
+    @property
+    def unresolved(self) -> bool:
+        """Borderline beyond the tolerance: worse by more than it, but not significantly. When
+        the pairs run out so (lmgauge ab at --max-runs), the family could not be judged, and
+        fails (a verdict fails closed): it passes only when shown to be within the tolerance
+        or close enough to it (the other borderline case, "same" by less than half of it)."""
+        return self.borderline and not self.worse and self.ratio > 1 + self.tolerance
+
+    def unresolved_sentence(self) -> str:
+        """Why an unresolved family fails once no pair can be added."""
+        return (
+            f"{self.family}: {self.timings()} {self.ratio:.3f}x worse together over "
+            f"{self.pairs} {self.unit}, beyond the ±{100 * self.tolerance:g} % "
+            f"family tolerance, but not significantly ({self.test}, Holm-adjusted p = "
+            f"{self.adjusted_p:.3g}) when no more pairs were allowed: not judged, so it fails "
+            "(a larger --max-runs can judge it)"
+        )
+
+    def timings(self) -> str:
+        return ("its gated timing is" if self.figures == 1
+                else f"its {self.figures} gated timings are")  # fmt: skip
+
     def sentence(self) -> str:
         beyond = (f", beyond the ±{100 * self.tolerance:g} % family tolerance"
                   if math.isfinite(self.tolerance) else "")  # fmt: skip
@@ -76,9 +98,9 @@ class FamilyVerdict:
         else:
             over = f"over {self.pairs} {self.unit}"
         return (
-            f"{self.family}: its {self.figures} gated timings are {self.ratio:.3f}x worse "
-            f"together {over}{beyond} ({self.test}, Holm-adjusted p = "
-            f"{self.adjusted_p:.3g} over the run's model families)"
+            f"{self.family}: {self.timings()} {self.ratio:.3f}x worse together {over}{beyond} "
+            f"({self.test}, Holm-adjusted p = {self.adjusted_p:.3g} over the run's model "
+            "families)"
         )
 
 

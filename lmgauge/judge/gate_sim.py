@@ -111,7 +111,8 @@ def ab_fails(
     """Whether one simulated A/B comparison fails the gate: `pairs` interleaved runs a side,
     then one more pair at a time while the figure's family is borderline or the figure is not
     judged yet (too few pairs for its rank test), up to `max_pairs` (the rule `lmgauge ab`
-    follows; a figure still not judged fails). The figure is a model family of its own, judged among
+    follows; a figure still not judged, or a family still beyond the tolerance without
+    significance, fails). The figure is a model family of its own, judged among
     `families` families (the quick tier's five models): its p must pass alpha / families,
     Holm's first step, and the family's mean is one figure's, not averaged over several."""
     base, new = [], []
@@ -128,7 +129,7 @@ def ab_fails(
         own = judge_paired(base, new, "s", "lower", "decode_step_seconds", rules)
         waiting = own.verdict == NOT_JUDGED and own.fails_gate
         if len(base) >= max_pairs or not (family.borderline or waiting):
-            return family.worse or waiting
+            return family.worse or waiting or family.unresolved
 
 
 def run_spread(model: NoiseModel) -> float:

@@ -7,7 +7,8 @@ side's code, so the later pairs repeat only the tests that recorded a timing in 
 first run (the others that recorded a figure or a text are passed to pytest as --deselect).
 While a model family of gated timings is borderline (beyond the tolerance but not yet
 significant, or "same" by less than half of it with its upper confidence bound beyond it;
-lmgauge.judge.family), pairs are added, up to `max_runs`; the false-alarm rate of this rule
+lmgauge.judge.family), pairs are added, up to `max_runs`; a family still beyond the tolerance
+without significance then was not judged, and fails the run. The false-alarm rate of this rule
 is measured by simulation (lmgauge.judge.gate_sim), not assumed. A test that failed on the new
 side and in no base run stops the run after that pair (`stopped_early`): no later pair can
 pass it.

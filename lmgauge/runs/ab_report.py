@@ -17,7 +17,10 @@ Format history (`format`: lmgauge-ab-report):
     (lmgauge.judge.family), and a worse timing fails only when its family is worse or its
     change is large on its own. Later still: `stopped_early` (null, or why the run stopped
     before --runs pairs: a test failed on the new side and in no base run, so no later pair
-    could pass it; it is then the first reason).
+    could pass it; it is then the first reason). Later still (2026-12-02): families gain
+    `unresolved` (worse beyond the tolerance but not significant); a family still so when
+    no pair can be added (--max-runs) fails the run, with a reason saying so. Before, it
+    passed, and the worse timings inside it did not fail.
 """
 
 from __future__ import annotations
@@ -163,6 +166,8 @@ def ab_document(
     if not judged:
         reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
     reasons += [verdict.sentence() for verdict in families if verdict.worse]
+    if not cut_short:
+        reasons += [verdict.unresolved_sentence() for verdict in families if verdict.unresolved]
     if waiting:
         reasons.append(
             f"{len(waiting)} gated figure{'s' * (len(waiting) != 1)} beyond the tolerance after "
@@ -183,7 +188,9 @@ def ab_document(
         "judged": judged,
         "test_regressions": regressions,
         "tests_failed_on_both_sides": failed_on_both,
-        "families": finite_or_null([asdict(verdict) for verdict in families]),
+        "families": finite_or_null(
+            [{**asdict(verdict), "unresolved": verdict.unresolved} for verdict in families]
+        ),
         "sides": sides,
         "pytest_arguments": pytest_arguments,
         "pairs": pairs,
@@ -269,7 +276,8 @@ def ab_markdown(document: dict) -> str:
             "log ratios, worse positive; one-sided Yuen trimmed-mean t over the pairs, Holm over "
             "the families). "
             "A worse timing fails the gate only when its family is worse, or when its whole "
-            f"interval is beyond {LARGE}x.",
+            f"interval is beyond {LARGE}x. A family still beyond the tolerance and not "
+            "significant when no pair could be added (`unresolved`) was not judged, and fails.",
             "",
             pd.DataFrame(document["families"]).to_markdown(index=False, floatfmt=".4g"),
             "",

@@ -118,13 +118,23 @@ def judge_trial(documents: dict[str, list[dict]], runs: int, rules: GateRules) -
                 )
             )
         judged[kind] = {
-            "ab_failures": [f"{r['model']} {r['metric']}" for r in rows if r["fails_gate"]]
-            + [f"{family.family} (its family)" for family in families if family.worse],
+            "ab_failures": ab_failures(rows, families),
             "ab_ratios": {f"{r['model']} {r['metric']}": r["ratio"] for r in rows if r["gated"]},
             "ab_pairs": pairs,
             "stored_failures": stored,
         }
     return judged
+
+
+def ab_failures(rows: list[dict], families: list) -> list[str]:
+    """What failed an A/B comparison judged to its last pair: gated figures, worse families,
+    and families still beyond the tolerance without significance (not judged)."""
+    return (
+        [f"{row['model']} {row['metric']}" for row in rows if row["fails_gate"]]
+        + [f"{family.family} (its family)" for family in families if family.worse]
+        + [f"{family.family} (its family, not judged)" for family in families
+           if family.unresolved]
+    )  # fmt: skip
 
 
 def run_values(documents: dict[str, list[dict]]) -> dict:
