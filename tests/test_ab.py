@@ -453,6 +453,7 @@ def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_extra_pytest_arguments_as_a_side(tmp_path, tiny_gpt2_dir):
     reports = tmp_path / "reports"
     done = lmgauge_ab(PROJECT, "--new-args", DOUBLED, *FEW_PAIRS, "--report-dir", str(reports),
@@ -494,6 +495,7 @@ def test_a_commit_whose_bench_crashes_fails_the_a_b_run(tmp_path, tiny_gpt2_dir)
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_a_git_ref_against_another_python_environment(tmp_path, tiny_gpt2_dir):
     """Both other kinds of side in one A/B run (each costs CI several bench sessions): base is
     the parent commit of a clone, checked out in a worktree; new is the clone's checkout, whose

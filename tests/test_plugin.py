@@ -71,6 +71,7 @@ def test_quick_tier_loads_each_model_once_and_reports_every_bench(
 
 
 @pytest.mark.slow
+@pytest.mark.timing
 def test_slow_tier_on_a_tiny_model(pytester, tiny_gpt2_dir):
     result, (report,) = run_benches(
         pytester,
