@@ -366,10 +366,12 @@ def test_a_family_still_worse_but_not_significant_when_the_pairs_run_out_fails()
     (reason,) = document["reasons"]
     assert reason.startswith("a: its gated timing is 1.5") and "not judged" in reason
     assert "--max-runs" in reason and reason in verdict_line(document)
-    assert ab_failures(rows, families) == ["a (its family, not judged)"]
+    assert reason.endswith("worse on their own: decode_step_seconds length=0 (1.63x)")
+    assert ab_failures(rows, families) == ["a decode_step_seconds", "a (its family, not judged)"]
 
     stopped = ab_document({}, [], [], "complete", rows, [], families, [], "stopped after pair 6")
     assert not any("not judged" in reason for reason in stopped["reasons"])
+    assert not stopped["families"][0]["unresolved"], "no pair could be added: not said of it"
 
 
 def test_a_family_close_to_but_within_the_tolerance_passes_when_the_pairs_run_out():

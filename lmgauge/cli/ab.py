@@ -24,10 +24,10 @@ def add_ab_commands(commands) -> None:
     ab.add_argument("--new-args", default="", help="extra pytest arguments for the new side")
     ab.add_argument("--runs", type=int, default=4, help="runs per side first (default: 4)")
     ab.add_argument(
-        "--max-runs", type=int, default=8,
+        "--max-runs", type=int, default=12,
         help="most runs per side: pairs are added while a model family of gated timings is "
         "borderline; one still worse beyond the tolerance without significance then fails "
-        "(default: 8)",
+        "(default: 12)",
     )  # fmt: skip
     add_common(ab)
     ab.set_defaults(handler=run_ab)
@@ -42,8 +42,8 @@ def add_ab_commands(commands) -> None:
     check.add_argument("--trials", type=int, default=10, help="trials (default: 10)")
     check.add_argument("--runs", type=int, default=4, help="runs per side first (default: 4)")
     check.add_argument(
-        "--max-runs", type=int, default=8,
-        help="most runs per side, added as lmgauge ab adds them (default: 8)",
+        "--max-runs", type=int, default=12,
+        help="most runs per side, added as lmgauge ab adds them (default: 12)",
     )  # fmt: skip
     check.add_argument("--slowdown", type=float, default=0.15, help="injected (default: 0.15)")
     check.add_argument(

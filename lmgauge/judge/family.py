@@ -73,16 +73,19 @@ class FamilyVerdict:
         the pairs run out so (lmgauge ab at --max-runs), the family could not be judged, and
         fails (a verdict fails closed): it passes only when shown to be within the tolerance
         or close enough to it (the other borderline case, "same" by less than half of it)."""
-        return self.borderline and not self.worse and self.ratio > 1 + self.tolerance
+        beyond = math.log(self.ratio) > math.log1p(self.tolerance)  # the scale of `worse`
+        return self.borderline and not self.worse and beyond
 
-    def unresolved_sentence(self) -> str:
-        """Why an unresolved family fails once no pair can be added."""
+    def unresolved_sentence(self, worse_alone: list[str] = ()) -> str:
+        """Why an unresolved family fails once no pair can be added; worse_alone: its timings
+        that are worse by their own rank test, with their ratios."""
+        alone = f"; worse on their own: {', '.join(worse_alone)}" if worse_alone else ""
         return (
             f"{self.family}: {self.timings()} {self.ratio:.3f}x worse together over "
-            f"{self.pairs} {self.unit}, beyond the ±{100 * self.tolerance:g} % "
-            f"family tolerance, but not significantly ({self.test}, Holm-adjusted p = "
-            f"{self.adjusted_p:.3g}) when no more pairs were allowed: not judged, so it fails "
-            "(a larger --max-runs can judge it)"
+            f"{self.pairs} {self.unit}, beyond the ±{100 * self.tolerance:g} % family "
+            f"tolerance, but not significantly yet ({self.test}, Holm-adjusted p = "
+            f"{self.adjusted_p:.3g}), and {self.pairs} pairs are all --max-runs allows: not "
+            f"judged, so it fails; run again with a larger --max-runs{alone}"
         )
 
     def timings(self) -> str:

@@ -105,31 +105,60 @@ def ab_fails(
     pairs: int,
     factor: float,
     rules: GateRules,
-    max_pairs: int = 8,
+    max_pairs: int = 12,
     families: int = 5,
 ) -> bool:
-    """Whether one simulated A/B comparison fails the gate: `pairs` interleaved runs a side,
-    then one more pair at a time while the figure's family is borderline or the figure is not
-    judged yet (too few pairs for its rank test), up to `max_pairs` (the rule `lmgauge ab`
-    follows; a figure still not judged, or a family still beyond the tolerance without
-    significance, fails). The figure is a model family of its own, judged among
+    """Whether one simulated A/B comparison of one figure fails the gate: `pairs` interleaved
+    runs a side, then one more pair at a time while the figure's family is borderline or the
+    figure is not judged yet (too few pairs for its rank test), up to `max_pairs` (the rule
+    `lmgauge ab` follows; a figure still not judged, or a family still beyond the tolerance
+    without significance, fails). The figure is a model family of its own, judged among
     `families` families (the quick tier's five models): its p must pass alpha / families,
-    Holm's first step, and the family's mean is one figure's, not averaged over several."""
-    base, new = [], []
+    Holm's first step. ab_run_fails simulates the whole run."""
     shared = replace(rules, alpha=rules.alpha / families)
+    return simulated_ab(model, rng, pairs, [factor], shared, max_pairs)
+
+
+def ab_run_fails(
+    model: NoiseModel,
+    rng,
+    pairs: int,
+    factor: float,
+    rules: GateRules,
+    max_pairs: int = 12,
+    families: int = 5,
+) -> bool:
+    """Whether one simulated A/B run of `families` model families (one figure each, with
+    independent noise) fails: the first slowed by `factor`, the others the same code; pairs
+    added while any family is borderline or any figure waits, Holm over the families. Each
+    family that is still unresolved at the last pair can fail the run, so more families fail
+    a same-code run more often; this is the run's rate, which ab_fails only approximates."""
+    return simulated_ab(model, rng, pairs, [factor] + [1.0] * (families - 1), rules, max_pairs)
+
+
+def simulated_ab(model: NoiseModel, rng, pairs: int, factors: list[float], rules: GateRules,
+                 max_pairs: int) -> bool:  # fmt: skip
+    """One simulated A/B run of one single-figure family per factor (see ab_run_fails)."""
+    base: list[list[float]] = [[] for _ in factors]
+    new: list[list[float]] = [[] for _ in factors]
     while True:
-        level = rng.normal(0, model.pair_drift)
-        base.append(float(np.median(simulated_rounds(model, rng, level, 1.0))))
-        new.append(float(np.median(simulated_rounds(model, rng, level, factor))))
-        if len(base) < pairs:
+        for index, factor in enumerate(factors):
+            level = rng.normal(0, model.pair_drift)
+            base[index].append(float(np.median(simulated_rounds(model, rng, level, 1.0))))
+            new[index].append(float(np.median(simulated_rounds(model, rng, level, factor))))
+        if len(base[0]) < pairs:
             continue
-        row = {"model": "m", "bench": "b", "params": "", "unit": "s", "direction": "lower",
-               "gated": True, "base_runs": base, "new_runs": new}  # fmt: skip
-        (family,) = family_verdicts([row], shared.alpha, shared.paired_relative)
-        own = judge_paired(base, new, "s", "lower", "decode_step_seconds", rules)
-        waiting = own.verdict == NOT_JUDGED and own.fails_gate
-        if len(base) >= max_pairs or not (family.borderline or waiting):
-            return family.worse or waiting or family.unresolved
+        rows = [{"model": f"m{index}", "bench": "b", "params": "", "unit": "s",
+                 "direction": "lower", "gated": True, "base_runs": base[index],
+                 "new_runs": new[index]} for index in range(len(factors))]  # fmt: skip
+        verdicts = family_verdicts(rows, rules.alpha, rules.paired_relative)
+        waiting = False
+        for before, after in zip(base, new, strict=True):
+            own = judge_paired(before, after, "s", "lower", "decode_step_seconds", rules)
+            waiting = waiting or (own.verdict == NOT_JUDGED and own.fails_gate)
+        borderline = any(verdict.borderline for verdict in verdicts)
+        if len(base[0]) >= max_pairs or not (borderline or waiting):
+            return waiting or any(verdict.worse or verdict.unresolved for verdict in verdicts)
 
 
 def run_spread(model: NoiseModel) -> float:

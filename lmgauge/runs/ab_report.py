@@ -33,12 +33,19 @@ import numpy as np
 import pandas as pd
 
 from lmgauge import __version__
-from lmgauge.judge.family import LARGE, FamilyVerdict, confirm_by_family, family_verdicts
+from lmgauge.judge.family import (
+    LARGE,
+    FamilyVerdict,
+    confirm_by_family,
+    family_of,
+    family_verdicts,
+    judged_timing,
+)
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
 from lmgauge.judge.paired import judge_paired
 from lmgauge.judge.spread import is_finite
-from lmgauge.judge.verdicts import NOT_JUDGED, Judgement
+from lmgauge.judge.verdicts import NOT_JUDGED, WORSE, Judgement
 from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import finite_or_null
 from lmgauge.record.units import MACHINE_BOUND_UNITS
@@ -166,8 +173,8 @@ def ab_document(
     if not judged:
         reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
     reasons += [verdict.sentence() for verdict in families if verdict.worse]
-    if not cut_short:
-        reasons += [verdict.unresolved_sentence() for verdict in families if verdict.unresolved]
+    unresolved = [] if cut_short else [verdict for verdict in families if verdict.unresolved]
+    reasons += [verdict.unresolved_sentence(worse_alone(rows, verdict)) for verdict in unresolved]
     if waiting:
         reasons.append(
             f"{len(waiting)} gated figure{'s' * (len(waiting) != 1)} beyond the tolerance after "
@@ -189,7 +196,7 @@ def ab_document(
         "test_regressions": regressions,
         "tests_failed_on_both_sides": failed_on_both,
         "families": finite_or_null(
-            [{**asdict(verdict), "unresolved": verdict.unresolved} for verdict in families]
+            [{**asdict(verdict), "unresolved": verdict in unresolved} for verdict in families]
         ),
         "sides": sides,
         "pytest_arguments": pytest_arguments,
@@ -197,6 +204,13 @@ def ab_document(
         "runs": runs_of(records),
         "rows": finite_or_null(rows),
     }
+
+
+def worse_alone(rows: list[dict], family: FamilyVerdict) -> list[str]:
+    """The family's gated timings that are worse by their own rank test, with their ratios."""
+    return [f"{row['metric']} {row['params']} ({row['ratio']:.3g}x)"
+            for row in rows if judged_timing(row) and family_of(row) == family.family
+            and row["verdict"] == WORSE]  # fmt: skip
 
 
 def needs_more_pairs(row: dict) -> bool:

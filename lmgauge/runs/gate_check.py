@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
+from lmgauge.judge.family import family_of
 from lmgauge.judge.gate import run_gate
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.gate_sim import (
@@ -34,7 +35,7 @@ from lmgauge.judge.gate_sim import (
 )
 from lmgauge.judge.keys import params_text
 from lmgauge.judge.spread import is_finite
-from lmgauge.judge.verdicts import round_values
+from lmgauge.judge.verdicts import WORSE, round_values
 from lmgauge.record.report import read_report, strict_json, write_text_atomic
 from lmgauge.runs.ab import RUN_DEFAULTS, repeat_arguments, undecided_pairs
 from lmgauge.runs.ab_run import describe_failure, run_one
@@ -127,13 +128,15 @@ def judge_trial(documents: dict[str, list[dict]], runs: int, rules: GateRules) -
 
 
 def ab_failures(rows: list[dict], families: list) -> list[str]:
-    """What failed an A/B comparison judged to its last pair: gated figures, worse families,
-    and families still beyond the tolerance without significance (not judged)."""
+    """What failed an A/B comparison judged to its last pair: gated figures (those worse on
+    their own in an unresolved family among them), worse families, and families still beyond
+    the tolerance without significance (not judged)."""
+    unresolved = {family.family for family in families if family.unresolved}
     return (
-        [f"{row['model']} {row['metric']}" for row in rows if row["fails_gate"]]
+        [f"{row['model']} {row['metric']}" for row in rows if row["fails_gate"]
+         or (row["verdict"] == WORSE and row["gated"] and family_of(row) in unresolved)]
         + [f"{family.family} (its family)" for family in families if family.worse]
-        + [f"{family.family} (its family, not judged)" for family in families
-           if family.unresolved]
+        + [f"{family} (its family, not judged)" for family in sorted(unresolved)]
     )  # fmt: skip
 
 
@@ -213,6 +216,7 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
     """Error rates of both gates on runs simulated from each figure's estimated noise."""
     factor = 1 + record["slowdown"]
     pairs = record["runs"]
+    most = max(record.get("max_runs", pairs), pairs)
     models = noise_models(record)
     if not models:
         return (
@@ -222,7 +226,7 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
     lines = [
         "",
         f"## Simulated from the noise measured here ({simulated} comparisons of each kind, "
-        f"{pairs} pairs per A/B comparison)",
+        f"{pairs} pairs per A/B comparison, up to {most})",
         "",
         "| figure | pair drift | run drift | round noise | tail (rate, shift) | A/B false alarms "
         "| A/B detects "
@@ -231,9 +235,11 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for figure, model in models.items():
-        ab_false = failure_rate(lambda rng, m=model: ab_fails(m, rng, pairs, 1.0, rules), simulated)
+        ab_false = failure_rate(
+            lambda rng, m=model: ab_fails(m, rng, pairs, 1.0, rules, most), simulated
+        )
         ab_found = failure_rate(
-            lambda rng, m=model: ab_fails(m, rng, pairs, factor, rules), simulated
+            lambda rng, m=model: ab_fails(m, rng, pairs, factor, rules, most), simulated
         )
         stored_false = failure_rate(
             lambda rng, m=model: stored_fails(m, rng, 1.0, rules), simulated
@@ -246,23 +252,23 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
             f"{model.round_noise:.3f} | {model.tail_rate:.3f}, {model.tail_shift:.2f} | "
             f"{ab_false:.3f} | {ab_found:.3f} | {stored_false:.3f} | "
             f"{stored_found:.3f} | {smallest_caught(model, rules):g}x | "
-            f"{suggested_ab(model, pairs, rules):g} | {suggested_stored(model, rules):g} |"
+            f"{suggested_ab(model, pairs, most, rules):g} | {suggested_stored(model, rules):g} |"
         )
     lines += [
         "",
         "Drifts and noise are standard deviations of log time (0.05 is about 5 %); the tail is "
         "the share of runs shifted by an outlying amount (log), estimated from same-code pairs "
         "1.3x or more apart. A/B comparisons follow `lmgauge ab`'s rule: pairs are added while "
-        "a verdict is borderline, up to 8. A suggested "
+        "a verdict is borderline, up to --max-runs. A suggested "
         "tolerance is the smallest (in steps of 0.05) whose simulated false-alarm rate is at "
         "most 1 %: `[paired] relative` and the latency rule's `relative` in gate.toml.",
     ]
     return "\n".join(lines) + "\n"
 
 
-def suggested_ab(model: NoiseModel, pairs: int, rules: GateRules) -> float:
+def suggested_ab(model: NoiseModel, pairs: int, most: int, rules: GateRules) -> float:
     return suggested_tolerance(
-        lambda rng, t: ab_fails(model, rng, pairs, 1.0, replace(rules, paired_relative=t))
+        lambda rng, t: ab_fails(model, rng, pairs, 1.0, replace(rules, paired_relative=t), most)
     )
 
 
