@@ -363,15 +363,19 @@ def test_a_family_still_worse_but_not_significant_when_the_pairs_run_out_fails()
     assert rows[0]["verdict"] == "worse" and not rows[0]["fails_gate"]
     document = ab_document({}, [], [], "complete", rows, [], families)
     assert not document["passed"] and document["families"][0]["unresolved"]
-    (reason,) = document["reasons"]
+    reason, timing = document["reasons"]
     assert reason.startswith("a: its gated timing is 1.5") and "not judged" in reason
-    assert "--max-runs" in reason and reason in verdict_line(document)
-    assert reason.endswith("worse on their own: decode_step_seconds length=0 (1.63x)")
+    assert reason.endswith("run again with a larger --max-runs")
+    assert reason in verdict_line(document)
+    assert timing == "a decode_step_seconds length=0: worse"
+    assert "1.63" in verdict_line(document).splitlines()[-1], "the timing's line gives its ratio"
+    assert document["rows"][0]["fails_gate"] and "unresolved" in document["rows"][0]["note"]
     assert ab_failures(rows, families) == ["a decode_step_seconds", "a (its family, not judged)"]
 
     stopped = ab_document({}, [], [], "complete", rows, [], families, [], "stopped after pair 6")
     assert not any("not judged" in reason for reason in stopped["reasons"])
     assert not stopped["families"][0]["unresolved"], "no pair could be added: not said of it"
+    assert not stopped["rows"][0]["fails_gate"]
 
 
 def test_a_family_close_to_but_within_the_tolerance_passes_when_the_pairs_run_out():

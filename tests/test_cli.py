@@ -198,3 +198,10 @@ def test_plot_of_a_report_with_nothing_to_chart_says_so(tmp_path, capsys):
     assert main(["plot", str(path)]) == 0
     output = capsys.readouterr().out
     assert output.startswith("lmgauge plot: nothing to draw") and not list(tmp_path.glob("*.png"))
+
+
+def test_the_command_line_default_of_max_runs_is_the_runs_layers():
+    from lmgauge.cli import ab as command_line
+    from lmgauge.runs import ab
+
+    assert command_line.MAX_RUNS == ab.MAX_RUNS

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
 
+MAX_RUNS = 12
+"""lmgauge.runs.ab.MAX_RUNS, not imported: building the parser stays free of numpy and scipy."""
+
 
 def add_ab_commands(commands) -> None:
     ab = commands.add_parser(
@@ -24,10 +27,10 @@ def add_ab_commands(commands) -> None:
     ab.add_argument("--new-args", default="", help="extra pytest arguments for the new side")
     ab.add_argument("--runs", type=int, default=4, help="runs per side first (default: 4)")
     ab.add_argument(
-        "--max-runs", type=int, default=12,
+        "--max-runs", type=int, default=MAX_RUNS,
         help="most runs per side: pairs are added while a model family of gated timings is "
         "borderline; one still worse beyond the tolerance without significance then fails "
-        "(default: 12)",
+        f"(default: {MAX_RUNS})",
     )  # fmt: skip
     add_common(ab)
     ab.set_defaults(handler=run_ab)
@@ -42,8 +45,8 @@ def add_ab_commands(commands) -> None:
     check.add_argument("--trials", type=int, default=10, help="trials (default: 10)")
     check.add_argument("--runs", type=int, default=4, help="runs per side first (default: 4)")
     check.add_argument(
-        "--max-runs", type=int, default=12,
-        help="most runs per side, added as lmgauge ab adds them (default: 12)",
+        "--max-runs", type=int, default=MAX_RUNS,
+        help=f"most runs per side, added as lmgauge ab adds them (default: {MAX_RUNS})",
     )  # fmt: skip
     check.add_argument("--slowdown", type=float, default=0.15, help="injected (default: 0.15)")
     check.add_argument(

@@ -3,7 +3,8 @@
 A quick-tier A/B run judges about 200 gated timings. At 5 pairs, a figure whose pairs all lean
 the same way by chance (1 in 32 a direction) is "worse" at p = 0.031, so a same-code run
 (an A/A run, measured: 5 pairs, 209 gated figures) failed on 3 of them. Holm over 200 rank
-tests cannot help: with at most 8 pairs no rank test reaches 0.05 / 200.
+tests cannot help: with 12 pairs (--max-runs) a rank test's smallest p is 1/4096, and Holm's
+first step over 209 figures asks for 0.05 / 209 = 1/4180; with fewer pairs it is further off.
 
 What moves together is tested together. A slower model is slower in all of its timings, and
 the machine's slow spells hit a model's figures in the same run alike, so each model's
@@ -76,16 +77,14 @@ class FamilyVerdict:
         beyond = math.log(self.ratio) > math.log1p(self.tolerance)  # the scale of `worse`
         return self.borderline and not self.worse and beyond
 
-    def unresolved_sentence(self, worse_alone: list[str] = ()) -> str:
-        """Why an unresolved family fails once no pair can be added; worse_alone: its timings
-        that are worse by their own rank test, with their ratios."""
-        alone = f"; worse on their own: {', '.join(worse_alone)}" if worse_alone else ""
+    def unresolved_sentence(self) -> str:
+        """Why an unresolved family fails once no pair can be added."""
         return (
             f"{self.family}: {self.timings()} {self.ratio:.3f}x worse together over "
             f"{self.pairs} {self.unit}, beyond the ±{100 * self.tolerance:g} % family "
             f"tolerance, but not significantly yet ({self.test}, Holm-adjusted p = "
             f"{self.adjusted_p:.3g}), and {self.pairs} pairs are all --max-runs allows: not "
-            f"judged, so it fails; run again with a larger --max-runs{alone}"
+            "judged, so it fails; run again with a larger --max-runs"
         )
 
     def timings(self) -> str:

@@ -19,8 +19,8 @@ Format history (`format`: lmgauge-ab-report):
     before --runs pairs: a test failed on the new side and in no base run, so no later pair
     could pass it; it is then the first reason). Later still (2026-12-02): families gain
     `unresolved` (worse beyond the tolerance but not significant); a family still so when
-    no pair can be added (--max-runs) fails the run, with a reason saying so. Before, it
-    passed, and the worse timings inside it did not fail.
+    no pair can be added (--max-runs) fails the run, with a reason saying so, and so do its
+    timings worse on their own (`fails_gate`). Before, it passed, and they did not fail.
 """
 
 from __future__ import annotations
@@ -159,10 +159,12 @@ def ab_document(
     regressions = regressions or []
     failed_on_both = failed_on_both or []
     families = families or []
+    cut_short = bool(stopped_early) or status != "complete"
+    unresolved = [] if cut_short else [verdict for verdict in families if verdict.unresolved]
+    rows = fail_worse_alone(rows, unresolved)
     failing = [row for row in rows if row["fails_gate"]]
     judged = sum(row["gated"] and row["verdict"] != NOT_JUDGED for row in rows)
     pairs = len(usable_pairs(records))
-    cut_short = bool(stopped_early) or status != "complete"
     waiting = [row for row in failing if cut_short and needs_more_pairs(row)]
     reasons = []
     if status != "complete":
@@ -173,8 +175,7 @@ def ab_document(
     if not judged:
         reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
     reasons += [verdict.sentence() for verdict in families if verdict.worse]
-    unresolved = [] if cut_short else [verdict for verdict in families if verdict.unresolved]
-    reasons += [verdict.unresolved_sentence(worse_alone(rows, verdict)) for verdict in unresolved]
+    reasons += [verdict.unresolved_sentence() for verdict in unresolved]
     if waiting:
         reasons.append(
             f"{len(waiting)} gated figure{'s' * (len(waiting) != 1)} beyond the tolerance after "
@@ -206,11 +207,18 @@ def ab_document(
     }
 
 
-def worse_alone(rows: list[dict], family: FamilyVerdict) -> list[str]:
-    """The family's gated timings that are worse by their own rank test, with their ratios."""
-    return [f"{row['metric']} {row['params']} ({row['ratio']:.3g}x)"
-            for row in rows if judged_timing(row) and family_of(row) == family.family
-            and row["verdict"] == WORSE]  # fmt: skip
+def fail_worse_alone(rows: list[dict], unresolved: list[FamilyVerdict]) -> list[dict]:
+    """The rows, each gated timing that is worse by its own rank test in an unresolved family
+    failing the gate (its family could not confirm or clear it, and no pair can be added)."""
+    names = {verdict.family for verdict in unresolved}
+    if not names:
+        return rows
+    return [
+        {**row, "fails_gate": True, "note": "worse on its own; its model family was unresolved "
+         "at the last pair"}
+        if judged_timing(row) and row["verdict"] == WORSE and family_of(row) in names else row
+        for row in rows
+    ]  # fmt: skip
 
 
 def needs_more_pairs(row: dict) -> bool:

@@ -21,7 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
-from lmgauge.judge.family import family_of
 from lmgauge.judge.gate import run_gate
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.gate_sim import (
@@ -35,9 +34,9 @@ from lmgauge.judge.gate_sim import (
 )
 from lmgauge.judge.keys import params_text
 from lmgauge.judge.spread import is_finite
-from lmgauge.judge.verdicts import WORSE, round_values
+from lmgauge.judge.verdicts import round_values
 from lmgauge.record.report import read_report, strict_json, write_text_atomic
-from lmgauge.runs.ab import RUN_DEFAULTS, repeat_arguments, undecided_pairs
+from lmgauge.runs.ab import MAX_RUNS, RUN_DEFAULTS, repeat_arguments, undecided_pairs
 from lmgauge.runs.ab_run import describe_failure, run_one
 from lmgauge.runs.ab_sides import Side
 
@@ -131,12 +130,14 @@ def ab_failures(rows: list[dict], families: list) -> list[str]:
     """What failed an A/B comparison judged to its last pair: gated figures (those worse on
     their own in an unresolved family among them), worse families, and families still beyond
     the tolerance without significance (not judged)."""
-    unresolved = {family.family for family in families if family.unresolved}
+    from lmgauge.runs.ab_report import fail_worse_alone
+
+    unresolved = [family for family in families if family.unresolved]
     return (
-        [f"{row['model']} {row['metric']}" for row in rows if row["fails_gate"]
-         or (row["verdict"] == WORSE and row["gated"] and family_of(row) in unresolved)]
+        [f"{row['model']} {row['metric']}" for row in fail_worse_alone(rows, unresolved)
+         if row["fails_gate"]]
         + [f"{family.family} (its family)" for family in families if family.worse]
-        + [f"{family} (its family, not judged)" for family in sorted(unresolved)]
+        + [f"{family.family} (its family, not judged)" for family in unresolved]
     )  # fmt: skip
 
 
@@ -216,7 +217,7 @@ def simulation_text(record: dict, rules: GateRules, simulated: int = 1000) -> st
     """Error rates of both gates on runs simulated from each figure's estimated noise."""
     factor = 1 + record["slowdown"]
     pairs = record["runs"]
-    most = max(record.get("max_runs", pairs), pairs)
+    most = max(record.get("max_runs", MAX_RUNS), pairs)
     models = noise_models(record)
     if not models:
         return (
