@@ -47,11 +47,11 @@ from lmgauge.runs.ab_run import RunRecord, complete_pairs, describe_failure, pai
 from lmgauge.runs.ab_sides import Side
 
 MIN_RUNS = 3
+"""Fewest runs a side; fewer is refused up front (the verdict could judge nothing)."""
 MAX_RUNS = 12
 """Default most pairs (--max-runs): pairs are added while a family is borderline, and one still
 beyond the tolerance without significance at the last fails; simulated whole runs of five
 families failed 3.0 % of same-code runs at 8 and 0.45 % at 12 (lmgauge.judge.gate_sim)."""
-"""Fewest runs a side; fewer is refused up front (the verdict could judge nothing)."""
 RUN_DEFAULTS = ["--round-budget", "0", "--rounds", "3"]
 """pytest arguments every A/B run gets before the user's (see the module docstring). Three
 rounds: a run's value is the median of its rounds, and with the round noise measured here
