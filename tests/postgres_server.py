@@ -1,5 +1,7 @@
 """A PostgreSQL server of its own for a test session: initdb into a temporary folder, started
-with pg_ctl on the loopback interface at a free port, stopped and removed at the end.
+with pg_ctl on the loopback interface at a free port, stopped and removed at the end; a
+watchdog in its own session stops and removes it too when the test process dies without its
+teardown (SIGTERM, SIGKILL): pg_ctl detaches the server, so nothing else would.
 
 Debian's postgresql package puts the binaries in /usr/lib/postgresql/<version>/bin; initdb
 refuses to run as root, so as root the server runs as the `postgres` user."""
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -40,10 +43,27 @@ class PostgresServer:
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.folder, "postgres", "postgres")
+        self.watchdog: subprocess.Popen | None = None
+
+    @property
+    def prefix(self) -> list[str]:
+        return ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
+
+    def stop_command(self) -> list[str]:
+        return [*self.prefix, str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"),
+                "-m", "fast", "-w", "stop"]  # fmt: skip
 
     def run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)
+        subprocess.run([*self.prefix, *command], check=True, capture_output=True, text=True)
+
+    def watch(self) -> None:
+        """Stop and remove the server once this process is gone, whatever ended it."""
+        script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; "
+                  f"{shlex.join(self.stop_command())}; rm -rf {shlex.quote(str(self.folder))}")
+        self.watchdog = subprocess.Popen(
+            ["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
 
     def start(self) -> str:
         data = self.folder / "data"
@@ -52,11 +72,14 @@ class PostgresServer:
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
         self.run(str(self.binaries / "pg_ctl"), "-D", str(data), "-o", options,
                  "-l", str(self.folder / "log"), "-w", "start")  # fmt: skip
+        self.watch()
         return f"postgresql://{USER}@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
         try:
-            self.run(str(self.binaries / "pg_ctl"), "-D", str(self.folder / "data"),
-                     "-m", "fast", "-w", "stop")  # fmt: skip
+            subprocess.run(self.stop_command(), check=True, capture_output=True, text=True)
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)

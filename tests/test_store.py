@@ -250,3 +250,46 @@ def test_the_side_runs_of_an_ab_run_are_not_stored(pytester, tiny_gpt2_dir, monk
                             target=str(PROJECT / "benches" / "bench_params.py"))  # fmt: skip
     assert "lmgauge store" not in result.stdout.str()
     assert not (pytester.path / "reports" / "lmgauge.db").exists()
+
+
+SERVER_UNTIL_KILLED = """
+import sys, time
+from pathlib import Path
+from tests.postgres_server import PostgresServer, server_binaries
+server = PostgresServer(server_binaries())
+server.start()
+print(server.folder, server.port, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_test_servers_postgresql_goes_when_its_test_process_is_killed(tmp_path):
+    """pg_ctl detaches the server, so a pytest killed before its teardown (SIGKILL, or the
+    SIGTERM of a stopped CI job) used to leave it running; its watchdog stops and removes it."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.postgres_server import server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen([sys.executable, "-c", SERVER_UNTIL_KILLED], cwd=root,
+                             stdout=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(root)})  # fmt: skip
+    folder, port = child.stdout.readline().split()
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=5):
+        pass
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 30
+    while Path(folder).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(folder).exists(), "the watchdog removes the server's folder"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
