@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -17,6 +24,7 @@ from lmgauge.store.engine import StoreError, open_store
 from lmgauge.store.queries import figure_rows, split_series
 from lmgauge.store.schema import results, runs, schema_version
 from lmgauge.store.writing import store_report
+from tests.postgres_server import server_binaries
 from tests.reports_for_tests import ENVIRONMENT, make_report
 from tests.test_report import old_document
 
@@ -266,16 +274,6 @@ time.sleep(600)
 def test_a_test_servers_postgresql_goes_when_its_test_process_is_killed(tmp_path):
     """pg_ctl detaches the server, so a pytest killed before its teardown (SIGKILL, or the
     SIGTERM of a stopped CI job) used to leave it running; its watchdog stops and removes it."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    from tests.postgres_server import server_binaries
-
     if server_binaries() is None:
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl): apt-get install postgresql")
     root = Path(__file__).resolve().parents[1]

@@ -37,6 +37,7 @@ from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import round_values
 from lmgauge.record.report import read_report, strict_json, write_text_atomic
 from lmgauge.runs.ab import MAX_RUNS, RUN_DEFAULTS, repeat_arguments, undecided_pairs
+from lmgauge.runs.ab_report import fail_worse_alone, judged_rows
 from lmgauge.runs.ab_run import describe_failure, run_one
 from lmgauge.runs.ab_sides import Side
 
@@ -103,8 +104,6 @@ def stopping_pairs(base: list[dict], new: list[dict], runs: int, rules: GateRule
 def judge_trial(documents: dict[str, list[dict]], runs: int, rules: GateRules) -> dict:
     """A/B and stored-baseline verdicts of one trial, per kind (same-code, slowed); A/B on the
     pairs `lmgauge ab` would have stopped at, stored-baseline on every pair."""
-    from lmgauge.runs.ab_report import judged_rows
-
     judged = {}
     for kind, other in (("same", "same"), ("slowed", "slow")):
         pairs = stopping_pairs(documents["base"], documents[other], runs, rules)
@@ -130,8 +129,6 @@ def ab_failures(rows: list[dict], families: list) -> list[str]:
     """What failed an A/B comparison judged to its last pair: gated figures (those worse on
     their own in an unresolved family among them), worse families, and families still beyond
     the tolerance without significance (not judged)."""
-    from lmgauge.runs.ab_report import fail_worse_alone
-
     unresolved = [family for family in families if family.unresolved]
     return (
         [f"{row['model']} {row['metric']}" for row in fail_worse_alone(rows, unresolved)
