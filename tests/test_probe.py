@@ -104,6 +104,8 @@ def two_thread_speedup() -> float:
     return min(times[1]) / min(times[2])
 
 
+@pytest.mark.slow
+@pytest.mark.timing
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to lose one")
 def test_a_new_side_that_silently_sets_torch_to_one_thread_still_fails_the_stored_gate():
     """Issue 19: the probe used to run inside the process under test, with its torch, so a

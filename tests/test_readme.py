@@ -19,7 +19,7 @@ def quick_start_commands() -> list[str]:
 
 def test_quick_start_is_two_commands_and_ci_runs_the_test_command():
     bench, test = quick_start_commands()
-    assert bench.startswith("./dev pytest benches") and test == "./dev pytest tests"
+    assert bench.startswith("./dev pytest benches") and test.startswith("./dev pytest tests")
     assert f"run {test}" in (PROJECT / ".ci" / "run").read_text()
 
 
