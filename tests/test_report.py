@@ -82,6 +82,25 @@ def test_unknown_metrics_are_refused():
         RunRecorder({}).record("b", "m", "speed_of_light", 1)
 
 
+def test_a_figure_recorded_twice_in_one_run_is_refused_and_a_report_holding_one_is_not_judged():
+    """Found by review: a bench parametrized over seq_len that recorded without it gave two
+    results one name, and every judge took the last one, never seeing the first."""
+    from lmgauge.judge.keys import indexed
+
+    recorder = RunRecorder({"models": ["gpt2"]})
+    recorder.record("forward", "gpt2", "forward_seconds", 0.5, seq_len=16)
+    recorder.record("forward", "gpt2", "forward_seconds", 0.9, seq_len=128)
+    with pytest.raises(ValueError, match=r"forward_seconds of gpt2 \(seq_len=16\) is already "
+                       r"recorded in this run"):  # fmt: skip
+        recorder.record("forward", "gpt2", "forward_seconds", 0.6, seq_len=16)
+    document = recorder.document(environment={}, status="passed", exit_status=0, extra_run={})
+    assert len(indexed(document)) == 2
+    document["results"].append({**document["results"][0], "value": 0.7})
+    with pytest.raises(ReportError, match=r"holds forward_seconds of gpt2 \(seq_len=16\) twice "
+                       r"\(values 0.5 and 0.7\)"):  # fmt: skip
+        indexed(document)
+
+
 def test_report_filename_is_sortable_and_safe():
     moment = datetime(2026, 11, 23, 12, 0, 5, tzinfo=timezone.utc)
     assert report_filename(moment, "my run/1") == "20261123T120005Z_my-run-1.json"

@@ -18,6 +18,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timezone
 
 from lmgauge import __version__
+from lmgauge.record.keys import figure_words, params_text
 from lmgauge.record.metrics import get_metric
 from lmgauge.record.report import NON_FINITE, Result, build_document
 from lmgauge.record.stats import CV_LIMIT, summarize
@@ -38,6 +39,7 @@ class RunRecorder:
         self.elapsed_s = 0.0
         self.environment: dict = {}
         self.results: list[Result] = []
+        self._recorded: set[tuple] = set()
         self.texts: list[dict] = []
         self.models: dict[str, dict] = {}
         self.datasets: dict[str, dict] = {}
@@ -113,6 +115,12 @@ class RunRecorder:
         more rounds whose coefficient of variation exceeds stats.CV_LIMIT is flagged "noisy".
         """
         entry = get_metric(metric)
+        key = (model, bench, metric, params_text(params))
+        if key in self._recorded:
+            raise ValueError(
+                f"{figure_words(key)} is already recorded in this run: a judge would see only "
+                f"one of the two; record each measurement under its own params."
+            )
         samples = [float(sample) for sample in samples]
         rounds = [float(value) for value in rounds] or samples
         summary = summarize(samples) if samples else {}
@@ -213,6 +221,8 @@ class RunRecorder:
     def _on_result(self, event: dict) -> None:
         fields = {key: value for key, value in event.items() if key not in ("event", "t")}
         self.results.append(Result(**fields))
+        self._recorded.add((fields["model"], fields["bench"], fields["metric"],
+                            params_text(fields["params"])))  # fmt: skip
 
     def _on_text(self, event: dict) -> None:
         self.texts.append({key: event[key] for key in TEXT_KEYS})
