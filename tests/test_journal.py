@@ -38,6 +38,28 @@ def test_a_replayed_journal_gives_the_same_report(tmp_path):
     assert validate(again)["environment"] == {"cpu_model": "x"}
 
 
+def test_a_report_that_cannot_be_written_is_still_gated_in_memory(tmp_path, monkeypatch):
+    """Found by review: with the disk full, `pytest benches --gate=BASE` said only that the
+    report could not be written, never judged the run, and exited 0."""
+    from lmgauge.judge.spread import single
+    from lmgauge.runs import session_end
+
+    base = journalled_recorder(tmp_path / "base.journal.jsonl").document("passed", 0, {})
+    base["results"][0]["value"] = 0.1  # the new run's TTFT is 3x the base's
+    recorder = journalled_recorder(tmp_path / "new.journal.jsonl")
+
+    def disk_full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(session_end, "write_atomic", disk_full)
+    monkeypatch.setattr(session_end, "write_text_tables", disk_full)
+    finished = session_end.finish(recorder.journal, tmp_path / "new.json", 0, {},
+                                  ("base.json", single(base)))  # fmt: skip
+    assert finished.report is None and "No space left on device" in finished.failure
+    assert finished.gate is not None and not finished.gate.passed
+    assert "ttft_seconds" in finished.gate.message()
+
+
 def test_a_line_cut_short_by_a_kill_is_dropped_but_a_broken_middle_is_named(tmp_path):
     path = tmp_path / "r.journal.jsonl"
     path.write_text('{"event": "start"}\n{"event": "resu')

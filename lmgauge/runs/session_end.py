@@ -44,11 +44,12 @@ def finish(
     """Write the report of the session whose `journal` is given (still open and locked: the
     caller removes it and releases the lock once the report is written), to `path`; then the
     gate against `gate_base` (its path and document), added to the report. A report that cannot
-    be written leaves the journal for `lmgauge recover`."""
+    be written leaves the journal for `lmgauge recover`, and the gate still judges the run as
+    it is in memory (a gate that judged nothing would otherwise let the session pass)."""
     recorder = RunRecorder.replay(read_events(journal.path))
     status = STATUSES.get(exit_status, "error")
     extra_run = {**extra_run, "summary": summary_path(path).name, "gate": None}
-    gate = None
+    gate = document = None
     try:
         tables = write_text_tables(recorder.texts, path)
         extra_run["text_tables"] = [table.name for table in tables]
@@ -73,6 +74,10 @@ def finish(
             write_text_atomic(serving_markdown(document), serving_path(path))
             serving_chart(document, path.with_suffix(".serving.png"))
     except OSError as error:
+        if gate is None and gate_base is not None:
+            base_path, base = gate_base
+            document = document or recorder.document(status, exit_status, extra_run)
+            gate = run_gate(base, document, base_name=base_path, new_name=path.name)
         return Finished(
             None,
             gate,
