@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from lmgauge.record.recording import RunRecorder
@@ -61,6 +63,7 @@ def make_report(
     recorder.record("accuracy", "gpt2", "baseline_accuracy", accuracy, test="a", split="test")
     recorder.set_calibration({"matmul_flops_per_s": matmul, "bandwidth_bytes_per_s": 2e10})
     document = recorder.document(
-        environment=environment or ENVIRONMENT, status="passed", exit_status=0, extra_run={}
+        environment=copy.deepcopy(environment or ENVIRONMENT), status="passed", exit_status=0,
+        extra_run={},
     )
     return validate(document)

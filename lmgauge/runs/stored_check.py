@@ -25,6 +25,7 @@ from lmgauge.judge.gate import context_lines, run_gate
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
 from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, combined, is_finite
+from lmgauge.judge.verdicts import WORSE
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 
 
@@ -79,6 +80,7 @@ def stored_rates(
             f"{len(same)} same-code runs are too few: give at least {MIN_SPREAD_RUNS + 2}, so "
             f"that the spreads of every pair's trial come from {MIN_SPREAD_RUNS} other runs."
         )
+    check_slowed_runs_match(same, slowed)
     rates = StoredRates()
     for i, base in enumerate(same):
         for j, new in enumerate(same):
@@ -91,9 +93,8 @@ def stored_rates(
             spreads = leave_out(same, i) if spreads_from_runs else {}
             result = run_gate(Baseline(base, 1, spreads), new, rules)
             rates.slowed_trials += 1
-            failed_models = set(result.failures["model"])
-            rates.detections += bool(failed_models & slowed_models(new))
-            rates.slowed_elsewhere += bool(failed_models - slowed_models(new))
+            rates.detections += bool(worse_models(result) & slowed_models(new))
+            rates.slowed_elsewhere += bool(set(result.failures["model"]) - slowed_models(new))
     rates.tail_logs = pair_log_ratios(same, rules)
     rates.slowdown = ", ".join(sorted({injected(document) for document in slowed})) or "none"
     return rates
@@ -112,6 +113,7 @@ def folder_rates(
             f"{len(same)} same-code runs are too few for a new side of {new_runs}: give at least "
             f"{new_runs + MIN_SPREAD_RUNS}, so that every trial's base has {MIN_SPREAD_RUNS} runs."
         )
+    check_slowed_runs_match(same, slowed)
     rates = StoredRates()
     for chosen in combinations(range(len(same)), new_runs):
         base = combined([document for i, document in enumerate(same) if i not in chosen])
@@ -123,14 +125,42 @@ def folder_rates(
         new = [slowed[i] for i in chosen]
         result = run_gate(base, combined(new), rules)
         rates.slowed_trials += 1
-        failed_models = set(result.failures["model"]) | family_models(
+        families = family_models(
             result.worse_families, {r["model"] for r in base.document["results"] if r.get("model")}
         )
-        rates.detections += bool(failed_models & slowed_models(new[0]))
-        rates.slowed_elsewhere += bool(failed_models - slowed_models(new[0]))
+        rates.detections += bool((worse_models(result) | families) & slowed_models(new[0]))
+        rates.slowed_elsewhere += bool((set(result.failures["model"]) | families)
+                                       - slowed_models(new[0]))  # fmt: skip
     rates.tail_logs = pair_log_ratios(same, rules)
     rates.slowdown = ", ".join(sorted({injected(document) for document in slowed})) or "none"
     return rates
+
+
+def worse_models(result) -> set[str]:
+    """The models with a figure the gate found worse: a detection is a slowdown seen, not a
+    figure the gate could not judge (missing, not comparable), which fails the gate too."""
+    failures = result.failures
+    return set(failures[failures["verdict"] == WORSE]["model"])
+
+
+def check_slowed_runs_match(same: list[dict], slowed: list[dict]) -> None:
+    """ValueError in one sentence when the slowed runs were made on another machine, setup or
+    commit than the same-code runs: the detections would then measure that difference."""
+    from lmgauge.judge.drift import field, hardware_differences, setup_differences
+
+    if not same or not slowed:
+        return
+    first, other = same[0], slowed[0]
+    differences = hardware_differences(first, other) + setup_differences(first, other)
+    commits = [field(d, ("environment", "git", "commit")) for d in (first, other)]
+    if commits[0] != commits[1]:
+        differences.append(f"commit: {commits[0]} -> {commits[1]}")
+    if differences:
+        raise ValueError(
+            f"the slowed runs differ from the same-code runs beyond the injected slowdown "
+            f"({'; '.join(differences[:3])}): make both on one machine, with one setup and one "
+            "commit."
+        )
 
 
 def count_same_code_trial(rates: StoredRates, result, trial: str) -> None:
