@@ -201,6 +201,54 @@ def test_a_bench_that_crashes_on_both_sides_fails_the_a_b_run_by_name():
     assert failed_on_both_sides(runs, [run_document([])] * 5) == []
 
 
+def test_a_figure_whose_unit_or_direction_differs_between_the_sides_fails_as_not_comparable():
+    """Found by review: a base ref recording decode_step_seconds in s and a new side in ms
+    made a row no rule gates (the new side's unit was taken), "too noisy", and the run passed."""
+    from lmgauge.runs.ab_report import ab_document, paired_rows
+
+    base = [run_document([figure("decode_step_seconds", 0.05)]) for _ in range(5)]
+    new = [run_document([figure("decode_step_seconds", 80.0, unit="ms")]) for _ in range(5)]
+    (row,) = paired_rows(base, new, RULES)
+    assert row["verdict"] == "not comparable" and row["fails_gate"] and row["gated"]
+    assert row["note"] == "its unit changed from 's' to 'ms': the values cannot be compared"
+    assert not ab_document({}, [], [], "complete", [row])["passed"]
+    turned = [run_document([figure("decode_step_seconds", 0.05, direction="higher")])] * 5
+    (row,) = paired_rows(base, turned, RULES)
+    assert row["fails_gate"] and "direction changed from 'lower' to 'higher'" in row["note"]
+
+
+def test_bytes_a_lever_saves_are_judged_by_their_absolute_change_where_zero_is_a_value():
+    """Found by review: 0 -> -300 MB of train_lever_activation_saved_bytes (a difference: zero
+    for some levers) was "too noisy" in A/B runs and passed; the stored gate called every zero
+    a broken timing and failed even 0 -> 0."""
+    from lmgauge.judge.gate import run_gate
+    from lmgauge.runs.ab_report import paired_rows
+
+    def saved(value):
+        return figure("train_lever_activation_saved_bytes", value, "bytes", "higher",
+                      params={"lever": "adamw-fused"})  # fmt: skip
+
+    base = [run_document([saved(0)]) for _ in range(5)]
+    (row,) = paired_rows(base, [run_document([saved(-3e8)]) for _ in range(5)], RULES)
+    assert row["verdict"] == "worse" and row["fails_gate"]
+    (row,) = paired_rows(base, base, RULES)
+    assert row["verdict"] == "same" and not row["fails_gate"]
+    from tests.reports_for_tests import make_report
+
+    def with_saved(seed, value):
+        document = make_report(seed)
+        document["results"].append({**document["results"][0], **saved(value), "samples": [],
+                                    "rounds": [], "probe_seconds": [], "summary": {}})  # fmt: skip
+        return document
+
+    rows = run_gate(with_saved(1, 0), with_saved(2, 0)).comparison.rows
+    (same,) = rows[rows["metric"] == "train_lever_activation_saved_bytes"].to_dict("records")
+    assert same["verdict"] == "same" and not same["fails_gate"]
+    rows = run_gate(with_saved(1, 0), with_saved(2, -3e8)).comparison.rows
+    (worse,) = rows[rows["metric"] == "train_lever_activation_saved_bytes"].to_dict("records")
+    assert worse["verdict"] == "worse" and worse["fails_gate"]
+
+
 def test_a_nan_in_one_run_fails_and_an_a_b_run_that_judged_nothing_fails():
     from lmgauge.runs.ab_report import ab_document, paired_rows
 

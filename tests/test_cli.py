@@ -1,6 +1,7 @@
 """The lmgauge command: one line on stderr and exit status 2 for every user error."""
 
 from lmgauge.cli.main import main
+from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.record.report import write_atomic
 from tests.test_report import sample_document
 
@@ -48,6 +49,16 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
     broken.write_text("version = 99\n")
     assert main(["rules", "--rules", str(broken)]) == 2
     assert "version 99" in capsys.readouterr().err
+    text = DEFAULT_RULES.read_text()
+    for old, new, said in (
+        ("relative = 0.25", "relative = 25", "has relative = 25; it must be a number from 0 to "
+                                             "1 (a fraction: 0.25 is 25 %)"),
+        ("alpha = 0.05", "alpha = 0", "the file has alpha = 0; it must be a number above 0 to 0.5"),
+    ):  # fmt: skip
+        assert old in text
+        broken.write_text(text.replace(old, new, 1))
+        assert main(["rules", "--rules", str(broken)]) == 2
+        assert said in capsys.readouterr().err
 
 
 def test_compare_gate_export_plot_and_summary_from_the_command_line(tmp_path, capsys):
@@ -119,19 +130,19 @@ def test_gate_against_an_empty_folder_is_one_sentence(tmp_path, capsys):
 def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     from tests.reports_for_tests import make_report
 
-    for seed in range(1, 7):
+    for seed in range(1, 8):
         write_atomic(make_report(seed), tmp_path / "same" / f"{seed}.json")
     slowed = make_report(9, slowdown=1.6)
     slowed["run"]["options"].update(inject_slowdown=0.6)
     write_atomic(slowed, tmp_path / "slow" / "9.json")
     assert main(["stored-check", str(tmp_path / "same"), "--slowed", str(tmp_path / "slow")]) == 0
     output = capsys.readouterr().out
-    assert "false alarms: 0 of 30 same-code trials" in output
-    assert "detections: 6 of 6 trials (1 slowed runs; slowed: +60 % in" in output
+    assert "false alarms: 0 of 42 same-code trials" in output
+    assert "detections: 7 of 7 trials (1 slowed runs; slowed: +60 % in" in output
     folder = ["stored-check", str(tmp_path / "same"), "--slowed", str(tmp_path / "slow")]
     assert main([*folder, "--new-runs", "1"]) == 0
     output = capsys.readouterr().out
-    assert "false alarms: 0 of 6 same-code trials" in output
+    assert "false alarms: 0 of 7 same-code trials" in output
     assert "detections: 1 of 1 trials" in output
     assert main([*folder, "--new-runs", "4"]) == 2
     assert "too few for a new side of 4" in capsys.readouterr().err
@@ -147,6 +158,31 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     assert "mixes runs that differ" in capsys.readouterr().err
 
 
+def test_stored_check_counts_only_a_slowdown_seen_and_refuses_slowed_runs_made_elsewhere(
+    tmp_path, capsys
+):
+    """Found by review: a slowed model whose figures vanished (its bench crashed) or were not
+    comparable counted as a caught slowdown, and slowed runs of another commit were taken."""
+    from tests.reports_for_tests import make_report
+
+    for seed in range(1, 8):
+        write_atomic(make_report(seed), tmp_path / "same" / f"{seed}.json")
+    crashed = make_report(9)
+    crashed["run"]["options"].update(inject_slowdown=0.6, inject_slowdown_models="gpt2")
+    crashed["results"] = [r for r in crashed["results"] if r["model"] != "gpt2"]
+    write_atomic(crashed, tmp_path / "slow" / "9.json")
+    folder = ["stored-check", str(tmp_path / "same"), "--slowed", str(tmp_path / "slow")]
+    assert main(folder) == 0
+    assert "detections: 0 of 7 trials" in capsys.readouterr().out
+    other = make_report(9, slowdown=1.6)
+    other["run"]["options"].update(inject_slowdown=0.6)
+    other["environment"]["git"] = {"commit": "abc"}
+    write_atomic(other, tmp_path / "slow" / "9.json")
+    assert main(folder) == 2
+    assert "the slowed runs differ from the same-code runs beyond the injected slowdown " \
+           "(commit: None -> abc)" in capsys.readouterr().err
+
+
 def test_stored_check_does_not_call_a_test_broken_in_every_run_a_false_alarm(tmp_path, capsys):
     """Found by review: a bench that fails in every run failed every same-code pair (the gate
     rightly fails a test broken on both sides), and stored-check counted them as noise. A test
@@ -155,21 +191,21 @@ def test_stored_check_does_not_call_a_test_broken_in_every_run_a_false_alarm(tmp
 
     broken = {"test": "benches/bench_generate.py::test_generate[gpt2]", "outcome": "failed",
               "when": "call", "message": "RuntimeError: boom"}  # fmt: skip
-    for seed in range(1, 7):
+    for seed in range(1, 8):
         document = make_report(seed)
         document["tests"]["not_passed"] = [broken]
         write_atomic(document, tmp_path / "same" / f"{seed}.json")
     assert main(["stored-check", str(tmp_path / "same")]) == 0
     output = capsys.readouterr().out
-    assert "false alarms: 0 of 30 same-code trials" in output
-    assert "30 same-code trials failed only on tests that failed on both sides" in output
-    assert f"- {broken['test']}: 30" in output and "First reason" not in output
+    assert "false alarms: 0 of 42 same-code trials" in output
+    assert "42 same-code trials failed only on tests that failed on both sides" in output
+    assert f"- {broken['test']}: 42" in output and "First reason" not in output
     for seed in (1, 2, 3):  # now it fails in some runs only: a flaky test fails the gate
         passing = make_report(seed)
         write_atomic(passing, tmp_path / "same" / f"{seed}.json")
     assert main(["stored-check", str(tmp_path / "same")]) == 0
     output = capsys.readouterr().out
-    assert "false alarms: 9 of 30 same-code trials" in output
+    assert "false alarms: 12 of 42 same-code trials" in output
     assert "First reason of each failing pair:" in output and "RuntimeError: boom" in output
 
 

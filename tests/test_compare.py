@@ -224,6 +224,42 @@ def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_p
         read_baseline(tmp_path / "ok")
 
 
+def test_a_run_folder_holding_a_killed_runs_journal_is_refused_not_judged_without_it(tmp_path):
+    """Found by review: a new side of three runs whose last was killed left its journal, and the
+    gate judged the two finished runs and passed."""
+    from lmgauge.errors import ReportError
+    from lmgauge.judge.gate import read_baseline
+    from lmgauge.record.report import write_atomic
+
+    for seed in range(2):
+        write_atomic(make_report(seed), tmp_path / f"{seed}.json")
+    (tmp_path / "2.journal.jsonl").write_text('{"event": "start"}\n')
+    with pytest.raises(ReportError, match=r"new folder .* holds the journal of a run that has "
+                       r"not written its report \(2.journal.jsonl\).*lmgauge recover"):  # fmt: skip
+        read_baseline(tmp_path, role="new")
+
+
+def test_a_base_slowed_on_purpose_fails_the_gate_and_a_folder_may_not_mix_it(tmp_path):
+    """Found by review: a run made with --inject-slowdown 0.3 used as the base hid every
+    regression up to 1.3x, and nothing said so."""
+    from lmgauge.errors import ReportError
+    from lmgauge.judge.gate import read_baseline
+    from lmgauge.record.report import write_atomic
+
+    slowed = make_report(1)
+    slowed["run"]["options"]["inject_slowdown"] = 0.3
+    result = run_gate(slowed, make_report(2))
+    assert not result.passed
+    assert "the base was made with --inject-slowdown 0.3 (every model): its timings were " \
+           "slowed on purpose" in result.message()
+    assert run_gate(make_report(1), slowed).comparison.base_slowed == ""
+    for seed, document in enumerate([make_report(3), make_report(4), slowed]):
+        write_atomic(document, tmp_path / f"{seed}.json")
+    with pytest.raises(ReportError, match=r"mixes runs that differ \(0.json -> 2.json: slowdown "
+                       r"injected \(--inject-slowdown\): not recorded -> 0.3"):  # fmt: skip
+        read_baseline(tmp_path)
+
+
 def with_independent_timings(document: dict, seed: int, slowed: str = "", factor: float = 1.3):
     """Eight more gated timings per model, each with its own run-to-run noise (12 % sd of log,
     as one timing moves on the 2-core VM), `slowed`'s made `factor` slower."""

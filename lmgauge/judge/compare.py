@@ -30,7 +30,9 @@ from lmgauge.judge.spread import FINISHED, MIN_SPREAD_RUNS, Baseline, Spread, ho
 from lmgauge.judge.verdicts import BETTER, NOISY, NOT_COMPARABLE, NOT_JUDGED, WORSE, judge
 from lmgauge.record.units import MACHINE_BOUND_UNITS, UNITS
 
-__all__ = ["COLUMNS", "Comparison", "compare", "indexed", "params_text", "result_key"]
+__all__ = [
+    "COLUMNS", "Comparison", "compare", "indexed", "params_text", "result_key", "unit_problem",
+]  # fmt: skip
 
 CROSS_MODEL_RULE = Rule(relative=0.15, deterministic=True, reason="ratio of two models in one run")
 ROOF_RUN_SPREAD = {"memory": 0.125, "compute": 0.21}
@@ -84,6 +86,9 @@ class Comparison:
     unfinished: str = ""
     """A sentence when the new run did not finish (killed, interrupted, error): its figures
     are what it had recorded, and the gate fails on it."""
+    base_slowed: str = ""
+    """A sentence when the base was made with --inject-slowdown: its timings were slowed on
+    purpose, so a slowdown of up to that size would pass; the gate fails on it."""
 
     def gate_failures(self) -> pd.DataFrame:
         return self.rows[self.rows["fails_gate"].astype(bool)]
@@ -141,7 +146,8 @@ def compare(
             row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
                        note=f"missing or not a finite number in {lacking} of the "
                             f"{newside.runs} new runs")  # fmt: skip
-        elif problem := unit_problem(old["unit"], fresh["unit"]):
+        elif problem := unit_problem(old["unit"], fresh["unit"], old["direction"],
+                                     fresh["direction"]):  # fmt: skip
             gated = rule.gated or rules.rule_for(metric, old["unit"]).gated
             row.update(one_sided_row(old, fresh, rule), gated=gated, verdict=NOT_COMPARABLE,
                        fails_gate=gated, note=problem)  # fmt: skip
@@ -171,7 +177,8 @@ def compare(
         tests=test_regressions([base], [new]),
         tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
-        unfinished=unfinished(new), families=families, new_runs=newside.runs,
+        unfinished=unfinished(new), base_slowed=slowed_on_purpose(base),
+        families=families, new_runs=newside.runs,
     )  # fmt: skip
 
 
@@ -266,15 +273,20 @@ def one_sided_row(old: dict | None, fresh: dict | None, rule: Rule) -> dict:
     }  # fmt: skip
 
 
-def unit_problem(before: str, after: str) -> str:
+def unit_problem(before: str, after: str, before_direction: str = "",
+                 after_direction: str = "") -> str:  # fmt: skip
     """A sentence when a figure's values cannot be compared for their units: the unit changed
-    between the reports, or it is not in lmgauge's table of units (lmgauge.record.units);
-    "" when they can."""
+    between the reports, or it is not in lmgauge's table of units (lmgauge.record.units), or
+    (when given) its direction changed, so that worse means the opposite on each side; "" when
+    they can."""
     if before != after:
         return f"its unit changed from '{before}' to '{after}': the values cannot be compared"
     if after not in UNITS:
         return (f"its unit '{after}' is not in lmgauge's table of units, so no rule knows how "
                 "to judge it")  # fmt: skip
+    if before_direction != after_direction:
+        return (f"its direction changed from '{before_direction}' to '{after_direction}': "
+                "which way is worse differs between the sides")  # fmt: skip
     return ""
 
 
@@ -315,6 +327,18 @@ def unfinished(new: dict) -> str:
     if status in FINISHED or status is None:
         return ""
     return f"the new run did not finish (status {status}): what it recorded is not the whole run"
+
+
+def slowed_on_purpose(base: dict) -> str:
+    """A sentence when the base run's models were slowed on purpose (--inject-slowdown, made
+    for measuring the gate itself); "" otherwise."""
+    options = base.get("run", {}).get("options", {})
+    if not options.get("inject_slowdown"):
+        return ""
+    which = ", ".join(options.get("inject_slowdown_models") or ["every model"])
+    return (f"the base was made with --inject-slowdown {options['inject_slowdown']:g} "
+            f"({which}): its timings were slowed on purpose, so a slowdown of up to that size "
+            "would pass; gate against runs made without it")  # fmt: skip
 
 
 def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:

@@ -31,6 +31,13 @@ SETUP_FIELDS = {
     "OS": ("environment", "os"),
 }
 
+INJECTED_FIELDS = {
+    "slowdown injected (--inject-slowdown)": ("run", "options", "inject_slowdown"),
+    "models slowed (--inject-slowdown-models)": ("run", "options", "inject_slowdown_models"),
+}
+"""Recorded only when a slowdown was injected (to measure the gate itself). Not setup: the
+gate's own trials compare slowed runs with the same probe normalisation as unslowed ones; but
+a folder of runs must not mix them, and a slowed base fails the gate (compare)."""
 
 NOT_RECORDED = object()
 """What `field` gives, when asked, for a field a report does not hold (an older report)."""

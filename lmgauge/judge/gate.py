@@ -52,7 +52,8 @@ class GateResult:
         comparison = self.comparison
         return (
             self.failures.empty and not comparison.tests and comparison.judged() > 0
-            and not comparison.unfinished and not self.worse_families
+            and not comparison.unfinished and not comparison.base_slowed
+            and not self.worse_families
         )  # fmt: skip
 
     @property
@@ -84,6 +85,8 @@ class GateResult:
         lines = [f"lmgauge gate: FAILED ({scope})"]
         if comparison.unfinished:
             lines.append(f"  {comparison.unfinished}")
+        if comparison.base_slowed:
+            lines.append(f"  {comparison.base_slowed}")
         if judged == 0:
             lines.append("  the gate judged no gated figure: a gate that compared nothing fails")
         lines += [f"  test {line}" for line in comparison.tests + comparison.tests_failed_before]
@@ -149,12 +152,22 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
 def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
     """The run reports in folder `path`, all of one code on one machine, in file name order.
     Other JSON files are skipped; a file that says it is a run report but does not read as one,
-    a folder without run reports, or runs that differ in machine, setup or commit are a
-    ReportError in one sentence that names the folder's `role`."""
+    the journal of a run that has not written its report (killed, or still going: its results
+    would be left out unseen), a folder without run reports, or runs that differ in machine,
+    setup or commit are a ReportError in one sentence that names the folder's `role`."""
     from lmgauge.errors import ReportError
+    from lmgauge.record.journal import SUFFIX
     from lmgauge.record.report import read_report
 
     path = Path(path)
+    journals = sorted(candidate.name for candidate in path.glob(f"*{SUFFIX}"))
+    if journals:
+        raise ReportError(
+            f"{role} folder {path} holds the journal of a run that has not written its report "
+            f"({', '.join(journals[:3])}): it was killed or is still going, and judging the "
+            f"folder without it would leave that run out unseen; when no run is going, "
+            f"`lmgauge recover {path}` turns it into a report (status killed)."
+        )
     documents, names = [], []
     for candidate in sorted(path.glob("*.json")):
         try:
@@ -185,12 +198,19 @@ def check_one_code_on_one_machine(
     would then be the spread of those differences, not of runs of one code here. `names`: the
     documents' file names, for the message."""
     from lmgauge.errors import ReportError
-    from lmgauge.judge.drift import field, hardware_differences, setup_differences
+    from lmgauge.judge.drift import (
+        INJECTED_FIELDS,
+        differing,
+        field,
+        hardware_differences,
+        setup_differences,
+    )
 
     names = names or [f"run {index + 1}" for index in range(len(documents))]
     first = documents[0]
     for name, document in zip(names[1:], documents[1:], strict=True):
         differences = hardware_differences(first, document) + setup_differences(first, document)
+        differences += differing(first, document, INJECTED_FIELDS)
         commits = [field(d, ("environment", "git", "commit")) for d in (first, document)]
         if commits[0] != commits[1]:
             differences.append(f"commit: {commits[0]} -> {commits[1]}")

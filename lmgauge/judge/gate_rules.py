@@ -24,7 +24,7 @@ try:
 except ImportError:  # Python 3.10: the same parser, packaged as tomli
     import tomli as tomllib
 
-SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
+SUPPORTED_VERSIONS = (1, 2, 3, 4, 5, 6, 7, 8)
 DEFAULT_ALPHA = 0.05
 DEFAULT_PAIRED_RELATIVE = 0.10
 ROUND_SHARE = 1 / 3
@@ -71,7 +71,9 @@ class Rule:
         if self.exact:
             return "exact"
         parts = [f"±{100 * self.relative:g} %"] if self.relative is not None else []
-        if self.absolute is not None and self.units == ("bytes",):
+        in_bytes = self.units == ("bytes",) or bool(self.metrics) and all(
+            metric.endswith("_bytes") for metric in self.metrics)  # fmt: skip
+        if self.absolute is not None and in_bytes:
             parts.append(f"±{self.absolute / 2**20:g} MiB")
         elif self.absolute is not None:
             parts.append(f"±{self.absolute:g} absolute")
@@ -115,6 +117,8 @@ def load_gate_rules(path: Path) -> GateRules:
         spread = entry.get("run_spread")
         if spread is not None and not (isinstance(spread, (int, float)) and spread > 0):
             raise ValueError(f"{path}: rule {index} has run_spread {spread!r}; it must be above 0")
+        for key, low, high in (("relative", 0, 1), ("absolute", 0, math.inf)):
+            check_range(path, f"rule {index}", key, entry.get(key), low, high)
         unknown = set(entry) - {f for f in Rule.__dataclass_fields__}
         if unknown:
             raise ValueError(f"{path}: rule {index} has unknown keys {', '.join(sorted(unknown))}")
@@ -128,11 +132,29 @@ def load_gate_rules(path: Path) -> GateRules:
             )
         )
     paired = document.get("paired", {})
+    check_range(path, "the file", "alpha", document.get("alpha"), 0, 0.5, low_open=True)
+    check_range(path, "[paired]", "relative", paired.get("relative"), 0, 1)
     return GateRules(
         tuple(rules),
         float(document.get("alpha", DEFAULT_ALPHA)),
         float(paired.get("relative", DEFAULT_PAIRED_RELATIVE)),
     )
+
+
+def check_range(path, where: str, key: str, value, low: float, high: float,
+                low_open: bool = False) -> None:  # fmt: skip
+    """ValueError in one sentence when `value` (absent: None, fine) is not a number from `low`
+    to `high` (above `low` when low_open). A relative tolerance is a fraction: 25 % is 0.25,
+    and 25 would be ±2500 %, a tolerance no change can exceed."""
+    if value is None:
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and (low < value if low_open else low <= value) and value <= high:
+        return
+    bound = "above" if low_open else "from"
+    fraction = " (a fraction: 0.25 is 25 %)" if key == "relative" else ""
+    raise ValueError(f"{path}: {where} has {key} = {value!r}; it must be a number {bound} {low:g} "
+                     f"to {high:g}{fraction}")  # fmt: skip
 
 
 def round_width(rules: GateRules) -> tuple[float, str]:

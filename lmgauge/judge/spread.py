@@ -25,8 +25,12 @@ from scipy import stats
 from lmgauge.judge.keys import indexed
 from lmgauge.record.units import unit_of
 
-MIN_SPREAD_RUNS = 3
-"""Fewest base runs from which a figure's run-to-run spread is estimated."""
+MIN_SPREAD_RUNS = 5
+"""Fewest base runs from which a figure's run-to-run spread (and a model family's) is estimated;
+with fewer, a folder's median is judged by the rules' stated run_spread. From 3 runs, Student's
+t on 2 degrees of freedom under Holm's correction over about 100 gated timings needed a timing
+about 250x worse (at the VM's 0.107 spread) before it could fail, and a family about 3.4x,
+where the stated spread needs about 2x: a base folder of 3 or 4 runs judged almost nothing."""
 MIN_SIGMA = 0.005
 """The smallest spread a figure is judged by (0.5 % in log units): runs whose values agree
 exactly (a timer's resolution, a cached result) would otherwise make any change infinitely

@@ -26,13 +26,14 @@ Format history (`format`: lmgauge-ab-report):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
 
 from lmgauge import __version__
+from lmgauge.judge.compare import unit_problem
 from lmgauge.judge.family import (
     LARGE,
     FamilyVerdict,
@@ -45,7 +46,7 @@ from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
 from lmgauge.judge.paired import judge_paired
 from lmgauge.judge.spread import is_finite
-from lmgauge.judge.verdicts import NOT_JUDGED, WORSE, Judgement
+from lmgauge.judge.verdicts import NOT_COMPARABLE, NOT_JUDGED, WORSE, Judgement
 from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import finite_or_null
 from lmgauge.record.units import MACHINE_BOUND_UNITS
@@ -73,7 +74,12 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
         base = [index[key]["value"] if key in index else None for index in base_index]
         new = [index[key]["value"] if key in index else None for index in new_index]
         on_both_sides = any(v is not None for v in base) and any(v is not None for v in new)
-        if unit in MACHINE_BOUND_UNITS and None not in base + new:
+        if problem := units_differ(key, base_index, new_index):
+            gated = any(rules.rule_for(metric, index[key]["unit"]).gated
+                        for index in base_index + new_index if key in index)  # fmt: skip
+            rule = replace(rule, gated=gated)
+            judgement = Judgement(NOT_COMPARABLE, math.nan, "", fails_gate=gated, note=problem)
+        elif unit in MACHINE_BOUND_UNITS and None not in base + new:
             judgement = judge_paired(base, new, unit, direction, metric, rules)
         elif from_calibration(metric) and on_both_sides and None in base + new:
             judgement = Judgement(NOT_JUDGED, math.nan, "", fails_gate=rule.gated, note=(
@@ -104,6 +110,19 @@ def paired_rows(base_runs: list[dict], new_runs: list[dict], rules: GateRules) -
             }  # fmt: skip
         )
     return rows
+
+
+def units_differ(key: tuple, base_index: list[dict], new_index: list[dict]) -> str:
+    """A sentence when a figure's unit or direction differs between the sides (or between runs
+    of one side), or its unit is one no rule knows (lmgauge.judge.compare.unit_problem); ""
+    when its values can be compared."""
+    found = [index[key] for index in base_index + new_index if key in index]
+    first = found[0]
+    for result in found:
+        if problem := unit_problem(first["unit"], result["unit"], first["direction"],
+                                   result["direction"]):  # fmt: skip
+            return problem
+    return ""
 
 
 def from_calibration(metric: str) -> bool:
