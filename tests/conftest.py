@@ -59,13 +59,14 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 SLOW_TESTS = "slow"
-"""The marker of lmgauge's own end-to-end tests that run whole bench sessions or A/B runs in
-subprocesses (7-85 s each on the 2-core VM). `pytest tests` leaves them out unless -m or -k
-selects, or the command line names them; `pytest tests -m slow` runs only them, and CI runs
-both (.ci/run)."""
+"""The marker of lmgauge's own end-to-end tests, most of which run whole bench sessions or A/B
+runs in subprocesses (4-110 s each on the 2-core VM). `pytest tests` leaves them out unless -m
+or -k selects, or the command line names them; `pytest tests -m slow` runs only them, and CI
+runs them too (.ci/run)."""
 
 
 LEFT_OUT = pytest.StashKey[int]()
+LEFT_OUT_OUTPUT = "lmgauge_slow_tests_left_out"
 
 
 def named_tests(config) -> list[str]:
@@ -93,10 +94,25 @@ def pytest_collection_modifyitems(config, items):
         config.stash[LEFT_OUT] = len(slow)
 
 
+def pytest_sessionfinish(session):
+    """On a pytest-xdist worker, hand the count left out to the controller, which collects
+    nothing itself (pytest_testnodedown)."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output[LEFT_OUT_OUTPUT] = session.config.stash.get(LEFT_OUT, 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist's controller: every worker collected the same tests, so any one's count."""
+    left_out = getattr(node, "workeroutput", {}).get(LEFT_OUT_OUTPUT, 0)
+    node.config.stash[LEFT_OUT] = max(node.config.stash.get(LEFT_OUT, 0), left_out)
+
+
 def pytest_terminal_summary(terminalreporter, config):
     left_out = config.stash.get(LEFT_OUT, 0)
     if left_out:
         terminalreporter.write_line(
             f"lmgauge tests: {left_out} slow end-to-end test{'s' * (left_out > 1)} left out; "
-            "`./dev pytest tests -m slow` runs them (CI runs both)"
+            "`./dev pytest tests -m slow` runs them (and CI)"
         )

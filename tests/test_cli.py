@@ -52,7 +52,7 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
     text = DEFAULT_RULES.read_text()
     for old, new, said in (
         ("relative = 0.25", "relative = 25", "has relative = 25; it must be a number from 0 to "
-                                             "1 (a fraction: 0.25 is 25 %)"),
+                                             "10 (a fraction: 0.25 is 25 %)"),
         ("alpha = 0.05", "alpha = 0", "the file has alpha = 0; it must be a number above 0 to 0.5"),
     ):  # fmt: skip
         assert old in text

@@ -233,10 +233,17 @@ def test_a_run_folder_holding_a_killed_runs_journal_is_refused_not_judged_withou
 
     for seed in range(2):
         write_atomic(make_report(seed), tmp_path / f"{seed}.json")
+    (tmp_path / "1.journal.jsonl").write_text('{"event": "start"}\n')  # its report was written
+    assert read_baseline(tmp_path, role="new").runs == 2
     (tmp_path / "2.journal.jsonl").write_text('{"event": "start"}\n')
     with pytest.raises(ReportError, match=r"new folder .* holds the journal of a run that has "
                        r"not written its report \(2.journal.jsonl\).*lmgauge recover"):  # fmt: skip
         read_baseline(tmp_path, role="new")
+    twice = make_report(3)
+    twice["results"].append(twice["results"][0])
+    write_atomic(twice, tmp_path / "twice.json")
+    with pytest.raises(ReportError, match="holds decode_step_seconds of gpt2 .* twice"):
+        read_baseline(tmp_path / "twice.json")
 
 
 def test_a_base_slowed_on_purpose_fails_the_gate_and_a_folder_may_not_mix_it(tmp_path):
@@ -253,6 +260,9 @@ def test_a_base_slowed_on_purpose_fails_the_gate_and_a_folder_may_not_mix_it(tmp
     assert "the base was made with --inject-slowdown 0.3 (every model): its timings were " \
            "slowed on purpose" in result.message()
     assert run_gate(make_report(1), slowed).comparison.base_slowed == ""
+    slowed["run"]["options"]["inject_slowdown_models"] = "smollm2-135m,gpt2"
+    message = run_gate(slowed, make_report(2)).message()
+    assert "--inject-slowdown 0.3 (smollm2-135m,gpt2):" in message
     for seed, document in enumerate([make_report(3), make_report(4), slowed]):
         write_atomic(document, tmp_path / f"{seed}.json")
     with pytest.raises(ReportError, match=r"mixes runs that differ \(0.json -> 2.json: slowdown "

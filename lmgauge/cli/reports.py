@@ -21,11 +21,11 @@ def add_report_commands(commands) -> None:
         "gate",
         help="exit 1 when a gated figure of NEW got worse than in BASE, or could not be judged",
         description="BASE is one run report, or a folder of run reports of the same code on "
-        "this runner (a baseline of several runs: their medians, and each figure's run-to-run "
-        "spread from them). NEW is one run report, or a folder of several runs of the code under "
-        "test, judged as their medians: on a noisy runner a 1.3x slowdown of one model is caught "
-        "more often by several new runs than by one (the measured rates are in the README, "
-        "Comparing runs).",
+        "this runner (a baseline of several runs: their medians, and from five runs on each "
+        "figure's run-to-run spread from them). NEW is one run report, or a folder of several "
+        "runs of the code under test, judged as their medians: on a noisy runner a 1.3x "
+        "slowdown of one model is caught more often by several new runs than by one (the "
+        "measured rates are in the README, Comparing runs).",
     )
     add_pair(gate, "the run report, or folder of run reports of one code, to judge against",
              "the run report, or folder of run reports of one code, being judged")

@@ -335,7 +335,7 @@ def slowed_on_purpose(base: dict) -> str:
     options = base.get("run", {}).get("options", {})
     if not options.get("inject_slowdown"):
         return ""
-    which = ", ".join(options.get("inject_slowdown_models") or ["every model"])
+    which = options.get("inject_slowdown_models") or "every model"
     return (f"the base was made with --inject-slowdown {options['inject_slowdown']:g} "
             f"({which}): its timings were slowed on purpose, so a slowdown of up to that size "
             "would pass; gate against runs made without it")  # fmt: skip

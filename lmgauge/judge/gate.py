@@ -141,11 +141,14 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
     one run report, or a folder of run reports of the same code (their medians, and each
     figure's run-to-run spread from them); ReportError in one sentence when it holds no
     readable run report."""
+    from lmgauge.judge.keys import indexed
     from lmgauge.record.report import read_report
 
     path = Path(path)
     if not path.is_dir():
-        return single(read_report(path))
+        document = read_report(path)
+        indexed(document)  # a report holding a figure twice is refused now, not at the end
+        return single(document)
     return combined(read_run_folder(path, role))
 
 
@@ -156,11 +159,12 @@ def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
     would be left out unseen), a folder without run reports, or runs that differ in machine,
     setup or commit are a ReportError in one sentence that names the folder's `role`."""
     from lmgauge.errors import ReportError
-    from lmgauge.record.journal import SUFFIX
+    from lmgauge.record.journal import SUFFIX, report_path_of
     from lmgauge.record.report import read_report
 
     path = Path(path)
-    journals = sorted(candidate.name for candidate in path.glob(f"*{SUFFIX}"))
+    journals = sorted(candidate.name for candidate in path.glob(f"*{SUFFIX}")
+                      if not report_path_of(candidate).exists())  # fmt: skip
     if journals:
         raise ReportError(
             f"{role} folder {path} holds the journal of a run that has not written its report "

@@ -117,7 +117,7 @@ def load_gate_rules(path: Path) -> GateRules:
         spread = entry.get("run_spread")
         if spread is not None and not (isinstance(spread, (int, float)) and spread > 0):
             raise ValueError(f"{path}: rule {index} has run_spread {spread!r}; it must be above 0")
-        for key, low, high in (("relative", 0, 1), ("absolute", 0, math.inf)):
+        for key, low, high in (("relative", 0, MOST_RELATIVE), ("absolute", 0, math.inf)):
             check_range(path, f"rule {index}", key, entry.get(key), low, high)
         unknown = set(entry) - {f for f in Rule.__dataclass_fields__}
         if unknown:
@@ -133,7 +133,7 @@ def load_gate_rules(path: Path) -> GateRules:
         )
     paired = document.get("paired", {})
     check_range(path, "the file", "alpha", document.get("alpha"), 0, 0.5, low_open=True)
-    check_range(path, "[paired]", "relative", paired.get("relative"), 0, 1)
+    check_range(path, "[paired]", "relative", paired.get("relative"), 0, MOST_RELATIVE)
     return GateRules(
         tuple(rules),
         float(document.get("alpha", DEFAULT_ALPHA)),
@@ -141,11 +141,16 @@ def load_gate_rules(path: Path) -> GateRules:
     )
 
 
+MOST_RELATIVE = 10.0
+"""The largest relative tolerance a rules file may state (±1000 %). A relative tolerance is a
+fraction (25 % is 0.25): 25 would be ±2500 %, which no faster value can exceed (it would have
+to be below zero) and only a 26x slowdown would, so it is refused as the slip it is."""
+
+
 def check_range(path, where: str, key: str, value, low: float, high: float,
                 low_open: bool = False) -> None:  # fmt: skip
     """ValueError in one sentence when `value` (absent: None, fine) is not a number from `low`
-    to `high` (above `low` when low_open). A relative tolerance is a fraction: 25 % is 0.25,
-    and 25 would be ±2500 %, a tolerance no change can exceed."""
+    to `high` (above `low` when low_open)."""
     if value is None:
         return
     number = isinstance(value, (int, float)) and not isinstance(value, bool)

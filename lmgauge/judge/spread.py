@@ -9,7 +9,8 @@ what runs of the same code do: its log ratio to the base is compared with the fi
 run-to-run standard deviation of log value (`sigma`).
 
 Where sigma comes from, in order: the base itself when it is several runs of one code (a
-baseline folder: three or more runs with the figure; the base value is then their median), or
+baseline folder: MIN_SPREAD_RUNS (five) or more runs with the figure; the base value is then
+their median), or
 the rule's `run_spread` in gate.toml (measured on the 2-core CI VM and stated there). A gated
 timing figure with neither cannot be judged, and fails.
 """
