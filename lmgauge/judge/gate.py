@@ -195,6 +195,18 @@ def looks_like_run_report(path: Path) -> bool:
         return False
 
 
+def code_and_machine_differences(first: dict, other: dict) -> list[str]:
+    """'name: first -> other' for each difference of machine, setup or commit between two runs:
+    what makes them not runs of one code on one machine."""
+    from lmgauge.judge.drift import field, hardware_differences, setup_differences
+
+    differences = hardware_differences(first, other) + setup_differences(first, other)
+    commits = [field(d, ("environment", "git", "commit")) for d in (first, other)]
+    if commits[0] != commits[1]:
+        differences.append(f"commit: {commits[0]} -> {commits[1]}")
+    return differences
+
+
 def check_one_code_on_one_machine(
     path: Path, documents: list[dict], role="baseline", names: list[str] | None = None
 ) -> None:
@@ -202,22 +214,13 @@ def check_one_code_on_one_machine(
     would then be the spread of those differences, not of runs of one code here. `names`: the
     documents' file names, for the message."""
     from lmgauge.errors import ReportError
-    from lmgauge.judge.drift import (
-        INJECTED_FIELDS,
-        differing,
-        field,
-        hardware_differences,
-        setup_differences,
-    )
+    from lmgauge.judge.drift import INJECTED_FIELDS, differing
 
     names = names or [f"run {index + 1}" for index in range(len(documents))]
     first = documents[0]
     for name, document in zip(names[1:], documents[1:], strict=True):
-        differences = hardware_differences(first, document) + setup_differences(first, document)
+        differences = code_and_machine_differences(first, document)
         differences += differing(first, document, INJECTED_FIELDS)
-        commits = [field(d, ("environment", "git", "commit")) for d in (first, document)]
-        if commits[0] != commits[1]:
-            differences.append(f"commit: {commits[0]} -> {commits[1]}")
         if differences:
             raise ReportError(
                 f"{role} folder {path} mixes runs that differ ({names[0]} -> {name}: "

@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from lmgauge.judge.gate import context_lines, run_gate
+from lmgauge.judge.gate import code_and_machine_differences, context_lines, run_gate
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
 from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, combined, is_finite
@@ -146,16 +146,9 @@ def worse_models(result) -> set[str]:
 def check_slowed_runs_match(same: list[dict], slowed: list[dict]) -> None:
     """ValueError in one sentence when the slowed runs were made on another machine, setup or
     commit than the same-code runs: the detections would then measure that difference."""
-    from lmgauge.judge.drift import field, hardware_differences, setup_differences
-
     if not same or not slowed:
         return
-    first, other = same[0], slowed[0]
-    differences = hardware_differences(first, other) + setup_differences(first, other)
-    commits = [field(d, ("environment", "git", "commit")) for d in (first, other)]
-    if commits[0] != commits[1]:
-        differences.append(f"commit: {commits[0]} -> {commits[1]}")
-    if differences:
+    if differences := code_and_machine_differences(same[0], slowed[0]):
         raise ValueError(
             f"the slowed runs differ from the same-code runs beyond the injected slowdown "
             f"({'; '.join(differences[:3])}): make both on one machine, with one setup and one "
