@@ -144,7 +144,8 @@ def compare(
             row.update(one_sided_row(old, fresh, rule))
         elif several and rule.gated and (lacking := newside.runs - newside.counts.get(key, 0)):
             row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
-                       note=f"missing or not a finite number in {lacking} of the "
+                       note=f"missing, not a finite number, or a timing of zero or less in "
+                            f"{lacking} of the "
                             f"{newside.runs} new runs")  # fmt: skip
         elif problem := unit_problem(old["unit"], fresh["unit"], old["direction"],
                                      fresh["direction"]):  # fmt: skip

@@ -19,9 +19,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from lmgauge.judge.compare import Comparison, compare
 from lmgauge.judge.gate_rules import GateRules, load_gate_rules
 from lmgauge.judge.spread import Baseline, combined, single
+from lmgauge.judge.verdicts import NOISY
 
 DEFAULT_RULES = Path(__file__).with_name("gate.toml")
 
@@ -68,11 +71,13 @@ class GateResult:
         judged = comparison.judged()
         new_side = (f" (the new side: the median of {comparison.new_runs} runs)"
                     if comparison.new_runs > 1 else "")  # fmt: skip
-        shared = (f"{comparison.family} figures judged by their run-to-run spread and "
-                  f"{len(comparison.families)} model families (each model's timings in one "
+        source = spread_source(comparison.base_runs)
+        shared = (f"{comparison.family} figures judged by their run-to-run spread ({source}) "
+                  f"and {len(comparison.families)} model families (each model's timings in one "
                   "setup, judged together)"
                   if comparison.families else
-                  f"{comparison.family} figures judged by their run-to-run spread")  # fmt: skip
+                  f"{comparison.family} figures judged by their run-to-run spread "
+                  f"({source})")  # fmt: skip
         scope = (
             f"{judged} of {gated} gated figures judged against "
             f"{comparison.base_runs} base run{'s' if comparison.base_runs > 1 else ''}"
@@ -81,6 +86,7 @@ class GateResult:
         )
         if self.passed:
             return "\n".join([f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)",
+                              *noisy_lines(comparison.rows),
                               *context_lines(comparison)])  # fmt: skip
         lines = [f"lmgauge gate: FAILED ({scope})"]
         if comparison.unfinished:
@@ -115,6 +121,32 @@ def row_subject(row) -> str:
     """`model` or `model@config`, from a compared row's model and params text."""
     configs = [part for part in str(row["params"]).split() if part.startswith("config=")]
     return f"{row['model']}@{configs[0].removeprefix('config=')}" if configs else row["model"]
+
+
+def spread_source(base_runs: int) -> str:
+    """Where the run-to-run spreads came from, in words."""
+    from lmgauge.judge.spread import MIN_SPREAD_RUNS
+
+    if base_runs >= MIN_SPREAD_RUNS:
+        return (f"estimated from the {base_runs} base runs where they have the figure, else "
+                "gate.toml's stated one")  # fmt: skip
+    return f"gate.toml's stated spreads: a spread is estimated from {MIN_SPREAD_RUNS} base runs"
+
+
+def noisy_lines(rows: pd.DataFrame) -> list[str]:
+    """A line when gated figures moved beyond their tolerance the worse way but within what
+    runs of the same code do ("too noisy"): passed, not cleared; the largest is named."""
+    noisy = rows[(rows["verdict"] == NOISY) & rows["gated"].astype(bool)]
+    ratios = noisy["ratio"].astype(float)
+    worse_way = noisy[(ratios > 1) == (noisy["direction"] == "lower")]
+    if worse_way.empty:
+        return []
+    largest = worse_way.loc[
+        (worse_way["ratio"].astype(float).map(math.log).abs()).idxmax()]  # fmt: skip
+    return [f"  {len(worse_way)} gated figure{'s' * (len(worse_way) > 1)} moved beyond tolerance "
+            f"the worse way within their run-to-run noise (too noisy), the largest "
+            f"{largest['metric']} of {largest['model']} at {float(largest['ratio']):.2f}x: "
+            "more runs on each side would tell"]  # fmt: skip
 
 
 def context_lines(comparison: Comparison) -> list[str]:
@@ -195,6 +227,11 @@ def looks_like_run_report(path: Path) -> bool:
         return False
 
 
+NEW_SIDE = "new side"
+"""The role of a folder of runs under test: a run of it that did not finish fails the gate
+(compare) rather than being refused."""
+
+
 def code_and_machine_differences(first: dict, other: dict) -> list[str]:
     """'name: first -> other' for each difference of machine, setup or commit between two runs:
     what makes them not runs of one code on one machine."""
@@ -215,8 +252,29 @@ def check_one_code_on_one_machine(
     documents' file names, for the message."""
     from lmgauge.errors import ReportError
     from lmgauge.judge.drift import INJECTED_FIELDS, differing
+    from lmgauge.judge.keys import indexed
+    from lmgauge.judge.spread import FINISHED
+    from lmgauge.record.keys import figure_words
 
     names = names or [f"run {index + 1}" for index in range(len(documents))]
+    seen: dict[tuple, tuple] = {}
+    for name, document in zip(names, documents, strict=True):
+        status = document.get("run", {}).get("status")
+        if role != NEW_SIDE and status is not None and status not in FINISHED:
+            raise ReportError(
+                f"{role} folder {path} holds a run that did not finish ({name}: status "
+                f"{status}): what it recorded is not a whole run; move it out of the folder."
+            )
+        for key, result in indexed(document).items():
+            first_name, unit, direction = seen.setdefault(
+                key, (name, result["unit"], result["direction"]))  # fmt: skip
+            if (result["unit"], result["direction"]) != (unit, direction):
+                raise ReportError(
+                    f"{role} folder {path} mixes units: {first_name} records "
+                    f"{figure_words(key)} in '{unit}' ({direction}), {name} in "
+                    f"'{result['unit']}' ({result['direction']}); a median over them means "
+                    "nothing: move the runs that differ out of it."
+                )
     first = documents[0]
     for name, document in zip(names[1:], documents[1:], strict=True):
         differences = code_and_machine_differences(first, document)

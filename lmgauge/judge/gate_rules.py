@@ -114,9 +114,8 @@ def load_gate_rules(path: Path) -> GateRules:
             raise ValueError(f"{path}: rule {index} names no metrics and no units")
         if "reason" not in entry:
             raise ValueError(f"{path}: rule {index} lacks a reason")
-        spread = entry.get("run_spread")
-        if spread is not None and not (isinstance(spread, (int, float)) and spread > 0):
-            raise ValueError(f"{path}: rule {index} has run_spread {spread!r}; it must be above 0")
+        check_range(path, f"rule {index}", "run_spread", entry.get("run_spread"), 0,
+                    MOST_RUN_SPREAD, low_open=True)  # fmt: skip
         for key, low, high in (("relative", 0, MOST_RELATIVE), ("absolute", 0, math.inf)):
             check_range(path, f"rule {index}", key, entry.get(key), low, high)
         unknown = set(entry) - {f for f in Rule.__dataclass_fields__}
@@ -145,6 +144,11 @@ MOST_RELATIVE = 10.0
 """The largest relative tolerance a rules file may state (±1000 %). A relative tolerance is a
 fraction (25 % is 0.25): 25 would be ±2500 %, which no faster value can exceed (it would have
 to be below zero) and only a 26x slowdown would, so it is refused as the slip it is."""
+
+
+MOST_RUN_SPREAD = 2.0
+"""The largest run-to-run spread a rules file may state (standard deviation of the natural-log
+value): 2 is runs of one code differing by 7x, far beyond any runner measured (0.25 at most)."""
 
 
 def check_range(path, where: str, key: str, value, low: float, high: float,

@@ -106,7 +106,8 @@ def single(document: dict) -> Baseline:
 
 def combined(documents: list[dict]) -> Baseline:
     """A baseline from several run reports of the same code: the first run's document with each
-    figure's value replaced by the median over the runs that have it, and its run-to-run spread
+    figure's value replaced by the median over the runs that have it usable (spread.usable),
+    and its run-to-run spread
     (standard deviation of the log values) where at least MIN_SPREAD_RUNS runs have it
     finite and positive. A figure missing from some runs keeps the median of the others (the
     gate fails such a figure on a new side of several runs: Comparison's rows). The status is
@@ -123,10 +124,10 @@ def combined(documents: list[dict]) -> Baseline:
     for key in keys:
         results = [index[key] for index in indexes if key in index]
         run_values[key] = [
-            float(index[key]["value"]) if key in index and is_finite(index[key]["value"])
+            float(index[key]["value"]) if key in index and usable(index[key])
             else math.nan for index in indexes
         ]  # fmt: skip
-        values = [float(r["value"]) for r in results if is_finite(r["value"])]
+        values = [float(r["value"]) for r in results if usable(r)]
         probes = [p for r in results for p in r.get("probe_seconds", [])]
         merged = {**results[0], "rounds": [], "samples": [], "probe_seconds": probes}
         merged["value"] = float(np.median(values)) if values else math.nan
@@ -192,6 +193,22 @@ def probe_units_log(result: dict) -> float | None:
 
 def is_finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def usable(result: dict) -> bool:
+    """Whether a run's value of a figure can stand in a median over runs: a finite number, and
+    for a time or rate above zero unless zero is a measured value of it (goodput); a timing of
+    zero or less is a broken measurement, which a median would hide."""
+    from lmgauge.record.metrics import METRICS
+    from lmgauge.record.units import MACHINE_BOUND_UNITS
+
+    value = result.get("value")
+    if not is_finite(value):
+        return False
+    if result.get("unit") in MACHINE_BOUND_UNITS and value <= 0:
+        known = METRICS.get(result.get("metric", ""))
+        return bool(known and known.zero_is_a_value and value == 0)
+    return True
 
 
 def holm(p_values: list[float]) -> list[float]:
