@@ -210,7 +210,7 @@ def test_a_run_that_did_not_finish_fails_the_gate():
 
 def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_path):
     from lmgauge.errors import ReportError
-    from lmgauge.judge.gate import read_baseline
+    from lmgauge.judge.run_folder import read_baseline
     from lmgauge.record.report import write_atomic
 
     for seed in range(3):
@@ -230,7 +230,7 @@ def test_a_run_folder_holding_a_killed_runs_journal_is_refused_not_judged_withou
     """Found by review: a new side of three runs whose last was killed left its journal, and the
     gate judged the two finished runs and passed."""
     from lmgauge.errors import ReportError
-    from lmgauge.judge.gate import read_baseline
+    from lmgauge.judge.run_folder import read_baseline
     from lmgauge.record.report import write_atomic
 
     for seed in range(2):
@@ -252,7 +252,7 @@ def test_a_base_slowed_on_purpose_fails_the_gate_and_a_folder_may_not_mix_it(tmp
     """Found by review: a run made with --inject-slowdown 0.3 used as the base hid every
     regression up to 1.3x, and nothing said so."""
     from lmgauge.errors import ReportError
-    from lmgauge.judge.gate import read_baseline
+    from lmgauge.judge.run_folder import read_baseline
     from lmgauge.record.report import write_atomic
 
     slowed = make_report(1)
@@ -352,7 +352,7 @@ def test_a_folder_mixing_units_or_holding_an_unfinished_base_run_is_refused(tmp_
     """Found by review: a base folder with one run in ms took a median over s and ms, its
     spread ballooned and a 4x slowdown passed; a recovered killed run counted as a base run."""
     from lmgauge.errors import ReportError
-    from lmgauge.judge.gate import read_baseline
+    from lmgauge.judge.run_folder import read_baseline
     from lmgauge.record.report import write_atomic
 
     for seed in range(4):

@@ -124,7 +124,8 @@ def run_compare(arguments) -> int:
 
 
 def run_gate_command(arguments) -> int:
-    from lmgauge.judge.gate import read_baseline, run_gate
+    from lmgauge.judge.gate import run_gate
+    from lmgauge.judge.run_folder import read_baseline
 
     base, new = read_baseline(arguments.base), read_baseline(arguments.new, "new side")
     result = run_gate(base, new, load_rules(arguments.rules), arguments.base, arguments.new)
@@ -133,7 +134,7 @@ def run_gate_command(arguments) -> int:
 
 
 def reports_in(folder: str, role: str) -> list[dict]:
-    from lmgauge.judge.gate import read_run_folder
+    from lmgauge.judge.run_folder import read_run_folder
 
     if not Path(folder).is_dir():
         raise LmgaugeError(f"{role} folder {folder} is not a folder.")

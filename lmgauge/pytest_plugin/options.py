@@ -11,8 +11,9 @@ import pytest
 
 from lmgauge import compute
 from lmgauge.errors import LmgaugeError
-from lmgauge.judge.gate import DEFAULT_RULES, read_baseline
+from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.judge.gate_rules import load_gate_rules, round_width
+from lmgauge.judge.run_folder import read_baseline
 from lmgauge.measure.rounds import RoundPolicy
 from lmgauge.pytest_plugin.state import RUN_STATE, RunState, ServingOptions, Subject
 from lmgauge.pytest_plugin.sweeps import (

@@ -21,9 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from lmgauge.judge.gate import code_and_machine_differences, context_lines, run_gate
+from lmgauge.judge.gate import context_lines, run_gate
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.keys import indexed
+from lmgauge.judge.run_folder import code_and_machine_differences
 from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline, combined, is_finite
 from lmgauge.judge.verdicts import WORSE
 from lmgauge.record.units import MACHINE_BOUND_UNITS
