@@ -23,7 +23,7 @@ import pandas as pd
 
 from lmgauge.judge.compare import Comparison, compare
 from lmgauge.judge.gate_rules import GateRules, load_gate_rules
-from lmgauge.judge.spread import Baseline
+from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline
 from lmgauge.judge.verdicts import NOISY
 
 DEFAULT_RULES = Path(__file__).with_name("gate.toml")
@@ -125,8 +125,6 @@ def row_subject(row) -> str:
 
 def spread_source(base_runs: int) -> str:
     """Where the run-to-run spreads came from, in words."""
-    from lmgauge.judge.spread import MIN_SPREAD_RUNS
-
     if base_runs >= MIN_SPREAD_RUNS:
         return (f"estimated from the {base_runs} base runs where they have the figure, else "
                 "gate.toml's stated one")  # fmt: skip

@@ -199,15 +199,14 @@ def usable(result: dict) -> bool:
     """Whether a run's value of a figure can stand in a median over runs: a finite number, and
     for a time or rate above zero unless zero is a measured value of it (goodput); a timing of
     zero or less is a broken measurement, which a median would hide."""
-    from lmgauge.record.metrics import METRICS
+    from lmgauge.record.metrics import zero_is_a_value
     from lmgauge.record.units import MACHINE_BOUND_UNITS
 
     value = result.get("value")
     if not is_finite(value):
         return False
     if result.get("unit") in MACHINE_BOUND_UNITS and value <= 0:
-        known = METRICS.get(result.get("metric", ""))
-        return bool(known and known.zero_is_a_value and value == 0)
+        return value == 0 and zero_is_a_value(result.get("metric", ""))
     return True
 
 

@@ -136,11 +136,10 @@ def zero_measured(metric: str, before: float, after: float) -> bool:
     """Whether a zero on either side is a measured outcome of `metric` (its catalogue entry's
     zero_is_a_value) rather than a broken timing, the other side being finite and not below
     zero."""
-    from lmgauge.record.metrics import METRICS
+    from lmgauge.record.metrics import zero_is_a_value
 
-    known = METRICS.get(metric)
     numbers = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (before, after))
-    return bool(known and known.zero_is_a_value and numbers and 0 in (before, after)
+    return bool(zero_is_a_value(metric) and numbers and 0 in (before, after)
                 and min(before, after) >= 0)  # fmt: skip
 
 

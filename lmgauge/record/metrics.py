@@ -82,3 +82,10 @@ def get_metric(name: str) -> Metric:
             "add it there first"
         )
     return METRICS[name]
+
+
+def zero_is_a_value(metric: str) -> bool:
+    """Whether 0 is a measured outcome of `metric` (its catalogue entry says so: goodput), not
+    a broken measurement; False for a metric the catalogue lacks."""
+    known = METRICS.get(metric)
+    return bool(known and known.zero_is_a_value)

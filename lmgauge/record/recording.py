@@ -18,7 +18,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timezone
 
 from lmgauge import __version__
-from lmgauge.record.keys import figure_words, params_text
+from lmgauge.record.keys import figure_words, result_key
 from lmgauge.record.metrics import get_metric
 from lmgauge.record.report import NON_FINITE, Result, build_document
 from lmgauge.record.stats import CV_LIMIT, summarize
@@ -115,7 +115,7 @@ class RunRecorder:
         more rounds whose coefficient of variation exceeds stats.CV_LIMIT is flagged "noisy".
         """
         entry = get_metric(metric)
-        key = (model, bench, metric, params_text(params))
+        key = result_key({"model": model, "bench": bench, "metric": metric, "params": params})
         if key in self._recorded:
             raise ValueError(
                 f"{figure_words(key)} is already recorded in this run: a judge would see only "
@@ -221,8 +221,7 @@ class RunRecorder:
     def _on_result(self, event: dict) -> None:
         fields = {key: value for key, value in event.items() if key not in ("event", "t")}
         self.results.append(Result(**fields))
-        self._recorded.add((fields["model"], fields["bench"], fields["metric"],
-                            params_text(fields["params"])))  # fmt: skip
+        self._recorded.add(result_key(fields))
 
     def _on_text(self, event: dict) -> None:
         self.texts.append({key: event[key] for key in TEXT_KEYS})
