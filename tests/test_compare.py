@@ -385,6 +385,30 @@ def test_a_busy_flag_on_one_of_several_new_runs_excuses_nothing():
         assert row.verdict == "worse" and "busy" not in row.note
 
 
+def test_a_busy_base_run_is_left_out_of_the_base_and_cannot_hide_a_slowdown(tmp_path):
+    """Found by a new-user trial: one base run caught by a busy neighbour (40x slower) inflated
+    the folder's spread until a 4.9x slowdown passed as "too noisy". Its busy values now stay
+    out of the base's medians and spreads, and the verdict says so; a new side's do not."""
+    from lmgauge.judge.run_folder import read_baseline
+    from lmgauge.record.report import write_atomic
+
+    for seed in range(11, 16):
+        write_atomic(make_report(seed), tmp_path / "base" / f"{seed}.json")
+    write_atomic(make_report(16, slowdown=40.0, busy=True), tmp_path / "base" / "16.json")
+    base = read_baseline(tmp_path / "base")
+    assert base.runs == 6 and base.busy_left_out == 8
+    result = run_gate(base, make_report(2, slowdown=4.9))
+    assert not result.passed
+    assert "base: 8 figure values that base runs measured while the machine was busy were " \
+           "left out of the base's medians and spreads" in result.message()
+    assert run_gate(base, make_report(2)).passed
+    as_new_side = read_baseline(tmp_path / "base", role="new side")
+    assert as_new_side.busy_left_out == 0
+    assert set(base.counts.values()) == {5, 6}  # the accuracy has no busy flag
+    assert set(as_new_side.counts.values()) == {6}
+    assert run_gate(as_new_side, make_report(2, slowdown=4.9)).passed  # what the trial saw
+
+
 def test_a_worse_family_fails_the_gate_even_with_no_timing_beyond_its_own_tolerance():
     """Ten timings each 1.2x slower (inside their ±25 %): the model is worse together."""
     base = combined([with_independent_timings(make_report(s), s) for s in range(11, 16)])

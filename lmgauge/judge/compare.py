@@ -89,6 +89,8 @@ class Comparison:
     base_slowed: str = ""
     """A sentence when the base was made with --inject-slowdown: its timings were slowed on
     purpose, so a slowdown of up to that size would pass; the gate fails on it."""
+    base_busy: str = ""
+    """A sentence when figure values of busy base runs were left out of the base."""
 
     def gate_failures(self) -> pd.DataFrame:
         return self.rows[self.rows["fails_gate"].astype(bool)]
@@ -179,7 +181,7 @@ def compare(
         tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
         unfinished=unfinished(new), base_slowed=slowed_on_purpose(base),
-        families=families, new_runs=newside.runs,
+        families=families, new_runs=newside.runs, base_busy=baseline.busy_sentence(),
     )  # fmt: skip
 
 

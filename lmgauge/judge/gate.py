@@ -151,7 +151,8 @@ def context_lines(comparison: Comparison) -> list[str]:
     """What differs between the runs besides the code, as `compare` shows it."""
     parts = (("machines differ", comparison.hardware), ("setup differs", comparison.setup),
              ("the machine's speed moved", comparison.drift))  # fmt: skip
-    return [f"  {title}: {'; '.join(lines)}" for title, lines in parts if lines]
+    lines = [f"  {title}: {'; '.join(lines)}" for title, lines in parts if lines]
+    return lines + ([f"  base: {comparison.base_busy}"] if comparison.base_busy else [])
 
 
 def failure_line(row) -> str:

@@ -24,7 +24,7 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
         document = read_report(path)
         indexed(document)  # a report holding a figure twice is refused now, not at the end
         return single(document)
-    return combined(read_run_folder(path, role))
+    return combined(read_run_folder(path, role), leave_out_busy=role == "baseline")
 
 
 def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:

@@ -91,27 +91,42 @@ class Baseline:
     `runs` (how many runs it stands for), `spreads` (per result key, the run-to-run spread
     estimated from those runs), `counts` (per result key, how many runs have a finite
     value: the k of the base median) and `run_values` (per result key, its value in each run,
-    in run order, nan where a run lacks it: what a model family's spread is estimated from)."""
+    in run order, nan where a run lacks it: what a model family's spread is estimated from);
+    `busy_left_out`: how many figure values of busy base runs were left out (combined)."""
 
     document: dict
     runs: int = 1
     spreads: dict | None = None
     counts: dict | None = None
     run_values: dict | None = None
+    busy_left_out: int = 0
+
+    def busy_sentence(self) -> str:
+        """What was left out of the base as busy, in words ("" when nothing was)."""
+        if not self.busy_left_out:
+            return ""
+        values = "value" if self.busy_left_out == 1 else "values"
+        return (f"{self.busy_left_out} figure {values} that base runs measured while the machine "
+                "was busy were left out of the base's medians and spreads")
 
 
 def single(document: dict) -> Baseline:
     return Baseline(document, 1, {}, {}, {})
 
 
-def combined(documents: list[dict]) -> Baseline:
-    """A baseline from several run reports of the same code: the first run's document with each
+def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
+    """Several run reports of the same code as one side: the first run's document with each
     figure's value replaced by the median over the runs that have it usable (spread.usable),
     and its run-to-run spread
     (standard deviation of the log values) where at least MIN_SPREAD_RUNS runs have it
     finite and positive. A figure missing from some runs keeps the median of the others (the
     gate fails such a figure on a new side of several runs: Comparison's rows). The status is
-    that of a run that did not finish if any did not; "busy" as merged_flags says."""
+    that of a run that did not finish if any did not; "busy" as merged_flags says.
+
+    With `leave_out_busy` (a base, never a new side: an excuse may not erase a change), a value
+    flagged busy is left out of the median, the spread and run_values whenever some run has the
+    figure calm: one base run caught by a busy neighbour (40x slower) would otherwise inflate
+    the spread until a 4.9x slowdown passed as "too noisy"."""
     if len(documents) == 1:
         return single(documents[0])
     indexes = [indexed(document) for document in documents]
@@ -119,14 +134,16 @@ def combined(documents: list[dict]) -> Baseline:
               for item in document.get("tests", {}).get("not_passed", [])]  # fmt: skip
     base = {**documents[0], "results": [], "tests": {"not_passed": failed},
             "run": {**documents[0].get("run", {}), "status": combined_status(documents)}}
-    spreads, counts, run_values = {}, {}, {}
+    spreads, counts, run_values, left_out = {}, {}, {}, 0
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
-        results = [index[key] for index in indexes if key in index]
-        run_values[key] = [
-            float(index[key]["value"]) if key in index and usable(index[key])
-            else math.nan for index in indexes
-        ]  # fmt: skip
+        found = [index.get(key) for index in indexes]
+        if leave_out_busy and any(r is not None and not is_busy(r) for r in found):
+            left_out += sum(r is not None and is_busy(r) for r in found)
+            found = [None if r is None or is_busy(r) else r for r in found]
+        results = [r for r in found if r is not None]
+        run_values[key] = [float(r["value"]) if r is not None and usable(r) else math.nan
+                           for r in found]  # fmt: skip
         values = [float(r["value"]) for r in results if usable(r)]
         probes = [p for r in results for p in r.get("probe_seconds", [])]
         merged = {**results[0], "rounds": [], "samples": [], "probe_seconds": probes}
@@ -137,7 +154,11 @@ def combined(documents: list[dict]) -> Baseline:
         spread = estimated_spread(results)
         if spread is not None:
             spreads[key] = spread
-    return Baseline(base, len(documents), spreads, counts, run_values)
+    return Baseline(base, len(documents), spreads, counts, run_values, left_out)
+
+
+def is_busy(result: dict) -> bool:
+    return "busy" in result.get("flags", [])
 
 
 def merged_flags(results: list[dict]) -> list[str]:

@@ -68,7 +68,7 @@ def slowed_models(document: dict) -> set[str]:
 def leave_out(same: list[dict], *excluded: int) -> dict:
     """Run-to-run spreads estimated from the same-code runs other than `excluded`."""
     others = [document for index, document in enumerate(same) if index not in excluded]
-    return combined(others).spreads if len(others) > 1 else {}
+    return combined(others, leave_out_busy=True).spreads if len(others) > 1 else {}
 
 
 def stored_rates(
@@ -117,11 +117,12 @@ def folder_rates(
     check_slowed_runs_match(same, slowed)
     rates = StoredRates()
     for chosen in combinations(range(len(same)), new_runs):
-        base = combined([document for i, document in enumerate(same) if i not in chosen])
+        base = combined([document for i, document in enumerate(same) if i not in chosen],
+                        leave_out_busy=True)
         result = run_gate(base, combined([same[i] for i in chosen]), rules)
         runs = ", ".join(str(i + 1) for i in chosen)
         count_same_code_trial(rates, result, f"runs {runs} against the others")
-    base = combined(same)
+    base = combined(same, leave_out_busy=True)
     for chosen in combinations(range(len(slowed)), new_runs):
         new = [slowed[i] for i in chosen]
         result = run_gate(base, combined(new), rules)
