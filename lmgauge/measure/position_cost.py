@@ -41,12 +41,13 @@ class PositionCosts:
         return {n: statistics.median(times) for n, times in self.seconds[mode].items()}
 
 
-def doubling_lengths(shortest: int, longest: int) -> list[int]:
-    """shortest, 2 shortest, 4 shortest, ... below `longest`, then `longest` itself."""
+def geometric_lengths(shortest: int, longest: int, factor: int = 2) -> list[int]:
+    """shortest, factor x shortest, factor^2 x shortest, ... below `longest`, then `longest`
+    itself."""
     lengths, n = [], shortest
     while n < longest:
         lengths.append(n)
-        n *= 2
+        n *= factor
     return [*lengths, longest]
 
 
