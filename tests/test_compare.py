@@ -421,6 +421,20 @@ def test_a_worse_family_fails_the_gate_even_with_no_timing_beyond_its_own_tolera
     assert "beyond the ±10 % family tolerance" in result.message()
 
 
+def test_a_family_beyond_its_tolerance_but_not_significant_passes_and_says_it_is_not_cleared():
+    """A stored gate has no run to add: a model 1.15x slower against base runs that moved
+    0.8-1.25x passes, and the PASS names the family instead of reading as cleared."""
+    machines = (0.8, 1.0, 1.25, 0.9, 1.1)
+    base = combined([make_report(seed, machine=m) for seed, m in zip(range(11, 16), machines)])
+    result = run_gate(base, make_report(2, slowdown=1.15))
+    unresolved = [verdict for verdict in result.comparison.families if verdict.unresolved]
+    assert result.passed and unresolved, result.message()
+    assert f"model family {unresolved[0].family}: its" in result.message()
+    assert "not significant, so passed, not cleared; more runs on each side would tell" \
+        in result.message()
+    assert "not cleared" not in run_gate(base, make_report(3)).message()
+
+
 def test_a_gate_that_judged_nothing_fails():
     base, new = make_report(1), make_report(2)
     for document in (base, new):

@@ -87,6 +87,7 @@ class GateResult:
         if self.passed:
             return "\n".join([f"lmgauge gate: PASSED ({scope}; none worse beyond tolerance)",
                               *noisy_lines(comparison.rows),
+                              *unresolved_family_lines(comparison.families),
                               *context_lines(comparison)])  # fmt: skip
         lines = [f"lmgauge gate: FAILED ({scope})"]
         if comparison.unfinished:
@@ -145,6 +146,14 @@ def noisy_lines(rows: pd.DataFrame) -> list[str]:
             f"the worse way within their run-to-run noise (too noisy), the largest "
             f"{largest['metric']} of {largest['model']} at {float(largest['ratio']):.2f}x: "
             "more runs on each side would tell"]  # fmt: skip
+
+
+def unresolved_family_lines(families: list) -> list[str]:
+    """A line per model family that moved beyond its tolerance the worse way but not
+    significantly: a stored gate has no run to add, so it passes, and says it is not cleared."""
+    return [f"  model family {verdict.sentence()}: not significant, so passed, not cleared; "
+            "more runs on each side would tell"
+            for verdict in families if verdict.unresolved]  # fmt: skip
 
 
 def context_lines(comparison: Comparison) -> list[str]:
