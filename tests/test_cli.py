@@ -146,6 +146,15 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     assert "detections: 1 of 1 trials" in output
     assert main([*folder, "--new-runs", "4"]) == 2
     assert "too few for a new side of 4" in capsys.readouterr().err
+    assert main([*folder, "--rules-spreads", "--scale", "gpt2-medium=1.01,3"]) == 0
+    assert "scaled trials (the new side's gpt2-medium timings made worse in a copy of each " \
+           "same-code trial): caught 1.01x in 0 of 42, 3x in 42 of 42" in capsys.readouterr().out
+    assert main([*folder, "--new-runs", "2", "--scale", "gpt2-medium=3"]) == 0
+    assert "caught 3x in 21 of 21" in capsys.readouterr().out
+    assert main([*folder, "--scale", "gpt3=2"]) == 2
+    assert "hold no model 'gpt3'; they hold gpt2, gpt2-medium" in capsys.readouterr().err
+    assert main([*folder, "--scale", "gpt2=0.5"]) == 2
+    assert "give factors above 1" in capsys.readouterr().err
     assert main([*folder, "--new-runs", "2", "--rules-spreads"]) == 2
     assert "exclude each other" in capsys.readouterr().err
     (tmp_path / "same" / "notes.json").write_text('{"other": "json"}')

@@ -51,6 +51,12 @@ def add_report_commands(commands) -> None:
         help="judge a new side of N runs against a folder of the other same-code runs (as "
         "`lmgauge gate BASE_FOLDER NEW_FOLDER` does), instead of one run against one stored run",
     )  # fmt: skip
+    check.add_argument(
+        "--scale", metavar="MODEL=F[,F...]",
+        help="scaled trials: also gate a copy of each same-code trial's new side with MODEL's "
+        "timings made F times worse (F above 1; e.g. smollm2-135m=1.5,2), and count the copies "
+        "in which the gate found MODEL worse",
+    )  # fmt: skip
     check.add_argument("--rules", help="gate rules TOML (default: lmgauge/judge/gate.toml)")
     check.set_defaults(handler=run_stored_check)
 
@@ -152,11 +158,12 @@ def run_stored_check(arguments) -> int:
                            "always gives its own spreads.")  # fmt: skip
     same = reports_in(arguments.same, "same-code")
     slowed = reports_in(arguments.slowed, "slowed") if arguments.slowed else []
+    scale = parsed_scale(arguments.scale, same) if arguments.scale else None
     try:
         if arguments.new_runs:
-            rates = folder_rates(same, slowed, rules, arguments.new_runs)
+            rates = folder_rates(same, slowed, rules, arguments.new_runs, scale)
         else:
-            rates = stored_rates(same, slowed, rules, not arguments.rules_spreads)
+            rates = stored_rates(same, slowed, rules, not arguments.rules_spreads, scale)
     except ValueError as error:
         raise LmgaugeError(str(error)) from None
     source = "the rules' run_spread (one stored run as the base)" if arguments.rules_spreads else ""
@@ -165,6 +172,26 @@ def run_stored_check(arguments) -> int:
                   "same-code runs; model families judged")  # fmt: skip
     print(rates_markdown(rates, len(same), rules.alpha, source, len(slowed)), end="")
     return 0
+
+
+def parsed_scale(text: str, same: list[dict]):
+    """--scale MODEL=F[,F...] as a Scale; LmgaugeError in one sentence for a model the
+    same-code runs do not hold (naming those they do) or a factor that is not above 1."""
+    from lmgauge.runs.stored_check import Scale
+
+    model, _, factors = text.rpartition("=")
+    models = sorted({r["model"] for r in same[0]["results"] if r.get("model")})
+    if model not in models:
+        raise LmgaugeError(f"--scale {text!r}: the same-code runs hold no model {model!r}; they "
+                           f"hold {', '.join(models)}.")  # fmt: skip
+    try:
+        parsed = tuple(float(factor) for factor in factors.split(","))
+    except ValueError:
+        parsed = ()
+    if not parsed or not all(factor > 1 for factor in parsed):
+        raise LmgaugeError(f"--scale {text!r}: give factors above 1 after '=', comma-separated "
+                           "(e.g. smollm2-135m=1.5,2).")  # fmt: skip
+    return Scale(model, parsed)
 
 
 def run_plot(arguments) -> int:

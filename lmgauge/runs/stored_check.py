@@ -9,6 +9,10 @@ judges a run with a spread its own value helped estimate. That is a gate against
 run. `folder_rates` measures the gate against a folder of stored runs, with a new side of one
 or several runs (model families judged too): every choice of new runs against the rest.
 
+Scaled trials (`scale`: a model and factors) gate a copy of each same-code trial's new side
+with that model's timings made `factor` times worse (times multiplied, rates divided): the
+runner's real run-to-run noise around a known shift, with no slowed run to make.
+
 The heavy tail of run-to-run noise is measured too: the share of same-code run pairs (runs 1-2,
 3-4, ...) in which a gated timing is 1.3x or more apart, the figure the A/B simulation's tail
 is estimated from (lmgauge.judge.gate_sim.tail_from_pairs).
@@ -53,6 +57,47 @@ class StoredRates:
     family: int = 0
     slowdown: str = "none"
     """What the slowed runs injected, in words ("+30 % in smollm2-135m")."""
+    scaled: dict = field(default_factory=dict)
+    """Scaled trials: factor -> [trials that failed on the scaled model, trials]."""
+    scaled_model: str = ""
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Scaled trials: `model`'s timings made each of `factors` times worse in a copy of the new
+    side of every same-code trial."""
+
+    model: str
+    factors: tuple[float, ...]
+
+
+def scaled_copy(document: dict, model: str, factor: float) -> dict:
+    """`document` with every timing of `model` (a machine-bound unit) made `factor` times worse:
+    values, rounds and samples of times multiplied, of rates divided; speed probes kept."""
+    copy = {**document, "results": []}
+    for result in document["results"]:
+        if result.get("model") == model and result["unit"] in MACHINE_BOUND_UNITS:
+            by = factor if result["direction"] == "lower" else 1 / factor
+            result = {**result, "value": result["value"] * by, **{
+                name: [value * by for value in result.get(name) or []]
+                for name in ("rounds", "samples")}}  # fmt: skip
+        copy["results"].append(result)
+    return copy
+
+
+def count_scaled_trials(rates: StoredRates, scale: Scale | None, new_side: list[dict],
+                        gate) -> None:  # fmt: skip
+    """Gates a copy of a same-code trial's new side (its runs) for each factor of `scale`
+    (`gate` takes the runs and returns the gate result) and counts the copies in which the
+    scaled model was found worse (a figure, or its model family)."""
+    if scale is None:
+        return
+    rates.scaled_model = scale.model
+    for factor in scale.factors:
+        result = gate([scaled_copy(document, scale.model, factor) for document in new_side])
+        found = worse_models(result) | family_models(result.worse_families, {scale.model})
+        caught, trials = rates.scaled.get(factor, (0, 0))
+        rates.scaled[factor] = (caught + (scale.model in found), trials + 1)
 
 
 def slowed_models(document: dict) -> set[str]:
@@ -72,7 +117,8 @@ def leave_out(same: list[dict], *excluded: int) -> dict:
 
 
 def stored_rates(
-    same: list[dict], slowed: list[dict], rules: GateRules, spreads_from_runs: bool = True
+    same: list[dict], slowed: list[dict], rules: GateRules, spreads_from_runs: bool = True,
+    scale: Scale | None = None,
 ) -> StoredRates:
     """The rates (see the module docstring); with spreads_from_runs false, every trial uses the
     rules' stated run_spread instead, as a gate against a single stored run does."""
@@ -88,8 +134,11 @@ def stored_rates(
             if i == j:
                 continue
             spreads = leave_out(same, i, j) if spreads_from_runs else {}
-            result = run_gate(Baseline(base, 1, spreads), new, rules)
+            stored = Baseline(base, 1, spreads)
+            result = run_gate(stored, new, rules)
             count_same_code_trial(rates, result, f"run {i + 1} -> run {j + 1}")
+            count_scaled_trials(rates, scale, [new],
+                                lambda runs, stored=stored: run_gate(stored, runs[0], rules))
         for new in slowed:
             spreads = leave_out(same, i) if spreads_from_runs else {}
             result = run_gate(Baseline(base, 1, spreads), new, rules)
@@ -102,7 +151,8 @@ def stored_rates(
 
 
 def folder_rates(
-    same: list[dict], slowed: list[dict], rules: GateRules, new_runs: int
+    same: list[dict], slowed: list[dict], rules: GateRules, new_runs: int,
+    scale: Scale | None = None,
 ) -> StoredRates:
     """The rates of a gate whose base is a folder of same-code runs and whose new side is the
     median of `new_runs` runs (`lmgauge gate BASE_FOLDER NEW_FOLDER`): every choice of
@@ -122,6 +172,8 @@ def folder_rates(
         result = run_gate(base, combined([same[i] for i in chosen]), rules)
         runs = ", ".join(str(i + 1) for i in chosen)
         count_same_code_trial(rates, result, f"runs {runs} against the others")
+        count_scaled_trials(rates, scale, [same[i] for i in chosen],
+                            lambda copies, base=base: run_gate(base, combined(copies), rules))
     base = combined(same, leave_out_busy=True)
     for chosen in combinations(range(len(slowed)), new_runs):
         new = [slowed[i] for i in chosen]
@@ -243,6 +295,11 @@ def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = ""
         f"- heavy tail: {tail} of {len(rates.tail_logs)} same-code figure pairs (gated timings, "
         "runs 1-2, 3-4, ...) were 1.3x or more apart",
     ]
+    if rates.scaled:
+        lines.append(f"- scaled trials (the new side's {rates.scaled_model} timings made worse in "
+                     "a copy of each same-code trial): caught " + ", ".join(
+                         f"{factor:g}x in {caught} of {trials}"
+                         for factor, (caught, trials) in sorted(rates.scaled.items())))  # fmt: skip
     if rates.broken_trials:
         lines += [
             "",
