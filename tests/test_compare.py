@@ -425,7 +425,8 @@ def test_a_family_beyond_its_tolerance_but_not_significant_passes_and_says_it_is
     """A stored gate has no run to add: a model 1.15x slower against base runs that moved
     0.8-1.25x passes, and the PASS names the family instead of reading as cleared."""
     machines = (0.8, 1.0, 1.25, 0.9, 1.1)
-    base = combined([make_report(seed, machine=m) for seed, m in zip(range(11, 16), machines)])
+    base = combined([make_report(seed, machine=m)
+                     for seed, m in zip(range(11, 16), machines, strict=True)])
     result = run_gate(base, make_report(2, slowdown=1.15))
     unresolved = [verdict for verdict in result.comparison.families if verdict.unresolved]
     assert result.passed and unresolved, result.message()
