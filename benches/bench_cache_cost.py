@@ -10,7 +10,7 @@ import pytest
 from lmgauge.measure.position_cost import (
     CACHED,
     NO_CACHE,
-    geometric_lengths,
+    doubling_lengths,
     measure_position_costs,
     step_bound_s,
 )
@@ -24,10 +24,6 @@ QUICK_LONGEST, SLOW_LONGEST = 128, 1024
 LONGEST = [QUICK_LONGEST, pytest.param(SLOW_LONGEST, marks=pytest.mark.slow)]
 """The longest step length measured (capped by the model's context): 128 in the quick tier,
 1024 (GPT-2's whole context) in the slow tier."""
-QUICK_FACTOR, SLOW_FACTOR = 4, 2
-"""Lengths grow 4x a step in the quick tier (8, 32, 128: the same range and power-law fit on
-three points, in about 60 % of the time of the five doubling ones, most of it gpt2-medium's
-no-cache steps), 2x in the slow tier (8, 16, ..., 1024)."""
 
 
 @pytest.mark.parametrize("longest", LONGEST)
@@ -38,8 +34,7 @@ def test_step_cost_by_position(loaded_model, record, rounds, calibration, judge_
         pytest.skip(f"{loaded_model.name} holds {limit} positions: its {longest}-position sweep "
                     f"is the {QUICK_LONGEST}-position one, measured already")  # fmt: skip
     longest = min(longest, limit)
-    factor = QUICK_FACTOR if longest <= QUICK_LONGEST else SLOW_FACTOR
-    lengths = geometric_lengths(SHORTEST, longest, factor)
+    lengths = doubling_lengths(SHORTEST, longest)
     vocab = model.get_input_embeddings().weight.shape[0]
     costs = measure_position_costs(model, vocab, lengths, rounds, loaded_model.device)
     cost = configured_cost(loaded_model, causal=True)

@@ -30,21 +30,23 @@ def test_warm_load(loaded_model, rounds, record):
     and compilation are timed once, by test_configuration_steps. As in timeit, Python's
     cyclic garbage collector is off during each load (a full collection of this process takes
     about 0.36 s on 2 cores, several times a load); the previous copy is freed by its last
-    reference, and collected only when a reference cycle still holds it."""
+    reference, and collected only when something (a reference cycle) still holds it."""
     from lmgauge.sources.loading import load_prepared
 
     spec, folder, gguf = loaded_model.spec, loaded_model.folder, loaded_model.gguf_file
 
     def load_once() -> float:
+        enabled = gc.isenabled()
         gc.disable()
         try:
             again = load_prepared(spec, folder, gguf, loaded_model.device, loaded_model.dtype,
                                   loaded_model.config, with_tokenizer=False)  # fmt: skip
         finally:
-            gc.enable()
+            if enabled:
+                gc.enable()
         seconds, copy = again.load_seconds, weakref.ref(again.model)
         del again
-        if copy() is not None:  # held by a reference cycle: free it before the next load
+        if copy() is not None:  # still held (a reference cycle): free it before the next load
             gc.collect()
         return seconds
 

@@ -400,13 +400,17 @@ def test_a_busy_base_run_is_left_out_of_the_base_and_cannot_hide_a_slowdown(tmp_
     result = run_gate(base, make_report(2, slowdown=4.9))
     assert not result.passed
     assert "base: 8 figure values that base runs measured while the machine was busy were " \
-           "left out of the base's medians and spreads" in result.message()
+           "left out of the base's medians, spreads and model families" in result.message()
     assert run_gate(base, make_report(2)).passed
     as_new_side = read_baseline(tmp_path / "base", role="new side")
     assert as_new_side.busy_left_out == 0
     assert set(base.counts.values()) == {5, 6}  # the accuracy has no busy flag
     assert set(as_new_side.counts.values()) == {6}
     assert run_gate(as_new_side, make_report(2, slowdown=4.9)).passed  # what the trial saw
+    all_busy = combined([make_report(s, busy=True) for s in range(11, 16)], leave_out_busy=True)
+    assert all_busy.busy_left_out == 0 and all_busy.busy_everywhere == 8
+    assert "base: 8 figures every base run measured while busy: their spread may be too wide " \
+           "to catch a change" in run_gate(all_busy, make_report(2)).message()
 
 
 def test_a_worse_family_fails_the_gate_even_with_no_timing_beyond_its_own_tolerance():
@@ -434,6 +438,20 @@ def test_a_family_beyond_its_tolerance_but_not_significant_passes_and_says_it_is
     assert "not significant, so passed, not cleared; more runs on each side would tell" \
         in result.message()
     assert "not cleared" not in run_gate(base, make_report(3)).message()
+
+
+def test_a_busy_base_run_drops_out_of_the_model_family_not_the_family_s_timings():
+    """Found by review: a busy base run's values, left out as nan, took every timing of the
+    busy bench out of its family, so a model 1.2x slower in every timing passed."""
+    runs = [with_independent_timings(make_report(s), s) for s in range(11, 16)]
+    runs.append(with_independent_timings(make_report(16, busy=True), 16))
+    base = combined(runs, leave_out_busy=True)
+    slowed = with_independent_timings(make_report(2, slowdown=1.2), 2, slowed="gpt2", factor=1.2)
+    result = run_gate(base, slowed)
+    families = {verdict.family: verdict for verdict in result.comparison.families}
+    assert families["gpt2"].worse and families["gpt2"].figures == 10, families
+    assert families["gpt2"].pairs == 5  # the five calm base runs
+    assert not result.passed
 
 
 def test_a_gate_that_judged_nothing_fails():

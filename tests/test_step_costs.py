@@ -10,7 +10,7 @@ import torch
 from lmgauge.measure.position_cost import (
     CACHED,
     NO_CACHE,
-    geometric_lengths,
+    doubling_lengths,
     measure_position_costs,
     step_bound_s,
 )
@@ -23,10 +23,9 @@ from tests.test_scratch_source import small_pair
 CPU = torch.device("cpu")
 
 
-def test_geometric_lengths_end_at_the_longest():
-    assert geometric_lengths(8, 100) == [8, 16, 32, 64, 100]
-    assert geometric_lengths(8, 64) == [8, 16, 32, 64]
-    assert geometric_lengths(8, 128, 4) == [8, 32, 128]
+def test_doubling_lengths_end_at_the_longest():
+    assert doubling_lengths(8, 100) == [8, 16, 32, 64, 100]
+    assert doubling_lengths(8, 64) == [8, 16, 32, 64]
 
 
 def test_a_power_law_is_recovered_from_its_points():

@@ -4,6 +4,7 @@ and rules, which prints the gate rules those commands judge by."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError
@@ -179,18 +180,18 @@ def parsed_scale(text: str, same: list[dict]):
     same-code runs do not hold (naming those they do) or a factor that is not above 1."""
     from lmgauge.runs.stored_check import Scale
 
-    model, _, factors = text.rpartition("=")
-    models = sorted({r["model"] for r in same[0]["results"] if r.get("model")})
-    if model not in models:
-        raise LmgaugeError(f"--scale {text!r}: the same-code runs hold no model {model!r}; they "
-                           f"hold {', '.join(models)}.")  # fmt: skip
+    model, equals, factors = text.rpartition("=")
     try:
         parsed = tuple(float(factor) for factor in factors.split(","))
     except ValueError:
         parsed = ()
-    if not parsed or not all(factor > 1 for factor in parsed):
-        raise LmgaugeError(f"--scale {text!r}: give factors above 1 after '=', comma-separated "
+    if not equals or not parsed or not all(1 < factor < math.inf for factor in parsed):
+        raise LmgaugeError(f"--scale {text!r}: give MODEL=F[,F...] with finite factors above 1 "
                            "(e.g. smollm2-135m=1.5,2).")  # fmt: skip
+    models = sorted({r["model"] for r in same[0]["results"] if r.get("model")})
+    if model not in models:
+        raise LmgaugeError(f"--scale {text!r}: the same-code runs hold no model {model!r}; they "
+                           f"hold {', '.join(models) or 'no model'}.")  # fmt: skip
     return Scale(model, parsed)
 
 

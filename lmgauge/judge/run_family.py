@@ -32,21 +32,25 @@ def run_family_verdicts(
     rows: list[dict], run_values: dict, new_runs: int, alpha: float, tolerance: float
 ) -> list[FamilyVerdict]:
     """One verdict per model family of the gated timings in `rows` (compare's rows) that have
-    a finite positive value in every base run (`run_values`: key -> value per base run) and on
-    the new side. Each timing counts with worse_log (its raw change, or less where an excuse
-    shrank it): the base runs' family spread is a spread of raw values, machine drift
-    included, so a ratio normalised both ways by the probe would not match it."""
-    members: dict[str, list[tuple[np.ndarray, float]]] = {}
+    a finite positive value on the new side and in at least MIN_SPREAD_RUNS base runs
+    (`run_values`: key -> value per base run, nan where a run has none), judged over the base
+    runs they share (common_runs). Each timing counts with worse_log (its raw change, or less
+    where an excuse shrank it): the base runs' family spread is a spread of raw values, machine
+    drift included, so a ratio normalised both ways by the probe would not match it."""
+    candidates: dict[str, list[tuple[np.ndarray, float]]] = {}
     for row in rows:
         key = (row["model"], row["bench"], row["metric"], row["params"])
         base = np.asarray(run_values.get(key, []), dtype=float)
         change = worse_log(row)
         if not (row["gated"] and row["unit"] in MACHINE_BOUND_UNITS and
-                len(base) >= MIN_SPREAD_RUNS and np.all(base > 0) and
-                math.isfinite(change)):  # fmt: skip
+                np.sum(base > 0) >= MIN_SPREAD_RUNS and math.isfinite(change)):  # fmt: skip
             continue
         sign = 1.0 if row["direction"] == "lower" else -1.0
-        members.setdefault(family_of(row), []).append((sign * np.log(base), change))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            logs = np.where(base > 0, sign * np.log(base), np.nan)
+        candidates.setdefault(family_of(row), []).append((logs, change))
+    members = {name: family for name, found in candidates.items()
+               if (family := common_runs(found))}  # fmt: skip
     names = sorted(members)
     tests = [family_test(members[name], new_runs) for name in names]
     adjusted = holm([p_value for _, p_value, _ in tests])
@@ -61,6 +65,17 @@ def run_family_verdicts(
             tolerance=tolerance, new_runs=new_runs,
         ))  # fmt: skip
     return verdicts
+
+
+def common_runs(found: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
+    """A family's timings over the base runs where all of them have a value (nan marks a run
+    without one: a busy base run left out, an unusable value), when at least MIN_SPREAD_RUNS
+    runs are such: a run caught by a busy neighbour drops out of the family, not its timings.
+    Otherwise the timings with a value in every run, over all runs (possibly none)."""
+    present = np.all([np.isfinite(logs) for logs, _ in found], axis=0)
+    if present.sum() >= MIN_SPREAD_RUNS:
+        return [(logs[present], change) for logs, change in found]
+    return [(logs, change) for logs, change in found if np.all(np.isfinite(logs))]
 
 
 def family_test(members: list[tuple[np.ndarray, float]], new_runs: int) -> tuple[float, float, int]:

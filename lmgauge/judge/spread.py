@@ -100,14 +100,23 @@ class Baseline:
     counts: dict | None = None
     run_values: dict | None = None
     busy_left_out: int = 0
+    busy_everywhere: int = 0
+    """How many figures every base run measured while flagged busy (kept: nothing calm)."""
 
     def busy_sentence(self) -> str:
-        """What was left out of the base as busy, in words ("" when nothing was)."""
-        if not self.busy_left_out:
-            return ""
-        values = "value" if self.busy_left_out == 1 else "values"
-        return (f"{self.busy_left_out} figure {values} that base runs measured while the machine "
-                "was busy were left out of the base's medians and spreads")
+        """What was left out of the base as busy, and what was busy in every base run, in words
+        ("" when neither)."""
+        parts = []
+        if self.busy_left_out:
+            values = "value" if self.busy_left_out == 1 else "values"
+            parts.append(f"{self.busy_left_out} figure {values} that base runs measured while the "
+                         "machine was busy were left out of the base's medians, spreads and model "
+                         "families")  # fmt: skip
+        if self.busy_everywhere:
+            parts.append(f"{self.busy_everywhere} figure{'s' * (self.busy_everywhere > 1)} every "
+                         "base run measured while busy: their spread may be too wide to catch a "
+                         "change; make the base again on a quiet machine")  # fmt: skip
+        return "; ".join(parts)
 
 
 def single(document: dict) -> Baseline:
@@ -134,13 +143,15 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
               for item in document.get("tests", {}).get("not_passed", [])]  # fmt: skip
     base = {**documents[0], "results": [], "tests": {"not_passed": failed},
             "run": {**documents[0].get("run", {}), "status": combined_status(documents)}}
-    spreads, counts, run_values, left_out = {}, {}, {}, 0
+    spreads, counts, run_values, left_out, all_busy = {}, {}, {}, 0, 0
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
         found = [index.get(key) for index in indexes]
         if leave_out_busy and any(r is not None and not is_busy(r) for r in found):
             left_out += sum(r is not None and is_busy(r) for r in found)
             found = [None if r is None or is_busy(r) else r for r in found]
+        elif leave_out_busy and any(r is not None for r in found):
+            all_busy += 1
         results = [r for r in found if r is not None]
         run_values[key] = [float(r["value"]) if r is not None and usable(r) else math.nan
                            for r in found]  # fmt: skip
@@ -154,7 +165,7 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
         spread = estimated_spread(results)
         if spread is not None:
             spreads[key] = spread
-    return Baseline(base, len(documents), spreads, counts, run_values, left_out)
+    return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy)
 
 
 def is_busy(result: dict) -> bool:

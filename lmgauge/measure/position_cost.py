@@ -41,13 +41,12 @@ class PositionCosts:
         return {n: statistics.median(times) for n, times in self.seconds[mode].items()}
 
 
-def geometric_lengths(shortest: int, longest: int, factor: int = 2) -> list[int]:
-    """shortest, factor x shortest, factor^2 x shortest, ... below `longest`, then `longest`
-    itself."""
+def doubling_lengths(shortest: int, longest: int) -> list[int]:
+    """shortest, 2 shortest, 4 shortest, ... below `longest`, then `longest` itself."""
     lengths, n = [], shortest
     while n < longest:
         lengths.append(n)
-        n *= factor
+        n *= 2
     return [*lengths, longest]
 
 

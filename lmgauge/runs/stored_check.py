@@ -58,7 +58,9 @@ class StoredRates:
     slowdown: str = "none"
     """What the slowed runs injected, in words ("+30 % in smollm2-135m")."""
     scaled: dict = field(default_factory=dict)
-    """Scaled trials: factor -> [trials that failed on the scaled model, trials]."""
+    """Scaled trials: factor -> (trials that found the scaled model worse, trials). A same-code
+    trial that already found that model worse counts at every factor (its false alarm is
+    counted too)."""
     scaled_model: str = ""
 
 
@@ -73,7 +75,9 @@ class Scale:
 
 def scaled_copy(document: dict, model: str, factor: float) -> dict:
     """`document` with every timing of `model` (a machine-bound unit) made `factor` times worse:
-    values, rounds and samples of times multiplied, of rates divided; speed probes kept."""
+    values, rounds and samples of times multiplied, of rates divided; speed probes kept. Load
+    and tokenizer times are scaled too, which --inject-slowdown (forward passes only) leaves
+    alone, so scaled and slowed detections are not the same measurement."""
     copy = {**document, "results": []}
     for result in document["results"]:
         if result.get("model") == model and result["unit"] in MACHINE_BOUND_UNITS:
