@@ -129,6 +129,9 @@ def test_benches_refuse_pytest_xdist_workers_in_one_sentence(pytester):
         ([".", "-n", "2"], True),
         (["benches/bench_params.py", "-n", "2", "--ignore", "benches"], True),
         (["tests", "-n", "2"], False),
+        ([".", "-n", "2", "--ignore-glob", "benches/*"], False),
+        ([".", "-n", "2", "--ignore-glob", "*/bench_*.py"], False),
+        ([".", "-n", "2", "--ignore-glob", "*/bench_params.py"], True),
     ],
 )
 def test_which_runs_are_refused_under_xdist(arguments, refused):
@@ -140,7 +143,9 @@ def test_which_runs_are_refused_under_xdist(arguments, refused):
     workers = arguments[arguments.index("-n") + 1] if "-n" in arguments else None
     tx = ["popen"] * int(workers) if workers else (["popen"] * 2 if "--tx" in arguments else [])
     ignore = [arguments[arguments.index("--ignore") + 1]] if "--ignore" in arguments else []
-    options = {"dist": "load" if tx else "no", "tx": tx, "ignore": ignore}
+    globs = ([arguments[arguments.index("--ignore-glob") + 1]]
+             if "--ignore-glob" in arguments else [])  # fmt: skip
+    options = {"dist": "load" if tx else "no", "tx": tx, "ignore": ignore, "ignore_glob": globs}
     config = SimpleNamespace(
         getoption=lambda name, default=None: options.get(name, default),
         getini=lambda name: ["*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules",

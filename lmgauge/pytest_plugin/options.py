@@ -389,16 +389,26 @@ def check_not_distributed(config: pytest.Config) -> None:
         return
     here = config.invocation_params.dir
     ignored = [(here / folder).resolve() for folder in config.getoption("ignore", None) or []]
+    globs = [str((here / glob).absolute()) for glob in config.getoption("ignore_glob", None) or []]
     skipped = config.getini("norecursedirs")
     for argument in config.args:
         path = (here / argument.split("::")[0]).resolve()
         if path.is_dir():  # pytest leaves out --ignore'd folders it walks into, not named files
             found = [bench for bench in bench_files(path, skipped)
-                     if not any(map(bench.is_relative_to, ignored))]  # fmt: skip
+                     if not any(map(bench.is_relative_to, ignored))
+                     and not glob_ignored(bench, path, globs)]  # fmt: skip
         else:
             found = [path] if path.is_file() and path.name.startswith("bench_") else []
         if found:
             raise pytest.UsageError(PARALLEL_BENCHES)
+
+
+def glob_ignored(bench: Path, top: Path, globs: list[str]) -> bool:
+    """Whether pytest's --ignore-glob leaves `bench` out when it walks from `top`: it matches
+    each path it collects (the file, and each folder on the way) against the globs made
+    absolute. (A conftest's collect_ignore is not read here: a bench it hides is refused.)"""
+    on_the_way = [bench, *[parent for parent in bench.parents if parent.is_relative_to(top)]]
+    return any(fnmatch(str(path), glob) for path in on_the_way for glob in globs)
 
 
 def bench_files(folder: Path, skipped: list[str]) -> list[Path]:
