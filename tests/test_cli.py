@@ -153,7 +153,9 @@ def test_stored_check_counts_false_alarms_and_detections(tmp_path, capsys):
     assert "caught 3x in 21 of 21" in capsys.readouterr().out
     assert main([*folder, "--scale", "gpt3=2"]) == 2
     assert "hold no model 'gpt3'; they hold gpt2, gpt2-medium" in capsys.readouterr().err
-    for wrong in ("gpt2=0.5", "gpt2", "gpt2=inf", "gpt2=2,x"):
+    assert main([*folder, "--rules-spreads", "--scale", "gpt2-medium=3,3"]) == 0
+    assert "caught 3x in 42 of 42\n" in capsys.readouterr().out, "a factor given twice counts once"
+    for wrong in ("gpt2=0.5", "gpt2", "gpt2=inf", "gpt2=2,x", "gpt2=1_5"):
         assert main([*folder, "--scale", wrong]) == 2
         assert "give MODEL=F[,F...] with finite factors above 1" in capsys.readouterr().err
     assert main([*folder, "--new-runs", "2", "--rules-spreads"]) == 2

@@ -149,6 +149,9 @@ def compare(
                        note=f"missing, not a finite number, or a timing of zero or less in "
                             f"{lacking} of the "
                             f"{newside.runs} new runs")  # fmt: skip
+        elif rule.gated and old["unit"] in MACHINE_BOUND_UNITS and "busy" in old["flags"]:
+            row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
+                       note=BUSY_BASE)  # fmt: skip
         elif problem := unit_problem(old["unit"], fresh["unit"], old["direction"],
                                      fresh["direction"]):  # fmt: skip
             gated = rule.gated or rules.rule_for(metric, old["unit"]).gated
@@ -259,6 +262,13 @@ def describe_probe(document: dict) -> str:
 
 def comparable_probes(before: dict, after: dict) -> bool:
     return all(before.get(key) == after.get(key) for key in ("kind", "numpy", "blas", "threads"))
+
+
+BUSY_BASE = (
+    "the base measured it only while the machine was busy (in every base run): a slowed base "
+    "value hides a slowdown of its size, so it cannot be judged; make the base again on a quiet "
+    "machine"
+)
 
 
 def one_sided_row(old: dict | None, fresh: dict | None, rule: Rule) -> dict:

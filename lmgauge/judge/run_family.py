@@ -34,7 +34,7 @@ def run_family_verdicts(
     """One verdict per model family of the gated timings in `rows` (compare's rows) that have
     a finite positive value on the new side and in at least MIN_SPREAD_RUNS base runs
     (`run_values`: key -> value per base run, nan where a run has none), judged over the base
-    runs they share (common_runs). Each timing counts with worse_log (its raw change, or less
+    runs they share (family_runs). Each timing counts with worse_log (its raw change, or less
     where an excuse shrank it): the base runs' family spread is a spread of raw values, machine
     drift included, so a ratio normalised both ways by the probe would not match it."""
     candidates: dict[str, list[tuple[np.ndarray, float]]] = {}
@@ -49,10 +49,10 @@ def run_family_verdicts(
         with np.errstate(invalid="ignore", divide="ignore"):
             logs = np.where(base > 0, sign * np.log(base), np.nan)
         candidates.setdefault(family_of(row), []).append((logs, change))
-    members = {name: family for name, found in candidates.items()
-               if (family := common_runs(found))}  # fmt: skip
+    chosen = {name: family_runs(found) for name, found in candidates.items()}
+    members = {name: family for name, (family, _) in chosen.items() if family}
     names = sorted(members)
-    tests = [family_test(members[name], new_runs) for name in names]
+    tests = [family_test(members[name], chosen[name][1], new_runs) for name in names]
     adjusted = holm([p_value for _, p_value, _ in tests])
     limit = math.log1p(tolerance)
     verdicts = []
@@ -67,25 +67,32 @@ def run_family_verdicts(
     return verdicts
 
 
-def common_runs(found: list[tuple[np.ndarray, float]]) -> list[tuple[np.ndarray, float]]:
-    """A family's timings over the base runs where all of them have a value (nan marks a run
-    without one: a busy base run left out, an unusable value), when at least MIN_SPREAD_RUNS
-    runs are such: a run caught by a busy neighbour drops out of the family, not its timings.
-    Otherwise the timings with a value in every run, over all runs (possibly none)."""
-    present = np.all([np.isfinite(logs) for logs, _ in found], axis=0)
-    if present.sum() >= MIN_SPREAD_RUNS:
-        return [(logs[present], change) for logs, change in found]
-    return [(logs, change) for logs, change in found if np.all(np.isfinite(logs))]
+def family_runs(found: list[tuple[np.ndarray, float]]) -> tuple[list, np.ndarray]:
+    """The family's timings and the base runs its spread is estimated over (a boolean mask):
+    the runs that hold at least half of its timings (nan marks a value a run lacks: left out as
+    busy, or unusable), when MIN_SPREAD_RUNS runs or more do; otherwise only the timings with a
+    value in every run, over all runs (possibly none). A busy spell in one run drops that run's
+    values, not the family's timings, also when it hit a different timing in each run."""
+    present = np.array([np.isfinite(logs) for logs, _ in found])
+    enough = present.sum(axis=0) * 2 >= len(found)
+    if enough.sum() >= MIN_SPREAD_RUNS:
+        return found, enough
+    complete = [(logs, change) for logs, change in found if np.all(np.isfinite(logs))]
+    return complete, np.ones(present.shape[1], dtype=bool)
 
 
-def family_test(members: list[tuple[np.ndarray, float]], new_runs: int) -> tuple[float, float, int]:
+def family_test(members: list[tuple[np.ndarray, float]], runs_used: np.ndarray,
+                new_runs: int) -> tuple[float, float, int]:  # fmt: skip
     """(shift, one-sided p, base runs): shift is the mean over the family's timings of the new
     side's signed log ratio to the base; p that a new side of the same code lies that far
-    beyond, given the family mean's run-to-run spread in the base runs."""
-    base = np.stack([logs for logs, _ in members])
+    beyond, given the run-to-run spread over `runs_used` of the family mean (each run's mean of
+    its timings' deviations from their own mean over the runs, so that a run lacking a timing
+    is not moved by that timing's level)."""
+    base = np.stack([logs for logs, _ in members])[:, runs_used]
+    deviations = base - np.nanmean(base, axis=1, keepdims=True)
     shift = float(np.mean([new for _, new in members]))
     runs = base.shape[1]
-    sigma = float(np.std(np.mean(base, axis=0), ddof=1))
+    sigma = float(np.std(np.nanmean(deviations, axis=0), ddof=1))
     scale = max(sigma, MIN_SIGMA) * math.sqrt(1 / max(new_runs, 1) + 1 / runs)
     return shift, float(stats.t.sf(shift / scale, runs - 1)), runs
 

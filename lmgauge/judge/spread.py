@@ -109,13 +109,14 @@ class Baseline:
         parts = []
         if self.busy_left_out:
             values = "value" if self.busy_left_out == 1 else "values"
+            were = "was" if self.busy_left_out == 1 else "were"
             parts.append(f"{self.busy_left_out} figure {values} that base runs measured while the "
-                         "machine was busy were left out of the base's medians, spreads and model "
-                         "families")  # fmt: skip
+                         f"machine was busy {were} left out of the base's medians, spreads and "
+                         "model families")  # fmt: skip
         if self.busy_everywhere:
             parts.append(f"{self.busy_everywhere} figure{'s' * (self.busy_everywhere > 1)} every "
-                         "base run measured while busy: their spread may be too wide to catch a "
-                         "change; make the base again on a quiet machine")  # fmt: skip
+                         "base run measured while busy (gated timings among them are not "
+                         "judged, and fail)")  # fmt: skip
         return "; ".join(parts)
 
 
@@ -147,7 +148,7 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
         found = [index.get(key) for index in indexes]
-        if leave_out_busy and any(r is not None and not is_busy(r) for r in found):
+        if leave_out_busy and any(r is not None and usable(r) and not is_busy(r) for r in found):
             left_out += sum(r is not None and is_busy(r) for r in found)
             found = [None if r is None or is_busy(r) else r for r in found]
         elif leave_out_busy and any(r is not None for r in found):
