@@ -149,7 +149,7 @@ def compare(
                        note=f"missing, not a finite number, or a timing of zero or less in "
                             f"{lacking} of the "
                             f"{newside.runs} new runs")  # fmt: skip
-        elif rule.gated and old["unit"] in MACHINE_BOUND_UNITS and "busy" in old["flags"]:
+        elif rule.gated and old["unit"] in MACHINE_BOUND_UNITS and "busy" in old.get("flags", []):
             row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
                        note=BUSY_BASE)  # fmt: skip
         elif problem := unit_problem(old["unit"], fresh["unit"], old["direction"],
