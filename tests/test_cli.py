@@ -221,6 +221,20 @@ def test_stored_check_does_not_call_a_test_broken_in_every_run_a_false_alarm(tmp
     assert "First reason of each failing pair:" in output and "RuntimeError: boom" in output
 
 
+def test_stored_check_counts_a_busy_base_apart_from_false_alarms(tmp_path, capsys):
+    """A same-code pair whose base run measured its timings only while busy fails the gate
+    (it cannot judge them), but that is a base to make again, not timing noise."""
+    from tests.reports_for_tests import make_report
+
+    for seed in range(1, 8):
+        write_atomic(make_report(seed, busy=seed == 1), tmp_path / "same" / f"{seed}.json")
+    assert main(["stored-check", str(tmp_path / "same"), "--rules-spreads"]) == 0
+    output = capsys.readouterr().out
+    assert "false alarms: 0 of 42 same-code trials" in output
+    assert "6 same-code trials failed only on timings that their base run measured only while " \
+           "the machine was busy" in output
+
+
 def test_a_failing_pair_s_first_reason_is_what_got_worse_not_what_differed():
     """Found by review: the machine's speed moving (context) was given as the reason."""
     from lmgauge.judge.gate import run_gate

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lmgauge.judge.compare import Comparison, compare
+from lmgauge.judge.compare import BUSY_BASE, Comparison, compare
 from lmgauge.judge.gate_rules import GateRules, load_gate_rules
 from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline
 from lmgauge.judge.verdicts import NOISY
@@ -47,6 +47,18 @@ class GateResult:
         """Failed, and only because tests failed on both sides: the code is broken on both,
         nothing measured got worse (a same-code pair that fails this way is no false alarm)."""
         return self.nothing_got_worse and bool(self.comparison.tests_failed_before)
+
+    @property
+    def failed_only_on_a_busy_base(self) -> bool:
+        """Failed, and only on gated timings that the base measured only while the machine was
+        busy (not judged): the base is to be made again, nothing measured got worse."""
+        comparison, failures = self.comparison, self.failures
+        return (
+            not failures.empty and bool((failures["note"] == BUSY_BASE).all())
+            and not comparison.tests and not comparison.tests_failed_before
+            and comparison.judged() > 0 and not comparison.unfinished
+            and not comparison.base_slowed and not self.worse_families
+        )  # fmt: skip
 
     @property
     def nothing_got_worse(self) -> bool:

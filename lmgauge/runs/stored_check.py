@@ -51,6 +51,9 @@ class StoredRates:
     slowed_elsewhere: int = 0
     broken_trials: int = 0
     broken_tests: Counter = field(default_factory=Counter)
+    busy_base_trials: int = 0
+    """Same-code trials that failed only on timings their base measured only while busy (the
+    gate rightly cannot judge them; a base to make again, not timing noise)."""
     failing_figures: Counter = field(default_factory=Counter)
     reasons: list[str] = field(default_factory=list)
     tail_logs: list[float] = field(default_factory=list)
@@ -225,6 +228,9 @@ def count_same_code_trial(rates: StoredRates, result, trial: str) -> None:
     rates.family = max(rates.family, result.comparison.family)
     if result.passed:
         return
+    if result.failed_only_on_a_busy_base:
+        rates.busy_base_trials += 1
+        return
     if result.failed_only_on_broken_tests:
         rates.broken_trials += 1
         rates.broken_tests.update(line.split(": ", 1)[0] for line in
@@ -308,6 +314,13 @@ def rates_markdown(rates: StoredRates, runs: int, alpha: float, source: str = ""
                      "a copy of each same-code trial): caught " + ", ".join(
                          f"{factor:g}x in {caught} of {trials}"
                          for factor, (caught, trials) in sorted(rates.scaled.items())))  # fmt: skip
+    if rates.busy_base_trials:
+        lines += [
+            "",
+            f"{rates.busy_base_trials} same-code trials failed only on timings that their base "
+            "run measured only while the machine was busy (not judged, so the gate fails; not "
+            "counted as false alarms: such a base is to be made again on a quiet machine).",
+        ]
     if rates.broken_trials:
         lines += [
             "",
