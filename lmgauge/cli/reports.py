@@ -181,12 +181,9 @@ def parsed_scale(text: str, same: list[dict]):
     from lmgauge.runs.stored_check import Scale
 
     model, equals, factors = text.rpartition("=")
-    try:  # float() would read "1_5" as 15: digits, a point and an exponent only
-        parsed = tuple(dict.fromkeys(float(factor) for factor in factors.split(",")
-                                     if "_" not in factor))  # fmt: skip
+    try:  # float() would read "1_5" as 15
+        parsed = () if "_" in factors else tuple(dict.fromkeys(map(float, factors.split(","))))
     except ValueError:
-        parsed = ()
-    if "_" in factors:
         parsed = ()
     if not equals or not parsed or not all(1 < factor < math.inf for factor in parsed):
         raise LmgaugeError(f"--scale {text!r}: give MODEL=F[,F...] with finite factors above 1 "

@@ -26,7 +26,15 @@ from lmgauge.judge.family import FamilyVerdict, family_of
 from lmgauge.judge.gate_rules import GateRules, Rule
 from lmgauge.judge.keys import indexed, params_text, result_key
 from lmgauge.judge.run_family import run_family_verdicts, worse_log
-from lmgauge.judge.spread import FINISHED, MIN_SPREAD_RUNS, Baseline, Spread, holm, single
+from lmgauge.judge.spread import (
+    FINISHED,
+    MIN_SPREAD_RUNS,
+    Baseline,
+    Spread,
+    holm,
+    is_busy,
+    single,
+)
 from lmgauge.judge.verdicts import BETTER, NOISY, NOT_COMPARABLE, NOT_JUDGED, WORSE, judge
 from lmgauge.record.units import MACHINE_BOUND_UNITS, UNITS
 
@@ -149,7 +157,7 @@ def compare(
                        note=f"missing, not a finite number, or a timing of zero or less in "
                             f"{lacking} of the "
                             f"{newside.runs} new runs")  # fmt: skip
-        elif rule.gated and old["unit"] in MACHINE_BOUND_UNITS and "busy" in old.get("flags", []):
+        elif rule.gated and old["unit"] in MACHINE_BOUND_UNITS and is_busy(old):
             row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
                        note=BUSY_BASE)  # fmt: skip
         elif problem := unit_problem(old["unit"], fresh["unit"], old["direction"],

@@ -178,7 +178,7 @@ def merged_flags(results: list[dict]) -> list[str]:
     for the median only when more than half of the runs were busy (one busy run of three
     neither moves a median nor excuses it)."""
     flags = {flag for r in results for flag in r.get("flags", []) if flag != "busy"}
-    if sum("busy" in r.get("flags", []) for r in results) * 2 > len(results):
+    if sum(map(is_busy, results)) * 2 > len(results):
         flags.add("busy")
     return sorted(flags)
 
