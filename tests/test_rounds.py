@@ -7,9 +7,12 @@ import pytest
 from lmgauge.measure.rounds import (
     RoundPolicy,
     median_interval,
+    next_narrowing_round,
+    order_index,
     percent,
     relative_half_width,
     run_rounds,
+    stop_reason,
 )
 
 
@@ -126,9 +129,30 @@ def test_the_budget_is_for_rounds_beyond_the_minimum():
         time.sleep(0.02)
         return rng.uniform(1, 3)
 
-    policy = RoundPolicy(min_rounds=3, max_rounds=30, budget_s=0.01)
+    policy = RoundPolicy(min_rounds=8, max_rounds=30, budget_s=0.01)
     measured = run_rounds(None, slow_round, policy, lambda v: {"x": v})
-    assert len(measured.results) == 4 and "(1 extra):" in measured.stopped
+    assert len(measured.results) == 9 and "(1 extra):" in measured.stopped
+
+
+def test_rounds_that_cannot_narrow_the_interval_within_the_budget_are_not_run():
+    """From 6 to 8 rounds the interval is the whole range, which a further round can only widen;
+    the 9th drops one value at each end. gpt2-medium's 3.9 s rounds spent the 10 s budget on
+    rounds 6-8 and stopped at the same width: they are not run now."""
+    assert [next_narrowing_round(n) for n in (5, 8, 9, 12)] == [9, 9, 12, 15]
+    assert [order_index(n) for n in (5, 8, 9, 12, 15)] == [1, 1, 2, 3, 4]
+    policy = RoundPolicy(min_rounds=5, max_rounds=30, budget_s=10, width=0.111)
+    wide = {"x": [1.0, 1.3, 1.0, 1.0, 1.0]}
+    reason = stop_reason(policy, wide, spent_s=0.0, round_s=3.9)
+    assert reason.startswith("budget 10 s for extra rounds would end before round 9, the first "
+                             "at which the interval can narrow (rounds take 3.9 s), so stopped "
+                             "after 5 rounds (0 extra): widest ±15.0 %")  # fmt: skip
+    assert stop_reason(policy, wide, spent_s=0.0, round_s=2.0) == "", "3 x 2 s < 10 s: go on"
+    nine = {"x": [1.0, 1.3, 1.0, 1.0, 1.0, 1.3, 0.7, 1.0, 1.0]}
+    assert "would end before round 12" in stop_reason(policy, nine, spent_s=8.0, round_s=2.0)
+    capped = RoundPolicy(min_rounds=5, max_rounds=10, budget_s=60, width=0.111)
+    assert stop_reason(capped, nine, spent_s=0.0, round_s=0.1).startswith(
+        "stopped after 9 rounds: the interval cannot narrow before round 12, past max_rounds 10"
+    )
 
 
 def test_a_tiny_width_keeps_its_digits():

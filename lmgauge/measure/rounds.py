@@ -11,7 +11,9 @@ its own memory traffic would evict what the next round had in cache.
 
 The interval is distribution-free: order statistics x(k) .. x(n-k+1) with the largest k whose
 binomial coverage is at least 95 %; such an interval exists from 6 rounds on, so with 5 rounds
-the stop test uses the whole range (coverage 93.75 %).
+the stop test uses the whole range (coverage 93.75 %). While k stays the same a further round
+can only move the interval's ends outward (k steps up at 9, 12, 15, ... rounds): rounds that the
+budget would stop before the next step are not run, since they could not meet the target.
 
 Takes pytest-benchmark's `benchmark` fixture as an argument, so the library needs no pytest
 import; each round's wall time is handed to pytest-benchmark's statistics so that
@@ -83,13 +85,29 @@ def percent(fraction: float) -> str:
     return f"{value:.1f}"
 
 
-def median_interval(values) -> tuple[float, float]:
-    """Distribution-free interval of the median: (x(k), x(n-k+1)) with the largest k whose
-    coverage 1 - 2 * P(Binomial(n, 1/2) < k) is at least 95 %; the whole range below 6 values."""
-    ordered = np.sort(np.asarray(values, dtype=float))
-    n, k = len(ordered), 1
+def order_index(n: int) -> int:
+    """k of the median's interval over n values: the largest k whose coverage
+    1 - 2 * P(Binomial(n, 1/2) < k) is at least 95 % (1, the whole range, below 9 values)."""
+    k = 1
     while k < n // 2 and 1 - 2 * stats.binom.cdf(k, n, 0.5) >= CONFIDENCE:
         k += 1
+    return k
+
+
+def next_narrowing_round(count: int) -> int:
+    """The first round count above `count` whose interval drops one more value at each end
+    (order_index grows): before it a further round cannot move the interval's ends inward."""
+    later = count + 1
+    while order_index(later) == order_index(count):
+        later += 1
+    return later
+
+
+def median_interval(values) -> tuple[float, float]:
+    """Distribution-free interval of the median: (x(k), x(n-k+1)), k = order_index(n)."""
+    ordered = np.sort(np.asarray(values, dtype=float))
+    n = len(ordered)
+    k = order_index(n)
     return float(ordered[k - 1]), float(ordered[n - k])
 
 
@@ -102,26 +120,39 @@ def relative_half_width(values) -> float:
     return (high - low) / 2 / median if median else float("inf")
 
 
-def stop_reason(policy: RoundPolicy, judged: dict[str, list], spent_s: float) -> str:
+def stop_reason(
+    policy: RoundPolicy, judged: dict[str, list], spent_s: float, round_s: float = 0.0
+) -> str:
     """Why the rounds should stop now, or "" to run another. spent_s: seconds spent on rounds
-    beyond the minimum so far."""
+    beyond the minimum so far; round_s: a round's mean wall time so far (s), which projects
+    whether the budget lasts to the next round at which the interval can narrow."""
     count = len(next(iter(judged.values()), []))
     if count < policy.min_rounds:
         return ""
     widths = {name: relative_half_width(values) for name, values in judged.items()}
     widest = max(widths.values(), default=0.0)
+    short = f"widest ±{percent(widest)} %, target {policy.target()}"
     if widest <= policy.width:
         return (f"interval within ±{percent(widest)} % after {count} rounds; "
                 f"target {policy.target()}")  # fmt: skip
     most = max(policy.max_rounds, policy.min_rounds)
     if count >= most:
-        return (f"max_rounds {most} reached: widest ±{percent(widest)} %, "
-                f"target {policy.target()}")  # fmt: skip
+        return f"max_rounds {most} reached: {short}"
+    extra = count - policy.min_rounds
     if spent_s >= policy.budget_s:
-        widest_text = f"widest ±{percent(widest)} %"
-        extra = count - policy.min_rounds
         return (f"budget {policy.budget_s:g} s for extra rounds spent after {count} rounds "
-                f"({extra} extra): {widest_text}, target {policy.target()}")  # fmt: skip
+                f"({extra} extra): {short}")  # fmt: skip
+    narrowing = next_narrowing_round(count)
+    if narrowing > most:
+        return (f"stopped after {count} rounds: the interval cannot narrow before round "
+                f"{narrowing}, past max_rounds {most}: {short}")  # fmt: skip
+    # the budget lets a round start while spent_s < budget_s: the last of them may overshoot
+    if spent_s + (narrowing - count - 1) * round_s >= policy.budget_s:
+        return (
+            f"budget {policy.budget_s:g} s for extra rounds would end before round {narrowing}, "
+            f"the first at which the interval can narrow (rounds take {round_s:.2g} s), so "
+            f"stopped after {count} rounds ({extra} extra): {short}"
+        )
     return ""
 
 
@@ -148,7 +179,7 @@ def run_rounds(
         results.append(function())
         walls.append(time.perf_counter() - round_started)
         extra_s = sum(walls[policy.min_rounds :])
-        stopped = stop_reason(policy, judged(results), extra_s)
+        stopped = stop_reason(policy, judged(results), extra_s, sum(walls) / len(walls))
     if probe is not None:
         probes.append(probe())
     feed_pytest_benchmark(benchmark, walls)
