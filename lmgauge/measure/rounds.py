@@ -12,8 +12,9 @@ its own memory traffic would evict what the next round had in cache.
 The interval is distribution-free: order statistics x(k) .. x(n-k+1) with the largest k whose
 binomial coverage is at least 95 %; such an interval exists from 6 rounds on, so with 5 rounds
 the stop test uses the whole range (coverage 93.75 %). While k stays the same a further round
-can only move the interval's ends outward (k steps up at 9, 12, 15, ... rounds): rounds that the
-budget would stop before the next step are not run, since they could not meet the target.
+can only move the interval's ends outward (k steps up at 9, 12, 15, ... rounds), so rounds that
+the budget would stop before the next step are not run: they could bring the interval within
+the target only by moving the median it is relative to, not by narrowing it.
 
 Takes pytest-benchmark's `benchmark` fixture as an argument, so the library needs no pytest
 import; each round's wall time is handed to pytest-benchmark's statistics so that
