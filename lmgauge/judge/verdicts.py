@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from lmgauge.judge.drift import Drift
 from lmgauge.judge.gate_rules import Rule
 from lmgauge.judge.significance import one_sided_p, ratio_interval, testable
-from lmgauge.judge.spread import Spread, is_finite
+from lmgauge.judge.spread import Spread, is_busy, is_finite
 from lmgauge.record.units import MACHINE_BOUND_UNITS, unit_of
 
 BETTER, WORSE, SAME, NOISY, CHANGED = "better", "worse", "same", "too noisy", "changed"
@@ -243,7 +243,7 @@ def timing_excuse(base: dict, new: dict, drift: Drift) -> str:
     """Why a slower timing might be the machine's, not the code's: the new run's results
     flagged busy, or (for reports without speed probes) the calibrated speed fell in the new
     run; "" if neither. A busy base run excuses nothing."""
-    if "busy" in new.get("flags", []):
+    if is_busy(new):
         return "new run flagged busy"
     probed = bool(base.get("probe_seconds")) and bool(new.get("probe_seconds"))
     if not probed and drift.slower_in_new:
