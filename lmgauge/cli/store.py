@@ -98,8 +98,9 @@ def store_any(engine, path: Path):
     """Store a run report, or the verdict of an A/B report (lmgauge ab's ab.json)."""
     import json
 
+    from lmgauge.record.ab_format import FORMAT as AB_FORMAT
     from lmgauge.record.report import read_report
-    from lmgauge.store.writing import AB_FORMAT, store_ab, store_report
+    from lmgauge.store.writing import store_ab, store_report
 
     try:
         document = json.loads(path.read_text())

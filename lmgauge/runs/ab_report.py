@@ -47,12 +47,12 @@ from lmgauge.judge.keys import indexed
 from lmgauge.judge.paired import judge_paired
 from lmgauge.judge.spread import is_finite
 from lmgauge.judge.verdicts import NOT_COMPARABLE, NOT_JUDGED, WORSE, Judgement
+from lmgauge.record.ab_format import FORMAT, failing_rows_by_reason, reason_of
 from lmgauge.record.metrics import METRICS
 from lmgauge.record.report import finite_or_null
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_run import RunRecord, usable_pairs
 
-FORMAT = "lmgauge-ab-report"
 SCHEMA_VERSION = 2
 
 
@@ -201,8 +201,7 @@ def ab_document(
             f"{pairs} pair{'s' * (pairs != 1)} not judged: the run ended before a rank test "
             "could judge them"
         )
-    reasons += [f"{row['model']} {row['metric']} {row['params']}: {row['verdict']}"
-                for row in failing if not any(row is other for other in waiting)]  # fmt: skip
+    reasons += [reason_of(row) for row in failing if not any(row is other for other in waiting)]
     return {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -268,9 +267,9 @@ def verdict_line(document: dict) -> str:
     if document["passed"]:
         return f"lmgauge ab: PASSED ({head}, none worse)"
     lines = [f"lmgauge ab: FAILED ({head})"]
-    failing = {f"{r['model']} {r['metric']} {r['params']}": r for r in rows if r["fails_gate"]}
+    failing = failing_rows_by_reason(document)
     for reason in document.get("reasons", []):
-        row = failing.get(reason.rsplit(":", 1)[0])
+        row = failing.get(reason)
         lines.append(f"  {reason}" + (f" ({describe(row)})" if row else ""))
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from lmgauge.errors import first_line
+from lmgauge.record.ab_format import failing_rows_by_reason, row_name
 from lmgauge.store.engine import StoreError
 from lmgauge.store.schema import machines, results, runs, subjects, tests
 
@@ -163,24 +164,22 @@ def result_row(run_id: int, result: dict) -> dict:
     }
 
 
-AB_FORMAT = "lmgauge-ab-report"
-
-
 def ab_reasons(document: dict) -> list[str]:
     """Why an A/B verdict failed, one line a reason, a failing figure's with its ratio; for a
     report written before `reasons`, its failing figures, or that it does not say."""
-    rows = [row for row in document.get("rows", []) if row.get("fails_gate")]
-    ratios = {f"{r['model']} {r['metric']} {r['params']}": r.get("ratio") for r in rows}
-    reasons = document.get("reasons")
-    if not isinstance(reasons, list):
-        reasons = [f"{name}: failed" for name in ratios]
-        if not reasons and not document.get("passed"):
-            reasons = ["an A/B report from before lmgauge recorded its reasons: see its ab.md"]
-    lines = []
-    for reason in map(str, reasons):
-        ratio = ratios.get(reason.rsplit(":", 1)[0])
-        lines.append(f"{reason} (ratio {ratio:.3g})" if isinstance(ratio, float | int) else reason)
+    if isinstance(document.get("reasons"), list):
+        rows = failing_rows_by_reason(document)
+        return [with_ratio(reason, rows.get(reason)) for reason in map(str, document["reasons"])]
+    failing = [row for row in document.get("rows", []) if row.get("fails_gate")]
+    lines = [with_ratio(f"{row_name(row)}: failed", row) for row in failing]
+    if not lines and not document.get("passed"):
+        lines = ["an A/B report from before lmgauge recorded its reasons: see its ab.md"]
     return lines
+
+
+def with_ratio(reason: str, row: dict | None) -> str:
+    ratio = (row or {}).get("ratio")
+    return f"{reason} (ratio {ratio:.3g})" if isinstance(ratio, float | int) else reason
 
 
 def store_ab(engine: Engine, document: dict, path: str | None = None) -> Stored:
