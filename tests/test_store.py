@@ -291,3 +291,23 @@ def test_a_test_servers_postgresql_goes_when_its_test_process_is_killed(tmp_path
     assert not Path(folder).exists(), "the watchdog removes the server's folder"
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+
+
+def test_an_a_b_verdicts_reasons_name_each_failing_figure_with_its_ratio():
+    """The stored reasons and `lmgauge ab`'s verdict line find a reason's figure alike
+    (lmgauge.record.ab_format); a reason about a test has no figure."""
+    from lmgauge.runs.ab_report import verdict_line
+    from lmgauge.store.writing import ab_reasons
+
+    row = {"model": "gpt2", "metric": "decode_step_seconds", "params": "prompt_tokens=128",
+           "fails_gate": True, "ratio": 1.31, "verdict": "worse", "gated": True, "base": 0.02,
+           "new": 0.0262, "unit": "s", "ci_low": 1.2, "ci_high": 1.4, "p_value": 0.01}  # fmt: skip
+    document = {"reasons": ["gpt2 decode_step_seconds prompt_tokens=128: worse",
+                            "test a.py::t: failed in call"], "rows": [row], "passed": False,
+                "pairs": 3}  # fmt: skip
+    assert ab_reasons(document) == ["gpt2 decode_step_seconds prompt_tokens=128: worse "
+                                    "(ratio 1.31)", "test a.py::t: failed in call"]  # fmt: skip
+    line = verdict_line(document).splitlines()
+    assert line[1] == ("  gpt2 decode_step_seconds prompt_tokens=128: worse (0.02 -> 0.0262 s, "
+                       "ratio 1.310 [1.200, 1.400], p = 0.01)")  # fmt: skip
+    assert line[2] == "  test a.py::t: failed in call"
