@@ -143,12 +143,20 @@ def test_rounds_that_cannot_narrow_the_interval_within_the_budget_are_not_run():
     policy = RoundPolicy(min_rounds=5, max_rounds=30, budget_s=10, width=0.111)
     wide = {"x": [1.0, 1.3, 1.0, 1.0, 1.0]}
     reason = stop_reason(policy, wide, spent_s=0.0, round_s=3.9)
-    assert reason.startswith("budget 10 s for extra rounds would end before round 9, the first "
-                             "at which the interval can narrow (rounds take 3.9 s), so stopped "
-                             "after 5 rounds (0 extra): widest ±15.0 %")  # fmt: skip
-    assert stop_reason(policy, wide, spent_s=0.0, round_s=2.0) == "", "3 x 2 s < 10 s: go on"
+    assert reason.startswith(
+        "budget 10 s for extra rounds is projected to end before round 9, the first at which the "
+        "interval can narrow (a round takes 3.9 s on average), so stopped after 5 rounds (0 "
+        "extra): widest ±15.0 %"
+    )
+    # rounds 6-9 run when round 9 can start: the three before it end under the budget
+    assert stop_reason(policy, wide, spent_s=0.0, round_s=3.0) == "", "3 x 3 s < 10 s: go on"
+    assert "round 9" in stop_reason(policy, wide, spent_s=0.0, round_s=10 / 3 + 1e-9)
+    assert "(a round takes 250 s on average)" in stop_reason(policy, wide, 0.0, round_s=250.0)
     nine = {"x": [1.0, 1.3, 1.0, 1.0, 1.0, 1.3, 0.7, 1.0, 1.0]}
-    assert "would end before round 12" in stop_reason(policy, nine, spent_s=8.0, round_s=2.0)
+    assert "end before round 12" in stop_reason(policy, nine, spent_s=8.0, round_s=2.0)
+    assert stop_reason(policy, nine, spent_s=7.0, round_s=1.4) == "", "7 + 2 x 1.4 < 10"
+    one = RoundPolicy(min_rounds=1, budget_s=10, width=0.111)
+    assert stop_reason(one, {"x": [1.0]}, 0.0, round_s=5.0) == "", "a second value can meet it"
     capped = RoundPolicy(min_rounds=5, max_rounds=10, budget_s=60, width=0.111)
     assert stop_reason(capped, nine, spent_s=0.0, round_s=0.1).startswith(
         "stopped after 9 rounds: the interval cannot narrow before round 12, past max_rounds 10"

@@ -311,3 +311,29 @@ def test_an_a_b_verdicts_reasons_name_each_failing_figure_with_its_ratio():
     assert line[1] == ("  gpt2 decode_step_seconds prompt_tokens=128: worse (0.02 -> 0.0262 s, "
                        "ratio 1.310 [1.200, 1.400], p = 0.01)")  # fmt: skip
     assert line[2] == "  test a.py::t: failed in call"
+
+
+@pytest.mark.parametrize(
+    ("reasons", "passed", "expected"),
+    [
+        (None, False, ["gpt2 decode_step_seconds {}: failed (ratio 1.2)"]),
+        ("not a list", False, ["gpt2 decode_step_seconds {}: failed (ratio 1.2)"]),
+        ([3, "gpt2 decode_step_seconds {}: worse"], False,
+         ["3", "gpt2 decode_step_seconds {}: worse (ratio 1.2)"]),
+    ],
+)  # fmt: skip
+def test_an_a_b_verdict_from_any_version_gives_its_reasons(reasons, passed, expected):
+    """A report from before `reasons` gives its failing figures; a reason that is not text is
+    kept as text; a row that does not fail the gate is no reason."""
+    from lmgauge.store.writing import ab_reasons
+
+    rows = [{"model": "gpt2", "metric": "decode_step_seconds", "params": "{}", "ratio": 1.2,
+             "fails_gate": True, "verdict": "worse"},
+            {"model": "gpt2", "metric": "ttft_seconds", "params": "{}", "ratio": 1.01}]  # fmt: skip
+    document = {"rows": rows, "passed": passed}
+    if reasons is not None:
+        document["reasons"] = reasons
+    assert ab_reasons(document) == expected
+    assert ab_reasons({"rows": [], "passed": False}) == [
+        "an A/B report from before lmgauge recorded its reasons: see its ab.md"
+    ]

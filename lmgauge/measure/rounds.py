@@ -12,9 +12,10 @@ its own memory traffic would evict what the next round had in cache.
 The interval is distribution-free: order statistics x(k) .. x(n-k+1) with the largest k whose
 binomial coverage is at least 95 %; such an interval exists from 6 rounds on, so with 5 rounds
 the stop test uses the whole range (coverage 93.75 %). While k stays the same a further round
-can only move the interval's ends outward (k steps up at 9, 12, 15, ... rounds), so rounds that
-the budget would stop before the next step are not run: they could bring the interval within
-the target only by moving the median it is relative to, not by narrowing it.
+can only move the interval's ends outward (k steps up at 9, 12, 15, 17, 20, ... rounds), so
+rounds that the budget (or max_rounds) would stop before the next step are not run: they could
+bring the interval within the target only by raising the median it is relative to, never by
+narrowing it.
 
 Takes pytest-benchmark's `benchmark` fixture as an argument, so the library needs no pytest
 import; each round's wall time is handed to pytest-benchmark's statistics so that
@@ -133,26 +134,28 @@ def stop_reason(
     widths = {name: relative_half_width(values) for name, values in judged.items()}
     widest = max(widths.values(), default=0.0)
     short = f"widest ±{percent(widest)} %, target {policy.target()}"
+    done = f"{count} round{'s' * (count != 1)}"
     if widest <= policy.width:
-        return (f"interval within ±{percent(widest)} % after {count} rounds; "
-                f"target {policy.target()}")  # fmt: skip
+        return f"interval within ±{percent(widest)} % after {done}; target {policy.target()}"
     most = max(policy.max_rounds, policy.min_rounds)
     if count >= most:
         return f"max_rounds {most} reached: {short}"
     extra = count - policy.min_rounds
     if spent_s >= policy.budget_s:
-        return (f"budget {policy.budget_s:g} s for extra rounds spent after {count} rounds "
+        return (f"budget {policy.budget_s:g} s for extra rounds spent after {done} "
                 f"({extra} extra): {short}")  # fmt: skip
+    if count < 2:  # one value has no interval: the second gives it one
+        return ""
     narrowing = next_narrowing_round(count)
     if narrowing > most:
-        return (f"stopped after {count} rounds: the interval cannot narrow before round "
-                f"{narrowing}, past max_rounds {most}: {short}")  # fmt: skip
+        return (f"stopped after {done}: the interval cannot narrow before round {narrowing}, "
+                f"past max_rounds {most}: {short}")  # fmt: skip
     # the budget lets a round start while spent_s < budget_s: the last of them may overshoot
     if spent_s + (narrowing - count - 1) * round_s >= policy.budget_s:
         return (
-            f"budget {policy.budget_s:g} s for extra rounds would end before round {narrowing}, "
-            f"the first at which the interval can narrow (rounds take {round_s:.2g} s), so "
-            f"stopped after {count} rounds ({extra} extra): {short}"
+            f"budget {policy.budget_s:g} s for extra rounds is projected to end before round "
+            f"{narrowing}, the first at which the interval can narrow (a round takes "
+            f"{round_s:.3g} s on average), so stopped after {done} ({extra} extra): {short}"
         )
     return ""
 

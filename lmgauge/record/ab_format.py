@@ -13,21 +13,10 @@ def row_name(row: dict) -> str:
 
 def reason_of(row: dict) -> str:
     """A failing figure's reason: its name and its verdict."""
-    return f"{row_name(row)}: {row['verdict']}"
+    return f"{row_name(row)}: {row.get('verdict')}"
 
 
 def failing_rows_by_reason(document: dict) -> dict[str, dict]:
-    """Each reason of the report that names a failing figure, with that figure's row."""
-    failing = {row_name(row): row for row in document.get("rows", []) if row.get("fails_gate")}
-    found = {}
-    for reason in map(str, reasons(document)):
-        row = failing.get(reason.rsplit(":", 1)[0])
-        if row is not None:
-            found[reason] = row
-    return found
+    """Each failing figure's row under its reason (reason_of), as the report's reasons hold it."""
+    return {reason_of(row): row for row in document.get("rows", []) if row.get("fails_gate")}
 
-
-def reasons(document: dict) -> list:
-    """The report's reasons ([] when it has none, or a report from before `reasons`)."""
-    found = document.get("reasons")
-    return found if isinstance(found, list) else []

@@ -269,7 +269,7 @@ def verdict_line(document: dict) -> str:
     lines = [f"lmgauge ab: FAILED ({head})"]
     failing = failing_rows_by_reason(document)
     for reason in document.get("reasons", []):
-        row = failing.get(reason)
+        row = failing.get(str(reason))
         lines.append(f"  {reason}" + (f" ({describe(row)})" if row else ""))
     return "\n".join(lines)
 
