@@ -81,7 +81,7 @@ def test_a_stored_ab_verdict_shows_on_the_index(tmp_path, capsys):
     path = tmp_path / "ab.json"
     path.write_text(json.dumps(verdict))
     assert main(["store", str(path), str(path), "--store", store]) == 0
-    assert "already stored as run 1" in capsys.readouterr().out
+    assert "already stored as A/B run 1" in capsys.readouterr().out
     stopped = {**verdict, "schema_version": 2, "created_utc": "2026-11-25T10:00:00", "pairs": 1,
                "reasons": ["stopped after pair 1: b.py::t failed on the new side and in no base "
                            "run, so no later pair can pass this A/B run",

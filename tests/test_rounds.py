@@ -79,7 +79,8 @@ def test_relative_half_width_and_bad_policies():
         RoundPolicy(budget_s=float("nan"))
     many = run_rounds(None, iter(range(1, 100)).__next__, RoundPolicy(min_rounds=40),
                       lambda v: {"x": v})  # fmt: skip
-    assert len(many.results) == 40 and many.stopped.startswith("max_rounds 40 reached")
+    assert len(many.results) == 40
+    assert many.stopped.startswith("the minimum of 40 rounds ran (max_rounds is 30)")
 
 
 def test_rounds_stop_at_the_width_the_gate_needs_and_say_so():

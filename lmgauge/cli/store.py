@@ -89,8 +89,8 @@ def run_store(arguments) -> int:
             print(f"lmgauge: {error}")
             failures += 1
             continue
-        state = "stored as run" if stored.new else "already stored as run"
-        print(f"{path}: {state} {stored.run_id} in {shown(url)}")
+        state = "stored as" if stored.new else "already stored as"
+        print(f"{path}: {state} {stored.kind} {stored.run_id} in {shown(url)}")
     return 2 if failures else 0
 
 

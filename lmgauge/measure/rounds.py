@@ -139,6 +139,8 @@ def stop_reason(
         return f"interval within ±{percent(widest)} % after {done}; target {policy.target()}"
     most = max(policy.max_rounds, policy.min_rounds)
     if count >= most:
+        if policy.min_rounds > policy.max_rounds:
+            return f"the minimum of {done} ran (max_rounds is {policy.max_rounds}): {short}"
         return f"max_rounds {most} reached: {short}"
     extra = count - policy.min_rounds
     if spent_s >= policy.budget_s:

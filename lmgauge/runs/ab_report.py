@@ -268,8 +268,9 @@ def verdict_line(document: dict) -> str:
         return f"lmgauge ab: PASSED ({head}, none worse)"
     lines = [f"lmgauge ab: FAILED ({head})"]
     failing = failing_rows_by_reason(document)
-    for reason in document.get("reasons", []):
-        row = failing.get(str(reason))
+    reasons = document.get("reasons")
+    for reason in map(str, reasons if isinstance(reasons, list) else []):
+        row = failing.get(reason)
         lines.append(f"  {reason}" + (f" ({describe(row)})" if row else ""))
     return "\n".join(lines)
 

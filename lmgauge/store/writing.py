@@ -22,10 +22,12 @@ DEFAULT_CONFIG = "default"
 
 @dataclass(frozen=True)
 class Stored:
-    """run_id: the run's row; new: False when the report was stored before."""
+    """run_id: the run's row (of runs, or of ab_runs for an A/B verdict); new: False when the
+    report was stored before; kind: what was stored, in words ("run" or "A/B run")."""
 
     run_id: int
     new: bool
+    kind: str = "run"
 
 
 def canonical(value) -> str:
@@ -206,9 +208,9 @@ def store_ab(engine: Engine, document: dict, path: str | None = None) -> Stored:
             found = connection.execute(select(ab_runs.c.id).where(ab_runs.c.report_key == key))
             found = found.scalar()
             if found is not None:
-                return Stored(found, new=False)
+                return Stored(found, new=False, kind="A/B run")
             inserted = connection.execute(ab_runs.insert().values(**values))
-            return Stored(inserted.inserted_primary_key[0], new=True)
+            return Stored(inserted.inserted_primary_key[0], new=True, kind="A/B run")
     except SQLAlchemyError as error:
         raise StoreError(
             f"could not store A/B report {path or key[:12]}: {first_line(error.orig or error, 200)}"
