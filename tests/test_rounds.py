@@ -168,3 +168,8 @@ def test_a_tiny_width_keeps_its_digits():
     assert (percent(0.111), percent(0.0004), percent(0.0)) == ("11.1", "0.040", "0.0")
     assert percent(3e-9) == "0.00000030", "two significant digits, never 3e-07"
     assert RoundPolicy(min_rounds=3, budget_s=1, width=0.00012).target() == "±0.012 %"
+
+
+def test_rounds_that_judge_no_figure_are_refused():
+    with pytest.raises(ValueError, match="named no figure"):
+        run_rounds(None, lambda: 1.0, RoundPolicy(min_rounds=2), lambda values: {})

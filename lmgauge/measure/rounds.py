@@ -185,7 +185,10 @@ def run_rounds(
         results.append(function())
         walls.append(time.perf_counter() - round_started)
         extra_s = sum(walls[policy.min_rounds :])
-        stopped = stop_reason(policy, judged(results), extra_s, sum(walls) / len(walls))
+        figures = judged(results)
+        if not figures:
+            raise ValueError("judged(results) named no figure, so the rounds could never stop")
+        stopped = stop_reason(policy, figures, extra_s, sum(walls) / len(walls))
     if probe is not None:
         probes.append(probe())
     feed_pytest_benchmark(benchmark, walls)
