@@ -60,7 +60,7 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 SLOW_TESTS = "slow"
 """The marker of lmgauge's own end-to-end tests, most of which run whole bench sessions or A/B
-runs in subprocesses (4-110 s each on the 2-core VM). `pytest tests` leaves them out unless -m
+runs in subprocesses (4-140 s each on the 2-core VM). `pytest tests` leaves them out unless -m
 or -k selects, or the command line names them; `pytest tests -m slow` runs only them, and CI
 runs them too (.ci/run)."""
 

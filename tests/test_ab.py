@@ -529,14 +529,20 @@ def test_a_git_ref_against_another_python_environment_with_pytest_arguments(
     tmp_path, tiny_gpt2_dir
 ):
     """Every other kind of side in one A/B run (each run costs CI several bench sessions): base
-    is the parent commit of a clone (the same code as its checkout), checked out in a worktree;
-    new is the clone's checkout with pytest arguments that double every forward pass, run by a
-    wrapper interpreter that stands for another environment and leaves a line in a file each
-    time it starts."""
+    is the parent commit of a clone, checked out in a worktree; new is the clone's checkout,
+    whose commit changes only lmgauge's version (each report records the version of the code
+    that ran it), with pytest arguments that double every forward pass, run by a wrapper
+    interpreter that stands for another environment and leaves a line in a file each time it
+    starts."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(PROJECT), str(clone)], check=True)
+    package = clone / "lmgauge" / "__init__.py"
+    text = package.read_text()
+    marked = text.replace('__version__ = "', '__version__ = "new-side+', 1)
+    assert marked != text, "lmgauge/__init__.py lost its __version__; update this test"
+    package.write_text(marked)
     git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "same code"], check=True)
+    subprocess.run([*git, "commit", "-qam", "the new side's version"], check=True)
     started = tmp_path / "wrapper-started"
     wrapper = tmp_path / "other-python"
     wrapper.write_text(f'#!/bin/sh\necho "$@" >> {started}\nexec {sys.executable} "$@"\n')
@@ -551,11 +557,17 @@ def test_a_git_ref_against_another_python_environment_with_pytest_arguments(
     assert 3 <= pairs <= 6, "a borderline family adds pairs, at most --max-runs"
     assert f"lmgauge ab: FAILED ({pairs} pairs" in done.stdout
     assert f"verdict stored as A/B run 1 in sqlite:///{reports}/lmgauge.db" in done.stdout
-    assert_slowdown_caught(document)
     # the slowdown doubles each forward pass, not generate's own per-step bookkeeping, which on
     # a tiny model is about as long as the forward pass: the step ratio lies between 1 and 2
     # (1.45 in one CI run, above 1.5 in others)
+    assert_slowdown_caught(document)
     assert len(decode_row(document)["new_runs"]) == pairs
+    versions = {run["side"]: set() for run in document["runs"]}
+    for run in document["runs"]:
+        versions[run["side"]].add(json.loads(Path(run["report"]).read_text())["lmgauge_version"])
+    assert versions["new"] == {"new-side+" + text.split('__version__ = "')[1].split('"')[0]}
+    assert not any(version.startswith("new-side+") for version in versions["base"]), (
+        "the base ran its own commit's code in its worktree, not the checkout's")  # fmt: skip
     base, new = document["sides"]["base"], document["sides"]["new"]
     head = subprocess.run([*git, "rev-parse", "HEAD~1"], capture_output=True, text=True)
     assert base["commit"] == head.stdout.strip() and Path(base["folder"]).parent.samefile(

@@ -171,5 +171,6 @@ def test_a_tiny_width_keeps_its_digits():
 
 
 def test_rounds_that_judge_no_figure_are_refused():
-    with pytest.raises(ValueError, match="named no figure"):
-        run_rounds(None, lambda: 1.0, RoundPolicy(min_rounds=2), lambda values: {})
+    for judged in (lambda values: {}, lambda values: {"x": []}):
+        with pytest.raises(ValueError, match="named no figure with values"):
+            run_rounds(None, lambda: 1.0, RoundPolicy(min_rounds=2), judged)

@@ -186,8 +186,9 @@ def run_rounds(
         walls.append(time.perf_counter() - round_started)
         extra_s = sum(walls[policy.min_rounds :])
         figures = judged(results)
-        if not figures:
-            raise ValueError("judged(results) named no figure, so the rounds could never stop")
+        if not figures or not all(figures.values()):
+            raise ValueError("judged(results) named no figure with values, so the rounds could "
+                             "never stop")  # fmt: skip
         stopped = stop_reason(policy, figures, extra_s, sum(walls) / len(walls))
     if probe is not None:
         probes.append(probe())
