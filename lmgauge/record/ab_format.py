@@ -19,4 +19,3 @@ def reason_of(row: dict) -> str:
 def failing_rows_by_reason(document: dict) -> dict[str, dict]:
     """Each failing figure's row under its reason (reason_of), as the report's reasons hold it."""
     return {reason_of(row): row for row in document.get("rows", []) if row.get("fails_gate")}
-
