@@ -52,23 +52,26 @@ class GateResult:
     def failed_only_on_a_busy_base(self) -> bool:
         """Failed, and only on gated timings that the base measured only while the machine was
         busy (not judged): the base is to be made again, nothing measured got worse."""
-        comparison, failures = self.comparison, self.failures
+        failures = self.failures
         return (
             not failures.empty and bool((failures["note"] == BUSY_BASE).all())
-            and not comparison.tests and not comparison.tests_failed_before
-            and comparison.judged() > 0 and not comparison.unfinished
-            and not comparison.base_slowed and not self.worse_families
+            and self.clean_but_for_figures and not self.comparison.tests_failed_before
         )  # fmt: skip
 
     @property
     def nothing_got_worse(self) -> bool:
         """Every gated figure judged and none worse, no test newly failing, the new side
         finished, and at least one gated figure judged."""
+        return self.failures.empty and self.clean_but_for_figures
+
+    @property
+    def clean_but_for_figures(self) -> bool:
+        """No test newly failing, at least one gated figure judged, the new side finished, the
+        base not slowed, and no model family worse: all but the figures' own verdicts."""
         comparison = self.comparison
         return (
-            self.failures.empty and not comparison.tests and comparison.judged() > 0
-            and not comparison.unfinished and not comparison.base_slowed
-            and not self.worse_families
+            not comparison.tests and comparison.judged() > 0 and not comparison.unfinished
+            and not comparison.base_slowed and not self.worse_families
         )  # fmt: skip
 
     @property
