@@ -130,12 +130,13 @@ def stored_rates(
     """The rates (see the module docstring); with spreads_from_runs false, every trial uses the
     rules' stated run_spread instead, as a gate against a single stored run does."""
     if not spreads_from_runs and len(same) < 2:
-        raise ValueError(f"{len(same)} same-code run is too few: give at least 2, so that there "
-                         "is a pair to gate.")  # fmt: skip
+        raise ValueError(f"{len(same)} same-code run{'s are' if len(same) != 1 else ' is'} too "
+                         "few: give at least 2, so that there is a pair to gate.")  # fmt: skip
     if spreads_from_runs and len(same) < MIN_SPREAD_RUNS + 2:
         raise ValueError(
-            f"{len(same)} same-code runs are too few: give at least {MIN_SPREAD_RUNS + 2}, so "
-            f"that the spreads of every pair's trial come from {MIN_SPREAD_RUNS} other runs "
+            f"{len(same)} same-code run{'s are' if len(same) != 1 else ' is'} too few: give at "
+            f"least {MIN_SPREAD_RUNS + 2}, so that the spreads of every pair's trial come from "
+            f"{MIN_SPREAD_RUNS} other runs "
             "(or judge with --rules-spreads, from 2 runs)."
         )
     check_slowed_runs_match(same, slowed)
