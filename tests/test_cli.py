@@ -22,6 +22,16 @@ def test_show_broken_report_is_one_line(tmp_path, capsys):
     assert error.count("\n") == 1
 
 
+def test_show_on_a_file_that_is_not_json_says_so_not_truncated(tmp_path, capsys):
+    """Found by a new-user pass: `show reports/costs.md` said the file "may be truncated"."""
+    path = tmp_path / "costs.md"
+    path.write_text("# Costs\n\n| model | seconds |\n")
+    assert main(["show", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "is not an lmgauge run report" in error and "does not begin with '{'" in error
+    assert "truncated" not in error and error.count("\n") == 1
+
+
 def test_assets_unknown_name_lists_assets_and_models(capsys, cache):
     assert main(["assets", "nothing"]) == 2
     error = capsys.readouterr().err

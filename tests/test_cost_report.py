@@ -81,5 +81,8 @@ def test_the_markdown_and_both_charts_are_made(tmp_path):
     assert has_costs(document)
     text = costs_markdown(document)
     assert "## Step time against position" in text and "## Scaling with parameters" in text
+    cache_part, scaling_part = text.split("## Scaling with parameters")
+    assert "tenfold position, not reached" in cache_part
+    assert "tenfold" not in scaling_part, "the scaling legend repeats the cache table's note"
     assert cache_cost_chart(document, tmp_path / "c.png").stat().st_size > 10_000
     assert scaling_chart(document, tmp_path / "s.png").stat().st_size > 10_000

@@ -71,6 +71,7 @@ def test_noisy_rounds_run_on_until_max_rounds_or_the_budget():
 def test_relative_half_width_and_bad_policies():
     assert relative_half_width([1.0]) == float("inf")
     assert relative_half_width([0.9, 1.0, 1.0, 1.0, 1.1]) == pytest.approx(0.1)
+    assert relative_half_width([-0.9, -1.0, -1.0, -1.0, -1.1]) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="--rounds must be at least 1"):
         RoundPolicy(min_rounds=0)
     with pytest.raises(ValueError, match="--round-width must be a fraction above 0"):

@@ -52,6 +52,13 @@ def test_a_change_reads_in_the_words_of_its_unit(unit, after, words):
     assert describe_change(2.0, after, unit, "lower", rule) == words
 
 
+@pytest.mark.parametrize(("before", "after"), [(-0.0137, 0.0209), (-2.0, -1.0), (0.5, -0.5)])
+def test_a_change_across_or_below_zero_reads_as_a_difference_not_a_factor(before, after):
+    """Found by a new-user pass: -0.0137 -> 0.0209 read '-0.655x higher'."""
+    rule = RULES.rule_for("position_step_exponent", "ratio")
+    assert describe_change(before, after, "ratio", "lower", rule) == f"{after - before:+.4g}"
+
+
 def test_a_gated_figure_whose_unit_changed_or_is_unknown_fails_the_stored_gate():
     """Found by review: decode steps written in ms by the new run dropped out of the gate
     (no rule matched 'ms') and it passed."""

@@ -265,10 +265,12 @@ def speed_ratio(base: dict, new: dict) -> float:
 
 
 def describe_change(before: float, after: float, unit: str, direction: str, rule: Rule) -> str:
-    """'1.23x slower', '1.10x more', '+0.012', 'same value' ..."""
+    """'1.23x slower', '1.10x more', '+0.012', 'same value' ...: a difference, not a factor,
+    where a factor means nothing (a value at or below zero on either side) or the rule judges
+    by absolute change."""
     if before == after:
         return "same value"
-    if (rule.absolute is not None and rule.relative is None) or before == 0 or after == 0:
+    if (rule.absolute is not None and rule.relative is None) or before <= 0 or after <= 0:
         return f"{after - before:+.4g}"
     factor = max(after / before, before / after)
     meaning = unit_of(unit)

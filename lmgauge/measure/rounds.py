@@ -114,12 +114,13 @@ def median_interval(values) -> tuple[float, float]:
 
 
 def relative_half_width(values) -> float:
-    """Half the median's interval divided by the median (inf for fewer than 2 values)."""
+    """Half the median's interval divided by the median's size (inf for fewer than 2 values
+    or a median of 0)."""
     if len(values) < 2:
         return float("inf")
     low, high = median_interval(values)
     median = float(np.median(values))
-    return (high - low) / 2 / median if median else float("inf")
+    return (high - low) / 2 / abs(median) if median else float("inf")
 
 
 def stop_reason(

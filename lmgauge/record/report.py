@@ -127,10 +127,17 @@ def finite_or_null(value):
 def read_report(path: Path) -> dict:
     """The report at `path`, checked; ReportError saying what is wrong otherwise."""
     try:
-        document = json.loads(Path(path).read_text())
+        text = Path(path).read_text()
     except OSError as error:
         raise ReportError(f"cannot read report {path}: {error.strerror}.") from None
+    except ValueError:
+        raise ReportError(f"{path} is not text, so not an lmgauge run report.") from None
+    try:
+        document = json.loads(text)
     except ValueError as error:
+        if not text.lstrip().startswith("{"):
+            raise ReportError(f"{path} is not an lmgauge run report: a report is a JSON object "
+                              "(a .json file), and this file does not begin with '{'.") from None
         raise ReportError(f"{path} is not valid JSON ({error}); it may be truncated.") from None
     return validate(document, path)
 

@@ -31,7 +31,7 @@ def cache_cost_chart(document: dict, path: Path) -> Path | None:
     curves, bounds = step_curves(document), step_curves(document, BOUND_METRIC)
     if not curves:
         return None
-    figure, axes = plt.subplots(figsize=(9, 6))
+    figure, axes = plt.subplots(figsize=(13, 6))
     models = list(dict.fromkeys(model for model, _ in curves))
     colours = {model: plt.cm.tab10.colors[index % 10] for index, model in enumerate(models)}
     for (model, mode), curve in sorted(curves.items()):
@@ -57,8 +57,12 @@ def cache_cost_chart(document: dict, path: Path) -> Path | None:
              ylabel="ms per generated token",
              title=f"The cost of no KV cache: {run_label(document)}")  # fmt: skip
     axes.plot([], [], ":", color="gray", label="roofline bound (FLOPs and bytes)")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     axes.grid(alpha=0.3, which="both")
+    measured = sorted({n for curve in curves.values() for n in curve})
+    axes.set_xticks(measured, [f"{n:g}" for n in measured])
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    plain_ticks(axes, minor=False)
     return save(figure, path)
 
 
@@ -98,12 +102,15 @@ def scaling_chart(document: dict, path: Path) -> Path | None:
     return save(figure, path)
 
 
-def plain_ticks(axes) -> None:
-    """Log axes labelled 20, 50, 100 rather than 2 x 10^1."""
+def plain_ticks(axes, minor: bool = True) -> None:
+    """Log axes labelled 20, 50, 100 rather than 2 x 10^1 (the x axis's minor ticks too, unless
+    not `minor`)."""
     plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-    for axis in (axes.xaxis, axes.yaxis):
-        axis.set_major_formatter(plain)
-        axis.set_minor_formatter(plain)
+    axes.yaxis.set_major_formatter(plain)
+    axes.yaxis.set_minor_formatter(plain)
+    if minor:
+        axes.xaxis.set_major_formatter(plain)
+        axes.xaxis.set_minor_formatter(plain)
 
 
 def draw_law(axes, frame, column: str, scale: float, colour: str, style: str, what: str):

@@ -165,8 +165,9 @@ def has_costs(document: dict) -> bool:
     return any(result["metric"] in wanted for result in document["results"])
 
 
-MISSING_LEGEND = (" –: no value (not measured, does not apply, or, for the tenfold position, "
-                  "not reached within the lengths measured).")
+MISSING_LEGEND = " –: no value (not measured, or does not apply)."
+MISSING_TENFOLD_LEGEND = (" –: no value (not measured, does not apply, or, for the tenfold "
+                          "position, not reached within the lengths measured).")
 
 
 def costs_markdown(document: dict) -> str:
@@ -175,13 +176,13 @@ def costs_markdown(document: dict) -> str:
         ("Step time against position, with and without a KV cache", cache_frame(document),
          "exponent: k of step seconds = c n^k over the four longest lengths; roofline exponent: "
          "the same fit to the FLOPs-and-bytes bound; tenfold position: where a step without a "
-         "cache costs ten cached steps."),
+         "cache costs ten cached steps." + MISSING_TENFOLD_LEGEND),
         ("Training step and its levers", lever_frame(document),
          "Levers against the baseline of the same run (median of the runs before and after); "
-         "activations: bytes autograd saved for the backward pass."),
+         "activations: bytes autograd saved for the backward pass." + MISSING_LEGEND),
         ("Scaling with parameters", scaling_frame(document),
          "exponent: k of figure = c N^k across models; roofline exponent: the same fit to what "
-         "size alone predicts."),
+         "size alone predicts." + MISSING_LEGEND),
     ]  # fmt: skip
     parts = ["# What generation and training cost", ""]
     for title, frame, legend in sections:
@@ -189,7 +190,7 @@ def costs_markdown(document: dict) -> str:
             continue
         shown = frame.astype(object).where(frame.notna(), None)
         table = shown.to_markdown(index=False, floatfmt=".4g", missingval="–")
-        parts += [f"## {title}", "", table, "", legend + MISSING_LEGEND, ""]
+        parts += [f"## {title}", "", table, "", legend, ""]
     return "\n".join(parts)
 
 
