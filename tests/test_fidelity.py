@@ -69,7 +69,8 @@ def test_judging_fidelity_names_failures_and_escaped_controls():
 
     ok = judge_fidelity(Figures(0.95), {"broken": Figures(0.5)}, figures, lambda m: guard,
                         record, record_judged)  # fmt: skip
-    assert ok == [] and ("control_top1_agreement", 0.5, {"control": "broken"}) in recorded
+    assert ok == []
+    assert ("control_top1_agreement", 0.5, {"control": "broken", "texts": 8}) in recorded
     wrong = judge_fidelity(Figures(0.8), {"broken": Figures(0.92)}, figures, lambda m: guard,
                            record, record_judged)  # fmt: skip
     assert (

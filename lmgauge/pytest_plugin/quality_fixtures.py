@@ -19,7 +19,10 @@ from lmgauge.pytest_plugin.state import bench_and_model, run_state
 from lmgauge.quality.baselines import QUICK_TRAIN_SENTENCES
 from lmgauge.quality.features import extract
 from lmgauge.quality.fidelity import (
+    CAUSAL_FIGURES,
     CONTROL_BITS,
+    CONTROL_TEXTS,
+    ENCODER_FIGURES,
     REFERENCE_BATCH,
     compare_logits,
     compare_pooled,
@@ -182,24 +185,28 @@ def reusable(subject, device):
 def build_reference(loaded, polarity, device) -> Reference:
     """The Reference from `loaded` (float32, eager attention), whose weights the broken
     controls then overwrite: the caller drops it afterwards. Causal LMs run REFERENCE_BATCH
-    texts per forward pass (right-padded; the padding is masked and never attended to)."""
+    texts per forward pass (right-padded; the padding is masked and never attended to). Only
+    the controls some figure is judged by are run, on the first CONTROL_TEXTS texts."""
     from lmgauge.sources.transforms import naive_quantize
 
     ids = token_ids(loaded.tokenizer, fidelity_texts(polarity))
     causal = loaded.task == CAUSAL_LM
 
-    def outputs_of(model):
+    def outputs_of(model, texts):
         if causal:
-            return in_order_of_length(model, ids, device, REFERENCE_BATCH)
-        return pooled_states(model, ids, device)
+            return in_order_of_length(model, texts, device, REFERENCE_BATCH)
+        return pooled_states(model, texts, device)
 
-    outputs = outputs_of(loaded.model)
+    outputs = outputs_of(loaded.model, ids)
+    used = {control for _, _, control in (CAUSAL_FIGURES if causal else ENCODER_FIGURES).values()}
+    control_ids, control_outputs = ids[:CONTROL_TEXTS], outputs[:CONTROL_TEXTS]
     controls = {}
     for control, bits in CONTROL_BITS.items():  # fewer bits last: rounding twice is harmless
-        broken = outputs_of(naive_quantize(loaded.model, bits))
-        controls[control] = (
-            compare_logits(outputs, broken, ids) if causal else compare_pooled(outputs, broken)
-        )
+        if control not in used:
+            continue
+        broken = outputs_of(naive_quantize(loaded.model, bits), control_ids)
+        controls[control] = (compare_logits(control_outputs, broken, control_ids) if causal
+                             else compare_pooled(control_outputs, broken))  # fmt: skip
     return Reference(ids=ids, outputs=outputs, controls=controls)
 
 
