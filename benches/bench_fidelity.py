@@ -5,7 +5,8 @@ are compared in every runtime that gives logits (lmgauge.runtimes.SCORING).
 The reference runs the same token ids once per model (lmgauge.quality.fidelity). Thresholds
 are for every model (`model = "*"` in benches/thresholds.toml), and each has a broken control
 it must reject: the reference with naively quantized weights (one int8 or int4 scale per whole
-tensor, embeddings and head included). The default configuration is measured too: its
+tensor, embeddings and head included), run on the first 8 fidelity texts (CONTROL_TEXTS). The
+default configuration is measured too: its
 attention kernel may differ from the reference's.
 """
 

@@ -1,5 +1,7 @@
 """The lmgauge command: one line on stderr and exit status 2 for every user error."""
 
+import pytest
+
 from lmgauge.cli.main import main
 from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.record.report import write_atomic
@@ -30,6 +32,25 @@ def test_show_on_a_file_that_is_not_json_says_so_not_truncated(tmp_path, capsys)
     error = capsys.readouterr().err
     assert "is not an lmgauge run report" in error and "does not begin with '{'" in error
     assert "truncated" not in error and error.count("\n") == 1
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"", "is empty, so not a run report"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff", "is not UTF-8 text"),
+])  # fmt: skip
+def test_show_on_an_empty_or_binary_file_is_one_sentence(tmp_path, capsys, content, words):
+    path = tmp_path / "r.json"
+    path.write_bytes(content)
+    assert main(["show", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert words in error and error.count("\n") == 1
+
+
+def test_a_report_saved_with_a_byte_order_mark_reads(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    report = write_atomic(sample_document(), tmp_path / "x.json")
+    path.write_bytes(b"\xef\xbb\xbf" + report.read_bytes())
+    assert main(["show", str(path)]) == 0
 
 
 def test_assets_unknown_name_lists_assets_and_models(capsys, cache):

@@ -10,6 +10,7 @@ import torch
 from lmgauge import compute
 from lmgauge.pytest_plugin.quality_fixtures import build_reference, reusable
 from lmgauge.quality.fidelity import (
+    CONTROL_TEXTS,
     FIDELITY_OFFSET,
     FIDELITY_SENTENCES,
     causal_logits,
@@ -67,3 +68,22 @@ def test_batched_logits_come_back_in_order_and_equal_one_text_at_a_time(tiny_gpt
     for one, many in zip(alone, batched, strict=True):
         torch.testing.assert_close(many, one, rtol=1e-5, atol=1e-5)
         assert torch.equal(many.argmax(-1), one.argmax(-1))
+
+
+def test_the_controls_run_on_the_first_texts_and_only_where_a_figure_is_judged_by_them(
+    tiny_gpt2_dir, tiny_bert_dir
+):
+    """Causal LMs: both controls, each over the first CONTROL_TEXTS texts' positions; encoders:
+    only naive-int8, the one control ENCODER_FIGURES judges by (int4's figure was never kept)."""
+    causal = build_reference(
+        loading.load(models.resolve(str(tiny_gpt2_dir)), CPU, FP32, REFERENCE), polarity(), CPU
+    )
+    assert set(causal.controls) == {"naive-int8", "naive-int4"}
+    first = sum(len(row) for row in causal.ids[:CONTROL_TEXTS])
+    assert len(causal.ids) > CONTROL_TEXTS
+    assert all(control.positions == first for control in causal.controls.values())
+    encoder = build_reference(
+        loading.load(models.resolve(str(tiny_bert_dir)), CPU, FP32, REFERENCE), polarity(), CPU
+    )
+    assert set(encoder.controls) == {"naive-int8"}
+    assert encoder.controls["naive-int8"].texts == CONTROL_TEXTS

@@ -130,8 +130,9 @@ def require_real_weights(loaded_model) -> None:
 class Reference:
     """The reference configuration's outputs on the fidelity texts of one model: `ids` per
     text, `outputs` (logits for causal LMs, pooled states for encoders), and `controls`, the
-    fidelity of the reference with naively quantized weights (lmgauge.quality.fidelity
-    CONTROL_BITS): broken controls that the fidelity thresholds must reject."""
+    fidelity on the first CONTROL_TEXTS texts of the reference with naively quantized weights
+    (lmgauge.quality.fidelity CONTROL_BITS), by control name: the broken controls that the
+    fidelity thresholds must reject, only those some figure of the model's task is judged by."""
 
     ids: list
     outputs: list

@@ -127,11 +127,14 @@ def finite_or_null(value):
 def read_report(path: Path) -> dict:
     """The report at `path`, checked; ReportError saying what is wrong otherwise."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
         raise ReportError(f"cannot read report {path}: {error.strerror}.") from None
     except ValueError:
-        raise ReportError(f"{path} is not text, so not an lmgauge run report.") from None
+        raise ReportError(f"{path} is not UTF-8 text, so not an lmgauge run report.") from None
+    if not text.strip():
+        raise ReportError(f"{path} is empty, so not a run report (lmgauge writes reports whole; a "
+                          "killed run leaves a journal that `lmgauge recover DIR` turns into one).")
     try:
         document = json.loads(text)
     except ValueError as error:
