@@ -652,6 +652,10 @@ def test_probes_of_another_kind_are_not_divided():
     (line,) = [line for line in compare(baseline(), new, RULES).drift if "probes" in line]
     assert "nothing was timed in process" in line
     assert not [line for line in compare(new, new, RULES).drift if "probes" in line]
+    no_probe = make_report(3)
+    del no_probe["run"]["speed_probe"]
+    (line,) = [line for line in compare(no_probe, no_probe, RULES).drift if "probe" in line]
+    assert line.startswith("neither run has a speed probe (no probe recorded") and "->" not in line
     row = comparison.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
     assert "speed probe" not in row.note and row.raw_ratio == row.ratio
 

@@ -86,3 +86,17 @@ def test_the_markdown_and_both_charts_are_made(tmp_path):
     assert "tenfold" not in scaling_part, "the scaling legend repeats the cache table's note"
     assert cache_cost_chart(document, tmp_path / "c.png").stat().st_size > 10_000
     assert scaling_chart(document, tmp_path / "s.png").stat().st_size > 10_000
+
+
+def test_the_summary_command_writes_the_tables_and_charts_it_links_to(tmp_path, capsys):
+    """Found by a new-user pass: `lmgauge summary` linked to .costs.md and .cache_cost.png but
+    wrote only the .md."""
+    from lmgauge.cli.main import main
+    from lmgauge.record.report import write_atomic
+
+    report = write_atomic(cost_report(), tmp_path / "two.json")
+    assert main(["summary", str(report)]) == 0
+    summary = (tmp_path / "two.md").read_text()
+    for name in ("two.costs.md", "two.cache_cost.png", "two.scaling.png"):
+        assert f"`{name}`" in summary and (tmp_path / name).stat().st_size > 0, name
+    assert capsys.readouterr().out.splitlines()[0] == str(tmp_path / "two.md")

@@ -211,12 +211,13 @@ def run_plot(arguments) -> int:
 
 
 def run_summary(arguments) -> int:
-    from lmgauge.record.report import read_report, write_text_atomic
-    from lmgauge.render.summary import summary_markdown
+    """The summary beside the report, with the tables and charts it links to."""
+    from lmgauge.record.report import read_report
+    from lmgauge.runs.session_end import write_summary
 
     path = Path(arguments.report)
-    document = read_report(path)
-    print(write_text_atomic(summary_markdown(document, path.name), path.with_suffix(".md")))
+    for written in write_summary(read_report(path), path):
+        print(written)
     return 0
 
 

@@ -246,6 +246,8 @@ def probe_difference(base: dict, new: dict) -> list[str]:
     if before is None and after is None and not (timed_in_process(base) or timed_in_process(new)):
         return []
     described = [describe_probe(document) for document in (base, new)]
+    if described[0] == described[1]:
+        return [f"neither run has a speed probe ({described[0]}): timings are not normalised"]
     return [f"speed probes differ ({described[0]} -> {described[1]}): timings are "
             "not normalised by them"]  # fmt: skip
 

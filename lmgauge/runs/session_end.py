@@ -60,19 +60,7 @@ def finish(
             gate = run_gate(base, document, base_name=base_path, new_name=path.name)
             document["run"]["gate"] = gate_summary(gate, base_path)
             write_atomic(document, path)
-        write_text_atomic(summary_markdown(document, path.name), summary_path(path))
-        if has_configs(document):
-            from lmgauge.render.configs_chart import configs_chart
-
-            write_text_atomic(configs_markdown(document), configs_path(path))
-            configs_chart(document, path.with_suffix(".configs.png"))
-        if has_costs(document):
-            write_costs(document, path)
-        if has_served(document):
-            from lmgauge.render.serving_chart import serving_chart
-
-            write_text_atomic(serving_markdown(document), serving_path(path))
-            serving_chart(document, path.with_suffix(".serving.png"))
+        write_summary(document, path)
     except OSError as error:
         if gate is None and gate_base is not None:
             base_path, base = gate_base
@@ -87,13 +75,32 @@ def finish(
     return Finished(path, gate, stored=store_run(store_url, document, path) if store_url else None)
 
 
-def write_costs(document: dict, path: Path) -> None:
+def write_summary(document: dict, path: Path) -> list[Path]:
+    """The Markdown summary of the report at `path` and every table and chart it links to
+    (configurations, costs, serving), beside it; the summary's path first."""
+    written = [write_text_atomic(summary_markdown(document, path.name), summary_path(path))]
+    if has_configs(document):
+        from lmgauge.render.configs_chart import configs_chart
+
+        written.append(write_text_atomic(configs_markdown(document), configs_path(path)))
+        written.append(configs_chart(document, path.with_suffix(".configs.png")))
+    if has_costs(document):
+        written += write_costs(document, path)
+    if has_served(document):
+        from lmgauge.render.serving_chart import serving_chart
+
+        written.append(write_text_atomic(serving_markdown(document), serving_path(path)))
+        written.append(serving_chart(document, path.with_suffix(".serving.png")))
+    return [item for item in written if item is not None]
+
+
+def write_costs(document: dict, path: Path) -> list[Path | None]:
     """The cost tables and both cost charts beside the report."""
     from lmgauge.render.cost_charts import cache_cost_chart, scaling_chart
 
-    write_text_atomic(costs_markdown(document), costs_path(path))
-    cache_cost_chart(document, path.with_suffix(".cache_cost.png"))
-    scaling_chart(document, path.with_suffix(".scaling.png"))
+    return [write_text_atomic(costs_markdown(document), costs_path(path)),
+            cache_cost_chart(document, path.with_suffix(".cache_cost.png")),
+            scaling_chart(document, path.with_suffix(".scaling.png"))]
 
 
 def store_run(url: str, document: dict, path: Path) -> str:
