@@ -732,3 +732,17 @@ def test_a_pass_says_where_its_spreads_came_from_and_names_what_was_too_noisy():
     assert "gated figures moved beyond tolerance the worse way within their run-to-run noise " \
            "(too noisy), the largest decode_step_seconds of gpt2" in message
     assert "too noisy" not in run_gate(make_report(1), make_report(2)).message()
+
+
+@pytest.mark.parametrize("form", ["text", "markdown"])
+def test_text_and_markdown_say_why_a_figure_was_not_comparable(form):
+    """Found by a new-user pass: a figure whose direction changed read "not comparable" with
+    its reason only in the CSV's note column."""
+    base, new = make_report(1), make_report(2)
+    for result in new["results"]:
+        if result["metric"] == "parameters_total":
+            result["direction"] = "higher"
+    text = render(compare(base, new, RULES), form)
+    assert "not comparable, and why:" in text
+    assert "its direction changed from 'exact' to 'higher'" in text and "parameters_total" in text
+    assert "and why" not in render(compare(base, make_report(2), RULES), form)

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from lmgauge.judge.compare import Comparison
-from lmgauge.judge.verdicts import SAME
+from lmgauge.judge.verdicts import NOT_COMPARABLE, NOT_JUDGED, SAME
 
 FORMATS = ("text", "markdown", "csv")
 SHOWN = ["model", "metric", "params", "base", "new", "unit", "raw", "change", "p",
@@ -66,6 +66,20 @@ def header(comparison: Comparison) -> list[str]:
     return lines
 
 
+def unjudged_reasons(rows: pd.DataFrame, most: int = 3) -> list[str]:
+    """Why the figures in `rows` that were not judged or not comparable were not: one line per
+    reason, naming up to `most` of the figures it covers."""
+    picked = rows[rows["verdict"].isin([NOT_JUDGED, NOT_COMPARABLE]) & (rows["note"] != "")]
+    figures: dict[str, list[str]] = {}
+    for row in picked.itertuples():
+        figures.setdefault(row.note, []).append(f"{row.model} {row.metric} {row.params}".strip())
+    lines = []
+    for note, names in figures.items():
+        more = f" and {len(names) - most} more" if len(names) > most else ""
+        lines.append(f"{note}: {', '.join(names[:most])}{more}")
+    return lines
+
+
 def render(comparison: Comparison, form: str = "text", everything: bool = False) -> str:
     """The comparison in `form`; text and Markdown leave out "same" rows unless `everything`."""
     if form == "csv":
@@ -74,9 +88,14 @@ def render(comparison: Comparison, form: str = "text", everything: bool = False)
     if not everything:
         rows = rows[rows["verdict"] != SAME]
     table = display_frame(rows)
+    reasons = unjudged_reasons(rows)
     if form == "markdown":
         lines = "\n".join(f"- {line}" for line in header(comparison))
         body = table.to_markdown(index=False) if len(table) else "_every figure is the same_"
-        return f"# lmgauge compare\n\n{lines}\n\n{body}\n"
+        why = "".join(f"\n- {line}" for line in reasons)
+        why = f"\nNot judged or not comparable, and why:\n{why}\n" if why else ""
+        return f"# lmgauge compare\n\n{lines}\n\n{body}\n{why}"
     body = table.to_string(index=False) if len(table) else "every figure is the same"
-    return "\n".join(header(comparison)) + "\n\n" + body + "\n"
+    why = "".join(f"\n  {line}" for line in reasons)
+    return ("\n".join(header(comparison)) + "\n\n" + body + "\n"
+            + (f"\nnot judged or not comparable, and why:{why}\n" if why else ""))
