@@ -86,7 +86,7 @@ def test_thresholds_with_a_max_bound(tmp_path):
     )
     (threshold,) = load_thresholds(path)
     assert threshold.passes(240) and not threshold.passes(301)
-    assert threshold.explain(301) == "perplexity {}: 301 > max 300.0 (measured 240)"
+    assert threshold.explain(301) == "perplexity: 301 > max 300.0 (measured 240)"
     shipped = load_thresholds(PROJECT / "benches" / "thresholds.toml")
     bound = find(shipped, "smollm2-135m", "perplexity", split="test", sentences=100)
     assert bound is not None and bound.passes(240) and not bound.passes(2900)
@@ -123,3 +123,18 @@ def test_threshold_verdicts_name_their_bounds_or_say_unjudged():
     high = Threshold("m", "known_answer_accuracy", {}, min=0.5, reason="r")
     assert verdict(high, 0.4) == {"verdict": "fail", "min": 0.5, "reason": "r"}
     assert verdict(None, 0.4) == {"verdict": "unjudged"}
+
+
+def test_a_control_that_passes_says_which_figure_and_bound_in_one_short_sentence():
+    """Found by a new-user pass: on a tiny random model the message repeated the threshold's
+    whole reason and printed empty params as `{}`."""
+    from lmgauge.quality.controls import control_escapes
+    from lmgauge.quality.thresholds import Threshold
+
+    guard = Threshold("*", "top1_agreement", {}, 0.9, "a long reason " * 20)
+    message = control_escapes(guard, 0.995, 1.0, "higher")
+    assert message.startswith("the broken control passes top1_agreement: 0.995 is at least 0.9")
+    assert "{}" not in message and "long reason" not in message
+    capped = Threshold("m", "perplexity", {"split": "test"}, -float("inf"), "r", max=300)
+    assert "perplexity (split=test): 250 is at most 300" in control_escapes(capped, 250, 240,
+                                                                              "lower")

@@ -40,7 +40,21 @@ class Threshold:
         bound = f"< min {self.min}" if value < self.min else f"> max {self.max}"
         if self.passes(value):
             bound = "within bounds"
-        return f"{self.metric} {self.params}: {value:.4g} {bound} ({self.reason})"
+        return f"{self.figure()}: {value:.4g} {bound} ({self.reason})"
+
+    def figure(self) -> str:
+        """The metric with the params it guards: "perplexity (split=test, sentences=100)"."""
+        if not self.params:
+            return self.metric
+        return f"{self.metric} ({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+
+    def bounds(self) -> str:
+        """The bounds in words: "at least 0.9", "at most 40", "between 0.5 and 2"."""
+        if math.isinf(self.max):
+            return f"at least {self.min:g}"
+        if self.min == -math.inf:
+            return f"at most {self.max:g}"
+        return f"between {self.min:g} and {self.max:g}"
 
 
 def load_thresholds(path: Path) -> list[Threshold]:
