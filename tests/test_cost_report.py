@@ -58,7 +58,7 @@ def test_the_cache_table_fits_exponents_and_sets_a_cacheless_twin_against_the_ca
     assert frame.loc[("gpt2", "yes"), "exponent"] == pytest.approx(0.0, abs=1e-9)
     assert frame.loc[("gpt2", "no"), "tenfold position"] == pytest.approx(50)
     scratch = frame.loc[("scratch-gpt2", "no")]
-    assert scratch["against cached"] == "gpt2"
+    assert scratch["cached steps of"] == "gpt2"
     assert scratch["ratio at longest"] == pytest.approx(1.2e-3 * 128 / 0.005)
     assert scratch["tenfold position"] == pytest.approx(10 / 0.24)
 

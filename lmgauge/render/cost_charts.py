@@ -51,7 +51,7 @@ def cache_cost_chart(document: dict, path: Path) -> Path | None:
         tenfold = row.get("tenfold position")
         if tenfold is not None and tenfold == tenfold:
             axes.axvline(tenfold, color=colours[row["model"]], alpha=0.5, linewidth=1,
-                         label=f"{row['model']} without cache = 10 x {row['against cached']} "
+                         label=f"{row['model']} without cache = 10 x {row['cached steps of']} "
                          f"with cache at n = {tenfold:.0f}")  # fmt: skip
     axes.set(xscale="log", yscale="log", xlabel="tokens the step attends over (n)",
              ylabel="ms per generated token",
@@ -60,9 +60,8 @@ def cache_cost_chart(document: dict, path: Path) -> Path | None:
     axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     axes.grid(alpha=0.3, which="both")
     measured = sorted({n for curve in curves.values() for n in curve})
-    axes.set_xticks(measured, [f"{n:g}" for n in measured])
-    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    plain_ticks(axes, minor=False)
+    axes.set_xticks(measured)
+    plain_ticks(axes, minor_axes="y")
     return save(figure, path)
 
 
@@ -102,15 +101,25 @@ def scaling_chart(document: dict, path: Path) -> Path | None:
     return save(figure, path)
 
 
-def plain_ticks(axes, minor: bool = True) -> None:
-    """Log axes labelled 20, 50, 100 rather than 2 x 10^1 (the x axis's minor ticks too, unless
-    not `minor`)."""
+def plain_ticks(axes, minor_axes: str = "xy") -> None:
+    """Log axes labelled 10, 20, 50, 100 rather than 10^1, 2 x 10^1: of the minor ticks only
+    those at 2 and 5 times a power of ten, only on the axes named in `minor_axes`, and only on
+    an axis spanning less than a hundredfold range (more labels run into each other)."""
     plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-    axes.yaxis.set_major_formatter(plain)
-    axes.yaxis.set_minor_formatter(plain)
-    if minor:
-        axes.xaxis.set_major_formatter(plain)
-        axes.xaxis.set_minor_formatter(plain)
+    some = matplotlib.ticker.FuncFormatter(
+        lambda value, _: f"{value:g}" if leading_digit(value) in (2, 5) else "")
+    for name, axis, (low, high) in (("x", axes.xaxis, axes.get_xlim()),
+                                    ("y", axes.yaxis, axes.get_ylim())):  # fmt: skip
+        axis.set_major_formatter(plain)
+        labelled = name in minor_axes and low > 0 and high / low < 100
+        axis.set_minor_formatter(some if labelled else matplotlib.ticker.NullFormatter())
+
+
+def leading_digit(value: float) -> int:
+    """The first significant digit of a positive value (0 for anything else)."""
+    if not value > 0:
+        return 0
+    return int(round(value / 10 ** np.floor(np.log10(value)), 6))
 
 
 def draw_law(axes, frame, column: str, scale: float, colour: str, style: str, what: str):

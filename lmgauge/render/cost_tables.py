@@ -68,7 +68,7 @@ def cache_frame(document: dict) -> pd.DataFrame:
         cached_model = model if (model, "yes") in curves else twin_of(document, model)
         cached = curves.get((cached_model, "yes"))
         if mode == "no" and cached:
-            row["against cached"] = cached_model
+            row["cached steps of"] = cached_model
             row["ratio at longest"] = (
                 curve[longest] / cached[longest] if longest in cached else None
             )
@@ -175,8 +175,10 @@ def costs_markdown(document: dict) -> str:
     sections = [
         ("Step time against position, with and without a KV cache", cache_frame(document),
          "exponent: k of step seconds = c n^k over the four longest lengths; roofline exponent: "
-         "the same fit to the FLOPs-and-bytes bound; tenfold position: where a step without a "
-         "cache costs ten cached steps." + MISSING_TENFOLD_LEGEND),
+         "the same fit to the FLOPs-and-bytes bound; cached steps of: the model whose cached "
+         "steps a step without a cache is set against (its own, or its cached twin's); tenfold "
+         "position: where a step without a cache costs ten cached steps."
+         + MISSING_TENFOLD_LEGEND),
         ("Training step and its levers", lever_frame(document),
          "Levers against the baseline of the same run (median of the runs before and after); "
          "activations: bytes autograd saved for the backward pass." + MISSING_LEGEND),
