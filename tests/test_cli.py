@@ -46,6 +46,15 @@ def test_show_on_an_empty_or_binary_file_is_one_sentence(tmp_path, capsys, conte
     assert words in error and error.count("\n") == 1
 
 
+def test_two_reports_in_one_file_are_not_called_truncated(tmp_path, capsys):
+    report = write_atomic(sample_document(), tmp_path / "x.json").read_text()
+    path = tmp_path / "r.json"
+    path.write_text(report + report)
+    assert main(["show", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert "holds text after its first JSON document" in error and "truncated" not in error
+
+
 def test_a_report_saved_with_a_byte_order_mark_reads(tmp_path, capsys):
     path = tmp_path / "r.json"
     report = write_atomic(sample_document(), tmp_path / "x.json")

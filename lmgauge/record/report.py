@@ -141,6 +141,9 @@ def read_report(path: Path) -> dict:
         if not text.lstrip().startswith("{"):
             raise ReportError(f"{path} is not an lmgauge run report: a report is a JSON object "
                               "(a .json file), and this file does not begin with '{'.") from None
+        if getattr(error, "msg", "") == "Extra data":
+            raise ReportError(f"{path} holds text after its first JSON document ({error}): a "
+                              "report is one JSON object per file.") from None
         raise ReportError(f"{path} is not valid JSON ({error}); it may be truncated.") from None
     return validate(document, path)
 
