@@ -172,6 +172,33 @@ def test_a_misspelt_runtime_marker_stops_the_run_in_one_sentence(
     )  # fmt: skip
 
 
+def test_a_bench_for_another_kind_of_model_skips_saying_what_the_run_holds(
+    pytester, monkeypatch, tiny_bert_dir
+):
+    """Found by a new-user pass: a causal-LM bench on an encoder skipped with pytest's "got
+    empty parameter set for (model_name)"."""
+    pytester.makepyfile(
+        bench_causal="""
+        import pytest
+
+        @pytest.mark.causal_lm
+        def test_x(loaded_model):
+            pass
+        """
+    )
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]')
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT))
+    result = pytester.runpytest_subprocess(
+        "bench_causal.py", "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "-rs",
+        "--models", str(tiny_bert_dir), "--report-dir", "out", "--no-store",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-2000:]
+    result.stdout.fnmatch_lines(
+        [f"SKIPPED * this bench measures a causal LM in transformers, and no model of the run is "
+         f"one ({tiny_bert_dir} is an encoder in transformers)"]
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("call", "arguments", "message"),
     [

@@ -88,13 +88,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     task = wanted_task(metafunc.definition)
     wanted = wanted_runtimes(metafunc.definition)
+    subjects = run_state(metafunc.config).subjects.values()
     names = [
         subject.name
-        for subject in run_state(metafunc.config).subjects.values()
+        for subject in subjects
         if (task is None or subject.spec.task in (None, task))
         and subject.config.runtime in wanted
     ]
-    metafunc.parametrize("model_name", names, scope="session")
+    if names:
+        metafunc.parametrize("model_name", names, scope="session")
+        return
+    reason = no_subject_reason(task, wanted, subjects)
+    metafunc.parametrize("model_name", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
+                         ids=["no-model"], scope="session")  # fmt: skip
+
+
+TASK_WORDS = {CAUSAL_LM: "a causal LM", ENCODER: "an encoder"}
+
+
+def no_subject_reason(task: str | None, wanted: tuple[str, ...], subjects) -> str:
+    """Why no model of the run is measured by a bench for `task` models in `wanted` runtimes:
+    one sentence naming what each model of the run is (instead of pytest's "got empty
+    parameter set")."""
+    kinds = ", ".join(
+        f"{subject.name} is {TASK_WORDS.get(subject.spec.task, 'of another kind')} in "
+        f"{subject.config.runtime}"
+        for subject in subjects
+    )  # fmt: skip
+    needs = TASK_WORDS.get(task, "a model")
+    return f"this bench measures {needs} in {' or '.join(wanted)}, and no model of the run is " \
+           f"one ({kinds or 'the run has no models'})"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
