@@ -7,7 +7,7 @@ import pytest
 from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.judge.gate_rules import load_gate_rules
 from lmgauge.judge.spread import probe_units_log
-from lmgauge.judge.verdicts import describe_change
+from lmgauge.judge.verdicts import describe_change, judge
 from lmgauge.record.metrics import METRICS, load_catalogue
 from lmgauge.record.units import MACHINE_BOUND_UNITS, UNITS, unit_of
 
@@ -57,6 +57,9 @@ def test_a_change_across_or_below_zero_reads_as_a_difference_not_a_factor(before
     """Found by a new-user pass: -0.0137 -> 0.0209 read '-0.655x higher'."""
     rule = RULES.rule_for("position_step_exponent", "ratio")
     assert describe_change(before, after, "ratio", "lower", rule) == f"{after - before:+.4g}"
+    figure = {"metric": "position_step_exponent", "unit": "ratio", "direction": "lower"}
+    judged = judge({**figure, "value": before}, {**figure, "value": after}, rule, 0.05)
+    assert math.isnan(judged.ratio) and math.isnan(judged.raw_ratio), "a ratio across zero"
 
 
 def test_a_gated_figure_whose_unit_changed_or_is_unknown_fails_the_stored_gate():

@@ -37,6 +37,7 @@ from lmgauge.judge.verdicts import (
     WORSE,
     Judgement,
     describe_change,
+    ratio_of,
     zero_measured,
 )
 from lmgauge.record.units import MACHINE_BOUND_UNITS
@@ -109,7 +110,7 @@ def judge_paired(
         return Judgement(NOT_JUDGED, math.nan, "", fails_gate=rule.gated,
                          note="missing or not a finite number in some runs")  # fmt: skip
     before, after = float(np.median(base)), float(np.median(new))
-    median_ratio = after / before if before else math.nan
+    median_ratio = ratio_of(before, after)
     change = describe_change(before, after, unit, direction, rule)
     if direction == "exact" or rule.exact:
         changed = any(b != n for b, n in zip(base, new, strict=False))

@@ -95,7 +95,7 @@ def judge(
         return Judgement(NOT_JUDGED, math.nan, "", fails_gate=rule.gated,
                          note=f"not a finite number in {' and '.join(sides)}")  # fmt: skip
     before, after = float(base["value"]), float(new["value"])
-    ratio = after / before if before else math.nan
+    ratio = ratio_of(before, after)
     change = describe_change(before, after, new["unit"], new["direction"], rule)
     if machines_differ and new["unit"] in MACHINE_BOUND_UNITS:
         note = "machines differ: a raw time cannot be judged (gate against a baseline made here)"
@@ -115,7 +115,7 @@ def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
     """A figure that is not a timing: its rule's tolerance, and a rank test over rounds when
     both sides have them; without rounds, worse only when the rule is deterministic."""
     before, after = float(base["value"]), float(new["value"])
-    ratio = after / before if before else math.nan
+    ratio = ratio_of(before, after)
     stats = significance(round_values(base), round_values(new), after > before, interval)
     if not rule.beyond(before, after):
         return Judgement(SAME, ratio, change, **stats, raw_ratio=ratio)
@@ -262,6 +262,12 @@ def speed_ratio(base: dict, new: dict) -> float:
     if not base.get("probe_seconds") or not new.get("probe_seconds"):
         return 1.0
     return statistics.median(new["probe_seconds"]) / statistics.median(base["probe_seconds"])
+
+
+def ratio_of(before: float, after: float) -> float:
+    """new / base, or nan where a ratio means nothing: a value at or below zero on either side
+    (a change across zero, or between negative values, reads as a difference instead)."""
+    return after / before if before > 0 and after > 0 else math.nan
 
 
 def describe_change(before: float, after: float, unit: str, direction: str, rule: Rule) -> str:
