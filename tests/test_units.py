@@ -57,7 +57,8 @@ def test_a_change_across_or_below_zero_reads_as_a_difference_not_a_factor(before
     """Found by a new-user pass: -0.0137 -> 0.0209 read '-0.655x higher'."""
     rule = RULES.rule_for("position_step_exponent", "ratio")
     assert describe_change(before, after, "ratio", "lower", rule) == f"{after - before:+.4g}"
-    figure = {"metric": "position_step_exponent", "unit": "ratio", "direction": "lower"}
+    figure = {"metric": "position_step_exponent", "unit": "ratio", "direction": "lower",
+              "samples": []}
     judged = judge({**figure, "value": before}, {**figure, "value": after}, rule, 0.05)
     assert math.isnan(judged.ratio) and math.isnan(judged.raw_ratio), "a ratio across zero"
 
