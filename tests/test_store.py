@@ -311,6 +311,12 @@ def test_an_a_b_verdicts_reasons_name_each_failing_figure_with_its_ratio():
     assert line[1] == ("  gpt2 decode_step_seconds prompt_tokens=128: worse (0.02 -> 0.0262 s, "
                        "ratio 1.310 [1.200, 1.400], p = 0.01)")  # fmt: skip
     assert line[2] == "  test a.py::t: failed in call"
+    worse_to_zero = {**row, "metric": "known_answer_accuracy", "params": "", "ratio": None,
+                     "base": 0.25, "new": 0.0, "unit": "ratio", "ci_low": None, "p_value": None}
+    document = {"reasons": ["gpt2 known_answer_accuracy : worse"], "rows": [worse_to_zero],
+                "passed": False, "pairs": 3}  # fmt: skip
+    assert verdict_line(document).splitlines()[1].endswith("worse (0.25 -> 0 ratio)"), \
+        "a figure judged worse with no ratio (it fell to zero) is not called 'not judged'"
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,10 @@ def add_report_commands(commands) -> None:
     plot.add_argument("--out", help="folder for the PNGs (default: beside the last report)")
     plot.set_defaults(handler=run_plot)
 
-    summary = commands.add_parser("summary", help="write the Markdown summary beside a report")
+    summary = commands.add_parser(
+        "summary", help="write the Markdown summary beside a report, with the tables and charts "
+        "it links to",
+    )  # fmt: skip
     summary.add_argument("report")
     summary.set_defaults(handler=run_summary)
 

@@ -246,7 +246,7 @@ def probe_difference(base: dict, new: dict) -> list[str]:
     if before is None and after is None and not (timed_in_process(base) or timed_in_process(new)):
         return []
     described = [describe_probe(document) for document in (base, new)]
-    if described[0] == described[1]:
+    if before is None and after is None and described[0] == described[1]:
         return [f"neither run has a speed probe ({described[0]}): timings are not normalised"]
     return [f"speed probes differ ({described[0]} -> {described[1]}): timings are "
             "not normalised by them"]  # fmt: skip
@@ -263,7 +263,9 @@ def describe_probe(document: dict) -> str:
     """The run's speed probe in a few words, or why it has none."""
     probe = document["run"].get("speed_probe")
     if probe:
-        return f"{probe.get('kind')}, numpy {probe.get('numpy')}, {probe.get('threads')} threads"
+        blas = f", {probe['blas']}" if probe.get("blas") else ""
+        return (f"{probe.get('kind')}, numpy {probe.get('numpy')}{blas}, {probe.get('threads')} "
+                "threads")  # fmt: skip
     if not timed_in_process(document):
         return "no probe: nothing was timed in process"
     return ("no probe recorded: its timed benches took none (warm loads, say), or the report "

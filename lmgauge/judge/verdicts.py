@@ -50,7 +50,7 @@ DRIFT_TOLERANCE = 0.10
 
 @dataclass(frozen=True)
 class Judgement:
-    """ratio: new / base after the excuses (the normalised ratio; nan when base is 0);
+    """ratio: new / base after the excuses (the normalised ratio; nan unless both are above 0);
     raw_ratio: new / base as measured; p_value: one-sided p of the change's direction (the
     run-level test for timing figures, Mann-Whitney U over rounds for others; nan without a
     test); ci_low / ci_high: 95 % interval of the normalised ratio (nan without one);
@@ -116,7 +116,8 @@ def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
     both sides have them; without rounds, worse only when the rule is deterministic."""
     before, after = float(base["value"]), float(new["value"])
     ratio = ratio_of(before, after)
-    stats = significance(round_values(base), round_values(new), after > before, interval)
+    stats = significance(round_values(base), round_values(new), after > before,
+                         interval and not math.isnan(ratio))  # fmt: skip
     if not rule.beyond(before, after):
         return Judgement(SAME, ratio, change, **stats, raw_ratio=ratio)
     getting_worse = (after > before) == (new["direction"] == "lower")

@@ -52,9 +52,8 @@ def control_escapes(
         return None
     if threshold.passes(control):
         return (f"the broken control passes {threshold.figure()}: {control:.4g} is "
-                f"{threshold.bounds()} like a working model, so this threshold cannot tell this "
-                "model from a broken copy of it (random or tiny weights, which quantizing does "
-                "not disturb, cannot show their thresholds work)")
+                f"{threshold.bounds()}, as a working model's must be, so the threshold cannot "
+                "tell a working model from a broken one")
     worse = control < real if direction == "higher" else control > real
     if not worse and threshold.passes(real):
         return f"the broken control scores {control:.4g}, no worse than the real {real:.4g}"

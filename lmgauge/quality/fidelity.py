@@ -176,5 +176,6 @@ def judge_fidelity(measured, controls: dict, figures: dict, guard, record, recor
             wrong.append(failure)
         record(f"control_{metric}", broken, control=control, texts=CONTROL_TEXTS)
         if escape := control_escapes(guard(metric), broken, value, direction):
-            wrong.append(f"{control} control: {escape}")
+            wrong.append(f"{control} control: {escape} (rounding random or tiny weights may "
+                         "change nothing: such a model cannot show its fidelity thresholds work)")
     return wrong

@@ -4,6 +4,7 @@ on log-log axes with the fitted power law and what the roofline predicts."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -102,17 +103,19 @@ def scaling_chart(document: dict, path: Path) -> Path | None:
 
 
 def plain_ticks(axes, minor_axes: str = "xy") -> None:
-    """Log axes labelled 10, 20, 50, 100 rather than 10^1, 2 x 10^1: of the minor ticks only
-    those at 2 and 5 times a power of ten, only on the axes named in `minor_axes`, and only on
-    an axis spanning less than a hundredfold range (more labels run into each other)."""
+    """Log axes labelled 10, 20, 50, 100 rather than 10^1, 2 x 10^1. Minor ticks are labelled
+    on the axes named in `minor_axes`: every one on an axis spanning under 3x (it may hold no
+    power of ten), those at 2 and 5 times a power of ten under 100x, none wider (their labels
+    would run into each other)."""
     plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
     some = matplotlib.ticker.FuncFormatter(
         lambda value, _: f"{value:g}" if leading_digit(value) in (2, 5) else "")
     for name, axis, (low, high) in (("x", axes.xaxis, axes.get_xlim()),
                                     ("y", axes.yaxis, axes.get_ylim())):  # fmt: skip
         axis.set_major_formatter(plain)
-        labelled = name in minor_axes and low > 0 and high / low < 100
-        axis.set_minor_formatter(some if labelled else matplotlib.ticker.NullFormatter())
+        span = high / low if low > 0 and name in minor_axes else math.inf
+        chosen = plain if span < 3 else some if span < 100 else matplotlib.ticker.NullFormatter()
+        axis.set_minor_formatter(chosen)
 
 
 def leading_digit(value: float) -> int:

@@ -276,14 +276,16 @@ def verdict_line(document: dict) -> str:
 
 
 def describe(row: dict) -> str:
-    if row.get("ratio") is None:
+    """A failing row's values, change, interval and p-value; its note alone when it has no
+    values to show (not judged, or missing on a side)."""
+    if row.get("base") is None or row.get("new") is None:
         return row.get("note") or "not judged"
     interval = (
         f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" if row.get("ci_low") is not None else ""
     )
     p_value = f", p = {row['p_value']:.3g}" if row.get("p_value") is not None else ""
-    values = f"{row['base']:.4g} -> {row['new']:.4g}" if row.get("new") is not None else ""
-    change = f"{values} {row['unit']}, ratio {row['ratio']:.3f}"
+    ratio = f", ratio {row['ratio']:.3f}" if row.get("ratio") is not None else ""
+    change = f"{row['base']:.4g} -> {row['new']:.4g} {row.get('unit', '')}".rstrip() + ratio
     note = f"; {row['note']}" if row.get("note") else ""
     return change + interval + p_value + note
 
