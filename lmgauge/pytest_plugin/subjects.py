@@ -116,8 +116,8 @@ def no_subject_reason(task: str | None, wanted: tuple[str, ...], subjects) -> st
         for subject in subjects
     )  # fmt: skip
     needs = TASK_WORDS.get(task, "a model")
-    return f"this bench measures {needs} in {' or '.join(wanted)}, and no model of the run is " \
-           f"one ({kinds or 'the run has no models'})"
+    return (f"this bench measures {needs} in {' or '.join(wanted)}, and no model of the run is "
+            f"one ({kinds or 'the run has no models'})")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
