@@ -734,6 +734,27 @@ def test_a_pass_says_where_its_spreads_came_from_and_names_what_was_too_noisy():
     assert "too noisy" not in run_gate(make_report(1), make_report(2)).message()
 
 
+def test_too_noisy_reads_the_worse_way_from_the_values_not_a_blank_ratio():
+    """Found by review: the worse way came from the ratio, so a figure that rose across zero
+    (ratio nan, direction "higher") was named as moved the worse way."""
+    import pandas as pd
+
+    from lmgauge.judge.gate import noisy_lines
+    from lmgauge.judge.verdicts import NOISY
+
+    def row(model, base, new, direction, change):
+        return {"model": model, "metric": "m", "verdict": NOISY, "gated": True, "base": base,
+                "new": new, "direction": direction, "ratio": math.nan, "change": change}
+
+    better = pd.DataFrame([row("a", -0.2, 0.1, "higher", "+0.3")])
+    assert noisy_lines(better) == []
+    rows = pd.DataFrame([row("a", -0.2, -0.5, "higher", "-0.3"),
+                         row("b", 1.0, 1.2, "lower", "1.2x slower"),
+                         row("c", 0.1, 0.2, "higher", "+0.1")])  # fmt: skip
+    (line,) = noisy_lines(rows)
+    assert line.startswith("  2 gated figures moved") and "the largest m of a (-0.3)" in line
+
+
 @pytest.mark.parametrize("form", ["text", "markdown"])
 def test_text_and_markdown_say_why_a_figure_was_not_comparable(form):
     """Found by a new-user pass: a figure whose direction changed read "not comparable" with

@@ -149,17 +149,20 @@ def spread_source(base_runs: int) -> str:
 
 def noisy_lines(rows: pd.DataFrame) -> list[str]:
     """A line when gated figures moved beyond their tolerance the worse way but within what
-    runs of the same code do ("too noisy"): passed, not cleared; the largest is named."""
+    runs of the same code do ("too noisy"): passed, not cleared; the largest relative move is
+    named. The worse way is read from the values and the direction, not from the ratio, which
+    is blank (nan) where a value is at or below zero."""
     noisy = rows[(rows["verdict"] == NOISY) & rows["gated"].astype(bool)]
-    ratios = noisy["ratio"].astype(float)
-    worse_way = noisy[(ratios > 1) == (noisy["direction"] == "lower")]
+    base, new = noisy["base"].astype(float), noisy["new"].astype(float)
+    lower = noisy["direction"] == "lower"
+    worse_way = noisy[(lower & (new > base)) | (~lower & (new < base))]
     if worse_way.empty:
         return []
-    largest = worse_way.loc[
-        (worse_way["ratio"].astype(float).map(math.log).abs()).idxmax()]  # fmt: skip
+    moved = ((new - base) / base.abs()).abs()[worse_way.index]
+    largest = worse_way.loc[moved.idxmax()]
     return [f"  {len(worse_way)} gated figure{'s' * (len(worse_way) > 1)} moved beyond tolerance "
             f"the worse way within their run-to-run noise (too noisy), the largest "
-            f"{largest['metric']} of {largest['model']} at {float(largest['ratio']):.2f}x: "
+            f"{largest['metric']} of {largest['model']} ({largest['change']}): "
             "more runs on each side would tell"]  # fmt: skip
 
 
