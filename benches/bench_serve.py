@@ -62,7 +62,7 @@ def test_load(loaded_model, record, round_policy, serve_prompts, load_levels, re
     requests = serving.requests or max(8, 4 * concurrency)
     bounded_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
              concurrency=concurrency, requests=concurrency,
-             exact=loaded_model.exact_fields)  # fmt: skip
+             extra=loaded_model.request_fields)  # fmt: skip
     levels = load_levels.setdefault(subject_of(loaded_model), {})
     per_run = measure_level(loaded_model, record, round_policy, serve_prompts, levels, serving,
                             {"concurrency": concurrency}, requests)  # fmt: skip
@@ -86,7 +86,7 @@ def test_open_load(loaded_model, record, round_policy, serve_prompts, load_level
     serving = run_state(request.config).serving
     requests = serving.requests or open_loop_requests(request_rate)
     bounded_load(loaded_model.server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
-             concurrency=1, requests=1, exact=loaded_model.exact_fields)  # fmt: skip
+             concurrency=1, requests=1, extra=loaded_model.request_fields)  # fmt: skip
     levels = load_levels.setdefault(subject_of(loaded_model), {})
     shape = {"request_rate": request_rate, "burstiness": serving.burstiness}
     measure_level(loaded_model, record, round_policy, serve_prompts, levels, serving, shape,
@@ -106,7 +106,7 @@ def measure_level(loaded_model, record, round_policy, serve_prompts, levels, ser
     runs, per_run = [], []
     for index in range(round_policy.min_rounds):
         run = bounded_load(server.url, loaded_model.model_id, serve_prompts, NEW_TOKENS,
-                       requests=requests, exact=loaded_model.exact_fields,
+                       requests=requests, extra=loaded_model.request_fields,
                        concurrency=load.get("concurrency"), rate=load.get("request_rate"),
                        burstiness=load.get("burstiness", 1.0), seed=index)  # fmt: skip
         if not server.alive():

@@ -11,15 +11,24 @@ import pytest
 
 
 class FakeCompletions(BaseHTTPRequestHandler):
-    """An OpenAI-style server whose answers are set per test: `events` are streamed as SSE."""
+    """An OpenAI-style server whose answers are set per test: `events` are streamed as SSE.
+    Every request body is appended to `bodies`; with `known` set, a body with any other field
+    is refused with 422, as `transformers serve` refuses fields it does not know."""
 
     events: list[dict] = []
+    bodies: list[dict] = []
+    known: set | None = None
 
     def do_GET(self):
         self.reply(200, {"data": [{"id": "fake-model"}]})
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeCompletions.bodies.append(body)
+        unknown = set(body) - self.known if self.known is not None else set()
+        if unknown:
+            self.reply(422, {"detail": f"Unexpected fields in the request: {unknown}"})
+            return
         if not body.get("stream"):
             tokens = body["max_tokens"]
             self.reply(200, {"choices": [{"text": " x" * tokens}],
@@ -48,6 +57,7 @@ class FakeCompletions(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_server():
+    FakeCompletions.bodies, FakeCompletions.known = [], None
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeCompletions)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -4,6 +4,7 @@ sentence with no process left behind."""
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from lmgauge.errors import ModelLoadError
 from lmgauge.serve import servers
 from lmgauge.serve.figures import Slo, agreement, run_figures
 from lmgauge.serve.load import run_load
@@ -130,6 +132,53 @@ def test_streamed_answers_are_timed_chunk_by_chunk_and_summed_per_load_run(fake_
     assert strict["goodput_requests_per_second"] == 0, "every gap was beyond a 1 ms ITL target"
 
 
+OPENAI_FIELDS = {"model", "prompt", "max_tokens", "temperature", "top_p", "frequency_penalty",
+                 "presence_penalty", "seed", "stream", "stream_options"}  # fmt: skip
+
+
+def test_every_request_turns_the_servers_repetition_penalties_off(fake_server):
+    """Found on review: llama-cpp-python's server applies a repeat_penalty of 1.1 to a request
+    that does not set one, so "greedy" served answers were penalised ones."""
+    from lmgauge.serve.load import EXACT_LENGTH, NEUTRAL, accepted_fields
+
+    assert accepted_fields(fake_server, "fake-model") == (EXACT_LENGTH, tuple(NEUTRAL))
+    FakeCompletions.events = text_events(" a", usage=1)
+    run_load(fake_server, "fake-model", ["p"], 1, concurrency=1, requests=1,
+             extra=(*EXACT_LENGTH, *NEUTRAL))  # fmt: skip
+    sent = FakeCompletions.bodies[-1]
+    assert sent["repeat_penalty"] == sent["repetition_penalty"] == 1.0 and sent["stream"]
+    assert sent["temperature"] == sent["frequency_penalty"] == sent["presence_penalty"] == 0.0
+    FakeCompletions.known = OPENAI_FIELDS
+    assert accepted_fields(fake_server, "fake-model") == ((), ()), "a strict server takes neither"
+
+
+def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_them(
+    tmp_path, monkeypatch
+):
+    from lmgauge.serve.served_folder import served_folder
+
+    monkeypatch.setenv("LMGAUGE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "generation_config.json").write_text(
+        '{"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": null, "_from_model_config": true,'
+        ' "repetition_penalty": 1.3, "no_repeat_ngram_size": 3, "transformers_version": "5.24.0"}'
+    )
+    served, dropped = served_folder(folder)
+    assert dropped == {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
+    assert served.name == "model" and served.parent.parent == tmp_path / "cache" / "served"
+    assert (served / "config.json").resolve() == folder / "config.json"
+    assert json.loads((served / "generation_config.json").read_text()) == {
+        "bos_token_id": 1, "eos_token_id": 2}  # fmt: skip
+    assert served_folder(folder) == (served, dropped), "made once, then reused"
+    (folder / "generation_config.json").write_text('{"eos_token_id": 2}')
+    assert served_folder(folder) == (folder, {}), "token ids only: the folder itself"
+    (folder / "generation_config.json").write_text("{")
+    with pytest.raises(ModelLoadError, match="generation_config.json cannot be read as JSON"):
+        served_folder(folder)
+
+
 def test_a_server_that_streams_nothing_fails_each_request_in_one_sentence(fake_server):
     FakeCompletions.events = text_events(usage=0)
     run = run_load(fake_server, "fake-model", ["p"], 4, concurrency=1, requests=2)
@@ -179,6 +228,8 @@ def test_the_serving_bench_runs_a_model_behind_llamacpps_server(pytester, tiny_l
     assert report["models"][subject]["cpu_kernels"] in (*levels_here(), "linked in")
     assert "dtype" in report["models"][subject], "the file's own type (None: it does not say)"
     assert served["exact_length_fields"], "llama.cpp's server takes min_tokens"
+    assert served["neutral_fields"] == ["repeat_penalty", "repetition_penalty"]
+    assert served["generation_overridden"] == {}
     figures = {(r["metric"], r["params"].get("concurrency"), r["params"].get("quantile")): r
                for r in report["results"]}  # fmt: skip
     ttft = figures["served_ttft_seconds", 2, "p90"]

@@ -60,36 +60,54 @@ class LoadRun:
 EXACT_LENGTH = ("min_tokens", "ignore_eos")
 """Request fields that make a server produce exactly max_tokens tokens (vLLM takes both,
 llama-cpp-python min_tokens; `transformers serve` refuses any field it does not know)."""
+NEUTRAL = {"repeat_penalty": 1.0, "repetition_penalty": 1.0}
+"""Repetition-penalty fields beyond OpenAI's, each at 1.0 (no penalty): llama-cpp-python's
+server applies a repeat_penalty of 1.1 to a request that does not set one, and vLLM a
+repetition_penalty from the folder it serves. A server that ignores fields it does not know takes
+both; `transformers serve` refuses them, and sets its penalty from OpenAI's frequency_penalty
+(1 + it), which every request sends as 0."""
 
 
-def completion_body(model: str, prompt: str, max_tokens: int, exact: tuple = ()) -> dict:
-    """A greedy, streamed completion of `max_tokens` tokens; with the `exact` fields of
-    EXACT_LENGTH the server accepts, of exactly that many (otherwise the real lengths count)."""
-    fields = {"min_tokens": max_tokens, "ignore_eos": True}
+def completion_body(model: str, prompt: str, max_tokens: int, extra: tuple = ()) -> dict:
+    """A greedy, streamed completion of `max_tokens` tokens: temperature 0, top_p 1, no
+    frequency or presence penalty, and the `extra` fields of NEUTRAL and EXACT_LENGTH that the
+    server accepts (with EXACT_LENGTH, exactly max_tokens tokens; without, the real lengths
+    count)."""
+    fields = {"min_tokens": max_tokens, "ignore_eos": True, **NEUTRAL}
     return {
         "model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0,
-        "top_p": 1.0, "seed": 0, "stream": True, "stream_options": {"include_usage": True},
-        **{name: fields[name] for name in exact},
+        "top_p": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0, "seed": 0,
+        "stream": True, "stream_options": {"include_usage": True},
+        **{name: fields[name] for name in extra},
     }  # fmt: skip
 
 
-def accepted_length_fields(url: str, model: str, tokens: int = 8,
-                           timeout: float = 60.0) -> tuple[str, ...]:  # fmt: skip
-    """The EXACT_LENGTH fields the server accepts and honours: a non-streamed request for
-    `tokens` tokens with both, then with min_tokens alone, taken when it is answered and its
-    usage (where given) counts `tokens`; () when neither is."""
+def accepted_fields(url: str, model: str, tokens: int = 8,
+                    timeout: float = 60.0) -> tuple[tuple[str, ...], tuple[str, ...]]:  # fmt: skip
+    """(the EXACT_LENGTH fields the server accepts and honours, the NEUTRAL fields it accepts):
+    a non-streamed request with the NEUTRAL fields, taken when it is answered; then requests
+    for `tokens` tokens with both EXACT_LENGTH fields, then with min_tokens alone, taken when
+    answered and its usage (where given) counts `tokens`."""
+    neutral = tuple(NEUTRAL) if _answer(url, model, 1, tuple(NEUTRAL), timeout) else ()
+    for fields in (EXACT_LENGTH, EXACT_LENGTH[:1]):
+        answer = _answer(url, model, tokens, (*fields, *neutral), timeout)
+        if answer is None:
+            continue
+        usage = (answer.get("usage") or {}).get("completion_tokens")
+        if usage is None or usage == tokens:
+            return fields, neutral
+    return (), neutral
+
+
+def _answer(url: str, model: str, tokens: int, extra: tuple, timeout: float) -> dict | None:
+    """The server's answer to a non-streamed completion with the `extra` fields; None when it
+    refuses it."""
     import httpx
 
-    for fields in (EXACT_LENGTH, EXACT_LENGTH[:1]):
-        body = {**completion_body(model, "Hello", tokens, fields), "stream": False}
-        body.pop("stream_options")
-        answer = httpx.post(f"{url}/v1/completions", json=body, timeout=timeout)
-        if answer.status_code != 200:
-            continue
-        usage = (answer.json().get("usage") or {}).get("completion_tokens")
-        if usage is None or usage == tokens:
-            return fields
-    return ()
+    body = {**completion_body(model, "Hello", tokens, extra), "stream": False}
+    body.pop("stream_options")
+    answer = httpx.post(f"{url}/v1/completions", json=body, timeout=timeout)
+    return answer.json() if answer.status_code == 200 else None
 
 
 async def send(client, url: str, body: dict, index: int, timeout: float) -> Request:
@@ -143,7 +161,7 @@ def read_event(line: str, request: Request) -> None:
         request.usage_tokens = int(usage["completion_tokens"])
 
 
-async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, timeout, exact):
+async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, timeout, extra):
     """`concurrency` users share `requests` requests, prompts taken in turn."""
     import httpx
 
@@ -152,7 +170,7 @@ async def closed_loop(url, model, prompts, max_tokens, concurrency, requests, ti
 
     async def user(client):
         for index in counter:
-            body = completion_body(model, prompts[index % len(prompts)], max_tokens, exact)
+            body = completion_body(model, prompts[index % len(prompts)], max_tokens, extra)
             done.append(await send(client, url, body, index, timeout))
 
     limits = httpx.Limits(max_connections=concurrency)
@@ -184,7 +202,7 @@ def arrival_times(rate: float, requests: int, burstiness: float = 1.0, seed: int
     return [0.0, *np.cumsum(gaps[: requests - 1]).tolist()]
 
 
-async def open_loop(url, model, prompts, max_tokens, arrivals, timeout, exact):
+async def open_loop(url, model, prompts, max_tokens, arrivals, timeout, extra):
     """One request sent at each of `arrivals` (s from the start), prompts taken in turn."""
     import httpx
 
@@ -193,7 +211,7 @@ async def open_loop(url, model, prompts, max_tokens, arrivals, timeout, exact):
         start, sent = time.perf_counter(), []
         for index, at in enumerate(arrivals):
             await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
-            body = completion_body(model, prompts[index % len(prompts)], max_tokens, exact)
+            body = completion_body(model, prompts[index % len(prompts)], max_tokens, extra)
             sent.append(asyncio.create_task(send(client, url, body, index, timeout)))
         return list(await asyncio.gather(*sent))
 
@@ -201,21 +219,22 @@ async def open_loop(url, model, prompts, max_tokens, arrivals, timeout, exact):
 def run_load(
     url: str, model: str, prompts: list[str], max_tokens: int, *, requests: int,
     concurrency: int | None = None, rate: float | None = None, burstiness: float = 1.0,
-    exact: tuple = (), request_timeout: float = REQUEST_TIMEOUT_S,
+    extra: tuple = (), request_timeout: float = REQUEST_TIMEOUT_S,
     run_timeout: float = RUN_TIMEOUT_S, seed: int = 0,
 ) -> LoadRun:  # fmt: skip
     """One load run of `requests` requests: closed loop at `concurrency` users, or open loop at
-    `rate` requests/s (arrival_times with `burstiness` and `seed`); `exact`: the EXACT_LENGTH
-    fields to send; a run past `run_timeout` s raises TimeoutError."""
+    `rate` requests/s (arrival_times with `burstiness` and `seed`); `extra`: the fields of
+    NEUTRAL and EXACT_LENGTH to send (completion_body); a run past `run_timeout` s raises
+    TimeoutError."""
     if (concurrency is None) == (rate is None):
         raise ValueError("a load run is closed loop (concurrency) or open loop (rate), not both")
     if concurrency is not None:
         load = closed_loop(url, model, prompts, max_tokens, concurrency, requests,
-                           request_timeout, exact)  # fmt: skip
+                           request_timeout, extra)  # fmt: skip
         level = f"concurrency={concurrency}"
     else:
         arrivals = arrival_times(rate, requests, burstiness, seed)
-        load = open_loop(url, model, prompts, max_tokens, arrivals, request_timeout, exact)
+        load = open_loop(url, model, prompts, max_tokens, arrivals, request_timeout, extra)
         level = f"rate={rate:g}"
 
     started = time.perf_counter()

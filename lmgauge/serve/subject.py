@@ -4,12 +4,13 @@ serves, the model's own tokenizer, and what the report says of it."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lmgauge.errors import ModelLoadError, NotApplicable
-from lmgauge.serve.load import accepted_length_fields
+from lmgauge.serve.load import accepted_fields
+from lmgauge.serve.served_folder import served_folder
 from lmgauge.serve.servers import (
     RunningServer,
     ServerError,
@@ -37,6 +38,11 @@ class ServedModel:
     threads: int
     exact_fields: tuple = ()
     """The request fields (lmgauge.serve.load.EXACT_LENGTH) that this server accepts."""
+    neutral_fields: tuple = ()
+    """The repetition-penalty fields (lmgauge.serve.load.NEUTRAL) that this server accepts."""
+    generation_overridden: dict = field(default_factory=dict)
+    """What the model folder's generation_config.json asked for that the served copy of the
+    folder leaves out (lmgauge.serve.served_folder)."""
     task: str = CAUSAL_LM
     runtime: str = SERVE
     named_like_model: bool = True
@@ -47,6 +53,11 @@ class ServedModel:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def request_fields(self) -> tuple:
+        """The fields beyond OpenAI's that every request sends (lmgauge.serve.load)."""
+        return (*self.exact_fields, *self.neutral_fields)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` by the model's own tokenizer."""
@@ -74,6 +85,8 @@ class ServedModel:
                 **self.server.describe(),
                 "model_id": self.model_id,
                 "exact_length_fields": list(self.exact_fields),
+                "neutral_fields": list(self.neutral_fields),
+                "generation_overridden": self.generation_overridden,
                 "model_id_names_the_model": self.named_like_model,
             },
         }
@@ -98,6 +111,7 @@ def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_prefix: 
     no run overwrites another's log); ModelLoadError in one sentence when the server cannot
     serve it (the server is stopped then)."""
     files = gguf_path(spec) if config.server == "llamacpp" else None
+    overridden = {}
     tokenizer = loading.reference_tokenizer(spec)
     if tokenizer is None:
         raise NotApplicable(f"model '{spec.name}' has no tokenizer to count served tokens with "
@@ -106,7 +120,8 @@ def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_prefix: 
         if config.server == ENDPOINT:
             server = endpoint(endpoint_url or "")
         else:
-            files = files or loading.prepare(spec)[0]
+            if files is None:
+                files, overridden = served_folder(loading.prepare(spec)[0].resolve())
             safe = re.sub(r"[^\w.@-]+", "_", f"{spec.name}@{config.name}").strip("_")
             log = log_prefix.with_name(f"{log_prefix.name}.{safe}.server.log")
             server = start_server(config.server, files, threads, log)
@@ -124,14 +139,14 @@ def serve_subject(spec: ModelSpec, config: RunConfig, threads: int, log_prefix: 
                 raise ServerError(f"it serves {', '.join(ids)}, none of them named like "
                                   f"'{spec.name}'")  # fmt: skip
             model_id = (named or ids)[0]
-        exact = accepted_length_fields(server.url, model_id)
+        exact, neutral = accepted_fields(server.url, model_id)
     except Exception as error:  # noqa: BLE001 - every failure becomes one sentence
         server.stop()
         raise ModelLoadError(f"the {server.kind} server did not serve model '{spec.name}': "
                              f"{type(error).__name__}: {error}") from None  # fmt: skip
-    named = config.server == "transformers" or named_like(model_id, spec.name)
-    return ServedModel(spec, config, server, model_id, tokenizer, threads, exact,
-                       named_like_model=named)  # fmt: skip
+    named = config.server != ENDPOINT or named_like(model_id, spec.name)
+    return ServedModel(spec, config, server, model_id, tokenizer, threads, exact, neutral,
+                       overridden, named_like_model=named)  # fmt: skip
 
 
 def named_like(served_id: str, model: str) -> bool:

@@ -8,7 +8,8 @@ replaces the model's generation config with transformers' global defaults, keepi
 says which token is which (begin, end, padding, decoder start), and returns the settings the
 folder asked for that it dropped; the report's `models` section shows them as
 `generation_overridden`. Every call site then passes its own settings (greedy: do_sample
-False, one beam; sampling: temperature, top_k 0, top_p 1).
+False, one beam; sampling: temperature, top_k 0, top_p 1). A server is given a folder whose
+generation_config.json keeps the token ids only (`split_settings`, lmgauge.serve.served_folder).
 """
 
 from __future__ import annotations
@@ -36,3 +37,15 @@ def neutralise(model) -> dict:
            is not None}  # fmt: skip
     )
     return asked
+
+
+def split_settings(settings: dict) -> tuple[dict, dict]:
+    """A generation_config.json's settings as (the token ids kept, every other setting it asks
+    for, which lmgauge drops); transformers' bookkeeping (its version, keys starting with "_")
+    is in neither."""
+    kept = {key: value for key, value in settings.items()
+            if key in TOKEN_SETTINGS and value is not None}  # fmt: skip
+    dropped = {key: value for key, value in settings.items()
+               if key not in TOKEN_SETTINGS and key != "transformers_version"
+               and not key.startswith("_")}  # fmt: skip
+    return kept, dropped
