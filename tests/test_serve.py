@@ -163,7 +163,8 @@ def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_the
     (folder / "config.json").write_text("{}")
     (folder / "generation_config.json").write_text(
         '{"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": null, "_from_model_config": true,'
-        ' "repetition_penalty": 1.3, "no_repeat_ngram_size": 3, "transformers_version": "5.24.0"}'
+        ' "repetition_penalty": 1.3, "no_repeat_ngram_size": 3, "transformers_version": "5.24.0",'
+        ' "use_cache": true, "output_attentions": false}'
     )
     served, dropped = served_folder(folder)
     assert dropped == {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}
@@ -172,10 +173,10 @@ def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_the
     assert json.loads((served / "generation_config.json").read_text()) == {
         "bos_token_id": 1, "eos_token_id": 2}  # fmt: skip
     assert served_folder(folder) == (served, dropped), "made once, then reused"
-    (folder / "generation_config.json").write_text('{"eos_token_id": 2}')
+    (folder / "generation_config.json").write_text('{"eos_token_id": 2, "use_cache": true}')
     assert served_folder(folder) == (folder, {}), "token ids only: the folder itself"
     (folder / "generation_config.json").write_text("{")
-    with pytest.raises(ModelLoadError, match="generation_config.json cannot be read as JSON"):
+    with pytest.raises(ModelLoadError, match="cannot be read as a generation config"):
         served_folder(folder)
 
 

@@ -33,12 +33,12 @@ def served_folder(folder: Path) -> tuple[Path, dict]:
     settings, made once (a concurrent run that made it first wins)."""
     config_file = folder / GENERATION_CONFIG
     try:
-        settings = json.loads(config_file.read_text())
+        kept, dropped = split_settings(json.loads(config_file.read_text()))
     except FileNotFoundError:
         return folder, {}
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"{config_file} cannot be read as JSON ({error}).") from None
-    kept, dropped = split_settings(settings)
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelLoadError(f"{config_file} cannot be read as a generation config "
+                             f"({error}).") from None  # fmt: skip
     if not dropped:
         return folder, {}
     names = sorted(path.name for path in folder.iterdir() if path.name != GENERATION_CONFIG)

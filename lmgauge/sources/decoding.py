@@ -16,6 +16,15 @@ from __future__ import annotations
 
 TOKEN_SETTINGS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
 """Settings kept from the folder: they name tokens, they do not shape the distribution."""
+NOT_DECODING = ("transformers_version", "use_cache", "output_attentions", "output_hidden_states",
+                "output_scores", "output_logits", "return_dict_in_generate")  # fmt: skip
+"""Settings that change neither which token is chosen nor how (transformers' bookkeeping, what
+`generate` returns), with keys starting with "_": not reported as overridden."""
+
+
+def is_decoding_setting(key: str) -> bool:
+    """Whether a generation-config key shapes decoding (is neither a token id nor bookkeeping)."""
+    return key not in TOKEN_SETTINGS and key not in NOT_DECODING and not key.startswith("_")
 
 
 def neutralise(model) -> dict:
@@ -27,11 +36,8 @@ def neutralise(model) -> dict:
     folder = getattr(model, "generation_config", None)
     if folder is None:
         return {}
-    asked = {
-        key: value
-        for key, value in folder.to_diff_dict().items()
-        if key not in TOKEN_SETTINGS and key != "transformers_version"
-    }
+    asked = {key: value for key, value in folder.to_diff_dict().items()
+             if is_decoding_setting(key)}  # fmt: skip
     model.generation_config = GenerationConfig(
         **{key: getattr(folder, key) for key in TOKEN_SETTINGS if getattr(folder, key, None)
            is not None}  # fmt: skip
@@ -40,12 +46,12 @@ def neutralise(model) -> dict:
 
 
 def split_settings(settings: dict) -> tuple[dict, dict]:
-    """A generation_config.json's settings as (the token ids kept, every other setting it asks
-    for, which lmgauge drops); transformers' bookkeeping (its version, keys starting with "_")
-    is in neither."""
+    """A generation_config.json's settings as (the token ids, kept; the decoding settings it
+    asks for beyond transformers' defaults, which lmgauge drops, as `neutralise` reports them).
+    ValueError when transformers cannot read them as a generation config."""
+    from transformers import GenerationConfig
+
     kept = {key: value for key, value in settings.items()
             if key in TOKEN_SETTINGS and value is not None}  # fmt: skip
-    dropped = {key: value for key, value in settings.items()
-               if key not in TOKEN_SETTINGS and key != "transformers_version"
-               and not key.startswith("_")}  # fmt: skip
-    return kept, dropped
+    asked = GenerationConfig.from_dict(dict(settings)).to_diff_dict()
+    return kept, {key: value for key, value in asked.items() if is_decoding_setting(key)}
