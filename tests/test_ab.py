@@ -786,3 +786,18 @@ def test_a_served_subject_flows_through_an_a_b_run(tmp_path, fake_server, tiny_l
     assert done.returncode in (0, 1), done.stderr
     assert "this is an A/A run" in done.stderr and done.stderr.count("\n") == 1
     assert len(document["runs"]) >= 6
+
+
+def test_a_side_that_writes_a_broken_report_is_one_sentence(tmp_path):
+    """Found by a fail-closed audit: A/B read each run's report with a bare json.loads, so a
+    side that wrote a broken report ended the A/B run in a JSONDecodeError traceback."""
+    from lmgauge.errors import LmgaugeError
+    from lmgauge.runs.ab import records_timing
+    from lmgauge.runs.ab_run import RunRecord
+
+    broken = tmp_path / "run.json"
+    broken.write_text('{"format": "lmgauge-report", "results": [')
+    record = RunRecord("new", 1, broken, 0, 1.0, tmp_path / "pytest.log")
+    with pytest.raises(LmgaugeError, match="the new run of pair 2 wrote a report lmgauge cannot "
+                                           "read: "):  # fmt: skip
+        records_timing(record)

@@ -94,6 +94,9 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
         ("relative = 0.25", "relative = 25", "has relative = 25; it must be a number from 0 to "
                                              "10 (a fraction: 0.25 is 25 %)"),
         ("alpha = 0.05", "alpha = 0", "the file has alpha = 0; it must be a number above 0 to 0.5"),
+        ('metrics = ["*load_seconds", "cold_import_seconds"]', 'metrics = "*load_seconds"',
+         "'s metrics must be a list of strings, like metrics = [\"*load_seconds\"]"),
+        ("gated = true", 'gated = "yes"', "'s gated must be true or false, not 'yes'"),
     ):  # fmt: skip
         assert old in text
         broken.write_text(text.replace(old, new, 1))

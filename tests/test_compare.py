@@ -85,10 +85,18 @@ def test_parameter_count_and_accuracy_changes_are_judged_in_the_same_table():
 
 
 def test_busy_excuses_only_timing_and_only_up_to_its_limit():
+    """A busy flag shrinks a slowdown, but it measured nothing, so what it brings within the
+    tolerance is "too noisy" (passed, not cleared, named by the gate), never "same" (found by a
+    fail-closed audit: a 1.45x slowdown read "same" when the new run was flagged busy)."""
     busy_slower = compare(baseline(), make_report(2, slowdown=1.3, busy=True), RULES)
     row = busy_slower.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
-    assert row.verdict == "same" and "new run flagged busy: excused" in row.note
+    assert row.verdict == "too noisy" and "new run flagged busy: excused" in row.note
+    assert "an excuse that measured nothing cannot clear a change" in row.note
     assert row.raw_ratio == pytest.approx(1.3, rel=0.06) and row.ratio == pytest.approx(1.0)
+    gate = run_gate(baseline(), make_report(2, slowdown=1.3, busy=True))
+    assert "the worse way within their run-to-run noise (too noisy)" in gate.message()
+    calm = compare(baseline(), make_report(2, slowdown=1.05, busy=True), RULES)
+    assert verdicts(calm)["gpt2", "decode_step_seconds"] == "same", "within tolerance unexcused"
     twice = verdicts(compare(baseline(), make_report(2, slowdown=2.0, busy=True), RULES))
     assert twice["gpt2", "decode_step_seconds"] == "worse", "a busy flag cannot erase 2x"
     memory = compare(baseline(), make_report(2, memory=2.0, busy=True), RULES)
@@ -215,7 +223,27 @@ def test_a_run_that_did_not_finish_fails_the_gate():
     new = make_report(2)
     new["run"]["status"] = "killed"
     result = run_gate(make_report(1), new)
-    assert not result.passed and "did not finish (status killed)" in result.message()
+    assert not result.passed and "the new run did not finish (status killed)" in result.message()
+    base = make_report(1)
+    base["run"]["status"] = "interrupted"
+    result = run_gate(base, make_report(2))
+    assert not result.passed, "found by a fail-closed audit: a killed base file passed"
+    assert "the base run did not finish (status interrupted)" in result.message()
+
+
+def test_a_test_skipped_in_new_that_passed_in_base_fails_the_gate():
+    """Found by a fail-closed audit: a check that records no figure, passed in base and skipped
+    (or xfailed) in new, went unseen."""
+    check = "benches/bench_x.py::test_check[gpt2]"
+    base, new = make_report(1), make_report(2)
+    base["tests"] = {"not_passed": [], "passed": [check]}
+    new["tests"] = {"not_passed": [{"test": check, "outcome": "skipped", "when": "setup",
+                                    "message": "Skipped: no tokenizer"}]}  # fmt: skip
+    result = run_gate(base, new)
+    assert not result.passed
+    assert f"{check}: skipped in new, passed in base (Skipped: no tokenizer)" in result.message()
+    del base["tests"]["passed"]
+    assert run_gate(base, new).passed, "a base that lists no passed tests cannot show a skip"
 
 
 def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_path):
@@ -578,7 +606,7 @@ def test_calibrated_roofs_excuse_only_runs_without_probes_and_only_up_to_the_lim
     )
     old = compare(probe_free_baseline(), without_probes(drifted), RULES)
     row = old.rows.query("metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]
-    assert row.verdict == "same" and "calibrated speed fell in the new run" in row.note
+    assert row.verdict == "too noisy" and "calibrated speed fell in the new run" in row.note
     faster_machine = make_report(2, slowdown=1.3, matmul=2e11)
     old = compare(probe_free_baseline(), without_probes(faster_machine), RULES)
     assert verdicts(old)["gpt2", "decode_step_seconds"] == "worse"

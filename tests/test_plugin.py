@@ -318,6 +318,11 @@ def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypa
     missing = pytester.runpytest_subprocess(*args, "--gate=nowhere.json")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*cannot read report nowhere.json*"])
+    pytester.makepyfile(test_plain="def test_nothing_measured():\n    pass\n")
+    no_bench = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_plain.py",
+                                             f"--gate={base}")  # fmt: skip
+    assert no_bench.ret == 1, "found by a fail-closed audit: a gate that judged nothing passed"
+    no_bench.stdout.fnmatch_lines(["*lmgauge gate: FAILED*no bench ran in this session*"])
 
 
 @pytest.mark.slow

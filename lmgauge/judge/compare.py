@@ -191,7 +191,8 @@ def compare(
         tests=test_regressions([base], [new]),
         tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
-        unfinished=unfinished(new), base_slowed=slowed_on_purpose(base),
+        unfinished=unfinished(base, "base") or unfinished(new),
+        base_slowed=slowed_on_purpose(base),
         families=families, new_runs=newside.runs, base_busy=baseline.busy_sentence(),
     )  # fmt: skip
 
@@ -346,12 +347,13 @@ def control_family(frame: pd.DataFrame, alpha: float) -> int:
     return int(timing.sum())
 
 
-def unfinished(new: dict) -> str:
-    """A sentence when the new run's status says it did not finish; "" otherwise."""
-    status = new.get("run", {}).get("status")
+def unfinished(document: dict, side: str = "new") -> str:
+    """A sentence when the `side` run's status says it did not finish; "" otherwise."""
+    status = document.get("run", {}).get("status")
     if status in FINISHED or status is None:
         return ""
-    return f"the new run did not finish (status {status}): what it recorded is not the whole run"
+    return (f"the {side} run did not finish (status {status}): what it recorded is not the "
+            "whole run")  # fmt: skip
 
 
 def slowed_on_purpose(base: dict) -> str:
@@ -367,14 +369,22 @@ def slowed_on_purpose(base: dict) -> str:
 
 
 def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
-    """'<test id>: <outcome> in <when> (<message>)' for each test that failed or errored in some
-    new run and in no base run, one line each."""
+    """One line per test that did not pass in some new run and did in the base: '<test id>:
+    <outcome> in <when> (<message>)' for a test that failed or errored there and in no base run,
+    '<test id>: skipped in new, passed in base (<reason>)' for a test skipped or xfailed there
+    that some base run passed (reports list the tests they passed since 2026-12-03; against an
+    older base, a skip is not seen)."""
     failed_before = first_failures(base_runs)
-    lines = [
-        f"{item['test']}: {item['outcome']} in {item['when']}{failure_reason(item)}"
-        for document in new_runs for item in document.get("tests", {}).get("not_passed", [])
-        if item["outcome"] in ("failed", "error") and item["test"] not in failed_before
-    ]  # fmt: skip
+    passed_before = {test for document in base_runs
+                     for test in document.get("tests", {}).get("passed", [])}  # fmt: skip
+    lines = []
+    for document in new_runs:
+        for item in document.get("tests", {}).get("not_passed", []):
+            reason = failure_reason(item)
+            if item["outcome"] in ("failed", "error") and item["test"] not in failed_before:
+                lines.append(f"{item['test']}: {item['outcome']} in {item['when']}{reason}")
+            elif item["outcome"] == "skipped" and item["test"] in passed_before:
+                lines.append(f"{item['test']}: skipped in new, passed in base{reason}")
     return list(dict.fromkeys(lines))
 
 

@@ -121,6 +121,7 @@ def load_gate_rules(path: Path) -> GateRules:
         unknown = set(entry) - {f for f in Rule.__dataclass_fields__}
         if unknown:
             raise ValueError(f"{path}: rule {index} has unknown keys {', '.join(sorted(unknown))}")
+        check_types(path, index, entry)
         rules.append(
             Rule(
                 **{
@@ -138,6 +139,21 @@ def load_gate_rules(path: Path) -> GateRules:
         float(document.get("alpha", DEFAULT_ALPHA)),
         float(paired.get("relative", DEFAULT_PAIRED_RELATIVE)),
     )
+
+
+def check_types(path, index: int, entry: dict) -> None:
+    """ValueError in one sentence when a rule's `metrics` or `units` is not a list of strings
+    (a bare string would match by its characters: "decode*" read as "d", "e", ...), or `exact`,
+    `gated` or `deterministic` is not true or false."""
+    for key in ("metrics", "units"):
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"{path}: rule {index}'s {key} must be a list of strings, "
+                             f'like {key} = ["{value}"], not {value!r}')  # fmt: skip
+    for key in ("exact", "gated", "deterministic"):
+        if not isinstance(entry.get(key, False), bool):
+            raise ValueError(f"{path}: rule {index}'s {key} must be true or false, not "
+                             f"{entry[key]!r}")  # fmt: skip
 
 
 MOST_RELATIVE = 10.0

@@ -129,11 +129,18 @@ def judge_paired(
         if not rule.beyond(before, after):
             return Judgement(SAME, median_ratio, change)
         worse = (after > before) == (direction == "lower")
-        if rule.deterministic or not rule.run_spread or min(base + new) <= 0:
-            verdict = (WORSE if worse else BETTER) if rule.deterministic else NOISY
-            return Judgement(verdict, median_ratio, change,
-                             fails_gate=verdict == WORSE and rule.gated)  # fmt: skip
-        return judge_by_run_spread(before, after, len(base), worse, change, rule, rules.alpha)
+        if rule.deterministic:
+            return Judgement(WORSE if worse else BETTER, median_ratio, change,
+                             fails_gate=worse and rule.gated)  # fmt: skip
+        if rule.run_spread and min(base + new) > 0:
+            return judge_by_run_spread(before, after, len(base), worse, change, rule, rules.alpha)
+        why = ("a value of zero or less in some run, which a spread of log values cannot judge"
+               if rule.run_spread else "no run-to-run spread and no rule saying it is "
+               "deterministic")  # fmt: skip
+        if worse and rule.gated:
+            return Judgement(NOT_JUDGED, median_ratio, change, fails_gate=True,
+                             note=f"not judged: beyond the tolerance the worse way, with {why}")
+        return Judgement(NOISY, median_ratio, change, note=why)
     logs = paired_log_ratios(base, new)
     estimate, low, high = hodges_lehmann(logs)
     p_value = signed_rank_p(logs, greater=estimate > 0)

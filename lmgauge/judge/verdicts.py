@@ -112,8 +112,10 @@ def judge(
 
 
 def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
-    """A figure that is not a timing: its rule's tolerance, and a rank test over rounds when
-    both sides have them; without rounds, worse only when the rule is deterministic."""
+    """A figure that is not a timing: its rule's tolerance; beyond it, better or worse outright
+    when the rule says it is deterministic, else by a rank test over rounds when both sides have
+    them (without rounds, a gated figure beyond its tolerance the worse way is not judged and
+    fails)."""
     before, after = float(base["value"]), float(new["value"])
     ratio = ratio_of(before, after)
     stats = significance(round_values(base), round_values(new), after > before,
@@ -121,11 +123,15 @@ def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
     if not rule.beyond(before, after):
         return Judgement(SAME, ratio, change, **stats, raw_ratio=ratio)
     getting_worse = (after > before) == (new["direction"] == "lower")
-    if math.isnan(stats["p_value"]):
-        if not rule.deterministic:
-            return Judgement(NOISY, ratio, change, **stats, note="no rounds to test",
+    if not rule.deterministic and math.isnan(stats["p_value"]):
+        if getting_worse and rule.gated:
+            return Judgement(NOT_JUDGED, ratio, change, **stats, fails_gate=True,
+                             note="not judged: beyond the tolerance the worse way, with no "
+                             "rounds to test and no rule saying it is deterministic",
                              raw_ratio=ratio)  # fmt: skip
-    elif stats["p_value"] > alpha:
+        return Judgement(NOISY, ratio, change, **stats, note="no rounds to test",
+                         raw_ratio=ratio)  # fmt: skip
+    if not rule.deterministic and stats["p_value"] > alpha:
         note = f"p = {stats['p_value']:.3f} > {alpha}"
         return Judgement(NOISY, ratio, change, **stats, note=note, raw_ratio=ratio)
     verdict = WORSE if getting_worse else BETTER
@@ -179,7 +185,8 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) 
         tested = {"p_value": spread.p_worse(abs(worse_log), *runs), "ci_low": low,
                   "ci_high": high}  # fmt: skip
     if not rule.beyond(before, normalised_after):
-        return Judgement(SAME, ratio, change, **tested, note="; ".join(notes), **common)
+        verdict = NOISY if ASSUMED in notes and rule.beyond(before, after) else SAME
+        return Judgement(verdict, ratio, change, **tested, note="; ".join(notes), **common)
     if spread is None:
         if not rule.gated:
             return Judgement(NOISY, ratio, change, note="; ".join([*notes, "no run-to-run spread"]),
@@ -226,7 +233,15 @@ def excused(
         worse_log -= shrink
         left = f"; what is left beyond {EXCUSE_LIMIT}x in all still counts" if worse_log else ""
         notes.append(f"{reason}: excused {math.exp(shrink):.2f}x{left}")
+        if shrink > 0:
+            notes.append(ASSUMED)
     return worse_log, notes
+
+
+ASSUMED = "an excuse that measured nothing cannot clear a change: not cleared"
+"""The note of a change shrunk by a busy flag or moved roofs, which say the machine may have
+been slower but not by how much: such a change that ends within its tolerance is "too noisy"
+(passed, not cleared, and named by the gate), never "same"."""
 
 
 def significance(base_rounds: list, new_rounds: list, greater: bool, interval: bool) -> dict:
@@ -246,7 +261,7 @@ def timing_excuse(base: dict, new: dict, drift: Drift) -> str:
     run; "" if neither. A busy base run excuses nothing."""
     if is_busy(new):
         return "new run flagged busy"
-    probed = bool(base.get("probe_seconds")) and bool(new.get("probe_seconds"))
+    probed = probe_median(base) is not None and probe_median(new) is not None
     if not probed and drift.slower_in_new:
         return "the machine's calibrated speed fell in the new run"
     return ""
@@ -257,12 +272,18 @@ def round_values(result: dict) -> list:
     return result.get("rounds") or result["samples"]
 
 
+def probe_median(result: dict) -> float | None:
+    """The median of a result's speed-probe times (s) that are finite and positive; None when
+    it has none (no probe, or only null, NaN or non-positive times, which excuse nothing)."""
+    times = [t for t in result.get("probe_seconds") or () if is_finite(t) and t > 0]
+    return statistics.median(times) if times else None
+
+
 def speed_ratio(base: dict, new: dict) -> float:
     """Median probe time of the new run / of the base run (above 1: the machine was slower in
-    the new run); 1.0 when either result has no probes."""
-    if not base.get("probe_seconds") or not new.get("probe_seconds"):
-        return 1.0
-    return statistics.median(new["probe_seconds"]) / statistics.median(base["probe_seconds"])
+    the new run); 1.0 when either result has no usable probe (probe_median)."""
+    before, after = probe_median(base), probe_median(new)
+    return after / before if before and after else 1.0
 
 
 def ratio_of(before: float, after: float) -> float:

@@ -80,6 +80,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     state = run_state(config)
     journal = state.recorder.journal
+    if not state.bench_items and state.gate_base is not None:
+        state.gate_message = (f"lmgauge gate: FAILED (--gate {state.gate_base[0]} was given, but "
+                              "no bench ran in this session, so nothing was judged)")  # fmt: skip
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not state.bench_items or journal is None:
         return
     journal.flush()

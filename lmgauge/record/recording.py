@@ -301,6 +301,8 @@ class RunRecorder:
             tests={
                 "counts": dict(tally),
                 "not_passed": [item for item in self.outcomes if item["outcome"] != "passed"],
+                "passed": sorted({item["test"] for item in self.outcomes
+                                  if item["outcome"] == "passed"}),  # fmt: skip
             },
             texts=self.texts,
             results=self.results,

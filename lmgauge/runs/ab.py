@@ -24,18 +24,17 @@ calibration at both ends (1.9 to 2.3 s at 2 threads on the AMD EPYC VM).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmgauge.errors import LmgaugeError
+from lmgauge.errors import LmgaugeError, ReportError
 from lmgauge.judge.compare import failed_on_both_sides, test_regressions
 from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, zero_valued
 from lmgauge.judge.verdicts import NOT_JUDGED
-from lmgauge.record.report import strict_json, write_text_atomic
+from lmgauge.record.report import read_report, strict_json, write_text_atomic
 from lmgauge.record.units import MACHINE_BOUND_UNITS
 from lmgauge.runs.ab_report import (
     ab_document,
@@ -155,8 +154,7 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                     status = describe_failure(record)
                     break
                 if label not in repeat:
-                    report = json.loads(record.report.read_text())
-                    repeat[label] = repeat_arguments(report, plan.rules)
+                    repeat[label] = repeat_arguments(run_report(record), plan.rules)
             pair += 1
             if pair == 1 and not any(map(records_timing, records)):
                 break  # nothing timed: one pair judges every figure there is
@@ -170,21 +168,33 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
 
 def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
     """Why no later pair can pass the A/B run, or None: a test failed or errored in a new run
-    and in no base run (a regression whatever the later pairs show: should a later base run
-    fail it too, it fails on both sides, which fails the run as well)."""
+    and in no base run, or was skipped in a new run and passed in a base run (a regression
+    whatever the later pairs show: should a later base run fail it too, it fails on both sides,
+    which fails the run as well)."""
     regressions = test_regressions(*complete_pairs(records))
     if not regressions:
         return None
-    first = regressions[0].split(": ", 1)[0]
+    first, what = regressions[0].split(": ", 1)
     others = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
-    return (f"stopped after pair {pairs}: {first}{others} failed on the new side and in no base "
-            "run, so no later pair can pass this A/B run")  # fmt: skip
+    how = ("was skipped on the new side and passed in a base run"
+           if what.startswith("skipped in new") else "failed on the new side and in no base run")
+    return (f"stopped after pair {pairs}: {first}{others} {how}, so no later pair can pass this "
+            "A/B run")  # fmt: skip
 
 
 def records_timing(record: RunRecord) -> bool:
     """Whether the run's report holds a timing figure."""
-    results = json.loads(record.report.read_text())["results"]
+    results = run_report(record)["results"]
     return any(result["unit"] in MACHINE_BOUND_UNITS for result in results)
+
+
+def run_report(record: RunRecord) -> dict:
+    """The report a run wrote; LmgaugeError in one sentence when it does not read as one."""
+    try:
+        return read_report(record.report)
+    except ReportError as error:
+        raise LmgaugeError(f"the {record.side} run of pair {record.pair + 1} wrote a report "
+                           f"lmgauge cannot read: {error}") from None  # fmt: skip
 
 
 def undecided(records: list[RunRecord], rules: GateRules) -> bool:
