@@ -244,6 +244,9 @@ def test_a_test_skipped_in_new_that_passed_in_base_fails_the_gate():
     assert f"{check}: skipped in new, passed in base (Skipped: no tokenizer)" in result.message()
     del base["tests"]["passed"]
     assert run_gate(base, new).passed, "a base that lists no passed tests cannot show a skip"
+    del new["tests"]
+    untested = run_gate(base, new)
+    assert not untested.passed and "the new report lists no tests" in untested.message()
 
 
 def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_path):

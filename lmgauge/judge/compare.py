@@ -191,7 +191,7 @@ def compare(
         tests=test_regressions([base], [new]),
         tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
-        unfinished=unfinished(base, "base") or unfinished(new),
+        unfinished=unfinished(base, "base") or unfinished(new) or untested(new),
         base_slowed=slowed_on_purpose(base),
         families=families, new_runs=newside.runs, base_busy=baseline.busy_sentence(),
     )  # fmt: skip
@@ -354,6 +354,14 @@ def unfinished(document: dict, side: str = "new") -> str:
         return ""
     return (f"the {side} run did not finish (status {status}): what it recorded is not the "
             "whole run")  # fmt: skip
+
+
+def untested(new: dict) -> str:
+    """A sentence when the new report has no `tests` section (every report lmgauge writes has
+    one): a test that failed or was skipped there could not be seen; "" otherwise."""
+    if isinstance(new.get("tests"), dict):
+        return ""
+    return "the new report lists no tests, so a test that failed or was skipped could not be seen"
 
 
 def slowed_on_purpose(base: dict) -> str:
