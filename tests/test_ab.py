@@ -603,6 +603,7 @@ def test_a_side_argument_that_is_one_dashed_word_is_read_as_the_value():
         (["--base", "no-such-ref"], "'no-such-ref' is not a git ref"),
         (["--new", "python:/no/python"], "is not an executable Python interpreter"),
         (["--new", "python:/bin/true"], "cannot run the benches"),
+        (["--base-args", "--rounds 'x"], "--base-args \"--rounds 'x\" cannot be split into"),
     ],
 )
 def test_bad_input_is_one_sentence(tmp_path, options, message):

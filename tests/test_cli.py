@@ -91,17 +91,23 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
     assert "version 99" in capsys.readouterr().err
     text = DEFAULT_RULES.read_text()
     for old, new, said in (
-        ("relative = 0.25", "relative = 25", "has relative = 25; it must be a number from 0 to "
-                                             "10 (a fraction: 0.25 is 25 %)"),
-        ("alpha = 0.05", "alpha = 0", "the file has alpha = 0; it must be a number above 0 to 0.5"),
+        ("relative = 0.25", "relative = 25", "has relative = 25; it must be a finite number from "
+                                             "0 to 10 (a fraction: 0.25 is 25 %)"),
+        ("alpha = 0.05", "alpha = 0", "the file has alpha = 0; it must be a finite number above 0 "
+                                      "to 0.5"),
         ('metrics = ["*load_seconds", "cold_import_seconds"]', 'metrics = "*load_seconds"',
          "'s metrics must be a list of strings, like metrics = [\"*load_seconds\"]"),
         ("gated = true", 'gated = "yes"', "'s gated must be true or false, not 'yes'"),
+        ("relative = 0.25", "absolute = inf", "has absolute = inf; it must be a finite"),
+        ("version = 8", "version = true", "has version True"),
     ):  # fmt: skip
         assert old in text
         broken.write_text(text.replace(old, new, 1))
         assert main(["rules", "--rules", str(broken)]) == 2
         assert said in capsys.readouterr().err
+    broken.write_text('version = 8\n[rule]\nmetrics = ["x"]\nreason = "r"\n')
+    assert main(["rules", "--rules", str(broken)]) == 2
+    assert "each rule must be a [[rule]] table (two brackets)" in capsys.readouterr().err
 
 
 def test_compare_gate_export_plot_and_summary_from_the_command_line(tmp_path, capsys):

@@ -1,6 +1,7 @@
 """compare and gate on reports with known differences: verdicts, significance, machines."""
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -247,6 +248,35 @@ def test_a_test_skipped_in_new_that_passed_in_base_fails_the_gate():
     del new["tests"]
     untested = run_gate(base, new)
     assert not untested.passed and "the new report lists no tests" in untested.message()
+
+
+def test_a_deterministic_figure_with_rounds_is_not_demoted_by_a_rank_test():
+    """Found by a new-user trial: failed requests going 0 -> 3 in each load run got a rank-test
+    p, Holm's family correction demoted "worse" to "too noisy", and the gate passed."""
+    from lmgauge.record.recording import RunRecorder
+
+    def with_failures(document, count):
+        recorder = RunRecorder({})
+        recorder.record("serve", "gpt2", "served_failed_requests", samples=[count] * 3,
+                        rounds=[count] * 3, test="s", concurrency=1)  # fmt: skip
+        document["results"].append(dataclasses.asdict(recorder.results[0]))
+        return document
+
+    result = run_gate(with_failures(make_report(1), 0), with_failures(make_report(2), 3))
+    row = result.comparison.rows.query("metric == 'served_failed_requests'").iloc[0]
+    assert row.verdict == "worse" and math.isnan(row.p_value) and not result.passed
+
+
+def test_null_probes_are_probes_all_the_same_so_the_roofs_excuse_nothing():
+    """Found by a new-user trial: with every probe time null, halved roofs excused 1.5x of a
+    2.5x slowdown, as they do for reports made before probes existed."""
+    base = make_report(1)
+    new = make_report(2, slowdown=2.5, matmul=0.7e11)
+    for result in new["results"]:
+        result["probe_seconds"] = [None] * len(result["probe_seconds"] or [None])
+    row = compare(base, new, RULES).rows.query(
+        "metric == 'ttft_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
+    assert row.verdict == "worse" and "excused" not in row.note
 
 
 def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_path):

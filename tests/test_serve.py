@@ -175,8 +175,13 @@ def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_the
     assert served_folder(folder) == (served, dropped), "made once, then reused"
     (folder / "generation_config.json").write_text('{"eos_token_id": 2, "use_cache": true}')
     assert served_folder(folder) == (folder, {}), "token ids only: the folder itself"
-    (folder / "generation_config.json").write_text("{")
-    with pytest.raises(ModelLoadError, match="cannot be read as a generation config"):
+    for broken in ("{", "[1, 2]", '{"watermarking_config": 5}'):
+        (folder / "generation_config.json").write_text(broken)
+        with pytest.raises(ModelLoadError, match="cannot be read as a generation config"):
+            served_folder(folder)
+    (folder / "generation_config.json").write_text('{"repetition_penalty": 1.2}')
+    monkeypatch.setenv("LMGAUGE_CACHE", str(folder / "config.json"))
+    with pytest.raises(ModelLoadError, match="cannot make the served copy .* set LMGAUGE_CACHE"):
         served_folder(folder)
 
 

@@ -101,15 +101,23 @@ def load_gate_rules(path: Path) -> GateRules:
     """The rules in `path`; ValueError with one sentence when the file is malformed."""
     try:
         document = tomllib.loads(Path(path).read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"cannot read gate rules {path}: {error}") from None
-    if document.get("version") not in SUPPORTED_VERSIONS:
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or (
+            version not in SUPPORTED_VERSIONS):  # fmt: skip
         raise ValueError(
             f"{path} has version {document.get('version')!r}; lmgauge reads gate rules "
             f"versions {', '.join(map(str, SUPPORTED_VERSIONS))}"
         )
+    entries, paired = document.get("rule", []), document.get("paired", {})
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"{path}: each rule must be a [[rule]] table (two brackets), not "
+                         f"{entries!r}")  # fmt: skip
+    if not isinstance(paired, dict):
+        raise ValueError(f"{path}: [paired] must be a table, not {paired!r}")
     rules = []
-    for index, entry in enumerate(document.get("rule", [])):
+    for index, entry in enumerate(entries):
         if not entry.get("metrics") and not entry.get("units"):
             raise ValueError(f"{path}: rule {index} names no metrics and no units")
         if "reason" not in entry:
@@ -131,7 +139,6 @@ def load_gate_rules(path: Path) -> GateRules:
                 }
             )
         )
-    paired = document.get("paired", {})
     check_range(path, "the file", "alpha", document.get("alpha"), 0, 0.5, low_open=True)
     check_range(path, "[paired]", "relative", paired.get("relative"), 0, MOST_RELATIVE)
     return GateRules(
@@ -169,17 +176,18 @@ value): 2 is runs of one code differing by 7x, far beyond any runner measured (0
 
 def check_range(path, where: str, key: str, value, low: float, high: float,
                 low_open: bool = False) -> None:  # fmt: skip
-    """ValueError in one sentence when `value` (absent: None, fine) is not a number from `low`
-    to `high` (above `low` when low_open)."""
+    """ValueError in one sentence when `value` (absent: None, fine) is not a finite number from
+    `low` to `high` (above `low` when low_open): an infinite tolerance could never fail."""
     if value is None:
         return
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if number and (low < value if low_open else low <= value) and value <= high:
+    if number and math.isfinite(value) and (low < value if low_open else low <= value) \
+            and value <= high:
         return
     bound = "above" if low_open else "from"
     fraction = " (a fraction: 0.25 is 25 %)" if key == "relative" else ""
-    raise ValueError(f"{path}: {where} has {key} = {value!r}; it must be a number {bound} {low:g} "
-                     f"to {high:g}{fraction}")  # fmt: skip
+    raise ValueError(f"{path}: {where} has {key} = {value!r}; it must be a finite number {bound} "
+                     f"{low:g} to {high:g}{fraction}")  # fmt: skip
 
 
 def round_width(rules: GateRules) -> tuple[float, str]:

@@ -120,6 +120,8 @@ def judge_by_rounds(base, new, rule, alpha, interval, change) -> Judgement:
     ratio = ratio_of(before, after)
     stats = significance(round_values(base), round_values(new), after > before,
                          interval and not math.isnan(ratio))  # fmt: skip
+    if rule.deterministic:
+        stats["p_value"] = math.nan  # judged by its tolerance alone: Holm's family leaves it out
     if not rule.beyond(before, after):
         return Judgement(SAME, ratio, change, **stats, raw_ratio=ratio)
     getting_worse = (after > before) == (new["direction"] == "lower")
@@ -185,8 +187,11 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) 
         tested = {"p_value": spread.p_worse(abs(worse_log), *runs), "ci_low": low,
                   "ci_high": high}  # fmt: skip
     if not rule.beyond(before, normalised_after):
-        verdict = NOISY if ASSUMED in notes and rule.beyond(before, after) else SAME
-        return Judgement(verdict, ratio, change, **tested, note="; ".join(notes), **common)
+        if ASSUMED in notes and rule.beyond(before, after):
+            raw = describe_change(before, after, new["unit"], new["direction"], rule)
+            return Judgement(NOISY, ratio, f"{raw} before the excuse", **tested,
+                             note="; ".join(notes), **common)  # fmt: skip
+        return Judgement(SAME, ratio, change, **tested, note="; ".join(notes), **common)
     if spread is None:
         if not rule.gated:
             return Judgement(NOISY, ratio, change, note="; ".join([*notes, "no run-to-run spread"]),
@@ -257,11 +262,13 @@ def significance(base_rounds: list, new_rounds: list, greater: bool, interval: b
 
 def timing_excuse(base: dict, new: dict, drift: Drift) -> str:
     """Why a slower timing might be the machine's, not the code's: the new run's results
-    flagged busy, or (for reports without speed probes) the calibrated speed fell in the new
-    run; "" if neither. A busy base run excuses nothing."""
+    flagged busy, or (for results without speed probes: reports of formats 1 and 2) the
+    calibrated speed fell in the new run; "" if neither. A busy base run excuses nothing, and
+    probe times that are null or not positive excuse nothing either (they are probes all the
+    same, so the roofs do not stand in for them)."""
     if is_busy(new):
         return "new run flagged busy"
-    probed = probe_median(base) is not None and probe_median(new) is not None
+    probed = bool(base.get("probe_seconds")) and bool(new.get("probe_seconds"))
     if not probed and drift.slower_in_new:
         return "the machine's calibrated speed fell in the new run"
     return ""

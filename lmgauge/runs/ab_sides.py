@@ -62,7 +62,11 @@ def git(repository: Path, *arguments: str) -> str:
 
 def resolve_side(label: str, spec: str | None, arguments: str, repository: Path) -> Side:
     """The side `spec` (None, a git ref, or python:PATH) with extra pytest `arguments`."""
-    extra = tuple(shlex.split(arguments or ""))
+    try:
+        extra = tuple(shlex.split(arguments or ""))
+    except ValueError as error:
+        raise LmgaugeError(f"--{label}-args {arguments!r} cannot be split into arguments "
+                           f"({error}).") from None  # fmt: skip
     if spec is None:
         return Side(label, "this checkout", sys.executable, repository, extra)
     if spec.startswith(PYTHON_PREFIX):

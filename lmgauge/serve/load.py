@@ -85,10 +85,12 @@ def completion_body(model: str, prompt: str, max_tokens: int, extra: tuple = ())
 def accepted_fields(url: str, model: str, tokens: int = 8,
                     timeout: float = 60.0) -> tuple[tuple[str, ...], tuple[str, ...]]:  # fmt: skip
     """(the EXACT_LENGTH fields the server accepts and honours, the NEUTRAL fields it accepts):
-    a non-streamed request with the NEUTRAL fields, taken when it is answered; then requests
+    a non-streamed request with both NEUTRAL fields, then with each alone, the first answered
+    taken (a server may refuse one it does not know and take the other); then requests
     for `tokens` tokens with both EXACT_LENGTH fields, then with min_tokens alone, taken when
     answered and its usage (where given) counts `tokens`."""
-    neutral = tuple(NEUTRAL) if _answer(url, model, 1, tuple(NEUTRAL), timeout) else ()
+    neutral = next((fields for fields in (tuple(NEUTRAL), *((name,) for name in NEUTRAL))
+                    if _answer(url, model, 1, fields, timeout)), ())  # fmt: skip
     for fields in (EXACT_LENGTH, EXACT_LENGTH[:1]):
         answer = _answer(url, model, tokens, (*fields, *neutral), timeout)
         if answer is None:

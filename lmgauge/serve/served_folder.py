@@ -29,24 +29,45 @@ GENERATION_CONFIG = "generation_config.json"
 def served_folder(folder: Path) -> tuple[Path, dict]:
     """The folder to serve and the settings of `folder`'s generation_config.json it leaves out:
     `folder` itself and {} when that file asks for token ids only (or is absent), else a copy of
-    symbolic links in <cache>/served/, named by the folder's path, its file names and the kept
-    settings, made once (a concurrent run that made it first wins)."""
+    symbolic links of the same name in <cache>/served/KEY/ (KEY: a hash of the folder's path,
+    its file names and the kept settings), made once (a concurrent run that made it first
+    wins). ModelLoadError in one sentence when the file is not a generation config or the copy
+    cannot be made."""
     config_file = folder / GENERATION_CONFIG
     try:
-        kept, dropped = split_settings(json.loads(config_file.read_text()))
+        settings = json.loads(config_file.read_text())
     except FileNotFoundError:
         return folder, {}
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError) as error:
         raise ModelLoadError(f"{config_file} cannot be read as a generation config "
                              f"({error}).") from None  # fmt: skip
+    try:
+        if not isinstance(settings, dict):
+            raise TypeError(f"it holds a JSON {type(settings).__name__}, not an object")
+        kept, dropped = split_settings(settings)
+    except Exception as error:  # noqa: BLE001 - transformers' own checks raise many kinds
+        raise ModelLoadError(f"{config_file} cannot be read as a generation config "
+                             f"({type(error).__name__}: {error}).") from None  # fmt: skip
     if not dropped:
         return folder, {}
     names = sorted(path.name for path in folder.iterdir() if path.name != GENERATION_CONFIG)
     key = hashlib.sha256(json.dumps([str(folder), names, kept]).encode()).hexdigest()[:16]
     home = cache_root() / "served" / key
+    try:
+        make_copy(folder, names, kept, home)
+    except OSError as error:
+        raise ModelLoadError(f"cannot make the served copy of {folder} in {home.parent} "
+                             f"({error}); set LMGAUGE_CACHE to a folder lmgauge may write to."
+                             ) from None  # fmt: skip
+    return home / folder.name, dropped
+
+
+def make_copy(folder: Path, names: list[str], kept: dict, home: Path) -> None:
+    """<home>/<folder's name>/: a symbolic link to each of `names` in `folder` and a
+    generation_config.json of `kept`, unless `home` exists."""
     if not home.is_dir():
         home.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=home.parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.", dir=home.parent))
         copy = staging / folder.name
         copy.mkdir()
         for name in names:
@@ -56,4 +77,3 @@ def served_folder(folder: Path) -> tuple[Path, dict]:
             staging.rename(home)
         except OSError:
             shutil.rmtree(staging)
-    return home / folder.name, dropped
