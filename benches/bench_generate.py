@@ -24,6 +24,7 @@ from lmgauge.model.roofline import (
     no_cache_step_bound_s,
 )
 from lmgauge.pytest_plugin.record_fixtures import record_generation
+from lmgauge.pytest_plugin.skips import skip_on_measurement
 from lmgauge.sources.configs import LLAMACPP, TRANSFORMERS
 from lmgauge.sources.prompts import model_inputs, pad_token_id
 
@@ -135,7 +136,8 @@ def check_against_own_counters(timings, perfs, record, judge_timing, shape):
 
 
 @pytest.mark.slow
-def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge_timing):
+def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge_timing,
+                                                     request):  # fmt: skip
     """The step timer inside generate and a bare loop must agree on a decode step.
 
     The two run in alternating order, CROSS_CHECK_ROUNDS times each; the ratio compared is the
@@ -152,7 +154,8 @@ def test_decode_step_agrees_with_a_hand_written_loop(loaded_model, record, judge
     new_tokens = CROSS_CHECK_NEW_TOKENS
     probe = statistics.median(greedy_hand_loop(model, ids, mask, 6, device).step_s)
     if probe < CROSS_CHECK_SHORTEST_STEP_S:
-        pytest.skip(
+        skip_on_measurement(
+            request.node,
             f"a decode step of {probe * 1e3:.1f} ms is too short for a "
             f"{100 * HAND_LOOP_AGREEMENT:g} % comparison: generate's fixed per-step bookkeeping "
             f"alone is 0.1-0.2 ms"

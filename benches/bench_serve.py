@@ -19,6 +19,7 @@ import statistics
 import numpy as np
 import pytest
 
+from lmgauge.pytest_plugin.skips import skip_on_measurement
 from lmgauge.pytest_plugin.state import run_state
 from lmgauge.serve.figures import QUANTILES, agreement, first_difference, run_figures
 from lmgauge.serve.load import RUN_TIMEOUT_S, open_loop_requests, run_load
@@ -224,7 +225,7 @@ waited (TTFT) more than this factor longer than the earlier half is past saturat
 backlog grows)."""
 
 
-def test_saturation(loaded_model, record, load_levels):
+def test_saturation(loaded_model, record, load_levels, request):
     """Where the server saturates. Closed loop: the lowest concurrency after which the next
     level adds less than SATURATION_GAIN of output tokens/s (median over load runs). Open loop:
     the highest request rate, every lower one included, at which at least one load run's TTFT
@@ -265,7 +266,7 @@ def test_saturation(loaded_model, record, load_levels):
     if len(closed) < 2 and not opened:
         pytest.skip("saturation needs two concurrency levels or a --request-rate sweep")
     if notes:
-        pytest.skip("; ".join(notes))
+        skip_on_measurement(request.node, "; ".join(notes))
 
 
 @pytest.fixture(scope="session")

@@ -243,6 +243,11 @@ def test_a_test_skipped_in_new_that_passed_in_base_fails_the_gate():
     result = run_gate(base, new)
     assert not result.passed
     assert f"{check}: skipped in new, passed in base (Skipped: no tokenizer)" in result.message()
+    new["tests"]["not_passed"][0]["measured"] = True
+    assert run_gate(base, new).passed, "a skip on a measurement (a sweep that never saturated)"
+    new["tests"]["not_passed"][0].pop("measured")
+    folder = combined([make_report(3), base])
+    assert not run_gate(folder, new).passed, "a base folder keeps what its runs passed"
     del base["tests"]["passed"]
     assert run_gate(base, new).passed, "a base that lists no passed tests cannot show a skip"
     del new["tests"]

@@ -150,6 +150,8 @@ def test_every_request_turns_the_servers_repetition_penalties_off(fake_server):
     assert sent["temperature"] == sent["frequency_penalty"] == sent["presence_penalty"] == 0.0
     FakeCompletions.known = OPENAI_FIELDS
     assert accepted_fields(fake_server, "fake-model") == ((), ()), "a strict server takes neither"
+    FakeCompletions.known = OPENAI_FIELDS | {"repetition_penalty"}
+    assert accepted_fields(fake_server, "fake-model") == ((), ("repetition_penalty",))
 
 
 def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_them(
@@ -172,7 +174,9 @@ def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_the
     assert (served / "config.json").resolve() == folder / "config.json"
     assert json.loads((served / "generation_config.json").read_text()) == {
         "bos_token_id": 1, "eos_token_id": 2}  # fmt: skip
-    assert served_folder(folder) == (served, dropped), "made once, then reused"
+    made = (served / "config.json").lstat().st_ino
+    assert served_folder(folder) == (served, dropped)
+    assert (served / "config.json").lstat().st_ino == made, "made once, then reused"
     (folder / "generation_config.json").write_text('{"eos_token_id": 2, "use_cache": true}')
     assert served_folder(folder) == (folder, {}), "token ids only: the folder itself"
     for broken in ("{", "[1, 2]", '{"watermarking_config": 5}'):

@@ -72,7 +72,8 @@ class Comparison:
     """rows: one per figure found in either report (COLUMNS); hardware / setup: 'field: base ->
     new' lines; drift: how the calibrated machine speed moved (lmgauge.judge.drift.speed_drift);
     base_name / new_name: where the reports came from; tests: one line per test that failed or
-    errored in the new run but not in the base; tests_failed_before: one line per test that
+    errored in the new run but not in the base, or was skipped in it (not on a measurement)
+    where the base passed it (test_regressions); tests_failed_before: one line per test that
     failed or errored in both (not a regression, but a broken test: see failed_on_both_sides);
     base_runs / new_runs: how many runs each side
     stands for; family: how many gated timing figures share the family-wise false-alarm rate
@@ -92,8 +93,9 @@ class Comparison:
     families: list[FamilyVerdict] = field(default_factory=list)
     new_runs: int = 1
     unfinished: str = ""
-    """A sentence when the new run did not finish (killed, interrupted, error): its figures
-    are what it had recorded, and the gate fails on it."""
+    """Sentences, joined by "; ", when the base or new run did not finish (killed, interrupted,
+    error: its figures are what it had recorded) or the new report lists no tests; the gate
+    fails on it."""
     base_slowed: str = ""
     """A sentence when the base was made with --inject-slowdown: its timings were slowed on
     purpose, so a slowdown of up to that size would pass; the gate fails on it."""
@@ -191,7 +193,8 @@ def compare(
         tests=test_regressions([base], [new]),
         tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
-        unfinished=unfinished(base, "base") or unfinished(new) or untested(new),
+        unfinished="; ".join(filter(None, [unfinished(base, "base"), unfinished(new),
+                                           untested(new)])),  # fmt: skip
         base_slowed=slowed_on_purpose(base),
         families=families, new_runs=newside.runs, base_busy=baseline.busy_sentence(),
     )  # fmt: skip
@@ -380,8 +383,9 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     """One line per test that did not pass in some new run and did in the base: '<test id>:
     <outcome> in <when> (<message>)' for a test that failed or errored there and in no base run,
     '<test id>: skipped in new, passed in base (<reason>)' for a test skipped or xfailed there
-    that some base run passed (reports list the tests they passed since 2026-12-03; against an
-    older base, a skip is not seen)."""
+    that some base run passed, unless it skipped on what it measured (`measured`:
+    lmgauge.pytest_plugin.skips). Reports list the tests they passed since 2026-12-03; against
+    an older base, a skip is not seen."""
     failed_before = first_failures(base_runs)
     passed_before = {test for document in base_runs
                      for test in document.get("tests", {}).get("passed", [])}  # fmt: skip
@@ -391,7 +395,8 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
             reason = failure_reason(item)
             if item["outcome"] in ("failed", "error") and item["test"] not in failed_before:
                 lines.append(f"{item['test']}: {item['outcome']} in {item['when']}{reason}")
-            elif item["outcome"] == "skipped" and item["test"] in passed_before:
+            elif (item["outcome"] == "skipped" and not item.get("measured")
+                  and item["test"] in passed_before):  # fmt: skip
                 lines.append(f"{item['test']}: skipped in new, passed in base{reason}")
     return list(dict.fromkeys(lines))
 

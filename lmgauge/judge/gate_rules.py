@@ -4,8 +4,9 @@
 A rule says how big a change must be to count (`relative`, `absolute` or both, which must then
 both be exceeded; or `exact`: any change),
 whether the figure is `gated` (a change for the worse fails `lmgauge gate`), and whether it is
-`deterministic`: a figure without rounds can only fail the gate when its rule says it is
-deterministic (memory peaks, counts, accuracy), because no significance test can be made.
+`deterministic` (counts, accuracy): then a change beyond the tolerance is worse or better
+outright, with no significance test; a gated figure that is not deterministic and has no
+rounds or spread to test it by is "not judged" when it moved the worse way, and fails.
 File versions: 1 (first); 2 adds `[paired]`: the tolerance of A/B runs judged pair by pair
 (lmgauge.judge.paired); 3 adds `figures`; 4 adds `run_spread` and `spread_reason` (the
 run-to-run spread of timings, lmgauge.judge.spread); 5 adds the served figures' rules; 6 and 7
@@ -57,9 +58,12 @@ class Rule:
         return unit in self.units or any(fnmatch.fnmatchcase(metric, p) for p in self.metrics)
 
     def beyond(self, base: float, new: float) -> bool:
-        """Whether the change from `base` to `new` is larger than this rule tolerates."""
+        """Whether the change from `base` to `new` is larger than this rule tolerates (no
+        change never is, also under a rule that states no tolerance)."""
         if self.exact:
             return not math.isclose(base, new, rel_tol=1e-12, abs_tol=0.0)
+        if base == new:
+            return False
         beyond_absolute = self.absolute is None or abs(new - base) > self.absolute
         if self.relative is None:
             return beyond_absolute

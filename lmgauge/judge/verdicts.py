@@ -9,8 +9,11 @@ Holm's method. Other figures with per-round values on both sides (memory peaks) 
 one-sided Mann-Whitney U over the rounds; a figure without rounds is called better or worse
 only when its rule says it is deterministic. Exact figures (counts) are "same" or "changed".
 
-Fails closed: a figure whose value is missing or not finite on either side, or a gated timing
-figure with no run-to-run spread to judge it by, is "not judged" and fails the gate when gated.
+Fails closed: a figure whose value is missing or not finite on either side, a gated timing
+figure with no run-to-run spread to judge it by, or a gated figure that moved beyond its
+tolerance the worse way with nothing to judge it by (no rounds and no rule saying it is
+deterministic) is "not judged" and fails the gate. A deterministic figure is worse or better
+outright, with no rank test.
 
 Excuses are bounded once. Together they move a timing ratio by at most EXCUSE_LIMIT, applied
 to the raw ratio. The speed probe (measured outside the code under test) puts the new value in
@@ -172,8 +175,9 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) 
     both_ways = spread is not None and spread.normalised
     timing = new["unit"] in MACHINE_BOUND_UNITS
     worse_log, notes = sign * math.log(raw_ratio), []
+    after_probe = worse_log
     if timing:
-        worse_log, notes = excused(worse_log, base, new, drift, normalize, both_ways)
+        worse_log, notes, after_probe = excused(worse_log, base, new, drift, normalize, both_ways)
     ratio = math.exp(sign * worse_log)
     normalised_after = before * ratio
     change = describe_change(before, normalised_after, new["unit"], new["direction"], rule)
@@ -187,10 +191,11 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) 
         tested = {"p_value": spread.p_worse(abs(worse_log), *runs), "ci_low": low,
                   "ci_high": high}  # fmt: skip
     if not rule.beyond(before, normalised_after):
-        if ASSUMED in notes and rule.beyond(before, after):
-            raw = describe_change(before, after, new["unit"], new["direction"], rule)
+        measured_after = before * math.exp(sign * after_probe)
+        if after_probe > worse_log and rule.beyond(before, measured_after):
+            raw = describe_change(before, measured_after, new["unit"], new["direction"], rule)
             return Judgement(NOISY, ratio, f"{raw} before the excuse", **tested,
-                             note="; ".join(notes), **common)  # fmt: skip
+                             note="; ".join([*notes, UNMEASURED_EXCUSE]), **common)  # fmt: skip
         return Judgement(SAME, ratio, change, **tested, note="; ".join(notes), **common)
     if spread is None:
         if not rule.gated:
@@ -211,7 +216,8 @@ def excused(
     worse_log: float, base: dict, new: dict, drift: Drift, normalize: bool, both_ways: bool
 ):  # fmt: skip
     """The change in natural-log units (positive: worse) once the excuses are applied, with a
-    note per excuse. The speed probe first, capped at EXCUSE_LIMIT: with `both_ways` (the
+    note per excuse, and the change after the probe alone (before a busy flag or moved roofs
+    shrank it). The speed probe first, capped at EXCUSE_LIMIT: with `both_ways` (the
     spread was estimated in probe units) the value is put in probe units whichever way the
     machine moved; otherwise the probe is an excuse only: a machine that was slower by more
     than DRIFT_TOLERANCE in the new run shrinks a worsening (a noisy probe never makes one).
@@ -232,21 +238,20 @@ def excused(
         if abs(capped) > 0.01:
             speed = math.exp(probe_log)
             notes.append(f"{how} the speed probe: machine {speed:.2f}x as slow in new")
+    after_probe = worse_log
     reason = timing_excuse(base, new, drift)
     if reason and worse_log > 0:
         shrink = min(worse_log, max(0.0, limit - used))
         worse_log -= shrink
         left = f"; what is left beyond {EXCUSE_LIMIT}x in all still counts" if worse_log else ""
         notes.append(f"{reason}: excused {math.exp(shrink):.2f}x{left}")
-        if shrink > 0:
-            notes.append(ASSUMED)
-    return worse_log, notes
+    return worse_log, notes, after_probe
 
 
-ASSUMED = "an excuse that measured nothing cannot clear a change: not cleared"
-"""The note of a change shrunk by a busy flag or moved roofs, which say the machine may have
-been slower but not by how much: such a change that ends within its tolerance is "too noisy"
-(passed, not cleared, and named by the gate), never "same"."""
+UNMEASURED_EXCUSE = "an excuse that measured nothing cannot clear a change: not cleared"
+"""The note of a change that a busy flag or moved roofs (which say the machine may have been
+slower, not by how much) brought within its tolerance: "too noisy" (passed, not cleared, and
+named by the gate), never "same"."""
 
 
 def significance(base_rounds: list, new_rounds: list, greater: bool, interval: bool) -> dict:

@@ -10,6 +10,7 @@ import pytest
 
 from lmgauge.measure.noise import NoiseMonitor
 from lmgauge.measure.rounds import RoundPolicy
+from lmgauge.pytest_plugin.skips import skip_on_measurement
 from lmgauge.pytest_plugin.state import (
     NOISE_MONITOR,
     bench_and_model,
@@ -90,7 +91,8 @@ def judge_timing(request: pytest.FixtureRequest):
         calibration = state.recorder.calibration or {}
         calibration_busy = calibration.get("noise", {}).get("busy", False)
         if reading.busy or calibration_busy:
-            pytest.skip(
+            skip_on_measurement(
+                request.node,
                 f"not judged on a busy machine ({reading.foreign_cores:.2f} cores used by other "
                 f"processes; calibration busy: {calibration_busy}): {message}"
             )

@@ -11,6 +11,7 @@ import pytest
 
 from lmgauge.errors import LmgaugeError
 from lmgauge.measure import environment
+from lmgauge.pytest_plugin.skips import MEASURED_SKIP
 from lmgauge.pytest_plugin.state import RUN_STATE, is_bench, run_state
 from lmgauge.record.journal import Journal, journal_path_of
 from lmgauge.record.recording import RunRecorder
@@ -66,7 +67,8 @@ class OutcomeCollector:
         elif report.failed:
             crash = getattr(report.longrepr, "reprcrash", None)
             message = crash.message if crash else report.longreprtext.strip().splitlines()[-1]
-        self.recorder.outcome(report.nodeid, report.outcome, report.when, message)
+        measured = report.skipped and MEASURED_SKIP in report.user_properties
+        self.recorder.outcome(report.nodeid, report.outcome, report.when, message, measured)
 
 
 @pytest.hookimpl(trylast=True)

@@ -189,7 +189,10 @@ class RunRecorder:
     def dataset_loaded(self, name: str, facts: dict) -> None:
         self.apply({"event": "dataset", "name": name, "facts": facts})
 
-    def outcome(self, nodeid: str, outcome: str, when: str, message: str = "") -> None:
+    def outcome(self, nodeid: str, outcome: str, when: str, message: str = "",
+                measured: bool = False) -> None:  # fmt: skip
+        """A test's outcome in one phase; `measured`: a skip on what it measured
+        (lmgauge.pytest_plugin.skips)."""
         self.apply(
             {
                 "event": "outcome",
@@ -197,6 +200,7 @@ class RunRecorder:
                 "outcome": outcome,
                 "when": when,
                 "message": message,
+                **({"measured": True} if measured else {}),
             }  # fmt: skip
         )
 
@@ -258,7 +262,8 @@ class RunRecorder:
         self.datasets[event["name"]] = {**event["facts"], "load_count": count}
 
     def _on_outcome(self, event: dict) -> None:
-        self.outcomes.append({key: event[key] for key in ("test", "outcome", "when", "message")})
+        self.outcomes.append({key: event[key] for key in ("test", "outcome", "when", "message",
+                                                          "measured") if key in event})  # fmt: skip
 
     def _on_noise(self, event: dict) -> None:
         self.noise.append(event["reading"])

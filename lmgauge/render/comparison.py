@@ -54,7 +54,7 @@ def header(comparison: Comparison) -> list[str]:
     counts = comparison.rows["verdict"].value_counts()
     lines.append("verdicts: " + ", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
     if comparison.tests:
-        lines.append("tests that failed in new and not in base:")
+        lines.append("tests lost in new (failed, and not in base; or skipped, and passed in base):")
         lines += [f"  {line}" for line in comparison.tests]
     if comparison.tests_failed_before:
         lines.append("tests that failed in both:")

@@ -10,8 +10,8 @@ significant, or "same" by less than half of it with its upper confidence bound b
 lmgauge.judge.family), pairs are added, up to `max_runs`; a family still beyond the tolerance
 without significance then was not judged, and fails the run. The false-alarm rate of this rule
 is measured by simulation (lmgauge.judge.gate_sim), not assumed. A test that failed on the new
-side and in no base run stops the run after that pair (`stopped_early`): no later pair can
-pass it.
+side and in no base run, or was skipped there (not on a measurement) and passed in a base run,
+stops the run after that pair (`stopped_early`): no later pair can pass it.
 
 Every run gets `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the
 pair is the unit here, so a run needs a few rounds, not the extra rounds that narrow one run's

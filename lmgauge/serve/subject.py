@@ -46,9 +46,9 @@ class ServedModel:
     task: str = CAUSAL_LM
     runtime: str = SERVE
     named_like_model: bool = True
-    """False when the server's one model id does not name the model of --models (an endpoint
-    serving another model than the tokenizer's would miscount tokens: served_usage_agreement_share
-    shows it)."""
+    """True for a server lmgauge started on the model's own files; for an --endpoint, false when
+    the server's one model id does not name the model of --models (an endpoint serving another
+    model than the tokenizer's would miscount tokens: served_usage_agreement_share shows it)."""
 
     @property
     def name(self) -> str:
