@@ -177,8 +177,9 @@ def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_the
     made = (served / "config.json").lstat().st_ino
     assert served_folder(folder) == (served, dropped)
     assert (served / "config.json").lstat().st_ino == made, "made once, then reused"
-    (folder / "generation_config.json").write_text('{"eos_token_id": 2, "use_cache": true}')
-    assert served_folder(folder) == (folder, {}), "token ids only: the folder itself"
+    (folder / "generation_config.json").write_text(
+        '{"eos_token_id": 2, "use_cache": true, "do_sample": false, "num_beams": 1}')
+    assert served_folder(folder) == (folder, {}), "token ids and defaults: the folder itself"
     for broken in ("{", "[1, 2]", '{"watermarking_config": 5}'):
         (folder / "generation_config.json").write_text(broken)
         with pytest.raises(ModelLoadError, match="cannot be read as a generation config"):

@@ -36,8 +36,7 @@ def neutralise(model) -> dict:
     folder = getattr(model, "generation_config", None)
     if folder is None:
         return {}
-    asked = {key: value for key, value in folder.to_diff_dict().items()
-             if is_decoding_setting(key)}  # fmt: skip
+    asked = decoding_asks(folder)
     model.generation_config = GenerationConfig(
         **{key: getattr(folder, key) for key in TOKEN_SETTINGS if getattr(folder, key, None)
            is not None}  # fmt: skip
@@ -53,5 +52,13 @@ def split_settings(settings: dict) -> tuple[dict, dict]:
 
     kept = {key: value for key, value in settings.items()
             if key in TOKEN_SETTINGS and value is not None}  # fmt: skip
-    asked = GenerationConfig.from_dict(dict(settings)).to_diff_dict()
-    return kept, {key: value for key, value in asked.items() if is_decoding_setting(key)}
+    return kept, decoding_asks(GenerationConfig.from_dict(dict(settings)))
+
+
+def decoding_asks(config) -> dict:
+    """The decoding settings a transformers GenerationConfig asks for: set, not equal to the
+    value `generate` takes for the key when it is unset (do_sample false and one beam ask for
+    nothing), and neither a token id nor bookkeeping."""
+    defaults = getattr(config, "_get_default_generation_params", dict)()
+    return {key: value for key, value in config.to_diff_dict().items()
+            if is_decoding_setting(key) and (key not in defaults or defaults[key] != value)}
