@@ -222,11 +222,18 @@ def probe_units_log(result: dict) -> float | None:
     """log(value) minus (times) or plus (rates) log of the median speed probe beside it: the
     value with the machine's momentary speed taken out; None without probes, or for a unit the
     machine's speed does not move (lmgauge.record.units)."""
-    probes = [p for p in result.get("probe_seconds") or [] if is_finite(p) and p > 0]
+    probe = probe_median(result)
     sign = unit_of(result["unit"]).speed_sign
-    if not probes or not sign:
+    if probe is None or not sign:
         return None
-    return math.log(result["value"]) - sign * math.log(float(np.median(probes)))
+    return math.log(result["value"]) - sign * math.log(probe)
+
+
+def probe_median(result: dict) -> float | None:
+    """The median of a result's speed-probe times (s) that are finite and positive; None when
+    it has none (no probe, or only null, NaN or non-positive times, which excuse nothing)."""
+    times = [t for t in result.get("probe_seconds") or () if is_finite(t) and t > 0]
+    return float(np.median(times)) if times else None
 
 
 def is_finite(value) -> bool:

@@ -31,13 +31,12 @@ one.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
 from lmgauge.judge.drift import Drift
 from lmgauge.judge.gate_rules import Rule
 from lmgauge.judge.significance import one_sided_p, ratio_interval, testable
-from lmgauge.judge.spread import Spread, is_busy, is_finite
+from lmgauge.judge.spread import Spread, is_busy, is_finite, probe_median
 from lmgauge.record.units import MACHINE_BOUND_UNITS, unit_of
 
 BETTER, WORSE, SAME, NOISY, CHANGED = "better", "worse", "same", "too noisy", "changed"
@@ -282,13 +281,6 @@ def timing_excuse(base: dict, new: dict, drift: Drift) -> str:
 def round_values(result: dict) -> list:
     """The per-round values of a result (its samples when each sample is a round)."""
     return result.get("rounds") or result["samples"]
-
-
-def probe_median(result: dict) -> float | None:
-    """The median of a result's speed-probe times (s) that are finite and positive; None when
-    it has none (no probe, or only null, NaN or non-positive times, which excuse nothing)."""
-    times = [t for t in result.get("probe_seconds") or () if is_finite(t) and t > 0]
-    return statistics.median(times) if times else None
 
 
 def speed_ratio(base: dict, new: dict) -> float:
