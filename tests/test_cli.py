@@ -55,6 +55,20 @@ def test_two_reports_in_one_file_are_not_called_truncated(tmp_path, capsys):
     assert "holds text after its first JSON document" in error and "truncated" not in error
 
 
+def test_a_whole_number_too_large_for_a_float_is_one_sentence(tmp_path, capsys):
+    """Found by an audit: a value of 10**400 stopped `gate` and `show` with OverflowError."""
+    document = sample_document()
+    text = write_atomic(document, tmp_path / "x.json").read_text()
+    value = document["results"][0]["value"]
+    path = tmp_path / "r.json"
+    path.write_text(text.replace(f'"value": {value}', '"value": 1' + "0" * 400, 1))
+    for command in (["show", str(path)], ["gate", str(tmp_path / "x.json"), str(path)]):
+        assert main(command) == 2
+        error = capsys.readouterr().err
+        assert "holds the whole number 100000000000... (401 digits)" in error
+        assert error.count("\n") == 1
+
+
 def test_a_report_saved_with_a_byte_order_mark_reads(tmp_path, capsys):
     path = tmp_path / "r.json"
     report = write_atomic(sample_document(), tmp_path / "x.json")
@@ -100,6 +114,8 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
         ("gated = true", 'gated = "yes"', "'s gated must be true or false, not 'yes'"),
         ("relative = 0.25", "absolute = inf", "has absolute = inf; it must be a finite"),
         ("version = 8", "version = true", "has version True"),
+        ('figures = "parameter counts', 'figures = 3 # "parameter counts',
+         "'s figures must be a string in quotes, not 3"),
     ):  # fmt: skip
         assert old in text
         broken.write_text(text.replace(old, new, 1))

@@ -10,7 +10,7 @@ import pytest
 from lmgauge.judge.compare import compare
 from lmgauge.judge.gate import DEFAULT_RULES, gate_summary, gate_verdict, run_gate
 from lmgauge.judge.gate_rules import load_gate_rules
-from lmgauge.judge.spread import combined
+from lmgauge.judge.spread import combined, holm
 from lmgauge.render.comparison import render
 from tests.reports_for_tests import ENVIRONMENT, make_report
 
@@ -833,3 +833,10 @@ def test_text_and_markdown_say_why_a_figure_was_not_comparable(form):
     assert "not comparable, and why:" in text
     assert "its direction changed from 'exact' to 'higher'" in text and "parameters_total" in text
     assert "and why" not in render(compare(base, make_report(2), RULES), form)
+
+
+def test_holm_keeps_a_p_that_is_not_a_number_out_of_the_order_but_in_the_family():
+    """A NaN p made `sorted` order the family arbitrarily, so later p could read 1."""
+    adjusted = holm([0.01, math.nan, 0.02])
+    assert math.isnan(adjusted[1])
+    assert adjusted[0] == pytest.approx(0.03) and adjusted[2] == pytest.approx(0.04)

@@ -184,6 +184,12 @@ def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_the
         (folder / "generation_config.json").write_text(broken)
         with pytest.raises(ModelLoadError, match="cannot be read as a generation config"):
             served_folder(folder)
+    (folder / "generation_config.json").unlink()
+    assert served_folder(folder) == (folder, {}), "no generation config and a plain config.json"
+    (folder / "config.json").write_text('{"eos_token_id": 2, "repetition_penalty": 1.2}')
+    served, dropped = served_folder(folder)
+    assert dropped == {"repetition_penalty": 1.2}, "an older folder's config.json settings"
+    assert json.loads((served / "generation_config.json").read_text()) == {"eos_token_id": 2}
     (folder / "generation_config.json").write_text('{"repetition_penalty": 1.2}')
     monkeypatch.setenv("LMGAUGE_CACHE", str(folder / "config.json"))
     with pytest.raises(ModelLoadError, match="cannot make the served copy .* set LMGAUGE_CACHE"):

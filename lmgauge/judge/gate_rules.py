@@ -154,13 +154,18 @@ def load_gate_rules(path: Path) -> GateRules:
 
 def check_types(path, index: int, entry: dict) -> None:
     """ValueError in one sentence when a rule's `metrics` or `units` is not a list of strings
-    (a bare string would match by its characters: "decode*" read as "d", "e", ...), or `exact`,
-    `gated` or `deterministic` is not true or false."""
+    (a bare string would match by its characters: "decode*" read as "d", "e", ...), `reason`,
+    `figures` or `spread_reason` is not a string (each is printed as words under a verdict),
+    or `exact`, `gated` or `deterministic` is not true or false."""
     for key in ("metrics", "units"):
         value = entry.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ValueError(f"{path}: rule {index}'s {key} must be a list of strings, "
                              f'like {key} = ["{value}"], not {value!r}')  # fmt: skip
+    for key in ("reason", "figures", "spread_reason"):
+        if not isinstance(entry.get(key, ""), str):
+            raise ValueError(f"{path}: rule {index}'s {key} must be a string in quotes, not "
+                             f"{entry[key]!r}")  # fmt: skip
     for key in ("exact", "gated", "deterministic"):
         if not isinstance(entry.get(key, False), bool):
             raise ValueError(f"{path}: rule {index}'s {key} must be true or false, not "

@@ -257,9 +257,11 @@ def usable(result: dict) -> bool:
 
 def holm(p_values: list[float]) -> list[float]:
     """Holm's step-down adjusted p-values (the family-wise error stays at most alpha when a
-    figure counts as significant at adjusted p <= alpha), in the input order."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    adjusted = [1.0] * len(p_values)
+    figure counts as significant at adjusted p <= alpha), in the input order. A p that is not
+    a number stays NaN and still counts in the family's size, so it makes no other p smaller."""
+    known = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    order = sorted(known, key=lambda i: p_values[i])
+    adjusted = [math.nan] * len(p_values)
     running = 0.0
     for rank, index in enumerate(order):
         running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))

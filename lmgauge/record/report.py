@@ -35,6 +35,7 @@ import functools
 import json
 import math
 import statistics
+import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,7 +137,10 @@ def read_report(path: Path) -> dict:
         raise ReportError(f"{path} is empty, so not a run report (lmgauge writes reports whole; a "
                           "killed run leaves a journal that `lmgauge recover DIR` turns into one).")
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_int=float_sized_int)
+    except TooLarge as error:
+        raise ReportError(f"{path} holds the whole number {error}, too large for a float: no "
+                          "figure or count lmgauge writes comes near it.") from None
     except ValueError as error:
         if not text.lstrip().startswith("{"):
             raise ReportError(f"{path} is not an lmgauge run report: a report is a JSON object "
@@ -146,6 +150,19 @@ def read_report(path: Path) -> dict:
                               "report is one JSON object per file.") from None
         raise ReportError(f"{path} is not valid JSON ({error}); it may be truncated.") from None
     return validate(document, path)
+
+
+class TooLarge(ValueError):
+    """A whole number in a report beyond what a float holds; its text, shortened."""
+
+
+def float_sized_int(text: str) -> int:
+    """`text` as an int, or TooLarge when a float cannot hold it (judging turns values into
+    floats, and 10**400 would stop it with OverflowError)."""
+    number = int(text)
+    if abs(number) > sys.float_info.max:
+        raise TooLarge(f"{text[:12]}... ({len(text.lstrip('-'))} digits)")
+    return number
 
 
 def validate(document: dict, path: Path | str = "report") -> dict:

@@ -8,7 +8,9 @@ generation_config.json asks for more than token ids would have its "greedy" requ
 otherwise than greedily. Such a folder is served from a copy in the cache made of symbolic links
 to its files, whose generation_config.json keeps the token ids only
 (lmgauge.sources.decoding.split_settings); what was dropped goes into the report as the served
-subject's `generation_overridden`.
+subject's `generation_overridden`. A folder without generation_config.json is read the way
+transformers and vLLM then read it: from the generation settings of its config.json (older
+checkpoints keep a repetition penalty or sampling there).
 """
 
 from __future__ import annotations
@@ -24,30 +26,16 @@ from lmgauge.sources.cache import cache_root
 from lmgauge.sources.decoding import split_settings
 
 GENERATION_CONFIG = "generation_config.json"
+MODEL_CONFIG = "config.json"
 
 
 def served_folder(folder: Path) -> tuple[Path, dict]:
-    """The folder to serve and the settings of `folder`'s generation_config.json it leaves out:
-    `folder` itself and {} when that file asks for token ids only (or is absent), else a copy of
-    symbolic links of the same name in <cache>/served/KEY/ (KEY: a hash of the folder's path,
-    its file names and the kept settings), made once (a concurrent run that made it first
-    wins). ModelLoadError in one sentence when the file is not a generation config or the copy
-    cannot be made."""
-    config_file = folder / GENERATION_CONFIG
-    try:
-        settings = json.loads(config_file.read_text())
-    except FileNotFoundError:
-        return folder, {}
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"{config_file} cannot be read as a generation config "
-                             f"({error}).") from None  # fmt: skip
-    try:
-        if not isinstance(settings, dict):
-            raise TypeError(f"it holds a JSON {type(settings).__name__}, not an object")
-        kept, dropped = split_settings(settings)
-    except Exception as error:  # noqa: BLE001 - transformers' own checks raise many kinds
-        raise ModelLoadError(f"{config_file} cannot be read as a generation config "
-                             f"({type(error).__name__}: {error}).") from None  # fmt: skip
+    """The folder to serve and the decoding settings of `folder` it leaves out: `folder` itself
+    and {} when its generation config asks for token ids only, else a copy of symbolic links of
+    the same name in <cache>/served/KEY/ (KEY: a hash of the folder's path, its file names and
+    the kept settings), made once (a concurrent run that made it first wins). ModelLoadError in
+    one sentence when the file is not a generation config or the copy cannot be made."""
+    kept, dropped = generation_settings(folder)
     if not dropped:
         return folder, {}
     names = sorted(path.name for path in folder.iterdir() if path.name != GENERATION_CONFIG)
@@ -60,6 +48,29 @@ def served_folder(folder: Path) -> tuple[Path, dict]:
                              f"({error}); set LMGAUGE_CACHE to a folder lmgauge may write to."
                              ) from None  # fmt: skip
     return home / folder.name, dropped
+
+
+def generation_settings(folder: Path) -> tuple[dict, dict]:
+    """(token ids, kept; decoding settings, dropped) of the folder's generation_config.json,
+    or where it has none, of its config.json's generation settings; ({}, {}) when neither file
+    is there. ModelLoadError in one sentence when the file cannot be read as one."""
+    for name, of_model_config in ((GENERATION_CONFIG, False), (MODEL_CONFIG, True)):
+        config_file = folder / name
+        try:
+            settings = json.loads(config_file.read_text())
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(f"{config_file} cannot be read as a generation config "
+                                 f"({error}).") from None  # fmt: skip
+        try:
+            if not isinstance(settings, dict):
+                raise TypeError(f"it holds a JSON {type(settings).__name__}, not an object")
+            return split_settings(settings, of_model_config)
+        except Exception as error:  # noqa: BLE001 - transformers' own checks raise many kinds
+            raise ModelLoadError(f"{config_file} cannot be read as a generation config "
+                                 f"({type(error).__name__}: {error}).") from None  # fmt: skip
+    return {}, {}
 
 
 def make_copy(folder: Path, names: list[str], kept: dict, home: Path) -> None:

@@ -44,15 +44,19 @@ def neutralise(model) -> dict:
     return asked
 
 
-def split_settings(settings: dict) -> tuple[dict, dict]:
+def split_settings(settings: dict, of_model_config: bool = False) -> tuple[dict, dict]:
     """A generation_config.json's settings as (the token ids, kept; the decoding settings it
     asks for beyond transformers' defaults, which lmgauge drops, as `neutralise` reports them).
+    of_model_config: `settings` is a config.json, whose generation settings transformers and
+    vLLM read where the folder has no generation_config.json (GenerationConfig.from_model_config).
     ValueError when transformers cannot read them as a generation config."""
     from transformers import GenerationConfig
 
-    kept = {key: value for key, value in settings.items()
-            if key in TOKEN_SETTINGS and value is not None}  # fmt: skip
-    return kept, decoding_asks(GenerationConfig.from_dict(dict(settings)))
+    config = (GenerationConfig.from_model_config(dict(settings)) if of_model_config
+              else GenerationConfig.from_dict(dict(settings)))  # fmt: skip
+    kept = {key: getattr(config, key) for key in TOKEN_SETTINGS
+            if getattr(config, key, None) is not None}  # fmt: skip
+    return kept, decoding_asks(config)
 
 
 def decoding_asks(config) -> dict:
