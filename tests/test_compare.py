@@ -248,6 +248,15 @@ def test_a_test_skipped_in_new_that_passed_in_base_fails_the_gate():
     new["tests"]["not_passed"][0].pop("measured")
     folder = combined([make_report(3), base])
     assert not run_gate(folder, new).passed, "a base folder keeps what its runs passed"
+    new["tests"]["passed"] = []
+    result = run_gate(base, new)
+    assert "skipped in new" in result.message() and "not run in new" not in result.message()
+    new["tests"] = {"not_passed": [], "passed": []}
+    result = run_gate(base, new)
+    assert not result.passed, "a check the new run deselected, or whose file no longer collects"
+    assert f"{check}: not run in new, passed in base" in result.message()
+    new["tests"] = {"not_passed": [{"test": check, "outcome": "skipped", "when": "setup",
+                                    "message": "Skipped: no tokenizer"}]}  # fmt: skip
     del base["tests"]["passed"]
     assert run_gate(base, new).passed, "a base that lists no passed tests cannot show a skip"
     del new["tests"]

@@ -384,11 +384,12 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     <outcome> in <when> (<message>)' for a test that failed or errored there and in no base run,
     '<test id>: skipped in new, passed in base (<reason>)' for a test skipped or xfailed there
     that some base run passed, unless it skipped on what it measured (`measured`:
-    lmgauge.pytest_plugin.skips). Reports list the tests they passed since 2026-12-03; against
-    an older base, a skip is not seen."""
+    lmgauge.pytest_plugin.skips), and '<test id>: not run in new, passed in base' for a test
+    some base run passed that no new run ran (deselected, or its file no longer collects).
+    Reports list the tests they passed since 2026-12-03; against an older base, a skip or a
+    test not run is not seen, nor is a test not run in an older new run."""
     failed_before = first_failures(base_runs)
-    passed_before = {test for document in base_runs
-                     for test in document.get("tests", {}).get("passed", [])}  # fmt: skip
+    passed_before = passed_tests(base_runs)
     lines = []
     for document in new_runs:
         for item in document.get("tests", {}).get("not_passed", []):
@@ -398,7 +399,17 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
             elif (item["outcome"] == "skipped" and not item.get("measured")
                   and item["test"] in passed_before):  # fmt: skip
                 lines.append(f"{item['test']}: skipped in new, passed in base{reason}")
+    if all("passed" in document.get("tests", {}) for document in new_runs):
+        ran = passed_tests(new_runs) | {item["test"] for document in new_runs
+                                        for item in document["tests"].get("not_passed", [])}
+        lines += [f"{test}: not run in new, passed in base" for test in sorted(passed_before - ran)]
     return list(dict.fromkeys(lines))
+
+
+def passed_tests(documents: list[dict]) -> set[str]:
+    """The tests some of `documents` passed (their reports' `tests.passed`)."""
+    return {test for document in documents
+            for test in document.get("tests", {}).get("passed", [])}  # fmt: skip
 
 
 def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[str]:

@@ -168,16 +168,20 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
 
 def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
     """Why no later pair can pass the A/B run, or None: a test failed or errored in a new run
-    and in no base run, or was skipped in a new run and passed in a base run (a regression
-    whatever the later pairs show: should a later base run fail it too, it fails on both sides,
-    which fails the run as well)."""
+    and in no base run, or was skipped or not run in the new runs and passed in a base run (a
+    regression whatever the later pairs show: should a later base run fail it too, it fails on
+    both sides, which fails the run as well)."""
     regressions = test_regressions(*complete_pairs(records))
     if not regressions:
         return None
     first, what = regressions[0].split(": ", 1)
     others = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
-    how = ("was skipped on the new side and passed in a base run"
-           if what.startswith("skipped in new") else "failed on the new side and in no base run")
+    if what.startswith("skipped in new"):
+        how = "was skipped on the new side and passed in a base run"
+    elif what.startswith("not run in new"):
+        how = "was not run on the new side and passed in a base run"
+    else:
+        how = "failed on the new side and in no base run"
     return (f"stopped after pair {pairs}: {first}{others} {how}, so no later pair can pass this "
             "A/B run")  # fmt: skip
 
