@@ -21,7 +21,7 @@ MEASURED = NoiseModel(pair_drift=0.114, run_drift=0.022, round_noise=0.018)
 """The largest of each layer that `lmgauge gate-check --trials 10 --runs 4 --slowdown 0.15`
 estimated on the 2-core VM (2026-11-24; quick-tier generation of distilgpt2 and
 smollm2-135m): pair drift of smollm2's time to first token, run drift and round noise of
-distilgpt2's decode step. README, "How often the gates err", has every figure's."""
+distilgpt2's decode step. docs/measurements.md, "How often the gates err", has every figure's."""
 
 
 def simulated_trials(model, trials, pairs, seed=0):
