@@ -804,3 +804,29 @@ def test_a_side_that_writes_a_broken_report_is_one_sentence(tmp_path):
     with pytest.raises(LmgaugeError, match="the new run of pair 2 wrote a report lmgauge cannot "
                                            "read: "):  # fmt: skip
         records_timing(record)
+
+
+def test_timed_only_pairs_raise_no_test_regression_but_a_test_the_new_side_never_ran_stops(
+    tmp_path,
+):
+    """Found by review: after the first pair both sides repeat only their timed tests, so a
+    test is 'not run in new' only when no new run of any pair ran it."""
+    from lmgauge.record.report import write_atomic
+    from lmgauge.runs.ab import stop_reason
+    from lmgauge.runs.ab_run import RunRecord
+    from tests.reports_for_tests import make_report
+
+    def run(side, pair, passed, timed_only):
+        document = make_report(pair + (10 if side == "new" else 0))
+        document["tests"] = {"not_passed": [], "passed": passed}
+        path = write_atomic(document, tmp_path / f"{side}{pair}.json")
+        return RunRecord(side, pair, path, 0, 1.0, tmp_path / "log", timed_only)
+
+    full, timed = ["b.py::timed", "b.py::untimed"], ["b.py::timed"]
+    records = [run("base", 0, full, False), run("new", 0, full, False),
+               run("new", 1, timed, True), run("base", 1, timed, True)]  # fmt: skip
+    assert stop_reason(records, 2) is None
+    records[1] = run("new", 0, timed, False)
+    stopped = stop_reason(records, 2)
+    assert stopped.startswith("stopped after pair 2: b.py::untimed was not run on the new side")
+    assert "--base-args" in stopped and "more test regression" not in stopped

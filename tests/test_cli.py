@@ -67,6 +67,12 @@ def test_a_whole_number_too_large_for_a_float_is_one_sentence(tmp_path, capsys):
         error = capsys.readouterr().err
         assert "holds the whole number 100000000000... (401 digits)" in error
         assert error.count("\n") == 1
+    for number, said in (("1" + "0" * 5000, "(5001 digits), too large"),
+                         ("1e400", "holds the number 1e400, too large")):  # fmt: skip
+        path.write_text(text.replace(f'"value": {value}', f'"value": {number}', 1))
+        assert main(["show", str(path)]) == 2
+        error = capsys.readouterr().err
+        assert said in error and "set_int_max_str_digits" not in error, error
 
 
 def test_a_report_saved_with_a_byte_order_mark_reads(tmp_path, capsys):

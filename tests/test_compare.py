@@ -849,3 +849,36 @@ def test_holm_keeps_a_p_that_is_not_a_number_out_of_the_order_but_in_the_family(
     adjusted = holm([0.01, math.nan, 0.02])
     assert math.isnan(adjusted[1])
     assert adjusted[0] == pytest.approx(0.03) and adjusted[2] == pytest.approx(0.04)
+
+
+def test_tests_not_run_in_new_are_few_lines_and_only_when_every_new_run_lists_its_tests():
+    """Found by review: a new folder mixing an older report (no passed list) with a newer one
+    read every test of the base as not run, and a run of fewer models got a line per test."""
+    base = make_report(1)
+    base["tests"] = {"not_passed": [], "passed": [f"b.py::t[{i}]" for i in range(8)]}
+    newer, older = make_report(2), make_report(3)
+    newer["tests"] = {"not_passed": [], "passed": ["b.py::t[0]"]}
+    older["tests"] = {"not_passed": []}
+    assert run_gate(base, combined([newer, older])).passed, "an older new run cannot show it"
+    lines = run_gate(base, newer).comparison.tests
+    first = "b.py::t[1]: not run in new, passed in base (deselected, or its file did not collect)"
+    assert len(lines) == 5 and lines[0] == first
+    assert lines[-1].endswith("and 2 more tests like it")
+    newer["run"]["status"] = "killed"
+    killed = run_gate(base, newer)
+    assert not killed.passed and killed.comparison.tests == [], "the unfinished run says it all"
+    base["tests"]["passed"], newer["tests"]["passed"] = [], []
+    newer["run"]["status"] = "passed"
+    assert run_gate(combined([base, make_report(4)]), newer).passed, "an empty list is a list"
+
+
+def test_a_family_whose_p_is_not_a_number_is_undecided_not_passed(monkeypatch):
+    """Found by review: with Holm keeping a NaN p, `adjusted_p > alpha` read False, and a family
+    beyond the tolerance was neither worse nor undecided."""
+    from lmgauge.judge import family
+
+    monkeypatch.setattr(family, "yuen", lambda mean: (float(np.mean(mean)), math.nan))
+    row = {"gated": True, "unit": "s", "base_runs": [1.0] * 5, "new_runs": [1.5] * 5,
+           "model": "m", "params": {}, "direction": "lower"}  # fmt: skip
+    (verdict,) = family.family_verdicts([row], alpha=0.05, tolerance=0.10)
+    assert not verdict.worse and verdict.borderline

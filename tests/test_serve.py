@@ -182,7 +182,7 @@ def test_a_folder_asking_for_decoding_settings_is_served_from_a_copy_without_the
     assert served_folder(folder) == (folder, {}), "token ids and defaults: the folder itself"
     for broken in ("{", "[1, 2]", '{"watermarking_config": 5}'):
         (folder / "generation_config.json").write_text(broken)
-        with pytest.raises(ModelLoadError, match="cannot be read as a generation config"):
+        with pytest.raises(ModelLoadError, match="cannot be read for its generation settings"):
             served_folder(folder)
     (folder / "generation_config.json").unlink()
     assert served_folder(folder) == (folder, {}), "no generation config and a plain config.json"

@@ -72,8 +72,8 @@ class Comparison:
     """rows: one per figure found in either report (COLUMNS); hardware / setup: 'field: base ->
     new' lines; drift: how the calibrated machine speed moved (lmgauge.judge.drift.speed_drift);
     base_name / new_name: where the reports came from; tests: one line per test that failed or
-    errored in the new run but not in the base, or was skipped in it (not on a measurement)
-    where the base passed it (test_regressions); tests_failed_before: one line per test that
+    errored in the new run but not in the base, or was skipped in it (not on a measurement) or
+    not run where the base passed it (test_regressions); tests_failed_before: one line per test that
     failed or errored in both (not a regression, but a broken test: see failed_on_both_sides);
     base_runs / new_runs: how many runs each side
     stands for; family: how many gated timing figures share the family-wise false-alarm rate
@@ -384,10 +384,12 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     <outcome> in <when> (<message>)' for a test that failed or errored there and in no base run,
     '<test id>: skipped in new, passed in base (<reason>)' for a test skipped or xfailed there
     that some base run passed, unless it skipped on what it measured (`measured`:
-    lmgauge.pytest_plugin.skips), and '<test id>: not run in new, passed in base' for a test
-    some base run passed that no new run ran (deselected, or its file no longer collects).
-    Reports list the tests they passed since 2026-12-03; against an older base, a skip or a
-    test not run is not seen, nor is a test not run in an older new run."""
+    lmgauge.pytest_plugin.skips), and '<test id>: not run in new, passed in base (...)' for a
+    test some base run passed that no new run ran (deselected, or its file did not collect;
+    NOT_RUN_LINES lines at most, the last counting the rest), unless a new run did not finish
+    (which fails by itself). Reports list the tests they passed since 2026-12-03; against an
+    older base, a skip or a test not run is not seen, nor is a test not run in an older new
+    run."""
     failed_before = first_failures(base_runs)
     passed_before = passed_tests(base_runs)
     lines = []
@@ -399,11 +401,27 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
             elif (item["outcome"] == "skipped" and not item.get("measured")
                   and item["test"] in passed_before):  # fmt: skip
                 lines.append(f"{item['test']}: skipped in new, passed in base{reason}")
-    if all("passed" in document.get("tests", {}) for document in new_runs):
+    if all("passed" in document.get("tests", {}) for document in new_runs) \
+            and not any(map(unfinished, new_runs)):
         ran = passed_tests(new_runs) | {item["test"] for document in new_runs
                                         for item in document["tests"].get("not_passed", [])}
-        lines += [f"{test}: not run in new, passed in base" for test in sorted(passed_before - ran)]
+        lines += not_run_lines(sorted(passed_before - ran))
     return list(dict.fromkeys(lines))
+
+
+NOT_RUN_LINES = 5
+"""The most lines that tests not run in new get: a run of fewer models than its base leaves
+out every test of the others, which the figures' lines already count by subject."""
+
+
+def not_run_lines(tests: list[str]) -> list[str]:
+    """A line per test the base passed and the new runs did not run, the last of NOT_RUN_LINES
+    counting those left out."""
+    why = "not run in new, passed in base (deselected, or its file did not collect)"
+    lines = [f"{test}: {why}" for test in tests[:NOT_RUN_LINES]]
+    if len(tests) > NOT_RUN_LINES:
+        lines[-1] += f", and {len(tests) - NOT_RUN_LINES} more tests like it"
+    return lines
 
 
 def passed_tests(documents: list[dict]) -> set[str]:

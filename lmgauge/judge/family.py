@@ -151,7 +151,7 @@ def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[Fa
                                                         strict=True):  # fmt: skip
         worse = adjusted_p <= alpha and shift > limit
         near_limit = limit / 2 <= shift <= limit and yuen_upper(mean, alpha) >= limit
-        undecided = (shift > limit and adjusted_p > alpha) or near_limit
+        undecided = (shift > limit and not adjusted_p <= alpha) or near_limit
         verdicts.append(FamilyVerdict(name, len(members[name]), len(mean), math.exp(shift),
                                       p_value, adjusted_p, worse, undecided,
                                       tolerance=tolerance))  # fmt: skip

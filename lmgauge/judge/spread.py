@@ -142,13 +142,14 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
     indexes = [indexed(document) for document in documents]
     failed = [item for document in documents
               for item in document.get("tests", {}).get("not_passed", [])]  # fmt: skip
+    listed = all("passed" in (document.get("tests") or {}) for document in documents)
     passed = sorted({test for document in documents
                      for test in document.get("tests", {}).get("passed", [])})  # fmt: skip
     base = {**documents[0], "results": [],
             "run": {**documents[0].get("run", {}), "status": combined_status(documents)}}
     base.pop("tests", None)  # kept only when every run lists its tests
     if all(isinstance(document.get("tests"), dict) for document in documents):
-        base["tests"] = {"not_passed": failed, **({"passed": passed} if passed else {})}
+        base["tests"] = {"not_passed": failed, **({"passed": passed} if listed else {})}
     spreads, counts, run_values, left_out, all_busy = {}, {}, {}, 0, 0
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:

@@ -137,10 +137,10 @@ def read_report(path: Path) -> dict:
         raise ReportError(f"{path} is empty, so not a run report (lmgauge writes reports whole; a "
                           "killed run leaves a journal that `lmgauge recover DIR` turns into one).")
     try:
-        document = json.loads(text, parse_int=float_sized_int)
+        document = json.loads(text, parse_int=float_sized_int, parse_float=float_in_range)
     except TooLarge as error:
-        raise ReportError(f"{path} holds the whole number {error}, too large for a float: no "
-                          "figure or count lmgauge writes comes near it.") from None
+        raise ReportError(f"{path} holds {error}, too large for a float: no figure or count "
+                          "lmgauge writes comes near it.") from None
     except ValueError as error:
         if not text.lstrip().startswith("{"):
             raise ReportError(f"{path} is not an lmgauge run report: a report is a JSON object "
@@ -152,16 +152,30 @@ def read_report(path: Path) -> dict:
     return validate(document, path)
 
 
+FLOAT_DIGITS = len(str(int(sys.float_info.max)))
+"""Digits of the largest float: a whole number with more is beyond any float."""
+
+
 class TooLarge(ValueError):
-    """A whole number in a report beyond what a float holds; its text, shortened."""
+    """A number in a report beyond what a float holds; its text, shortened."""
 
 
 def float_sized_int(text: str) -> int:
     """`text` as an int, or TooLarge when a float cannot hold it (judging turns values into
-    floats, and 10**400 would stop it with OverflowError)."""
-    number = int(text)
-    if abs(number) > sys.float_info.max:
-        raise TooLarge(f"{text[:12]}... ({len(text.lstrip('-'))} digits)")
+    floats, and 10**400 would stop it with OverflowError); the digits are counted first, so
+    that Python's own limit on converting long digit strings is never reached."""
+    digits = len(text.lstrip("-"))
+    if digits > FLOAT_DIGITS or abs(number := int(text)) > sys.float_info.max:
+        raise TooLarge(f"the whole number {text[:12]}... ({digits} digits)")
+    return number
+
+
+def float_in_range(text: str) -> float:
+    """`text` as a float, or TooLarge when it is beyond a float's range (1e400 would read as
+    infinity, which no measurement gives)."""
+    number = float(text)
+    if math.isinf(number):
+        raise TooLarge(f"the number {text[:24]}")
     return number
 
 

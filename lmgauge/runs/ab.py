@@ -10,8 +10,8 @@ significant, or "same" by less than half of it with its upper confidence bound b
 lmgauge.judge.family), pairs are added, up to `max_runs`; a family still beyond the tolerance
 without significance then was not judged, and fails the run. The false-alarm rate of this rule
 is measured by simulation (lmgauge.judge.gate_sim), not assumed. A test that failed on the new
-side and in no base run, or was skipped there (not on a measurement) and passed in a base run,
-stops the run after that pair (`stopped_early`): no later pair can pass it.
+side and in no base run, or was skipped there (not on a measurement) or not run and passed in a
+base run, stops the run after that pair (`stopped_early`): no later pair can pass it.
 
 Every run gets `--round-budget 0 --rounds 3` first (a user's own, later on the line, win): the
 pair is the unit here, so a run needs a few rounds, not the extra rounds that narrow one run's
@@ -175,14 +175,16 @@ def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
     if not regressions:
         return None
     first, what = regressions[0].split(": ", 1)
-    others = f" and {len(regressions) - 1} more" if len(regressions) > 1 else ""
     if what.startswith("skipped in new"):
         how = "was skipped on the new side and passed in a base run"
     elif what.startswith("not run in new"):
-        how = "was not run on the new side and passed in a base run"
+        how = ("was not run on the new side and passed in a base run (a test removed on purpose "
+               "is deselected on the base side too, with --base-args)")  # fmt: skip
     else:
         how = "failed on the new side and in no base run"
-    return (f"stopped after pair {pairs}: {first}{others} {how}, so no later pair can pass this "
+    others = len(regressions) - 1
+    more = f" (and {others} more test regression{'s' if others > 1 else ''})" if others else ""
+    return (f"stopped after pair {pairs}: {first} {how}{more}, so no later pair can pass this "
             "A/B run")  # fmt: skip
 
 

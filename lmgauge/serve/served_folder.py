@@ -34,7 +34,8 @@ def served_folder(folder: Path) -> tuple[Path, dict]:
     and {} when its generation config asks for token ids only, else a copy of symbolic links of
     the same name in <cache>/served/KEY/ (KEY: a hash of the folder's path, its file names and
     the kept settings), made once (a concurrent run that made it first wins). ModelLoadError in
-    one sentence when the file is not a generation config or the copy cannot be made."""
+    one sentence when the file the settings come from cannot be read for them, or the copy
+    cannot be made."""
     kept, dropped = generation_settings(folder)
     if not dropped:
         return folder, {}
@@ -53,7 +54,7 @@ def served_folder(folder: Path) -> tuple[Path, dict]:
 def generation_settings(folder: Path) -> tuple[dict, dict]:
     """(token ids, kept; decoding settings, dropped) of the folder's generation_config.json,
     or where it has none, of its config.json's generation settings; ({}, {}) when neither file
-    is there. ModelLoadError in one sentence when the file cannot be read as one."""
+    is there. ModelLoadError in one sentence when the file cannot be read for them."""
     for name, of_model_config in ((GENERATION_CONFIG, False), (MODEL_CONFIG, True)):
         config_file = folder / name
         try:
@@ -61,14 +62,14 @@ def generation_settings(folder: Path) -> tuple[dict, dict]:
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as error:
-            raise ModelLoadError(f"{config_file} cannot be read as a generation config "
+            raise ModelLoadError(f"{config_file} cannot be read for its generation settings "
                                  f"({error}).") from None  # fmt: skip
         try:
             if not isinstance(settings, dict):
                 raise TypeError(f"it holds a JSON {type(settings).__name__}, not an object")
             return split_settings(settings, of_model_config)
         except Exception as error:  # noqa: BLE001 - transformers' own checks raise many kinds
-            raise ModelLoadError(f"{config_file} cannot be read as a generation config "
+            raise ModelLoadError(f"{config_file} cannot be read for its generation settings "
                                  f"({type(error).__name__}: {error}).") from None  # fmt: skip
     return {}, {}
 
