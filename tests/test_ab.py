@@ -830,3 +830,28 @@ def test_timed_only_pairs_raise_no_test_regression_but_a_test_the_new_side_never
     stopped = stop_reason(records, 2)
     assert stopped.startswith("stopped after pair 2: b.py::untimed was not run on the new side")
     assert "--base-args" in stopped and "more test regression" not in stopped
+
+
+def test_a_first_run_that_writes_no_report_ends_the_a_b_run_in_one_sentence(tmp_path, monkeypatch):
+    """Found by a new-user trial: a side whose first run stopped before writing a report
+    (`--new-args "--threads 0"`) ended `lmgauge ab` with a TypeError traceback."""
+    import lmgauge.runs.ab as ab
+    from lmgauge.record.report import write_atomic
+    from lmgauge.runs.ab_run import RunRecord
+    from lmgauge.runs.ab_sides import Side
+    from tests.reports_for_tests import make_report
+
+    def fake_run(side, pair, number, arguments, out, timed_only=False):
+        log = out / f"{number}.log"
+        log.write_text("ERROR: --threads 0: a thread count is a whole number above 0\n")
+        if side.label == "new":
+            return RunRecord(side.label, pair, None, 4, 1.0, log, timed_only)
+        report = write_atomic(make_report(number), out / f"{number}.json")
+        return RunRecord(side.label, pair, report, 0, 1.0, log, timed_only)
+
+    monkeypatch.setattr(ab, "run_one", fake_run)
+    sides = [Side(label, label, sys.executable, PROJECT) for label in ("base", "new")]
+    outcome = ab.run_ab(ab.AbPlan(*sides, ["benches"], 3, 5, tmp_path, RULES), lambda _: None)
+    assert outcome.document["status"].startswith(
+        "the new run of pair 1 ended with pytest exit status 4 (ERROR: --threads 0")
+    assert not outcome.document["passed"]

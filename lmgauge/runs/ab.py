@@ -156,7 +156,7 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                 if label not in repeat:
                     repeat[label] = repeat_arguments(run_report(record), plan.rules)
             pair += 1
-            if pair == 1 and not any(map(records_timing, records)):
+            if status == "complete" and pair == 1 and not any(map(records_timing, records)):
                 break  # nothing timed: one pair judges every figure there is
             if status == "complete" and (stopped := stop_reason(records, pair)):
                 progress(f"lmgauge ab: {stopped}")

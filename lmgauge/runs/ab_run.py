@@ -63,7 +63,7 @@ def run_one(
 ) -> RunRecord:  # fmt: skip
     """One fresh pytest process of `side`, its report in its own folder under `out`
     (`timed_only`: the arguments deselect the tests that record no timing)."""
-    folder = out / "runs" / f"{number:02d}-{side.label}"
+    folder = out.resolve() / "runs" / f"{number:02d}-{side.label}"  # a git side runs elsewhere
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "pytest.log"
     started = time.perf_counter()
