@@ -309,6 +309,14 @@ def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_p
     (tmp_path / "ok" / "9.json").write_text('{"format": "lmgauge-run-report", "schema_ver')
     with pytest.raises(ReportError, match="baseline folder .*not valid JSON"):
         read_baseline(tmp_path / "ok")
+    (tmp_path / "ok" / "9.json").unlink()
+    (tmp_path / "ok" / "20261203T191935Z_run.json").write_text("")
+    with pytest.raises(ReportError, match="baseline folder .*is empty, so not a run report"):
+        read_baseline(tmp_path / "ok"), "found by a new-user trial: an emptied run was left out"
+    (tmp_path / "ok" / "20261203T191935Z_run.json").unlink()
+    (tmp_path / "ok" / "copy.json").write_text((tmp_path / "ok" / "1.json").read_text())
+    with pytest.raises(ReportError, match=r"holds one run twice \(1.json and copy.json"):
+        read_baseline(tmp_path / "ok", role="new side"), "a copy narrowed the measured spread"
 
 
 def test_a_run_folder_holding_a_killed_runs_journal_is_refused_not_judged_without_it(tmp_path):

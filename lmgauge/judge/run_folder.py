@@ -6,6 +6,7 @@ report."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from lmgauge.judge.spread import Baseline, combined, single
@@ -57,17 +58,43 @@ def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
                 raise ReportError(f"{role} folder {path}: {error}") from None
     if not documents:
         raise ReportError(f"{role} folder {path} holds no lmgauge run report (*.json).")
+    check_no_copies(path, documents, names, role)
     check_one_code_on_one_machine(path, documents, role, names)
     return documents
 
 
+def check_no_copies(path: Path, documents: list[dict], names: list[str], role: str) -> None:
+    """ReportError when two files of the folder are one run (the same start time and
+    results): a copy would count as a run of its own, and shrink the run-to-run spread the
+    gate judges by."""
+    from lmgauge.errors import ReportError
+
+    seen: dict[tuple, str] = {}
+    for name, document in zip(names, documents, strict=True):
+        identity = (document.get("created_utc"), len(document["results"]))
+        if identity in seen:
+            raise ReportError(
+                f"{role} folder {path} holds one run twice ({seen[identity]} and {name}, both "
+                f"made {identity[0]}): a copy is not another run, and would narrow the "
+                "run-to-run spread; remove one."
+            )
+        seen[identity] = name
+
+
+REPORT_NAME = re.compile(r"\d{8}T\d{6}Z_.*\.json")
+"""How lmgauge names the reports it writes: <UTC time>_<name>.json (record.recovery)."""
+
+
 def looks_like_run_report(path: Path) -> bool:
-    """Whether a file that did not read as a run report says it is one (a truncated or broken
-    report, as opposed to other JSON that lives in a reports folder)."""
+    """Whether a file that did not read as a run report is one, broken (truncated, emptied),
+    as opposed to other JSON that lives in a reports folder: it says it is one, it is empty,
+    or it bears the name lmgauge gives its reports."""
     try:
-        return '"lmgauge-run-report"' in path.read_text(errors="replace")[:4096]
+        text = path.read_text(errors="replace")[:4096]
     except OSError:
         return False
+    named = REPORT_NAME.fullmatch(path.name) is not None
+    return '"lmgauge-run-report"' in text or not text.strip() or named
 
 
 NEW_SIDE = "new side"
