@@ -114,12 +114,14 @@ def load_gate_rules(path: Path) -> GateRules:
             f"{path} has version {document.get('version')!r}; lmgauge reads gate rules "
             f"versions {', '.join(map(str, SUPPORTED_VERSIONS))}"
         )
+    check_keys(path, "the file", document, FILE_KEYS)
     entries, paired = document.get("rule", []), document.get("paired", {})
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ValueError(f"{path}: each rule must be a [[rule]] table (two brackets), not "
                          f"{entries!r}")  # fmt: skip
     if not isinstance(paired, dict):
         raise ValueError(f"{path}: [paired] must be a table, not {paired!r}")
+    check_keys(path, "[paired]", paired, PAIRED_KEYS)
     rules = []
     for index, entry in enumerate(entries):
         if not entry.get("metrics") and not entry.get("units"):
@@ -134,6 +136,7 @@ def load_gate_rules(path: Path) -> GateRules:
         if unknown:
             raise ValueError(f"{path}: rule {index} has unknown keys {', '.join(sorted(unknown))}")
         check_types(path, index, entry)
+        check_units(path, index, entry.get("units", []))
         rules.append(
             Rule(
                 **{
@@ -150,6 +153,30 @@ def load_gate_rules(path: Path) -> GateRules:
         float(document.get("alpha", DEFAULT_ALPHA)),
         float(paired.get("relative", DEFAULT_PAIRED_RELATIVE)),
     )
+
+
+FILE_KEYS = ("version", "alpha", "rule", "paired")
+PAIRED_KEYS = ("relative", "reason")
+
+
+def check_keys(path, where: str, table: dict, known: tuple[str, ...]) -> None:
+    """ValueError in one sentence naming the keys of `table` that are none of `known`: a
+    misspelt `alpah` would otherwise leave the default in force unseen."""
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ValueError(f"{path}: {where} has unknown keys {', '.join(unknown)} (it knows "
+                         f"{', '.join(known)})")  # fmt: skip
+
+
+def check_units(path, index: int, units: list[str]) -> None:
+    """ValueError in one sentence when a rule names a unit no figure has: "S" for "s" would
+    leave every figure the rule meant ungated, unseen."""
+    from lmgauge.record.units import UNITS
+
+    unknown = [unit for unit in units if unit not in UNITS]
+    if unknown:
+        raise ValueError(f"{path}: rule {index} names units no figure has ({', '.join(unknown)}); "
+                         f"the units are {', '.join(UNITS)}")  # fmt: skip
 
 
 def check_types(path, index: int, entry: dict) -> None:
