@@ -69,6 +69,29 @@ def test_a_line_cut_short_by_a_kill_is_dropped_but_a_broken_middle_is_named(tmp_
         read_events(path)
 
 
+def test_a_journal_lmgauge_did_not_write_is_one_sentence_and_kept(tmp_path):
+    """Found by a new-user trial: each of these stopped `lmgauge recover`, and every bench
+    session using the folder, with a traceback (ValueError, AttributeError, TypeError,
+    KeyError)."""
+    good = tmp_path / "good"
+    journalled_recorder(good / "20261124T000000Z_t.journal.jsonl").journal._stream.close()
+    start = (good / "20261124T000000Z_t.journal.jsonl").read_text().splitlines()[0]
+    for lines, said in (
+        (['{"event": "result"}'], "must begin with the session's start event"),
+        ([start, '{"event": "bogus"}'], 'its event 2 ({"event": "bogus"}) is not one lmgauge'),
+        ([start, '{"event": "result"}'], "its event 2"),
+        ([start, '{"event": "outcome", "test": 3}'], "KeyError"),
+        (['{"event": "start"}'], "its event 1"),
+    ):  # fmt: skip
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        journal = folder / "20261124T000000Z_t.journal.jsonl"
+        journal.write_text("\n".join(lines) + "\n")
+        with pytest.raises(LmgaugeError, match="left as it is") as caught:
+            recover_folder(folder)
+        assert said in str(caught.value) and journal.exists()
+
+
 def test_a_live_journal_is_never_recovered_and_an_abandoned_one_is(tmp_path):
     recorder = journalled_recorder(tmp_path / "20261124T000000Z_t.journal.jsonl")
     assert abandoned_journals(tmp_path) == [], "locked by its live session"

@@ -11,6 +11,7 @@ how a report is assembled at session end and how a killed run's journal becomes 
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import Counter
@@ -55,13 +56,21 @@ class RunRecorder:
     @classmethod
     def replay(cls, events: list[dict], journal=None) -> RunRecorder:
         """A recorder holding the state the journal `events` describe; the first event must be
-        the session's `start`."""
-        if not events or events[0].get("event") != "start":
+        the session's `start`. ValueError in one sentence naming the first event that does not
+        replay (a journal lmgauge did not write, or edited)."""
+        if not events or not isinstance(events[0], dict) or events[0].get("event") != "start":
             raise ValueError("a journal must begin with the session's start event")
-        start = events[0]
-        recorder = cls(start["options"], started=datetime.fromisoformat(start["started"]))
-        for event in events:
-            recorder.apply(event)
+        recorder = None
+        for number, event in enumerate(events, start=1):
+            try:
+                if recorder is None:
+                    recorder = cls(event["options"],
+                                   started=datetime.fromisoformat(event["started"]))  # fmt: skip
+                recorder.apply(event)
+            except (KeyError, TypeError, AttributeError, ValueError) as error:
+                shown = json.dumps(event, default=str)
+                raise ValueError(f"its event {number} ({shown[:80]}) is not one lmgauge writes "
+                                 f"({type(error).__name__}: {error})") from None  # fmt: skip
         recorder.journal = journal
         return recorder
 

@@ -62,8 +62,14 @@ def _recover_held(journal: Path) -> Path | None:
     if not events or report.exists():
         journal.unlink()
         return None
-    recorder = RunRecorder.replay(events)
-    document = recorder.document("killed", None, {"journal": journal.name, "gate": None})
+    try:
+        recorder = RunRecorder.replay(events)
+        document = recorder.document("killed", None, {"journal": journal.name, "gate": None})
+    except ValueError as error:
+        raise LmgaugeError(f"{journal}: {error}; the journal is left as it is.") from None
+    except (KeyError, TypeError, AttributeError) as error:  # events that replayed, half-made
+        raise LmgaugeError(f"{journal}: its events do not make a report ({type(error).__name__}: "
+                           f"{error}); the journal is left as it is.") from None  # fmt: skip
     write_atomic(document, report)
     os.unlink(journal)
     return report
