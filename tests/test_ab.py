@@ -855,3 +855,31 @@ def test_a_first_run_that_writes_no_report_ends_the_a_b_run_in_one_sentence(tmp_
     assert outcome.document["status"].startswith(
         "the new run of pair 1 ended with pytest exit status 4 (ERROR: --threads 0")
     assert not outcome.document["passed"]
+
+
+def test_a_run_that_failed_without_a_failing_test_ends_the_a_b_run(tmp_path, monkeypatch):
+    """Found by a new-user trial: pytest's exit status 1 with no failing test listed (a bench
+    file that did not collect under --continue-on-collection-errors) passed."""
+    import lmgauge.runs.ab as ab
+    from lmgauge.record.report import write_atomic
+    from lmgauge.runs.ab_run import RunRecord
+    from lmgauge.runs.ab_sides import Side
+    from tests.reports_for_tests import make_report
+
+    def fake_run(side, pair, number, arguments, out, timed_only=False):
+        document = make_report(number)
+        failed = side.label == "new"
+        if failed:
+            document["run"]["status"], document["run"]["exit_status"] = "failed", 1
+        log = out / f"{number}.log"
+        log.write_text("ERROR benches/bench_x.py - ImportError: no module x\n")
+        report = write_atomic(document, out / f"{number}.json")
+        return RunRecord(side.label, pair, report, 1 if failed else 0, 1.0, log, timed_only)
+
+    monkeypatch.setattr(ab, "run_one", fake_run)
+    sides = [Side(label, label, sys.executable, PROJECT) for label in ("base", "new")]
+    outcome = ab.run_ab(ab.AbPlan(*sides, ["benches"], 3, 5, tmp_path, RULES), lambda _: None)
+    status = outcome.document["status"]
+    assert status.startswith("the new run of pair 1 ended with pytest exit status 1 (ERROR")
+    assert status.endswith("it failed (pytest exit status 1) but lists no failing test: what "
+                           "failed (a bench file that did not collect, say) was not judged")

@@ -890,3 +890,18 @@ def test_a_family_whose_p_is_not_a_number_is_undecided_not_passed(monkeypatch):
            "model": "m", "params": {}, "direction": "lower"}  # fmt: skip
     (verdict,) = family.family_verdicts([row], alpha=0.05, tolerance=0.10)
     assert not verdict.worse and verdict.borderline
+
+
+def test_an_unknown_outcome_or_a_failed_run_without_a_failing_test_fails_the_gate():
+    """Found by a new-user trial: an outcome other than pytest's ("xfailed", hand-written) and a
+    run whose status is failed with no failing test listed both passed."""
+    base, new = make_report(1), make_report(2)
+    new["tests"]["not_passed"] = [{"test": "b.py::t", "outcome": "weird", "when": "call"}]
+    result = run_gate(base, new)
+    assert not result.passed and "b.py::t: weird in call" in result.message()
+    new["tests"]["not_passed"] = []
+    new["run"]["status"], new["run"]["exit_status"] = "failed", 1
+    result = run_gate(base, new)
+    assert not result.passed and "lists no failing test" in result.message()
+    new["tests"]["not_passed"] = [{"test": "b.py::t", "outcome": "failed", "when": "call"}]
+    assert "lists no failing test" not in run_gate(base, new).message(), "explained by its test"

@@ -194,7 +194,7 @@ def compare(
         tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
         unfinished="; ".join(filter(None, [unfinished(base, "base"), unfinished(new),
-                                           untested(new)])),  # fmt: skip
+                                           untested(new), unexplained_failure(new)])),  # fmt: skip
         base_slowed=slowed_on_purpose(base),
         families=families, new_runs=newside.runs, base_busy=baseline.busy_sentence(),
     )  # fmt: skip
@@ -396,7 +396,7 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     for document in new_runs:
         for item in document.get("tests", {}).get("not_passed", []):
             reason = failure_reason(item)
-            if item["outcome"] in ("failed", "error") and item["test"] not in failed_before:
+            if failing(item) and item["test"] not in failed_before:
                 lines.append(f"{item['test']}: {item['outcome']} in {item['when']}{reason}")
             elif (item["outcome"] == "skipped" and not item.get("measured")
                   and item["test"] in passed_before):  # fmt: skip
@@ -451,13 +451,32 @@ def failed_on_both_sides(base_runs: list[dict], new_runs: list[dict]) -> list[st
     return lines
 
 
+def failing(item: dict) -> bool:
+    """Whether a test outcome of a report counts as a failure: failed, errored, or any outcome
+    other than pytest's "skipped" (a report written by hand or another tool: what it means is
+    unknown, so it is not taken as a pass)."""
+    return item.get("outcome") != "skipped"
+
+
+def unexplained_failure(new: dict) -> str:
+    """A sentence when the new run's status is failed (pytest's exit status 1) but it lists no
+    failing test: what failed (a bench file that did not collect, a plugin's hook) was not
+    seen, so not judged; "" otherwise."""
+    if new.get("run", {}).get("status") != "failed":
+        return ""
+    if any(map(failing, new.get("tests", {}).get("not_passed", []))):
+        return ""
+    return ("the new run failed (pytest exit status 1) but lists no failing test: what failed "
+            "(a bench file that did not collect, say) was not judged")
+
+
 def first_failures(documents: list[dict]) -> dict[str, dict]:
     """Each test that failed or errored in some run of `documents`, with its first such outcome
     in report order (a setup or call failure comes before a teardown error after it)."""
     first: dict[str, dict] = {}
     for document in documents:
         for item in document.get("tests", {}).get("not_passed", []):
-            if item["outcome"] in ("failed", "error"):
+            if failing(item):
                 first.setdefault(item["test"], item)
     return first
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError, ReportError
-from lmgauge.judge.compare import failed_on_both_sides, test_regressions
+from lmgauge.judge.compare import failed_on_both_sides, test_regressions, unexplained_failure
 from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, zero_valued
@@ -152,6 +152,10 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                 records.append(record)
                 if not record.usable:
                     status = describe_failure(record)
+                    break
+                if unexplained := unexplained_failure(run_report(record)):
+                    status = (f"{describe_failure(record)}: "
+                              f"{unexplained.replace('the new run', 'it')}")  # fmt: skip
                     break
                 if label not in repeat:
                     repeat[label] = repeat_arguments(run_report(record), plan.rules)
