@@ -905,3 +905,14 @@ def test_an_unknown_outcome_or_a_failed_run_without_a_failing_test_fails_the_gat
     assert not result.passed and "lists no failing test" in result.message()
     new["tests"]["not_passed"] = [{"test": "b.py::t", "outcome": "failed", "when": "call"}]
     assert "lists no failing test" not in run_gate(base, new).message(), "explained by its test"
+
+
+def test_a_run_made_with_fewer_than_three_rounds_fails_the_stored_gate():
+    """Found by a new-user trial: `pytest --gate` refused --rounds 2, `lmgauge gate` passed a
+    report made with --rounds 1."""
+    base, new = make_report(1), make_report(2)
+    new["run"]["options"]["rounds"] = 1
+    result = run_gate(base, new)
+    assert not result.passed and "the new run was made with --rounds 1" in result.message()
+    new["run"]["options"]["rounds"] = 3
+    assert run_gate(base, new).passed

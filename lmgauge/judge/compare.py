@@ -94,8 +94,9 @@ class Comparison:
     new_runs: int = 1
     unfinished: str = ""
     """Sentences, joined by "; ", when the base or new run did not finish (killed, interrupted,
-    error: its figures are what it had recorded) or the new report lists no tests; the gate
-    fails on it."""
+    error: its figures are what it had recorded), the new report lists no tests or failed
+    without a failing test, or a side took fewer than MIN_GATED_ROUNDS rounds; the gate fails
+    on it."""
     base_slowed: str = ""
     """A sentence when the base was made with --inject-slowdown: its timings were slowed on
     purpose, so a slowdown of up to that size would pass; the gate fails on it."""
@@ -193,8 +194,9 @@ def compare(
         tests=test_regressions([base], [new]),
         tests_failed_before=failed_on_both_sides([base], [new]),
         base_runs=baseline.runs, family=family,
-        unfinished="; ".join(filter(None, [unfinished(base, "base"), unfinished(new),
-                                           untested(new), unexplained_failure(new)])),  # fmt: skip
+        unfinished="; ".join(filter(None, [
+            unfinished(base, "base"), unfinished(new), untested(new), unexplained_failure(new),
+            too_few_rounds(base, "base"), too_few_rounds(new)])),  # fmt: skip
         base_slowed=slowed_on_purpose(base),
         families=families, new_runs=newside.runs, base_busy=baseline.busy_sentence(),
     )  # fmt: skip
@@ -456,6 +458,21 @@ def failing(item: dict) -> bool:
     other than pytest's "skipped" (a report written by hand or another tool: what it means is
     unknown, so it is not taken as a pass)."""
     return item.get("outcome") != "skipped"
+
+
+MIN_GATED_ROUNDS = 3
+"""Fewest rounds a gated run may have taken (--rounds): a run value from fewer is not the
+figure the run-to-run spreads were measured on (the median of at least 3 rounds)."""
+
+
+def too_few_rounds(document: dict, side: str = "new") -> str:
+    """A sentence when the `side` run was made with --rounds below MIN_GATED_ROUNDS; "" when
+    not (or when its report does not say)."""
+    rounds = document.get("run", {}).get("options", {}).get("rounds")
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds >= MIN_GATED_ROUNDS:
+        return ""
+    return (f"the {side} run was made with --rounds {rounds}: a run value from fewer than "
+            f"{MIN_GATED_ROUNDS} rounds is not the figure the spreads were measured on")
 
 
 def unexplained_failure(new: dict) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from lmgauge import compute
 from lmgauge.errors import LmgaugeError
+from lmgauge.judge.compare import MIN_GATED_ROUNDS
 from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.judge.gate_rules import load_gate_rules, round_width
 from lmgauge.judge.run_folder import read_baseline
@@ -196,10 +197,6 @@ def add_serving_options(group) -> None:
         "when its time to first token and every gap between tokens meet them "
         "(default: %(default)s)",
     )
-
-
-MIN_GATED_ROUNDS = 3
-"""Fewest --rounds a gated run may take (see pytest_configure)."""
 
 
 def add_report_options(group) -> None:
