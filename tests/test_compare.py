@@ -293,6 +293,17 @@ def test_null_probes_are_probes_all_the_same_so_the_roofs_excuse_nothing():
     assert row.verdict == "worse" and "excused" not in row.note
 
 
+def test_a_probe_ratio_no_machine_moves_by_excuses_nothing():
+    """Found by a new-user trial: probe times multiplied by 1e9 excused 1.5x of a 3x slowdown
+    ("machine 845743275.54x as slow in new")."""
+    base, new = make_report(1), make_report(2, slowdown=3.0)
+    for result in new["results"]:
+        result["probe_seconds"] = [t * 1e9 for t in result["probe_seconds"] or []]
+    row = compare(base, new, RULES).rows.query(
+        "metric == 'ttft_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
+    assert row.verdict == "worse" and "excused" not in row.note
+
+
 def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_path):
     from lmgauge.errors import ReportError
     from lmgauge.judge.run_folder import read_baseline

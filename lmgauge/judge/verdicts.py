@@ -283,11 +283,22 @@ def round_values(result: dict) -> list:
     return result.get("rounds") or result["samples"]
 
 
+PLAUSIBLE_SPEED_RATIO = 4.0
+"""The most a machine's speed is taken to have moved between two runs, either way: the 2-core
+VMs this was built on moved by 2x at most from one day to the next. A probe ratio beyond it is
+a broken probe (a hand-edited report, a probe that timed something else), which excuses
+nothing."""
+
+
 def speed_ratio(base: dict, new: dict) -> float:
     """Median probe time of the new run / of the base run (above 1: the machine was slower in
-    the new run); 1.0 when either result has no usable probe (probe_median)."""
+    the new run); 1.0 when either result has no usable probe (probe_median) or the ratio is
+    beyond PLAUSIBLE_SPEED_RATIO either way."""
     before, after = probe_median(base), probe_median(new)
-    return after / before if before and after else 1.0
+    if not before or not after:
+        return 1.0
+    ratio = after / before
+    return ratio if 1 / PLAUSIBLE_SPEED_RATIO <= ratio <= PLAUSIBLE_SPEED_RATIO else 1.0
 
 
 def ratio_of(before: float, after: float) -> float:
