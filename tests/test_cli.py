@@ -340,3 +340,12 @@ def test_the_command_line_default_of_max_runs_is_the_runs_layers():
     from lmgauge.runs import ab
 
     assert command_line.MAX_RUNS == ab.MAX_RUNS
+
+
+def test_history_refuses_a_count_of_runs_below_one(capsys):
+    """Found by a new-user trial: `--last 0` and `--last -3` listed runs anyway."""
+    for last in ("0", "-3", "x"):
+        with pytest.raises(SystemExit) as stopped:
+            main(["history", "--last", last])
+        assert stopped.value.code == 2
+        assert "is not a number of runs (1 or more)" in capsys.readouterr().err

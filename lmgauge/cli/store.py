@@ -8,6 +8,18 @@ from pathlib import Path
 from lmgauge.errors import LmgaugeError
 
 
+def count_of_runs(text: str) -> int:
+    """--last's value: a whole number of runs, 1 or more (argparse says so in one line)."""
+    import argparse
+
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs (1 or more)")
+    return count
+
 def add_store_commands(commands) -> None:
     store = commands.add_parser("store", help="store run reports in the results database")
     store.add_argument("reports", nargs="+", type=Path, help="run report JSON files")
@@ -29,7 +41,8 @@ def add_store_commands(commands) -> None:
     history.add_argument(
         "--machine", default=None, help="keep machines whose class or host name contains this"
     )
-    history.add_argument("--last", type=int, default=None, help="print only the last N runs")
+    history.add_argument("--last", type=count_of_runs, default=None,
+                         help="print only the last N runs")
     add_store_option(history)
     history.set_defaults(handler=run_history)
 
@@ -159,7 +172,9 @@ def runs_text(engine, limit: int) -> str:
         lines.append(f"  run {row.run_id}  {str(row.created_utc)[:19]}  {row.name or '-'}  "
                      f"{row.status}  commit {commit}  {machine}")  # fmt: skip
     figures = figures_of(engine)
-    example = figures.iloc[0] if not figures.empty else None
+    with_model = figures[figures["model"].fillna("").astype(str) != ""] if not figures.empty \
+        else figures
+    example = with_model.iloc[0] if not with_model.empty else None
     if example is not None:
         lines.append(f"one figure: lmgauge history --model {example.model} --metric "
                      f"{example.metric}")  # fmt: skip
