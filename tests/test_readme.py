@@ -30,6 +30,13 @@ def test_every_metric_is_documented_with_its_unit():
         assert row.groups() == (metric.unit, metric.direction), metric.name
 
 
+def test_every_metric_row_is_the_catalogues_own():
+    """Found by a new-user trial: three rows said other things than `lmgauge metrics`."""
+    for metric in METRICS.values():
+        row = f"| `{metric.name}` | {metric.unit} | {metric.direction} | {metric.meaning} |"
+        assert row in README, f"README's row of {metric.name} differs from `lmgauge metrics`"
+
+
 def test_every_documented_metric_is_in_the_catalogue():
     section = README.split("\n### Metrics\n", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `([a-z0-9_]+)` \|", section, re.M)
