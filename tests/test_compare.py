@@ -927,3 +927,15 @@ def test_a_run_made_with_fewer_than_three_rounds_fails_the_stored_gate():
     assert not result.passed and "the new run was made with --rounds 1" in result.message()
     new["run"]["options"]["rounds"] = 3
     assert run_gate(base, new).passed
+
+
+def test_a_direction_other_than_the_catalogues_is_not_comparable():
+    """Found by a new-user trial: both reports edited to call decode_step_seconds "higher" is
+    better turned a 3x slowdown into a pass."""
+    base, new = make_report(1), make_report(2, slowdown=3.0)
+    for document in (base, new):
+        for result in document["results"]:
+            if result["metric"] == "decode_step_seconds":
+                result["direction"] = "higher"
+    result = run_gate(base, new)
+    assert not result.passed and "lmgauge's catalogue 'lower'" in result.message()

@@ -163,8 +163,9 @@ def compare(
         elif rule.gated and old["unit"] in MACHINE_BOUND_UNITS and is_busy(old):
             row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
                        note=BUSY_BASE)  # fmt: skip
-        elif problem := unit_problem(old["unit"], fresh["unit"], old["direction"],
-                                     fresh["direction"]):  # fmt: skip
+        elif problem := (unit_problem(old["unit"], fresh["unit"], old["direction"],
+                                      fresh["direction"])
+                         or catalogue_problem(metric, fresh["direction"])):  # fmt: skip
             gated = rule.gated or rules.rule_for(metric, old["unit"]).gated
             row.update(one_sided_row(old, fresh, rule), gated=gated, verdict=NOT_COMPARABLE,
                        fails_gate=gated, note=problem)  # fmt: skip
@@ -319,6 +320,19 @@ def unit_problem(before: str, after: str, before_direction: str = "",
         return (f"its direction changed from '{before_direction}' to '{after_direction}': "
                 "which way is worse differs between the sides")  # fmt: skip
     return ""
+
+
+def catalogue_problem(metric: str, direction: str) -> str:
+    """A sentence when both reports give a catalogued metric another direction than lmgauge's
+    catalogue (which way is worse is lmgauge's to say, not a report's: an edited direction
+    would turn a slowdown into an improvement); "" otherwise."""
+    from lmgauge.record.metrics import METRICS
+
+    known = METRICS.get(metric)
+    if known is None or known.direction == direction:
+        return ""
+    return (f"its reports call it '{direction}' is better, and lmgauge's catalogue "
+            f"'{known.direction}': which way is worse is unknown")
 
 
 def spread_for(key: tuple, rule: Rule, baseline: Baseline, normalize: bool) -> Spread | None:
