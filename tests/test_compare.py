@@ -939,3 +939,14 @@ def test_a_direction_other_than_the_catalogues_is_not_comparable():
                 result["direction"] = "higher"
     result = run_gate(base, new)
     assert not result.passed and "lmgauge's catalogue 'lower'" in result.message()
+
+
+def test_a_count_off_by_one_shows_in_the_verdict_line():
+    """Found by a new-user trial: '1.245e+08 -> 1.245e+08 count (changed: 1x more)' hid it."""
+    base, new = make_report(1), make_report(2)
+    for result in new["results"]:
+        if result["metric"] == "parameters_total" and result["model"] == "gpt2":
+            before = int(result["value"])
+            result["value"] = before + 1
+    message = run_gate(base, new).message()
+    assert f"{before} -> {before + 1} count" in message and "+1" in message

@@ -50,6 +50,7 @@ def test_interrupted_write_keeps_the_old_report_and_leaves_no_temporary(tmp_path
         ('{"format": "lmgauge-run-report", "schema_version": 1, "run"', "not valid JSON"),
         ('{"results": []}', "not an lmgauge run report"),
         ('{"format": "lmgauge-run-report", "schema_version": 99}', "schema_version 99"),
+        ('{"format": "lmgauge-run-report", "schema_version": "4"}', "'4', which is not a whole"),
         ('{"format": "lmgauge-run-report", "schema_version": 1, "run": {}}', "lacks the section"),
     ],
 )

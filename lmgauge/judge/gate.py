@@ -182,13 +182,23 @@ def context_lines(comparison: Comparison) -> list[str]:
     return lines + ([f"  base: {comparison.base_busy}"] if comparison.base_busy else [])
 
 
+def value_text(value: float) -> str:
+    """A value for a verdict line: a whole number in full up to 15 digits (134515008, not
+    1.345e+08, so that a count off by one shows), any other at 4 significant digits."""
+    if isinstance(value, (int, float)) and math.isfinite(value) and value == int(value) \
+            and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
 def failure_line(row) -> str:
     p_value = "" if math.isnan(row.p_value) else f", p = {row.p_value:.3g}"
     if not math.isnan(row.p_adjusted):
         p_value += f", Holm-adjusted {row.p_adjusted:.3g}"
     note = f"; {row.note}" if row.note else ""
     return (
-        f"  {row.model} {row.metric} {row.params}: {row.base:.4g} -> {row.new:.4g} {row.unit} "
+        f"  {row.model} {row.metric} {row.params}: {value_text(row.base)} -> "
+        f"{value_text(row.new)} {row.unit} "
         f"({row.verdict}: {row.change or 'no change computed'}{p_value}; "
         f"tolerance {row.tolerance}{note})"
     )

@@ -316,5 +316,7 @@ def describe_change(before: float, after: float, unit: str, direction: str, rule
     if (rule.absolute is not None and rule.relative is None) or before <= 0 or after <= 0:
         return f"{after - before:+.4g}"
     factor = max(after / before, before / after)
+    if f"{factor:.3g}" == "1":  # a count off by one in a hundred million: "1x more" hides it
+        return f"{after - before:+.6g}"
     meaning = unit_of(unit)
     return f"{factor:.3g}x {meaning.larger if after > before else meaning.smaller}"
