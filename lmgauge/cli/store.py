@@ -20,6 +20,7 @@ def count_of_runs(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs (1 or more)")
     return count
 
+
 def add_store_commands(commands) -> None:
     store = commands.add_parser("store", help="store run reports in the results database")
     store.add_argument("reports", nargs="+", type=Path, help="run report JSON files")
