@@ -124,6 +124,8 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
          "'s figures must be a string in quotes, not 3"),
         ("alpha = 0.05", "alpah = 0.05", "the file has unknown keys alpah (it knows version"),
         ('units = ["s"]', 'units = ["S"]', "names units no figure has (S); the units are"),
+        ('"parameters_*"', '"paramters_*"', "names metrics that match none of lmgauge's "
+                                            "(paramters_*)"),
     ):  # fmt: skip
         assert old in text
         broken.write_text(text.replace(old, new, 1))

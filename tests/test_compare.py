@@ -325,6 +325,10 @@ def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_p
     with pytest.raises(ReportError, match="baseline folder .*is empty, so not a run report"):
         read_baseline(tmp_path / "ok"), "found by a new-user trial: an emptied run was left out"
     (tmp_path / "ok" / "20261203T191935Z_run.json").unlink()
+    (tmp_path / "ok" / "20261203T191935Z_run.json").symlink_to(tmp_path / "pruned.json")
+    with pytest.raises(ReportError, match="baseline folder .*cannot read report"):
+        read_baseline(tmp_path / "ok"), "a dangling link named as a report was left out"
+    (tmp_path / "ok" / "20261203T191935Z_run.json").unlink()
     (tmp_path / "ok" / "copy.json").write_text((tmp_path / "ok" / "1.json").read_text())
     with pytest.raises(ReportError, match=r"holds one run twice \(1.json and copy.json"):
         read_baseline(tmp_path / "ok", role="new side"), "a copy narrowed the measured spread"
@@ -880,7 +884,8 @@ def test_tests_not_run_in_new_are_few_lines_and_only_when_every_new_run_lists_it
     older["tests"] = {"not_passed": []}
     assert run_gate(base, combined([newer, older])).passed, "an older new run cannot show it"
     lines = run_gate(base, newer).comparison.tests
-    first = "b.py::t[1]: not run in new, passed in base (deselected, or its file did not collect)"
+    first = ("b.py::t[1]: not run in new, passed in base (deselected, its model left out, or "
+             "its file did not collect)")
     assert len(lines) == 5 and lines[0] == first
     assert lines[-1].endswith("and 2 more tests like it")
     newer["run"]["status"] = "killed"
@@ -914,6 +919,7 @@ def test_an_unknown_outcome_or_a_failed_run_without_a_failing_test_fails_the_gat
     new["run"]["status"], new["run"]["exit_status"] = "failed", 1
     result = run_gate(base, new)
     assert not result.passed and "lists no failing test" in result.message()
+    assert not run_gate(base, combined([make_report(3), new])).passed, "a later run of a folder"
     new["tests"]["not_passed"] = [{"test": "b.py::t", "outcome": "failed", "when": "call"}]
     assert "lists no failing test" not in run_gate(base, new).message(), "explained by its test"
 

@@ -69,6 +69,17 @@ def test_a_line_cut_short_by_a_kill_is_dropped_but_a_broken_middle_is_named(tmp_
         read_events(path)
 
 
+def lines_of_a_result_whose_value_is(value) -> list[str]:
+    """The journal lines of a model load and one result, the result's value replaced."""
+    recorder = RunRecorder({"models": ["gpt2"]})
+    events = []
+    recorder.apply = events.append
+    recorder.model_loaded("gpt2", {"name": "gpt2", "weights": "synthetic"})
+    recorder.record("generate", "gpt2", "ttft_seconds", samples=[0.3, 0.31, 0.29], test="a")
+    events[-1]["value"] = value
+    return [json.dumps(event, default=str) for event in events]
+
+
 def test_a_journal_lmgauge_did_not_write_is_one_sentence_and_kept(tmp_path):
     """Found by a new-user trial: each of these stopped `lmgauge recover`, and every bench
     session using the folder, with a traceback (ValueError, AttributeError, TypeError,
@@ -82,6 +93,7 @@ def test_a_journal_lmgauge_did_not_write_is_one_sentence_and_kept(tmp_path):
         ([start, '{"event": "result"}'], "its event 2"),
         ([start, '{"event": "outcome", "test": 3}'], "KeyError"),
         (['{"event": "start"}'], "its event 1"),
+        ([start, *lines_of_a_result_whose_value_is("abc")], "is not of type 'number'"),
     ):  # fmt: skip
         folder = tmp_path / str(len(list(tmp_path.iterdir())))
         folder.mkdir()

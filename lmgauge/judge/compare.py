@@ -401,11 +401,11 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     '<test id>: skipped in new, passed in base (<reason>)' for a test skipped or xfailed there
     that some base run passed, unless it skipped on what it measured (`measured`:
     lmgauge.pytest_plugin.skips), and '<test id>: not run in new, passed in base (...)' for a
-    test some base run passed that no new run ran (deselected, or its file did not collect;
-    NOT_RUN_LINES lines at most, the last counting the rest), unless a new run did not finish
-    (which fails by itself). Reports list the tests they passed since 2026-12-03; against an
-    older base, a skip or a test not run is not seen, nor is a test not run in an older new
-    run."""
+    test some base run passed that no new run ran (deselected, its model left out, or its file
+    did not collect; NOT_RUN_LINES lines at most, the last counting the rest), unless a new
+    run did not finish (which fails by itself). Reports list the tests they passed since
+    2026-12-03; against an older base, a skip or a test not run is not seen, nor is a test not
+    run in an older new run."""
     failed_before = first_failures(base_runs)
     passed_before = passed_tests(base_runs)
     lines = []
@@ -433,7 +433,8 @@ out every test of the others, which the figures' lines already count by subject.
 def not_run_lines(tests: list[str]) -> list[str]:
     """A line per test the base passed and the new runs did not run, the last of NOT_RUN_LINES
     counting those left out."""
-    why = "not run in new, passed in base (deselected, or its file did not collect)"
+    why = ("not run in new, passed in base (deselected, its model left out, or its file did not "
+           "collect)")
     lines = [f"{test}: {why}" for test in tests[:NOT_RUN_LINES]]
     if len(tests) > NOT_RUN_LINES:
         lines[-1] += f", and {len(tests) - NOT_RUN_LINES} more tests like it"

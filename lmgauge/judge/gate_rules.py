@@ -137,6 +137,7 @@ def load_gate_rules(path: Path) -> GateRules:
             raise ValueError(f"{path}: rule {index} has unknown keys {', '.join(sorted(unknown))}")
         check_types(path, index, entry)
         check_units(path, index, entry.get("units", []))
+        check_metrics(path, index, entry.get("metrics", []))
         rules.append(
             Rule(
                 **{
@@ -177,6 +178,17 @@ def check_units(path, index: int, units: list[str]) -> None:
     if unknown:
         raise ValueError(f"{path}: rule {index} names units no figure has ({', '.join(unknown)}); "
                          f"the units are {', '.join(UNITS)}")  # fmt: skip
+
+
+def check_metrics(path, index: int, patterns: list[str]) -> None:
+    """ValueError in one sentence when a rule's metric name or pattern matches no metric of
+    lmgauge's catalogue: "paramters_*" would leave the figures it meant ungated, unseen."""
+    from lmgauge.record.metrics import METRICS
+
+    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(m, p) for m in METRICS)]
+    if unknown:
+        raise ValueError(f"{path}: rule {index} names metrics that match none of lmgauge's "
+                         f"({', '.join(unknown)}); `lmgauge metrics` lists them")  # fmt: skip
 
 
 def check_types(path, index: int, entry: dict) -> None:

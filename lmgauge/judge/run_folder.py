@@ -89,12 +89,13 @@ def looks_like_run_report(path: Path) -> bool:
     """Whether a file that did not read as a run report is one, broken (truncated, emptied),
     as opposed to other JSON that lives in a reports folder: it says it is one, it is empty,
     or it bears the name lmgauge gives its reports."""
+    if REPORT_NAME.fullmatch(path.name):
+        return True
     try:
         text = path.read_text(errors="replace")[:4096]
     except OSError:
         return False
-    named = REPORT_NAME.fullmatch(path.name) is not None
-    return '"lmgauge-run-report"' in text or not text.strip() or named
+    return '"lmgauge-run-report"' in text or not text.strip()
 
 
 NEW_SIDE = "new side"

@@ -195,9 +195,10 @@ FINISHED = ("passed", "failed")
 
 def combined_status(documents: list[dict]) -> str | None:
     """The status of several runs taken together: the first that did not finish (interrupted,
-    killed ...), else the first run's."""
+    killed ...), else "failed" when any run failed, else the first run's."""
     statuses = [document.get("run", {}).get("status") for document in documents]
-    return next((s for s in statuses if s is not None and s not in FINISHED), statuses[0])
+    unfinished = next((s for s in statuses if s is not None and s not in FINISHED), None)
+    return unfinished or ("failed" if "failed" in statuses else statuses[0])
 
 
 def estimated_spread(results: list[dict]) -> Spread | None:

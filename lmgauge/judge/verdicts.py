@@ -301,6 +301,13 @@ def speed_ratio(base: dict, new: dict) -> float:
     return ratio if 1 / PLAUSIBLE_SPEED_RATIO <= ratio <= PLAUSIBLE_SPEED_RATIO else 1.0
 
 
+def difference_text(difference: float) -> str:
+    """A signed difference: a whole number in full ("-134515008", "+1"), else 4 digits."""
+    if math.isfinite(difference) and difference == int(difference) and abs(difference) < 1e15:
+        return f"{int(difference):+d}"
+    return f"{difference:+.4g}"
+
+
 def ratio_of(before: float, after: float) -> float:
     """new / base, or nan where a ratio means nothing: a value at or below zero on either side
     (a change across zero, or between negative values, reads as a difference instead)."""
@@ -314,9 +321,9 @@ def describe_change(before: float, after: float, unit: str, direction: str, rule
     if before == after:
         return "same value"
     if (rule.absolute is not None and rule.relative is None) or before <= 0 or after <= 0:
-        return f"{after - before:+.4g}"
+        return difference_text(after - before)
     factor = max(after / before, before / after)
     if f"{factor:.3g}" == "1":  # a count off by one in a hundred million: "1x more" hides it
-        return f"{after - before:+.6g}"
+        return difference_text(after - before)
     meaning = unit_of(unit)
     return f"{factor:.3g}x {meaning.larger if after > before else meaning.smaller}"

@@ -8,7 +8,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from lmgauge.errors import LmgaugeError
+from lmgauge.errors import LmgaugeError, ReportError
 from lmgauge.record.journal import (
     SUFFIX,
     abandoned_journals,
@@ -17,7 +17,7 @@ from lmgauge.record.journal import (
     report_path_of,
 )
 from lmgauge.record.recording import RunRecorder
-from lmgauge.record.report import report_filename, write_atomic
+from lmgauge.record.report import report_filename, validate, write_atomic
 
 
 def check_writable(folder: Path) -> None:
@@ -64,8 +64,10 @@ def _recover_held(journal: Path) -> Path | None:
         return None
     try:
         recorder = RunRecorder.replay(events)
-        document = recorder.document("killed", None, {"journal": journal.name, "gate": None})
-    except ValueError as error:
+        document = validate(
+            recorder.document("killed", None, {"journal": journal.name, "gate": None}),
+            journal)
+    except (ValueError, ReportError) as error:
         raise LmgaugeError(f"{journal}: {error}; the journal is left as it is.") from None
     except (KeyError, TypeError, AttributeError) as error:  # events that replayed, half-made
         raise LmgaugeError(f"{journal}: its events do not make a report ({type(error).__name__}: "
