@@ -490,15 +490,15 @@ def too_few_rounds(document: dict, side: str = "new") -> str:
             f"{MIN_GATED_ROUNDS} rounds is not the figure the spreads were measured on")
 
 
-def unexplained_failure(new: dict) -> str:
-    """A sentence when the new run's status is failed (pytest's exit status 1) but it lists no
+def unexplained_failure(document: dict, side: str = "the new run") -> str:
+    """A sentence when the run's status is failed (pytest's exit status 1) but it lists no
     failing test: what failed (a bench file that did not collect, a plugin's hook) was not
-    seen, so not judged; "" otherwise."""
-    if new.get("run", {}).get("status") != "failed":
+    seen, so not judged; "" otherwise. `side`: how the sentence names the run."""
+    if document.get("run", {}).get("status") != "failed":
         return ""
-    if any(map(failing, new.get("tests", {}).get("not_passed", []))):
+    if any(map(failing, document.get("tests", {}).get("not_passed", []))):
         return ""
-    return ("the new run failed (pytest exit status 1) but lists no failing test: what failed "
+    return (f"{side} failed (pytest exit status 1) but lists no failing test: what failed "
             "(a bench file that did not collect, say) was not judged")
 
 

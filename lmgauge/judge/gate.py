@@ -24,7 +24,7 @@ import pandas as pd
 from lmgauge.judge.compare import BUSY_BASE, Comparison, compare
 from lmgauge.judge.gate_rules import GateRules, load_gate_rules
 from lmgauge.judge.spread import MIN_SPREAD_RUNS, Baseline
-from lmgauge.judge.verdicts import NOISY
+from lmgauge.judge.verdicts import NOISY, value_text
 
 DEFAULT_RULES = Path(__file__).with_name("gate.toml")
 
@@ -180,15 +180,6 @@ def context_lines(comparison: Comparison) -> list[str]:
              ("the machine's speed moved", comparison.drift))  # fmt: skip
     lines = [f"  {title}: {'; '.join(lines)}" for title, lines in parts if lines]
     return lines + ([f"  base: {comparison.base_busy}"] if comparison.base_busy else [])
-
-
-def value_text(value: float) -> str:
-    """A value for a verdict line: a whole number in full up to 15 digits (134515008, not
-    1.345e+08, so that a count off by one shows), any other at 4 significant digits."""
-    if isinstance(value, (int, float)) and math.isfinite(value) and value == int(value) \
-            and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
 
 
 def failure_line(row) -> str:

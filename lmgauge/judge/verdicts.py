@@ -301,11 +301,19 @@ def speed_ratio(base: dict, new: dict) -> float:
     return ratio if 1 / PLAUSIBLE_SPEED_RATIO <= ratio <= PLAUSIBLE_SPEED_RATIO else 1.0
 
 
+def value_text(value: float, sign: str = "") -> str:
+    """A value for a verdict: a whole number in full up to 15 digits (134515008, not 1.345e+08,
+    so that a count off by one shows), any other at 4 significant digits; `sign` "+" signs
+    it (a difference)."""
+    if isinstance(value, (int, float)) and math.isfinite(value) and value == int(value) \
+            and abs(value) < 1e15:
+        return f"{int(value):{sign}d}"
+    return f"{value:{sign}.4g}"
+
+
 def difference_text(difference: float) -> str:
-    """A signed difference: a whole number in full ("-134515008", "+1"), else 4 digits."""
-    if math.isfinite(difference) and difference == int(difference) and abs(difference) < 1e15:
-        return f"{int(difference):+d}"
-    return f"{difference:+.4g}"
+    """A signed difference: "-134515008", "+1", "+0.01234"."""
+    return value_text(difference, "+")
 
 
 def ratio_of(before: float, after: float) -> float:

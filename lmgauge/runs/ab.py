@@ -153,9 +153,8 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                 if not record.usable:
                     status = describe_failure(record)
                     break
-                if unexplained := unexplained_failure(run_report(record)):
-                    status = (f"{describe_failure(record)}: "
-                              f"{unexplained.replace('the new run', 'it')}")  # fmt: skip
+                if unexplained := unexplained_failure(run_report(record), "it"):
+                    status = f"{describe_failure(record)}: {unexplained}"
                     break
                 if label not in repeat:
                     repeat[label] = repeat_arguments(run_report(record), plan.rules)
