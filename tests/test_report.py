@@ -50,7 +50,8 @@ def test_interrupted_write_keeps_the_old_report_and_leaves_no_temporary(tmp_path
         ('{"format": "lmgauge-run-report", "schema_version": 1, "run"', "not valid JSON"),
         ('{"results": []}', "not an lmgauge run report"),
         ('{"format": "lmgauge-run-report", "schema_version": 99}', "schema_version 99"),
-        ('{"format": "lmgauge-run-report", "schema_version": "4"}', "'4', which is not a whole"),
+        ('{"format": "lmgauge-run-report", "schema_version": "4"}', "'4'; lmgauge writes it as"),
+        ('{"format": "lmgauge-run-report", "schema_version": 4.0}', r"4\.0; .*\(4, not 4\.0"),
         ('{"format": "lmgauge-run-report", "schema_version": 1, "run": {}}', "lacks the section"),
     ],
 )
@@ -58,6 +59,17 @@ def test_bad_reports_say_what_is_wrong(tmp_path, content, expected):
     path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(ReportError, match=expected):
+        read_report(path)
+
+
+@pytest.mark.parametrize("rounds", ["2", 2.5, None, 0, True])
+def test_a_run_whose_rounds_are_not_a_count_is_refused(tmp_path, rounds):
+    """Found by a new-user trial: a hand-edited --rounds of "2", 2.5 or null in the report
+    read as "not stated", so the gate's check against fewer than 3 rounds passed it by."""
+    document = sample_document()
+    document["run"]["options"]["rounds"] = rounds
+    path = write_atomic(document, tmp_path / "r.json")
+    with pytest.raises(ReportError, match="run/options/rounds: "):
         read_report(path)
 
 

@@ -186,8 +186,8 @@ def validate(document: dict, path: Path | str = "report") -> dict:
         raise ReportError(f'{path} is not an lmgauge run report (no "format": "{FORMAT}").')
     version = document.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ReportError(f"{path} has schema_version {version!r}, which is not a whole number "
-                          "(lmgauge writes it as one: it may have been edited).")
+        raise ReportError(f"{path} has schema_version {version!r}; lmgauge writes it as a JSON "
+                          "integer (4, not 4.0 or \"4\"): the report may have been edited.")
     if version not in SUPPORTED_VERSIONS:
         raise ReportError(
             f"{path} has schema_version {version!r}; this lmgauge reads versions "
