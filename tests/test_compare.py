@@ -3,6 +3,7 @@
 import copy
 import dataclasses
 import math
+import re
 
 import numpy as np
 import pytest
@@ -302,6 +303,8 @@ def test_a_probe_ratio_no_machine_moves_by_excuses_nothing():
     row = compare(base, new, RULES).rows.query(
         "metric == 'ttft_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
     assert row.verdict == "worse" and "excused" not in row.note
+    assert re.search(r"speed probe set aside: it read the machine [\d.]+e\+0[89]x as slow in new, "
+                     r"beyond 4x either way", row.note), "the verdict says why it excused nothing"
 
 
 def test_a_baseline_folder_of_mixed_machines_or_a_broken_report_is_refused(tmp_path):

@@ -223,7 +223,7 @@ def excused(
     Then a busy new run, or for reports without probes roofs that moved the same way, may
     shrink a remaining worsening towards zero by whatever is left of log(EXCUSE_LIMIT)."""
     limit = math.log(EXCUSE_LIMIT)
-    notes = []
+    notes = [note] if normalize and (note := set_aside_probe(base, new)) else []
     used = 0.0
     probe_log = math.log(speed_ratio(base, new)) if normalize else 0.0
     slower_beyond = probe_log > math.log1p(DRIFT_TOLERANCE) and worse_log > 0
@@ -290,15 +290,33 @@ a broken probe (a hand-edited report, a probe that timed something else), which 
 nothing."""
 
 
-def speed_ratio(base: dict, new: dict) -> float:
+def probe_ratio(base: dict, new: dict) -> float | None:
     """Median probe time of the new run / of the base run (above 1: the machine was slower in
-    the new run); 1.0 when either result has no usable probe (probe_median) or the ratio is
-    beyond PLAUSIBLE_SPEED_RATIO either way."""
+    the new run), as measured; None when either result has no usable probe (probe_median)."""
     before, after = probe_median(base), probe_median(new)
-    if not before or not after:
-        return 1.0
-    ratio = after / before
-    return ratio if 1 / PLAUSIBLE_SPEED_RATIO <= ratio <= PLAUSIBLE_SPEED_RATIO else 1.0
+    return after / before if before and after else None
+
+
+def plausible(ratio: float) -> bool:
+    """Whether a probe ratio is within PLAUSIBLE_SPEED_RATIO either way."""
+    return 1 / PLAUSIBLE_SPEED_RATIO <= ratio <= PLAUSIBLE_SPEED_RATIO
+
+
+def speed_ratio(base: dict, new: dict) -> float:
+    """probe_ratio, or 1.0 when there is none or it is beyond PLAUSIBLE_SPEED_RATIO either
+    way."""
+    ratio = probe_ratio(base, new)
+    return ratio if ratio is not None and plausible(ratio) else 1.0
+
+
+def set_aside_probe(base: dict, new: dict) -> str:
+    """A note when the probes' ratio was set aside as beyond PLAUSIBLE_SPEED_RATIO ("" when
+    not), so that a verdict says why the probe excused nothing."""
+    ratio = probe_ratio(base, new)
+    if ratio is None or plausible(ratio):
+        return ""
+    return (f"speed probe set aside: it read the machine {ratio:.3g}x as slow in new, beyond "
+            f"{PLAUSIBLE_SPEED_RATIO:g}x either way (a broken probe), so it excuses nothing")
 
 
 def value_text(value: float, sign: str = "") -> str:
