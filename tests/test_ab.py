@@ -678,11 +678,16 @@ def test_a_run_that_stopped_is_described_by_its_error_line(tmp_path):
     log.write_text("usage: python -m pytest [options]\npython -m pytest: error: unrecognized "
                    "arguments: --no-such\n  inifile: None\n  rootdir: /somewhere\n")  # fmt: skip
     sentence = describe_failure(RunRecord("base", 1, None, 4, 3.0, log))
-    assert "exit status 4 (python -m pytest: error: unrecognized arguments: --no-such)" in sentence
+    assert ("exit status 4 and wrote no report (python -m pytest: error: unrecognized arguments: "
+            "--no-such)") in sentence  # fmt: skip
+    log.write_text("1 test collected in 0.4s\n")
+    sentence = describe_failure(RunRecord("new", 0, None, 0, 3.0, log))
+    assert sentence.startswith("the new run of pair 1 ended with pytest exit status 0 and wrote "
+                               "no report (1 test collected"), "found by a trial: --new-args --co"
     log.write_text("error budget used: 3 %\nE   ModuleNotFoundError: No module named 'x'\n"
                    "ERROR benches/bench_broken.py\n=== 1 error in 0.1s ===\n")  # fmt: skip
     sentence = describe_failure(RunRecord("base", 1, None, 2, 3.0, log))
-    assert "(E   ModuleNotFoundError: No module named 'x')" in sentence, sentence
+    assert "wrote no report (E   ModuleNotFoundError: No module named 'x')" in sentence, sentence
     log.write_text("INTERNALERROR> Traceback\nINTERNALERROR> OSError: [Errno 28] No space\n"
                    "=== 1 passed in 0.03s ===\n")  # fmt: skip
     sentence = describe_failure(RunRecord("base", 1, None, 3, 3.0, log))
@@ -853,7 +858,8 @@ def test_a_first_run_that_writes_no_report_ends_the_a_b_run_in_one_sentence(tmp_
     sides = [Side(label, label, sys.executable, PROJECT) for label in ("base", "new")]
     outcome = ab.run_ab(ab.AbPlan(*sides, ["benches"], 3, 5, tmp_path, RULES), lambda _: None)
     assert outcome.document["status"].startswith(
-        "the new run of pair 1 ended with pytest exit status 4 (ERROR: --threads 0")
+        "the new run of pair 1 ended with pytest exit status 4 and wrote no report (ERROR: "
+        "--threads 0")
     assert not outcome.document["passed"]
 
 

@@ -92,9 +92,10 @@ def describe_failure(record: RunRecord) -> str:
         name = describe_signal(-record.exit_status)
         kept = f"; what it recorded is in {record.report}" if record.report else ""
         return f"the {record.side} run of pair {record.pair + 1} was killed by {name}{kept}"
+    wrote = "" if record.report else " and wrote no report"
     return (
         f"the {record.side} run of pair {record.pair + 1} ended with pytest exit status "
-        f"{record.exit_status} ({last}); its log is {record.log}"
+        f"{record.exit_status}{wrote} ({last}); its log is {record.log}"
     )
 
 
