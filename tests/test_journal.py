@@ -69,6 +69,20 @@ def test_a_line_cut_short_by_a_kill_is_dropped_but_a_broken_middle_is_named(tmp_
         read_events(path)
 
 
+@pytest.mark.parametrize("text", ["garbage\n", "garbage", '{"event": "start"}\n{"ev\n'])
+def test_a_last_line_no_kill_could_leave_is_named_and_the_journal_kept(tmp_path, text):
+    """Found by a new-user trial: a journal of one garbage line was taken for a line cut short
+    by a kill, and `lmgauge recover` removed it, saying there was nothing to recover. A kill
+    leaves a line that begins as an event and lacks its newline; nothing else is dropped."""
+    path = tmp_path / "20261203T000000Z_run.journal.jsonl"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="is not a JSON event"):
+        read_events(path)
+    with pytest.raises(LmgaugeError, match="the journal is left as it is"):
+        recover_folder(tmp_path)
+    assert path.exists()
+
+
 def lines_of_a_result_whose_value_is(value) -> list[str]:
     """The journal lines of a model load and one result, the result's value replaced."""
     recorder = RunRecorder({"models": ["gpt2"]})

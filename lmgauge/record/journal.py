@@ -59,18 +59,29 @@ class Journal:
 
 
 def read_events(path: Path) -> list[dict]:
-    """The events of a journal in order. A last line cut short by a kill is dropped; a broken
-    line elsewhere raises ValueError naming the line."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    """The events of a journal in order. A last line cut short by a kill is dropped: one that
+    begins as an event does ('{') and lacks the newline that ends every line written whole. Any
+    other broken line raises ValueError naming the line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text, so not a journal lmgauge wrote") from None
+    lines = text.splitlines()
     events = []
     for number, line in enumerate(lines, start=1):
         try:
             events.append(json.loads(line))
         except ValueError:
-            if number == len(lines):
+            if number == len(lines) and cut_short(text):
                 break
             raise ValueError(f"{path}: line {number} is not a JSON event") from None
     return events
+
+
+def cut_short(text: str) -> bool:
+    """Whether the journal's last line can be an event whose writing a kill cut short."""
+    last = text.rsplit("\n", 1)[-1]
+    return bool(last) and last.startswith("{")
 
 
 def report_path_of(journal: Path) -> Path:
