@@ -78,6 +78,11 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"lmgauge: {broken} is not valid JSON" in out and "good.json: stored as run 1" in out
     assert counts(open_store(store))[0] == 1
+    huge = tmp_path / "ab.json"  # found by a new-user trial: A/B reports were read unchecked
+    huge.write_text('{"format": "lmgauge-ab-report", "status": "x", "sides": {}, "rows": [1e400]}')
+    assert main(["store", str(huge), "--store", store]) == 2
+    assert f"lmgauge: {huge} holds the number 1e400, too large for a float" in (
+        capsys.readouterr().out)  # fmt: skip
     for arguments, says in (
         (["store", str(good), "--store", "nonsense"], "is not a database URL"),
         (["store", str(good), "--store", "postgresql://nobody@127.0.0.1:1/x"],

@@ -110,21 +110,16 @@ def run_store(arguments) -> int:
 
 def store_any(engine, path: Path):
     """Store a run report, or the verdict of an A/B report (lmgauge ab's ab.json)."""
-    import json
-
     from lmgauge.record.ab_format import FORMAT as AB_FORMAT
-    from lmgauge.record.report import read_report
+    from lmgauge.record.report import read_json_object, validate
     from lmgauge.store.writing import store_ab, store_report
 
-    try:
-        document = json.loads(path.read_text())
-    except (OSError, ValueError):
-        document = None  # read_report says what is wrong with it
+    document = read_json_object(path)
     if isinstance(document, dict) and document.get("format") == AB_FORMAT:
         if not {"status", "sides", "rows"} <= set(document):
             raise LmgaugeError(f"{path} is an A/B report without status, sides or rows.")
         return store_ab(engine, document, str(path))
-    return store_report(engine, read_report(path), str(path))
+    return store_report(engine, validate(document, path), str(path))
 
 
 def parse_params(pairs: list[str]) -> dict:

@@ -127,6 +127,12 @@ def finite_or_null(value):
 
 def read_report(path: Path) -> dict:
     """The report at `path`, checked; ReportError saying what is wrong otherwise."""
+    return validate(read_json_object(path), path)
+
+
+def read_json_object(path: Path) -> object:
+    """The JSON document at `path` as lmgauge reads its own files (reports, A/B reports): with
+    no number beyond a float; ReportError saying what is wrong otherwise."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
@@ -149,7 +155,7 @@ def read_report(path: Path) -> dict:
             raise ReportError(f"{path} holds text after its first JSON document ({error}): a "
                               "report is one JSON object per file.") from None
         raise ReportError(f"{path} is not valid JSON ({error}); it may be truncated.") from None
-    return validate(document, path)
+    return document
 
 
 FLOAT_DIGITS = len(str(int(sys.float_info.max)))
