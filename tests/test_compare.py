@@ -359,6 +359,36 @@ def test_a_run_folder_holding_a_killed_runs_journal_is_refused_not_judged_withou
         read_baseline(tmp_path / "twice.json")
 
 
+def test_the_gate_names_what_is_wrong_with_both_sides_and_a_run_on_both(tmp_path):
+    """Found by new-user trials: with a killed run's journal in both folders only the base's
+    refusal showed; and a new report left inside the base folder passed, judged against
+    itself, while it narrowed the base's spread."""
+    from lmgauge.errors import ReportError
+    from lmgauge.judge.run_folder import read_sides
+    from lmgauge.record.report import write_atomic
+
+    for side in ("base", "new"):
+        for seed in range(2):
+            write_atomic(make_report(seed + (10 if side == "new" else 0)),
+                         tmp_path / side / f"{seed}.json")  # fmt: skip
+    base, new = read_sides(tmp_path / "base", tmp_path / "new")
+    assert (base.runs, new.runs) == (2, 2)
+    for side in ("base", "new"):
+        (tmp_path / side / "9.journal.jsonl").write_text('{"event": "start"}\n')
+    with pytest.raises(ReportError, match=r"baseline folder .*base holds the journal.* new side "
+                                          r"folder .*new holds the journal"):  # fmt: skip
+        read_sides(tmp_path / "base", tmp_path / "new")
+    for side in ("base", "new"):
+        (tmp_path / side / "9.journal.jsonl").unlink()
+    inside = tmp_path / "base" / "1.json"
+    for new_side in (inside, tmp_path / "new" / "1.json"):
+        if new_side != inside:
+            new_side.write_bytes(inside.read_bytes())  # a copy of a base run, elsewhere
+        with pytest.raises(ReportError, match=r"the run made .* is on both sides .*move the new "
+                                              r"run out of the baseline's folder"):  # fmt: skip
+            read_sides(tmp_path / "base", new_side)
+
+
 def test_a_base_slowed_on_purpose_fails_the_gate_and_a_folder_may_not_mix_it(tmp_path):
     """Found by review: a run made with --inject-slowdown 0.3 used as the base hid every
     regression up to 1.3x, and nothing said so."""

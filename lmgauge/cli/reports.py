@@ -135,9 +135,9 @@ def run_compare(arguments) -> int:
 
 def run_gate_command(arguments) -> int:
     from lmgauge.judge.gate import run_gate
-    from lmgauge.judge.run_folder import read_baseline
+    from lmgauge.judge.run_folder import read_sides
 
-    base, new = read_baseline(arguments.base), read_baseline(arguments.new, "new side")
+    base, new = read_sides(arguments.base, arguments.new)
     result = run_gate(base, new, load_rules(arguments.rules), arguments.base, arguments.new)
     print(result.message())
     return 0 if result.passed else 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lmgauge.judge.spread import Baseline, combined, single
+from lmgauge.judge.spread import Baseline, combined, run_identity, single
 
 
 def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
@@ -26,6 +26,31 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
         indexed(document)  # a report holding a figure twice is refused now, not at the end
         return single(document)
     return combined(read_run_folder(path, role), leave_out_busy=role == "baseline")
+
+
+def read_sides(base_path: str | Path, new_path: str | Path) -> tuple[Baseline, Baseline]:
+    """The baseline and the new side of a gate (read_baseline each); ReportError naming what is
+    wrong with either, or both, in one message, or when a run is on both sides (a new report
+    left in the baseline's folder would be judged against itself, and narrow the spread)."""
+    from lmgauge.errors import ReportError
+
+    sides, problems = [], []
+    for path, role in ((base_path, "baseline"), (new_path, NEW_SIDE)):
+        try:
+            sides.append(read_baseline(path, role))
+        except ReportError as error:
+            problems.append(str(error))
+    if problems:
+        raise ReportError(" ".join(problems))
+    base, new = sides
+    shared = [made for made, _ in set(base.identities) & set(new.identities)]
+    if shared:
+        raise ReportError(
+            f"the run made {sorted(map(str, shared))[0]} is on both sides (in {base_path} and "
+            f"{new_path}): a run judged against itself passes, and narrows the baseline's "
+            "spread; move the new run out of the baseline's folder."
+        )
+    return base, new
 
 
 def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
@@ -71,7 +96,7 @@ def check_no_copies(path: Path, documents: list[dict], names: list[str], role: s
 
     seen: dict[tuple, str] = {}
     for name, document in zip(names, documents, strict=True):
-        identity = (document.get("created_utc"), len(document["results"]))
+        identity = run_identity(document)
         if identity in seen:
             raise ReportError(
                 f"{role} folder {path} holds one run twice ({seen[identity]} and {name}, both "

@@ -102,6 +102,8 @@ class Baseline:
     busy_left_out: int = 0
     busy_everywhere: int = 0
     """How many figures every base run measured while flagged busy (kept: nothing calm)."""
+    identities: tuple = ()
+    """run_identity of each run it stands for."""
 
     def busy_sentence(self) -> str:
         """What was left out of the base as busy, and what was busy in every base run, in words
@@ -120,8 +122,14 @@ class Baseline:
         return "; ".join(parts)
 
 
+def run_identity(document: dict) -> tuple:
+    """What tells one run from another: when it was made and how many results it holds (a copy
+    of a report has both of its original)."""
+    return document.get("created_utc"), len(document["results"])
+
+
 def single(document: dict) -> Baseline:
-    return Baseline(document, 1, {}, {}, {})
+    return Baseline(document, 1, {}, {}, {}, identities=(run_identity(document),))
 
 
 def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
@@ -172,7 +180,8 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
         spread = estimated_spread(results)
         if spread is not None:
             spreads[key] = spread
-    return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy)
+    return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy,
+                    tuple(map(run_identity, documents)))  # fmt: skip
 
 
 def is_busy(result: dict) -> bool:
