@@ -62,7 +62,7 @@ def test_bad_reports_say_what_is_wrong(tmp_path, content, expected):
         read_report(path)
 
 
-@pytest.mark.parametrize("rounds", ["2", 2.5, None, 0, True])
+@pytest.mark.parametrize("rounds", ["2", 2.5, 2.0, None, 0, True])
 def test_a_run_whose_rounds_are_not_a_count_is_refused(tmp_path, rounds):
     """Found by a new-user trial: a hand-edited --rounds of "2", 2.5 or null in the report
     read as "not stated", so the gate's check against fewer than 3 rounds passed it by."""
@@ -71,6 +71,15 @@ def test_a_run_whose_rounds_are_not_a_count_is_refused(tmp_path, rounds):
     path = write_atomic(document, tmp_path / "r.json")
     with pytest.raises(ReportError, match="run/options/rounds: "):
         read_report(path)
+
+
+def test_an_unlimited_round_budget_is_written_as_null_and_reads_back(tmp_path):
+    """Found by review: `--round-budget inf` is written as null, which the options' schema
+    first refused, so such a run's own report did not load."""
+    document = sample_document()
+    document["run"]["options"].update(rounds=5, round_budget_s=math.inf)
+    assert read_report(write_atomic(document, tmp_path / "r.json"))["run"]["options"] == {
+        **document["run"]["options"], "round_budget_s": None}  # fmt: skip
 
 
 def test_result_missing_fields_and_missing_file(tmp_path):

@@ -131,8 +131,9 @@ def read_report(path: Path) -> dict:
 
 
 def read_json_object(path: Path) -> object:
-    """The JSON document at `path` as lmgauge reads its own files (reports, A/B reports): with
-    no number beyond a float; ReportError saying what is wrong otherwise."""
+    """The JSON document at `path` as lmgauge reads its own files (reports, A/B reports),
+    refusing a number beyond a float's range (NaN and Infinity constants still read: what reads
+    the document judges them); ReportError saying what is wrong otherwise."""
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as error:
@@ -208,10 +209,19 @@ def validate(document: dict, path: Path | str = "report") -> dict:
         document = upgrade_from_2(document)
     if document["schema_version"] == 3:
         document = {**document, "schema_version": 4}
-    problem = schema_problem(document)
+    problem = schema_problem(document) or rounds_problem(document)
     if problem:
         raise ReportError(f"{path}: {problem}.")
     return with_nan(document)
+
+
+def rounds_problem(document: dict) -> str | None:
+    """What the schema cannot say of run/options/rounds: JSON Schema takes 2.0 for an integer,
+    and the gate's rounds check needs the int that lmgauge writes."""
+    rounds = document["run"]["options"].get("rounds", 0)
+    if isinstance(rounds, int) and not isinstance(rounds, bool):
+        return None
+    return f"run/options/rounds: {rounds!r} is not an integer (lmgauge writes the --rounds count)"
 
 
 FIGURE_LISTS = ("samples", "rounds", "probe_seconds")
