@@ -6,6 +6,7 @@ report."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -24,8 +25,14 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
     if not path.is_dir():
         document = read_report(path)
         indexed(document)  # a report holding a figure twice is refused now, not at the end
-        return single(document)
-    return combined(read_run_folder(path, role), leave_out_busy=role == "baseline")
+        named = [(path, document)]
+        baseline = single(document)
+    else:
+        named = read_named_run_folder(path, role)
+        baseline = combined([document for _, document in named], leave_out_busy=role == "baseline")
+    identities = {run_identity(document): str(file) for file, document in named}
+    identities.pop(None, None)
+    return dataclasses.replace(baseline, identities=identities)
 
 
 def read_sides(base_path: str | Path, new_path: str | Path) -> tuple[Baseline, Baseline]:
@@ -43,18 +50,27 @@ def read_sides(base_path: str | Path, new_path: str | Path) -> tuple[Baseline, B
     if problems:
         raise ReportError(" ".join(problems))
     base, new = sides
-    shared = [made for made, _ in set(base.identities) & set(new.identities)]
+    shared = sorted(set(base.identities) & set(new.identities))
     if shared:
+        in_base, in_new = base.identities[shared[0]], new.identities[shared[0]]
+        what = ("is one file" if Path(in_base).resolve() == Path(in_new).resolve()
+                else "are one run (a copy)")  # fmt: skip
         raise ReportError(
-            f"the run made {sorted(map(str, shared))[0]} is on both sides (in {base_path} and "
-            f"{new_path}): a run judged against itself passes, and narrows the baseline's "
-            "spread; move the new run out of the baseline's folder."
+            f"the baseline's {in_base} and the new side's {in_new} {what}, made "
+            f"{shared[0][0]}: a run judged against itself passes, and narrows the baseline's "
+            "spread; gate a new run against a baseline that does not hold it."
         )
     return base, new
 
 
 def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
-    """The run reports in folder `path`, all of one code on one machine, in file name order.
+    """The run reports in folder `path` (read_named_run_folder), without their files."""
+    return [document for _, document in read_named_run_folder(path, role)]
+
+
+def read_named_run_folder(path: str | Path, role: str = "baseline") -> list[tuple[Path, dict]]:
+    """(file, report) of each run report in folder `path`, all of one code on one machine, in
+    file name order.
     Other JSON files are skipped; a file that says it is a run report but does not read as one,
     the journal of a run that has not written its report (killed, or still going: its results
     would be left out unseen), a folder without run reports, or runs that differ in machine,
@@ -85,7 +101,7 @@ def read_run_folder(path: str | Path, role: str = "baseline") -> list[dict]:
         raise ReportError(f"{role} folder {path} holds no lmgauge run report (*.json).")
     check_no_copies(path, documents, names, role)
     check_one_code_on_one_machine(path, documents, role, names)
-    return documents
+    return [(path / name, document) for name, document in zip(names, documents, strict=True)]
 
 
 def check_no_copies(path: Path, documents: list[dict], names: list[str], role: str) -> None:
@@ -97,7 +113,7 @@ def check_no_copies(path: Path, documents: list[dict], names: list[str], role: s
     seen: dict[tuple, str] = {}
     for name, document in zip(names, documents, strict=True):
         identity = run_identity(document)
-        if identity in seen:
+        if identity is not None and identity in seen:
             raise ReportError(
                 f"{role} folder {path} holds one run twice ({seen[identity]} and {name}, both "
                 f"made {identity[0]}): a copy is not another run, and would narrow the "

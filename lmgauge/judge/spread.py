@@ -18,7 +18,7 @@ timing figure with neither cannot be judged, and fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -102,8 +102,9 @@ class Baseline:
     busy_left_out: int = 0
     busy_everywhere: int = 0
     """How many figures every base run measured while flagged busy (kept: nothing calm)."""
-    identities: tuple = ()
-    """run_identity of each run it stands for."""
+    identities: dict = field(default_factory=dict)
+    """The run_identity of each run it stands for -> the file it was read from (set by
+    judge.run_folder.read_baseline; empty for documents given directly)."""
 
     def busy_sentence(self) -> str:
         """What was left out of the base as busy, and what was busy in every base run, in words
@@ -122,14 +123,16 @@ class Baseline:
         return "; ".join(parts)
 
 
-def run_identity(document: dict) -> tuple:
+def run_identity(document: dict) -> tuple | None:
     """What tells one run from another: when it was made and how many results it holds (a copy
-    of a report has both of its original)."""
-    return document.get("created_utc"), len(document["results"])
+    of a report has both of its original); None for a report that does not say when it was
+    made (lmgauge always writes created_utc), which nothing can match."""
+    made = document.get("created_utc")
+    return None if made is None else (made, len(document["results"]))
 
 
 def single(document: dict) -> Baseline:
-    return Baseline(document, 1, {}, {}, {}, identities=(run_identity(document),))
+    return Baseline(document, 1, {}, {}, {})
 
 
 def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
@@ -180,8 +183,7 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
         spread = estimated_spread(results)
         if spread is not None:
             spreads[key] = spread
-    return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy,
-                    tuple(map(run_identity, documents)))  # fmt: skip
+    return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy)
 
 
 def is_busy(result: dict) -> bool:

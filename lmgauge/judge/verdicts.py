@@ -200,10 +200,9 @@ def judge_timing(base, new, rule, alpha, drift, normalize, spread, runs=(1, 1)) 
         if not rule.gated:
             return Judgement(NOISY, ratio, change, note="; ".join([*notes, "no run-to-run spread"]),
                              **common)  # fmt: skip
-        notes.append("not judged: no run-to-run spread for this figure (give a baseline of "
-                     "several runs, or a run_spread in the gate rules)")
-        return Judgement(NOT_JUDGED, ratio, change, fails_gate=True, note="; ".join(notes),
-                         **common)  # fmt: skip
+        # the reason alone (no excuse notes, which differ per figure): the gate's message
+        # groups not-judged figures by it
+        return Judgement(NOT_JUDGED, ratio, change, fails_gate=True, note=NO_SPREAD, **common)
     if tested["p_value"] > alpha:
         return Judgement(NOISY, ratio, change, **tested, note="; ".join(notes), **common)
     verdict = WORSE if worse_log > 0 else BETTER
@@ -246,6 +245,9 @@ def excused(
         notes.append(f"{reason}: excused {math.exp(shrink):.2f}x{left}")
     return worse_log, notes, after_probe
 
+
+NO_SPREAD = ("not judged: no run-to-run spread for this figure (give a baseline of several runs, "
+             "or a run_spread in the gate rules)")
 
 UNMEASURED_EXCUSE = "an excuse that measured nothing cannot clear a change: not cleared"
 """The note of a change that a busy flag or moved roofs (which say the machine may have been
@@ -315,7 +317,8 @@ def set_aside_probe(base: dict, new: dict) -> str:
     ratio = probe_ratio(base, new)
     if ratio is None or plausible(ratio):
         return ""
-    return (f"speed probe set aside: it read the machine {ratio:.3g}x as slow in new, beyond "
+    speed = f"{ratio:.3g}x as slow" if ratio > 1 else f"{1 / ratio:.3g}x as fast"
+    return (f"speed probe set aside: it read the machine {speed} in new, beyond "
             f"{PLAUSIBLE_SPEED_RATIO:g}x either way (a broken probe), so it excuses nothing")
 
 
