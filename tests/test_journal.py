@@ -64,6 +64,8 @@ def test_a_line_cut_short_by_a_kill_is_dropped_but_a_broken_middle_is_named(tmp_
     path = tmp_path / "r.journal.jsonl"
     path.write_text('{"event": "start"}\n{"event": "resu')
     assert read_events(path) == [{"event": "start"}]
+    path.write_text('{"event": "start"}\n\x00\x00\x00')  # a crashed machine's zero-filled tail
+    assert read_events(path) == [{"event": "start"}]
     path.write_text('{"event": "start"}\nbroken\n{"event": "x"}\n')
     with pytest.raises(ValueError, match="line 2 is not a JSON event"):
         read_events(path)

@@ -83,6 +83,10 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
     assert main(["store", str(huge), "--store", store]) == 2
     assert f"lmgauge: {huge} holds the number 1e400, too large for a float" in (
         capsys.readouterr().out)  # fmt: skip
+    huge.write_text('{"format": "lmgauge-ab-report", "status": "x", "sides": {}, "rows": [], '
+                    '"pairs": Infinity}')  # fmt: skip
+    assert main(["store", str(huge), "--store", store]) == 2
+    assert "holds NaN or Infinity, which lmgauge ab never writes" in capsys.readouterr().out
     for arguments, says in (
         (["store", str(good), "--store", "nonsense"], "is not a database URL"),
         (["store", str(good), "--store", "postgresql://nobody@127.0.0.1:1/x"],

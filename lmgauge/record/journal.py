@@ -60,8 +60,8 @@ class Journal:
 
 def read_events(path: Path) -> list[dict]:
     """The events of a journal in order. A last line cut short by a kill is dropped: one that
-    begins as an event does ('{') and lacks the newline that ends every line written whole. Any
-    other broken line raises ValueError naming the line."""
+    begins as an event does ('{') and lacks the newline that ends every line written whole (see
+    cut_short). Any other broken line raises ValueError naming the line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -79,9 +79,10 @@ def read_events(path: Path) -> list[dict]:
 
 
 def cut_short(text: str) -> bool:
-    """Whether the journal's last line can be an event whose writing a kill cut short."""
+    """Whether the journal's last line can be an event whose writing a kill cut short (or, after
+    a crash of the machine, the zero bytes a file system can leave at the end of a file)."""
     last = text.rsplit("\n", 1)[-1]
-    return bool(last) and last.startswith("{")
+    return bool(last) and (last.startswith("{") or not last.strip("\x00"))
 
 
 def report_path_of(journal: Path) -> Path:
