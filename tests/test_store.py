@@ -87,12 +87,34 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
                     '"pairs": Infinity}')  # fmt: skip
     assert main(["store", str(huge), "--store", store]) == 2
     assert "holds NaN or Infinity, which lmgauge ab never writes" in capsys.readouterr().out
+    edited = {"format": "lmgauge-ab-report", "schema_version": 2, "status": "FAILED",
+              "passed": False, "reasons": ["x"], "sides": {"base": {}, "new": {}}, "pairs": 3,
+              "rows": [], "created_utc": "2026-12-03T00:00:00+00:00"}  # fmt: skip
+    for change, says in (({"rows": "nope"}, "rows is 'nope', not a list"),
+                         ({"sides": None}, "sides is None, not a dict"),
+                         ({"passed": "yes"}, "passed is 'yes', not a bool"),
+                         ({"passed": True}, "it says passed, yet it gives reasons"),
+                         ({"schema_version": 99}, "schema_version 99 is not one"),
+                         ({"pairs": -1}, "pairs is -1, not a count"),
+                         ({"rows": [{}]}, "a row is not a figure"),
+                         ({"created_utc": "yesterday"}, "created_utc 'yesterday' is not")):
+        huge.write_text(json.dumps({**edited, **change}))  # found by a new-user trial
+        assert main(["store", str(huge), "--store", store]) == 2
+        assert f"{huge} is not an A/B report as lmgauge ab writes it: {says}" in (
+            capsys.readouterr().out)  # fmt: skip
+    dated_wrongly = dated(2, 0)
+    dated_wrongly["created_utc"] = "2026-13-45T00:00:00+00:00"
+    write_atomic(dated_wrongly, tmp_path / "wrong-date.json")
+    assert main(["store", str(tmp_path / "wrong-date.json"), "--store", store]) == 2
+    assert "created_utc '2026-13-45T00:00:00+00:00' is not an ISO 8601 time" in (
+        capsys.readouterr().out)  # fmt: skip
     for arguments, says in (
         (["store", str(good), "--store", "nonsense"], "is not a database URL"),
         (["store", str(good), "--store", "postgresql://nobody@127.0.0.1:1/x"],
          "cannot open the store postgresql://nobody@127.0.0.1:1/x"),
         (["history", "--model", "m", "--metric", "x", "--store", f"sqlite:///{tmp_path}/no.db"],
          "no store at"),
+        (["history", "--store", "mysql://x@y/z"], "its database driver (MySQLdb) is not"),
     ):  # fmt: skip
         assert main(arguments) == 2
         assert says in capsys.readouterr().err

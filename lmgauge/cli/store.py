@@ -113,19 +113,21 @@ def store_any(engine, path: Path):
     import json
 
     from lmgauge.record.ab_format import FORMAT as AB_FORMAT
+    from lmgauge.record.ab_format import ab_problem
     from lmgauge.record.report import read_json_object, validate
     from lmgauge.store.writing import store_ab, store_report
 
     document = read_json_object(path)
     if isinstance(document, dict) and document.get("format") == AB_FORMAT:
-        if not {"status", "sides", "rows"} <= set(document):
-            raise LmgaugeError(f"{path} is an A/B report without status, sides or rows.")
         try:
             json.dumps(document, allow_nan=False)
         except ValueError:
             raise LmgaugeError(f"{path} holds NaN or Infinity, which lmgauge ab never writes (it "
                                "writes strict JSON, null where a figure is not finite): it may "
                                "have been edited.") from None  # fmt: skip
+        problem = ab_problem(document)
+        if problem:
+            raise LmgaugeError(f"{path} is not an A/B report as lmgauge ab writes it: {problem}.")
         return store_ab(engine, document, str(path))
     return store_report(engine, validate(document, path), str(path))
 

@@ -209,10 +209,27 @@ def validate(document: dict, path: Path | str = "report") -> dict:
         document = upgrade_from_2(document)
     if document["schema_version"] == 3:
         document = {**document, "schema_version": 4}
-    problem = schema_problem(document) or rounds_problem(document)
+    problem = schema_problem(document) or rounds_problem(document) or made_problem(document)
     if problem:
         raise ReportError(f"{path}: {problem}.")
     return with_nan(document)
+
+
+def made_problem(document: dict) -> str | None:
+    """created_utc, when given, must be the ISO 8601 time lmgauge writes (the store orders runs
+    by it)."""
+    made = document.get("created_utc")
+    if made is None or (isinstance(made, str) and iso_time(made) is not None):
+        return None
+    return f"created_utc {made!r} is not an ISO 8601 time (as 2026-12-03T19:19:35+00:00)"
+
+
+def iso_time(text: str) -> datetime | None:
+    """`text` as an aware or naive datetime, or None when it is not an ISO 8601 time."""
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def rounds_problem(document: dict) -> str | None:
