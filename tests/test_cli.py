@@ -131,6 +131,12 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
         broken.write_text(text.replace(old, new, 1))
         assert main(["rules", "--rules", str(broken)]) == 2
         assert said in capsys.readouterr().err
+    tight = '\n[[rule]]\nmetrics = ["decode_step_seconds"]\nrelative = 0.01\nreason = "r"\n'
+    broken.write_text(text + tight)  # found by a new-user trial: listed, and it judged nothing
+    assert main(["rules", "--rules", str(broken)]) == 2
+    assert (f"rule {text.count('[[rule]]')} never applies: every metric it matches is judged by "
+            "an earlier rule (rule 11 takes decode_step_seconds); put it before them") in (
+        capsys.readouterr().err)  # fmt: skip
     broken.write_text('version = 8\n[rule]\nmetrics = ["x"]\nreason = "r"\n')
     assert main(["rules", "--rules", str(broken)]) == 2
     assert "each rule must be a [[rule]] table (two brackets)" in capsys.readouterr().err

@@ -147,6 +147,7 @@ def load_gate_rules(path: Path) -> GateRules:
                 }
             )
         )
+    check_reachable(path, rules)
     check_range(path, "the file", "alpha", document.get("alpha"), 0, 0.5, low_open=True)
     check_range(path, "[paired]", "relative", paired.get("relative"), 0, MOST_RELATIVE)
     return GateRules(
@@ -189,6 +190,30 @@ def check_metrics(path, index: int, patterns: list[str]) -> None:
     if unknown:
         raise ValueError(f"{path}: rule {index} names metrics that match none of lmgauge's "
                          f"({', '.join(unknown)}); `lmgauge metrics` lists them")  # fmt: skip
+
+
+def check_reachable(path, rules: list[Rule]) -> None:
+    """ValueError in one sentence when a rule can never apply: the first rule that matches a
+    figure judges it, so a rule whose every catalogued metric an earlier rule already matches
+    would be listed by `lmgauge rules` and judge nothing (a tighter rule for decode steps
+    placed after the rule for all seconds let a 1.2x slowdown pass)."""
+    from lmgauge.record.metrics import METRICS
+
+    for index, rule in enumerate(rules):
+        taken = {}
+        for name, metric in METRICS.items():
+            if not rule.matches(name, metric.unit):
+                continue
+            first = next(i for i, other in enumerate(rules) if other.matches(name, metric.unit))
+            if first == index:
+                break
+            taken.setdefault(first, name)
+        else:
+            if taken:
+                earlier = "; ".join(f"rule {i} takes {name}" for i, name in sorted(taken.items()))
+                raise ValueError(f"{path}: rule {index} never applies: every metric it matches is "
+                                 f"judged by an earlier rule ({earlier}); put it before "
+                                 "them")  # fmt: skip
 
 
 def check_types(path, index: int, entry: dict) -> None:

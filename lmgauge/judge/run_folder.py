@@ -53,12 +53,12 @@ def read_sides(base_path: str | Path, new_path: str | Path) -> tuple[Baseline, B
     shared = sorted(set(base.identities) & set(new.identities))
     if shared:
         in_base, in_new = base.identities[shared[0]], new.identities[shared[0]]
-        what = ("is one file" if Path(in_base).resolve() == Path(in_new).resolve()
-                else "are one run (a copy)")  # fmt: skip
+        what = (f"{in_new} is both in the baseline and the new side"
+                if Path(in_base).resolve() == Path(in_new).resolve()
+                else f"the baseline's {in_base} and the new side's {in_new} are one run (a copy)")
         raise ReportError(
-            f"the baseline's {in_base} and the new side's {in_new} {what}, made "
-            f"{shared[0][0]}: a run judged against itself passes, and narrows the baseline's "
-            "spread; gate a new run against a baseline that does not hold it."
+            f"{what}, made {shared[0][0]}: a run judged against itself passes, and narrows the "
+            "baseline's spread; gate a new run against a baseline that does not hold it."
         )
     return base, new
 
