@@ -584,6 +584,23 @@ def test_a_git_ref_against_another_python_environment_with_pytest_arguments(
         2 * pairs - 2)  # fmt: skip
 
 
+@pytest.mark.parametrize("where", ["pytest", "base", "new"])
+def test_a_side_gated_against_a_stored_baseline_is_refused(tmp_path, where):
+    """Found by a new-user trial: `--new-args "--gate base.json"` made every new run exit 1 on
+    its own gate, and the A/B run passed."""
+    import lmgauge.runs.ab as ab
+    from lmgauge.errors import LmgaugeError
+    from lmgauge.runs.ab_sides import Side
+
+    gate = ("--gate=base.json",)
+    sides = [Side(label, label, sys.executable, PROJECT, gate if label == where else ())
+             for label in ("base", "new")]  # fmt: skip
+    arguments = ["benches", *(gate if where == "pytest" else ())]
+    said = {"pytest": "the pytest arguments", "base": "--base-args", "new": "--new-args"}[where]
+    with pytest.raises(LmgaugeError, match=f"{said} hold --gate: a side run gated against"):
+        ab.AbPlan(*sides, arguments, 3, 5, tmp_path, RULES).check()
+
+
 def test_a_side_argument_that_is_one_dashed_word_is_read_as_the_value():
     """Found by review: `--new-args --no-calibration` stopped with argparse's "expected one
     argument"; only `--new-args=--no-calibration` worked."""

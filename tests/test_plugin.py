@@ -318,6 +318,9 @@ def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypa
     missing = pytester.runpytest_subprocess(*args, "--gate=nowhere.json")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*cannot read report nowhere.json*"])
+    listed = pytester.runpytest_subprocess(*args, "--co", f"--gate={base}")
+    assert listed.ret == pytest.ExitCode.USAGE_ERROR, "found by a new-user trial: exit 0, silent"
+    listed.stderr.fnmatch_lines(["*with --collect-only is refused: nothing runs*"])
     pytester.makepyfile(test_plain="def test_nothing_measured():\n    pass\n")
     no_bench = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_plain.py",
                                              f"--gate={base}")  # fmt: skip

@@ -262,6 +262,9 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"{MIN_GATED_ROUNDS} rounds is not the figure the baseline's spread was measured "
                 f"on, so the gate could not judge it."
             )
+        if options.gate and config.option.collectonly:
+            raise ValueError(f"--gate {options.gate} with --collect-only is refused: nothing "
+                             "runs, so the gate would judge nothing.")  # fmt: skip
         gate_base = (options.gate, read_baseline(options.gate)) if options.gate else None
         serving = serving_options(options, specs, thread_counts)
         report_dir = Path(options.report_dir) if options.report_dir else config.rootpath / "reports"

@@ -79,6 +79,15 @@ class AbPlan:
         check_counts(self.runs, self.max_runs)
         if not self.pytest_arguments:
             raise LmgaugeError("give the pytest arguments after --, e.g. -- benches -m 'not slow'.")
+        for where, arguments in (("the pytest arguments", self.pytest_arguments),
+                                 ("--base-args", self.base.arguments),
+                                 ("--new-args", self.new.arguments)):  # fmt: skip
+            if any(argument.split("=")[0] == "--gate" for argument in arguments):
+                raise LmgaugeError(
+                    f"{where} hold --gate: a side run gated against a stored baseline fails on "
+                    "that baseline's verdict, not on the other side; lmgauge ab judges the "
+                    "sides against each other by itself."
+                )
 
 
 def check_counts(runs: int, max_runs: int) -> None:
