@@ -240,12 +240,19 @@ def test_a_test_skipped_in_new_that_passed_in_base_fails_the_gate():
     base, new = make_report(1), make_report(2)
     base["tests"] = {"not_passed": [], "passed": [check]}
     new["tests"] = {"not_passed": [{"test": check, "outcome": "skipped", "when": "setup",
-                                    "message": "Skipped: no tokenizer"}]}  # fmt: skip
+                                    "message": "Skipped: no tokenizer"}], "passed": []}  # fmt: skip
     result = run_gate(base, new)
     assert not result.passed
     assert f"{check}: skipped in new, passed in base (Skipped: no tokenizer)" in result.message()
     new["tests"]["not_passed"][0]["measured"] = True
     assert run_gate(base, new).passed, "a skip on a measurement (a sweep that never saturated)"
+    del new["tests"]["passed"]  # found by a new-user trial: a test left out went unseen
+    unlisted = run_gate(base, new)
+    assert not unlisted.passed and ("tests passed: a new run does not list the tests it passed "
+                                    "(an older lmgauge, or an edited report), so whether it ran "
+                                    "the 1 tests the base passed cannot be judged") in (
+        unlisted.message())  # fmt: skip
+    new["tests"]["passed"] = []
     new["tests"]["not_passed"][0].pop("measured")
     folder = combined([make_report(3), base])
     assert not run_gate(folder, new).passed, "a base folder keeps what its runs passed"
@@ -924,7 +931,10 @@ def test_tests_not_run_in_new_are_few_lines_and_only_when_every_new_run_lists_it
     newer, older = make_report(2), make_report(3)
     newer["tests"] = {"not_passed": [], "passed": ["b.py::t[0]"]}
     older["tests"] = {"not_passed": []}
-    assert run_gate(base, combined([newer, older])).passed, "an older new run cannot show it"
+    mixed = run_gate(base, combined([newer, older]))
+    assert not mixed.passed, "an older new run cannot show it, so it is not judged: it fails"
+    assert mixed.comparison.tests == [mixed.comparison.tests[0]] and (
+        mixed.comparison.tests[0].startswith("tests passed: a new run does not list"))
     lines = run_gate(base, newer).comparison.tests
     first = ("b.py::t[1]: not run in new, passed in base (deselected, its model left out, or "
              "its file did not collect)")

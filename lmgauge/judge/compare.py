@@ -404,8 +404,8 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
     test some base run passed that no new run ran (deselected, its model left out, or its file
     did not collect; NOT_RUN_LINES lines at most, the last counting the rest), unless a new
     run did not finish (which fails by itself). Reports list the tests they passed since
-    2026-12-03; against an older base, a skip or a test not run is not seen, nor is a test not
-    run in an older new run."""
+    2026-12-03; against an older base, a skip or a test not run is not seen; a new run that
+    does not list them against a base that does is a line of its own (PASSED_NOT_LISTED)."""
     failed_before = first_failures(base_runs)
     passed_before = passed_tests(base_runs)
     lines = []
@@ -417,12 +417,21 @@ def test_regressions(base_runs: list[dict], new_runs: list[dict]) -> list[str]:
             elif (item["outcome"] == "skipped" and not item.get("measured")
                   and item["test"] in passed_before):  # fmt: skip
                 lines.append(f"{item['test']}: skipped in new, passed in base{reason}")
-    if all("passed" in document.get("tests", {}) for document in new_runs) \
-            and not any(map(unfinished, new_runs)):
+    if any(map(unfinished, new_runs)):
+        return list(dict.fromkeys(lines))
+    if all("passed" in document.get("tests", {}) for document in new_runs):
         ran = passed_tests(new_runs) | {item["test"] for document in new_runs
                                         for item in document["tests"].get("not_passed", [])}
         lines += not_run_lines(sorted(passed_before - ran))
+    elif passed_before:
+        lines.append(f"{PASSED_NOT_LISTED}: a new run does not list the tests it passed (an "
+                     f"older lmgauge, or an edited report), so whether it ran the "
+                     f"{len(passed_before)} tests the base passed cannot be judged")  # fmt: skip
     return list(dict.fromkeys(lines))
+
+
+PASSED_NOT_LISTED = "tests passed"
+"""What the line starts with when a new run does not list its passed tests and the base does."""
 
 
 NOT_RUN_LINES = 5

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmgauge.errors import LmgaugeError, ReportError
-from lmgauge.judge.compare import failed_on_both_sides, test_regressions, unexplained_failure
+from lmgauge.judge.compare import (
+    PASSED_NOT_LISTED,
+    failed_on_both_sides,
+    test_regressions,
+    unexplained_failure,
+)
 from lmgauge.judge.family import judged_timing
 from lmgauge.judge.gate_rules import GateRules
 from lmgauge.judge.paired import MIN_PAIRS_FOR_SIGNIFICANCE, zero_valued
@@ -189,6 +194,8 @@ def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
     first, what = regressions[0].split(": ", 1)
     if what.startswith("skipped in new"):
         how = "was skipped on the new side and passed in a base run"
+    elif first == PASSED_NOT_LISTED:
+        how = "cannot be checked: " + what.split(", so ")[0]
     elif what.startswith("not run in new"):
         how = ("was not run on the new side and passed in a base run (a test removed on purpose "
                "is deselected on the base side too, with --base-args)")  # fmt: skip
