@@ -405,6 +405,22 @@ def test_the_gate_names_what_is_wrong_with_both_sides_and_a_run_on_both(tmp_path
     assert read_sides(tmp_path / "undated", undated[0])[0].runs == 2
 
 
+@pytest.mark.parametrize("broken", [math.nan, -0.1])
+def test_a_base_run_with_a_broken_value_fails_the_figure_not_silently_drops_it(broken):
+    """Found by a new-user trial: in a base folder, a run whose decode step was NaN, null or
+    negative was left out of the median without a word (with 4 of 5 so, judged against one)."""
+    runs = [make_report(seed) for seed in range(3)]
+    for result in runs[1]["results"]:
+        if result["metric"] == "decode_step_seconds" and result["model"] == "gpt2":
+            result["value"] = broken
+    result = run_gate(combined(runs), make_report(9))
+    assert not result.passed
+    row = result.comparison.rows.query(
+        "metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
+    assert row.verdict == "not judged" and row.note.startswith(
+        "not a finite number, or a timing of zero or less, in 1 of the 3 base runs")  # fmt: skip
+
+
 def test_a_base_slowed_on_purpose_fails_the_gate_and_a_folder_may_not_mix_it(tmp_path):
     """Found by review: a run made with --inject-slowdown 0.3 used as the base hid every
     regression up to 1.3x, and nothing said so."""

@@ -160,6 +160,10 @@ def compare(
                        note=f"missing, not a finite number, or a timing of zero or less in "
                             f"{lacking} of the "
                             f"{newside.runs} new runs")  # fmt: skip
+        elif rule.gated and (broken := baseline.unusable.get(key, 0)):
+            row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
+                       note=f"not a finite number, or a timing of zero or less, in {broken} of "
+                            f"the {baseline.runs} base runs (remove or rerun them)")  # fmt: skip
         elif rule.gated and old["unit"] in MACHINE_BOUND_UNITS and is_busy(old):
             row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
                        note=BUSY_BASE)  # fmt: skip

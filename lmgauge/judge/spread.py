@@ -102,6 +102,9 @@ class Baseline:
     busy_left_out: int = 0
     busy_everywhere: int = 0
     """How many figures every base run measured while flagged busy (kept: nothing calm)."""
+    unusable: dict = field(default_factory=dict)
+    """Per result key, how many runs hold the figure with a value no median may take (usable):
+    NaN, null, a timing of zero or less (combined)."""
     identities: dict = field(default_factory=dict)
     """The run_identity of each run it stands for -> the file it was read from (set by
     judge.run_folder.read_baseline; empty for documents given directly)."""
@@ -161,7 +164,7 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
     base.pop("tests", None)  # kept only when every run lists its tests
     if all(isinstance(document.get("tests"), dict) for document in documents):
         base["tests"] = {"not_passed": failed, **({"passed": passed} if listed else {})}
-    spreads, counts, run_values, left_out, all_busy = {}, {}, {}, 0, 0
+    spreads, counts, run_values, left_out, all_busy, unusable = {}, {}, {}, 0, 0, {}
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
         found = [index.get(key) for index in indexes]
@@ -171,6 +174,8 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
         elif leave_out_busy and any(r is not None for r in found):
             all_busy += 1
         results = [r for r in found if r is not None]
+        if broken := sum(not usable(r) for r in results):
+            unusable[key] = broken
         run_values[key] = [float(r["value"]) if r is not None and usable(r) else math.nan
                            for r in found]  # fmt: skip
         values = [float(r["value"]) for r in results if usable(r)]
@@ -183,7 +188,8 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
         spread = estimated_spread(results)
         if spread is not None:
             spreads[key] = spread
-    return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy)
+    return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy,
+                    unusable)  # fmt: skip
 
 
 def is_busy(result: dict) -> bool:
