@@ -2,6 +2,7 @@
 
 import copy
 import dataclasses
+import json
 import math
 import re
 
@@ -402,7 +403,17 @@ def test_the_gate_names_what_is_wrong_with_both_sides_and_a_run_on_both(tmp_path
         del document["created_utc"]
         undated.append(write_atomic(document, tmp_path / "undated" / f"{seed}.json"))
     read_sides(*undated)
-    assert read_sides(tmp_path / "undated", undated[0])[0].runs == 2
+    retimed = json.loads(copy.read_text())  # found by a trial: a copy with another created_utc
+    retimed["created_utc"] = "2026-12-04T00:00:00+00:00"
+    for folder, new_side in ((tmp_path / "undated", undated[0]),
+                             (tmp_path / "base", write_atomic(retimed, tmp_path / "re.json"))):
+        with pytest.raises(ReportError, match="with the same timings to the last digit: a run "
+                                              "judged against itself"):  # fmt: skip
+            read_sides(folder, new_side)
+    write_atomic(retimed, tmp_path / "base" / "re.json")
+    with pytest.raises(ReportError, match=r"holds one run twice \(1.json and re.json, both with "
+                                          "the same timings"):  # fmt: skip
+        read_sides(tmp_path / "base", tmp_path / "new" / "0.json")
 
 
 @pytest.mark.parametrize("broken", [math.nan, -0.1])

@@ -10,7 +10,7 @@ import dataclasses
 import re
 from pathlib import Path
 
-from lmgauge.judge.spread import Baseline, combined, run_identity, single
+from lmgauge.judge.spread import Baseline, combined, identity_words, run_identities, single
 
 
 def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
@@ -30,8 +30,7 @@ def read_baseline(path: str | Path, role: str = "baseline") -> Baseline:
     else:
         named = read_named_run_folder(path, role)
         baseline = combined([document for _, document in named], leave_out_busy=role == "baseline")
-    identities = {run_identity(document): str(file) for file, document in named}
-    identities.pop(None, None)
+    identities = {key: str(file) for file, document in named for key in run_identities(document)}
     return dataclasses.replace(baseline, identities=identities)
 
 
@@ -57,8 +56,9 @@ def read_sides(base_path: str | Path, new_path: str | Path) -> tuple[Baseline, B
                 if Path(in_base).resolve() == Path(in_new).resolve()
                 else f"the baseline's {in_base} and the new side's {in_new} are one run (a copy)")
         raise ReportError(
-            f"{what}, made {shared[0][0]}: a run judged against itself passes, and narrows the "
-            "baseline's spread; gate a new run against a baseline that does not hold it."
+            f"{what}, {identity_words(shared[0])}: a run judged against itself passes, and "
+            "narrows the baseline's spread; gate a new run against a baseline that does not "
+            "hold it."
         )
     return base, new
 
@@ -105,21 +105,20 @@ def read_named_run_folder(path: str | Path, role: str = "baseline") -> list[tupl
 
 
 def check_no_copies(path: Path, documents: list[dict], names: list[str], role: str) -> None:
-    """ReportError when two files of the folder are one run (the same start time and
-    results): a copy would count as a run of its own, and shrink the run-to-run spread the
-    gate judges by."""
+    """ReportError when two files of the folder are one run (spread.run_identities): a copy
+    would count as a run of its own, and shrink the run-to-run spread the gate judges by."""
     from lmgauge.errors import ReportError
 
     seen: dict[tuple, str] = {}
     for name, document in zip(names, documents, strict=True):
-        identity = run_identity(document)
-        if identity is not None and identity in seen:
-            raise ReportError(
-                f"{role} folder {path} holds one run twice ({seen[identity]} and {name}, both "
-                f"made {identity[0]}): a copy is not another run, and would narrow the "
-                "run-to-run spread; remove one."
-            )
-        seen[identity] = name
+        for identity in run_identities(document):
+            if identity in seen:
+                raise ReportError(
+                    f"{role} folder {path} holds one run twice ({seen[identity]} and {name}, "
+                    f"both {identity_words(identity)}): a copy is not another run, and would "
+                    "narrow the run-to-run spread; remove one."
+                )
+            seen[identity] = name
 
 
 REPORT_NAME = re.compile(r"\d{8}T\d{6}Z_.*\.json")

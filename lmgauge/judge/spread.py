@@ -17,6 +17,8 @@ timing figure with neither cannot be judged, and fails.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -106,7 +108,7 @@ class Baseline:
     """Per result key, how many runs hold the figure with a value no median may take (usable):
     NaN, null, a timing of zero or less (combined)."""
     identities: dict = field(default_factory=dict)
-    """The run_identity of each run it stands for -> the file it was read from (set by
+    """Each run_identities key of the runs it stands for -> the file it was read from (set by
     judge.run_folder.read_baseline; empty for documents given directly)."""
 
     def busy_sentence(self) -> str:
@@ -126,12 +128,28 @@ class Baseline:
         return "; ".join(parts)
 
 
-def run_identity(document: dict) -> tuple | None:
-    """What tells one run from another: when it was made and how many results it holds (a copy
-    of a report has both of its original); None for a report that does not say when it was
-    made (lmgauge always writes created_utc), which nothing can match."""
-    made = document.get("created_utc")
-    return None if made is None else (made, len(document["results"]))
+def run_identities(document: dict) -> list[tuple]:
+    """What tells one run from another, each enough to call two reports one run: ("made",
+    created_utc, result count), when the report says when it was made; ("timings", digest) of
+    every timing's samples and rounds, when it holds any (no two runs measure the same times
+    to the last digit, so a copy whose created_utc was changed still matches)."""
+    from lmgauge.record.units import MACHINE_BOUND_UNITS
+
+    keys = []
+    if (made := document.get("created_utc")) is not None:
+        keys.append(("made", str(made), len(document["results"])))
+    timings = [[result.get("samples", []), result.get("rounds", [])]
+               for result in document["results"] if result.get("unit") in MACHINE_BOUND_UNITS]
+    if any(samples or rounds for samples, rounds in timings):
+        digest = hashlib.sha256(json.dumps(timings, default=str).encode()).hexdigest()
+        keys.append(("timings", digest))
+    return keys
+
+
+def identity_words(key: tuple) -> str:
+    """A run_identities key in words: "made 2026-12-03T19:19:35+00:00" or "with the same
+    timings"."""
+    return f"made {key[1]}" if key[0] == "made" else "with the same timings to the last digit"
 
 
 def single(document: dict) -> Baseline:
