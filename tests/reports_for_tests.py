@@ -41,7 +41,8 @@ def make_report(
     probes alike), `slowdown` the code (times only), `memory` the memory peak."""
     rng = np.random.default_rng(seed)
     recorder = RunRecorder({"models": ["gpt2", "gpt2-medium"], "device": "cpu",
-                            "dtype": "float32", "threads": threads, "dataset": "d"})  # fmt: skip
+                            "dtype": "float32", "threads": threads, "dataset": "d",
+                            "rounds": rounds})  # fmt: skip
     recorder.set_speed_probe({"kind": "numpy in its own process", "numpy": "2.4.6",
                               "blas": ["openblas"], "torch_loaded": False, "threads": threads})
     run = machine * np.exp(rng.normal(0, 0.02))

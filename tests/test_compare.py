@@ -727,10 +727,16 @@ def test_other_round_settings_are_named_as_a_setup_difference():
                               {"run": {"options": {"round_width": 0.0500004}}})  # fmt: skip
     assert close == ["round stop width (--round-width): 0.05 -> 0.0500004"], (
         "two values that round alike are shown in full")  # fmt: skip
-    result = run_gate(base, make_report(1))  # a report that does not record its rounds
+    new = make_report(1)
+    new["run"]["options"]["round_budget_s"] = 5.0
+    result = run_gate(base, new)
     assert result.passed, result.message()
-    assert "setup differs: fewest rounds (--rounds): 5 -> not recorded" in result.message(), (
+    assert "setup differs: round budget in s (--round-budget): 10 -> 5" in result.message(), (
         "a gate that passes names what differed too")  # fmt: skip
+    del new["run"]["options"]["rounds"]  # found by a new-user trial: it passed
+    result = run_gate(base, new)
+    assert not result.passed and ("the new run's report does not say how many --rounds it was "
+                                  "made with") in result.message()  # fmt: skip
 
 
 def without_probes(document: dict) -> dict:

@@ -494,9 +494,13 @@ figure the run-to-run spreads were measured on (the median of at least 3 rounds)
 
 
 def too_few_rounds(document: dict, side: str = "new") -> str:
-    """A sentence when the `side` run was made with --rounds below MIN_GATED_ROUNDS; "" when
-    not (or when its report does not say)."""
+    """A sentence when the `side` run was made with --rounds below MIN_GATED_ROUNDS, or its
+    report does not say how many (lmgauge has written it since 2026-11-24); "" otherwise."""
     rounds = document.get("run", {}).get("options", {}).get("rounds")
+    if rounds is None:
+        return (f"the {side} run's report does not say how many --rounds it was made with, so "
+                f"whether its run values stand on the {MIN_GATED_ROUNDS} rounds the spreads were "
+                "measured on cannot be judged")  # fmt: skip
     if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds >= MIN_GATED_ROUNDS:
         return ""
     return (f"the {side} run was made with --rounds {rounds}: a run value from fewer than "
