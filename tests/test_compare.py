@@ -432,6 +432,21 @@ def test_a_base_run_with_a_broken_value_fails_the_figure_not_silently_drops_it(b
         "not a finite number, or a timing of zero or less, in 1 of the 3 base runs")  # fmt: skip
 
 
+def test_a_report_that_contradicts_itself_is_not_judged():
+    """Found by a new-user trial: a new report counting a failed test it does not list, or
+    saying passed with exit status 1, passed the gate."""
+    base = make_report(1)
+    for edit, says in (
+        (lambda d: d["tests"]["counts"].update(failed=1), "counts 1 failed but lists 0"),
+        (lambda d: d["run"].update(exit_status=1), "says passed with pytest exit status 1"),
+    ):  # fmt: skip
+        new = make_report(2)
+        assert run_gate(base, new).passed
+        edit(new)
+        result = run_gate(base, new)
+        assert not result.passed and f"the new run's report {says}" in result.message()
+
+
 def test_a_base_slowed_on_purpose_fails_the_gate_and_a_folder_may_not_mix_it(tmp_path):
     """Found by review: a run made with --inject-slowdown 0.3 used as the base hid every
     regression up to 1.3x, and nothing said so."""

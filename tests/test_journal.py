@@ -85,6 +85,19 @@ def test_a_last_line_no_kill_could_leave_is_named_and_the_journal_kept(tmp_path,
     assert path.exists()
 
 
+def test_a_journal_beside_an_empty_report_is_recovered_over_it(tmp_path):
+    """Found by a new-user trial: the journal was deleted, as if its report had been written,
+    and `lmgauge recover` said there was nothing to recover."""
+    recorder = RunRecorder({"models": ["gpt2"]})
+    recorder.journal = Journal(tmp_path / "20261203T000000Z_run.journal.jsonl")
+    recorder.start({"python": "3"}, name="run")
+    recorder.journal.close()
+    report = tmp_path / "20261203T000000Z_run.json"
+    report.write_text("")
+    assert recover_folder(tmp_path) == [report]
+    assert validate(json.loads(report.read_text()))["run"]["status"] == "killed"
+
+
 def lines_of_a_result_whose_value_is(value) -> list[str]:
     """The journal lines of a model load and one result, the result's value replaced."""
     recorder = RunRecorder({"models": ["gpt2"]})

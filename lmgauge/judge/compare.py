@@ -12,6 +12,7 @@ ROOF_CROSS_MACHINE_BAND.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 
 import pandas as pd
@@ -201,7 +202,7 @@ def compare(
         base_runs=baseline.runs, family=family,
         unfinished="; ".join(filter(None, [
             unfinished(base, "base"), unfinished(new), untested(new), unexplained_failure(new),
-            too_few_rounds(base, "base"), too_few_rounds(new)])),  # fmt: skip
+            too_few_rounds(base, "base"), too_few_rounds(new), inconsistent(new)])),  # fmt: skip
         base_slowed=slowed_on_purpose(base),
         families=families, new_runs=newside.runs, base_busy=baseline.busy_sentence(),
     )  # fmt: skip
@@ -505,6 +506,23 @@ def too_few_rounds(document: dict, side: str = "new") -> str:
         return ""
     return (f"the {side} run was made with --rounds {rounds}: a run value from fewer than "
             f"{MIN_GATED_ROUNDS} rounds is not the figure the spreads were measured on")
+
+
+def inconsistent(document: dict, side: str = "new") -> str:
+    """A sentence when the run's report contradicts itself (lmgauge writes each of these from
+    the same outcomes, so it was edited): a status of passed with a non-zero pytest exit status,
+    or an outcome counted more or less often than the tests listed with it; "" otherwise."""
+    run, tests = document.get("run", {}), document.get("tests") or {}
+    if run.get("status") == "passed" and run.get("exit_status") not in (0, None):
+        return (f"the {side} run's report says passed with pytest exit status "
+                f"{run.get('exit_status')}: it contradicts itself (edited?), so it is not judged")
+    listed = Counter(item.get("outcome") for item in tests.get("not_passed", []))
+    for outcome, count in (tests.get("counts") or {}).items():
+        if outcome != "passed" and count != listed.get(outcome, 0):
+            return (f"the {side} run's report counts {count} {outcome} but lists "
+                    f"{listed.get(outcome, 0)}: it contradicts itself (edited?), so it is not "
+                    "judged")  # fmt: skip
+    return ""
 
 
 def unexplained_failure(document: dict, side: str = "the new run") -> str:

@@ -17,7 +17,7 @@ from lmgauge.record.journal import (
     report_path_of,
 )
 from lmgauge.record.recording import RunRecorder
-from lmgauge.record.report import report_filename, validate, write_atomic
+from lmgauge.record.report import read_report, report_filename, validate, write_atomic
 
 
 def check_writable(folder: Path) -> None:
@@ -59,7 +59,7 @@ def _recover_held(journal: Path) -> Path | None:
         events = read_events(journal)
     except ValueError as error:
         raise LmgaugeError(f"{error}; the journal is left as it is.") from None
-    if not events or report.exists():
+    if not events or readable(report):
         journal.unlink()
         return None
     try:
@@ -75,6 +75,16 @@ def _recover_held(journal: Path) -> Path | None:
     write_atomic(document, report)
     os.unlink(journal)
     return report
+
+
+def readable(report: Path) -> bool:
+    """Whether the run's report was written whole (a report left empty or broken beside its
+    journal is replaced by the journal's, which holds every result)."""
+    try:
+        read_report(report)
+    except ReportError:
+        return False
+    return True
 
 
 def recover_folder(folder: Path) -> list[Path]:
