@@ -68,3 +68,17 @@ def make_report(
         extra_run={},
     )
     return validate(document)
+
+
+def recounted(document: dict) -> dict:
+    """`document` with `tests.counts` counted again from the tests it lists (as lmgauge writes
+    them), after a test edited `tests.not_passed` or `tests.passed`: a report whose counts and
+    lists disagree is refused when read (lmgauge.record.outcomes)."""
+    from collections import Counter
+
+    tests = document["tests"]
+    counts = Counter(item["outcome"] for item in tests.get("not_passed", []))
+    counts["passed"] = len(set(tests.get("passed", []))) if "passed" in tests else \
+        tests.get("counts", {}).get("passed", 0)
+    tests["counts"] = {outcome: count for outcome, count in counts.items() if count}
+    return document

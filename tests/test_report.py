@@ -9,7 +9,14 @@ import pytest
 
 from lmgauge.errors import ReportError
 from lmgauge.record.recording import RunRecorder
-from lmgauge.record.report import SCHEMA_VERSION, Result, read_report, report_filename, write_atomic
+from lmgauge.record.report import (
+    SCHEMA_VERSION,
+    Result,
+    read_report,
+    report_filename,
+    validate,
+    write_atomic,
+)
 
 
 def sample_document() -> dict:
@@ -80,6 +87,41 @@ def test_an_unlimited_round_budget_is_written_as_null_and_reads_back(tmp_path):
     document["run"]["options"].update(rounds=5, round_budget_s=math.inf)
     assert read_report(write_atomic(document, tmp_path / "r.json"))["run"]["options"] == {
         **document["run"]["options"], "round_budget_s": None}  # fmt: skip
+
+
+def passed_and_failed_document() -> dict:
+    recorder = RunRecorder({"models": ["gpt2"]})
+    recorder.outcome("b.py::ok", "passed", "call", "", False)
+    recorder.outcome("b.py::broken", "failed", "call", "boom", False)
+    return recorder.document(environment={}, status="failed", exit_status=1, extra_run={})
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda d: d["tests"]["counts"].update(failed=2), "says 2 failed but tests/not_passed lists 1"),
+    (lambda d: d["tests"]["counts"].pop("failed"), "says 0 failed but tests/not_passed lists 1"),
+    (lambda d: d["tests"]["not_passed"].clear(), "says 1 failed but tests/not_passed lists 0"),
+    (lambda d: d["tests"]["counts"].update(error=1), "says 1 error but tests/not_passed lists 0"),
+    (lambda d: d["tests"]["passed"].append("b.py::x"), "says 1 passed but tests/passed names 2"),
+    (lambda d: d["tests"]["passed"].clear(), "says 1 passed but tests/passed names 0"),
+    (lambda d: d["tests"].pop("counts"), "tests/counts is missing"),
+    (lambda d: d["tests"]["counts"].update(failed=-1), "tests/counts is missing or not a count"),
+    (lambda d: d["run"].update(status="passed"), "says passed with pytest exit status 1"),
+])  # fmt: skip
+def test_a_report_whose_tests_contradict_each_other_is_refused(tmp_path, edit, says):
+    """Found by review: a report counting a failure it does not list, or listing one it does
+    not count, or saying passed with exit status 1, was judged; in a base folder, or with its
+    counts deleted, it was not even checked."""
+    document = passed_and_failed_document()
+    assert read_report(write_atomic(document, tmp_path / "fine.json"))
+    edit(document)
+    with pytest.raises(ReportError, match=f"bad.json: .*{says}.*edited"):
+        read_report(write_atomic(document, tmp_path / "bad.json"))
+
+
+def test_a_recovered_report_without_an_exit_status_reads():
+    document = passed_and_failed_document()
+    document["run"].update(status="killed", exit_status=None)
+    assert validate(document)["run"]["status"] == "killed"
 
 
 def test_result_missing_fields_and_missing_file(tmp_path):

@@ -26,7 +26,9 @@ Format history:
     `from_calibration: true` (a roof or a figure computed from one), and `run.options` has
     `calibration: false` for a run made with --no-calibration (no `calibration` section then);
     `run.gate` has `tests_failed_on_both_sides` (they fail the gate: each is a broken test);
-    `tests.not_passed` entries must hold `test`, `outcome` and `when` (every report wrote them).
+    `tests.not_passed` entries must hold `test`, `outcome` and `when` (every report wrote them);
+    a report whose status, exit status and test counts and lists disagree is refused
+    (lmgauge.record.outcomes).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pathlib import Path
 from lmgauge.errors import ReportError
 from lmgauge.files import write_text_atomic
 from lmgauge.record.metrics import DIRECTIONS
+from lmgauge.record.outcomes import outcomes_problem
 
 FORMAT = "lmgauge-run-report"
 SCHEMA_VERSION = 4
@@ -209,7 +212,8 @@ def validate(document: dict, path: Path | str = "report") -> dict:
         document = upgrade_from_2(document)
     if document["schema_version"] == 3:
         document = {**document, "schema_version": 4}
-    problem = schema_problem(document) or rounds_problem(document) or made_problem(document)
+    problem = (schema_problem(document) or rounds_problem(document) or made_problem(document)
+               or outcomes_problem(document))
     if problem:
         raise ReportError(f"{path}: {problem}.")
     return with_nan(document)
