@@ -96,6 +96,23 @@ def test_a_journal_beside_an_empty_report_is_recovered_over_it(tmp_path):
     report.write_text("")
     assert recover_folder(tmp_path) == [report]
     assert validate(json.loads(report.read_text()))["run"]["status"] == "killed"
+    assert (tmp_path / "20261203T000000Z_run.json.broken").read_text() == "", "kept aside"
+
+
+def test_a_journal_beside_a_report_this_lmgauge_cannot_read_leaves_both(tmp_path):
+    """Found by review: a whole report of a newer schema (or an edited one) beside a journal
+    was overwritten by the journal's report."""
+    recorder = RunRecorder({"models": ["gpt2"]})
+    recorder.journal = Journal(tmp_path / "20261203T000000Z_run.journal.jsonl")
+    recorder.start({"python": "3"}, name="run")
+    recorder.journal.close()
+    report = tmp_path / "20261203T000000Z_run.json"
+    newer = '{"format": "lmgauge-run-report", "schema_version": 99}'
+    report.write_text(newer)
+    with pytest.raises(LmgaugeError, match="sits beside its report, which this lmgauge does not "
+                                           "read .*schema_version 99.*both are left"):
+        recover_folder(tmp_path)
+    assert report.read_text() == newer and recorder.journal.path.exists()
 
 
 def lines_of_a_result_whose_value_is(value) -> list[str]:

@@ -17,7 +17,13 @@ from lmgauge.record.journal import (
     report_path_of,
 )
 from lmgauge.record.recording import RunRecorder
-from lmgauge.record.report import read_report, report_filename, validate, write_atomic
+from lmgauge.record.report import (
+    read_json_object,
+    read_report,
+    report_filename,
+    validate,
+    write_atomic,
+)
 
 
 def check_writable(folder: Path) -> None:
@@ -62,6 +68,8 @@ def _recover_held(journal: Path) -> Path | None:
     if not events or readable(report):
         journal.unlink()
         return None
+    if report.exists():
+        set_aside(report, journal)
     try:
         recorder = RunRecorder.replay(events)
         document = validate(
@@ -78,13 +86,37 @@ def _recover_held(journal: Path) -> Path | None:
 
 
 def readable(report: Path) -> bool:
-    """Whether the run's report was written whole (a report left empty or broken beside its
-    journal is replaced by the journal's, which holds every result)."""
+    """Whether the run's report was written whole and reads as a report."""
     try:
         read_report(report)
     except ReportError:
         return False
     return True
+
+
+def set_aside(report: Path, journal: Path) -> None:
+    """Move a report beside its journal that is empty or not JSON (a disk that filled, a
+    truncating copy) to <report>.broken, so that the report made from the journal, which holds
+    every result, takes its place and the broken file stays to be looked at. LmgaugeError,
+    leaving both, when it is JSON that this lmgauge does not read as a report (a newer
+    lmgauge's, or an edited one): the journal's report might hold less than it."""
+    try:
+        read_json_object(report)
+    except ReportError:
+        broken = report.with_name(report.name + ".broken")
+        try:
+            os.replace(report, broken)
+        except OSError as error:
+            raise LmgaugeError(f"cannot move the broken report {report} aside ({error.strerror}); "
+                               f"the journal {journal.name} is left as it is.") from None
+        return
+    try:
+        read_report(report)
+    except ReportError as error:
+        raise LmgaugeError(
+            f"{journal} sits beside its report, which this lmgauge does not read ({error}); "
+            "both are left as they are: move the report away to recover the journal over it."
+        ) from None
 
 
 def recover_folder(folder: Path) -> list[Path]:
