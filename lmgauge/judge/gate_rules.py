@@ -196,24 +196,29 @@ def check_reachable(path, rules: list[Rule]) -> None:
     """ValueError in one sentence when a rule can never apply: the first rule that matches a
     figure judges it, so a rule whose every catalogued metric an earlier rule already matches
     would be listed by `lmgauge rules` and judge nothing (a tighter rule for decode steps
-    placed after the rule for all seconds let a 1.2x slowdown pass)."""
+    placed after the rule for all seconds let a 1.2x slowdown pass), nor may a rule name a
+    metric outright (no wildcard) that an earlier rule takes: that part of it never applies.
+    A wildcard or unit that earlier rules partly cover is how a catch-all is written, and
+    stays allowed."""
     from lmgauge.record.metrics import METRICS
 
+    def judged_by(name: str, unit: str) -> int:
+        return next(i for i, other in enumerate(rules) if other.matches(name, unit))
+
     for index, rule in enumerate(rules):
-        taken = {}
-        for name, metric in METRICS.items():
-            if not rule.matches(name, metric.unit):
-                continue
-            first = next(i for i, other in enumerate(rules) if other.matches(name, metric.unit))
-            if first == index:
-                break
-            taken.setdefault(first, name)
-        else:
-            if taken:
-                earlier = "; ".join(f"rule {i} takes {name}" for i, name in sorted(taken.items()))
-                raise ValueError(f"{path}: rule {index} never applies: every metric it matches is "
-                                 f"judged by an earlier rule ({earlier}); put it before "
-                                 "them")  # fmt: skip
+        matched = [(name, judged_by(name, metric.unit)) for name, metric in METRICS.items()
+                   if rule.matches(name, metric.unit)]  # fmt: skip
+        taken = {first: name for name, first in reversed(matched) if first != index}
+        if matched and all(first != index for _, first in matched):
+            earlier = "; ".join(f"rule {i} takes {name}" for i, name in sorted(taken.items()))
+            raise ValueError(f"{path}: rule {index} never applies: every metric it matches is "
+                             f"judged by an earlier rule ({earlier}); put it before "
+                             "them")  # fmt: skip
+        for name in rule.metrics:
+            if name in METRICS and (first := judged_by(name, METRICS[name].unit)) < index:
+                raise ValueError(f"{path}: rule {index} names {name}, but rule {first} judges it "
+                                 f"first, so rule {index} never applies to it; put it before rule "
+                                 f"{first}")  # fmt: skip
 
 
 def check_types(path, index: int, entry: dict) -> None:
