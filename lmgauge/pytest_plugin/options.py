@@ -262,8 +262,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"{MIN_GATED_ROUNDS} rounds is not the figure the baseline's spread was measured "
                 f"on, so the gate could not judge it."
             )
-        if options.gate and config.option.collectonly:
-            raise ValueError(f"--gate {options.gate} with --collect-only is refused: nothing "
+        if options.gate and (runs_nothing := running_no_test(config)):
+            raise ValueError(f"--gate {options.gate} with {runs_nothing} is refused: no test "
                              "runs, so the gate would judge nothing.")  # fmt: skip
         gate_base = (options.gate, read_baseline(options.gate)) if options.gate else None
         serving = serving_options(options, specs, thread_counts)
@@ -377,6 +377,18 @@ PARALLEL_BENCHES = (
     "model again and time it while the others load the same CPUs; run them in one process "
     "(drop -n and --dist)."
 )
+
+
+NO_TEST_OPTIONS = {"collectonly": "--collect-only", "setupplan": "--setup-plan",
+                   "setuponly": "--setup-only"}
+"""pytest's options that run no test: their `config.option` names and how they are typed
+(--setup-plan sets setuponly too, so it is named first)."""
+
+
+def running_no_test(config: pytest.Config) -> str:
+    """The pytest option given that runs no test (NO_TEST_OPTIONS), or ""."""
+    return next((typed for name, typed in NO_TEST_OPTIONS.items()
+                 if getattr(config.option, name, False)), "")  # fmt: skip
 
 
 def check_not_distributed(config: pytest.Config) -> None:
