@@ -53,10 +53,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 class OutcomeCollector:
-    """Hands every test's outcome (and a skip's or failure's message) to the recorder."""
+    """Hands every test's outcome (and a skip's or failure's message) to the recorder, and
+    remembers a Ctrl-C: when a keyboard-interrupt hook crashes, pytest hands session-finish
+    exit status 0, and the run would be reported as passed."""
 
     def __init__(self, recorder: RunRecorder):
         self.recorder = recorder
+        self.interrupted = False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and report.passed:
@@ -90,6 +97,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.bench_items or journal is None:
         return
     journal.flush()
+    collector = config.pluginmanager.get_plugin("lmgauge-outcomes")
+    if exitstatus == 0 and collector is not None and collector.interrupted:
+        exitstatus = session.exitstatus = pytest.ExitCode.INTERRUPTED
     extra_run = {
         "load_average_end": environment.load_average(),
         "duration_s": round(state.recorder.elapsed_now(), 3),
