@@ -120,6 +120,18 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
         assert says in capsys.readouterr().err
 
 
+def test_a_driver_import_error_without_a_module_name_still_says_what_is_missing(monkeypatch):
+    """Found by review: an ImportError that names no module printed "driver (None)"."""
+    import lmgauge.store.engine as engine
+
+    def no_driver(*_, **__):
+        raise ImportError("libpq.so.5: cannot open shared object file")
+
+    monkeypatch.setattr(engine, "make_engine", no_driver)
+    with pytest.raises(engine.StoreError, match=r"driver \(libpq.so.5: cannot open"):
+        engine.open_store("postgresql://x@127.0.0.1/y")
+
+
 def test_a_newer_schema_is_refused_untouched(tmp_path):
     """A newer store that lacks a table this version has: it is not created there."""
     from sqlalchemy import inspect as inspect_tables

@@ -30,8 +30,9 @@ AB_SCHEMA_VERSIONS = (1, 2)
 
 def ab_problem(document: dict) -> str | None:
     """The first way `document` is not an A/B report as lmgauge ab writes it, in words, or None:
-    the fields the store keeps must have their types, and a verdict must agree with its
-    reasons (passed with reasons, or failed with no reason and no failing figure, was edited)."""
+    the fields the store keeps must have their types, and a verdict of passed may give no
+    reason and no failing figure (lmgauge ab passes a run only when it has none, so such a
+    report was edited). A failed verdict without a reason is kept as failed: it stores safely."""
     version = document.get("schema_version", 1)
     if type(version) is not int or version not in AB_SCHEMA_VERSIONS:
         return (f"schema_version {version!r} is not one this lmgauge reads "

@@ -67,9 +67,10 @@ def open_store(url: str, create: bool = True) -> Engine:
     except ArgumentError:
         raise StoreError(f"'{url}' is not a database URL ({EXAMPLES}).") from None
     except ImportError as error:  # a dialect whose driver is not installed (mysql://...)
-        raise StoreError(f"cannot open the store {shown(url)}: its database driver "
-                         f"({error.name}) is not installed (SQLite needs none; PostgreSQL "
-                         "needs the lmgauge[postgresql] extra).") from None  # fmt: skip
+        driver = error.name or first_line(error, 120)
+        raise StoreError(f"cannot open the store {shown(url)}: its database driver ({driver}) "
+                         "is not installed (SQLite needs none; PostgreSQL needs the "
+                         "lmgauge[postgresql] extra).") from None  # fmt: skip
     except SQLAlchemyError as error:
         raise StoreError(
             f"cannot open the store {shown(url)}: {first_line(error.orig or error, 200)}"
