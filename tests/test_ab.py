@@ -468,7 +468,7 @@ def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp
     from lmgauge.record.report import write_atomic
     from lmgauge.runs.ab_run import RunRecord
     from lmgauge.runs.ab_sides import Side
-    from tests.reports_for_tests import make_report
+    from tests.reports_for_tests import make_report, recounted
 
     crash = {"test": "benches/bench_generate.py::test_generate[gpt2]", "outcome": "failed",
              "when": "call", "message": "RuntimeError: boom"}  # fmt: skip
@@ -477,7 +477,7 @@ def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp
         document = make_report(number)
         if side.label == "new" and pair == 1:
             document["tests"]["not_passed"] = [crash]
-        report = write_atomic(document, out / f"{number}.json")
+        report = write_atomic(recounted(document), out / f"{number}.json")
         return RunRecord(side.label, pair, report, 1 if side.label == "new" and pair else 0,
                          1.0, out / "log", timed_only)  # fmt: skip
 
@@ -599,6 +599,29 @@ def test_a_side_gated_against_a_stored_baseline_is_refused(tmp_path, where):
     said = {"pytest": "the pytest arguments", "base": "--base-args", "new": "--new-args"}[where]
     with pytest.raises(LmgaugeError, match=f"{said} hold --gate: a side run gated against"):
         ab.AbPlan(*sides, arguments, 3, 5, tmp_path, RULES).check()
+
+
+def test_a_side_gated_through_its_pytest_configuration_ends_the_a_b_run(tmp_path, monkeypatch):
+    """Found by review: --gate that reaches a side through addopts or PYTEST_ADDOPTS is not in
+    the arguments AbPlan.check reads; the side's report says it was gated."""
+    import lmgauge.runs.ab as ab
+    from lmgauge.record.report import write_atomic
+    from lmgauge.runs.ab_run import RunRecord
+    from lmgauge.runs.ab_sides import Side
+    from tests.reports_for_tests import make_report
+
+    def fake_run(side, pair, number, arguments, out, timed_only=False):
+        document = make_report(number)
+        if side.label == "new":
+            document["run"]["gate"] = {"base": "stored.json", "passed": True}
+        report = write_atomic(document, out / f"{number}.json")
+        return RunRecord(side.label, pair, report, 0, 1.0, out / "log", timed_only)
+
+    monkeypatch.setattr(ab, "run_one", fake_run)
+    sides = [Side(label, label, sys.executable, PROJECT) for label in ("base", "new")]
+    document = ab.run_ab(ab.AbPlan(*sides, ["benches"], 3, 5, tmp_path, RULES), print).document
+    assert not document["passed"] and document["status"].startswith(
+        "the new run of pair 1 was gated against stored.json (--gate from addopts")  # fmt: skip
 
 
 def test_a_side_argument_that_is_one_dashed_word_is_read_as_the_value():
@@ -833,15 +856,19 @@ def test_timed_only_pairs_raise_no_test_regression_but_a_test_the_new_side_never
 ):
     """Found by review: after the first pair both sides repeat only their timed tests, so a
     test is 'not run in new' only when no new run of any pair ran it."""
-    from lmgauge.record.report import write_atomic
+    from lmgauge.judge.compare import passed_unlisted
+    from lmgauge.record.report import read_report, write_atomic
     from lmgauge.runs.ab import stop_reason
+    from lmgauge.runs.ab_report import ab_document
     from lmgauge.runs.ab_run import RunRecord
-    from tests.reports_for_tests import make_report
+    from tests.reports_for_tests import make_report, recounted
 
     def run(side, pair, passed, timed_only):
         document = make_report(pair + (10 if side == "new" else 0))
         document["tests"] = {"not_passed": [], "passed": passed}
-        path = write_atomic(document, tmp_path / f"{side}{pair}.json")
+        if passed is None:
+            del document["tests"]["passed"]
+        path = write_atomic(recounted(document), tmp_path / f"{side}{pair}.json")
         return RunRecord(side, pair, path, 0, 1.0, tmp_path / "log", timed_only)
 
     full, timed = ["b.py::timed", "b.py::untimed"], ["b.py::timed"]
@@ -852,6 +879,13 @@ def test_timed_only_pairs_raise_no_test_regression_but_a_test_the_new_side_never
     stopped = stop_reason(records, 2)
     assert stopped.startswith("stopped after pair 2: b.py::untimed was not run on the new side")
     assert "--base-args" in stopped and "more test regression" not in stopped
+    records[1] = run("new", 0, None, False)  # found by review: it read "test tests passed: ..."
+    stopped = stop_reason(records, 2)
+    assert stopped.startswith("stopped after pair 2: a new run does not list the tests it passed")
+    reasons = ab_document({}, [], [], "complete", [], unlisted=passed_unlisted(
+        [read_report(record.report) for record in records if record.side == "base"],
+        [read_report(record.report) for record in records if record.side == "new"]))["reasons"]
+    assert reasons[0].startswith("a new run does not list the tests it passed")
 
 
 def test_a_first_run_that_writes_no_report_ends_the_a_b_run_in_one_sentence(tmp_path, monkeypatch):

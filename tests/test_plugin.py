@@ -286,6 +286,30 @@ def test_quality_checks_skip_synthetic_weights_but_the_anatomy(pytester, tmp_pat
     assert report["run"]["text_tables"] == [], "no next-token text for synthetic weights"
 
 
+INTERRUPTED_BENCH = """
+def test_step(record):
+    record("decode_step_seconds", samples=[0.05, 0.051, 0.049], batch=1)
+    raise KeyboardInterrupt
+"""
+
+
+def test_ctrl_c_is_reported_as_interrupted_even_when_an_interrupt_hook_crashes(pytester):
+    """Found by a new-user trial: Ctrl-C during a model load crashed a keyboard-interrupt hook,
+    pytest then hands session-finish exit status 0, and the report said passed."""
+    pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]\n'
+                          "def pytest_keyboard_interrupt(excinfo):\n"
+                          "    raise RuntimeError('the handler crashed')\n")  # fmt: skip
+    pytester.makepyfile(bench_interrupted=INTERRUPTED_BENCH)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--models", "gpt2",
+        "--no-calibration", "--no-store", "--report-dir", "out")  # fmt: skip
+    assert result.ret != 0
+    (report,) = (pytester.path / "out").glob("*.json")
+    document = json.loads(report.read_text())
+    assert document["run"]["status"] == "interrupted" and document["run"]["exit_status"] == 2
+    assert len(document["results"]) == 1, "what it recorded before Ctrl-C is kept"
+
+
 GATED_BENCH = """
 import os
 
@@ -318,9 +342,11 @@ def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypa
     missing = pytester.runpytest_subprocess(*args, "--gate=nowhere.json")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*cannot read report nowhere.json*"])
-    listed = pytester.runpytest_subprocess(*args, "--co", f"--gate={base}")
-    assert listed.ret == pytest.ExitCode.USAGE_ERROR, "found by a new-user trial: exit 0, silent"
-    listed.stderr.fnmatch_lines(["*with --collect-only is refused: nothing runs*"])
+    for option, typed in (("--co", "--collect-only"), ("--setup-plan", "--setup-plan"),
+                          ("--setup-only", "--setup-only")):  # fmt: skip
+        listed = pytester.runpytest_subprocess(*args, option, f"--gate={base}")
+        assert listed.ret == pytest.ExitCode.USAGE_ERROR, "found by a new-user trial: exit 0"
+        listed.stderr.fnmatch_lines([f"*with {typed} is refused: no test runs*"])
     pytester.makepyfile(test_plain="def test_nothing_measured():\n    pass\n")
     no_bench = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_plain.py",
                                              f"--gate={base}")  # fmt: skip

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from lmgauge.errors import LmgaugeError, ReportError
 from lmgauge.judge.compare import (
-    PASSED_NOT_LISTED,
     failed_on_both_sides,
+    passed_unlisted,
     test_regressions,
     unexplained_failure,
 )
@@ -170,6 +170,9 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                 if unexplained := unexplained_failure(run_report(record), "it"):
                     status = f"{describe_failure(record)}: {unexplained}"
                     break
+                if gated := gated_side(record):
+                    status = gated
+                    break
                 if label not in repeat:
                     repeat[label] = repeat_arguments(run_report(record), plan.rules)
             pair += 1
@@ -183,19 +186,33 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
     return write_outcome(plan, records, status, stopped)
 
 
+def gated_side(record: RunRecord) -> str:
+    """A sentence when the side run gated itself against a stored baseline (--gate that came
+    from addopts, PYTEST_ADDOPTS or a conftest, past AbPlan.check): its exit status then says
+    that baseline's verdict, not this A/B run's; "" otherwise."""
+    gate = run_report(record)["run"].get("gate")
+    if gate is None:
+        return ""
+    base = gate.get("base") if isinstance(gate, dict) else gate
+    return (f"the {record.side} run of pair {record.pair + 1} was gated against {base} (--gate "
+            "from addopts, PYTEST_ADDOPTS or a conftest): a side gated against a stored "
+            "baseline fails on that baseline's verdict, not on the other side; remove it from "
+            "what the side runs read")
+
+
 def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
     """Why no later pair can pass the A/B run, or None: a test failed or errored in a new run
     and in no base run, or was skipped or not run in the new runs and passed in a base run (a
     regression whatever the later pairs show: should a later base run fail it too, it fails on
     both sides, which fails the run as well)."""
+    if unlisted := passed_unlisted(*complete_pairs(records)):
+        return f"stopped after pair {pairs}: {unlisted}, and no later pair can change that"
     regressions = test_regressions(*complete_pairs(records))
     if not regressions:
         return None
     first, what = regressions[0].split(": ", 1)
     if what.startswith("skipped in new"):
         how = "was skipped on the new side and passed in a base run"
-    elif first == PASSED_NOT_LISTED:
-        how = "cannot be checked: " + what.split(", so ")[0]
     elif what.startswith("not run in new"):
         how = ("was not run on the new side and passed in a base run (a test removed on purpose "
                "is deselected on the base side too, with --base-args)")  # fmt: skip
@@ -255,7 +272,8 @@ def write_outcome(
     sides = {side.label: side.facts() for side in (plan.base, plan.new)}
     document = ab_document(sides, plan.pytest_arguments, records, status, rows,
                            test_regressions(base_runs, new_runs), families,
-                           failed_on_both_sides(base_runs, new_runs), stopped)  # fmt: skip
+                           failed_on_both_sides(base_runs, new_runs), stopped,
+                           passed_unlisted(base_runs, new_runs))  # fmt: skip
     report = write_text_atomic(strict_json(document) + "\n", plan.out / "ab.json")
     markdown = write_text_atomic(ab_markdown(document), plan.out / "ab.md")
     return AbOutcome(document, report, markdown)

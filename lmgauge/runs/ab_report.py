@@ -171,10 +171,11 @@ def ab_document(
     sides: dict, pytest_arguments: list[str], records: list[RunRecord], status: str,
     rows: list[dict], regressions: list[str] | None = None,
     families: list[FamilyVerdict] | None = None, failed_on_both: list[str] | None = None,
-    stopped_early: str | None = None,
+    stopped_early: str | None = None, unlisted: str = "",
 ) -> dict:  # fmt: skip
     """The A/B report document (strict JSON: NaN is written as null); stopped_early: why the
-    run stopped before its pairs were done, when a test regression ended it."""
+    run stopped before its pairs were done, when a test regression ended it; unlisted: why the
+    new runs' tests could not be checked (compare.passed_unlisted), "" when they could."""
     regressions = regressions or []
     failed_on_both = failed_on_both or []
     families = families or []
@@ -190,6 +191,8 @@ def ab_document(
         reasons.append(f"the A/B run did not complete: {status}")
     if stopped_early:
         reasons.append(stopped_early)
+    if unlisted and unlisted not in (stopped_early or ""):
+        reasons.append(unlisted)
     reasons += [f"test {line}" for line in regressions + failed_on_both]
     if not judged:
         reasons.append("no gated figure was judged: an A/B run that compared nothing fails")
