@@ -137,6 +137,11 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
     assert (f"rule {text.count('[[rule]]')} never applies: every metric it matches is judged by "
             "an earlier rule (rule 11 takes decode_step_seconds); put it before them") in (
         capsys.readouterr().err)  # fmt: skip
+    broken.write_text('version = 8\n[[rule]]\nunits = ["s"]\nreason = "r"\n[[rule]]\nmetrics = '
+                      '["decode_step_seconds", "parameters_*"]\nreason = "r"\n')  # review
+    assert main(["rules", "--rules", str(broken)]) == 2
+    assert ("rule 1 names decode_step_seconds, but rule 0 judges it first, so rule 1 never "
+            "applies to it; put it before rule 0") in capsys.readouterr().err
     broken.write_text('version = 8\n[rule]\nmetrics = ["x"]\nreason = "r"\n')
     assert main(["rules", "--rules", str(broken)]) == 2
     assert "each rule must be a [[rule]] table (two brackets)" in capsys.readouterr().err
