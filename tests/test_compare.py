@@ -303,6 +303,21 @@ def test_null_probes_are_probes_all_the_same_so_the_roofs_excuse_nothing():
     assert row.verdict == "worse" and "excused" not in row.note
 
 
+def test_a_probe_list_with_a_null_time_excuses_nothing():
+    """Found by a new-user trial: probes of [1.5x, null] excused a 1.5x slowdown fully, by the
+    median of what was left; the probe never writes null, so the list is broken."""
+    base, new = make_report(1), make_report(2, machine=2.0)
+    whole = compare(base, new, RULES).rows.query(
+        "metric == 'ttft_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
+    assert whole.verdict == "too noisy" and "excused by the speed probe" in whole.note
+    for result in new["results"]:
+        if result["probe_seconds"]:
+            result["probe_seconds"][-1] = None
+    row = compare(base, new, RULES).rows.query(
+        "metric == 'ttft_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
+    assert row.verdict == "worse" and "excused" not in row.note
+
+
 def test_a_probe_ratio_no_machine_moves_by_excuses_nothing():
     """Found by a new-user trial: probe times multiplied by 1e9 excused 1.5x of a 3x slowdown
     ("machine 845743275.54x as slow in new")."""
