@@ -565,7 +565,7 @@ def test_a_folder_mixing_units_or_holding_an_unfinished_base_run_is_refused(tmp_
                        r"gpt2 .* in 's' \(lower\), 9.json in 'ms' \(lower\)"):  # fmt: skip
         read_baseline(tmp_path / "mixed")
     killed = make_report(9)
-    killed["run"]["status"] = "killed"
+    killed["run"].update(status="killed", exit_status=None)
     write_atomic(killed, tmp_path / "mixed" / "9.json")
     with pytest.raises(ReportError, match=r"holds a run that did not finish \(9.json: status "
                        r"killed\)"):  # fmt: skip

@@ -105,7 +105,11 @@ def passed_and_failed_document() -> dict:
     (lambda d: d["tests"]["passed"].clear(), "says 1 passed but tests/passed names 0"),
     (lambda d: d["tests"].pop("counts"), "tests/counts is missing"),
     (lambda d: d["tests"]["counts"].update(failed=-1), "tests/counts is missing or not a count"),
-    (lambda d: d["run"].update(status="passed"), "says passed with pytest exit status 1"),
+    (lambda d: d["run"].update(status="passed"), "says 'passed' with pytest exit status 1, "
+                                                 "where lmgauge writes 'failed'"),
+    (lambda d: d["run"].update(status="killed"), "says 'killed' with pytest exit status 1"),
+    (lambda d: d["run"].update(exit_status=None), "says 'failed' with pytest exit status None"),
+    (lambda d: d.pop("tests"), "it has no tests section"),
 ])  # fmt: skip
 def test_a_report_whose_tests_contradict_each_other_is_refused(tmp_path, edit, says):
     """Found by review: a report counting a failure it does not list, or listing one it does
@@ -116,6 +120,17 @@ def test_a_report_whose_tests_contradict_each_other_is_refused(tmp_path, edit, s
     edit(document)
     with pytest.raises(ReportError, match=f"bad.json: .*{says}.*edited"):
         read_report(write_atomic(document, tmp_path / "bad.json"))
+
+
+def test_a_test_id_that_passes_more_than_once_is_not_a_contradiction(tmp_path):
+    """Found by review: with pytest's subtests (or --keep-duplicates) one test id passes more
+    than once, and lmgauge refused its own report."""
+    recorder = RunRecorder({"models": ["gpt2"]})
+    for _ in range(3):
+        recorder.outcome("b.py::subtested", "passed", "call", "", False)
+    document = recorder.document(environment={}, status="passed", exit_status=0, extra_run={})
+    assert document["tests"]["counts"]["passed"] == 3 and len(document["tests"]["passed"]) == 1
+    assert read_report(write_atomic(document, tmp_path / "r.json"))
 
 
 def test_a_recovered_report_without_an_exit_status_reads():

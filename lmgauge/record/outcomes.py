@@ -9,25 +9,32 @@ from __future__ import annotations
 
 from collections import Counter
 
-EXIT_STATUS_OF_PASSED = 0
-"""The pytest exit status of a run whose status is passed (lmgauge.runs.session_end)."""
+STATUSES = {0: "passed", 1: "failed", 2: "interrupted"}
+"""The run's status for each pytest exit status; any other is "error" (lmgauge.runs.session_end),
+and a run recovered from its journal is "killed", with no exit status (lmgauge.record.recovery)."""
+KILLED = "killed"
+
+
+def status_of(exit_status: int | None) -> str:
+    """The status lmgauge writes for a run that ended with `exit_status` (None: killed)."""
+    return KILLED if exit_status is None else STATUSES.get(exit_status, "error")
 
 
 def outcomes_problem(document: dict) -> str | None:
     """The first way `document`'s status and tests contradict each other, in words; None when
-    they agree. A report with a `tests` section must count its outcomes (`tests.counts`: every
-    lmgauge report has since the first version); each outcome other than passed is counted as
-    often as `tests.not_passed` lists it, both ways; when `tests.passed` is given, it names as
-    many tests as were counted passed; a status of passed has pytest exit status 0 (or none,
-    for a run recovered from its journal)."""
+    they agree. Every lmgauge report since the first version writes a `tests` section that
+    counts its outcomes (`tests.counts`) and a status that follows from its pytest exit status
+    (status_of); each outcome other than passed is counted as often as `tests.not_passed`
+    lists it, both ways; when `tests.passed` is given (since 2026-12-03) it names a test for
+    each counted pass, and at most as many (a test id passes more than once with pytest's
+    subtests or --keep-duplicates)."""
     run = document.get("run") or {}
-    if run.get("status") == "passed" and run.get("exit_status") not in (EXIT_STATUS_OF_PASSED,
-                                                                        None):  # fmt: skip
-        return (f"it says passed with pytest exit status {run.get('exit_status')!r}, which "
-                "lmgauge never writes (edited?)")
+    if "exit_status" in run and run.get("status") != status_of(run["exit_status"]):
+        return (f"it says {run.get('status')!r} with pytest exit status {run['exit_status']!r}, "
+                f"where lmgauge writes {status_of(run['exit_status'])!r} (edited?)")
     tests = document.get("tests")
-    if tests is None:
-        return None
+    if not isinstance(tests, dict):
+        return "it has no tests section, which every lmgauge report writes (edited?)"
     counts = tests.get("counts")
     if not isinstance(counts, dict) or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
@@ -38,7 +45,8 @@ def outcomes_problem(document: dict) -> str | None:
         if counts.get(outcome, 0) != listed.get(outcome, 0):
             return (f"tests/counts says {counts.get(outcome, 0)} {outcome} but tests/not_passed "
                     f"lists {listed.get(outcome, 0)} (edited?)")
-    if "passed" in tests and counts.get("passed", 0) != len(set(tests["passed"])):
-        return (f"tests/counts says {counts.get('passed', 0)} passed but tests/passed names "
-                f"{len(set(tests['passed']))} (edited?)")
+    if "passed" in tests:
+        passes, named = counts.get("passed", 0), len(set(tests["passed"]))
+        if named > passes or (passes > 0) != (named > 0):
+            return f"tests/counts says {passes} passed but tests/passed names {named} (edited?)"
     return None

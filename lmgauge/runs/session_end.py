@@ -10,6 +10,7 @@ from pathlib import Path
 from lmgauge.judge.gate import GateResult, gate_summary, run_gate
 from lmgauge.judge.spread import Baseline
 from lmgauge.record.journal import read_events
+from lmgauge.record.outcomes import status_of
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import write_atomic, write_text_atomic
 from lmgauge.render.configs_table import configs_markdown, configs_path, has_configs
@@ -17,8 +18,6 @@ from lmgauge.render.cost_tables import costs_markdown, costs_path, has_costs
 from lmgauge.render.serving_table import has_served, serving_markdown, serving_path
 from lmgauge.render.summary import summary_markdown
 from lmgauge.render.text_tables import write_text_tables
-
-STATUSES = {0: "passed", 1: "failed", 2: "interrupted"}
 
 
 @dataclass
@@ -47,7 +46,7 @@ def finish(
     be written leaves the journal for `lmgauge recover`, and the gate still judges the run as
     it is in memory (a gate that judged nothing would otherwise let the session pass)."""
     recorder = RunRecorder.replay(read_events(journal.path))
-    status = STATUSES.get(exit_status, "error")
+    status = status_of(exit_status)
     extra_run = {**extra_run, "summary": summary_path(path).name, "gate": None}
     gate = document = None
     try:
