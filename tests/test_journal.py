@@ -113,6 +113,33 @@ def test_a_journal_beside_a_report_this_lmgauge_cannot_read_leaves_both(tmp_path
                                            "read .*schema_version 99.*both are left"):
         recover_folder(tmp_path)
     assert report.read_text() == newer and recorder.journal.path.exists()
+    report.write_text('{"format": "lmgauge-run-report", "x": 1e400}')  # JSON all the same
+    with pytest.raises(LmgaugeError, match="too large for a float.*both are left"):
+        recover_folder(tmp_path)
+    assert "1e400" in report.read_text()
+
+
+def test_one_journal_that_cannot_be_recovered_does_not_stop_the_others(tmp_path):
+    """Found by review: the first journal that failed stopped recovery of the folder, and
+    with it every bench session writing there; and a second broken report overwrote the
+    first one's .broken copy."""
+    from lmgauge.record.recovery import RecoveryError
+
+    for name in ("20261203T000000Z_a", "20261203T000001Z_b", "20261203T000002Z_c"):
+        recorder = RunRecorder({"models": ["gpt2"]})
+        recorder.journal = Journal(tmp_path / f"{name}.journal.jsonl")
+        recorder.start({"python": "3"}, name=name)
+        recorder.journal.close()
+        (tmp_path / f"{name}.json").write_text("{truncated")
+    (tmp_path / "20261203T000000Z_a.journal.jsonl").write_text("not an event\n")
+    (tmp_path / "20261203T000001Z_b.json.broken").write_text("older")
+    with pytest.raises(RecoveryError, match="20261203T000000Z_a.journal.jsonl") as raised:
+        recover_folder(tmp_path)
+    assert [path.name for path in raised.value.made] == ["20261203T000001Z_b.json",
+                                                         "20261203T000002Z_c.json"]
+    assert (tmp_path / "20261203T000001Z_b.json.broken").read_text() == "older"
+    assert (tmp_path / "20261203T000001Z_b.json.broken-2").read_text() == "{truncated"
+    assert (tmp_path / "20261203T000000Z_a.json").read_text() == "{truncated", "left as it is"
 
 
 def lines_of_a_result_whose_value_is(value) -> list[str]:

@@ -151,14 +151,19 @@ def run_gate_check(arguments) -> int:
 
 
 def run_recover(arguments) -> int:
-    from lmgauge.record.recovery import recover_folder
+    from lmgauge.record.recovery import RecoveryError, recover_folder
 
     folder = Path(arguments.folder)
     if not folder.is_dir():
         raise LmgaugeError(f"{folder} is not a folder.")
-    made = recover_folder(folder)
+    try:
+        made, problem = recover_folder(folder), None
+    except RecoveryError as error:
+        made, problem = error.made, error
     for path in made:
         print(f"recovered {path}")
+    if problem is not None:
+        raise problem
     if not made:
         print(f"no journals of killed runs in {folder}")
     return 0

@@ -3,6 +3,7 @@ killed runs into reports (status `killed`, every result recorded before the kill
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from datetime import datetime
@@ -16,9 +17,9 @@ from lmgauge.record.journal import (
     read_events,
     report_path_of,
 )
+from lmgauge.record.outcomes import KILLED
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.report import (
-    read_json_object,
     read_report,
     report_filename,
     validate,
@@ -65,63 +66,103 @@ def _recover_held(journal: Path) -> Path | None:
         events = read_events(journal)
     except ValueError as error:
         raise LmgaugeError(f"{error}; the journal is left as it is.") from None
-    if not events or readable(report):
+    if not events:
         journal.unlink()
         return None
-    if report.exists():
-        set_aside(report, journal)
+    state = report_state(report)
+    if state == WHOLE:
+        journal.unlink()  # the run wrote its report before it died
+        return None
+    if state not in (MISSING, BROKEN):
+        raise LmgaugeError(
+            f"{journal} sits beside its report, which this lmgauge does not read ({state}); "
+            "both are left as they are: move the report away to recover the journal over it."
+        )
     try:
         recorder = RunRecorder.replay(events)
         document = validate(
-            recorder.document("killed", None, {"journal": journal.name, "gate": None}),
-            journal)
+            recorder.document(KILLED, None, {"journal": journal.name, "gate": None}), journal)
     except (ValueError, ReportError) as error:
-        raise LmgaugeError(f"{journal}: {error}; the journal is left as it is.") from None
+        raise LmgaugeError(f"{error}; the journal is left as it is.") from None
     except (KeyError, TypeError, AttributeError) as error:  # events that replayed, half-made
         raise LmgaugeError(f"{journal}: its events do not make a report ({type(error).__name__}: "
                            f"{error}); the journal is left as it is.") from None  # fmt: skip
+    if state == BROKEN:
+        set_aside(report, journal)
     write_atomic(document, report)
     os.unlink(journal)
     return report
 
 
-def readable(report: Path) -> bool:
-    """Whether the run's report was written whole and reads as a report."""
-    try:
-        read_report(report)
-    except ReportError:
-        return False
-    return True
+MISSING, WHOLE, BROKEN = "missing", "whole", "broken"
+"""report_state's answers besides a problem sentence."""
 
 
-def set_aside(report: Path, journal: Path) -> None:
-    """Move a report beside its journal that is empty or not JSON (a disk that filled, a
-    truncating copy) to <report>.broken, so that the report made from the journal, which holds
-    every result, takes its place and the broken file stays to be looked at. LmgaugeError,
-    leaving both, when it is JSON that this lmgauge does not read as a report (a newer
-    lmgauge's, or an edited one): the journal's report might hold less than it."""
+def report_state(report: Path) -> str:
+    """MISSING; WHOLE when it reads as a report; BROKEN when it is empty, not UTF-8 text or
+    not JSON (a disk that filled, a truncating copy: the journal, which holds every result,
+    may replace it); otherwise why this lmgauge does not read it (JSON of a newer lmgauge, an
+    edit, a file it may not read), and it must not be replaced."""
     try:
-        read_json_object(report)
-    except ReportError:
-        broken = report.with_name(report.name + ".broken")
-        try:
-            os.replace(report, broken)
-        except OSError as error:
-            raise LmgaugeError(f"cannot move the broken report {report} aside ({error.strerror}); "
-                               f"the journal {journal.name} is left as it is.") from None
-        return
+        text = report.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return MISSING
+    except ValueError:
+        return BROKEN
+    except OSError as error:
+        return f"cannot read it: {error.strerror}"
+    if not text.strip():
+        return BROKEN
+    try:
+        json.loads(text)
+    except ValueError:
+        return BROKEN
     try:
         read_report(report)
     except ReportError as error:
-        raise LmgaugeError(
-            f"{journal} sits beside its report, which this lmgauge does not read ({error}); "
-            "both are left as they are: move the report away to recover the journal over it."
-        ) from None
+        return str(error)
+    return WHOLE
+
+
+def set_aside(report: Path, journal: Path) -> Path:
+    """Move a broken report to <report>.broken (-2, -3 ... when that exists), to be looked at;
+    LmgaugeError when it cannot be moved."""
+    broken = report.with_name(report.name + ".broken")
+    number = 1
+    while broken.exists():
+        number += 1
+        broken = report.with_name(f"{report.name}.broken-{number}")
+    try:
+        os.replace(report, broken)
+    except OSError as error:
+        raise LmgaugeError(f"cannot move the broken report {report} aside ({error.strerror}); "
+                           f"the journal {journal.name} is left as it is.") from None
+    return broken
+
+
+class RecoveryError(LmgaugeError):
+    """Some journals of a folder could not be recovered (each said why in `problems`); `made`:
+    the reports the others became."""
+
+    def __init__(self, problems: list[str], made: list[Path]):
+        super().__init__(" ".join(problems))
+        self.problems, self.made = problems, made
 
 
 def recover_folder(folder: Path) -> list[Path]:
-    """Reports made from every abandoned journal in `folder`."""
+    """Reports made from every abandoned journal in `folder`; RecoveryError, once every journal
+    was tried, when some could not be recovered."""
     if not Path(folder).is_dir():
         return []
-    made = [recover_journal(journal) for journal in abandoned_journals(folder)]
-    return [path for path in made if path is not None]
+    made, problems = [], []
+    for journal in abandoned_journals(folder):
+        try:
+            path = recover_journal(journal)
+        except LmgaugeError as error:
+            problems.append(str(error))
+            continue
+        if path is not None:
+            made.append(path)
+    if problems:
+        raise RecoveryError(problems, made)
+    return made
