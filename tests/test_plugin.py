@@ -287,13 +287,20 @@ def test_quality_checks_skip_synthetic_weights_but_the_anatomy(pytester, tmp_pat
 
 
 INTERRUPTED_BENCH = """
+import os
+import pytest
+
 def test_step(record):
     record("decode_step_seconds", samples=[0.05, 0.051, 0.049], batch=1)
+    if os.environ.get("EXIT_CLEANLY"):
+        pytest.exit("done", returncode=0)
     raise KeyboardInterrupt
 """
 
 
-def test_ctrl_c_is_reported_as_interrupted_even_when_an_interrupt_hook_crashes(pytester):
+def test_ctrl_c_is_reported_as_interrupted_even_when_an_interrupt_hook_crashes(
+    pytester, monkeypatch
+):
     """Found by a new-user trial: Ctrl-C during a model load crashed a keyboard-interrupt hook,
     pytest then hands session-finish exit status 0, and the report said passed."""
     pytester.makeconftest('pytest_plugins = ["lmgauge.pytest_plugin.plugin"]\n'
@@ -308,6 +315,12 @@ def test_ctrl_c_is_reported_as_interrupted_even_when_an_interrupt_hook_crashes(p
     document = json.loads(report.read_text())
     assert document["run"]["status"] == "interrupted" and document["run"]["exit_status"] == 2
     assert len(document["results"]) == 1, "what it recorded before Ctrl-C is kept"
+    monkeypatch.setenv("EXIT_CLEANLY", "1")  # review: pytest.exit(returncode=0) is no Ctrl-C
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--models", "gpt2",
+        "--no-calibration", "--no-store", "--report-dir", "clean")  # fmt: skip
+    (report,) = (pytester.path / "clean").glob("*.json")
+    assert json.loads(report.read_text())["run"]["status"] == "passed"
 
 
 GATED_BENCH = """

@@ -16,7 +16,13 @@ from lmgauge.judge.gate import DEFAULT_RULES
 from lmgauge.judge.gate_rules import load_gate_rules, round_width
 from lmgauge.judge.run_folder import read_baseline
 from lmgauge.measure.rounds import RoundPolicy
-from lmgauge.pytest_plugin.state import RUN_STATE, RunState, ServingOptions, Subject
+from lmgauge.pytest_plugin.state import (
+    RUN_STATE,
+    RunState,
+    ServingOptions,
+    Subject,
+    running_no_test,
+)
 from lmgauge.pytest_plugin.sweeps import (
     add_sweep_options,
     parse_counts,
@@ -377,18 +383,6 @@ PARALLEL_BENCHES = (
     "model again and time it while the others load the same CPUs; run them in one process "
     "(drop -n and --dist)."
 )
-
-
-NO_TEST_OPTIONS = {"collectonly": "--collect-only", "setupplan": "--setup-plan",
-                   "setuponly": "--setup-only"}
-"""pytest's options that run no test: their `config.option` names and how they are typed
-(--setup-plan sets setuponly too, so it is named first)."""
-
-
-def running_no_test(config: pytest.Config) -> str:
-    """The pytest option given that runs no test (NO_TEST_OPTIONS), or ""."""
-    return next((typed for name, typed in NO_TEST_OPTIONS.items()
-                 if getattr(config.option, name, False)), "")  # fmt: skip
 
 
 def check_not_distributed(config: pytest.Config) -> None:

@@ -12,10 +12,15 @@ import pytest
 from lmgauge.errors import LmgaugeError
 from lmgauge.measure import environment
 from lmgauge.pytest_plugin.skips import MEASURED_SKIP
-from lmgauge.pytest_plugin.state import RUN_STATE, is_bench, run_state
+from lmgauge.pytest_plugin.state import RUN_STATE, is_bench, run_state, running_no_test
 from lmgauge.record.journal import Journal, journal_path_of
 from lmgauge.record.recording import RunRecorder
-from lmgauge.record.recovery import check_writable, recover_folder, unique_report_path
+from lmgauge.record.recovery import (
+    RecoveryError,
+    check_writable,
+    recover_folder,
+    unique_report_path,
+)
 from lmgauge.render.summary import threshold_line
 from lmgauge.runs.session_end import finish
 
@@ -34,11 +39,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     that an unwritable report folder stops the run (one sentence) before any model loads."""
     state = run_state(config)
     state.bench_items = sum(1 for item in items if is_bench(item))
-    if not state.bench_items or config.option.collectonly:
+    if not state.bench_items or running_no_test(config):
         return
     try:
         check_writable(state.report_dir)
-        state.recovered = recover_folder(state.report_dir)
+        state.recovered = recover_journals(state)
         name = config.getoption("benchmark_save", None)
         path = unique_report_path(state.report_dir, state.recorder.started, name)
         state.recorder.journal = Journal(journal_path_of(path))
@@ -52,18 +57,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     )
 
 
+def recover_journals(state) -> list[Path]:
+    """The reports made from the killed runs' journals in the report folder; a journal that
+    cannot be recovered is kept and named at the end of the session (`unrecovered`), and does
+    not stop this run, which writes a report of its own."""
+    try:
+        return recover_folder(state.report_dir)
+    except RecoveryError as error:
+        state.unrecovered = error.problems
+        return error.made
+
+
 class OutcomeCollector:
     """Hands every test's outcome (and a skip's or failure's message) to the recorder, and
-    remembers a Ctrl-C: when a keyboard-interrupt hook crashes, pytest hands session-finish
-    exit status 0, and the run would be reported as passed."""
+    remembers the exit status that a Ctrl-C or pytest.exit() stands for (`stopped_with`): when
+    a keyboard-interrupt hook crashes, pytest hands session-finish exit status 0, and the run
+    would be reported as passed."""
 
     def __init__(self, recorder: RunRecorder):
         self.recorder = recorder
-        self.interrupted = False
+        self.stopped_with: int | None = None
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_keyboard_interrupt(self) -> None:
-        self.interrupted = True
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo) -> None:
+        returncode = getattr(excinfo.value, "returncode", None)  # pytest.exit(returncode=...)
+        self.stopped_with = pytest.ExitCode.INTERRUPTED if returncode is None else returncode
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and report.passed:
@@ -85,7 +103,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     hook, and what those teardowns record (the interrupted bench's noise reading, a model
     released) must reach the journal before it is closed."""
     config = session.config
-    if RUN_STATE not in config.stash or config.option.collectonly:
+    if RUN_STATE not in config.stash or running_no_test(config):
         return
     state = run_state(config)
     journal = state.recorder.journal
@@ -98,8 +116,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     journal.flush()
     collector = config.pluginmanager.get_plugin("lmgauge-outcomes")
-    if exitstatus == 0 and collector is not None and collector.interrupted:
-        exitstatus = session.exitstatus = pytest.ExitCode.INTERRUPTED
+    if exitstatus == 0 and collector is not None and collector.stopped_with:
+        exitstatus = session.exitstatus = collector.stopped_with
     extra_run = {
         "load_average_end": environment.load_average(),
         "duration_s": round(state.recorder.elapsed_now(), 3),
@@ -133,6 +151,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     state = run_state(config)
     for recovered in state.recovered or []:
         terminalreporter.write_line(f"lmgauge: a killed run's journal became {recovered}")
+    for problem in state.unrecovered:
+        terminalreporter.write_line(f"lmgauge: a killed run's journal was not recovered: {problem}")
     if state.write_failure:
         terminalreporter.write_line(state.write_failure)
     if state.report_path is not None and state.bench_items:

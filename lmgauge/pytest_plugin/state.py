@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -72,6 +72,7 @@ class RunState:
     report_path: Path | None = None
     gate_message: str | None = None
     recovered: list[Path] | None = None
+    unrecovered: list[str] = field(default_factory=list)
     write_failure: str | None = None
     store_url: str | None = None
     store_message: str | None = None
@@ -117,3 +118,17 @@ def bench_and_model(node: pytest.Item) -> tuple[str, str]:
     subject = callspec.params.get("model_name", "") if callspec else ""
     known = run_state(node.config).subjects.get(subject)
     return node.path.stem.removeprefix("bench_"), known.spec.name if known else subject
+
+
+NO_TEST_OPTIONS = {"collectonly": "--collect-only", "setupplan": "--setup-plan",
+                   "setuponly": "--setup-only", "showfixtures": "--fixtures",
+                   "show_fixtures_per_test": "--fixtures-per-test"}
+"""pytest's options that run no test: their `config.option` names and how they are typed
+(--setup-plan sets setuponly too, so it is named first)."""
+
+
+def running_no_test(config: pytest.Config) -> str:
+    """The pytest option given that runs no test (NO_TEST_OPTIONS), or "": such a session
+    writes no report and cannot be gated."""
+    return next((typed for name, typed in NO_TEST_OPTIONS.items()
+                 if getattr(config.option, name, False)), "")  # fmt: skip
