@@ -436,8 +436,9 @@ def passed_unlisted(base_runs: list[dict], new_runs: list[dict]) -> str:
     it ran every test the base passed cannot be judged, so the comparison is not whole (it
     fails, as an unfinished run does); "" otherwise."""
     passed_before = passed_tests(base_runs)
-    if not passed_before or all("passed" in (document.get("tests") or {})
-                                for document in new_runs):  # fmt: skip
+    unlisted = [document for document in new_runs
+                if isinstance(document.get("tests"), dict) and "passed" not in document["tests"]]
+    if not passed_before or not unlisted:  # a run without a tests section: `untested` says so
         return ""
     return ("a new run does not list the tests it passed (an older lmgauge, or an edited "
             f"report), so whether it ran the {len(passed_before)} tests the base passed cannot "

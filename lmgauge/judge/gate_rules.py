@@ -197,9 +197,9 @@ def check_reachable(path, rules: list[Rule]) -> None:
     figure judges it, so a rule whose every catalogued metric an earlier rule already matches
     would be listed by `lmgauge rules` and judge nothing (a tighter rule for decode steps
     placed after the rule for all seconds let a 1.2x slowdown pass), nor may a rule name a
-    metric outright (no wildcard) that an earlier rule takes: that part of it never applies.
-    A wildcard or unit that earlier rules partly cover is how a catch-all is written, and
-    stays allowed."""
+    metric (a pattern that matches that one metric) that an earlier rule takes: that part of
+    it never applies. A pattern of several metrics, or a unit, that earlier rules partly cover
+    is how a catch-all is written, and stays allowed."""
     from lmgauge.record.metrics import METRICS
 
     def judged_by(name: str, unit: str) -> int:
@@ -214,11 +214,12 @@ def check_reachable(path, rules: list[Rule]) -> None:
             raise ValueError(f"{path}: rule {index} never applies: every metric it matches is "
                              f"judged by an earlier rule ({earlier}); put it before "
                              "them")  # fmt: skip
-        for name in rule.metrics:
-            if name in METRICS and (first := judged_by(name, METRICS[name].unit)) < index:
-                raise ValueError(f"{path}: rule {index} names {name}, but rule {first} judges it "
-                                 f"first, so rule {index} never applies to it; put it before rule "
-                                 f"{first}")  # fmt: skip
+        for pattern in rule.metrics:
+            named = [name for name in METRICS if fnmatch.fnmatchcase(name, pattern)]
+            if len(named) == 1 and (first := judged_by(named[0], METRICS[named[0]].unit)) < index:
+                raise ValueError(f"{path}: rule {index} names {named[0]}, but rule {first} "
+                                 f"judges it first, so rule {index} never applies to it; put it "
+                                 f"before rule {first}")  # fmt: skip
 
 
 def check_types(path, index: int, entry: dict) -> None:

@@ -30,7 +30,7 @@ AB_SCHEMA_VERSIONS = (1, 2)
 
 def ab_problem(document: dict) -> str | None:
     """The first way `document` is not an A/B report as lmgauge ab writes it, in words, or None:
-    the fields the store keeps must have their types, and a verdict of passed may give no
+    the fields the store keeps must have their types, and a verdict of passed must give no
     reason and no failing figure (lmgauge ab passes a run only when it has none, so such a
     report was edited). A failed verdict without a reason is kept as failed: it stores safely."""
     version = document.get("schema_version", 1)

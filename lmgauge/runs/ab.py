@@ -167,11 +167,11 @@ def run_ab(plan: AbPlan, progress: Callable[[str], None] = print) -> AbOutcome:
                 if not record.usable:
                     status = describe_failure(record)
                     break
-                if unexplained := unexplained_failure(run_report(record), "it"):
-                    status = f"{describe_failure(record)}: {unexplained}"
-                    break
                 if gated := gated_side(record):
                     status = gated
+                    break
+                if unexplained := unexplained_failure(run_report(record), "it"):
+                    status = f"{describe_failure(record)}: {unexplained}"
                     break
                 if label not in repeat:
                     repeat[label] = repeat_arguments(run_report(record), plan.rules)
@@ -205,9 +205,10 @@ def stop_reason(records: list[RunRecord], pairs: int) -> str | None:
     and in no base run, or was skipped or not run in the new runs and passed in a base run (a
     regression whatever the later pairs show: should a later base run fail it too, it fails on
     both sides, which fails the run as well)."""
-    if unlisted := passed_unlisted(*complete_pairs(records)):
+    base_runs, new_runs = complete_pairs(records)
+    if unlisted := passed_unlisted(base_runs, new_runs):
         return f"stopped after pair {pairs}: {unlisted}, and no later pair can change that"
-    regressions = test_regressions(*complete_pairs(records))
+    regressions = test_regressions(base_runs, new_runs)
     if not regressions:
         return None
     first, what = regressions[0].split(": ", 1)
