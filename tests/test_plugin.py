@@ -307,6 +307,8 @@ def test_ctrl_c_is_reported_as_interrupted_even_when_an_interrupt_hook_crashes(
                           "def pytest_keyboard_interrupt(excinfo):\n"
                           "    raise RuntimeError('the handler crashed')\n")  # fmt: skip
     pytester.makepyfile(bench_interrupted=INTERRUPTED_BENCH)
+    (pytester.path / "out").mkdir()
+    (pytester.path / "out" / "20261203T000000Z_x.journal.jsonl").write_text("garbage\n")
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--models", "gpt2",
         "--no-calibration", "--no-store", "--report-dir", "out")  # fmt: skip
@@ -315,6 +317,7 @@ def test_ctrl_c_is_reported_as_interrupted_even_when_an_interrupt_hook_crashes(
     document = json.loads(report.read_text())
     assert document["run"]["status"] == "interrupted" and document["run"]["exit_status"] == 2
     assert len(document["results"]) == 1, "what it recorded before Ctrl-C is kept"
+    result.stdout.fnmatch_lines(["*a killed run's journal was not recovered: *20261203T000000Z_x*"])
     monkeypatch.setenv("EXIT_CLEANLY", "1")  # review: pytest.exit(returncode=0) is no Ctrl-C
     pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--models", "gpt2",
