@@ -44,6 +44,7 @@ from pathlib import Path
 
 from lmgauge.errors import ReportError
 from lmgauge.files import write_text_atomic
+from lmgauge.record.keys import twice_problem
 from lmgauge.record.metrics import DIRECTIONS
 from lmgauge.record.outcomes import outcomes_problem
 
@@ -213,17 +214,19 @@ def validate(document: dict, path: Path | str = "report") -> dict:
     if document["schema_version"] == 3:
         document = {**document, "schema_version": 4}
     problem = (schema_problem(document) or rounds_problem(document) or made_problem(document)
-               or outcomes_problem(document))
+               or outcomes_problem(document) or twice_problem(document))
     if problem:
         raise ReportError(f"{path}: {problem}.")
     return with_nan(document)
 
 
 def made_problem(document: dict) -> str | None:
-    """created_utc, when given, must be the ISO 8601 time lmgauge writes (the store orders runs
-    by it)."""
+    """created_utc must be the ISO 8601 time lmgauge writes (the store orders runs by it)."""
     made = document.get("created_utc")
-    if made is None or (isinstance(made, str) and iso_time(made) is not None):
+    if made is None:
+        return ("created_utc is missing: every lmgauge report writes when its run started (the "
+                "store orders and knows runs by it)")
+    if isinstance(made, str) and iso_time(made) is not None:
         return None
     return f"created_utc {made!r} is not an ISO 8601 time (as 2026-12-03T19:19:35+00:00)"
 
