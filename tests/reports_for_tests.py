@@ -72,8 +72,9 @@ def make_report(
 
 def recounted(document: dict) -> dict:
     """`document` with `tests.counts` counted again from the tests it lists (as lmgauge writes
-    them), after a test edited `tests.not_passed` or `tests.passed`: a report whose counts and
-    lists disagree is refused when read (lmgauge.record.outcomes)."""
+    them), and a passed run that now lists a failure made failed, after a test edited
+    `tests.not_passed` or `tests.passed`: a report whose status, counts and lists disagree is
+    refused when read (lmgauge.record.outcomes)."""
     from collections import Counter
 
     tests = document["tests"]
@@ -81,4 +82,6 @@ def recounted(document: dict) -> dict:
     counts["passed"] = len(set(tests.get("passed", []))) if "passed" in tests else \
         tests.get("counts", {}).get("passed", 0)
     tests["counts"] = {outcome: count for outcome, count in counts.items() if count}
+    if document["run"].get("status") == "passed" and (counts["failed"] or counts["error"]):
+        document["run"].update(status="failed", exit_status=1)  # as pytest would exit
     return document

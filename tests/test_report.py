@@ -110,6 +110,8 @@ def passed_and_failed_document() -> dict:
     (lambda d: d["run"].update(status="killed"), "says 'killed' with pytest exit status 1"),
     (lambda d: d["run"].update(exit_status=None), "says 'failed' with pytest exit status None"),
     (lambda d: d.pop("tests"), "it has no tests section"),
+    (lambda d: d["run"].pop("exit_status"), "run/exit_status is missing"),
+    (lambda d: d["run"].update(status="passed", exit_status=0), "says passed, yet counts 1 failed"),
 ])  # fmt: skip
 def test_a_report_whose_tests_contradict_each_other_is_refused(tmp_path, edit, says):
     """Found by review: a report counting a failure it does not list, or listing one it does

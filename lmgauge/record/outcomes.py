@@ -13,6 +13,8 @@ STATUSES = {0: "passed", 1: "failed", 2: "interrupted"}
 """The run's status for each pytest exit status; any other is "error" (lmgauge.runs.session_end),
 and a run recovered from its journal is "killed", with no exit status (lmgauge.record.recovery)."""
 KILLED = "killed"
+FAILING = ("failed", "error")
+"""Outcomes that make pytest's exit status 1."""
 
 
 def status_of(exit_status: int | None) -> str:
@@ -22,14 +24,16 @@ def status_of(exit_status: int | None) -> str:
 
 def outcomes_problem(document: dict) -> str | None:
     """The first way `document`'s status and tests contradict each other, in words; None when
-    they agree. Every lmgauge report since the first version writes a `tests` section that
-    counts its outcomes (`tests.counts`) and a status that follows from its pytest exit status
-    (status_of); each outcome other than passed is counted as often as `tests.not_passed`
-    lists it, both ways; when `tests.passed` is given (since 2026-12-03) it names a test for
-    each counted pass, and at most as many (a test id passes more than once with pytest's
-    subtests or --keep-duplicates)."""
+    they agree. Every lmgauge report since the first version writes a status that follows
+    from its pytest exit status (status_of), and a `tests` section that counts its outcomes
+    (`tests.counts`); a passed run counts no failed or errored test; each outcome other than
+    passed is counted as often as `tests.not_passed` lists it, both ways; when `tests.passed`
+    is given (since 2026-12-03) it names a test for each counted pass, and at most as many (a
+    test id passes more than once with pytest's subtests or --keep-duplicates)."""
     run = document.get("run") or {}
-    if "exit_status" in run and run.get("status") != status_of(run["exit_status"]):
+    if "exit_status" not in run:
+        return "run/exit_status is missing, which every lmgauge report writes (edited?)"
+    if run.get("status") != status_of(run["exit_status"]):
         return (f"it says {run.get('status')!r} with pytest exit status {run['exit_status']!r}, "
                 f"where lmgauge writes {status_of(run['exit_status'])!r} (edited?)")
     tests = document.get("tests")
@@ -40,6 +44,10 @@ def outcomes_problem(document: dict) -> str | None:
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts.values()):
         return ("tests/counts is missing or not a count of each outcome, which every lmgauge "
                 "report writes (edited?)")
+    failures = sum(counts.get(outcome, 0) for outcome in FAILING)
+    if run["status"] == "passed" and failures:
+        return (f"it says passed, yet counts {failures} failed or errored tests: pytest exits 0 "
+                "only without them (edited?)")
     listed = Counter(item.get("outcome") for item in tests.get("not_passed", []))
     for outcome in sorted((set(listed) | set(counts)) - {"passed"}, key=str):
         if counts.get(outcome, 0) != listed.get(outcome, 0):
