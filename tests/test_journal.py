@@ -14,7 +14,7 @@ from lmgauge.errors import LmgaugeError
 from lmgauge.record.journal import Journal, abandoned_journals, read_events
 from lmgauge.record.recording import RunRecorder
 from lmgauge.record.recovery import check_writable, recover_folder, unique_report_path
-from lmgauge.record.report import validate
+from lmgauge.record.report import validate, write_atomic
 from tests.conftest import PROJECT
 
 
@@ -113,6 +113,13 @@ def test_a_journal_beside_a_report_this_lmgauge_cannot_read_leaves_both(tmp_path
                                            "read .*schema_version 99.*both are left"):
         recover_folder(tmp_path)
     assert report.read_text() == newer and recorder.journal.path.exists()
+    other = RunRecorder({"models": ["gpt2"]})  # found by a trial: the journal was deleted
+    other.start({"python": "3"}, name="other")
+    write_atomic(other.document(environment={}, status="passed", exit_status=0, extra_run={}),
+                 report)  # fmt: skip
+    with pytest.raises(LmgaugeError, match="sits beside the report of another run"):
+        recover_folder(tmp_path)
+    assert recorder.journal.path.exists()
     report.write_text('{"format": "lmgauge-run-report", "x": 1e400}')  # JSON all the same
     with pytest.raises(LmgaugeError, match="too large for a float.*both are left"):
         recover_folder(tmp_path)

@@ -71,6 +71,13 @@ def _recover_held(journal: Path) -> Path | None:
         return None
     state = report_state(report)
     if state == WHOLE:
+        made, started = read_report(report)["created_utc"], events[0].get("started")
+        if made != started:
+            raise LmgaugeError(
+                f"{journal} (a run started {started}) sits beside the report of another run "
+                f"(made {made}): both are left as they are; move the report away to recover "
+                "the journal."
+            )
         journal.unlink()  # the run wrote its report before it died
         return None
     if state not in (MISSING, BROKEN):
