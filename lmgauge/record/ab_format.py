@@ -7,6 +7,8 @@ from __future__ import annotations
 from lmgauge.record.report import iso_time
 
 FORMAT = "lmgauge-ab-report"
+COMPLETE = "complete"
+"""The status of an A/B run that ran its pairs (any other is why it did not)."""
 
 
 def row_name(row: dict) -> str:
@@ -31,8 +33,9 @@ AB_SCHEMA_VERSIONS = (1, 2)
 def ab_problem(document: dict) -> str | None:
     """The first way `document` is not an A/B report as lmgauge ab writes it, in words, or None:
     the fields the store keeps must have their types, and a verdict of passed must give no
-    reason and no failing figure (lmgauge ab passes a run only when it has none, so such a
-    report was edited). A failed verdict without a reason is kept as failed: it stores safely."""
+    reason and no failing figure, have status complete, have judged some figure and list its
+    runs (lmgauge ab passes a run only then, so such a report was edited). A failed verdict
+    without a reason is kept as failed: it stores safely."""
     version = document.get("schema_version", 1)
     if type(version) is not int or version not in AB_SCHEMA_VERSIONS:
         return (f"schema_version {version!r} is not one this lmgauge reads "
@@ -58,4 +61,11 @@ def ab_problem(document: dict) -> str | None:
     failing = bool(reasons) or any(row.get("fails_gate") for row in document["rows"])
     if document["passed"] and failing:
         return "it says passed, yet it gives reasons or failing figures"
+    if document["passed"] and document["status"] != COMPLETE:
+        return f"it says passed, yet its status is {document['status']!r}, not {COMPLETE!r}"
+    judged, runs = document.get("judged", 1), document.get("runs", [None])
+    if document["passed"] and not (type(judged) is int and judged > 0):
+        return f"it says passed, yet judged is {judged!r}: an A/B run that judged nothing fails"
+    if document["passed"] and not (isinstance(runs, list) and runs):
+        return "it says passed, yet it lists no runs"
     return None
