@@ -160,6 +160,11 @@ def compare(
                        note=f"missing, not a finite number, or a timing of zero or less in "
                             f"{lacking} of the "
                             f"{newside.runs} new runs")  # fmt: skip
+        elif rule.gated and (absent := baseline.missing.get(key, 0)):
+            row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
+                       note=f"missing from {absent} of the {baseline.runs} base runs (its "
+                            "median would stand on the others unseen: remove or rerun "
+                            "them)")  # fmt: skip
         elif rule.gated and (broken := baseline.unusable.get(key, 0)):
             row.update(one_sided_row(old, fresh, rule), verdict=NOT_JUDGED, fails_gate=True,
                        note=f"not a finite number, or a timing of zero or less, in {broken} of "
@@ -376,8 +381,15 @@ def unfinished(document: dict, side: str = "new") -> str:
     status = document.get("run", {}).get("status")
     if status in FINISHED or status is None:
         return ""
+    if document["run"].get("exit_status") == NO_TESTS_RAN:
+        return (f"the {side} run ran no test (pytest exit status 5: -k, --deselect or --lf "
+                "selected none), so it recorded nothing to judge")  # fmt: skip
     return (f"the {side} run did not finish (status {status}): what it recorded is not the "
             "whole run")  # fmt: skip
+
+
+NO_TESTS_RAN = 5
+"""pytest's exit status when no test was collected or all were deselected."""
 
 
 def untested(new: dict) -> str:

@@ -107,6 +107,8 @@ class Baseline:
     unusable: dict = field(default_factory=dict)
     """Per result key, how many runs hold the figure with a value no median may take (usable):
     NaN, null, a timing of zero or less (combined)."""
+    missing: dict = field(default_factory=dict)
+    """Per result key, how many runs lack a figure that other runs hold (combined)."""
     identities: dict = field(default_factory=dict)
     """Each run_identities key of the runs it stands for -> the file it was read from (set by
     judge.run_folder.read_baseline; empty for documents given directly)."""
@@ -182,7 +184,7 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
     base.pop("tests", None)  # kept only when every run lists its tests
     if all(isinstance(document.get("tests"), dict) for document in documents):
         base["tests"] = {"not_passed": failed, **({"passed": passed} if listed else {})}
-    spreads, counts, run_values, left_out, all_busy, unusable = {}, {}, {}, 0, 0, {}
+    spreads, counts, run_values, left_out, all_busy, unusable, missing = {}, {}, {}, 0, 0, {}, {}
     keys = list(dict.fromkeys(key for index in indexes for key in index))
     for key in keys:
         found = [index.get(key) for index in indexes]
@@ -191,6 +193,8 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
             found = [None if r is None or is_busy(r) else r for r in found]
         elif leave_out_busy and any(r is not None for r in found):
             all_busy += 1
+        if absent := sum(key not in index for index in indexes):
+            missing[key] = absent
         results = [r for r in found if r is not None]
         if broken := sum(not usable(r) for r in results):
             unusable[key] = broken
@@ -207,7 +211,7 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
         if spread is not None:
             spreads[key] = spread
     return Baseline(base, len(documents), spreads, counts, run_values, left_out, all_busy,
-                    unusable)  # fmt: skip
+                    unusable, missing)  # fmt: skip
 
 
 def is_busy(result: dict) -> bool:
