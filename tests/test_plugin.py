@@ -363,6 +363,9 @@ def test_gate_option_passes_the_same_run_and_fails_a_slowdown(pytester, monkeypa
         listed = pytester.runpytest_subprocess(*args, option, f"--gate={base}")
         assert listed.ret == pytest.ExitCode.USAGE_ERROR, "found by a new-user trial: exit 0"
         listed.stderr.fnmatch_lines([f"*with {typed} is refused: no test runs*"])
+    nothing = pytester.runpytest_subprocess(*args, "-k", "nomatch", f"--gate={base}")
+    assert nothing.ret == 1, "found by a new-user trial: exit 5, which CI scripts often allow"
+    nothing.stdout.fnmatch_lines(["*lmgauge gate: FAILED*", "*ran no test (pytest exit status 5*"])
     pytester.makepyfile(test_plain="def test_nothing_measured():\n    pass\n")
     no_bench = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_plain.py",
                                              f"--gate={base}")  # fmt: skip

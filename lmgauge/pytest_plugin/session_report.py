@@ -110,7 +110,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.bench_items and state.gate_base is not None:
         state.gate_message = (f"lmgauge gate: FAILED (--gate {state.gate_base[0]} was given, but "
                               "no bench ran in this session, so nothing was judged)")  # fmt: skip
-        if session.exitstatus == 0:
+        if session.exitstatus in (0, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not state.bench_items or journal is None:
         return
@@ -131,7 +131,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.store_message = finished.stored
     if finished.gate is not None:
         state.gate_message = finished.gate.message()
-        if not finished.gate.passed and session.exitstatus == 0:
+        nothing_ran = pytest.ExitCode.NO_TESTS_COLLECTED  # which CI scripts often let pass
+        if not finished.gate.passed and session.exitstatus in (0, nothing_ran):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
