@@ -184,6 +184,9 @@ def test_compare_with_a_broken_report_is_one_sentence(tmp_path, capsys):
     error = capsys.readouterr().err
     assert error.startswith("lmgauge: ") and "not valid JSON" in error
     assert len(error.splitlines()) == 1
+    assert main(["compare", str(tmp_path), str(broken)]) == 2  # found by a new-user trial
+    assert "is a folder; this command compares two run reports, and `lmgauge gate BASE NEW`" in (
+        capsys.readouterr().err)  # fmt: skip
 
 
 def test_writing_to_a_place_that_cannot_be_written_is_one_sentence(tmp_path, capsys):

@@ -112,8 +112,14 @@ def run_rules(arguments) -> int:
 
 
 def load_pair(arguments):
+    """The two reports to compare; one sentence when either is a folder (a baseline of several
+    runs is judged by `lmgauge gate`, which reads folders)."""
     from lmgauge.record.report import read_report
 
+    for path in (arguments.base, arguments.new):
+        if Path(path).is_dir():
+            raise LmgaugeError(f"{path} is a folder; this command compares two run reports, and "
+                               "`lmgauge gate BASE NEW` judges a folder of runs.")
     return read_report(arguments.base), read_report(arguments.new)
 
 
