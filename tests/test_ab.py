@@ -1,6 +1,7 @@
 """`lmgauge ab` as a user runs it: two sides interleaved, judged pair by pair, on a tiny model:
 a git ref against another Python environment with pytest arguments of its own, in one run."""
 
+import dataclasses
 import json
 import math
 import os
@@ -477,6 +478,7 @@ def test_a_test_that_fails_on_the_new_side_stops_the_a_b_run_after_that_pair(tmp
         document = make_report(number)
         if side.label == "new" and pair == 1:
             document["tests"]["not_passed"] = [crash]
+            document["run"].update(status="failed", exit_status=1)
         report = write_atomic(recounted(document), out / f"{number}.json")
         return RunRecord(side.label, pair, report, 1 if side.label == "new" and pair else 0,
                          1.0, out / "log", timed_only)  # fmt: skip
@@ -940,3 +942,24 @@ def test_a_run_that_failed_without_a_failing_test_ends_the_a_b_run(tmp_path, mon
     assert status.startswith("the new run of pair 1 ended with pytest exit status 1 (ERROR")
     assert status.endswith("it failed (pytest exit status 1) but lists no failing test: what "
                            "failed (a bench file that did not collect, say) was not judged")
+
+
+def test_a_pass_says_how_much_worse_a_model_family_could_still_be():
+    """Found by a new-user trial: three noisy pairs (log ratios +0.37, -0.35, -0.19) read as a
+    family 0.944x and passed, with nothing saying that its upper bound was 1.78x."""
+    from lmgauge.judge.family import family_verdicts
+    from lmgauge.runs.ab_report import verdict_line
+
+    logs = [0.37, -0.35, -0.19]
+    row = {"model": "gpt2", "bench": "generate", "metric": "ttft_seconds", "params": "",
+           "gated": True, "unit": "s", "direction": "lower", "base_runs": [1.0, 1.0, 1.0],
+           "new_runs": [math.exp(v) for v in logs]}  # fmt: skip
+    (family,) = family_verdicts([row], 0.05, 0.10)
+    assert family.ratio < 1 and not family.borderline and family.upper > 1.7
+    document = {"rows": [], "judged": 1, "pairs": 3, "passed": True,
+                "families": [dataclasses.asdict(family)]}  # fmt: skip
+    line = verdict_line(document)
+    assert line.startswith("lmgauge ab: PASSED (3 pairs; 1 of 0 gated figures judged, none worse)")
+    assert f"not ruled out: {family.family} could still be up to {family.upper:.2f}x worse" in line
+    document["families"][0]["upper"] = 1.05
+    assert "not ruled out" not in verdict_line(document)

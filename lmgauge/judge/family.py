@@ -67,6 +67,9 @@ class FamilyVerdict:
     """The family's relative tolerance (the paired tolerance): its ratio must be beyond it."""
     new_runs: int = 0
     """Stored gate only: how many runs the new side is the median of."""
+    upper: float = math.nan
+    """A/B only: the one-sided (1 - alpha) upper confidence bound of `ratio` (yuen_upper):
+    how much worse the family could still be; infinite with fewer than 2 pairs."""
 
     @property
     def unresolved(self) -> bool:
@@ -152,9 +155,11 @@ def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[Fa
         worse = adjusted_p <= alpha and shift > limit
         near_limit = limit / 2 <= shift <= limit and yuen_upper(mean, alpha) >= limit
         undecided = (shift > limit and not adjusted_p <= alpha) or near_limit
+        bound = yuen_upper(mean, alpha)
+        upper = math.exp(bound) if bound < 700 else math.inf
         verdicts.append(FamilyVerdict(name, len(members[name]), len(mean), math.exp(shift),
-                                      p_value, adjusted_p, worse, undecided,
-                                      tolerance=tolerance))  # fmt: skip
+                                      p_value, adjusted_p, worse, undecided, tolerance=tolerance,
+                                      upper=upper))  # fmt: skip
     return verdicts
 
 

@@ -21,6 +21,8 @@ Format history (`format`: lmgauge-ab-report):
     `unresolved` (worse beyond the tolerance but not significant); a family still so when
     no pair can be added (--max-runs) fails the run, with a reason saying so, and so do its
     timings worse on their own (`fails_gate`). Before, it passed, and they did not fail.
+    Later still (2026-12-04): families gain `upper`, the one-sided upper confidence bound of
+    the ratio; a passing verdict names the widest family whose bound is beyond the tolerance.
 """
 
 from __future__ import annotations
@@ -268,7 +270,7 @@ def verdict_line(document: dict) -> str:
     pairs = document["pairs"]
     head = f"{pairs} pair{'s' * (pairs != 1)}; {judged} of {gated} gated figures judged"
     if document["passed"]:
-        return f"lmgauge ab: PASSED ({head}, none worse)"
+        return f"lmgauge ab: PASSED ({head}, none worse){power_note(document)}"
     lines = [f"lmgauge ab: FAILED ({head})"]
     failing = failing_rows_by_reason(document)
     reasons = document.get("reasons")
@@ -276,6 +278,23 @@ def verdict_line(document: dict) -> str:
         row = failing.get(reason)
         lines.append(f"  {reason}" + (f" ({describe(row)})" if row else ""))
     return "\n".join(lines)
+
+
+def power_note(document: dict) -> str:
+    """A second line when a passing run's pairs leave some model family's upper confidence
+    bound beyond its tolerance: a pass that cannot rule out a change of that size (the family
+    read as better, or as within half the tolerance, adds no pair); "" otherwise."""
+    families = [family for family in document.get("families") or []
+                if isinstance(family.get("upper"), (int, float))
+                and family["upper"] > 1 + (family.get("tolerance") or 0)]  # fmt: skip
+    if not families:
+        return ""
+    widest = max(families, key=lambda family: family["upper"])
+    return (f"\n  not ruled out: {widest['family']} could still be up to {widest['upper']:.2f}x "
+            f"worse (the one-sided upper confidence bound over {widest['pairs']} pairs, beyond "
+            f"the ±{100 * widest['tolerance']:g} % tolerance; "
+            f"{len(families)} famil{'ies' if len(families) > 1 else 'y'} so): more pairs "
+            "(--runs) would narrow it")
 
 
 def describe(row: dict) -> str:
