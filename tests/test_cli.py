@@ -142,6 +142,10 @@ def test_rules_prints_the_gate_table_and_refuses_a_broken_file(tmp_path, capsys)
     assert main(["rules", "--rules", str(broken)]) == 2
     assert ("rule 1 names decode_step_seconds, but rule 0 judges it first, so rule 1 never "
             "applies to it; put it before rule 0") in capsys.readouterr().err
+    broken.write_text('version = 8\n[[rule]]\nunits = ["s"]\nexact = true\nrelative = 5\n'
+                      'reason = "r"\n')  # found by a new-user trial: the relative was ignored
+    assert main(["rules", "--rules", str(broken)]) == 2
+    assert "rule 0 is exact and states a tolerance too" in capsys.readouterr().err
     broken.write_text('version = 8\n[rule]\nmetrics = ["x"]\nreason = "r"\n')
     assert main(["rules", "--rules", str(broken)]) == 2
     assert "each rule must be a [[rule]] table (two brackets)" in capsys.readouterr().err

@@ -81,7 +81,7 @@ class Rule:
             parts.append(f"±{self.absolute / 2**20:g} MiB")
         elif self.absolute is not None:
             parts.append(f"±{self.absolute:g} absolute")
-        return " and ".join(parts)
+        return " and ".join(parts) or "none: any change"
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,9 @@ def load_gate_rules(path: Path) -> GateRules:
         if unknown:
             raise ValueError(f"{path}: rule {index} has unknown keys {', '.join(sorted(unknown))}")
         check_types(path, index, entry)
+        if entry.get("exact") and ({"relative", "absolute"} & set(entry)):
+            raise ValueError(f"{path}: rule {index} is exact and states a tolerance too; exact "
+                             "judges any change, so the tolerance would be ignored: keep one")
         check_units(path, index, entry.get("units", []))
         check_metrics(path, index, entry.get("metrics", []))
         rules.append(
