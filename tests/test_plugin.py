@@ -318,12 +318,15 @@ def test_ctrl_c_is_reported_as_interrupted_even_when_an_interrupt_hook_crashes(
     assert document["run"]["status"] == "interrupted" and document["run"]["exit_status"] == 2
     assert len(document["results"]) == 1, "what it recorded before Ctrl-C is kept"
     result.stdout.fnmatch_lines(["*a killed run's journal was not recovered: *20261203T000000Z_x*"])
-    monkeypatch.setenv("EXIT_CLEANLY", "1")  # review: pytest.exit(returncode=0) is no Ctrl-C
-    pytester.runpytest_subprocess(
+    monkeypatch.setenv("EXIT_CLEANLY", "1")  # review: pytest exits 0 even after a failure
+    stopped = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-o", "python_files=bench_*.py", "--models", "gpt2",
         "--no-calibration", "--no-store", "--report-dir", "clean")  # fmt: skip
     (report,) = (pytester.path / "clean").glob("*.json")
-    assert json.loads(report.read_text())["run"]["status"] == "passed"
+    from lmgauge.record.report import validate
+
+    assert validate(json.loads(report.read_text()))["run"]["status"] == "interrupted"
+    assert stopped.ret != 0, "a run stopped early does not pass"
 
 
 GATED_BENCH = """

@@ -72,7 +72,8 @@ class OutcomeCollector:
     """Hands every test's outcome (and a skip's or failure's message) to the recorder, and
     remembers the exit status that a Ctrl-C or pytest.exit() stands for (`stopped_with`): when
     a keyboard-interrupt hook crashes, pytest hands session-finish exit status 0, and the run
-    would be reported as passed."""
+    would be reported as passed. A run stopped with pytest.exit(returncode=0) did not run its
+    selection either (pytest exits 0 then even after a failed test): it is interrupted."""
 
     def __init__(self, recorder: RunRecorder):
         self.recorder = recorder
@@ -116,8 +117,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     journal.flush()
     collector = config.pluginmanager.get_plugin("lmgauge-outcomes")
-    if exitstatus == 0 and collector is not None and collector.stopped_with:
-        exitstatus = session.exitstatus = collector.stopped_with
+    if exitstatus == 0 and collector is not None and collector.stopped_with is not None:
+        exitstatus = session.exitstatus = collector.stopped_with or pytest.ExitCode.INTERRUPTED
     extra_run = {
         "load_average_end": environment.load_average(),
         "duration_s": round(state.recorder.elapsed_now(), 3),

@@ -14,7 +14,8 @@ STATUSES = {0: "passed", 1: "failed", 2: "interrupted"}
 and a run recovered from its journal is "killed", with no exit status (lmgauge.record.recovery)."""
 KILLED = "killed"
 FAILING = ("failed", "error")
-"""Outcomes that make pytest's exit status 1."""
+"""Outcomes that make pytest's exit status 1 (pytest reports setup and teardown errors as
+failed; "error" is kept for reports of other tools)."""
 
 
 def status_of(exit_status: int | None) -> str:
@@ -47,7 +48,8 @@ def outcomes_problem(document: dict) -> str | None:
     failures = sum(counts.get(outcome, 0) for outcome in FAILING)
     if run["status"] == "passed" and failures:
         return (f"it says passed, yet counts {failures} failed or errored tests: pytest exits 0 "
-                "only without them (edited?)")
+                "only without them, and lmgauge writes a run stopped early as interrupted "
+                "(edited?)")
     listed = Counter(item.get("outcome") for item in tests.get("not_passed", []))
     for outcome in sorted((set(listed) | set(counts)) - {"passed"}, key=str):
         if counts.get(outcome, 0) != listed.get(outcome, 0):
