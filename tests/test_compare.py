@@ -440,6 +440,13 @@ def test_a_base_run_lacking_a_gated_figure_fails_it_as_not_judged():
     assert not result.passed and row.verdict == "not judged"
     assert row.note.startswith("missing from 1 of the 3 base runs")
     assert run_gate(combined([make_report(seed) for seed in range(3)]), make_report(9)).passed
+    (lacking,) = [r for r in runs[0]["results"]
+                  if r["metric"] == "decode_step_seconds" and r["model"] == "gpt2"]
+    runs[1]["tests"]["not_passed"].append({"test": lacking["test"], "outcome": "skipped",
+                                           "when": "call", "measured": True})  # fmt: skip
+    skipped = run_gate(combined(runs), make_report(9)).comparison.rows.query(
+        "metric == 'decode_step_seconds' and model == 'gpt2'").iloc[0]  # fmt: skip
+    assert skipped.verdict != "not judged", "review: a skip on a measurement may differ by run"
 
 
 @pytest.mark.parametrize("broken", [math.nan, -0.1])

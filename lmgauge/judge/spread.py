@@ -108,7 +108,9 @@ class Baseline:
     """Per result key, how many runs hold the figure with a value no median may take (usable):
     NaN, null, a timing of zero or less (combined)."""
     missing: dict = field(default_factory=dict)
-    """Per result key, how many runs lack a figure that other runs hold (combined)."""
+    """Per result key, how many runs lack a figure that other runs hold (combined), unless
+    the run skipped the figure's test on what it measured (a step too short to cross-check:
+    such skips may differ between runs of one code)."""
     identities: dict = field(default_factory=dict)
     """Each run_identities key of the runs it stands for -> the file it was read from (set by
     judge.run_folder.read_baseline; empty for documents given directly)."""
@@ -186,6 +188,8 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
         base["tests"] = {"not_passed": failed, **({"passed": passed} if listed else {})}
     spreads, counts, run_values, left_out, all_busy, unusable, missing = {}, {}, {}, 0, 0, {}, {}
     keys = list(dict.fromkeys(key for index in indexes for key in index))
+    measured_skips = [{item.get("test") for item in (document.get("tests") or {}).get(
+        "not_passed", []) if item.get("measured")} for document in documents]  # fmt: skip
     for key in keys:
         found = [index.get(key) for index in indexes]
         if leave_out_busy and any(r is not None and usable(r) and not is_busy(r) for r in found):
@@ -193,7 +197,9 @@ def combined(documents: list[dict], leave_out_busy: bool = False) -> Baseline:
             found = [None if r is None or is_busy(r) else r for r in found]
         elif leave_out_busy and any(r is not None for r in found):
             all_busy += 1
-        if absent := sum(key not in index for index in indexes):
+        test = next(index[key].get("test") for index in indexes if key in index)
+        if absent := sum(key not in index and test not in skipped
+                         for index, skipped in zip(indexes, measured_skips, strict=True)):
             missing[key] = absent
         results = [r for r in found if r is not None]
         if broken := sum(not usable(r) for r in results):
