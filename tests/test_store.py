@@ -89,7 +89,8 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
     assert "holds NaN or Infinity, which lmgauge ab never writes" in capsys.readouterr().out
     edited = {"format": "lmgauge-ab-report", "schema_version": 2, "status": "FAILED",
               "passed": False, "reasons": ["x"], "sides": {"base": {}, "new": {}}, "pairs": 3,
-              "rows": [], "created_utc": "2026-12-03T00:00:00+00:00"}  # fmt: skip
+              "rows": [], "created_utc": "2026-12-03T00:00:00+00:00", "runs": [{}],
+              "judged": 1}  # fmt: skip
     for change, says in (({"rows": "nope"}, "rows is 'nope', not a list"),
                          ({"sides": None}, "sides is None, not a dict"),
                          ({"passed": "yes"}, "passed is 'yes', not a bool"),
@@ -107,6 +108,11 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, capsys):
         huge.write_text(json.dumps({**edited, **change}))  # found by a new-user trial
         assert main(["store", str(huge), "--store", store]) == 2
         assert f"{huge} is not an A/B report as lmgauge ab writes it: {says}" in (
+            capsys.readouterr().out)  # fmt: skip
+    for name in ("runs", "created_utc", "judged", "reasons"):  # review: a pass with none stored
+        huge.write_text(json.dumps({key: v for key, v in edited.items() if key != name}))
+        assert main(["store", str(huge), "--store", store]) == 2
+        assert f"{name} is missing, which lmgauge ab writes in version 2" in (
             capsys.readouterr().out)  # fmt: skip
     dated_wrongly = dated(2, 0)
     dated_wrongly["created_utc"] = "2026-13-45T00:00:00+00:00"

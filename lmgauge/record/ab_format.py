@@ -50,7 +50,7 @@ def ab_problem(document: dict) -> str | None:
     if not all(isinstance(document["sides"].get(side), dict) for side in ("base", "new")):
         return "sides lacks its base or new side"
     made = document.get("created_utc")
-    if made is not None and (not isinstance(made, str) or iso_time(made) is None):
+    if "created_utc" in document and (not isinstance(made, str) or iso_time(made) is None):
         return f"created_utc {made!r} is not an ISO 8601 time"
     pairs = document.get("pairs")
     if type(pairs) is not int or pairs < 0:
@@ -63,7 +63,10 @@ def ab_problem(document: dict) -> str | None:
         return "it says passed, yet it gives reasons or failing figures"
     if document["passed"] and document["status"] != COMPLETE:
         return f"it says passed, yet its status is {document['status']!r}, not {COMPLETE!r}"
-    judged, runs = document.get("judged", 1), document.get("runs", [None])
+    for name in ("runs", "created_utc", *(("judged", "reasons") if version >= 2 else ())):
+        if name not in document:
+            return f"{name} is missing, which lmgauge ab writes in version {version}"
+    judged, runs = document.get("judged", 1), document["runs"]
     if document["passed"] and not (type(judged) is int and judged > 0):
         return f"it says passed, yet judged is {judged!r}: an A/B run that judged nothing fails"
     if document["passed"] and not (isinstance(runs, list) and runs):
