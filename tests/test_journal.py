@@ -120,6 +120,11 @@ def test_a_journal_beside_a_report_this_lmgauge_cannot_read_leaves_both(tmp_path
     with pytest.raises(LmgaugeError, match="sits beside the report of another run"):
         recover_folder(tmp_path)
     assert recorder.journal.path.exists()
+    text = recorder.journal.path.read_text()
+    recorder.journal.path.write_text("[1]\n" + text)  # review: an AttributeError traceback
+    with pytest.raises(LmgaugeError, match="left as (it is|they are)"):
+        recover_folder(tmp_path)
+    recorder.journal.path.write_text(text)
     report.write_text('{"format": "lmgauge-run-report", "x": 1e400}')  # JSON all the same
     with pytest.raises(LmgaugeError, match="too large for a float.*both are left"):
         recover_folder(tmp_path)

@@ -71,7 +71,8 @@ def _recover_held(journal: Path) -> Path | None:
         return None
     state = report_state(report)
     if state == WHOLE:
-        made, started = read_report(report)["created_utc"], events[0].get("started")
+        made = read_report(report)["created_utc"]
+        started = events[0].get("started") if isinstance(events[0], dict) else None
         if made != started:
             raise LmgaugeError(
                 f"{journal} (a run started {started}) sits beside the report of another run "

@@ -284,13 +284,17 @@ def power_note(document: dict) -> str:
     """A second line when a passing run's pairs leave some model family's upper confidence
     bound beyond its tolerance: a pass that cannot rule out a change of that size (the family
     read as better, or as within half the tolerance, adds no pair); "" otherwise."""
+    bounds = {family["family"]: math.inf if family.get("upper") is None else family["upper"]
+              for family in document.get("families") or [] if "upper" in family}  # fmt: skip
     families = [family for family in document.get("families") or []
-                if isinstance(family.get("upper"), (int, float))
-                and family["upper"] > 1 + (family.get("tolerance") or 0)]  # fmt: skip
+                if family["family"] in bounds
+                and bounds[family["family"]] > 1 + (family.get("tolerance") or 0)]  # fmt: skip
     if not families:
         return ""
-    widest = max(families, key=lambda family: family["upper"])
-    return (f"\n  not ruled out: {widest['family']} could still be up to {widest['upper']:.2f}x "
+    widest = max(families, key=lambda family: bounds[family["family"]])
+    upper = bounds[widest["family"]]
+    size = "without bound" if math.isinf(upper) else f"up to {upper:.2f}x"
+    return (f"\n  not ruled out: {widest['family']} could still be {size} "
             f"worse (the one-sided upper confidence bound over {widest['pairs']} pairs, beyond "
             f"the ±{100 * widest['tolerance']:g} % tolerance; "
             f"{len(families)} famil{'ies' if len(families) > 1 else 'y'} so): more pairs "
