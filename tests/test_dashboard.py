@@ -73,7 +73,7 @@ def test_a_stored_ab_verdict_shows_on_the_index(tmp_path, capsys):
     store = f"sqlite:///{tmp_path}/s.db"
     verdict = {
         "format": "lmgauge-ab-report", "schema_version": 1, "created_utc": "2026-11-24T10:00:00",
-        "status": "complete", "passed": False, "pairs": 4,
+        "status": "complete", "passed": False, "pairs": 4, "runs": [],
         "sides": {"base": {"description": "HEAD~1"}, "new": {"description": "HEAD"}},
         "rows": [{"model": "gpt2", "metric": "decode_step_seconds", "params": {}, "gated": True,
                   "fails_gate": True, "ratio": 1.2}],
@@ -83,6 +83,7 @@ def test_a_stored_ab_verdict_shows_on_the_index(tmp_path, capsys):
     assert main(["store", str(path), str(path), "--store", store]) == 0
     assert "already stored as A/B run 1" in capsys.readouterr().out
     stopped = {**verdict, "schema_version": 2, "created_utc": "2026-11-25T10:00:00", "pairs": 1,
+               "judged": 0,
                "reasons": ["stopped after pair 1: b.py::t failed on the new side and in no base "
                            "run, so no later pair can pass this A/B run",
                            "test b.py::t: failed in call (RuntimeError: boom)"]}  # fmt: skip
