@@ -152,10 +152,10 @@ def family_verdicts(rows: list[dict], alpha: float, tolerance: float) -> list[Fa
     verdicts = []
     for name, mean, (shift, p_value), adjusted_p in zip(names, means, tests, adjusted,
                                                         strict=True):  # fmt: skip
-        worse = adjusted_p <= alpha and shift > limit
-        near_limit = limit / 2 <= shift <= limit and yuen_upper(mean, alpha) >= limit
-        undecided = (shift > limit and not adjusted_p <= alpha) or near_limit
         bound = yuen_upper(mean, alpha)
+        worse = adjusted_p <= alpha and shift > limit
+        near_limit = limit / 2 <= shift <= limit and bound >= limit
+        undecided = (shift > limit and not adjusted_p <= alpha) or near_limit
         upper = math.exp(bound) if bound < 700 else math.inf
         verdicts.append(FamilyVerdict(name, len(members[name]), len(mean), math.exp(shift),
                                       p_value, adjusted_p, worse, undecided, tolerance=tolerance,

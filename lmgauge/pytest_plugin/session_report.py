@@ -97,6 +97,11 @@ class OutcomeCollector:
         self.recorder.outcome(report.nodeid, report.outcome, report.when, message, measured)
 
 
+EXITS_A_FAILED_GATE_TURNS_TO_1 = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+"""Exit statuses a failed gate replaces with 1: a pass, and "no tests", which CI scripts often
+let pass."""
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Write the report (lmgauge.runs.session_end); a failed gate fails the session. Runs
@@ -111,7 +116,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not state.bench_items and state.gate_base is not None:
         state.gate_message = (f"lmgauge gate: FAILED (--gate {state.gate_base[0]} was given, but "
                               "no bench ran in this session, so nothing was judged)")  # fmt: skip
-        if session.exitstatus in (0, pytest.ExitCode.NO_TESTS_COLLECTED):
+        if session.exitstatus in EXITS_A_FAILED_GATE_TURNS_TO_1:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if not state.bench_items or journal is None:
         return
@@ -132,8 +137,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.store_message = finished.stored
     if finished.gate is not None:
         state.gate_message = finished.gate.message()
-        nothing_ran = pytest.ExitCode.NO_TESTS_COLLECTED  # which CI scripts often let pass
-        if not finished.gate.passed and session.exitstatus in (0, nothing_ran):
+        if not finished.gate.passed and session.exitstatus in EXITS_A_FAILED_GATE_TURNS_TO_1:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

@@ -284,15 +284,13 @@ def power_note(document: dict) -> str:
     """A second line when a passing run's pairs leave some model family's upper confidence
     bound beyond its tolerance: a pass that cannot rule out a change of that size (the family
     read as better, or as within half the tolerance, adds no pair); "" otherwise."""
-    bounds = {family["family"]: math.inf if family.get("upper") is None else family["upper"]
-              for family in document.get("families") or [] if "upper" in family}  # fmt: skip
-    families = [family for family in document.get("families") or []
-                if family["family"] in bounds
-                and bounds[family["family"]] > 1 + (family.get("tolerance") or 0)]  # fmt: skip
+    open_families = [(math.inf if family["upper"] is None else family["upper"], family)
+                     for family in document.get("families") or [] if "upper" in family]
+    families = [(upper, family) for upper, family in open_families
+                if upper > 1 + (family.get("tolerance") or 0)]  # fmt: skip
     if not families:
         return ""
-    widest = max(families, key=lambda family: bounds[family["family"]])
-    upper = bounds[widest["family"]]
+    upper, widest = max(families, key=lambda pair: pair[0])
     size = "without bound" if math.isinf(upper) else f"up to {upper:.2f}x"
     return (f"\n  not ruled out: {widest['family']} could still be {size} "
             f"worse (the one-sided upper confidence bound over {widest['pairs']} pairs, beyond "
